@@ -1,0 +1,132 @@
+#include "checkpoint.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const char CKPT_MAGIC[8] = {'R', 'B', 'C', 'K', 'P', 'T', 0, 1};
+#define CKPT_VERSION 1
+
+typedef struct {
+    char magic[8];
+    uint32_t version, header_bytes;
+    uint64_t config_hash;
+    int64_t step;
+    uint64_t n_params;
+    double wall_s, best_val;
+    uint64_t config_len;
+    uint64_t checksum; /* over config text, params, m, v, in that order */
+} CkptHeader;
+
+static uint64_t body_checksum(const char *cfg, size_t cfg_len, const Model *m) {
+    size_t bytes = m->n_params * sizeof(float);
+    uint64_t h = rb_hash_bytes(RB_HASH_SEED, cfg, cfg_len);
+    h = rb_hash_bytes(h, m->params, bytes);
+    h = rb_hash_bytes(h, m->adam_m, bytes);
+    return rb_hash_bytes(h, m->adam_v, bytes);
+}
+
+int checkpoint_save(const char *path, const Model *m, const CkptState *st) {
+    char *cfg = config_to_ini(&m->cfg);
+    CkptHeader h = {.version = CKPT_VERSION, .header_bytes = sizeof(CkptHeader),
+                    .config_hash = config_hash(&m->cfg), .step = st->step,
+                    .n_params = m->n_params, .wall_s = st->wall_s, .best_val = st->best_val,
+                    .config_len = strlen(cfg)};
+    memcpy(h.magic, CKPT_MAGIC, 8);
+    h.checksum = body_checksum(cfg, h.config_len, m);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        free(cfg);
+        return rb_fail("checkpoint %s: cannot write: %s", tmp, strerror(errno));
+    }
+    size_t nb = m->n_params * sizeof(float);
+    int bad = fwrite(&h, sizeof h, 1, f) != 1 || fwrite(cfg, 1, h.config_len, f) != h.config_len ||
+              fwrite(m->params, 1, nb, f) != nb || fwrite(m->adam_m, 1, nb, f) != nb ||
+              fwrite(m->adam_v, 1, nb, f) != nb || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int err = errno;
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        err = errno;
+    }
+    free(cfg);
+    if (bad) {
+        unlink(tmp);
+        return rb_fail("checkpoint %s: write failed: %s (the previous checkpoint is intact)", path,
+                       strerror(err));
+    }
+    if (rename(tmp, path) != 0) {
+        err = errno;
+        unlink(tmp);
+        return rb_fail("checkpoint %s: rename failed: %s", path, strerror(err));
+    }
+    return rb_fsync_dir(path);
+}
+
+int checkpoint_load(const char *path, Model *m, CkptState *st) {
+    char *buf;
+    size_t size;
+    if (rb_read_file(path, &buf, &size) != 0) return rb_fail("checkpoint: %s", rb_error());
+    CkptHeader h;
+    int rc = -1;
+    size_t nb = m->n_params * sizeof(float);
+    if (size < sizeof h) {
+        rb_fail("checkpoint %s: truncated (%zu bytes, smaller than the %zu-byte header)", path, size,
+                sizeof h);
+        goto done;
+    }
+    memcpy(&h, buf, sizeof h);
+    if (memcmp(h.magic, CKPT_MAGIC, 8) != 0) {
+        rb_fail("checkpoint %s: not a resbench checkpoint (bad magic)", path);
+        goto done;
+    }
+    if (h.version != CKPT_VERSION || h.header_bytes != sizeof h) {
+        rb_fail("checkpoint %s: unsupported version %u (this build reads %d)", path, h.version,
+                CKPT_VERSION);
+        goto done;
+    }
+    if (h.config_len > (1u << 20) || h.n_params != m->n_params) {
+        rb_fail("checkpoint %s: holds %llu parameters, the config needs %zu (different model)",
+                path, (unsigned long long)h.n_params, m->n_params);
+        goto done;
+    }
+    size_t expect = sizeof h + h.config_len + 3 * nb;
+    if (size != expect) {
+        rb_fail("checkpoint %s: %zu bytes, expected %zu (truncated or padded)", path, size, expect);
+        goto done;
+    }
+    if (h.config_hash != config_hash(&m->cfg)) {
+        rb_fail("checkpoint %s: written by a different config (hash %016llx, this config %016llx)",
+                path, (unsigned long long)h.config_hash,
+                (unsigned long long)config_hash(&m->cfg));
+        goto done;
+    }
+    if (h.step < 0) {
+        rb_fail("checkpoint %s: negative step %lld (corrupt)", path, (long long)h.step);
+        goto done;
+    }
+    const char *body = buf + sizeof h + h.config_len;
+    /* verify before touching the model, so a corrupt file never leaves it half-loaded */
+    uint64_t sum = rb_hash_bytes(RB_HASH_SEED, buf + sizeof h, h.config_len);
+    sum = rb_hash_bytes(sum, body, nb);
+    sum = rb_hash_bytes(sum, body + nb, nb);
+    sum = rb_hash_bytes(sum, body + 2 * nb, nb);
+    if (sum != h.checksum) {
+        rb_fail("checkpoint %s: checksum mismatch (file is corrupt)", path);
+        goto done;
+    }
+    memcpy(m->params, body, nb);
+    memcpy(m->adam_m, body + nb, nb);
+    memcpy(m->adam_v, body + 2 * nb, nb);
+    st->step = h.step;
+    st->wall_s = h.wall_s;
+    st->best_val = h.best_val;
+    rc = 0;
+done:
+    free(buf);
+    return rc;
+}

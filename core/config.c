@@ -1,0 +1,269 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "variant.h"
+
+typedef enum { K_INT, K_LONG, K_DOUBLE, K_STR } KeyType;
+
+typedef struct {
+    const char *name;
+    KeyType type;
+    size_t offset, size;
+    double min, max;
+    int trajectory; /* changes the training trajectory, so it is part of the config hash */
+    const char *help;
+} KeySpec;
+
+#define KI(f, lo, hi, tr, h) {#f, K_INT, offsetof(Config, f), 0, lo, hi, tr, h}
+#define KL(f, lo, hi, tr, h) {#f, K_LONG, offsetof(Config, f), 0, lo, hi, tr, h}
+#define KD(f, lo, hi, tr, h) {#f, K_DOUBLE, offsetof(Config, f), 0, lo, hi, tr, h}
+#define KS(f, tr, h) {#f, K_STR, offsetof(Config, f), sizeof(((Config *)0)->f), 0, 0, tr, h}
+
+static const KeySpec KEYS[] = {
+    KI(n_layer, 1, 128, 1, "transformer blocks; sublayers L = 2*n_layer"),
+    KI(d_model, 8, 16384, 1, "model width d"),
+    KI(n_head, 1, 256, 1, "attention heads (d_model divisible by n_head, head size even)"),
+    KI(seq_len, 2, 65536, 1, "tokens per sequence T"),
+    KI(batch_size, 1, 65536, 1, "sequences per step B"),
+    KI(mlp_hidden, 0, 1 << 20, 1, "SwiGLU hidden size (0 = 8/3*d_model rounded up to 64)"),
+    KI(vocab_size, 2, 1 << 20, 1, "vocabulary (256 for bytes; llm.c shards need their own)"),
+    KI(tie_embeddings, 0, 1, 1, "1 = LM head shares the token embedding"),
+    KS(variant, 1, "residual variant (see `resbench train --help`)"),
+    KI(attnres_blocks, 1, 256, 1, "Block AttnRes: number of blocks N (L divisible by N)"),
+    KI(mhc_streams, 1, 16, 1, "mHC/HC: number of residual streams n"),
+    KI(sinkhorn_iters, 1, 1000, 1, "mHC: Sinkhorn iterations"),
+    KD(rope_theta, 1, 1e9, 1, "RoPE base"),
+    KD(init_std, 0, 10, 1, "std of weight init (output projections scaled by 1/sqrt(2*n_layer))"),
+    KD(lr, 0, 10, 1, "peak learning rate"),
+    KD(min_lr, 0, 10, 1, "final learning rate of the cosine decay"),
+    KD(weight_decay, 0, 10, 1, "AdamW decoupled weight decay (matrices only)"),
+    KD(grad_clip, 0, 1e9, 1, "global gradient-norm clip (0 = off)"),
+    KD(beta1, 0, 0.999999, 1, "AdamW beta1"),
+    KD(beta2, 0, 0.999999999, 1, "AdamW beta2"),
+    KD(adam_eps, 1e-30, 1, 1, "AdamW epsilon"),
+    KI(warmup, 0, 1 << 30, 1, "linear warmup steps"),
+    KL(steps, 0, 1L << 40, 1, "budget in optimizer steps"),
+    KD(budget_tokens, 0, 1e18, 1, "budget in training tokens (steps = ceil(tokens / (B*T)))"),
+    KD(budget_flops, 0, 1e24, 1, "budget in FLOPs (steps = floor(flops / flops_per_step))"),
+    KI(eval_every, 0, 1 << 30, 0, "evaluate every N steps (0 = only at the end)"),
+    KI(eval_tokens, 1, 1 << 30, 1, "validation tokens per evaluation"),
+    KI(log_every, 1, 1 << 30, 0, "write a metrics row every N steps"),
+    KI(profile_every, 0, 1 << 30, 0, "write per-layer profiles every N steps (0 = end only)"),
+    KI(ckpt_every, 0, 1 << 30, 0, "checkpoint every N steps (0 = at evals and the end)"),
+    KL(seed, 0, 1L << 62, 1, "model seed (init)"),
+    KL(data_seed, 0, 1L << 62, 1, "data seed (data order, synthetic worlds), independent of seed"),
+    KI(threads, 0, 1024, 0, "OpenMP/OpenBLAS threads (0 = all cores)"),
+    KD(val_fraction, 0.001, 0.9, 1, "text/llmc: fraction held out for validation (the end)"),
+    KS(data, 1, "synth:markov | synth:hops | text:PATH | llmc:GLOB"),
+    KS(out, 0, "results root; the run writes OUT/RUN_ID/"),
+    KS(run_id, 0, "run directory name (empty = VARIANT-sSEED-HASH)"),
+};
+#define NKEYS (sizeof KEYS / sizeof KEYS[0])
+
+void config_defaults(Config *c) {
+    memset(c, 0, sizeof *c);
+    c->n_layer = 4;
+    c->d_model = 128;
+    c->n_head = 4;
+    c->seq_len = 128;
+    c->batch_size = 16;
+    c->vocab_size = 256;
+    snprintf(c->variant, sizeof c->variant, "prenorm");
+    c->attnres_blocks = 4;
+    c->mhc_streams = 4;
+    c->sinkhorn_iters = 20;
+    c->rope_theta = 10000;
+    c->init_std = 0.02;
+    c->lr = 3e-3;
+    c->min_lr = 3e-4;
+    c->weight_decay = 0.1;
+    c->grad_clip = 1.0;
+    c->beta1 = 0.9;
+    c->beta2 = 0.95;
+    c->adam_eps = 1e-8;
+    c->warmup = 20;
+    c->steps = 300;
+    c->eval_every = 100;
+    c->eval_tokens = 16384;
+    c->log_every = 10;
+    c->profile_every = 0;
+    c->seed = 1;
+    c->data_seed = 1;
+    c->val_fraction = 0.1;
+    snprintf(c->data, sizeof c->data, "synth:markov");
+    snprintf(c->out, sizeof c->out, "results");
+}
+
+static const KeySpec *find_key(const char *name) {
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(KEYS[i].name, name) == 0) return &KEYS[i];
+    return NULL;
+}
+
+static int parse_number(const KeySpec *k, const char *value, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    while (*end == ' ' || *end == '\t') end++;
+    if (end == value || *end != 0 || errno == ERANGE || !isfinite(v)) return -1;
+    if (k->type != K_DOUBLE && v != floor(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+int config_set(Config *c, const char *key, const char *value, const char *where) {
+    const KeySpec *k = find_key(key);
+    if (!k)
+        return rb_fail("%s: unknown key '%s' (see `resbench train --help` for the keys)", where,
+                       key);
+    char *field = (char *)c + k->offset;
+    if (k->type == K_STR) {
+        if (strlen(value) >= k->size)
+            return rb_fail("%s: key '%s': value is longer than %zu characters", where, key,
+                           k->size - 1);
+        snprintf(field, k->size, "%s", value);
+        return 0;
+    }
+    double v;
+    if (parse_number(k, value, &v) != 0)
+        return rb_fail("%s: key '%s': '%s' is not %s", where, key, value,
+                       k->type == K_DOUBLE ? "a finite number" : "an integer");
+    if (v < k->min || v > k->max)
+        return rb_fail("%s: key '%s': %s is out of range [%g, %g]", where, key, value, k->min,
+                       k->max);
+    if (k->type == K_INT) *(int *)field = (int)v;
+    else if (k->type == K_LONG) *(long *)field = (long)v;
+    else *(double *)field = v;
+    return 0;
+}
+
+typedef struct {
+    Config *c;
+    const char *path;
+    int failed;
+} IniCtx;
+
+static int config_ini_handler(void *user, const char *section, const char *name, const char *value) {
+    IniCtx *ctx = user;
+    (void)section; /* sections only group keys for the reader; names are global */
+    if (ctx->failed) return 0;
+    char where[1200];
+    snprintf(where, sizeof where, "config %s", ctx->path);
+    if (config_set(ctx->c, name, value, where) != 0) {
+        ctx->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int config_load_ini(Config *c, const char *path) {
+    IniCtx ctx = {c, path, 0};
+    FILE *f = fopen(path, "r");
+    if (!f) return rb_fail("config %s: cannot open: %s", path, strerror(errno));
+    int line = ini_parse_file(f, config_ini_handler, &ctx);
+    fclose(f);
+    if (ctx.failed) return -1;
+    if (line != 0)
+        return rb_fail("config %s: line %d: syntax error (expected 'key = value' or [section])",
+                       path, line);
+    return 0;
+}
+
+int config_apply_arg(Config *c, const char *arg) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return rb_fail("argument '%s': expected key=value", arg);
+    char key[128];
+    size_t n = (size_t)(eq - arg);
+    if (n >= sizeof key) return rb_fail("argument '%s': key too long", arg);
+    memcpy(key, arg, n);
+    key[n] = 0;
+    return config_set(c, key, eq + 1, "argument");
+}
+
+int config_mlp_hidden(const Config *c) {
+    if (c->mlp_hidden > 0) return c->mlp_hidden;
+    int h = (8 * c->d_model + 2) / 3;
+    return (h + 63) / 64 * 64;
+}
+
+int config_n_sub(const Config *c) { return 2 * c->n_layer; }
+
+int config_validate(const Config *c) {
+    if (c->d_model % c->n_head != 0)
+        return rb_fail("d_model=%d is not divisible by n_head=%d", c->d_model, c->n_head);
+    if ((c->d_model / c->n_head) % 2 != 0)
+        return rb_fail("head size d_model/n_head=%d must be even (RoPE rotates pairs)",
+                       c->d_model / c->n_head);
+    int nbudget = (c->steps > 0) + (c->budget_tokens > 0) + (c->budget_flops > 0);
+    if (nbudget != 1)
+        return rb_fail("exactly one of steps, budget_tokens, budget_flops must be > 0 (got %d); "
+                       "set the others to 0",
+                       nbudget);
+    if (c->min_lr > c->lr) return rb_fail("min_lr=%g is larger than lr=%g", c->min_lr, c->lr);
+    if (c->eval_tokens < c->seq_len)
+        return rb_fail("eval_tokens=%d is smaller than seq_len=%d", c->eval_tokens, c->seq_len);
+    const VariantOps *v = variant_find(c->variant);
+    if (!v) return rb_fail("key 'variant': unknown value '%s' (allowed: %s)", c->variant,
+                           variant_names());
+    if (v->check_config && v->check_config(c) != 0) return -1;
+    return 0;
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *s) {
+    size_t n = strlen(s);
+    if (*len + n + 1 > *cap) {
+        *cap = (*len + n + 1) * 2;
+        *buf = realloc(*buf, *cap);
+        if (!*buf) rb_die(RB_EXIT_FAIL, "out of memory writing config");
+    }
+    memcpy(*buf + *len, s, n + 1);
+    *len += n;
+}
+
+static void format_value(const Config *c, const KeySpec *k, char *out, size_t n) {
+    const char *field = (const char *)c + k->offset;
+    if (k->type == K_INT) snprintf(out, n, "%d", *(const int *)field);
+    else if (k->type == K_LONG) snprintf(out, n, "%ld", *(const long *)field);
+    else if (k->type == K_DOUBLE) snprintf(out, n, "%.17g", *(const double *)field);
+    else snprintf(out, n, "%s", field);
+}
+
+static char *config_text(const Config *c, int trajectory_only) {
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    append(&buf, &len, &cap, "# resbench resolved config\n");
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (trajectory_only && !KEYS[i].trajectory) continue;
+        char line[1400], val[1100];
+        format_value(c, &KEYS[i], val, sizeof val);
+        snprintf(line, sizeof line, "%s = %s\n", KEYS[i].name, val);
+        append(&buf, &len, &cap, line);
+    }
+    return buf;
+}
+
+char *config_to_ini(const Config *c) { return config_text(c, 0); }
+
+uint64_t config_hash(const Config *c) {
+    char *t = config_text(c, 1);
+    uint64_t h = rb_hash_str(RB_HASH_SEED, t);
+    free(t);
+    return h;
+}
+
+void config_print_keys(FILE *f) {
+    Config d;
+    config_defaults(&d);
+    for (size_t i = 0; i < NKEYS; i++) {
+        char val[1100];
+        format_value(&d, &KEYS[i], val, sizeof val);
+        fprintf(f, "  %-15s %-14s %s\n", KEYS[i].name, val, KEYS[i].help);
+    }
+}

@@ -1,0 +1,45 @@
+/* Run configuration: one flat table of keys, read from an INI file and key=value overrides. */
+#ifndef RB_CONFIG_H
+#define RB_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    /* model */
+    int n_layer, d_model, n_head, seq_len, batch_size, mlp_hidden, vocab_size, tie_embeddings;
+    char variant[32];
+    int attnres_blocks, mhc_streams, sinkhorn_iters;
+    double rope_theta, init_std;
+    /* optimizer and schedule */
+    double lr, min_lr, weight_decay, grad_clip, beta1, beta2, adam_eps;
+    int warmup;
+    /* budget: exactly one of these is > 0 */
+    long steps;
+    double budget_tokens, budget_flops;
+    /* evaluation, logging, checkpoints */
+    int eval_every, eval_tokens, log_every, profile_every, ckpt_every;
+    /* reproducibility and resources */
+    long seed, data_seed;
+    int threads;
+    double val_fraction;
+    char data[1024], out[1024], run_id[256];
+} Config;
+
+void config_defaults(Config *c);
+/* Set one key from text. where = "file:line" or "argument" for error messages. */
+int config_set(Config *c, const char *key, const char *value, const char *where);
+int config_load_ini(Config *c, const char *path);
+int config_apply_arg(Config *c, const char *arg); /* "key=value" */
+/* Cross-key checks (divisibility, budgets, ranges that depend on each other). */
+int config_validate(const Config *c);
+/* Resolved config as INI text (malloc'd). */
+char *config_to_ini(const Config *c);
+/* Hash of every key that changes the training trajectory (not out/threads/log/ckpt cadence). */
+uint64_t config_hash(const Config *c);
+/* Derived sizes */
+int config_mlp_hidden(const Config *c);
+int config_n_sub(const Config *c); /* L = 2 * n_layer sublayers */
+void config_print_keys(FILE *f);
+
+#endif

@@ -1,0 +1,70 @@
+#include "csvout.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static int write_field(FILE *f, const char *s) {
+    if (strpbrk(s, ",\"\r\n")) return csv_fwrite(f, s, strlen(s));
+    return fputs(s, f) < 0 ? -1 : 0;
+}
+
+static int write_row(CsvOut *c, const char *const fields[]) {
+    for (int i = 0; i < c->ncols; i++) {
+        if (i && fputc(',', c->f) == EOF) return -1;
+        if (fields[i] && write_field(c->f, fields[i]) != 0) return -1;
+    }
+    if (fputc('\n', c->f) == EOF || fflush(c->f) != 0) return -1;
+    return 0;
+}
+
+int csv_open(CsvOut *c, const char *path, const char *const header[], int ncols, int append) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->path, sizeof c->path, "%s", path);
+    c->ncols = ncols;
+    FILE *probe = append ? fopen(path, "r") : NULL;
+    int exists = probe != NULL;
+    if (probe) fclose(probe);
+    c->f = fopen(path, append ? "a" : "w");
+    if (!c->f) return rb_fail("cannot write %s: %s", path, strerror(errno));
+    if (!exists && write_row(c, header) != 0)
+        return rb_fail("cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int csv_row(CsvOut *c, const char *const fields[]) {
+    if (write_row(c, fields) != 0) return rb_fail("cannot write %s: %s", c->path, strerror(errno));
+    return 0;
+}
+
+void csv_close(CsvOut *c) {
+    if (c->f) fclose(c->f);
+    c->f = NULL;
+}
+
+int csv_truncate_after(const char *path, long max_step) {
+    char *buf;
+    size_t n;
+    if (rb_read_file(path, &buf, &n) != 0) return 0; /* nothing written yet: nothing to drop */
+    char *out = rb_calloc(n + 1, 1, "csv");
+    size_t len = 0;
+    int line = 0;
+    for (char *p = buf; *p;) {
+        char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p + 1) : strlen(p);
+        int keep = line == 0 || (nl && strtol(p, NULL, 10) <= max_step); /* drop a torn last line */
+        if (keep) {
+            memcpy(out + len, p, l);
+            len += l;
+        }
+        p += l;
+        line++;
+    }
+    int rc = rb_write_file_atomic(path, out, len);
+    free(out);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,20 @@
+/* CSV output through libcsv (fields quoted only when they need it), flushed after every row. */
+#ifndef RB_CSVOUT_H
+#define RB_CSVOUT_H
+#include <stdio.h>
+
+typedef struct {
+    FILE *f;
+    char path[4096];
+    int ncols;
+} CsvOut;
+
+/* append = 1 keeps existing rows (resume) and writes the header only for a new file. */
+int csv_open(CsvOut *c, const char *path, const char *const header[], int ncols, int append);
+/* NULL fields are written empty. */
+int csv_row(CsvOut *c, const char *const fields[]);
+void csv_close(CsvOut *c);
+/* Rewrite PATH keeping the header and the rows whose first column (an integer) is <= max_step. */
+int csv_truncate_after(const char *path, long max_step);
+
+#endif

@@ -1,0 +1,227 @@
+#include "data.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "util.h"
+
+#define LLMC_MAGIC 20240520
+#define LLMC_HEADER_INTS 256
+
+static int check_len(const Data *d, const char *what, size_t n, const char *src) {
+    if (n < (size_t)d->T + 1)
+        return rb_fail("data %s: %s split has %zu tokens, fewer than seq_len+1 = %d (lower seq_len "
+                       "or val_fraction, or use more data)",
+                       src, what, n, d->T + 1);
+    return 0;
+}
+
+static int load_text(Data *d, const Config *c, const char *path) {
+    char *buf;
+    size_t n;
+    if (rb_read_file(path, &buf, &n) != 0) return rb_fail("data text:%s: %s", path, rb_error());
+    if (n == 0) {
+        free(buf);
+        return rb_fail("data text:%s: file is empty", path);
+    }
+    if (c->vocab_size < 256) {
+        free(buf);
+        return rb_fail("data text:%s: byte-level text needs vocab_size >= 256 (got %d)", path,
+                       c->vocab_size);
+    }
+    size_t nval = (size_t)(n * c->val_fraction);
+    d->n_train = n - nval;
+    d->n_val = nval;
+    d->train = rb_calloc(n, sizeof(uint16_t), "text tokens");
+    for (size_t i = 0; i < n; i++) d->train[i] = (unsigned char)buf[i];
+    d->val = d->train + d->n_train;
+    free(buf);
+    if (check_len(d, "train", d->n_train, path) || check_len(d, "validation", d->n_val, path))
+        return -1;
+    return 0;
+}
+
+/* Read one llm.c shard and append its tokens to *toks. */
+static int read_shard(const char *path, int vocab, uint16_t **toks, size_t *n) {
+    char *buf;
+    size_t size;
+    if (rb_read_file(path, &buf, &size) != 0) return rb_fail("data llmc: %s", rb_error());
+    int32_t header[LLMC_HEADER_INTS];
+    if (size < sizeof header) {
+        free(buf);
+        return rb_fail("data llmc: %s: %zu bytes, too short for the 1024-byte header", path, size);
+    }
+    memcpy(header, buf, sizeof header);
+    if (header[0] != LLMC_MAGIC || header[1] != 1) {
+        free(buf);
+        return rb_fail("data llmc: %s: bad header (magic %d version %d, expected %d and 1)", path,
+                       header[0], header[1], LLMC_MAGIC);
+    }
+    size_t ntok = (size_t)(uint32_t)header[2];
+    if (size != sizeof header + 2 * ntok) {
+        free(buf);
+        return rb_fail("data llmc: %s: header says %zu tokens but the file has %zu bytes (expected "
+                       "%zu)",
+                       path, ntok, size, sizeof header + 2 * ntok);
+    }
+    uint16_t *grown = realloc(*toks, (*n + ntok + 1) * sizeof(uint16_t));
+    if (!grown) {
+        free(buf);
+        return rb_fail("data llmc: %s: out of memory", path);
+    }
+    *toks = grown;
+    memcpy(*toks + *n, buf + sizeof header, 2 * ntok);
+    free(buf);
+    for (size_t i = 0; i < ntok; i++)
+        if ((*toks)[*n + i] >= vocab)
+            return rb_fail("data llmc: %s: token %u at position %zu is >= vocab_size=%d", path,
+                           (*toks)[*n + i], i, vocab);
+    *n += ntok;
+    return 0;
+}
+
+static int load_llmc(Data *d, const Config *c, const char *pattern) {
+    glob_t g;
+    int rc = glob(pattern, 0, NULL, &g);
+    if (rc != 0 || g.gl_pathc == 0) {
+        if (rc == 0) globfree(&g);
+        return rb_fail("data llmc:%s: no file matches", pattern);
+    }
+    int failed = 0;
+    for (size_t i = 0; i < g.gl_pathc && !failed; i++) {
+        const char *base = strrchr(g.gl_pathv[i], '/');
+        base = base ? base + 1 : g.gl_pathv[i];
+        int is_val = strstr(base, "val") != NULL;
+        failed = read_shard(g.gl_pathv[i], c->vocab_size, is_val ? &d->val : &d->train,
+                            is_val ? &d->n_val : &d->n_train) != 0;
+    }
+    globfree(&g);
+    if (failed) return -1;
+    if (d->n_train == 0) return rb_fail("data llmc:%s: no training shard (only val)", pattern);
+    if (!d->val) { /* no val shard: hold out the end of the training tokens */
+        size_t nval = (size_t)(d->n_train * c->val_fraction);
+        d->val = rb_calloc(nval + 1, sizeof(uint16_t), "llmc val");
+        memcpy(d->val, d->train + d->n_train - nval, nval * sizeof(uint16_t));
+        d->n_val = nval;
+        d->n_train -= nval;
+    }
+    if (check_len(d, "train", d->n_train, pattern) || check_len(d, "validation", d->n_val, pattern))
+        return -1;
+    return 0;
+}
+
+int data_open(Data *d, const Config *c) {
+    memset(d, 0, sizeof *d);
+    d->T = c->seq_len;
+    d->seed = (uint64_t)c->data_seed;
+    const char *s = c->data;
+    if (strncmp(s, "synth:", 6) == 0) {
+        const char *name = s + 6, *colon = strchr(name, ':');
+        size_t len = colon ? (size_t)(colon - name) : strlen(name);
+        const char *opts = colon ? colon + 1 : "";
+        if (c->vocab_size < 128)
+            return rb_fail("data %s: synthetic data uses byte tokens, needs vocab_size >= 128", s);
+        if (len == 6 && strncmp(name, "markov", 6) == 0) {
+            d->kind = DATA_MARKOV;
+            return markov_build(&d->mk, opts, rb_mix64(d->seed));
+        }
+        if (len == 4 && strncmp(name, "hops", 4) == 0) {
+            d->kind = DATA_HOPS;
+            return hops_build(&d->hp, opts);
+        }
+        return rb_fail("key 'data': unknown generator '%s' (allowed: synth:markov, synth:hops)", s);
+    }
+    if (strncmp(s, "text:", 5) == 0) {
+        d->kind = DATA_TEXT;
+        return load_text(d, c, s + 5);
+    }
+    if (strncmp(s, "llmc:", 5) == 0) {
+        d->kind = DATA_LLMC;
+        return load_llmc(d, c, s + 5);
+    }
+    return rb_fail("key 'data': '%s' is not synth:markov, synth:hops, text:PATH or llmc:GLOB", s);
+}
+
+void data_close(Data *d) {
+    if (d->kind == DATA_MARKOV) markov_free(&d->mk);
+    if (d->kind == DATA_LLMC) free(d->val);
+    free(d->train);
+    memset(d, 0, sizeof *d);
+}
+
+/* Seed of one row: split 0 = train, 1 = validation. */
+static uint64_t row_seed(const Data *d, int split, uint64_t row) {
+    return rb_mix64(rb_mix64(d->seed * 2 + (uint64_t)split) ^ (row * 0x9E3779B97F4A7C15ULL));
+}
+
+static void synth_row(const Data *d, uint64_t seed, int *row) {
+    if (d->kind == DATA_MARKOV) markov_row(&d->mk, seed, row, d->T + 1);
+    else hops_row(&d->hp, seed, row, d->T + 1);
+}
+
+static void copy_window(const uint16_t *toks, size_t off, int len, int *row) {
+    for (int t = 0; t < len; t++) row[t] = toks[off + t];
+}
+
+void data_train_batch(const Data *d, long step, int B, int *rows) {
+    int len = d->T + 1;
+    for (int r = 0; r < B; r++) {
+        uint64_t seed = row_seed(d, 0, (uint64_t)step * B + r);
+        if (d->kind == DATA_MARKOV || d->kind == DATA_HOPS) {
+            synth_row(d, seed, rows + (size_t)r * len);
+            continue;
+        }
+        Rng rng;
+        rng_seed(&rng, seed);
+        size_t span = d->n_train - (size_t)len + 1;
+        size_t off = (size_t)(rng_uniform(&rng) * (double)span);
+        copy_window(d->train, off, len, rows + (size_t)r * len);
+    }
+}
+
+void data_val_batch(const Data *d, long k, int B, int *rows) {
+    int len = d->T + 1;
+    for (int r = 0; r < B; r++) {
+        uint64_t i = (uint64_t)k * B + r;
+        if (d->kind == DATA_MARKOV || d->kind == DATA_HOPS) {
+            synth_row(d, row_seed(d, 1, i), rows + (size_t)r * len);
+            continue;
+        }
+        /* consecutive windows of T tokens (each with its next token), wrapping around */
+        size_t nwin = (d->n_val - 1) / d->T;
+        size_t off = (size_t)(i % nwin) * d->T;
+        copy_window(d->val, off, len, rows + (size_t)r * len);
+    }
+}
+
+double data_loss_floor(const Data *d) {
+    if (d->kind == DATA_MARKOV) return markov_floor(&d->mk, d->T);
+    if (d->kind == DATA_HOPS) return hops_floor(&d->hp, d->T);
+    return NAN;
+}
+
+void data_describe(const Data *d, char *buf, size_t n) {
+    switch (d->kind) {
+    case DATA_MARKOV:
+        snprintf(buf, n,
+                 "synth:markov alphabet=%d order=%d branch=%d: entropy rate %.4f nats/token, "
+                 "loss floor at T=%d %.4f",
+                 d->mk.alphabet, d->mk.order, d->mk.branch, d->mk.entropy_rate, d->T,
+                 data_loss_floor(d));
+        break;
+    case DATA_HOPS:
+        snprintf(buf, n,
+                 "synth:hops nodes=%d hops=%d queries=%d: %d-token examples, loss floor at T=%d "
+                 "%.4f nats/token",
+                 d->hp.nodes, d->hp.hops, d->hp.queries, d->hp.example_len, d->T,
+                 data_loss_floor(d));
+        break;
+    default:
+        snprintf(buf, n, "%s: %zu train tokens, %zu validation tokens",
+                 d->kind == DATA_TEXT ? "text" : "llmc", d->n_train, d->n_val);
+    }
+}

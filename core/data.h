@@ -1,0 +1,61 @@
+/* Data sources. Every batch is a pure function of (data_seed, split, row index), so a resumed run
+ * reads exactly what an uninterrupted one would, and the data order is independent of the model seed.
+ *   synth:markov[:alphabet=32,order=2,branch=4]  sparse random Markov chain ("language-like")
+ *   synth:hops[:nodes=16,hops=4,queries=8]        multi-hop pointer chasing (needs depth)
+ *   text:PATH   any file as bytes; the last val_fraction is validation
+ *   llmc:GLOB   llm.c uint16 token shards; files with "val" in the name are validation */
+#ifndef RB_DATA_H
+#define RB_DATA_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef enum { DATA_MARKOV, DATA_HOPS, DATA_TEXT, DATA_LLMC } DataKind;
+
+typedef struct {
+    int alphabet, order, branch, n_ctx; /* contexts = alphabet^order */
+    int *succ;                          /* (n_ctx, branch) successor symbols */
+    double *prob;                       /* (n_ctx, branch) */
+    double *pi_cdf;                     /* (n_ctx) cumulative stationary distribution */
+    double entropy_rate, prefix_entropy[8]; /* H(X_t | X_<t) for t < order */
+} Markov;
+
+typedef struct {
+    int nodes, hops, queries, example_len;
+} Hops;
+
+typedef struct {
+    DataKind kind;
+    int T;
+    uint64_t seed;
+    uint16_t *train, *val; /* text/llmc tokens */
+    size_t n_train, n_val;
+    Markov mk;
+    Hops hp;
+} Data;
+
+int data_open(Data *d, const Config *c);
+void data_close(Data *d);
+/* B rows of T+1 tokens: row r of training step `step` is global row step*B + r. */
+void data_train_batch(const Data *d, long step, int B, int *rows);
+/* Validation batch k (rows k*B .. k*B+B-1 of the fixed validation set). */
+void data_val_batch(const Data *d, long k, int B, int *rows);
+/* Exact expected loss (nats/token) of the true distribution for T-token rows, or NAN if unknown. */
+double data_loss_floor(const Data *d);
+/* One line describing the source. */
+void data_describe(const Data *d, char *buf, size_t n);
+
+/* core/synth.c */
+int markov_build(Markov *mk, const char *opts, uint64_t seed);
+void markov_free(Markov *mk);
+void markov_row(const Markov *mk, uint64_t seed, int *row, int len);
+double markov_floor(const Markov *mk, int T);
+int hops_build(Hops *hp, const char *opts);
+void hops_row(const Hops *hp, uint64_t seed, int *row, int len);
+double hops_floor(const Hops *hp, int T);
+/* Parse "k=v,k=v" options into named ints; unknown names are an error. */
+int parse_opts(const char *opts, const char *what, int n, const char *const names[], int *vals,
+               const int lo[], const int hi[]);
+
+#endif

@@ -1,0 +1,278 @@
+#include "model.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+#include "util.h"
+
+static void add_tensor(Model *m, const char *name, size_t *off, size_t count, int decay) {
+    m->tensors[m->n_tensors++] = (ParamTensor){name, *off, count, decay};
+    *off += count;
+}
+
+static void layout_params(Model *m) {
+    size_t C = m->C, V = m->V, nl = m->n_layer, H = m->H, off = 0;
+    m->n_tensors = 0;
+    add_tensor(m, "wte", &off, V * C, 0);
+    add_tensor(m, "attn_g", &off, nl * C, 0);
+    add_tensor(m, "wqkv", &off, nl * 3 * C * C, 1);
+    add_tensor(m, "wo", &off, nl * C * C, 1);
+    add_tensor(m, "mlp_g", &off, nl * C, 0);
+    add_tensor(m, "w13", &off, nl * 2 * H * C, 1);
+    add_tensor(m, "w2", &off, nl * C * H, 1);
+    add_tensor(m, "final_g", &off, C, 0);
+    if (!m->cfg.tie_embeddings) add_tensor(m, "head", &off, V * C, 1);
+    add_tensor(m, "conn", &off, m->vops->param_count(&m->cfg), 0);
+    m->n_params = off;
+}
+
+static void point_params(Model *m, ParamPtrs *p, float *base) {
+    float **slots[] = {&p->wte, &p->attn_g, &p->wqkv, &p->wo, &p->mlp_g, &p->w13, &p->w2,
+                       &p->final_g, &p->head, &p->conn};
+    int tied = m->cfg.tie_embeddings;
+    for (int i = 0, t = 0; i < 10; i++) {
+        if (tied && slots[i] == &p->head) {
+            p->head = p->wte;
+            continue;
+        }
+        *slots[i] = base + m->tensors[t++].offset;
+    }
+}
+
+/* Carve consecutive slices out of one buffer: first pass counts (base == NULL), second points. */
+static float *carve(float *base, size_t *off, size_t count) {
+    float *p = base ? base + *off : NULL;
+    *off += count;
+    return p;
+}
+
+static size_t layout_acts(Model *m, float *base) {
+    size_t N = m->N, C = m->C, nl = m->n_layer, L = m->L, H = m->H, off = 0;
+    ActPtrs *a = &m->a;
+    a->emb = carve(base, &off, N * C);
+    a->ln = carve(base, &off, L * N * C);
+    a->rstd = carve(base, &off, L * N);
+    a->qkv = carve(base, &off, nl * N * 3 * C);
+    a->probs = carve(base, &off, nl * (size_t)m->B * m->nh * m->T * m->T);
+    a->atty = carve(base, &off, nl * N * C);
+    a->h13 = carve(base, &off, nl * N * 2 * H);
+    a->gact = carve(base, &off, nl * N * H);
+    a->sub_out = carve(base, &off, L * N * C);
+    a->lnf = carve(base, &off, N * C);
+    a->rstdf = carve(base, &off, N);
+    a->logits = carve(base, &off, N * m->V);
+    a->losses = carve(base, &off, N);
+    a->lse = carve(base, &off, N);
+    a->conn = carve(base, &off, m->vops->act_count(&m->cfg, m->N));
+    return off;
+}
+
+static size_t layout_scratch(Model *m, float *base) {
+    size_t N = m->N, C = m->C, H = m->H, nt = m->nthreads, off = 0;
+    ScratchPtrs *s = &m->s;
+    s->dlnf = carve(base, &off, N * C);
+    s->dout = carve(base, &off, N * C);
+    s->demb = carve(base, &off, N * C);
+    s->dh = carve(base, &off, N * C);
+    s->dln = carve(base, &off, N * C);
+    s->dqkv = carve(base, &off, N * 3 * C);
+    s->datty = carve(base, &off, N * C);
+    s->dh13 = carve(base, &off, N * 2 * H);
+    s->dg = carve(base, &off, N * H);
+    s->att = carve(base, &off, nt * RB_ATT_TILE * m->T);
+    s->partials = carve(base, &off, nt * C);
+    s->conn = carve(base, &off, m->vops->scratch_count(&m->cfg, m->N));
+    return off;
+}
+
+int model_build(Model *m, const Config *cfg) {
+    memset(m, 0, sizeof *m);
+    if (config_validate(cfg) != 0) return -1;
+    m->cfg = *cfg;
+    m->vops = variant_find(cfg->variant);
+    m->V = cfg->vocab_size;
+    m->C = cfg->d_model;
+    m->n_layer = cfg->n_layer;
+    m->L = config_n_sub(cfg);
+    m->nh = cfg->n_head;
+    m->hs = m->C / m->nh;
+    m->H = config_mlp_hidden(cfg);
+    m->T = cfg->seq_len;
+    m->B = cfg->batch_size;
+    m->N = m->B * m->T;
+    m->nthreads = omp_get_max_threads();
+    layout_params(m);
+    m->params = rb_calloc(m->n_params, sizeof(float), "parameters");
+    m->grads = rb_calloc(m->n_params, sizeof(float), "gradients");
+    m->adam_m = rb_calloc(m->n_params, sizeof(float), "AdamW m");
+    m->adam_v = rb_calloc(m->n_params, sizeof(float), "AdamW v");
+    point_params(m, &m->p, m->params);
+    point_params(m, &m->g, m->grads);
+    m->n_acts = layout_acts(m, NULL);
+    m->acts_mem = rb_calloc(m->n_acts, sizeof(float), "activations");
+    layout_acts(m, m->acts_mem);
+    m->n_scratch = layout_scratch(m, NULL);
+    m->scratch_mem = rb_calloc(m->n_scratch, sizeof(float), "backward scratch");
+    layout_scratch(m, m->scratch_mem);
+    m->rope_cos = rb_calloc((size_t)m->T * m->hs / 2, sizeof(float), "rope");
+    m->rope_sin = rb_calloc((size_t)m->T * m->hs / 2, sizeof(float), "rope");
+    rope_tables(m->rope_cos, m->rope_sin, m->T, m->hs, cfg->rope_theta);
+    m->inputs = rb_calloc(m->N, sizeof(int), "inputs");
+    m->targets = rb_calloc(m->N, sizeof(int), "targets");
+    m->stream = (Stream){.cfg = &m->cfg, .n_sub = m->L, .d = m->C, .ntok = m->N,
+                         .params = m->p.conn, .grads = m->g.conn, .acts = m->a.conn,
+                         .scratch = m->s.conn, .partials = m->s.partials};
+    model_init_params(m);
+    return 0;
+}
+
+void model_free(Model *m) {
+    free(m->params);
+    free(m->grads);
+    free(m->adam_m);
+    free(m->adam_v);
+    free(m->acts_mem);
+    free(m->scratch_mem);
+    free(m->rope_cos);
+    free(m->rope_sin);
+    free(m->inputs);
+    free(m->targets);
+    memset(m, 0, sizeof *m);
+}
+
+static void fill_const(float *x, size_t n, float v) {
+    for (size_t i = 0; i < n; i++) x[i] = v;
+}
+
+/* GPT-2 style: N(0, std) everywhere, output projections (wo, w2) scaled by 1/sqrt(2 n_layer) so the
+ * residual sum does not grow with depth at init; gains 1. */
+void model_init_params(Model *m) {
+    Rng rng;
+    rng_seed(&rng, (uint64_t)m->cfg.seed * 0x9E3779B97F4A7C15ULL + 17);
+    size_t C = m->C, V = m->V, nl = m->n_layer, H = m->H;
+    float std = (float)m->cfg.init_std, std_out = std / sqrtf(2.0f * nl);
+    rng_fill_normal(&rng, m->p.wte, V * C, std);
+    fill_const(m->p.attn_g, nl * C, 1.0f);
+    rng_fill_normal(&rng, m->p.wqkv, nl * 3 * C * C, std);
+    rng_fill_normal(&rng, m->p.wo, nl * C * C, std_out);
+    fill_const(m->p.mlp_g, nl * C, 1.0f);
+    rng_fill_normal(&rng, m->p.w13, nl * 2 * H * C, std);
+    rng_fill_normal(&rng, m->p.w2, nl * C * H, std_out);
+    fill_const(m->p.final_g, C, 1.0f);
+    if (!m->cfg.tie_embeddings) rng_fill_normal(&rng, m->p.head, V * C, std);
+    m->vops->init_params(&m->cfg, m->p.conn, &rng);
+    memset(m->adam_m, 0, m->n_params * sizeof(float));
+    memset(m->adam_v, 0, m->n_params * sizeof(float));
+}
+
+void model_set_batch(Model *m, const int *rows) {
+    for (int b = 0; b < m->B; b++)
+        for (int t = 0; t < m->T; t++) {
+            m->inputs[b * m->T + t] = rows[(size_t)b * (m->T + 1) + t];
+            m->targets[b * m->T + t] = rows[(size_t)b * (m->T + 1) + t + 1];
+        }
+}
+
+static float *sub_slice(float *base, int l, size_t per) { return base + (size_t)l * per; }
+
+static void attn_forward(Model *m, int layer, int l, const float *h, float *y) {
+    size_t N = m->N, C = m->C;
+    float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
+    float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C), *atty = sub_slice(m->a.atty, layer, N * C);
+    float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
+    rmsnorm_forward(ln, rstd, h, m->p.attn_g + layer * C, m->N, m->C);
+    matmul_forward(qkv, ln, m->p.wqkv + layer * 3 * C * C, m->N, m->C, 3 * m->C);
+    rope_forward(qkv, m->rope_cos, m->rope_sin, m->B, m->T, m->C, m->nh);
+    attention_forward(atty, probs, qkv, m->B, m->T, m->C, m->nh);
+    matmul_forward(y, atty, m->p.wo + layer * C * C, m->N, m->C, m->C);
+}
+
+static void mlp_forward(Model *m, int layer, int l, const float *h, float *y) {
+    size_t N = m->N, C = m->C, H = m->H;
+    float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
+    float *h13 = sub_slice(m->a.h13, layer, N * 2 * H), *g = sub_slice(m->a.gact, layer, N * H);
+    rmsnorm_forward(ln, rstd, h, m->p.mlp_g + layer * C, m->N, m->C);
+    matmul_forward(h13, ln, m->p.w13 + layer * 2 * H * C, m->N, m->C, 2 * m->H);
+    swiglu_forward(g, h13, m->N, m->H);
+    matmul_forward(y, g, m->p.w2 + layer * C * H, m->N, m->H, m->C);
+}
+
+double model_forward(Model *m) {
+    size_t N = m->N, C = m->C;
+    const VariantOps *v = m->vops;
+    encoder_forward(m->a.emb, m->inputs, m->p.wte, m->N, m->C);
+    v->begin(&m->stream, m->a.emb);
+    for (int l = 0; l < m->L; l++) {
+        const float *h = v->input(&m->stream, l);
+        float *y = sub_slice(m->a.sub_out, l, N * C);
+        m->sub_in[l] = h;
+        if (l % 2 == 0) attn_forward(m, l / 2, l, h, y);
+        else mlp_forward(m, l / 2, l, h, y);
+        v->commit(&m->stream, l, y);
+    }
+    const float *out = v->output(&m->stream);
+    rmsnorm_forward(m->a.lnf, m->a.rstdf, out, m->p.final_g, m->N, m->C);
+    matmul_forward(m->a.logits, m->a.lnf, m->p.head, m->N, m->C, m->V);
+    m->loss = crossentropy_forward(m->a.losses, m->a.lse, m->a.logits, m->targets, m->N, m->V);
+    return m->loss;
+}
+
+void model_zero_grad(Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+
+static void attn_backward(Model *m, int layer, int l, const float *dy, float *dh) {
+    size_t N = m->N, C = m->C;
+    const float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
+    const float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C);
+    const float *atty = sub_slice(m->a.atty, layer, N * C);
+    const float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
+    ScratchPtrs *s = &m->s;
+    matmul_backward(s->datty, m->g.wo + layer * C * C, dy, atty, m->p.wo + layer * C * C, m->N,
+                    m->C, m->C, 0.0f);
+    attention_backward(s->dqkv, s->att, s->datty, probs, qkv, m->B, m->T, m->C, m->nh);
+    rope_backward(s->dqkv, m->rope_cos, m->rope_sin, m->B, m->T, m->C, m->nh);
+    matmul_backward(s->dln, m->g.wqkv + layer * 3 * C * C, s->dqkv, ln,
+                    m->p.wqkv + layer * 3 * C * C, m->N, m->C, 3 * m->C, 0.0f);
+    rmsnorm_backward(dh, m->g.attn_g + layer * C, s->partials, s->dln, m->sub_in[l],
+                     m->p.attn_g + layer * C, rstd, m->N, m->C);
+}
+
+static void mlp_backward(Model *m, int layer, int l, const float *dy, float *dh) {
+    size_t N = m->N, C = m->C, H = m->H;
+    const float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
+    const float *h13 = sub_slice(m->a.h13, layer, N * 2 * H);
+    const float *g = sub_slice(m->a.gact, layer, N * H);
+    ScratchPtrs *s = &m->s;
+    matmul_backward(s->dg, m->g.w2 + layer * C * H, dy, g, m->p.w2 + layer * C * H, m->N, m->H,
+                    m->C, 0.0f);
+    swiglu_backward(s->dh13, s->dg, h13, m->N, m->H);
+    matmul_backward(s->dln, m->g.w13 + layer * 2 * H * C, s->dh13, ln,
+                    m->p.w13 + layer * 2 * H * C, m->N, m->C, 2 * m->H, 0.0f);
+    rmsnorm_backward(dh, m->g.mlp_g + layer * C, s->partials, s->dln, m->sub_in[l],
+                     m->p.mlp_g + layer * C, rstd, m->N, m->C);
+}
+
+void model_backward(Model *m) {
+    const VariantOps *v = m->vops;
+    ScratchPtrs *s = &m->s;
+    crossentropy_backward(m->a.logits, m->a.lse, m->targets, m->N, m->V);
+    matmul_backward(s->dlnf, m->g.head, m->a.logits, m->a.lnf, m->p.head, m->N, m->C, m->V, 0.0f);
+    rmsnorm_backward(s->dout, m->g.final_g, s->partials, s->dlnf, v->output(&m->stream),
+                     m->p.final_g, m->a.rstdf, m->N, m->C);
+    v->output_backward(&m->stream, s->dout);
+    for (int l = m->L - 1; l >= 0; l--) {
+        const float *dy = v->commit_backward(&m->stream, l);
+        if (l % 2 == 0) attn_backward(m, l / 2, l, dy, s->dh);
+        else mlp_backward(m, l / 2, l, dy, s->dh);
+        v->input_backward(&m->stream, l, s->dh);
+    }
+    v->begin_backward(&m->stream, s->demb);
+    encoder_backward(m->g.wte, s->demb, m->inputs, m->N, m->C);
+}
+
+size_t model_memory_bytes(const Model *m) {
+    return (4 * m->n_params + m->n_acts + m->n_scratch) * sizeof(float);
+}

@@ -1,0 +1,93 @@
+/* The shared decoder-only transformer: parameters, gradients, AdamW moments and activations each
+ * live in one contiguous buffer sized up front; no allocation happens in forward/backward. */
+#ifndef RB_MODEL_H
+#define RB_MODEL_H
+#include <stddef.h>
+
+#include "config.h"
+#include "variant.h"
+
+typedef struct {
+    float *wte;     /* (V, C) token embedding */
+    float *attn_g;  /* (n_layer, C) pre-norm gain of each attention sublayer */
+    float *wqkv;    /* (n_layer, 3C, C) */
+    float *wo;      /* (n_layer, C, C) */
+    float *mlp_g;   /* (n_layer, C) */
+    float *w13;     /* (n_layer, 2H, C): rows [0,H) gate W1, rows [H,2H) up W3 */
+    float *w2;      /* (n_layer, C, H) */
+    float *final_g; /* (C) */
+    float *head;    /* (V, C); the embedding itself when tied */
+    float *conn;    /* the variant's connection parameters */
+} ParamPtrs;
+
+typedef struct {
+    const char *name;
+    size_t offset, count;
+    int decay; /* AdamW weight decay applies (matrices only) */
+} ParamTensor;
+
+typedef struct {
+    float *emb;     /* (N, C) e */
+    float *ln;      /* (L, N, C) normalized input of each sublayer */
+    float *rstd;    /* (L, N) */
+    float *qkv;     /* (n_layer, N, 3C) after RoPE */
+    float *probs;   /* (n_layer, B, nh, T, T) causal part only */
+    float *atty;    /* (n_layer, N, C) attention output before projection */
+    float *h13;     /* (n_layer, N, 2H) */
+    float *gact;    /* (n_layer, N, H) silu(a) * b */
+    float *sub_out; /* (L, N, C) what each sublayer writes: v_l */
+    float *lnf;     /* (N, C) final norm output */
+    float *rstdf;   /* (N) */
+    float *logits;  /* (N, V); holds dlogits after backward */
+    float *losses;  /* (N) */
+    float *lse;     /* (N) */
+    float *conn;    /* the variant's saved activations */
+} ActPtrs;
+
+typedef struct {
+    float *dlnf, *dout, *demb, *dh, *dln, *dqkv, *datty, *dh13, *dg;
+    float *att;      /* nthreads * RB_ATT_TILE * T */
+    float *partials; /* nthreads * max(C, variant needs) */
+    float *conn;     /* the variant's backward scratch */
+} ScratchPtrs;
+
+#define RB_MAX_TENSORS 16
+
+typedef struct {
+    Config cfg;
+    int V, C, n_layer, L, nh, hs, H, T, B, N, nthreads;
+    const VariantOps *vops;
+    Stream stream;
+    ParamTensor tensors[RB_MAX_TENSORS];
+    int n_tensors;
+    size_t n_params, n_acts, n_scratch;
+    float *params, *grads, *adam_m, *adam_v;
+    float *acts_mem, *scratch_mem;
+    ParamPtrs p, g;
+    ActPtrs a;
+    ScratchPtrs s;
+    float *rope_cos, *rope_sin;
+    int *inputs, *targets; /* (N) each: the current batch */
+    const float *sub_in[RB_MAX_SUB]; /* what each sublayer read (owned by the variant) */
+    double loss;
+} Model;
+
+/* Validates cfg, allocates every buffer and initializes parameters from cfg->seed. */
+int model_build(Model *m, const Config *cfg);
+void model_free(Model *m);
+void model_init_params(Model *m);
+/* tokens: B rows of T+1 tokens; inputs = row[0..T-1], targets = row[1..T]. */
+void model_set_batch(Model *m, const int *rows);
+/* Forward over the current batch; returns the mean loss. */
+double model_forward(Model *m);
+void model_zero_grad(Model *m);
+/* Backward of the last forward (its logits are overwritten with their gradient). */
+void model_backward(Model *m);
+/* Bytes of params + grads + AdamW moments + activations + scratch (the analytic memory estimate). */
+size_t model_memory_bytes(const Model *m);
+
+/* core/flops.c: analytic FLOPs per training step (forward + backward), documented there. */
+double flops_per_token(const Config *c);
+double flops_per_step(const Config *c);
+
+#endif

@@ -1,0 +1,251 @@
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+void encoder_forward(float *out, const int *tokens, const float *wte, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * C, wte + (size_t)tokens[n] * C, C * 4);
+}
+
+void encoder_backward(float *dwte, const float *dout, const int *tokens, int N, int C) {
+    /* channels are split across threads, so scattered rows never race and order is fixed */
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int c0 = C * t / nt, c1 = C * (t + 1) / nt;
+        for (int n = 0; n < N; n++) {
+            float *row = dwte + (size_t)tokens[n] * C;
+            const float *d = dout + (size_t)n * C;
+            for (int c = c0; c < c1; c++) row[c] += d[c];
+        }
+    }
+}
+
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *gain, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        float ss = 0.0f;
+        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        float r = 1.0f / sqrtf(ss / C + RB_EPS);
+        for (int c = 0; c < C; c++) o[c] = x[c] * r * gain[c];
+        rstd[n] = r;
+    }
+}
+
+/* Sum per-thread rows of partials (nt x C) into dst in thread order: deterministic. */
+static void reduce_partials(float *dst, const float *partials, int nt, int C) {
+    for (int t = 0; t < nt; t++)
+        for (int c = 0; c < C; c++) dst[c] += partials[(size_t)t * C + c];
+}
+
+void rmsnorm_backward(float *dinp, float *dgain, float *partials, const float *dout,
+                      const float *inp, const float *gain, const float *rstd, int N, int C) {
+    int nt_used = 1;
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+#pragma omp single
+        nt_used = nt;
+        float *pg = partials + (size_t)t * C;
+        memset(pg, 0, C * sizeof(float));
+        int n0 = (int)((long)N * t / nt), n1 = (int)((long)N * (t + 1) / nt);
+        for (int n = n0; n < n1; n++) {
+            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+            float *dx = dinp + (size_t)n * C;
+            float r = rstd[n], dot = 0.0f;
+            for (int c = 0; c < C; c++) {
+                dot += gain[c] * dy[c] * x[c];
+                pg[c] += dy[c] * x[c] * r;
+            }
+            /* d/dx of x*r: r*g*dy - r^3/C * x * sum(g*dy*x) */
+            float k = dot * r * r * r / C;
+            for (int c = 0; c < C; c++) dx[c] = r * gain[c] * dy[c] - k * x[c];
+        }
+    }
+    reduce_partials(dgain, partials, nt_used, C);
+}
+
+void matmul_forward(float *out, const float *inp, const float *w, int N, int IC, int OC) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, 0.0f,
+                out, OC);
+}
+
+void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                     int N, int IC, int OC, float beta_dinp) {
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC,
+                    beta_dinp, dinp, IC);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f,
+                dw, IC);
+}
+
+void rope_tables(float *cosv, float *sinv, int T, int hs, double theta) {
+    int half = hs / 2;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < half; i++) {
+            double freq = pow(theta, -2.0 * i / hs);
+            cosv[t * half + i] = (float)cos(t * freq);
+            sinv[t * half + i] = (float)sin(t * freq);
+        }
+}
+
+/* Rotate the q and k heads of every token by +angle (sign = 1) or -angle (sign = -1, the
+ * transpose, which is the backward of the rotation). */
+static void rope_apply(float *qkv, const float *cosv, const float *sinv, int B, int T, int C,
+                       int nh, float sign) {
+    int hs = C / nh, half = hs / 2;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < B * T; n++) {
+        int t = n % T;
+        const float *cs = cosv + (size_t)t * half, *sn = sinv + (size_t)t * half;
+        for (int part = 0; part < 2; part++)
+            for (int h = 0; h < nh; h++) {
+                float *x = qkv + (size_t)n * 3 * C + part * C + h * hs;
+                for (int i = 0; i < half; i++) {
+                    float x1 = x[i], x2 = x[i + half], s = sign * sn[i];
+                    x[i] = x1 * cs[i] - x2 * s;
+                    x[i + half] = x1 * s + x2 * cs[i];
+                }
+            }
+    }
+}
+
+void rope_forward(float *qkv, const float *cosv, const float *sinv, int B, int T, int C, int nh) {
+    rope_apply(qkv, cosv, sinv, B, T, C, nh, 1.0f);
+}
+
+void rope_backward(float *dqkv, const float *cosv, const float *sinv, int B, int T, int C, int nh) {
+    rope_apply(dqkv, cosv, sinv, B, T, C, nh, -1.0f);
+}
+
+/* Causal softmax of rows r0..r1-1 of a (T,T) score matrix in place; row i keeps columns 0..i. */
+static void causal_softmax_rows(float *s, int T, int r0, int r1) {
+    for (int i = r0; i < r1; i++) {
+        float *row = s + (size_t)i * T;
+        float mx = row[0];
+        for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
+        float sum = 0.0f;
+        for (int j = 0; j <= i; j++) {
+            row[j] = expf(row[j] - mx);
+            sum += row[j];
+        }
+        float inv = 1.0f / sum;
+        for (int j = 0; j <= i; j++) row[j] *= inv;
+        for (int j = i + 1; j < r1; j++) row[j] = 0.0f;
+    }
+}
+
+void attention_forward(float *out, float *probs, const float *qkv, int B, int T, int C, int nh) {
+    int hs = C / nh, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * nh; bh++) {
+        int b = bh / nh, h = bh % nh;
+        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+        float *p = probs + (size_t)bh * T * T, *o = out + (size_t)b * T * C + h * hs;
+        for (int r0 = 0; r0 < T; r0 += RB_ATT_TILE) {
+            int r1 = r0 + RB_ATT_TILE < T ? r0 + RB_ATT_TILE : T, rows = r1 - r0;
+            /* scores of this row tile against keys 0..r1-1 only: later keys are masked */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, hs, scale,
+                        q + (size_t)r0 * C3, C3, k, C3, 0.0f, p + (size_t)r0 * T, T);
+            causal_softmax_rows(p, T, r0, r1);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, r1, 1.0f,
+                        p + (size_t)r0 * T, T, v, C3, 0.0f, o + (size_t)r0 * C, C);
+        }
+    }
+}
+
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *probs,
+                        const float *qkv, int B, int T, int C, int nh) {
+    int hs = C / nh, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * nh; bh++) {
+        int b = bh / nh, h = bh % nh;
+        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+        float *dq = dqkv + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+        const float *p = probs + (size_t)bh * T * T, *dO = dout + (size_t)b * T * C + h * hs;
+        float *ds = scratch + (size_t)omp_get_thread_num() * RB_ATT_TILE * T;
+        /* last tile first: it spans all keys, so it initializes dk and dv (beta = 0) */
+        int last = (T - 1) / RB_ATT_TILE * RB_ATT_TILE;
+        for (int r0 = last; r0 >= 0; r0 -= RB_ATT_TILE) {
+            int r1 = r0 + RB_ATT_TILE < T ? r0 + RB_ATT_TILE : T, rows = r1 - r0;
+            float beta = r0 == last ? 0.0f : 1.0f;
+            const float *pt = p + (size_t)r0 * T;
+            /* dV[0:r1] += P^T dO ; dP = dO V^T */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, rows, 1.0f, pt, T,
+                        dO + (size_t)r0 * C, C, beta, dv, C3);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, hs, 1.0f,
+                        dO + (size_t)r0 * C, C, v, C3, 0.0f, ds, T);
+            /* softmax backward: dS = P * (dP - sum_j P dP) * scale, causal part only */
+            for (int i = 0; i < rows; i++) {
+                const float *pr = pt + (size_t)i * T;
+                float *dr = ds + (size_t)i * T;
+                int ncol = r0 + i + 1;
+                float dot = 0.0f;
+                for (int j = 0; j < ncol; j++) dot += pr[j] * dr[j];
+                for (int j = 0; j < ncol; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
+                for (int j = ncol; j < r1; j++) dr[j] = 0.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, r1, 1.0f, ds, T, k,
+                        C3, 0.0f, dq + (size_t)r0 * C3, C3);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, rows, 1.0f, ds, T,
+                        q + (size_t)r0 * C3, C3, beta, dk, C3);
+        }
+    }
+}
+
+void swiglu_forward(float *g, const float *h13, int N, int H) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *a = h13 + (size_t)n * 2 * H, *b = a + H;
+        float *o = g + (size_t)n * H;
+        for (int i = 0; i < H; i++) o[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+    }
+}
+
+void swiglu_backward(float *dh13, const float *dg, const float *h13, int N, int H) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *a = h13 + (size_t)n * 2 * H, *b = a + H, *d = dg + (size_t)n * H;
+        float *da = dh13 + (size_t)n * 2 * H, *db = da + H;
+        for (int i = 0; i < H; i++) {
+            float s = 1.0f / (1.0f + expf(-a[i])), silu = a[i] * s;
+            da[i] = d[i] * b[i] * s * (1.0f + a[i] * (1.0f - s));
+            db[i] = d[i] * silu;
+        }
+    }
+}
+
+double crossentropy_forward(float *losses, float *lse, const float *logits, const int *targets,
+                            int N, int V) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * V;
+        float mx = z[0];
+        for (int i = 1; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+        double sum = 0.0;
+        for (int i = 0; i < V; i++) sum += exp((double)(z[i] - mx));
+        float l = mx + (float)log(sum);
+        lse[n] = l;
+        losses[n] = l - z[targets[n]];
+    }
+    double total = 0.0;
+    for (int n = 0; n < N; n++) total += losses[n];
+    return total / N;
+}
+
+void crossentropy_backward(float *logits, const float *lse, const int *targets, int N, int V) {
+    float inv_n = 1.0f / N;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *z = logits + (size_t)n * V;
+        for (int i = 0; i < V; i++) z[i] = expf(z[i] - lse[n]) * inv_n;
+        z[targets[n]] -= inv_n;
+    }
+}

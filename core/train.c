@@ -1,0 +1,259 @@
+#include "train.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "csvout.h"
+#include "data.h"
+#include "model.h"
+#include "optim.h"
+#include "progress.h"
+#include "util.h"
+
+#ifndef RESBENCH_GIT_REV
+#define RESBENCH_GIT_REV "unknown"
+#endif
+
+static volatile sig_atomic_t stop_signal = 0;
+static void on_signal(int sig) { stop_signal = sig; }
+
+long train_total_steps(const Config *c) {
+    if (c->steps > 0) return c->steps;
+    if (c->budget_tokens > 0)
+        return (long)ceil(c->budget_tokens / ((double)c->batch_size * c->seq_len));
+    return (long)floor(c->budget_flops / flops_per_step(c));
+}
+
+void train_set_threads(int threads) {
+    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1) threads = 1;
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+}
+
+void train_run_dir(const Config *c, char *buf, size_t n) {
+    if (c->run_id[0]) snprintf(buf, n, "%s/%s", c->out, c->run_id);
+    else
+        snprintf(buf, n, "%s/%s-s%ld-%08llx", c->out, c->variant, c->seed,
+                 (unsigned long long)(config_hash(c) & 0xffffffffULL));
+}
+
+static double evaluate(Model *m, const Data *d, int *rows, int nbatches) {
+    double total = 0;
+    for (int k = 0; k < nbatches; k++) {
+        data_val_batch(d, k, m->B, rows);
+        model_set_batch(m, rows);
+        total += model_forward(m);
+    }
+    return total / nbatches;
+}
+
+static int write_meta(const char *dir, const Model *m, const Data *d, long total, int resumed) {
+    char path[2200], desc[512], host[256] = "unknown", when[64];
+    gethostname(host, sizeof host - 1);
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    data_describe(d, desc, sizeof desc);
+    char text[4096];
+    int n = snprintf(text, sizeof text,
+                     "# resbench run metadata\ngit_rev = %s\nhost = %s\nstart_time = %s\n"
+                     "resumed = %d\nthreads = %d\nn_params = %zu\ntotal_steps = %ld\n"
+                     "flops_per_step = %.6g\nmemory_bytes = %zu\nloss_floor = %.6f\ndata = %s\n",
+                     RESBENCH_GIT_REV, host, when, resumed, omp_get_max_threads(), m->n_params,
+                     total, flops_per_step(&m->cfg), model_memory_bytes(m), data_loss_floor(d),
+                     desc);
+    snprintf(path, sizeof path, "%s/meta.ini", dir);
+    return rb_write_file_atomic(path, text, (size_t)n);
+}
+
+static int write_config(const char *dir, const Config *c) {
+    char path[2200];
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    char *text = config_to_ini(c);
+    int rc = rb_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+static int write_result(const char *dir, const TrainResult *r) {
+    char path[2200], text[2048];
+    int n = snprintf(text, sizeof text,
+                     "# resbench final result\nsteps = %ld\ntokens = %.0f\nflops = %.6g\n"
+                     "wall_s = %.3f\ntok_per_s = %.1f\nfinal_train_loss = %.6f\n"
+                     "final_val_loss = %.6f\nbest_val_loss = %.6f\nloss_floor = %.6f\n",
+                     r->steps, r->tokens, r->flops, r->wall_s, r->tok_per_s, r->final_train_loss,
+                     r->final_val_loss, r->best_val_loss, r->loss_floor);
+    snprintf(path, sizeof path, "%s/result.ini", dir);
+    return rb_write_file_atomic(path, text, (size_t)n);
+}
+
+static const char *const METRICS_HEADER[] = {"step",       "tokens",   "flops",
+                                             "wall_s",     "lr",       "train_loss",
+                                             "val_loss",   "grad_norm", "tok_per_s"};
+
+static int log_metrics(CsvOut *csv, long step, double tokens, double flops, double wall,
+                       double lr, double loss, double val, double gnorm, double tok_s) {
+    char f[9][40];
+    snprintf(f[0], 40, "%ld", step);
+    snprintf(f[1], 40, "%.0f", tokens);
+    snprintf(f[2], 40, "%.6e", flops);
+    snprintf(f[3], 40, "%.3f", wall);
+    snprintf(f[4], 40, "%.6e", lr);
+    snprintf(f[5], 40, "%.6f", loss);
+    snprintf(f[6], 40, "%.6f", val);
+    snprintf(f[7], 40, "%.6f", gnorm);
+    snprintf(f[8], 40, "%.1f", tok_s);
+    const char *row[9];
+    for (int i = 0; i < 9; i++) row[i] = f[i];
+    if (val < 0) row[6] = NULL;
+    return csv_row(csv, row);
+}
+
+typedef struct {
+    Data data;
+    Model model;
+    CsvOut metrics;
+    int *rows;
+    int data_open, model_built;
+} RunState;
+
+static void run_free(RunState *rs) {
+    csv_close(&rs->metrics);
+    if (rs->model_built) model_free(&rs->model);
+    if (rs->data_open) data_close(&rs->data);
+    free(rs->rows);
+}
+
+static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t dirn,
+                 CkptState *st) {
+    if (config_validate(c) != 0) return -1;
+    if (train_total_steps(c) < 1)
+        return rb_fail("the budget gives 0 steps (budget_flops=%g < one step = %g FLOPs)",
+                       c->budget_flops, flops_per_step(c));
+    if (data_open(&rs->data, c) != 0) return -1;
+    rs->data_open = 1;
+    if (model_build(&rs->model, c) != 0) return -1;
+    rs->model_built = 1;
+    train_run_dir(c, dir, dirn);
+    if (rb_mkdir_p(dir) != 0) return -1;
+    char ckpt[2200], metrics[2200];
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
+    if (resume) {
+        if (checkpoint_load(ckpt, &rs->model, st) != 0) return -1;
+        if (csv_truncate_after(metrics, st->step) != 0) return -1;
+    } else if (access(ckpt, F_OK) == 0) {
+        return rb_fail("run directory %s already holds a checkpoint: continue it with "
+                       "`resbench train --resume %s`, or choose another out/run_id",
+                       dir, dir);
+    }
+    if (write_config(dir, c) != 0 || write_meta(dir, &rs->model, &rs->data,
+                                                train_total_steps(c), resume) != 0)
+        return -1;
+    if (csv_open(&rs->metrics, metrics, METRICS_HEADER, 9, resume) != 0) return -1;
+    rs->rows = rb_calloc((size_t)c->batch_size * (c->seq_len + 1), sizeof(int), "batch");
+    return 0;
+}
+
+int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
+    memset(res, 0, sizeof *res);
+    RunState rs;
+    memset(&rs, 0, sizeof rs);
+    CkptState st = {0, 0, INFINITY};
+    if (setup(&rs, c, resume, res->run_dir, sizeof res->run_dir, &st) != 0) {
+        run_free(&rs);
+        return RB_EXIT_USAGE;
+    }
+    Model *m = &rs.model;
+    long total = train_total_steps(c);
+    double tok_per_step = (double)m->N, fl_per_step = flops_per_step(c);
+    int n_eval = (int)((c->eval_tokens + m->N - 1) / m->N);
+    char ckpt[2200];
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", res->run_dir);
+    res->loss_floor = data_loss_floor(&rs.data);
+    Progress prog;
+    progress_init(&prog, c->variant, quiet);
+    stop_signal = 0;
+    void (*old_int)(int) = signal(SIGINT, on_signal), (*old_term)(int) = signal(SIGTERM, on_signal);
+    int rc = RB_EXIT_OK;
+    double t_start = rb_now() - st.wall_s, t_loop = rb_now(), t_log = t_loop, loss = NAN, val = -1;
+    long log_from = st.step;
+    res->steps = st.step;
+    for (long step = st.step; step < total; step++) {
+        data_train_batch(&rs.data, step, m->B, rs.rows);
+        model_set_batch(m, rs.rows);
+        model_zero_grad(m);
+        loss = model_forward(m);
+        if (!isfinite(loss)) {
+            rc = RB_EXIT_FAIL;
+            rb_fail("training loss is %g at step %ld; stopped (the last checkpoint %s is kept; "
+                    "lower lr or raise warmup)",
+                    loss, step + 1, ckpt);
+            break;
+        }
+        model_backward(m);
+        double lr = lr_at(c, step, total);
+        double gnorm = adamw_step(m, lr, step + 1);
+        long done = step + 1;
+        int last = done == total;
+        int eval_now = last || (c->eval_every > 0 && done % c->eval_every == 0);
+        int log_now = eval_now || done % c->log_every == 0;
+        val = -1;
+        if (eval_now) {
+            val = evaluate(m, &rs.data, rs.rows, n_eval);
+            if (val < st.best_val) st.best_val = val;
+        }
+        double now = rb_now(), wall = now - t_start;
+        double tok_s = (double)(done - log_from) * tok_per_step / (now - t_log + 1e-12);
+        double eta = (now - t_loop) / (double)(done - st.step) * (double)(total - done);
+        if (log_now) {
+            if (log_metrics(&rs.metrics, done, done * tok_per_step, done * fl_per_step, wall, lr,
+                            loss, val, gnorm, tok_s) != 0) {
+                rc = RB_EXIT_FAIL;
+                break;
+            }
+            res->tok_per_s = tok_s;
+        }
+        progress_step(&prog, done, total, loss, val, tok_s, eta, log_now);
+        if (log_now) {
+            t_log = rb_now();
+            log_from = done;
+        }
+        int ckpt_now = last || (c->ckpt_every > 0 ? done % c->ckpt_every == 0 : eval_now);
+        if (ckpt_now || stop_signal) {
+            CkptState cs = {done, rb_now() - t_start, st.best_val};
+            if (checkpoint_save(ckpt, m, &cs) != 0) {
+                rc = RB_EXIT_FAIL;
+                break;
+            }
+        }
+        res->steps = done;
+        res->final_train_loss = loss;
+        if (val >= 0) res->final_val_loss = val;
+        if (stop_signal && !last) {
+            rc = RB_EXIT_INTERRUPTED;
+            rb_fail("interrupted by signal %d after step %ld; checkpoint written, continue with "
+                    "`resbench train --resume %s`",
+                    (int)stop_signal, done, res->run_dir);
+            break;
+        }
+    }
+    progress_done(&prog);
+    signal(SIGINT, old_int);
+    signal(SIGTERM, old_term);
+    res->tokens = res->steps * tok_per_step;
+    res->flops = res->steps * fl_per_step;
+    res->wall_s = rb_now() - t_start;
+    res->best_val_loss = st.best_val;
+    if (rc == RB_EXIT_OK && res->steps == total && write_result(res->run_dir, res) != 0)
+        rc = RB_EXIT_FAIL;
+    run_free(&rs);
+    return rc;
+}

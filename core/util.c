@@ -1,0 +1,162 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Thread_local char rb_errbuf[1024];
+
+int rb_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rb_errbuf, sizeof rb_errbuf, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *rb_error(void) { return rb_errbuf[0] ? rb_errbuf : "unknown error"; }
+
+void rb_die(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("resbench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(code);
+}
+
+void *rb_calloc(size_t count, size_t size, const char *what) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) rb_die(RB_EXIT_FAIL, "out of memory allocating %s (%zu x %zu bytes)", what, count, size);
+    return p;
+}
+
+uint64_t rb_hash_bytes(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* word at a time: checksums of 100 MB checkpoints stay cheap */
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t rb_hash_str(uint64_t h, const char *s) { return rb_hash_bytes(h, s, strlen(s)); }
+
+uint64_t rb_mix64(uint64_t x) { /* splitmix64 finalizer */
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+double rb_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int rb_fsync_dir(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY);
+    if (fd < 0) return 0;
+    fsync(fd);
+    close(fd);
+    return 0;
+}
+
+int rb_write_file_atomic(const char *path, const void *data, size_t n) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return rb_fail("cannot write %s: %s", tmp, strerror(errno));
+    size_t w = fwrite(data, 1, n, f);
+    int bad = (w != n) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int err = errno;
+    if (fclose(f) != 0 && !bad) { bad = 1; err = errno; }
+    if (bad) {
+        unlink(tmp);
+        return rb_fail("cannot write %s: %s", path, strerror(err));
+    }
+    if (rename(tmp, path) != 0) {
+        err = errno;
+        unlink(tmp);
+        return rb_fail("cannot rename %s to %s: %s", tmp, path, strerror(err));
+    }
+    return rb_fsync_dir(path);
+}
+
+int rb_read_file(const char *path, char **data, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return rb_fail("cannot open %s: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return rb_fail("cannot seek %s: %s", path, strerror(errno));
+    }
+    long size = ftell(f);
+    if (size < 0) {
+        fclose(f);
+        return rb_fail("cannot read %s: not a regular file", path);
+    }
+    rewind(f);
+    char *buf = malloc((size_t)size + 1);
+    if (!buf) {
+        fclose(f);
+        return rb_fail("cannot read %s: out of memory (%ld bytes)", path, size);
+    }
+    size_t got = fread(buf, 1, (size_t)size, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || got != (size_t)size) {
+        free(buf);
+        return rb_fail("cannot read %s: short read", path);
+    }
+    buf[size] = 0;
+    *data = buf;
+    *n = (size_t)size;
+    return 0;
+}
+
+int rb_mkdir_p(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return rb_fail("cannot create directory %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return rb_fail("cannot create directory %s: %s", buf, strerror(errno));
+    if (access(buf, W_OK) != 0)
+        return rb_fail("output directory %s is not writable: %s", buf, strerror(errno));
+    return 0;
+}
+
+size_t rb_peak_rss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (size_t)ru.ru_maxrss;
+}
+
+int rb_copy_str(char *dst, size_t n, const char *src) {
+    size_t len = strlen(src);
+    if (len >= n) return -1;
+    memcpy(dst, src, len + 1);
+    return 0;
+}

@@ -1,0 +1,34 @@
+/* Small shared helpers: error reporting, hashing, atomic file writes, timing. */
+#ifndef RB_UTIL_H
+#define RB_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes (documented in README). */
+enum { RB_EXIT_OK = 0, RB_EXIT_FAIL = 1, RB_EXIT_USAGE = 2, RB_EXIT_INTERRUPTED = 3 };
+
+/* Library functions report errors by returning -1 after rb_fail() stored a one-line message. */
+int rb_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *rb_error(void);
+/* Print "resbench: <msg>" to stderr and exit with code. */
+void rb_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+void *rb_calloc(size_t count, size_t size, const char *what);
+
+uint64_t rb_hash_bytes(uint64_t h, const void *data, size_t n);
+uint64_t rb_hash_str(uint64_t h, const char *s);
+uint64_t rb_mix64(uint64_t x);
+#define RB_HASH_SEED 0xcbf29ce484222325ULL
+
+double rb_now(void); /* monotonic seconds */
+/* Write a whole file atomically: PATH.tmp then rename. Returns 0 or -1 (rb_error set). */
+int rb_write_file_atomic(const char *path, const void *data, size_t n);
+/* Read a whole file into a malloc'd buffer (NUL-terminated); -1 on error. */
+int rb_read_file(const char *path, char **data, size_t *n);
+/* Copy src into dst of size n; -1 (dst untouched) when it does not fit. */
+int rb_copy_str(char *dst, size_t n, const char *src);
+int rb_mkdir_p(const char *path);
+int rb_fsync_dir(const char *dir_of_path);
+size_t rb_peak_rss_kb(void);
+
+#endif

@@ -1,0 +1,43 @@
+/* resbench: one binary, one subcommand per workflow. */
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+int cmd_train(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} Command;
+
+static const Command COMMANDS[] = {
+    {"train", cmd_train, "train one model (or --resume a run)"},
+    {"data", cmd_data, "describe a data source: sizes, loss floor, a sample"},
+};
+#define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: resbench COMMAND [--help] [--config FILE] [key=value ...]\n\ncommands:\n");
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+    fprintf(f, "\nexit codes: 0 ok, 1 runtime failure (I/O, NaN loss), 2 bad input, 3 interrupted\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return RB_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return RB_EXIT_OK;
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "resbench: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return RB_EXIT_USAGE;
+}

@@ -1,0 +1,24 @@
+/* The table of residual variants. Adding a variant = one file + one line here. */
+#include <string.h>
+
+#include "variant.h"
+
+extern const VariantOps variant_prenorm;
+
+const VariantOps *const rb_variants[] = {&variant_prenorm, NULL};
+
+const VariantOps *variant_find(const char *name) {
+    for (int i = 0; rb_variants[i]; i++)
+        if (strcmp(rb_variants[i]->name, name) == 0) return rb_variants[i];
+    return NULL;
+}
+
+const char *variant_names(void) {
+    static char buf[512];
+    buf[0] = 0;
+    for (int i = 0; rb_variants[i]; i++) {
+        if (i) strncat(buf, "|", sizeof buf - strlen(buf) - 1);
+        strncat(buf, rb_variants[i]->name, sizeof buf - strlen(buf) - 1);
+    }
+    return buf;
+}

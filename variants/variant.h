@@ -1,0 +1,57 @@
+/* The residual-stream interface (design.md). The core calls only these functions; it never knows
+ * which variant runs. Sublayers are numbered l = 0..L-1 here (the spec's 1..L), L = 2*n_layer:
+ * even l = attention, odd l = MLP.
+ *
+ * Forward:  begin(emb); for l: h = input(l); y = f_l(h); commit(l, y); out = output()
+ * Backward: output_backward(dout); for l = L-1..0: dy = commit_backward(l); dh = f_l'(dy);
+ *           input_backward(l, dh); begin_backward(demb)
+ *
+ * Pointers returned by input() must stay valid until the backward pass is over (the sublayer's
+ * norm backward reads h). y passed to commit() lives in the core's activation buffer and stays valid
+ * too, so a variant may keep the pointer instead of copying (stream->value[l + 1]). */
+#ifndef RB_VARIANT_H
+#define RB_VARIANT_H
+#include <stddef.h>
+
+#include "config.h"
+#include "rng.h"
+
+#define RB_MAX_SUB 256
+
+typedef struct Stream {
+    const Config *cfg;
+    int n_sub, d, ntok; /* L sublayers, width C, tokens N in the batch */
+    float *params;      /* the variant's slice of the parameter buffer */
+    float *grads;       /* ... of the gradient buffer (zeroed before each backward) */
+    float *acts;        /* ... of the activation buffer (saved for backward) */
+    float *scratch;     /* ... of the backward scratch buffer */
+    float *partials;    /* nthreads * d floats for deterministic reductions over tokens */
+    /* value[0] = embedding, value[l + 1] = output of sublayer l, set by the variant if it wants */
+    const float *value[RB_MAX_SUB + 1];
+} Stream;
+
+typedef struct VariantOps {
+    const char *name;
+    const char *summary;
+    int (*check_config)(const Config *c); /* rb_fail + -1 on a bad combination, or NULL */
+    size_t (*param_count)(const Config *c);
+    void (*init_params)(const Config *c, float *params, Rng *rng);
+    size_t (*act_count)(const Config *c, int ntok);
+    size_t (*scratch_count)(const Config *c, int ntok);
+    void (*begin)(Stream *st, const float *emb);
+    const float *(*input)(Stream *st, int l);
+    void (*commit)(Stream *st, int l, const float *y);
+    const float *(*output)(Stream *st);
+    void (*output_backward)(Stream *st, const float *dout);
+    const float *(*commit_backward)(Stream *st, int l);
+    void (*input_backward)(Stream *st, int l, const float *dh);
+    void (*begin_backward)(Stream *st, float *demb); /* writes (not accumulates) demb */
+    /* the variant's own FLOPs per token, forward + backward (see core/flops.c) */
+    double (*flops_per_token)(const Config *c);
+} VariantOps;
+
+const VariantOps *variant_find(const char *name);
+const char *variant_names(void); /* "a|b|c" */
+extern const VariantOps *const rb_variants[];
+
+#endif
