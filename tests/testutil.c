@@ -1,0 +1,99 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "util.h"
+
+void tu_tiny_config(Config *c) {
+    config_defaults(c);
+    c->n_layer = 2;
+    c->d_model = 16;
+    c->n_head = 2;
+    c->seq_len = 8;
+    c->batch_size = 2;
+    c->mlp_hidden = 32;
+    c->vocab_size = 64;
+    c->init_std = 0.3; /* large weights: gradients well above fp32 finite-difference noise */
+    c->steps = 10;
+    c->warmup = 2;
+    c->eval_every = 5;
+    c->eval_tokens = 32;
+    c->log_every = 1;
+}
+
+void tu_fill_batch(Model *m, unsigned seed) {
+    Rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < m->N; i++) {
+        m->inputs[i] = (int)rng_below(&r, (uint32_t)m->V);
+        m->targets[i] = (int)rng_below(&r, (uint32_t)m->V);
+    }
+}
+
+char *tu_tempdir(void) {
+    char *t = strdup("/tmp/resbench-test-XXXXXX");
+    if (!mkdtemp(t)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    return t;
+}
+
+char *tu_read(const char *path) {
+    char *buf;
+    size_t n;
+    return rb_read_file(path, &buf, &n) == 0 ? buf : NULL;
+}
+
+int tu_write(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, n, f);
+    fclose(f);
+    return w == n ? 0 : -1;
+}
+
+double tu_fd_directional(tu_loss_fn f, void *ctx, float *x, const float *dir, long n, float eps) {
+    float *saved = malloc(n * sizeof(float));
+    memcpy(saved, x, n * sizeof(float));
+    for (long i = 0; i < n; i++) x[i] = saved[i] + eps * dir[i];
+    double lp = f(ctx);
+    for (long i = 0; i < n; i++) x[i] = saved[i] - eps * dir[i];
+    double lm = f(ctx);
+    memcpy(x, saved, n * sizeof(float));
+    free(saved);
+    return (lp - lm) / (2.0 * eps);
+}
+
+static double rel_err(double a, double b) {
+    double d = fabs(a - b), s = fmax(fabs(a), fabs(b));
+    return s > 0 ? d / s : 0;
+}
+
+double tu_grad_check(tu_loss_fn f, void *ctx, float *x, const float *g, long n, float eps, int k) {
+    float *dir = calloc(n, sizeof(float));
+    double analytic = 0, worst = 0;
+    for (long i = 0; i < n; i++) {
+        dir[i] = g[i] > 0 ? 1.0f : (g[i] < 0 ? -1.0f : 0.0f);
+        analytic += fabs(g[i]);
+    }
+    if (analytic > 0) worst = rel_err(analytic, tu_fd_directional(f, ctx, x, dir, n, eps));
+    memset(dir, 0, n * sizeof(float));
+    for (int j = 0; j < k && j < n; j++) { /* the k largest |g| not yet taken */
+        long best = -1;
+        for (long i = 0; i < n; i++)
+            if (dir[i] == 0 && (best < 0 || fabs(g[i]) > fabs(g[best]))) best = i;
+        if (best < 0 || g[best] == 0) break;
+        dir[best] = 1.0f;
+        float one[1] = {1.0f};
+        double fd = tu_fd_directional(f, ctx, x + best, one, 1, eps);
+        double e = rel_err(g[best], fd);
+        if (e > worst) worst = e;
+    }
+    free(dir);
+    return worst;
+}

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Independent PyTorch (float64) reference for resbench's model, written from the spec, not from the
+C code. Writes tests/fixtures/<variant>.bin; with --check, regenerates in memory and compares with
+the committed files (exit 1 if they differ beyond 1e-6 relative, 77 if torch is missing).
+
+Fixture layout (little-endian):
+  int32[16]  magic 0x58464252 ('RBFX'), version 1, n_layer, d_model, n_head, seq_len, batch_size,
+             mlp_hidden, vocab_size, n_steps, n_params, tie_embeddings, warmup, 0, 0, 0
+  char[32]   variant name
+  float64[8] lr, min_lr, weight_decay, grad_clip, beta1, beta2, adam_eps, rope_theta
+  int32[B*(T+1)]   token rows
+  float32[P]       parameters in resbench's layout (core/model.c layout_params)
+  float32[B*T*V]   logits
+  float32[1]       mean loss
+  float32[P]       gradient of the mean loss
+  float32[n_steps] loss at each AdamW step (before its update; steps use the same batch)
+  float32[P]       parameters after n_steps AdamW steps
+"""
+import math
+import os
+import struct
+import sys
+
+try:
+    import torch
+except ImportError:
+    print("torch is not installed: skipping fixture regeneration")
+    sys.exit(77)
+
+torch.set_default_dtype(torch.float64)
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXDIR = os.path.join(HERE, "..", "fixtures")
+EPS = 1e-6
+
+CONFIGS = {
+    "prenorm": dict(n_layer=2, d_model=32, n_head=4, seq_len=80, batch_size=2, mlp_hidden=64,
+                    vocab_size=64, n_steps=5, tie_embeddings=0, warmup=2, lr=1e-2, min_lr=1e-3,
+                    weight_decay=0.1, grad_clip=1.0, beta1=0.9, beta2=0.95, adam_eps=1e-8,
+                    rope_theta=10000.0, seed=1234),
+}
+
+
+def rmsnorm(x, g):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS) * g
+
+
+def rope(x, theta):  # x: (B, nh, T, hs), rotate-half pairing (i, i + hs/2)
+    T, hs = x.shape[-2], x.shape[-1]
+    inv = theta ** (-torch.arange(0, hs // 2, dtype=torch.float64) * 2.0 / hs)
+    ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
+    cos, sin = torch.cat([ang.cos()] * 2, -1), torch.cat([ang.sin()] * 2, -1)
+    x1, x2 = x[..., : hs // 2], x[..., hs // 2:]
+    return x * cos + torch.cat([-x2, x1], -1) * sin
+
+
+def attention(h, g, wqkv, wo, cfg):
+    B, T, C = h.shape
+    nh = cfg["n_head"]
+    hs = C // nh
+    x = rmsnorm(h, g)
+    q, k, v = (x @ wqkv.T).split(C, dim=-1)
+    q, k, v = [t.view(B, T, nh, hs).transpose(1, 2) for t in (q, k, v)]
+    q, k = rope(q, cfg["rope_theta"]), rope(k, cfg["rope_theta"])
+    s = (q @ k.transpose(-1, -2)) / math.sqrt(hs)
+    mask = torch.ones(T, T, dtype=torch.bool).tril()
+    s = s.masked_fill(~mask, float("-inf"))
+    y = torch.softmax(s, -1) @ v
+    return y.transpose(1, 2).reshape(B, T, C) @ wo.T
+
+
+def mlp(h, g, w13, w2, cfg):
+    x = rmsnorm(h, g)
+    a, b = (x @ w13.T).chunk(2, dim=-1)
+    return (torch.nn.functional.silu(a) * b) @ w2.T
+
+
+def param_shapes(cfg):
+    V, C, L, H = cfg["vocab_size"], cfg["d_model"], cfg["n_layer"], cfg["mlp_hidden"]
+    shapes = [("wte", (V, C), False), ("attn_g", (L, C), False), ("wqkv", (L, 3 * C, C), True),
+              ("wo", (L, C, C), True), ("mlp_g", (L, C), False), ("w13", (L, 2 * H, C), True),
+              ("w2", (L, C, H), True), ("final_g", (C,), False)]
+    if not cfg["tie_embeddings"]:
+        shapes.append(("head", (V, C), True))
+    return shapes
+
+
+def init_params(cfg, gen):
+    params = {}
+    for name, shape, _ in param_shapes(cfg):
+        if name.endswith("_g"):  # gains near 1, perturbed so their gradients matter
+            params[name] = 1.0 + 0.1 * torch.randn(shape, generator=gen)
+        else:
+            params[name] = 0.2 * torch.randn(shape, generator=gen)
+    return params
+
+
+def forward(params, tokens, cfg):
+    inp, tgt = tokens[:, :-1], tokens[:, 1:]
+    x = params["wte"][inp]
+    for layer in range(cfg["n_layer"]):
+        x = x + attention(x, params["attn_g"][layer], params["wqkv"][layer], params["wo"][layer], cfg)
+        x = x + mlp(x, params["mlp_g"][layer], params["w13"][layer], params["w2"][layer], cfg)
+    head = params["wte"] if cfg["tie_embeddings"] else params["head"]
+    logits = rmsnorm(x, params["final_g"]) @ head.T
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1))
+    return logits, loss
+
+
+def lr_at(cfg, step, total):
+    if cfg["warmup"] > 0 and step < cfg["warmup"]:
+        return cfg["lr"] * (step + 1) / cfg["warmup"]
+    decay = total - cfg["warmup"]
+    if decay <= 1:
+        return cfg["lr"]
+    p = min(1.0, (step - cfg["warmup"]) / (decay - 1))
+    return cfg["min_lr"] + 0.5 * (cfg["lr"] - cfg["min_lr"]) * (1 + math.cos(math.pi * p))
+
+
+def adamw_steps(params, tokens, cfg):
+    """AdamW with decoupled weight decay on matrices, global-norm clipping, warmup + cosine."""
+    decay = {name: d for name, _, d in param_shapes(cfg)}
+    p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    m = {k: torch.zeros_like(v) for k, v in params.items()}
+    v2 = {k: torch.zeros_like(v) for k, v in params.items()}
+    losses = []
+    for step in range(cfg["n_steps"]):
+        for t in p.values():
+            t.grad = None
+        _, loss = forward(p, tokens, cfg)
+        loss.backward()
+        losses.append(loss.item())
+        norm = math.sqrt(sum(float((t.grad ** 2).sum()) for t in p.values()))
+        scale = cfg["grad_clip"] / norm if cfg["grad_clip"] > 0 and norm > cfg["grad_clip"] else 1.0
+        lr = lr_at(cfg, step, cfg["n_steps"])
+        t1 = step + 1
+        with torch.no_grad():
+            for k, t in p.items():
+                g = t.grad * scale
+                m[k].mul_(cfg["beta1"]).add_((1 - cfg["beta1"]) * g)
+                v2[k].mul_(cfg["beta2"]).add_((1 - cfg["beta2"]) * g * g)
+                mhat = m[k] / (1 - cfg["beta1"] ** t1)
+                vhat = v2[k] / (1 - cfg["beta2"] ** t1)
+                wd = cfg["weight_decay"] if decay[k] else 0.0
+                t.sub_(lr * (mhat / (vhat.sqrt() + cfg["adam_eps"]) + wd * t))
+    return losses, p
+
+
+def flat(d, cfg):
+    return torch.cat([d[name].reshape(-1) for name, _, _ in param_shapes(cfg)])
+
+
+def build(variant):
+    cfg = CONFIGS[variant]
+    gen = torch.Generator().manual_seed(cfg["seed"])
+    params = init_params(cfg, gen)
+    B, T, V = cfg["batch_size"], cfg["seq_len"], cfg["vocab_size"]
+    tokens = torch.randint(0, V, (B, T + 1), generator=gen)
+    leaf = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    logits, loss = forward(leaf, tokens, cfg)
+    loss.backward()
+    grads = {k: v.grad for k, v in leaf.items()}
+    losses, final = adamw_steps(params, tokens, cfg)
+    n_params = flat(params, cfg).numel()
+    header = [0x58464252, 1, cfg["n_layer"], cfg["d_model"], cfg["n_head"], T, B,
+              cfg["mlp_hidden"], V, cfg["n_steps"], n_params, cfg["tie_embeddings"], cfg["warmup"],
+              0, 0, 0]
+    out = struct.pack("<16i", *header) + variant.encode().ljust(32, b"\0")
+    out += struct.pack("<8d", cfg["lr"], cfg["min_lr"], cfg["weight_decay"], cfg["grad_clip"],
+                       cfg["beta1"], cfg["beta2"], cfg["adam_eps"], cfg["rope_theta"])
+
+    def f32(t):
+        return t.detach().reshape(-1).to(torch.float32).numpy().astype("<f4").tobytes()
+
+    out += tokens.reshape(-1).to(torch.int32).numpy().astype("<i4").tobytes()
+    out += f32(flat(params, cfg)) + f32(logits) + f32(loss.reshape(1)) + f32(flat(grads, cfg))
+    out += f32(torch.tensor(losses)) + f32(flat({k: v.detach() for k, v in final.items()}, cfg))
+    return out
+
+
+def main():
+    check = "--check" in sys.argv
+    bad = 0
+    for variant in CONFIGS:
+        data = build(variant)
+        path = os.path.join(FIXDIR, variant + ".bin")
+        if not check:
+            os.makedirs(FIXDIR, exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+            print(f"wrote {path} ({len(data)} bytes)")
+            continue
+        with open(path, "rb") as f:
+            old = f.read()
+        if len(old) != len(data) or old[:128 + 64] != data[:128 + 64]:
+            print(f"{path}: layout or header changed; regenerate with make_fixtures.py")
+            bad = 1
+            continue
+        import numpy as np
+        a = np.frombuffer(old[192:], dtype="<f4")
+        b = np.frombuffer(data[192:], dtype="<f4")
+        err = float(np.max(np.abs(a - b) / (np.abs(b) + 1e-3)))
+        print(f"{path}: max relative difference to a fresh generation {err:.2e}")
+        if err > 1e-6:
+            bad = 1
+    sys.exit(bad)
+
+
+if __name__ == "__main__":
+    main()

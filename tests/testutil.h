@@ -1,0 +1,36 @@
+/* Shared test helpers: tiny configs, temp dirs, finite-difference checks, Check runner main. */
+#ifndef RB_TESTUTIL_H
+#define RB_TESTUTIL_H
+#include <check.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "model.h"
+#include "util.h"
+
+/* A tiny model that runs in milliseconds: 2 blocks, d=16, 2 heads, T=8, B=2, V=64. */
+void tu_tiny_config(Config *c);
+/* Fill a model's batch with deterministic tokens < V. */
+void tu_fill_batch(Model *m, unsigned seed);
+/* mkdtemp under /tmp; returns a static-lifetime malloc'd path. */
+char *tu_tempdir(void);
+char *tu_read(const char *path); /* whole file or NULL */
+int tu_write(const char *path, const void *data, size_t n);
+
+/* Central-difference derivative of f along direction dir (n entries of x), in double. */
+typedef double (*tu_loss_fn)(void *ctx);
+double tu_fd_directional(tu_loss_fn f, void *ctx, float *x, const float *dir, long n, float eps);
+/* Checks the analytic gradient g of f wrt x: (a) along the direction sign(g) over all n entries,
+ * (b) entry-wise on the k entries with the largest |g|. Returns the worst relative error. */
+double tu_grad_check(tu_loss_fn f, void *ctx, float *x, const float *g, long n, float eps, int k);
+
+#define RB_TEST_MAIN(suite_fn)                                                                     \
+    int main(void) {                                                                               \
+        SRunner *sr = srunner_create(suite_fn());                                                  \
+        srunner_run_all(sr, CK_NORMAL);                                                            \
+        int failed = srunner_ntests_failed(sr);                                                    \
+        srunner_free(sr);                                                                          \
+        return failed ? 1 : 0;                                                                     \
+    }
+
+#endif
