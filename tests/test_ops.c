@@ -1,6 +1,6 @@
 /* Finite-difference checks of every op's backward. Each op is wrapped as a scalar
  * L = sum(out * R) with a fixed random R (accumulated in double); its backward is run with
- * dout = R and compared with central differences, along sign(grad) over all entries and entry-wise
+ * dout = R and compared with central differences, along grad/|grad| over all entries and entry-wise
  * on the 16 largest gradients. eps = 1e-2 on O(1) inputs: fp32 rounding of L (~1e-6) gives FD noise
  * ~5e-5 and the O(eps^2) truncation ~1e-4, so a correct backward stays below the 2e-3 tolerance while
  * a wrong term (missing factor, wrong sign, wrong index) gives errors of order 1. */

@@ -76,12 +76,13 @@ static double rel_err(double a, double b) {
 
 double tu_grad_check(tu_loss_fn f, void *ctx, float *x, const float *g, long n, float eps, int k) {
     float *dir = calloc(n, sizeof(float));
-    double analytic = 0, worst = 0;
-    for (long i = 0; i < n; i++) {
-        dir[i] = g[i] > 0 ? 1.0f : (g[i] < 0 ? -1.0f : 0.0f);
-        analytic += fabs(g[i]);
+    double norm = 0, worst = 0;
+    for (long i = 0; i < n; i++) norm += (double)g[i] * g[i];
+    norm = sqrt(norm);
+    if (norm > 0) { /* unit direction g/|g|: the derivative along it is |g| */
+        for (long i = 0; i < n; i++) dir[i] = (float)(g[i] / norm);
+        worst = rel_err(norm, tu_fd_directional(f, ctx, x, dir, n, eps));
     }
-    if (analytic > 0) worst = rel_err(analytic, tu_fd_directional(f, ctx, x, dir, n, eps));
     memset(dir, 0, n * sizeof(float));
     for (int j = 0; j < k && j < n; j++) { /* the k largest |g| not yet taken */
         long best = -1;

@@ -20,7 +20,7 @@ int tu_write(const char *path, const void *data, size_t n);
 /* Central-difference derivative of f along direction dir (n entries of x), in double. */
 typedef double (*tu_loss_fn)(void *ctx);
 double tu_fd_directional(tu_loss_fn f, void *ctx, float *x, const float *dir, long n, float eps);
-/* Checks the analytic gradient g of f wrt x: (a) along the direction sign(g) over all n entries,
+/* Checks the analytic gradient g of f wrt x: (a) along the unit direction g/|g| over all n entries,
  * (b) entry-wise on the k entries with the largest |g|. Returns the worst relative error. */
 double tu_grad_check(tu_loss_fn f, void *ctx, float *x, const float *g, long n, float eps, int k);
 

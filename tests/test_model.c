@@ -1,0 +1,195 @@
+/* Whole-model checks: finite differences of the mean loss wrt every parameter tensor, determinism,
+ * the prenorm stream identity, the FLOP counter against a hand count, and no allocation per step. */
+#include <malloc.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim.h"
+#include "testutil.h"
+
+static double model_loss(void *p) { return model_forward((Model *)p); }
+
+/* Every tensor: along grad/|grad| and on its 8 largest entries. The loss is a mean over 16 tokens
+ * of ~4 nats; eps = 1e-2 on weights of std 0.3 keeps FD noise and truncation near 1e-4 relative,
+ * far below the 5e-3 tolerance, while a wrong gradient term is off by O(1). */
+static void grad_check_all(const Config *c) {
+    Model m;
+    ck_assert_msg(model_build(&m, c) == 0, "%s", rb_error());
+    tu_fill_batch(&m, 7);
+    model_zero_grad(&m);
+    model_forward(&m);
+    model_backward(&m);
+    float *g = malloc(m.n_params * sizeof(float));
+    memcpy(g, m.grads, m.n_params * sizeof(float));
+    for (int k = 0; k < m.n_tensors; k++) {
+        const ParamTensor *t = &m.tensors[k];
+        if (!t->count) continue;
+        double e = tu_grad_check(model_loss, &m, m.params + t->offset, g + t->offset,
+                                 (long)t->count, 2e-3f, 8);
+        ck_assert_msg(e < 5e-3, "%s (tie=%d): tensor %s rel err %g", c->variant,
+                      c->tie_embeddings, t->name, e);
+    }
+    free(g);
+    model_free(&m);
+}
+
+START_TEST(test_model_finite_differences) {
+    Config c;
+    tu_tiny_config(&c);
+    grad_check_all(&c);
+    c.tie_embeddings = 1;
+    grad_check_all(&c);
+}
+END_TEST
+
+START_TEST(test_model_deterministic) {
+    Config c;
+    tu_tiny_config(&c);
+    Model a, b;
+    ck_assert(model_build(&a, &c) == 0 && model_build(&b, &c) == 0);
+    ck_assert(memcmp(a.params, b.params, a.n_params * 4) == 0);
+    tu_fill_batch(&a, 3);
+    tu_fill_batch(&b, 3);
+    for (int s = 0; s < 3; s++) {
+        model_zero_grad(&a);
+        model_zero_grad(&b);
+        ck_assert(model_forward(&a) == model_forward(&b));
+        model_backward(&a);
+        model_backward(&b);
+        ck_assert(memcmp(a.grads, b.grads, a.n_params * 4) == 0);
+        adamw_step(&a, 1e-2, s + 1);
+        adamw_step(&b, 1e-2, s + 1);
+    }
+    ck_assert(memcmp(a.params, b.params, a.n_params * 4) == 0);
+    /* a different seed gives different weights */
+    c.seed = 2;
+    model_free(&b);
+    ck_assert(model_build(&b, &c) == 0);
+    ck_assert(memcmp(a.p.wqkv, b.p.wqkv, 64) != 0);
+    model_free(&a);
+    model_free(&b);
+}
+END_TEST
+
+/* prenorm: the final stream equals e + sum of everything the sublayers wrote. */
+START_TEST(test_prenorm_stream_identity) {
+    Config c;
+    tu_tiny_config(&c);
+    Model m;
+    ck_assert(model_build(&m, &c) == 0);
+    tu_fill_batch(&m, 5);
+    model_forward(&m);
+    const float *out = m.vops->output(&m.stream);
+    size_t n = (size_t)m.N * m.C;
+    for (size_t i = 0; i < n; i++) {
+        double s = m.a.emb[i];
+        for (int l = 0; l < m.L; l++) s += m.a.sub_out[(size_t)l * n + i];
+        ck_assert_double_eq_tol(out[i], s, 1e-5);
+    }
+    /* sublayer 0 reads the embedding itself */
+    ck_assert(memcmp(m.sub_in[0], m.a.emb, n * 4) == 0);
+    model_free(&m);
+}
+END_TEST
+
+/* Hand count for n_layer=2, d=16, H=64, V=256, T=8 (one attention tile of 8x8):
+ * per layer: qkv 2*16*48=1536, wo 2*16*16=512, w13 2*16*128=4096, w2 2*64*16=2048 -> 8192;
+ * 2 layers 16384; head 2*16*256=8192; attention per token per layer: QK^T 2*8*16=256 and PV 256 ->
+ * 2 layers 1024. forward 25600, x3 for forward+backward = 76800; prenorm's adds: 4 sublayers * 16
+ * channels * 2 = 128. Total 76928 per token, x B*T = 2*8 tokens. */
+START_TEST(test_flops_hand_count) {
+    Config c;
+    config_defaults(&c);
+    c.n_layer = 2;
+    c.d_model = 16;
+    c.n_head = 2;
+    c.mlp_hidden = 64;
+    c.vocab_size = 256;
+    c.seq_len = 8;
+    c.batch_size = 2;
+    ck_assert_double_eq(flops_per_token(&c), 76928.0);
+    ck_assert_double_eq(flops_per_step(&c), 76928.0 * 16);
+    /* T = 2 tiles of 64 + 1 row: the masked upper tile is skipped.
+     * rows 0..63 use 64 keys, 64..127 use 128, row 128 uses 129: mean = (64*64+64*128+129)/129 */
+    c.seq_len = 129;
+    double cols = (64.0 * 64 + 64.0 * 128 + 129) / 129;
+    double att = 2 * 2 * 2 * cols * 16;
+    ck_assert_double_eq_tol(flops_per_token(&c), 3 * (2 * (2 * 4096.0 + 4096) + att) + 128, 1e-6);
+}
+END_TEST
+
+/* The training step allocates nothing: heap in use is the same before and after a step. */
+START_TEST(test_no_allocation_in_step) {
+    Config c;
+    tu_tiny_config(&c);
+    Model m;
+    ck_assert(model_build(&m, &c) == 0);
+    tu_fill_batch(&m, 9);
+    for (int s = 0; s < 3; s++) {
+        struct mallinfo2 before = mallinfo2();
+        model_zero_grad(&m);
+        model_forward(&m);
+        model_backward(&m);
+        adamw_step(&m, 1e-3, s + 1);
+        struct mallinfo2 after = mallinfo2();
+        if (s > 0) ck_assert_int_eq((long)after.uordblks, (long)before.uordblks); /* s=0 warms BLAS */
+    }
+    model_free(&m);
+}
+END_TEST
+
+START_TEST(test_lr_schedule) {
+    Config c;
+    config_defaults(&c);
+    c.lr = 1.0;
+    c.min_lr = 0.1;
+    c.warmup = 4;
+    ck_assert_double_eq_tol(lr_at(&c, 0, 14), 0.25, 1e-12);
+    ck_assert_double_eq_tol(lr_at(&c, 3, 14), 1.0, 1e-12);
+    ck_assert_double_eq_tol(lr_at(&c, 4, 14), 1.0, 1e-12);
+    ck_assert_double_eq_tol(lr_at(&c, 13, 14), 0.1, 1e-12);
+    ck_assert_double_eq_tol(lr_at(&c, 8, 14), 0.1 + 0.45 * (1 + cos(M_PI * 4 / 9)), 1e-12);
+}
+END_TEST
+
+START_TEST(test_clipping_and_decay_mask) {
+    Config c;
+    tu_tiny_config(&c);
+    c.grad_clip = 1e-3;
+    c.weight_decay = 0.5;
+    Model m;
+    ck_assert(model_build(&m, &c) == 0);
+    tu_fill_batch(&m, 1);
+    model_zero_grad(&m);
+    model_forward(&m);
+    model_backward(&m);
+    double norm = grad_global_norm(&m);
+    ck_assert(norm > 1e-3);
+    /* with zero gradients only decay acts: matrices shrink by lr*wd, gains and wte stay */
+    model_zero_grad(&m);
+    float w0 = m.p.wqkv[0], g0 = m.p.attn_g[0], e0 = m.p.wte[0];
+    adamw_step(&m, 0.1, 1);
+    ck_assert_float_eq_tol(m.p.wqkv[0], w0 * (1 - 0.05f), 1e-7);
+    ck_assert_float_eq(m.p.attn_g[0], g0);
+    ck_assert_float_eq(m.p.wte[0], e0);
+    model_free(&m);
+}
+END_TEST
+
+static Suite *model_suite(void) {
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("model");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_model_finite_differences);
+    tcase_add_test(tc, test_model_deterministic);
+    tcase_add_test(tc, test_prenorm_stream_identity);
+    tcase_add_test(tc, test_flops_hand_count);
+    tcase_add_test(tc, test_no_allocation_in_step);
+    tcase_add_test(tc, test_lr_schedule);
+    tcase_add_test(tc, test_clipping_and_decay_mask);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RB_TEST_MAIN(model_suite)
