@@ -23,7 +23,7 @@ static int check_len(const Data *d, const char *what, size_t n, const char *src)
 static int load_text(Data *d, const Config *c, const char *path) {
     char *buf;
     size_t n;
-    if (rb_read_file(path, &buf, &n) != 0) return rb_fail("data text:%s: %s", path, rb_error());
+    if (rb_read_file(path, &buf, &n) != 0) return rb_fail("data text: %s", rb_error());
     if (n == 0) {
         free(buf);
         return rb_fail("data text:%s: file is empty", path);

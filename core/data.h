@@ -51,6 +51,8 @@ int markov_build(Markov *mk, const char *opts, uint64_t seed);
 void markov_free(Markov *mk);
 void markov_row(const Markov *mk, uint64_t seed, int *row, int len);
 double markov_floor(const Markov *mk, int T);
+/* Sum of log p(x_t | context) over t = order..len-1 of a row (for tests and diagnostics). */
+double markov_logprob(const Markov *mk, const int *row, int len);
 int hops_build(Hops *hp, const char *opts);
 void hops_row(const Hops *hp, uint64_t seed, int *row, int len);
 double hops_floor(const Hops *hp, int T);

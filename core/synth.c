@@ -159,6 +159,28 @@ double markov_floor(const Markov *mk, int T) {
     return total / T;
 }
 
+static int markov_symbol(int byte) {
+    const char *p = strchr(MARKOV_SYMBOLS, byte);
+    return p && byte ? (int)(p - MARKOV_SYMBOLS) : -1;
+}
+
+double markov_logprob(const Markov *mk, const int *row, int len) {
+    int A = mk->alphabet, K = mk->branch, ctx = 0;
+    double lp = 0;
+    for (int t = 0; t < len; t++) {
+        int sym = markov_symbol(row[t]);
+        if (sym < 0 || sym >= A) return -INFINITY;
+        if (t >= mk->order) {
+            int j = 0;
+            while (j < K && mk->succ[ctx * K + j] != sym) j++;
+            if (j == K) return -INFINITY;
+            lp += log(mk->prob[ctx * K + j]);
+        }
+        ctx = (int)(((long)ctx * A + sym) % mk->n_ctx);
+    }
+    return lp;
+}
+
 int hops_build(Hops *hp, const char *opts) {
     static const char *const names[] = {"nodes", "hops", "queries"};
     static const int lo[] = {2, 1, 1}, hi[] = {52, 9, 64};

@@ -13,10 +13,12 @@
 static _Thread_local char rb_errbuf[1024];
 
 int rb_fail(const char *fmt, ...) {
+    char msg[sizeof rb_errbuf]; /* the arguments may include rb_error() itself */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(rb_errbuf, sizeof rb_errbuf, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(rb_errbuf, msg, sizeof msg);
     return -1;
 }
 

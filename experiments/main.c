@@ -37,7 +37,8 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < NCOMMANDS; i++)
         if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "resbench: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "resbench: unknown command '%s' (commands:", argv[1]);
+    for (int i = 0; i < NCOMMANDS; i++) fprintf(stderr, " %s", COMMANDS[i].name);
+    fprintf(stderr, "; see resbench --help)\n");
     return RB_EXIT_USAGE;
 }

@@ -1,0 +1,114 @@
+/* Config: every bad input is a one-line error naming the key/file/value; the resolved config
+ * round-trips; the trajectory hash ignores only keys that cannot change the losses. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static void expect_arg_error(const char *arg, const char *needle) {
+    Config c;
+    config_defaults(&c);
+    ck_assert_msg(config_apply_arg(&c, arg) != 0, "accepted %s", arg);
+    ck_assert_msg(strstr(rb_error(), needle), "error for %s: '%s' lacks '%s'", arg, rb_error(),
+                  needle);
+    ck_assert(!strchr(rb_error(), '\n'));
+}
+
+START_TEST(test_bad_arguments) {
+    expect_arg_error("n_layers=4", "unknown key 'n_layers'");
+    expect_arg_error("n_layer=abc", "'abc' is not an integer");
+    expect_arg_error("n_layer=1.5", "not an integer");
+    expect_arg_error("n_layer=0", "out of range [1, 128]");
+    expect_arg_error("lr=nan", "not a finite number");
+    expect_arg_error("lr=-1", "out of range");
+    expect_arg_error("lr=", "not a finite number");
+    expect_arg_error("justakey", "expected key=value");
+    expect_arg_error("=3", "expected key=value");
+}
+END_TEST
+
+static void expect_invalid(const char *a, const char *b, const char *needle) {
+    Config c;
+    config_defaults(&c);
+    ck_assert(config_apply_arg(&c, a) == 0);
+    if (b) ck_assert(config_apply_arg(&c, b) == 0);
+    ck_assert_msg(config_validate(&c) != 0, "accepted %s %s", a, b ? b : "");
+    ck_assert_msg(strstr(rb_error(), needle), "'%s' lacks '%s'", rb_error(), needle);
+}
+
+START_TEST(test_cross_key_validation) {
+    Config c;
+    config_defaults(&c);
+    ck_assert_msg(config_validate(&c) == 0, "defaults invalid: %s", rb_error());
+    expect_invalid("d_model=100", "n_head=3", "not divisible by n_head=3");
+    expect_invalid("d_model=24", "n_head=8", "must be even");
+    expect_invalid("budget_tokens=1e6", NULL, "exactly one of steps");
+    expect_invalid("min_lr=1", NULL, "min_lr=1 is larger than lr");
+    expect_invalid("variant=resnet", NULL, "allowed: prenorm");
+    expect_invalid("eval_tokens=10", NULL, "smaller than seq_len");
+}
+END_TEST
+
+START_TEST(test_ini_file) {
+    char *dir = tu_tempdir(), path[512];
+    snprintf(path, sizeof path, "%s/a.ini", dir);
+    const char *good = "# comment\n[model]\nn_layer = 3\nd_model=64 ; inline comment\n[run]\n"
+                       "data = synth:hops\n";
+    ck_assert(tu_write(path, good, strlen(good)) == 0);
+    Config c;
+    config_defaults(&c);
+    ck_assert_msg(config_load_ini(&c, path) == 0, "%s", rb_error());
+    ck_assert_int_eq(c.n_layer, 3);
+    ck_assert_int_eq(c.d_model, 64);
+    ck_assert_str_eq(c.data, "synth:hops");
+    const char *bad = "n_layer = 3\nwidth = 4\n";
+    ck_assert(tu_write(path, bad, strlen(bad)) == 0);
+    ck_assert(config_load_ini(&c, path) != 0);
+    ck_assert_msg(strstr(rb_error(), path) && strstr(rb_error(), "unknown key 'width'"), "%s",
+                  rb_error());
+    const char *syntax = "n_layer = 3\nthis line has no equals sign\n";
+    ck_assert(tu_write(path, syntax, strlen(syntax)) == 0);
+    ck_assert(config_load_ini(&c, path) != 0 && strstr(rb_error(), "line 2"));
+    ck_assert(config_load_ini(&c, "/nonexistent.ini") != 0 &&
+              strstr(rb_error(), "/nonexistent.ini"));
+}
+END_TEST
+
+START_TEST(test_roundtrip_and_hash) {
+    Config c;
+    config_defaults(&c);
+    ck_assert(config_apply_arg(&c, "lr=0.00123456789") == 0);
+    ck_assert(config_apply_arg(&c, "data=text:/x/y z.txt") == 0);
+    char *text = config_to_ini(&c), *dir = tu_tempdir(), path[512];
+    snprintf(path, sizeof path, "%s/r.ini", dir);
+    ck_assert(tu_write(path, text, strlen(text)) == 0);
+    Config d;
+    config_defaults(&d);
+    ck_assert_msg(config_load_ini(&d, path) == 0, "%s", rb_error());
+    char *text2 = config_to_ini(&d);
+    ck_assert_str_eq(text, text2);
+    ck_assert(config_hash(&c) == config_hash(&d));
+    /* keys that cannot change the trajectory do not change the hash; the others do */
+    config_apply_arg(&d, "threads=7");
+    config_apply_arg(&d, "out=/elsewhere");
+    config_apply_arg(&d, "log_every=3");
+    ck_assert(config_hash(&c) == config_hash(&d));
+    config_apply_arg(&d, "seed=99");
+    ck_assert(config_hash(&c) != config_hash(&d));
+    free(text);
+    free(text2);
+}
+END_TEST
+
+static Suite *config_suite(void) {
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_test(tc, test_bad_arguments);
+    tcase_add_test(tc, test_cross_key_validation);
+    tcase_add_test(tc, test_ini_file);
+    tcase_add_test(tc, test_roundtrip_and_hash);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RB_TEST_MAIN(config_suite)

@@ -1,0 +1,248 @@
+/* Data sources: synthetic generators against their exact entropy, determinism of the data order,
+ * the text loader and the llm.c shard reader, and their bad-input errors. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data.h"
+#include "testutil.h"
+
+static Config cfg_with(const char *data, int T) {
+    Config c;
+    config_defaults(&c);
+    snprintf(c.data, sizeof c.data, "%s", data);
+    c.seq_len = T;
+    return c;
+}
+
+/* The empirical log-loss of the true chain on generated rows matches the exact entropy rate. */
+START_TEST(test_markov_entropy) {
+    Config c = cfg_with("synth:markov", 256);
+    Data d;
+    ck_assert_msg(data_open(&d, &c) == 0, "%s", rb_error());
+    int B = 64, len = c.seq_len + 1;
+    int *rows = malloc((size_t)B * len * sizeof(int));
+    double sum = 0, sumsq = 0;
+    long n = 0;
+    for (int step = 0; step < 8; step++) {
+        data_train_batch(&d, step, B, rows);
+        for (int r = 0; r < B; r++) {
+            int *row = rows + (size_t)r * len;
+            for (int t = d.mk.order; t < len; t++) { /* per-token loss = -log p(x_t | x_{t-2..t-1}) */
+                double lp = markov_logprob(&d.mk, row + t - d.mk.order, d.mk.order + 1);
+                ck_assert(isfinite(lp));
+                sum -= lp;
+                sumsq += lp * lp;
+                n++;
+            }
+        }
+    }
+    double mean = sum / n, se = sqrt((sumsq / n - mean * mean) / n);
+    ck_assert_msg(fabs(mean - d.mk.entropy_rate) < 4 * se, "empirical %g vs exact %g (se %g)", mean,
+                  d.mk.entropy_rate, se);
+    ck_assert(d.mk.entropy_rate > 0.3 && d.mk.entropy_rate < log(4.0));
+    double floor = data_loss_floor(&d);
+    ck_assert(floor >= d.mk.entropy_rate && floor < d.mk.entropy_rate + 0.1);
+    free(rows);
+    data_close(&d);
+}
+END_TEST
+
+static int node_index(int ch) {
+    return ch >= 'a' && ch <= 'z' ? ch - 'a' : (ch >= 'A' && ch <= 'Z' ? 26 + ch - 'A' : -1);
+}
+
+/* Every answer in a hops row is f^h(start) for the permutation listed before it. */
+START_TEST(test_hops_answers) {
+    Config c = cfg_with("synth:hops:nodes=8,hops=3,queries=4", 200);
+    Data d;
+    ck_assert_msg(data_open(&d, &c) == 0, "%s", rb_error());
+    int len = c.seq_len + 1, *row = malloc(len * sizeof(int)), checked = 0;
+    data_train_batch(&d, 3, 1, row);
+    int E = d.hp.example_len, N = d.hp.nodes;
+    ck_assert_int_eq(E, 2 * 8 + 1 + 16 + 1);
+    for (int base = 0; base + E <= len; base += E) {
+        int f[8], seen = 0;
+        for (int i = 0; i < N; i++) {
+            f[node_index(row[base + 2 * i])] = node_index(row[base + 2 * i + 1]);
+            seen |= 1 << node_index(row[base + 2 * i + 1]);
+        }
+        ck_assert_int_eq(seen, 255); /* values form a permutation */
+        ck_assert_int_eq(row[base + 2 * N], '|');
+        for (int q = 0; q < d.hp.queries; q++) {
+            const int *t = row + base + 2 * N + 1 + 4 * q;
+            int a = node_index(t[0]), h = t[1] - '0';
+            ck_assert(h >= 1 && h <= 3);
+            for (int k = 0; k < h; k++) a = f[a];
+            ck_assert_int_eq(node_index(t[2]), a);
+            ck_assert_int_eq(t[3], ';');
+            checked++;
+        }
+        ck_assert_int_eq(row[base + E - 1], '\n');
+    }
+    ck_assert_int_ge(checked, 20);
+    free(row);
+    data_close(&d);
+}
+END_TEST
+
+/* nodes=2, hops=1, queries=1: example "k v k v | s 1 a ; \n" (10 tokens). Targets 1..10 are
+ * positions 1..9 and 0 of the example; random ones: value 1 (log 2), key 2 (log 1), start (log 2),
+ * next example's first key (log 2): floor = 3 log 2 / 10. */
+START_TEST(test_hops_floor_hand_count) {
+    Config c = cfg_with("synth:hops:nodes=2,hops=1,queries=1", 10);
+    Data d;
+    ck_assert(data_open(&d, &c) == 0);
+    ck_assert_double_eq_tol(data_loss_floor(&d), 3 * log(2.0) / 10, 1e-12);
+    data_close(&d);
+}
+END_TEST
+
+START_TEST(test_data_order_deterministic) {
+    Config c = cfg_with("synth:markov", 32);
+    Data a, b;
+    ck_assert(data_open(&a, &c) == 0 && data_open(&b, &c) == 0);
+    int r1[4 * 33], r2[4 * 33], r3[4 * 33];
+    data_train_batch(&a, 5, 4, r1);
+    data_train_batch(&b, 5, 4, r2);
+    ck_assert(memcmp(r1, r2, sizeof r1) == 0);
+    data_train_batch(&a, 6, 4, r3);
+    ck_assert(memcmp(r1, r3, sizeof r1) != 0);
+    data_val_batch(&a, 5, 4, r3);
+    ck_assert(memcmp(r1, r3, sizeof r1) != 0);
+    /* row r of step s is global row s*B + r: step 10 with B=2 reads rows 20, 21 = step 5 rows 0, 1 (B=4) */
+    int r4[2 * 33];
+    data_train_batch(&a, 10, 2, r4);
+    ck_assert(memcmp(r4, r1, sizeof r4) == 0);
+    data_close(&b);
+    c.data_seed = 2;
+    ck_assert(data_open(&b, &c) == 0);
+    data_train_batch(&b, 5, 4, r2);
+    ck_assert(memcmp(r1, r2, sizeof r1) != 0);
+    data_close(&a);
+    data_close(&b);
+}
+END_TEST
+
+START_TEST(test_text_loader) {
+    char *dir = tu_tempdir(), path[512], spec[600];
+    snprintf(path, sizeof path, "%s/t.txt", dir);
+    char text[1000];
+    for (int i = 0; i < 1000; i++) text[i] = (char)('a' + i % 26);
+    ck_assert(tu_write(path, text, sizeof text) == 0);
+    snprintf(spec, sizeof spec, "text:%s", path);
+    Config c = cfg_with(spec, 16);
+    Data d;
+    ck_assert_msg(data_open(&d, &c) == 0, "%s", rb_error());
+    ck_assert_int_eq((int)d.n_train, 900);
+    ck_assert_int_eq((int)d.n_val, 100);
+    int rows[3 * 17];
+    data_train_batch(&d, 0, 3, rows);
+    for (int r = 0; r < 3; r++) /* windows are contiguous text */
+        for (int t = 1; t < 17; t++)
+            ck_assert_int_eq((rows[r * 17 + t] - 'a'), (rows[r * 17 + t - 1] - 'a' + 1) % 26);
+    data_val_batch(&d, 0, 2, rows); /* validation = the last 100 bytes, consecutive windows */
+    ck_assert_int_eq(rows[0], text[900]);
+    ck_assert_int_eq(rows[17], text[916]);
+    data_close(&d);
+    /* errors */
+    c.seq_len = 200;
+    ck_assert(data_open(&d, &c) != 0);
+    ck_assert_msg(strstr(rb_error(), "validation split has 100 tokens"), "%s", rb_error());
+    data_close(&d);
+    Config m = cfg_with("text:/nonexistent/file.txt", 16);
+    ck_assert(data_open(&d, &m) != 0 && strstr(rb_error(), "/nonexistent/file.txt"));
+    data_close(&d);
+    snprintf(path, sizeof path, "%s/empty.txt", dir);
+    ck_assert(tu_write(path, "", 0) == 0);
+    snprintf(spec, sizeof spec, "text:%s", path);
+    Config e = cfg_with(spec, 16);
+    ck_assert(data_open(&d, &e) != 0 && strstr(rb_error(), "empty"));
+    data_close(&d);
+}
+END_TEST
+
+static void write_shard(const char *path, int magic, int ntok_header, const uint16_t *tok, int n) {
+    int32_t h[256] = {0};
+    h[0] = magic;
+    h[1] = 1;
+    h[2] = ntok_header;
+    FILE *f = fopen(path, "wb");
+    fwrite(h, 4, 256, f);
+    fwrite(tok, 2, n, f);
+    fclose(f);
+}
+
+START_TEST(test_llmc_shards) {
+    char *dir = tu_tempdir(), p[600], spec[700];
+    uint16_t tok[300];
+    for (int i = 0; i < 300; i++) tok[i] = (uint16_t)(i * 7 % 1000);
+    snprintf(p, sizeof p, "%s/data_train_000.bin", dir);
+    write_shard(p, 20240520, 300, tok, 300);
+    snprintf(p, sizeof p, "%s/data_train_001.bin", dir);
+    write_shard(p, 20240520, 100, tok + 200, 100);
+    snprintf(p, sizeof p, "%s/data_val_000.bin", dir);
+    write_shard(p, 20240520, 50, tok, 50);
+    snprintf(spec, sizeof spec, "llmc:%s/data_*.bin", dir);
+    Config c = cfg_with(spec, 16);
+    c.vocab_size = 1000;
+    Data d;
+    ck_assert_msg(data_open(&d, &c) == 0, "%s", rb_error());
+    ck_assert_int_eq((int)d.n_train, 400);
+    ck_assert_int_eq((int)d.n_val, 50);
+    ck_assert_int_eq(d.train[300], tok[200]); /* shards concatenated in name order */
+    int rows[17];
+    data_val_batch(&d, 0, 1, rows);
+    for (int t = 0; t < 17; t++) ck_assert_int_eq(rows[t], tok[t]);
+    data_close(&d);
+    /* token out of vocabulary */
+    c.vocab_size = 500;
+    ck_assert(data_open(&d, &c) != 0 && strstr(rb_error(), "vocab_size=500"));
+    data_close(&d);
+    /* bad magic and truncated shard */
+    snprintf(p, sizeof p, "%s/bad_train.bin", dir);
+    write_shard(p, 12345, 10, tok, 10);
+    snprintf(spec, sizeof spec, "llmc:%s/bad_*.bin", dir);
+    Config b = cfg_with(spec, 4);
+    b.vocab_size = 1000;
+    ck_assert(data_open(&d, &b) != 0 && strstr(rb_error(), "bad header"));
+    data_close(&d);
+    write_shard(p, 20240520, 20, tok, 10);
+    ck_assert(data_open(&d, &b) != 0 && strstr(rb_error(), "header says 20 tokens"));
+    data_close(&d);
+    snprintf(spec, sizeof spec, "llmc:%s/none_*.bin", dir);
+    Config z = cfg_with(spec, 4);
+    ck_assert(data_open(&d, &z) != 0 && strstr(rb_error(), "no file matches"));
+    data_close(&d);
+}
+END_TEST
+
+START_TEST(test_data_spec_errors) {
+    Data d;
+    const char *bad[] = {"synth:nope", "synth:markov:alphabet=99", "synth:hops:color=3",
+                         "synth:hops:nodes", "foo:bar", ""};
+    for (int i = 0; i < 6; i++) {
+        Config c = cfg_with(bad[i], 16);
+        ck_assert_msg(data_open(&d, &c) != 0, "accepted '%s'", bad[i]);
+        ck_assert(strlen(rb_error()) > 10);
+        data_close(&d);
+    }
+}
+END_TEST
+
+static Suite *data_suite(void) {
+    Suite *s = suite_create("data");
+    TCase *tc = tcase_create("data");
+    tcase_add_test(tc, test_markov_entropy);
+    tcase_add_test(tc, test_hops_answers);
+    tcase_add_test(tc, test_hops_floor_hand_count);
+    tcase_add_test(tc, test_data_order_deterministic);
+    tcase_add_test(tc, test_text_loader);
+    tcase_add_test(tc, test_llmc_shards);
+    tcase_add_test(tc, test_data_spec_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RB_TEST_MAIN(data_suite)
