@@ -35,9 +35,6 @@ static const KeySpec KEYS[] = {
     KI(vocab_size, 2, 1 << 20, 1, "vocabulary (256 for bytes; llm.c shards need their own)"),
     KI(tie_embeddings, 0, 1, 1, "1 = LM head shares the token embedding"),
     KS(variant, 1, "residual variant (see `resbench train --help`)"),
-    KI(attnres_blocks, 1, 256, 1, "Block AttnRes: number of blocks N (L divisible by N)"),
-    KI(mhc_streams, 1, 16, 1, "mHC/HC: number of residual streams n"),
-    KI(sinkhorn_iters, 1, 1000, 1, "mHC: Sinkhorn iterations"),
     KD(rope_theta, 1, 1e9, 1, "RoPE base"),
     KD(init_std, 0, 10, 1, "std of weight init (output projections scaled by 1/sqrt(2*n_layer))"),
     KD(lr, 0, 10, 1, "peak learning rate"),
@@ -54,7 +51,6 @@ static const KeySpec KEYS[] = {
     KI(eval_every, 0, 1 << 30, 0, "evaluate every N steps (0 = only at the end)"),
     KI(eval_tokens, 1, 1 << 30, 1, "validation tokens per evaluation"),
     KI(log_every, 1, 1 << 30, 0, "write a metrics row every N steps"),
-    KI(profile_every, 0, 1 << 30, 0, "write per-layer profiles every N steps (0 = end only)"),
     KI(ckpt_every, 0, 1 << 30, 0, "checkpoint every N steps (0 = at evals and the end)"),
     KL(seed, 0, 1L << 62, 1, "model seed (init)"),
     KL(data_seed, 0, 1L << 62, 1, "data seed (data order, synthetic worlds), independent of seed"),
@@ -75,9 +71,6 @@ void config_defaults(Config *c) {
     c->batch_size = 16;
     c->vocab_size = 256;
     snprintf(c->variant, sizeof c->variant, "prenorm");
-    c->attnres_blocks = 4;
-    c->mhc_streams = 4;
-    c->sinkhorn_iters = 20;
     c->rope_theta = 10000;
     c->init_std = 0.02;
     c->lr = 3e-3;
@@ -92,7 +85,6 @@ void config_defaults(Config *c) {
     c->eval_every = 100;
     c->eval_tokens = 16384;
     c->log_every = 10;
-    c->profile_every = 0;
     c->seed = 1;
     c->data_seed = 1;
     c->val_fraction = 0.1;
@@ -231,7 +223,13 @@ static void format_value(const Config *c, const KeySpec *k, char *out, size_t n)
     const char *field = (const char *)c + k->offset;
     if (k->type == K_INT) snprintf(out, n, "%d", *(const int *)field);
     else if (k->type == K_LONG) snprintf(out, n, "%ld", *(const long *)field);
-    else if (k->type == K_DOUBLE) snprintf(out, n, "%.17g", *(const double *)field);
+    else if (k->type == K_DOUBLE) { /* shortest text that reads back to the same double */
+        double v = *(const double *)field;
+        for (int prec = 6; prec <= 17; prec++) {
+            snprintf(out, n, "%.*g", prec, v);
+            if (strtod(out, NULL) == v) break;
+        }
+    }
     else snprintf(out, n, "%s", field);
 }
 

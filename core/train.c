@@ -137,10 +137,10 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     if (train_total_steps(c) < 1)
         return rb_fail("the budget gives 0 steps (budget_flops=%g < one step = %g FLOPs)",
                        c->budget_flops, flops_per_step(c));
+    rs->data_open = 1; /* data_close/model_free release whatever a failed open left behind */
     if (data_open(&rs->data, c) != 0) return -1;
-    rs->data_open = 1;
-    if (model_build(&rs->model, c) != 0) return -1;
     rs->model_built = 1;
+    if (model_build(&rs->model, c) != 0) return -1;
     train_run_dir(c, dir, dirn);
     if (rb_mkdir_p(dir) != 0) return -1;
     char ckpt[2200], metrics[2200];
@@ -192,7 +192,7 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
         model_zero_grad(m);
         loss = model_forward(m);
         if (!isfinite(loss)) {
-            rc = RB_EXIT_FAIL;
+            rc = RB_EXIT_USAGE;
             rb_fail("training loss is %g at step %ld; stopped (the last checkpoint %s is kept; "
                     "lower lr or raise warmup)",
                     loss, step + 1, ckpt);

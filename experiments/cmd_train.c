@@ -100,7 +100,10 @@ int cmd_data(int argc, char **argv) {
     const char *resume_dir;
     if (parse_args(argc, argv, &c, &resume_dir) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     Data d;
-    if (data_open(&d, &c) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
+    if (data_open(&d, &c) != 0) {
+        data_close(&d);
+        rb_die(RB_EXIT_USAGE, "%s", rb_error());
+    }
     char desc[512];
     data_describe(&d, desc, sizeof desc);
     printf("%s\n", desc);

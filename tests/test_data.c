@@ -22,7 +22,7 @@ START_TEST(test_markov_entropy) {
     Data d;
     ck_assert_msg(data_open(&d, &c) == 0, "%s", rb_error());
     int B = 64, len = c.seq_len + 1;
-    int *rows = malloc((size_t)B * len * sizeof(int));
+    int *rows = tu_mem((size_t)B * len * sizeof(int));
     double sum = 0, sumsq = 0;
     long n = 0;
     for (int step = 0; step < 8; step++) {
@@ -44,7 +44,6 @@ START_TEST(test_markov_entropy) {
     ck_assert(d.mk.entropy_rate > 0.3 && d.mk.entropy_rate < log(4.0));
     double floor = data_loss_floor(&d);
     ck_assert(floor >= d.mk.entropy_rate && floor < d.mk.entropy_rate + 0.1);
-    free(rows);
     data_close(&d);
 }
 END_TEST
@@ -58,7 +57,7 @@ START_TEST(test_hops_answers) {
     Config c = cfg_with("synth:hops:nodes=8,hops=3,queries=4", 200);
     Data d;
     ck_assert_msg(data_open(&d, &c) == 0, "%s", rb_error());
-    int len = c.seq_len + 1, *row = malloc(len * sizeof(int)), checked = 0;
+    int len = c.seq_len + 1, *row = tu_mem(len * sizeof(int)), checked = 0;
     data_train_batch(&d, 3, 1, row);
     int E = d.hp.example_len, N = d.hp.nodes;
     ck_assert_int_eq(E, 2 * 8 + 1 + 16 + 1);
@@ -82,7 +81,6 @@ START_TEST(test_hops_answers) {
         ck_assert_int_eq(row[base + E - 1], '\n');
     }
     ck_assert_int_ge(checked, 20);
-    free(row);
     data_close(&d);
 }
 END_TEST
@@ -234,6 +232,7 @@ END_TEST
 static Suite *data_suite(void) {
     Suite *s = suite_create("data");
     TCase *tc = tcase_create("data");
+    tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_add_test(tc, test_markov_entropy);
     tcase_add_test(tc, test_hops_answers);
     tcase_add_test(tc, test_hops_floor_hand_count);

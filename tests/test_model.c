@@ -20,7 +20,7 @@ static void grad_check_all(const Config *c) {
     model_zero_grad(&m);
     model_forward(&m);
     model_backward(&m);
-    float *g = malloc(m.n_params * sizeof(float));
+    float *g = tu_mem(m.n_params * sizeof(float));
     memcpy(g, m.grads, m.n_params * sizeof(float));
     for (int k = 0; k < m.n_tensors; k++) {
         const ParamTensor *t = &m.tensors[k];
@@ -30,7 +30,6 @@ static void grad_check_all(const Config *c) {
         ck_assert_msg(e < 5e-3, "%s (tie=%d): tensor %s rel err %g", c->variant,
                       c->tie_embeddings, t->name, e);
     }
-    free(g);
     model_free(&m);
 }
 
@@ -180,6 +179,7 @@ END_TEST
 static Suite *model_suite(void) {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("model");
+    tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_model_finite_differences);
     tcase_add_test(tc, test_model_deterministic);

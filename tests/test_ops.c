@@ -18,7 +18,7 @@
 #define TOPK 16
 
 static float *randn(long n, unsigned seed, float std) {
-    float *x = malloc(n * sizeof(float));
+    float *x = tu_mem(n * sizeof(float));
     Rng r;
     rng_seed(&r, seed);
     rng_fill_normal(&r, x, n, std);
@@ -44,7 +44,7 @@ static double norm_loss(void *p) {
 START_TEST(test_rmsnorm) {
     NormCtx c = {6, 24, randn(144, 1, 1), randn(24, 2, 1), randn(144, 0, 0), randn(6, 0, 0),
                  randn(144, 3, 1)};
-    float *dx = calloc(144, 4), *dg = calloc(24, 4), *part = calloc(24 * omp_get_max_threads(), 4);
+    float *dx = tu_mem((size_t)(144) * 4), *dg = tu_mem((size_t)(24) * 4), *part = tu_mem((size_t)(24 * omp_get_max_threads()) * 4);
     norm_loss(&c);
     rmsnorm_backward(dx, dg, part, c.R, c.x, c.g, c.rstd, c.N, c.C);
     double ex = tu_grad_check(norm_loss, &c, c.x, dx, 144, EPS, TOPK);
@@ -66,14 +66,14 @@ static double mat_loss(void *p) {
 }
 START_TEST(test_matmul) {
     MatCtx c = {5, 12, 7, randn(60, 4, 1), randn(84, 5, 1), randn(35, 0, 0), randn(35, 6, 1)};
-    float *dx = randn(60, 9, 1), *dw = calloc(84, 4);
-    float *dx_acc = malloc(60 * 4);
+    float *dx = randn(60, 9, 1), *dw = tu_mem((size_t)(84) * 4);
+    float *dx_acc = tu_mem(60 * 4);
     memcpy(dx_acc, dx, 60 * 4);
     matmul_backward(dx, dw, c.R, c.x, c.w, c.N, c.IC, c.OC, 0.0f);
     ck_assert_msg(tu_grad_check(mat_loss, &c, c.x, dx, 60, EPS, TOPK) < TOL, "matmul dinp");
     ck_assert_msg(tu_grad_check(mat_loss, &c, c.w, dw, 84, EPS, TOPK) < TOL, "matmul dw");
     /* beta = 1 accumulates into dinp; dw always accumulates */
-    float *dw2 = calloc(84, 4);
+    float *dw2 = tu_mem((size_t)(84) * 4);
     matmul_backward(dx_acc, dw2, c.R, c.x, c.w, c.N, c.IC, c.OC, 1.0f);
     float *orig = randn(60, 9, 1);
     for (int i = 0; i < 60; i++) ck_assert_float_eq_tol(dx_acc[i], orig[i] + dx[i], 1e-5);
@@ -93,7 +93,7 @@ static double enc_loss(void *p) {
 START_TEST(test_encoder) {
     int tok[9] = {3, 1, 3, 0, 7, 7, 7, 2, 1};
     EncCtx c = {9, 10, tok, randn(80, 7, 1), randn(90, 0, 0), randn(90, 8, 1)};
-    float *dw = calloc(80, 4);
+    float *dw = tu_mem((size_t)(80) * 4);
     encoder_backward(dw, c.R, c.tok, c.N, c.C);
     ck_assert_msg(tu_grad_check(enc_loss, &c, c.wte, dw, 80, EPS, TOPK) < TOL, "encoder");
     for (int i = 0; i < 10; i++) ck_assert_float_eq(dw[5 * 10 + i], 0.0f); /* unused token */
@@ -115,10 +115,10 @@ static double rope_loss(void *p) {
 START_TEST(test_rope) {
     int B = 2, T = 5, C = 8, nh = 2;
     long n = (long)B * T * 3 * C;
-    RopeCtx c = {B, T, C, nh, randn(n, 10, 1), randn(n, 0, 0), calloc(T * 2, 4), calloc(T * 2, 4),
+    RopeCtx c = {B, T, C, nh, randn(n, 10, 1), randn(n, 0, 0), tu_mem((size_t)(T * 2) * 4), tu_mem((size_t)(T * 2) * 4),
                  randn(n, 11, 1)};
     rope_tables(c.cosv, c.sinv, T, C / nh, 10000.0);
-    float *d = malloc(n * 4);
+    float *d = tu_mem(n * 4);
     memcpy(d, c.R, n * 4);
     rope_backward(d, c.cosv, c.sinv, B, T, C, nh);
     ck_assert_msg(tu_grad_check(rope_loss, &c, c.x, d, n, EPS, TOPK) < TOL, "rope");
@@ -142,9 +142,9 @@ static double att_loss(void *p) {
 START_TEST(test_attention) {
     int B = 2, T = RB_ATT_TILE + 6, C = 8, nh = 2;
     long n = (long)B * T * 3 * C, no = (long)B * T * C;
-    AttCtx c = {B, T, C, nh, randn(n, 12, 1), randn(no, 0, 0), calloc((long)B * nh * T * T, 4),
+    AttCtx c = {B, T, C, nh, randn(n, 12, 1), randn(no, 0, 0), tu_mem((size_t)((long)B * nh * T * T) * 4),
                 randn(no, 13, 1)};
-    float *dqkv = calloc(n, 4), *scratch = calloc((size_t)omp_get_max_threads() * RB_ATT_TILE * T, 4);
+    float *dqkv = tu_mem((size_t)(n) * 4), *scratch = tu_mem((size_t)((size_t)omp_get_max_threads() * RB_ATT_TILE * T) * 4);
     att_loss(&c);
     attention_backward(dqkv, scratch, c.R, c.probs, c.qkv, B, T, C, nh);
     double e = tu_grad_check(att_loss, &c, c.qkv, dqkv, n, EPS, TOPK);
@@ -170,7 +170,7 @@ static double glu_loss(void *p) {
 }
 START_TEST(test_swiglu) {
     GluCtx c = {4, 9, randn(72, 14, 1.5f), randn(36, 0, 0), randn(36, 15, 1)};
-    float *d = calloc(72, 4);
+    float *d = tu_mem((size_t)(72) * 4);
     swiglu_backward(d, c.R, c.h13, c.N, c.H);
     ck_assert_msg(tu_grad_check(glu_loss, &c, c.h13, d, 72, EPS, TOPK) < TOL, "swiglu");
 }
@@ -187,8 +187,8 @@ static double ce_loss(void *p) {
 }
 START_TEST(test_crossentropy) {
     int tgt[5] = {0, 3, 3, 9, 1};
-    CeCtx c = {5, 10, tgt, randn(50, 16, 2), calloc(5, 4), calloc(5, 4)};
-    float *d = malloc(50 * 4);
+    CeCtx c = {5, 10, tgt, randn(50, 16, 2), tu_mem((size_t)(5) * 4), tu_mem((size_t)(5) * 4)};
+    float *d = tu_mem(50 * 4);
     double loss = ce_loss(&c);
     /* loss by hand for row 0 */
     double s = 0;
@@ -207,6 +207,7 @@ END_TEST
 static Suite *ops_suite(void) {
     Suite *s = suite_create("ops");
     TCase *tc = tcase_create("finite_differences");
+    tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_add_test(tc, test_rmsnorm);
     tcase_add_test(tc, test_matmul);
     tcase_add_test(tc, test_encoder);

@@ -136,6 +136,7 @@ END_TEST
 static Suite *ref_suite(void) {
     Suite *s = suite_create("reference");
     TCase *tc = tcase_create("pytorch");
+    tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_add_test(tc, test_reference_variants);
     suite_add_tcase(s, tc);
     return s;

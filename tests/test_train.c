@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "testutil.h"
 #include "train.h"
 
@@ -34,7 +35,7 @@ static char *trajectory(const char *out, const char *id) {
     snprintf(path, sizeof path, "%s/%s/metrics.csv", out, id);
     char *text = tu_read(path);
     ck_assert_msg(text != NULL, "no %s", path);
-    char *res = calloc(strlen(text) + 1, 1), *w = res;
+    char *res = tu_mem(strlen(text) + 1), *w = res;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         int col = 0;
         for (char *p = line; *p; p++) {
@@ -43,7 +44,6 @@ static char *trajectory(const char *out, const char *id) {
         }
         *w++ = '\n';
     }
-    free(text);
     return res;
 }
 
@@ -51,7 +51,6 @@ static int count_lines(const char *path) {
     char *t = tu_read(path);
     int n = 0;
     for (char *p = t; p && *p; p++) n += *p == '\n';
-    free(t);
     return n;
 }
 
@@ -67,7 +66,7 @@ START_TEST(test_same_config_same_metrics) {
     ck_assert(train_run(&c, 0, 1, &r) == 0);
     char *a = trajectory(out, "a"), *b = trajectory(out, "b");
     ck_assert_str_eq(a, b);
-    ck_assert_int_eq(count_lines(strcat(strcpy(calloc(600, 1), out), "/a/metrics.csv")), 31);
+    ck_assert_int_eq(count_lines(strcat(strcpy(tu_mem(600), out), "/a/metrics.csv")), 31);
     /* a second run into the same directory refuses to overwrite the checkpoint */
     ck_assert_int_eq(train_run(&c, 0, 1, &r), 2);
     ck_assert(strstr(rb_error(), "already holds a checkpoint"));
@@ -79,9 +78,8 @@ END_TEST
 static int interrupt_run(Config *c, int sig, int min_step) {
     char ini[1400];
     snprintf(ini, sizeof ini, "%s/%s.ini", c->out, c->run_id);
-    char *text = config_to_ini(c);
+    char *text = tu_keep(config_to_ini(c));
     ck_assert(tu_write(ini, text, strlen(text)) == 0);
-    free(text);
     pid_t pid = fork();
     if (pid == 0) {
         freopen("/dev/null", "w", stdout);
@@ -140,6 +138,7 @@ START_TEST(test_corrupt_checkpoint_refused) {
     char *buf;
     size_t n;
     ck_assert(rb_read_file(path, &buf, &n) == 0);
+    tu_keep(buf);
     buf[n / 2] ^= 0x40; /* a flipped bit in the tensors */
     ck_assert(tu_write(path, buf, n) == 0);
     ck_assert_int_eq(train_run(&c, 1, 1, &r), 2);
@@ -152,7 +151,6 @@ START_TEST(test_corrupt_checkpoint_refused) {
     c.seed = 99; /* same shapes, different trajectory: refused */
     ck_assert_int_eq(train_run(&c, 1, 1, &r), 2);
     ck_assert_msg(strstr(rb_error(), "different config"), "%s", rb_error());
-    free(buf);
 }
 END_TEST
 
@@ -207,15 +205,72 @@ START_TEST(test_cli_errors) {
 }
 END_TEST
 
+/* Budgets: tokens round up to whole steps, FLOPs round down (never exceed the budget). */
+START_TEST(test_budgets) {
+    Config c;
+    config_defaults(&c);
+    c.steps = 0;
+    c.budget_tokens = 2048.0 * 10 + 1; /* B*T = 2048 */
+    ck_assert_int_eq(train_total_steps(&c), 11);
+    c.budget_tokens = 0;
+    c.budget_flops = flops_per_step(&c) * 7.9;
+    ck_assert_int_eq(train_total_steps(&c), 7);
+    ck_assert(config_validate(&c) == 0);
+    char *out = tu_tempdir();
+    TrainResult r;
+    run_config(&c, out, "flops");
+    c.steps = 0;
+    c.budget_flops = flops_per_step(&c) * 3.5;
+    ck_assert_msg(train_run(&c, 0, 1, &r) == 0, "%s", rb_error());
+    ck_assert_int_eq(r.steps, 3);
+    ck_assert(r.flops <= c.budget_flops);
+    c.budget_flops = flops_per_step(&c) * 0.5;
+    ck_assert_int_eq(train_run(&c, 0, 1, &r), 2);
+    ck_assert(strstr(rb_error(), "0 steps"));
+}
+END_TEST
+
+/* A non-finite loss stops the run with the step number and leaves the last checkpoint alone. */
+START_TEST(test_nan_loss_stops) {
+    char *out = tu_tempdir();
+    Config c;
+    TrainResult r;
+    run_config(&c, out, "nan");
+    c.steps = 6;
+    ck_assert(train_run(&c, 0, 1, &r) == 0);
+    /* plant a NaN gain in a checkpoint at step 2 of a longer run, then resume it */
+    c.steps = 12;
+    snprintf(c.run_id, sizeof c.run_id, "nan2");
+    char dir[1400], path[1500];
+    snprintf(dir, sizeof dir, "%s/nan2", out);
+    ck_assert(rb_mkdir_p(dir) == 0);
+    Model m;
+    ck_assert(model_build(&m, &c) == 0);
+    m.p.final_g[0] = NAN;
+    CkptState st = {2, 0.0, 9.9};
+    snprintf(path, sizeof path, "%s/ckpt.bin", dir);
+    ck_assert(checkpoint_save(path, &m, &st) == 0);
+    char *before = tu_read(path);
+    ck_assert_int_eq(train_run(&c, 1, 1, &r), 2);
+    ck_assert_msg(strstr(rb_error(), "loss is nan at step 3"), "%s", rb_error());
+    char *after = tu_read(path);
+    ck_assert(memcmp(before, after, 64) == 0);
+    model_free(&m);
+}
+END_TEST
+
 static Suite *train_suite(void) {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
+    tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_same_config_same_metrics);
     tcase_add_test(tc, test_resume_after_kill9);
     tcase_add_test(tc, test_resume_after_sigterm);
     tcase_add_test(tc, test_corrupt_checkpoint_refused);
     tcase_add_test(tc, test_cli_errors);
+    tcase_add_test(tc, test_budgets);
+    tcase_add_test(tc, test_nan_loss_stops);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,6 +8,25 @@
 #include "rng.h"
 #include "util.h"
 
+#define TU_MAX_BLOCKS 4096
+static void *tu_blocks[TU_MAX_BLOCKS];
+static int tu_nblocks;
+
+void *tu_keep(void *p) {
+    if (tu_nblocks == TU_MAX_BLOCKS) {
+        fprintf(stderr, "test arena full\n");
+        exit(1);
+    }
+    tu_blocks[tu_nblocks++] = p;
+    return p;
+}
+
+void *tu_mem(size_t bytes) { return tu_keep(rb_calloc(1, bytes, "test buffer")); }
+
+void tu_free_all(void) {
+    while (tu_nblocks > 0) free(tu_blocks[--tu_nblocks]);
+}
+
 void tu_tiny_config(Config *c) {
     config_defaults(c);
     c->n_layer = 2;
@@ -35,7 +54,7 @@ void tu_fill_batch(Model *m, unsigned seed) {
 }
 
 char *tu_tempdir(void) {
-    char *t = strdup("/tmp/resbench-test-XXXXXX");
+    char *t = tu_keep(strdup("/tmp/resbench-test-XXXXXX"));
     if (!mkdtemp(t)) {
         perror("mkdtemp");
         exit(1);
@@ -46,7 +65,7 @@ char *tu_tempdir(void) {
 char *tu_read(const char *path) {
     char *buf;
     size_t n;
-    return rb_read_file(path, &buf, &n) == 0 ? buf : NULL;
+    return rb_read_file(path, &buf, &n) == 0 ? tu_keep(buf) : NULL;
 }
 
 int tu_write(const char *path, const void *data, size_t n) {

@@ -8,13 +8,19 @@
 #include "model.h"
 #include "util.h"
 
+/* Test arena: zeroed memory released by tu_free_all (the teardown of every test case, see
+ * RB_TEST_MAIN), so LeakSanitizer reports only leaks of the code under test. */
+void *tu_mem(size_t bytes);
+void *tu_keep(void *p); /* hand a malloc'd pointer to the arena */
+void tu_free_all(void);
+
 /* A tiny model that runs in milliseconds: 2 blocks, d=16, 2 heads, T=8, B=2, V=64. */
 void tu_tiny_config(Config *c);
 /* Fill a model's batch with deterministic tokens < V. */
 void tu_fill_batch(Model *m, unsigned seed);
-/* mkdtemp under /tmp; returns a static-lifetime malloc'd path. */
+/* mkdtemp under /tmp (path in the arena). */
 char *tu_tempdir(void);
-char *tu_read(const char *path); /* whole file or NULL */
+char *tu_read(const char *path); /* whole file (in the arena) or NULL */
 int tu_write(const char *path, const void *data, size_t n);
 
 /* Central-difference derivative of f along direction dir (n entries of x), in double. */
@@ -26,7 +32,8 @@ double tu_grad_check(tu_loss_fn f, void *ctx, float *x, const float *g, long n, 
 
 #define RB_TEST_MAIN(suite_fn)                                                                     \
     int main(void) {                                                                               \
-        SRunner *sr = srunner_create(suite_fn());                                                  \
+        Suite *suite = suite_fn();                                                                 \
+        SRunner *sr = srunner_create(suite);                                                       \
         srunner_run_all(sr, CK_NORMAL);                                                            \
         int failed = srunner_ntests_failed(sr);                                                    \
         srunner_free(sr);                                                                          \
