@@ -31,9 +31,13 @@ static uint64_t body_checksum(const char *cfg, size_t cfg_len, const Model *m) {
 
 int checkpoint_save(const char *path, const Model *m, const CkptState *st) {
     char *cfg = config_to_ini(&m->cfg);
-    CkptHeader h = {.version = CKPT_VERSION, .header_bytes = sizeof(CkptHeader),
-                    .config_hash = config_hash(&m->cfg), .step = st->step,
-                    .n_params = m->n_params, .wall_s = st->wall_s, .best_val = st->best_val,
+    CkptHeader h = {.version = CKPT_VERSION,
+                    .header_bytes = sizeof(CkptHeader),
+                    .config_hash = config_hash(&m->cfg),
+                    .step = st->step,
+                    .n_params = m->n_params,
+                    .wall_s = st->wall_s,
+                    .best_val = st->best_val,
                     .config_len = strlen(cfg)};
     memcpy(h.magic, CKPT_MAGIC, 8);
     h.checksum = body_checksum(cfg, h.config_len, m);
@@ -75,8 +79,8 @@ int checkpoint_load(const char *path, Model *m, CkptState *st) {
     int rc = -1;
     size_t nb = m->n_params * sizeof(float);
     if (size < sizeof h) {
-        rb_fail("checkpoint %s: truncated (%zu bytes, smaller than the %zu-byte header)", path, size,
-                sizeof h);
+        rb_fail("checkpoint %s: truncated (%zu bytes, smaller than the %zu-byte header)", path,
+                size, sizeof h);
         goto done;
     }
     memcpy(&h, buf, sizeof h);
@@ -101,8 +105,7 @@ int checkpoint_load(const char *path, Model *m, CkptState *st) {
     }
     if (h.config_hash != config_hash(&m->cfg)) {
         rb_fail("checkpoint %s: written by a different config (hash %016llx, this config %016llx)",
-                path, (unsigned long long)h.config_hash,
-                (unsigned long long)config_hash(&m->cfg));
+                path, (unsigned long long)h.config_hash, (unsigned long long)config_hash(&m->cfg));
         goto done;
     }
     if (h.step < 0) {

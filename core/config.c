@@ -20,10 +20,14 @@ typedef struct {
     const char *help;
 } KeySpec;
 
-#define KI(f, lo, hi, tr, h) {#f, K_INT, offsetof(Config, f), 0, lo, hi, tr, h}
-#define KL(f, lo, hi, tr, h) {#f, K_LONG, offsetof(Config, f), 0, lo, hi, tr, h}
-#define KD(f, lo, hi, tr, h) {#f, K_DOUBLE, offsetof(Config, f), 0, lo, hi, tr, h}
-#define KS(f, tr, h) {#f, K_STR, offsetof(Config, f), sizeof(((Config *)0)->f), 0, 0, tr, h}
+#define KI(f, lo, hi, tr, h)                                                                       \
+    { #f, K_INT, offsetof(Config, f), 0, lo, hi, tr, h }
+#define KL(f, lo, hi, tr, h)                                                                       \
+    { #f, K_LONG, offsetof(Config, f), 0, lo, hi, tr, h }
+#define KD(f, lo, hi, tr, h)                                                                       \
+    { #f, K_DOUBLE, offsetof(Config, f), 0, lo, hi, tr, h }
+#define KS(f, tr, h)                                                                               \
+    { #f, K_STR, offsetof(Config, f), sizeof(((Config *)0)->f), 0, 0, tr, h }
 
 static const KeySpec KEYS[] = {
     KI(n_layer, 1, 128, 1, "transformer blocks; sublayers L = 2*n_layer"),
@@ -129,9 +133,12 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
     if (v < k->min || v > k->max)
         return rb_fail("%s: key '%s': %s is out of range [%g, %g]", where, key, value, k->min,
                        k->max);
-    if (k->type == K_INT) *(int *)field = (int)v;
-    else if (k->type == K_LONG) *(long *)field = (long)v;
-    else *(double *)field = v;
+    if (k->type == K_INT)
+        *(int *)field = (int)v;
+    else if (k->type == K_LONG)
+        *(long *)field = (long)v;
+    else
+        *(double *)field = v;
     return 0;
 }
 
@@ -141,7 +148,8 @@ typedef struct {
     int failed;
 } IniCtx;
 
-static int config_ini_handler(void *user, const char *section, const char *name, const char *value) {
+static int config_ini_handler(void *user, const char *section, const char *name,
+                              const char *value) {
     IniCtx *ctx = user;
     (void)section; /* sections only group keys for the reader; names are global */
     if (ctx->failed) return 0;
@@ -169,8 +177,7 @@ int config_load_ini(Config *c, const char *path) {
 
 int config_apply_arg(Config *c, const char *arg) {
     const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg)
-        return rb_fail("argument '%s': expected key=value", arg);
+    if (!eq || eq == arg) return rb_fail("argument '%s': expected key=value", arg);
     char key[128];
     size_t n = (size_t)(eq - arg);
     if (n >= sizeof key) return rb_fail("argument '%s': key too long", arg);
@@ -185,7 +192,9 @@ int config_mlp_hidden(const Config *c) {
     return (h + 63) / 64 * 64;
 }
 
-int config_n_sub(const Config *c) { return 2 * c->n_layer; }
+int config_n_sub(const Config *c) {
+    return 2 * c->n_layer;
+}
 
 int config_validate(const Config *c) {
     if (c->d_model % c->n_head != 0)
@@ -202,8 +211,9 @@ int config_validate(const Config *c) {
     if (c->eval_tokens < c->seq_len)
         return rb_fail("eval_tokens=%d is smaller than seq_len=%d", c->eval_tokens, c->seq_len);
     const VariantOps *v = variant_find(c->variant);
-    if (!v) return rb_fail("key 'variant': unknown value '%s' (allowed: %s)", c->variant,
-                           variant_names());
+    if (!v)
+        return rb_fail("key 'variant': unknown value '%s' (allowed: %s)", c->variant,
+                       variant_names());
     if (v->check_config && v->check_config(c) != 0) return -1;
     return 0;
 }
@@ -221,16 +231,18 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s) {
 
 static void format_value(const Config *c, const KeySpec *k, char *out, size_t n) {
     const char *field = (const char *)c + k->offset;
-    if (k->type == K_INT) snprintf(out, n, "%d", *(const int *)field);
-    else if (k->type == K_LONG) snprintf(out, n, "%ld", *(const long *)field);
+    if (k->type == K_INT)
+        snprintf(out, n, "%d", *(const int *)field);
+    else if (k->type == K_LONG)
+        snprintf(out, n, "%ld", *(const long *)field);
     else if (k->type == K_DOUBLE) { /* shortest text that reads back to the same double */
         double v = *(const double *)field;
         for (int prec = 6; prec <= 17; prec++) {
             snprintf(out, n, "%.*g", prec, v);
             if (strtod(out, NULL) == v) break;
         }
-    }
-    else snprintf(out, n, "%s", field);
+    } else
+        snprintf(out, n, "%s", field);
 }
 
 static char *config_text(const Config *c, int trajectory_only) {
@@ -247,7 +259,9 @@ static char *config_text(const Config *c, int trajectory_only) {
     return buf;
 }
 
-char *config_to_ini(const Config *c) { return config_text(c, 0); }
+char *config_to_ini(const Config *c) {
+    return config_text(c, 0);
+}
 
 uint64_t config_hash(const Config *c) {
     char *t = config_text(c, 1);

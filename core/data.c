@@ -159,8 +159,10 @@ static uint64_t row_seed(const Data *d, int split, uint64_t row) {
 }
 
 static void synth_row(const Data *d, uint64_t seed, int *row) {
-    if (d->kind == DATA_MARKOV) markov_row(&d->mk, seed, row, d->T + 1);
-    else hops_row(&d->hp, seed, row, d->T + 1);
+    if (d->kind == DATA_MARKOV)
+        markov_row(&d->mk, seed, row, d->T + 1);
+    else
+        hops_row(&d->hp, seed, row, d->T + 1);
 }
 
 static void copy_window(const uint16_t *toks, size_t off, int len, int *row) {

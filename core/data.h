@@ -1,6 +1,6 @@
 /* Data sources. Every batch is a pure function of (data_seed, split, row index), so a resumed run
- * reads exactly what an uninterrupted one would, and the data order is independent of the model seed.
- *   synth:markov[:alphabet=32,order=2,branch=4]  sparse random Markov chain ("language-like")
+ * reads exactly what an uninterrupted one would, and the data order is independent of the model
+ * seed. synth:markov[:alphabet=32,order=2,branch=4]  sparse random Markov chain ("language-like")
  *   synth:hops[:nodes=16,hops=4,queries=8]        multi-hop pointer chasing (needs depth)
  *   text:PATH   any file as bytes; the last val_fraction is validation
  *   llmc:GLOB   llm.c uint16 token shards; files with "val" in the name are validation */
@@ -14,10 +14,10 @@
 typedef enum { DATA_MARKOV, DATA_HOPS, DATA_TEXT, DATA_LLMC } DataKind;
 
 typedef struct {
-    int alphabet, order, branch, n_ctx; /* contexts = alphabet^order */
-    int *succ;                          /* (n_ctx, branch) successor symbols */
-    double *prob;                       /* (n_ctx, branch) */
-    double *pi_cdf;                     /* (n_ctx) cumulative stationary distribution */
+    int alphabet, order, branch, n_ctx;     /* contexts = alphabet^order */
+    int *succ;                              /* (n_ctx, branch) successor symbols */
+    double *prob;                           /* (n_ctx, branch) */
+    double *pi_cdf;                         /* (n_ctx) cumulative stationary distribution */
     double entropy_rate, prefix_entropy[8]; /* H(X_t | X_<t) for t < order */
 } Markov;
 

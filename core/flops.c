@@ -1,8 +1,8 @@
 /* Analytic FLOP count (multiply-add = 2 FLOPs). Counted: every matmul as computed, forward once and
  * backward twice (input and weight gradients), attention scores and weighted sums over the causal
  * tiles actually computed (RB_ATT_TILE rows at a time), and the residual variant's own work
- * (variant->flops_per_token). Not counted: norms, softmax, activations, the optimizer (a few FLOPs per
- * element each, < 2% at the default shape; the same for every variant). */
+ * (variant->flops_per_token). Not counted: norms, softmax, activations, the optimizer (a few FLOPs
+ * per element each, < 2% at the default shape; the same for every variant). */
 #include "model.h"
 #include "ops.h"
 
@@ -18,8 +18,9 @@ static double causal_cols_per_row(int T) {
 
 double flops_per_token(const Config *c) {
     double C = c->d_model, H = config_mlp_hidden(c), V = c->vocab_size, nl = c->n_layer;
-    double mm = nl * (3 * C * C + C * C + 2 * H * C + H * C) + V * C; /* weights touched per token */
-    double att = nl * 2 * causal_cols_per_row(c->seq_len) * C;         /* QK^T and PV, per token */
+    double mm =
+        nl * (3 * C * C + C * C + 2 * H * C + H * C) + V * C;  /* weights touched per token */
+    double att = nl * 2 * causal_cols_per_row(c->seq_len) * C; /* QK^T and PV, per token */
     double fwd = 2 * mm + 2 * att;
     const VariantOps *v = variant_find(c->variant);
     double own = v && v->flops_per_token ? v->flops_per_token(c) : 0;

@@ -31,8 +31,8 @@ static void layout_params(Model *m) {
 }
 
 static void point_params(Model *m, ParamPtrs *p, float *base) {
-    float **slots[] = {&p->wte, &p->attn_g, &p->wqkv, &p->wo, &p->mlp_g, &p->w13, &p->w2,
-                       &p->final_g, &p->head, &p->conn};
+    float **slots[] = {&p->wte, &p->attn_g, &p->wqkv,    &p->wo,   &p->mlp_g,
+                       &p->w13, &p->w2,     &p->final_g, &p->head, &p->conn};
     int tied = m->cfg.tie_embeddings;
     for (int i = 0, t = 0; i < 10; i++) {
         if (tied && slots[i] == &p->head) {
@@ -123,9 +123,15 @@ int model_build(Model *m, const Config *cfg) {
     rope_tables(m->rope_cos, m->rope_sin, m->T, m->hs, cfg->rope_theta);
     m->inputs = rb_calloc(m->N, sizeof(int), "inputs");
     m->targets = rb_calloc(m->N, sizeof(int), "targets");
-    m->stream = (Stream){.cfg = &m->cfg, .n_sub = m->L, .d = m->C, .ntok = m->N,
-                         .params = m->p.conn, .grads = m->g.conn, .acts = m->a.conn,
-                         .scratch = m->s.conn, .partials = m->s.partials};
+    m->stream = (Stream){.cfg = &m->cfg,
+                         .n_sub = m->L,
+                         .d = m->C,
+                         .ntok = m->N,
+                         .params = m->p.conn,
+                         .grads = m->g.conn,
+                         .acts = m->a.conn,
+                         .scratch = m->s.conn,
+                         .partials = m->s.partials};
     model_init_params(m);
     return 0;
 }
@@ -177,7 +183,9 @@ void model_set_batch(Model *m, const int *rows) {
         }
 }
 
-static float *sub_slice(float *base, int l, size_t per) { return base + (size_t)l * per; }
+static float *sub_slice(float *base, int l, size_t per) {
+    return base + (size_t)l * per;
+}
 
 static void attn_forward(Model *m, int layer, int l, const float *h, float *y) {
     size_t N = m->N, C = m->C;
@@ -210,8 +218,10 @@ double model_forward(Model *m) {
         const float *h = v->input(&m->stream, l);
         float *y = sub_slice(m->a.sub_out, l, N * C);
         m->sub_in[l] = h;
-        if (l % 2 == 0) attn_forward(m, l / 2, l, h, y);
-        else mlp_forward(m, l / 2, l, h, y);
+        if (l % 2 == 0)
+            attn_forward(m, l / 2, l, h, y);
+        else
+            mlp_forward(m, l / 2, l, h, y);
         v->commit(&m->stream, l, y);
     }
     const float *out = v->output(&m->stream);
@@ -221,7 +231,9 @@ double model_forward(Model *m) {
     return m->loss;
 }
 
-void model_zero_grad(Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+void model_zero_grad(Model *m) {
+    memset(m->grads, 0, m->n_params * sizeof(float));
+}
 
 static void attn_backward(Model *m, int layer, int l, const float *dy, float *dh) {
     size_t N = m->N, C = m->C;
@@ -249,8 +261,8 @@ static void mlp_backward(Model *m, int layer, int l, const float *dy, float *dh)
     matmul_backward(s->dg, m->g.w2 + layer * C * H, dy, g, m->p.w2 + layer * C * H, m->N, m->H,
                     m->C, 0.0f);
     swiglu_backward(s->dh13, s->dg, h13, m->N, m->H);
-    matmul_backward(s->dln, m->g.w13 + layer * 2 * H * C, s->dh13, ln,
-                    m->p.w13 + layer * 2 * H * C, m->N, m->C, 2 * m->H, 0.0f);
+    matmul_backward(s->dln, m->g.w13 + layer * 2 * H * C, s->dh13, ln, m->p.w13 + layer * 2 * H * C,
+                    m->N, m->C, 2 * m->H, 0.0f);
     rmsnorm_backward(dh, m->g.mlp_g + layer * C, s->partials, s->dln, m->sub_in[l],
                      m->p.mlp_g + layer * C, rstd, m->N, m->C);
 }
@@ -265,8 +277,10 @@ void model_backward(Model *m) {
     v->output_backward(&m->stream, s->dout);
     for (int l = m->L - 1; l >= 0; l--) {
         const float *dy = v->commit_backward(&m->stream, l);
-        if (l % 2 == 0) attn_backward(m, l / 2, l, dy, s->dh);
-        else mlp_backward(m, l / 2, l, dy, s->dh);
+        if (l % 2 == 0)
+            attn_backward(m, l / 2, l, dy, s->dh);
+        else
+            mlp_backward(m, l / 2, l, dy, s->dh);
         v->input_backward(&m->stream, l, s->dh);
     }
     v->begin_backward(&m->stream, s->demb);

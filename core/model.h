@@ -67,7 +67,7 @@ typedef struct {
     ActPtrs a;
     ScratchPtrs s;
     float *rope_cos, *rope_sin;
-    int *inputs, *targets; /* (N) each: the current batch */
+    int *inputs, *targets;           /* (N) each: the current batch */
     const float *sub_in[RB_MAX_SUB]; /* what each sublayer read (owned by the variant) */
     double loss;
 } Model;
@@ -83,7 +83,8 @@ double model_forward(Model *m);
 void model_zero_grad(Model *m);
 /* Backward of the last forward (its logits are overwritten with their gradient). */
 void model_backward(Model *m);
-/* Bytes of params + grads + AdamW moments + activations + scratch (the analytic memory estimate). */
+/* Bytes of params + grads + AdamW moments + activations + scratch (the analytic memory estimate).
+ */
 size_t model_memory_bytes(const Model *m);
 
 /* core/flops.c: analytic FLOPs per training step (forward + backward), documented there. */

@@ -71,8 +71,8 @@ void rmsnorm_backward(float *dinp, float *dgain, float *partials, const float *d
 }
 
 void matmul_forward(float *out, const float *inp, const float *w, int N, int IC, int OC) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, 0.0f,
-                out, OC);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, 0.0f, out,
+                OC);
 }
 
 void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
@@ -192,8 +192,8 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
                 for (int j = 0; j < ncol; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
                 for (int j = ncol; j < r1; j++) dr[j] = 0.0f;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, r1, 1.0f, ds, T, k,
-                        C3, 0.0f, dq + (size_t)r0 * C3, C3);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, r1, 1.0f, ds, T, k, C3,
+                        0.0f, dq + (size_t)r0 * C3, C3);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, rows, 1.0f, ds, T,
                         q + (size_t)r0 * C3, C3, beta, dk, C3);
         }

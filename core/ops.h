@@ -1,7 +1,7 @@
 /* Transformer ops as explicit forward/backward pairs (llm.c style). Shapes: N tokens (B*T), C
  * channels, row-major. Backward functions accumulate into parameter gradients and overwrite
- * activation gradients unless stated otherwise. `partials` is a scratch of nthreads*C floats used for
- * deterministic per-thread reductions over tokens. */
+ * activation gradients unless stated otherwise. `partials` is a scratch of nthreads*C floats used
+ * for deterministic per-thread reductions over tokens. */
 #ifndef RB_OPS_H
 #define RB_OPS_H
 
@@ -29,7 +29,8 @@ void rope_forward(float *qkv, const float *cosv, const float *sinv, int B, int T
 void rope_backward(float *dqkv, const float *cosv, const float *sinv, int B, int T, int C, int nh);
 
 /* Causal multi-head attention on qkv (B*T, 3C) -> out (B*T, C); probs (B, nh, T, T) saved (only the
- * causal lower triangle of each row tile is written). scratch: nthreads * RB_ATT_TILE * T floats. */
+ * causal lower triangle of each row tile is written). scratch: nthreads * RB_ATT_TILE * T floats.
+ */
 void attention_forward(float *out, float *probs, const float *qkv, int B, int T, int C, int nh);
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *probs,
                         const float *qkv, int B, int T, int C, int nh);

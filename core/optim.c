@@ -35,7 +35,8 @@ double adamw_step(Model *m, double lr, long t) {
     float scale = 1.0f;
     if (c->grad_clip > 0 && norm > c->grad_clip) scale = (float)(c->grad_clip / norm);
     float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->adam_eps;
-    float bc1 = (float)(1.0 - pow(c->beta1, (double)t)), bc2 = (float)(1.0 - pow(c->beta2, (double)t));
+    float bc1 = (float)(1.0 - pow(c->beta1, (double)t)),
+          bc2 = (float)(1.0 - pow(c->beta2, (double)t));
     float flr = (float)lr;
     for (int k = 0; k < m->n_tensors; k++) {
         const ParamTensor *pt = &m->tensors[k];

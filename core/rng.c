@@ -4,7 +4,9 @@
 
 #include "util.h"
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 void rng_seed(Rng *r, uint64_t seed) {
     uint64_t x = seed;
@@ -27,11 +29,16 @@ uint64_t rng_u64(Rng *r) {
     return result;
 }
 
-uint32_t rng_below(Rng *r, uint32_t n) { return (uint32_t)(((rng_u64(r) >> 32) * n) >> 32); }
+uint32_t rng_below(Rng *r, uint32_t n) {
+    return (uint32_t)(((rng_u64(r) >> 32) * n) >> 32);
+}
 
-double rng_uniform(Rng *r) { return (double)(rng_u64(r) >> 11) * 0x1.0p-53; }
+double rng_uniform(Rng *r) {
+    return (double)(rng_u64(r) >> 11) * 0x1.0p-53;
+}
 
-float rng_normal(Rng *r) { /* Box-Muller; one value per call keeps the stream simple to reason about */
+float rng_normal(
+    Rng *r) { /* Box-Muller; one value per call keeps the stream simple to reason about */
     double u1 = rng_uniform(r), u2 = rng_uniform(r);
     if (u1 < 1e-300) u1 = 1e-300;
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));

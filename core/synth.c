@@ -1,4 +1,5 @@
-/* Built-in synthetic data: deterministic from a seed, infinite, with an exactly computable floor. */
+/* Built-in synthetic data: deterministic from a seed, infinite, with an exactly computable floor.
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,8 @@ int markov_build(Markov *mk, const char *opts, uint64_t seed) {
     int vals[3] = {32, 2, 4};
     memset(mk, 0, sizeof *mk);
     if (parse_opts(opts, "synth:markov", 3, names, vals, lo, hi) != 0) return -1;
-    if (vals[2] > vals[0]) return rb_fail("data 'synth:markov': branch=%d exceeds alphabet=%d",
-                                          vals[2], vals[0]);
+    if (vals[2] > vals[0])
+        return rb_fail("data 'synth:markov': branch=%d exceeds alphabet=%d", vals[2], vals[0]);
     mk->alphabet = vals[0];
     mk->order = vals[1];
     mk->branch = vals[2];
@@ -154,8 +155,7 @@ void markov_row(const Markov *mk, uint64_t seed, int *row, int len) {
 
 double markov_floor(const Markov *mk, int T) {
     double total = 0;
-    for (int t = 1; t <= T; t++)
-        total += t < mk->order ? mk->prefix_entropy[t] : mk->entropy_rate;
+    for (int t = 1; t <= T; t++) total += t < mk->order ? mk->prefix_entropy[t] : mk->entropy_rate;
     return total / T;
 }
 
@@ -235,7 +235,8 @@ void hops_row(const Hops *hp, uint64_t seed, int *row, int len) {
 /* Conditional entropy of the token at position q of an example (given everything before it). */
 static double hops_position_entropy(const Hops *hp, int q) {
     int N = hp->nodes;
-    if (q < 2 * N) return log((double)(N - q / 2)); /* key or value of slot q/2: remaining choices */
+    if (q < 2 * N)
+        return log((double)(N - q / 2)); /* key or value of slot q/2: remaining choices */
     if (q == 2 * N || q == hp->example_len - 1) return 0;
     int j = (q - 2 * N - 1) % 4;
     if (j == 0) return log((double)N);

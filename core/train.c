@@ -22,7 +22,9 @@
 #endif
 
 static volatile sig_atomic_t stop_signal = 0;
-static void on_signal(int sig) { stop_signal = sig; }
+static void on_signal(int sig) {
+    stop_signal = sig;
+}
 
 long train_total_steps(const Config *c) {
     if (c->steps > 0) return c->steps;
@@ -39,7 +41,8 @@ void train_set_threads(int threads) {
 }
 
 void train_run_dir(const Config *c, char *buf, size_t n) {
-    if (c->run_id[0]) snprintf(buf, n, "%s/%s", c->out, c->run_id);
+    if (c->run_id[0])
+        snprintf(buf, n, "%s/%s", c->out, c->run_id);
     else
         snprintf(buf, n, "%s/%s-s%ld-%08llx", c->out, c->variant, c->seed,
                  (unsigned long long)(config_hash(c) & 0xffffffffULL));
@@ -62,13 +65,13 @@ static int write_meta(const char *dir, const Model *m, const Data *d, long total
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     data_describe(d, desc, sizeof desc);
     char text[4096];
-    int n = snprintf(text, sizeof text,
-                     "# resbench run metadata\ngit_rev = %s\nhost = %s\nstart_time = %s\n"
-                     "resumed = %d\nthreads = %d\nn_params = %zu\ntotal_steps = %ld\n"
-                     "flops_per_step = %.6g\nmemory_bytes = %zu\nloss_floor = %.6f\ndata = %s\n",
-                     RESBENCH_GIT_REV, host, when, resumed, omp_get_max_threads(), m->n_params,
-                     total, flops_per_step(&m->cfg), model_memory_bytes(m), data_loss_floor(d),
-                     desc);
+    int n =
+        snprintf(text, sizeof text,
+                 "# resbench run metadata\ngit_rev = %s\nhost = %s\nstart_time = %s\n"
+                 "resumed = %d\nthreads = %d\nn_params = %zu\ntotal_steps = %ld\n"
+                 "flops_per_step = %.6g\nmemory_bytes = %zu\nloss_floor = %.6f\ndata = %s\n",
+                 RESBENCH_GIT_REV, host, when, resumed, omp_get_max_threads(), m->n_params, total,
+                 flops_per_step(&m->cfg), model_memory_bytes(m), data_loss_floor(d), desc);
     snprintf(path, sizeof path, "%s/meta.ini", dir);
     return rb_write_file_atomic(path, text, (size_t)n);
 }
@@ -94,12 +97,11 @@ static int write_result(const char *dir, const TrainResult *r) {
     return rb_write_file_atomic(path, text, (size_t)n);
 }
 
-static const char *const METRICS_HEADER[] = {"step",       "tokens",   "flops",
-                                             "wall_s",     "lr",       "train_loss",
-                                             "val_loss",   "grad_norm", "tok_per_s"};
+static const char *const METRICS_HEADER[] = {
+    "step", "tokens", "flops", "wall_s", "lr", "train_loss", "val_loss", "grad_norm", "tok_per_s"};
 
-static int log_metrics(CsvOut *csv, long step, double tokens, double flops, double wall,
-                       double lr, double loss, double val, double gnorm, double tok_s) {
+static int log_metrics(CsvOut *csv, long step, double tokens, double flops, double wall, double lr,
+                       double loss, double val, double gnorm, double tok_s) {
     char f[9][40];
     snprintf(f[0], 40, "%ld", step);
     snprintf(f[1], 40, "%.0f", tokens);
@@ -131,8 +133,7 @@ static void run_free(RunState *rs) {
     free(rs->rows);
 }
 
-static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t dirn,
-                 CkptState *st) {
+static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t dirn, CkptState *st) {
     if (config_validate(c) != 0) return -1;
     if (train_total_steps(c) < 1)
         return rb_fail("the budget gives 0 steps (budget_flops=%g < one step = %g FLOPs)",
@@ -154,8 +155,8 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
                        "`resbench train --resume %s`, or choose another out/run_id",
                        dir, dir);
     }
-    if (write_config(dir, c) != 0 || write_meta(dir, &rs->model, &rs->data,
-                                                train_total_steps(c), resume) != 0)
+    if (write_config(dir, c) != 0 ||
+        write_meta(dir, &rs->model, &rs->data, train_total_steps(c), resume) != 0)
         return -1;
     if (csv_open(&rs->metrics, metrics, METRICS_HEADER, 9, resume) != 0) return -1;
     rs->rows = rb_calloc((size_t)c->batch_size * (c->seq_len + 1), sizeof(int), "batch");

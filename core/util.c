@@ -22,7 +22,9 @@ int rb_fail(const char *fmt, ...) {
     return -1;
 }
 
-const char *rb_error(void) { return rb_errbuf[0] ? rb_errbuf : "unknown error"; }
+const char *rb_error(void) {
+    return rb_errbuf[0] ? rb_errbuf : "unknown error";
+}
 
 void rb_die(int code, const char *fmt, ...) {
     va_list ap;
@@ -36,7 +38,8 @@ void rb_die(int code, const char *fmt, ...) {
 
 void *rb_calloc(size_t count, size_t size, const char *what) {
     void *p = calloc(count ? count : 1, size ? size : 1);
-    if (!p) rb_die(RB_EXIT_FAIL, "out of memory allocating %s (%zu x %zu bytes)", what, count, size);
+    if (!p)
+        rb_die(RB_EXIT_FAIL, "out of memory allocating %s (%zu x %zu bytes)", what, count, size);
     return p;
 }
 
@@ -53,7 +56,9 @@ uint64_t rb_hash_bytes(uint64_t h, const void *data, size_t n) {
     return h;
 }
 
-uint64_t rb_hash_str(uint64_t h, const char *s) { return rb_hash_bytes(h, s, strlen(s)); }
+uint64_t rb_hash_str(uint64_t h, const char *s) {
+    return rb_hash_bytes(h, s, strlen(s));
+}
 
 uint64_t rb_mix64(uint64_t x) { /* splitmix64 finalizer */
     x += 0x9e3779b97f4a7c15ULL;
@@ -72,8 +77,10 @@ int rb_fsync_dir(const char *path) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
     int fd = open(dir, O_RDONLY);
     if (fd < 0) return 0;
     fsync(fd);
@@ -89,7 +96,10 @@ int rb_write_file_atomic(const char *path, const void *data, size_t n) {
     size_t w = fwrite(data, 1, n, f);
     int bad = (w != n) || fflush(f) != 0 || fsync(fileno(f)) != 0;
     int err = errno;
-    if (fclose(f) != 0 && !bad) { bad = 1; err = errno; }
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        err = errno;
+    }
     if (bad) {
         unlink(tmp);
         return rb_fail("cannot write %s: %s", path, strerror(err));

@@ -112,9 +112,12 @@ int cmd_data(int argc, char **argv) {
     printf("first training row (%d tokens):\n", c.seq_len + 1);
     for (int t = 0; t <= c.seq_len; t++) {
         int x = row[t];
-        if (x == '\n') printf("\\n");
-        else if (x >= 32 && x < 127) putchar(x);
-        else printf("<%d>", x);
+        if (x == '\n')
+            printf("\\n");
+        else if (x >= 32 && x < 127)
+            putchar(x);
+        else
+            printf("<%d>", x);
     }
     printf("\n");
     free(row);

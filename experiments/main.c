@@ -23,7 +23,8 @@ static void usage(FILE *f) {
     fprintf(f, "usage: resbench COMMAND [--help] [--config FILE] [key=value ...]\n\ncommands:\n");
     for (int i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].help);
-    fprintf(f, "\nexit codes: 0 ok, 1 I/O failure, 2 bad input or non-finite loss, 3 interrupted (resumable)\n");
+    fprintf(f, "\nexit codes: 0 ok, 1 I/O failure, 2 bad input or non-finite loss, 3 interrupted "
+               "(resumable)\n");
 }
 
 int main(int argc, char **argv) {

@@ -29,7 +29,8 @@ START_TEST(test_markov_entropy) {
         data_train_batch(&d, step, B, rows);
         for (int r = 0; r < B; r++) {
             int *row = rows + (size_t)r * len;
-            for (int t = d.mk.order; t < len; t++) { /* per-token loss = -log p(x_t | x_{t-2..t-1}) */
+            for (int t = d.mk.order; t < len;
+                 t++) { /* per-token loss = -log p(x_t | x_{t-2..t-1}) */
                 double lp = markov_logprob(&d.mk, row + t - d.mk.order, d.mk.order + 1);
                 ck_assert(isfinite(lp));
                 sum -= lp;
@@ -109,7 +110,8 @@ START_TEST(test_data_order_deterministic) {
     ck_assert(memcmp(r1, r3, sizeof r1) != 0);
     data_val_batch(&a, 5, 4, r3);
     ck_assert(memcmp(r1, r3, sizeof r1) != 0);
-    /* row r of step s is global row s*B + r: step 10 with B=2 reads rows 20, 21 = step 5 rows 0, 1 (B=4) */
+    /* row r of step s is global row s*B + r: step 10 with B=2 reads rows 20, 21 = step 5 rows 0, 1
+     * (B=4) */
     int r4[2 * 33];
     data_train_batch(&a, 10, 2, r4);
     ck_assert(memcmp(r4, r1, sizeof r4) == 0);
@@ -218,8 +220,12 @@ END_TEST
 
 START_TEST(test_data_spec_errors) {
     Data d;
-    const char *bad[] = {"synth:nope", "synth:markov:alphabet=99", "synth:hops:color=3",
-                         "synth:hops:nodes", "foo:bar", ""};
+    const char *bad[] = {"synth:nope",
+                         "synth:markov:alphabet=99",
+                         "synth:hops:color=3",
+                         "synth:hops:nodes",
+                         "foo:bar",
+                         ""};
     for (int i = 0; i < 6; i++) {
         Config c = cfg_with(bad[i], 16);
         ck_assert_msg(data_open(&d, &c) != 0, "accepted '%s'", bad[i]);

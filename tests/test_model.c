@@ -1,5 +1,6 @@
 /* Whole-model checks: finite differences of the mean loss wrt every parameter tensor, determinism,
- * the prenorm stream identity, the FLOP counter against a hand count, and no allocation per step. */
+ * the prenorm stream identity, the FLOP counter against a hand count, and no allocation per step.
+ */
 #include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
@@ -8,7 +9,9 @@
 #include "optim.h"
 #include "testutil.h"
 
-static double model_loss(void *p) { return model_forward((Model *)p); }
+static double model_loss(void *p) {
+    return model_forward((Model *)p);
+}
 
 /* Every tensor: along grad/|grad| and on its 8 largest entries. The loss is a mean over 16 tokens
  * of ~4 nats; eps = 1e-2 on weights of std 0.3 keeps FD noise and truncation near 1e-4 relative,
@@ -27,8 +30,8 @@ static void grad_check_all(const Config *c) {
         if (!t->count) continue;
         double e = tu_grad_check(model_loss, &m, m.params + t->offset, g + t->offset,
                                  (long)t->count, 2e-3f, 8);
-        ck_assert_msg(e < 5e-3, "%s (tie=%d): tensor %s rel err %g", c->variant,
-                      c->tie_embeddings, t->name, e);
+        ck_assert_msg(e < 5e-3, "%s (tie=%d): tensor %s rel err %g", c->variant, c->tie_embeddings,
+                      t->name, e);
     }
     model_free(&m);
 }
@@ -132,7 +135,8 @@ START_TEST(test_no_allocation_in_step) {
         model_backward(&m);
         adamw_step(&m, 1e-3, s + 1);
         struct mallinfo2 after = mallinfo2();
-        if (s > 0) ck_assert_int_eq((long)after.uordblks, (long)before.uordblks); /* s=0 warms BLAS */
+        if (s > 0)
+            ck_assert_int_eq((long)after.uordblks, (long)before.uordblks); /* s=0 warms BLAS */
     }
     model_free(&m);
 }

@@ -2,8 +2,8 @@
  * L = sum(out * R) with a fixed random R (accumulated in double); its backward is run with
  * dout = R and compared with central differences, along grad/|grad| over all entries and entry-wise
  * on the 16 largest gradients. eps = 1e-2 on O(1) inputs: fp32 rounding of L (~1e-6) gives FD noise
- * ~5e-5 and the O(eps^2) truncation ~1e-4, so a correct backward stays below the 2e-3 tolerance while
- * a wrong term (missing factor, wrong sign, wrong index) gives errors of order 1. */
+ * ~5e-5 and the O(eps^2) truncation ~1e-4, so a correct backward stays below the 2e-3 tolerance
+ * while a wrong term (missing factor, wrong sign, wrong index) gives errors of order 1. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -42,9 +42,15 @@ static double norm_loss(void *p) {
     return dot(c->out, c->R, (long)c->N * c->C);
 }
 START_TEST(test_rmsnorm) {
-    NormCtx c = {6, 24, randn(144, 1, 1), randn(24, 2, 1), randn(144, 0, 0), randn(6, 0, 0),
+    NormCtx c = {6,
+                 24,
+                 randn(144, 1, 1),
+                 randn(24, 2, 1),
+                 randn(144, 0, 0),
+                 randn(6, 0, 0),
                  randn(144, 3, 1)};
-    float *dx = tu_mem((size_t)(144) * 4), *dg = tu_mem((size_t)(24) * 4), *part = tu_mem((size_t)(24 * omp_get_max_threads()) * 4);
+    float *dx = tu_mem((size_t)(144) * 4), *dg = tu_mem((size_t)(24) * 4),
+          *part = tu_mem((size_t)(24 * omp_get_max_threads()) * 4);
     norm_loss(&c);
     rmsnorm_backward(dx, dg, part, c.R, c.x, c.g, c.rstd, c.N, c.C);
     double ex = tu_grad_check(norm_loss, &c, c.x, dx, 144, EPS, TOPK);
@@ -115,7 +121,14 @@ static double rope_loss(void *p) {
 START_TEST(test_rope) {
     int B = 2, T = 5, C = 8, nh = 2;
     long n = (long)B * T * 3 * C;
-    RopeCtx c = {B, T, C, nh, randn(n, 10, 1), randn(n, 0, 0), tu_mem((size_t)(T * 2) * 4), tu_mem((size_t)(T * 2) * 4),
+    RopeCtx c = {B,
+                 T,
+                 C,
+                 nh,
+                 randn(n, 10, 1),
+                 randn(n, 0, 0),
+                 tu_mem((size_t)(T * 2) * 4),
+                 tu_mem((size_t)(T * 2) * 4),
                  randn(n, 11, 1)};
     rope_tables(c.cosv, c.sinv, T, C / nh, 10000.0);
     float *d = tu_mem(n * 4);
@@ -125,7 +138,8 @@ START_TEST(test_rope) {
     /* position 0 is not rotated; v is never rotated */
     rope_loss(&c);
     for (int i = 0; i < 3 * C; i++) ck_assert_float_eq(c.work[i], c.x[i]);
-    for (int i = 0; i < C; i++) ck_assert_float_eq(c.work[3 * C + 2 * C + i], c.x[3 * C + 2 * C + i]);
+    for (int i = 0; i < C; i++)
+        ck_assert_float_eq(c.work[3 * C + 2 * C + i], c.x[3 * C + 2 * C + i]);
 }
 END_TEST
 
@@ -142,9 +156,16 @@ static double att_loss(void *p) {
 START_TEST(test_attention) {
     int B = 2, T = RB_ATT_TILE + 6, C = 8, nh = 2;
     long n = (long)B * T * 3 * C, no = (long)B * T * C;
-    AttCtx c = {B, T, C, nh, randn(n, 12, 1), randn(no, 0, 0), tu_mem((size_t)((long)B * nh * T * T) * 4),
+    AttCtx c = {B,
+                T,
+                C,
+                nh,
+                randn(n, 12, 1),
+                randn(no, 0, 0),
+                tu_mem((size_t)((long)B * nh * T * T) * 4),
                 randn(no, 13, 1)};
-    float *dqkv = tu_mem((size_t)(n) * 4), *scratch = tu_mem((size_t)((size_t)omp_get_max_threads() * RB_ATT_TILE * T) * 4);
+    float *dqkv = tu_mem((size_t)(n)*4),
+          *scratch = tu_mem((size_t)((size_t)omp_get_max_threads() * RB_ATT_TILE * T) * 4);
     att_loss(&c);
     attention_backward(dqkv, scratch, c.R, c.probs, c.qkv, B, T, C, nh);
     double e = tu_grad_check(att_loss, &c, c.qkv, dqkv, n, EPS, TOPK);

@@ -1,8 +1,9 @@
 /* The C model against an independent PyTorch float64 implementation (tests/reference/
- * make_fixtures.py): logits, loss, every parameter gradient, and the losses and parameters of 5 AdamW
- * steps (warmup, cosine, clipping, decoupled decay on matrices only). Errors are measured relative to
- * the largest reference magnitude of each tensor; fp32 against fp64 lands near 1e-6, the bound is
- * 1e-5 (2e-5 for parameters after 5 Adam steps, where tiny-gradient entries amplify rounding). */
+ * make_fixtures.py): logits, loss, every parameter gradient, and the losses and parameters of 5
+ * AdamW steps (warmup, cosine, clipping, decoupled decay on matrices only). Errors are measured
+ * relative to the largest reference magnitude of each tensor; fp32 against fp64 lands near 1e-6,
+ * the bound is 1e-5 (2e-5 for parameters after 5 Adam steps, where tiny-gradient entries amplify
+ * rounding). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* The runner end to end: identical metrics for identical configs, bit-identical resume after kill -9
- * and after SIGTERM, and the command line's one-line errors with exit code 2. */
+/* The runner end to end: identical metrics for identical configs, bit-identical resume after kill
+ * -9 and after SIGTERM, and the command line's one-line errors with exit code 2. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,10 +120,14 @@ static void check_resume_after(int sig) {
            rows_before);
 }
 
-START_TEST(test_resume_after_kill9) { check_resume_after(SIGKILL); }
+START_TEST(test_resume_after_kill9) {
+    check_resume_after(SIGKILL);
+}
 END_TEST
 
-START_TEST(test_resume_after_sigterm) { check_resume_after(SIGTERM); }
+START_TEST(test_resume_after_sigterm) {
+    check_resume_after(SIGTERM);
+}
 END_TEST
 
 START_TEST(test_corrupt_checkpoint_refused) {

@@ -21,7 +21,9 @@ void *tu_keep(void *p) {
     return p;
 }
 
-void *tu_mem(size_t bytes) { return tu_keep(rb_calloc(1, bytes, "test buffer")); }
+void *tu_mem(size_t bytes) {
+    return tu_keep(rb_calloc(1, bytes, "test buffer"));
+}
 
 void tu_free_all(void) {
     while (tu_nblocks > 0) free(tu_blocks[--tu_nblocks]);

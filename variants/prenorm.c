@@ -4,21 +4,29 @@
 
 #include "variant.h"
 
-static size_t prenorm_params(const Config *c) { return 0; }
+static size_t prenorm_params(const Config *c) {
+    return 0;
+}
 static void prenorm_init(const Config *c, float *params, Rng *rng) {}
 
 static size_t prenorm_acts(const Config *c, int ntok) {
     return (size_t)(config_n_sub(c) + 1) * ntok * c->d_model;
 }
-static size_t prenorm_scratch(const Config *c, int ntok) { return (size_t)ntok * c->d_model; }
+static size_t prenorm_scratch(const Config *c, int ntok) {
+    return (size_t)ntok * c->d_model;
+}
 
-static float *state(Stream *st, int l) { return st->acts + (size_t)l * st->ntok * st->d; }
+static float *state(Stream *st, int l) {
+    return st->acts + (size_t)l * st->ntok * st->d;
+}
 
 static void prenorm_begin(Stream *st, const float *emb) {
     memcpy(state(st, 0), emb, (size_t)st->ntok * st->d * sizeof(float));
 }
 
-static const float *prenorm_input(Stream *st, int l) { return state(st, l); }
+static const float *prenorm_input(Stream *st, int l) {
+    return state(st, l);
+}
 
 static void prenorm_commit(Stream *st, int l, const float *y) {
     const float *x = state(st, l);
@@ -28,13 +36,17 @@ static void prenorm_commit(Stream *st, int l, const float *y) {
     for (long i = 0; i < n; i++) xn[i] = x[i] + y[i];
 }
 
-static const float *prenorm_output(Stream *st) { return state(st, st->n_sub); }
+static const float *prenorm_output(Stream *st) {
+    return state(st, st->n_sub);
+}
 
 static void prenorm_output_backward(Stream *st, const float *dout) {
     memcpy(st->scratch, dout, (size_t)st->ntok * st->d * sizeof(float));
 }
 
-static const float *prenorm_commit_backward(Stream *st, int l) { return st->scratch; }
+static const float *prenorm_commit_backward(Stream *st, int l) {
+    return st->scratch;
+}
 
 static void prenorm_input_backward(Stream *st, int l, const float *dh) {
     float *dx = st->scratch;
@@ -48,7 +60,9 @@ static void prenorm_begin_backward(Stream *st, float *demb) {
 }
 
 /* one add per element per sublayer forward, one per element backward */
-static double prenorm_flops(const Config *c) { return 2.0 * config_n_sub(c) * c->d_model; }
+static double prenorm_flops(const Config *c) {
+    return 2.0 * config_n_sub(c) * c->d_model;
+}
 
 const VariantOps variant_prenorm = {
     .name = "prenorm",

@@ -7,8 +7,8 @@
  *           input_backward(l, dh); begin_backward(demb)
  *
  * Pointers returned by input() must stay valid until the backward pass is over (the sublayer's
- * norm backward reads h). y passed to commit() lives in the core's activation buffer and stays valid
- * too, so a variant may keep the pointer instead of copying (stream->value[l + 1]). */
+ * norm backward reads h). y passed to commit() lives in the core's activation buffer and stays
+ * valid too, so a variant may keep the pointer instead of copying (stream->value[l + 1]). */
 #ifndef RB_VARIANT_H
 #define RB_VARIANT_H
 #include <stddef.h>
