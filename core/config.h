@@ -9,6 +9,7 @@ typedef struct {
     /* model */
     int n_layer, d_model, n_head, seq_len, batch_size, mlp_hidden, vocab_size, tie_embeddings;
     char variant[32];
+    int attnres_blocks;
     double rope_theta, init_std;
     /* optimizer and schedule */
     double lr, min_lr, weight_decay, grad_clip, beta1, beta2, adam_eps;
@@ -17,7 +18,7 @@ typedef struct {
     long steps;
     double budget_tokens, budget_flops;
     /* evaluation, logging, checkpoints */
-    int eval_every, eval_tokens, log_every, ckpt_every;
+    int eval_every, eval_tokens, log_every, profile_every, ckpt_every;
     /* reproducibility and resources */
     long seed, data_seed;
     int threads;

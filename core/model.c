@@ -224,8 +224,8 @@ double model_forward(Model *m) {
             mlp_forward(m, l / 2, l, h, y);
         v->commit(&m->stream, l, y);
     }
-    const float *out = v->output(&m->stream);
-    rmsnorm_forward(m->a.lnf, m->a.rstdf, out, m->p.final_g, m->N, m->C);
+    m->stream_out = v->output(&m->stream);
+    rmsnorm_forward(m->a.lnf, m->a.rstdf, m->stream_out, m->p.final_g, m->N, m->C);
     matmul_forward(m->a.logits, m->a.lnf, m->p.head, m->N, m->C, m->V);
     m->loss = crossentropy_forward(m->a.losses, m->a.lse, m->a.logits, m->targets, m->N, m->V);
     return m->loss;
@@ -272,7 +272,7 @@ void model_backward(Model *m) {
     ScratchPtrs *s = &m->s;
     crossentropy_backward(m->a.logits, m->a.lse, m->targets, m->N, m->V);
     matmul_backward(s->dlnf, m->g.head, m->a.logits, m->a.lnf, m->p.head, m->N, m->C, m->V, 0.0f);
-    rmsnorm_backward(s->dout, m->g.final_g, s->partials, s->dlnf, v->output(&m->stream),
+    rmsnorm_backward(s->dout, m->g.final_g, s->partials, s->dlnf, m->stream_out,
                      m->p.final_g, m->a.rstdf, m->N, m->C);
     v->output_backward(&m->stream, s->dout);
     for (int l = m->L - 1; l >= 0; l--) {

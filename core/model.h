@@ -69,6 +69,7 @@ typedef struct {
     float *rope_cos, *rope_sin;
     int *inputs, *targets;           /* (N) each: the current batch */
     const float *sub_in[RB_MAX_SUB]; /* what each sublayer read (owned by the variant) */
+    const float *stream_out;          /* what the final norm read */
     double loss;
 } Model;
 

@@ -118,16 +118,41 @@ static int log_metrics(CsvOut *csv, long step, double tokens, double flops, doub
     return csv_row(csv, row);
 }
 
+/* depth_attn.csv: the mixing weights of every consumer on a fixed validation batch (batch 0), so
+ * runs are comparable. Only the activations are touched: the trajectory is unchanged. */
+static int log_depth_weights(CsvOut *csv, Model *m, const Data *d, int *rows, long step) {
+    data_val_batch(d, 0, m->B, rows);
+    model_set_batch(m, rows);
+    model_forward(m);
+    double w[RB_MAX_SUB + 1];
+    for (int c = 0;; c++) {
+        int n = m->vops->depth_weights(&m->stream, c, w, RB_MAX_SUB + 1);
+        if (n < 0) return 0;
+        for (int s = 0; s < n; s++) {
+            char f[4][40];
+            snprintf(f[0], 40, "%ld", step);
+            snprintf(f[1], 40, "%d", c + 1);
+            snprintf(f[2], 40, "%d", s);
+            snprintf(f[3], 40, "%.6g", w[s]);
+            const char *row[4] = {f[0], f[1], f[2], f[3]};
+            if (csv_row(csv, row) != 0) return -1;
+        }
+    }
+}
+
+static const char *const DEPTH_HEADER[] = {"step", "layer", "source", "weight"};
+
 typedef struct {
     Data data;
     Model model;
-    CsvOut metrics;
+    CsvOut metrics, depth;
     int *rows;
     int data_open, model_built;
 } RunState;
 
 static void run_free(RunState *rs) {
     csv_close(&rs->metrics);
+    csv_close(&rs->depth);
     if (rs->model_built) model_free(&rs->model);
     if (rs->data_open) data_close(&rs->data);
     free(rs->rows);
@@ -144,12 +169,15 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     if (model_build(&rs->model, c) != 0) return -1;
     train_run_dir(c, dir, dirn);
     if (rb_mkdir_p(dir) != 0) return -1;
-    char ckpt[2200], metrics[2200];
+    char ckpt[2200], metrics[2200], depth[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
     snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
+    snprintf(depth, sizeof depth, "%s/depth_attn.csv", dir);
+    int has_depth = rs->model.vops->depth_weights != NULL;
     if (resume) {
         if (checkpoint_load(ckpt, &rs->model, st) != 0) return -1;
         if (csv_truncate_after(metrics, st->step) != 0) return -1;
+        if (has_depth && csv_truncate_after(depth, st->step) != 0) return -1;
     } else if (access(ckpt, F_OK) == 0) {
         return rb_fail("run directory %s already holds a checkpoint: continue it with "
                        "`resbench train --resume %s`, or choose another out/run_id",
@@ -159,6 +187,7 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
         write_meta(dir, &rs->model, &rs->data, train_total_steps(c), resume) != 0)
         return -1;
     if (csv_open(&rs->metrics, metrics, METRICS_HEADER, 9, resume) != 0) return -1;
+    if (has_depth && csv_open(&rs->depth, depth, DEPTH_HEADER, 4, resume) != 0) return -1;
     rs->rows = rb_calloc((size_t)c->batch_size * (c->seq_len + 1), sizeof(int), "batch");
     return 0;
 }
@@ -226,6 +255,11 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
         if (log_now) {
             t_log = rb_now();
             log_from = done;
+        }
+        int profile_now = last || (c->profile_every > 0 && done % c->profile_every == 0);
+        if (profile_now && rs.depth.f && log_depth_weights(&rs.depth, m, &rs.data, rs.rows, done)) {
+            rc = RB_EXIT_FAIL;
+            break;
         }
         int ckpt_now = last || (c->ckpt_every > 0 ? done % c->ckpt_every == 0 : eval_now);
         if (ckpt_now || stop_signal) {

@@ -9,39 +9,12 @@
 #include "optim.h"
 #include "testutil.h"
 
-static double model_loss(void *p) {
-    return model_forward((Model *)p);
-}
-
-/* Every tensor: along grad/|grad| and on its 8 largest entries. The loss is a mean over 16 tokens
- * of ~4 nats; eps = 1e-2 on weights of std 0.3 keeps FD noise and truncation near 1e-4 relative,
- * far below the 5e-3 tolerance, while a wrong gradient term is off by O(1). */
-static void grad_check_all(const Config *c) {
-    Model m;
-    ck_assert_msg(model_build(&m, c) == 0, "%s", rb_error());
-    tu_fill_batch(&m, 7);
-    model_zero_grad(&m);
-    model_forward(&m);
-    model_backward(&m);
-    float *g = tu_mem(m.n_params * sizeof(float));
-    memcpy(g, m.grads, m.n_params * sizeof(float));
-    for (int k = 0; k < m.n_tensors; k++) {
-        const ParamTensor *t = &m.tensors[k];
-        if (!t->count) continue;
-        double e = tu_grad_check(model_loss, &m, m.params + t->offset, g + t->offset,
-                                 (long)t->count, 2e-3f, 8);
-        ck_assert_msg(e < 5e-3, "%s (tie=%d): tensor %s rel err %g", c->variant, c->tie_embeddings,
-                      t->name, e);
-    }
-    model_free(&m);
-}
-
 START_TEST(test_model_finite_differences) {
     Config c;
     tu_tiny_config(&c);
-    grad_check_all(&c);
+    tu_model_grad_check(&c);
     c.tie_embeddings = 1;
-    grad_check_all(&c);
+    tu_model_grad_check(&c);
 }
 END_TEST
 

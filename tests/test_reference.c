@@ -22,7 +22,7 @@ typedef struct {
     Config cfg;
 } Fixture;
 
-static const char *const VARIANTS[] = {"prenorm"};
+static const char *const VARIANTS[] = {"prenorm", "attnres_full", "attnres_block", "denseformer"};
 #define NVARIANTS (int)(sizeof VARIANTS / sizeof VARIANTS[0])
 
 static char *take(char **p, size_t n) {
@@ -61,6 +61,7 @@ static int load_fixture(const char *variant, Fixture *fx) {
     c->steps = S;
     c->tie_embeddings = fx->h[11];
     c->warmup = fx->h[12];
+    if (fx->h[13] > 0) c->attnres_blocks = fx->h[13];
     snprintf(c->variant, sizeof c->variant, "%s", fx->variant);
     c->lr = fx->hyper[0];
     c->min_lr = fx->hyper[1];

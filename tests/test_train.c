@@ -95,13 +95,15 @@ static int interrupt_run(Config *c, int sig, int min_step) {
     return status;
 }
 
-static void check_resume_after(int sig) {
+static void check_resume_after(int sig, const char *variant) {
     char *out = tu_tempdir();
     Config c;
     TrainResult r;
     run_config(&c, out, "full");
+    snprintf(c.variant, sizeof c.variant, "%s", variant);
+    c.profile_every = 7;
     ck_assert(train_run(&c, 0, 1, &r) == 0);
-    run_config(&c, out, "cut");
+    snprintf(c.run_id, sizeof c.run_id, "cut");
     int status = interrupt_run(&c, sig, 12);
     char metrics[1024];
     snprintf(metrics, sizeof metrics, "%s/cut/metrics.csv", out);
@@ -116,17 +118,52 @@ static void check_resume_after(int sig) {
     ck_assert_int_eq(r.steps, c.steps);
     char *a = trajectory(out, "full"), *b = trajectory(out, "cut");
     ck_assert_str_eq(a, b);
-    printf("signal %d after %d logged steps: resumed run matches the uninterrupted one\n", sig,
-           rows_before);
+    char pa[1400], pb[1400];
+    snprintf(pa, sizeof pa, "%s/full/depth_attn.csv", out);
+    snprintf(pb, sizeof pb, "%s/cut/depth_attn.csv", out);
+    char *da = tu_read(pa), *db = tu_read(pb);
+    if (strcmp(variant, "prenorm") == 0)
+        ck_assert(da == NULL && db == NULL);
+    else
+        ck_assert(da && db && strlen(da) > 100 && strcmp(da, db) == 0);
+    printf("%s, signal %d after %d logged steps: resumed run matches the uninterrupted one\n",
+           variant, sig, rows_before);
 }
 
 START_TEST(test_resume_after_kill9) {
-    check_resume_after(SIGKILL);
+    check_resume_after(SIGKILL, "prenorm");
 }
 END_TEST
 
 START_TEST(test_resume_after_sigterm) {
-    check_resume_after(SIGTERM);
+    check_resume_after(SIGTERM, "attnres_block");
+}
+END_TEST
+
+START_TEST(test_resume_attnres_full_after_kill9) {
+    check_resume_after(SIGKILL, "attnres_full");
+}
+END_TEST
+
+/* Diagnostics read a fixed validation batch and never touch the trajectory. */
+START_TEST(test_profiling_keeps_trajectory) {
+    char *out = tu_tempdir();
+    Config c;
+    TrainResult r;
+    run_config(&c, out, "quiet");
+    snprintf(c.variant, sizeof c.variant, "attnres_full");
+    c.steps = 20;
+    ck_assert(train_run(&c, 0, 1, &r) == 0);
+    run_config(&c, out, "profiled");
+    snprintf(c.variant, sizeof c.variant, "attnres_full");
+    c.steps = 20;
+    c.profile_every = 2;
+    ck_assert(train_run(&c, 0, 1, &r) == 0);
+    ck_assert_str_eq(trajectory(out, "quiet"), trajectory(out, "profiled"));
+    char path[1400];
+    snprintf(path, sizeof path, "%s/profiled/depth_attn.csv", out);
+    /* 10 profile steps x (1+2+3+4+5 sources of the L = 4 sublayers and the readout) + header */
+    ck_assert_int_eq(count_lines(path), 1 + 10 * 15);
 }
 END_TEST
 
@@ -271,6 +308,8 @@ static Suite *train_suite(void) {
     tcase_add_test(tc, test_same_config_same_metrics);
     tcase_add_test(tc, test_resume_after_kill9);
     tcase_add_test(tc, test_resume_after_sigterm);
+    tcase_add_test(tc, test_resume_attnres_full_after_kill9);
+    tcase_add_test(tc, test_profiling_keeps_trajectory);
     tcase_add_test(tc, test_corrupt_checkpoint_refused);
     tcase_add_test(tc, test_cli_errors);
     tcase_add_test(tc, test_budgets);

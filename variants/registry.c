@@ -3,9 +3,11 @@
 
 #include "variant.h"
 
-extern const VariantOps variant_prenorm;
+extern const VariantOps variant_prenorm, variant_attnres_full, variant_attnres_block,
+    variant_denseformer;
 
-const VariantOps *const rb_variants[] = {&variant_prenorm, NULL};
+const VariantOps *const rb_variants[] = {&variant_prenorm, &variant_attnres_full,
+                                         &variant_attnres_block, &variant_denseformer, NULL};
 
 const VariantOps *variant_find(const char *name) {
     for (int i = 0; rb_variants[i]; i++)

@@ -48,6 +48,10 @@ typedef struct VariantOps {
     void (*begin_backward)(Stream *st, float *demb); /* writes (not accumulates) demb */
     /* the variant's own FLOPs per token, forward + backward (see core/flops.c) */
     double (*flops_per_token)(const Config *c);
+    /* Optional diagnostics of the last forward: the mixing weights consumer c (0-based) put on its
+     * sources, averaged over tokens, into w (at most max). Returns the number of sources, or -1
+     * past the last consumer. NULL for variants without depth mixing. */
+    int (*depth_weights)(const Stream *st, int consumer, double *w, int max);
 } VariantOps;
 
 const VariantOps *variant_find(const char *name);

@@ -1,0 +1,184 @@
+/* The depth-mixing variants (spec sections 2, 3, 6): finite differences of every parameter
+ * (connection weights at their init and randomized), the source bookkeeping of Block AttnRes
+ * against the spec's worked example, Block with N = L equal to Full, w = 0 giving uniform averages,
+ * DenseFormer at init equal to prenorm, and the FLOP counts of their own work. */
+#include <math.h>
+#include <string.h>
+
+#include "rng.h"
+#include "testutil.h"
+
+static void randomize_conn(Model *m) {
+    Rng r;
+    rng_seed(&r, 77);
+    size_t n = m->vops->param_count(&m->cfg);
+    for (size_t i = 0; i < n; i++) m->p.conn[i] += 0.5f * rng_normal(&r);
+}
+
+static Config variant_config(const char *variant, int n_layer, int blocks) {
+    Config c;
+    tu_tiny_config(&c);
+    snprintf(c.variant, sizeof c.variant, "%s", variant);
+    c.n_layer = n_layer;
+    c.attnres_blocks = blocks;
+    return c;
+}
+
+START_TEST(test_finite_differences) {
+    Config cs[] = {variant_config("attnres_full", 2, 0), variant_config("attnres_block", 3, 2),
+                   variant_config("attnres_block", 2, 2), variant_config("denseformer", 3, 0)};
+    for (int i = 0; i < 4; i++) {
+        tu_randomize_conn = NULL; /* as initialized: zero queries, identity beta */
+        tu_model_grad_check(&cs[i]);
+        tu_randomize_conn = randomize_conn;
+        tu_model_grad_check(&cs[i]);
+    }
+    tu_randomize_conn = NULL;
+}
+END_TEST
+
+/* Builds in place: a Model must not be copied (its stream points at its own config). */
+static void build(Model *m, Config c, int randomize) {
+    ck_assert_msg(model_build(m, &c) == 0, "%s", rb_error());
+    if (randomize) randomize_conn(m);
+    tu_fill_batch(m, 11);
+    model_zero_grad(m);
+    model_forward(m);
+    model_backward(m);
+}
+
+/* Spec example L = 6, S = 3: sublayer 1 reads [b0]; 2 [b0, v1]; 3 [b0, v1+v2]; 4 [b0, b1];
+ * 5 [b0, b1, v4]; 6 [b0, b1, v4+v5]; out [b0, b1, b2]. With w = 0 each input is the plain mean. */
+START_TEST(test_block_sources_worked_example) {
+    Model m;
+    build(&m, variant_config("attnres_block", 3, 2), 0);
+    model_forward(&m); /* fresh activations (backward overwrote the logits only) */
+    size_t nd = (size_t)m.N * m.C;
+    const float *e = m.a.emb, *v[7];
+    for (int l = 1; l <= 6; l++) v[l] = m.a.sub_out + (l - 1) * nd;
+    int counts[7] = {1, 2, 2, 2, 3, 3, 3};
+    double w[16];
+    for (int c = 0; c <= 6; c++) {
+        ck_assert_int_eq(m.vops->depth_weights(&m.stream, c, w, 16), counts[c]);
+        for (int s = 0; s < counts[c]; s++) ck_assert_double_eq_tol(w[s], 1.0 / counts[c], 1e-6);
+    }
+    ck_assert_int_eq(m.vops->depth_weights(&m.stream, 7, w, 16), -1);
+    for (size_t i = 0; i < nd; i++) {
+        double b1 = (double)v[1][i] + v[2][i] + v[3][i], b2 = (double)v[4][i] + v[5][i] + v[6][i];
+        double expect[7] = {e[i],
+                            (e[i] + v[1][i]) / 2,
+                            (e[i] + v[1][i] + v[2][i]) / 2,
+                            (e[i] + b1) / 2,
+                            (e[i] + b1 + v[4][i]) / 3,
+                            (e[i] + b1 + v[4][i] + v[5][i]) / 3,
+                            (e[i] + b1 + b2) / 3};
+        for (int l = 0; l < 6; l++) ck_assert_double_eq_tol(m.sub_in[l][i], expect[l], 1e-5);
+        ck_assert_double_eq_tol(m.stream_out[i], expect[6], 1e-5);
+    }
+    model_free(&m);
+}
+END_TEST
+
+/* Full AttnRes with w = 0: sublayer l reads the mean of e, v_1..v_{l}. */
+START_TEST(test_full_uniform_at_zero_queries) {
+    Model m;
+    build(&m, variant_config("attnres_full", 2, 0), 0);
+    model_forward(&m);
+    size_t nd = (size_t)m.N * m.C;
+    for (size_t i = 0; i < nd; i++) {
+        double sum = m.a.emb[i];
+        for (int l = 0; l < m.L; l++) {
+            ck_assert_double_eq_tol(m.sub_in[l][i], sum / (l + 1), 1e-5);
+            sum += m.a.sub_out[l * nd + i];
+        }
+        ck_assert_double_eq_tol(m.stream_out[i], sum / (m.L + 1), 1e-5);
+    }
+    model_free(&m);
+}
+END_TEST
+
+START_TEST(test_block_with_n_equal_l_is_full) {
+    Model a;
+    build(&a, variant_config("attnres_full", 2, 0), 1);
+    Model b;
+    build(&b, variant_config("attnres_block", 2, 4), 1);
+    ck_assert(a.loss == b.loss);
+    ck_assert_int_eq((int)a.n_params, (int)b.n_params);
+    ck_assert(memcmp(a.grads, b.grads, a.n_params * sizeof(float)) == 0);
+    /* and N < L really is different */
+    Model c;
+    build(&c, variant_config("attnres_block", 2, 2), 1);
+    ck_assert(c.loss != a.loss);
+    /* gradient accumulators of the sources: N+1 block sums for Block, L+1 values for Full (plus
+     * the partial-sum accumulator and dv) */
+    size_t nd = (size_t)c.N * c.C;
+    ck_assert_int_eq(c.vops->scratch_count(&c.cfg, c.N), (2 + 1 + 2) * nd);
+    ck_assert_int_eq(a.vops->scratch_count(&a.cfg, a.N), (4 + 1 + 2) * nd);
+    model_free(&a);
+    model_free(&b);
+    model_free(&c);
+}
+END_TEST
+
+START_TEST(test_denseformer_init_is_prenorm) {
+    Config c = variant_config("denseformer", 3, 0);
+    Model d;
+    build(&d, c, 0);
+    snprintf(c.variant, sizeof c.variant, "prenorm");
+    Model p;
+    build(&p, c, 0);
+    ck_assert(d.loss == p.loss);
+    size_t core = p.n_params; /* prenorm has no connection parameters */
+    ck_assert(memcmp(d.grads, p.grads, core * sizeof(float)) == 0);
+    double w[8];
+    ck_assert_int_eq(d.vops->depth_weights(&d.stream, 1, w, 8), 3);
+    ck_assert(w[0] == 0 && w[1] == 0 && w[2] == 1);
+    model_free(&d);
+    model_free(&p);
+}
+END_TEST
+
+START_TEST(test_block_rejects_bad_n) {
+    Config c = variant_config("attnres_block", 3, 4);
+    ck_assert(config_validate(&c) != 0);
+    ck_assert_msg(strstr(rb_error(), "does not divide the L = 2*n_layer = 6"), "%s", rb_error());
+    c.attnres_blocks = 3;
+    ck_assert(config_validate(&c) == 0);
+}
+END_TEST
+
+/* Own-work FLOPs, n_layer = 2 (L = 4), d = 16. Full: consumers read 1,2,3,4 sources and the
+ * readout 5: 15 sources x 14d = 3360, plus 4 sublayer outputs x 2d (1/rms) = 128 and the
+ * embedding's 1/rms 32: 3520. DenseFormer: blocks k=1,2: (4d + 6(k+1)d) = 256 + 352 = 608. */
+START_TEST(test_variant_flops) {
+    Config c = variant_config("prenorm", 2, 0);
+    c.d_model = 16;
+    double base = flops_per_token(&c) - 2 * 4 * 16; /* prenorm's own adds removed */
+    snprintf(c.variant, sizeof c.variant, "attnres_full");
+    ck_assert_double_eq(flops_per_token(&c) - base, 3520);
+    snprintf(c.variant, sizeof c.variant, "denseformer");
+    ck_assert_double_eq(flops_per_token(&c) - base, 608);
+    /* Block N = 2 (S = 2): sources 1,2,2,3 + readout 3 = 11 -> 2464, + 4 x (2d + d) + 2d = 224 */
+    snprintf(c.variant, sizeof c.variant, "attnres_block");
+    c.attnres_blocks = 2;
+    ck_assert_double_eq(flops_per_token(&c) - base, 2464 + 192 + 32);
+}
+END_TEST
+
+static Suite *variants_suite(void) {
+    Suite *s = suite_create("variants");
+    TCase *tc = tcase_create("variants");
+    tcase_add_checked_fixture(tc, NULL, tu_free_all);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_finite_differences);
+    tcase_add_test(tc, test_block_sources_worked_example);
+    tcase_add_test(tc, test_full_uniform_at_zero_queries);
+    tcase_add_test(tc, test_block_with_n_equal_l_is_full);
+    tcase_add_test(tc, test_denseformer_init_is_prenorm);
+    tcase_add_test(tc, test_block_rejects_bad_n);
+    tcase_add_test(tc, test_variant_flops);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RB_TEST_MAIN(variants_suite)

@@ -1,0 +1,324 @@
+/* Attention Residuals (spec sections 2 and 3). One implementation serves both forms: Block AttnRes
+ * with N blocks of S = L/N sublayers, and Full AttnRes, which is Block with S = 1 (every sublayer
+ * output is its own block, so the sources of sublayer l are e, v_1, ..., v_{l-1}).
+ *
+ * Consumer l (l = 0..L-1 the sublayers, l = L the final readout) in block n = l/S at position
+ * j = l%S reads the sources b_0 = e, b_1..b_n (completed block sums) and, when j > 0, the partial
+ * sum p_l of the block's earlier outputs:  h_l = sum_s softmax_s(w_l . norm(s)) s.
+ * Keys are never materialized: each source keeps its 1/rms once (rinv) and scores are
+ * rinv_s * (w_l . s). Full AttnRes keeps pointers to the core's sublayer outputs (no copies).
+ *
+ * Backward: db_k accumulates dL/db_k, racc the gradient of the current block's partial sums;
+ * dL/dv_l = db_{n+1} + racc, complete when commit_backward(l) runs because every consumer of
+ * b_{n+1} and of p_{l'>l} comes later in the forward order. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "ops.h"
+#include "util.h"
+#include "variant.h"
+
+typedef struct {
+    int L, N, S, d, ntok, M; /* M = N + 1: most sources any consumer has */
+    float *blocks;           /* (N, ntok, d) block sums b_1..b_N (S > 1 only) */
+    float *partial;          /* (L - N, ntok, d) partial sum read by each sublayer with j > 0 */
+    float *h;                /* (L + 1, ntok, d) aggregated inputs, then the readout */
+    float *rinv_b, *rinv_p;  /* (N + 1, ntok), (L - N, ntok) */
+    float *a, *z;            /* (L + 1, ntok, M) softmax weights and scores */
+    float *db, *racc, *dv;   /* scratch: (N + 1, ntok, d), (ntok, d), (ntok, d) */
+} Lay;
+
+static int is_full(const Config *c) {
+    return strcmp(c->variant, "attnres_full") == 0;
+}
+static int n_blocks(const Config *c) {
+    return is_full(c) ? config_n_sub(c) : c->attnres_blocks;
+}
+
+static float *carve(float *base, size_t *off, size_t n) {
+    float *p = base ? base + *off : NULL;
+    *off += n;
+    return p;
+}
+
+/* Points y into acts/scratch (or only counts when they are NULL); returns {acts, scratch} sizes. */
+static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratch, size_t *na,
+                   size_t *ns) {
+    y->L = config_n_sub(c);
+    y->N = n_blocks(c);
+    y->S = y->L / y->N;
+    y->d = c->d_model;
+    y->ntok = ntok;
+    y->M = y->N + 1;
+    size_t nd = (size_t)ntok * y->d, a = 0, s = 0;
+    y->blocks = carve(acts, &a, y->S > 1 ? y->N * nd : 0);
+    y->partial = carve(acts, &a, (size_t)(y->L - y->N) * nd);
+    y->h = carve(acts, &a, (size_t)(y->L + 1) * nd);
+    y->rinv_b = carve(acts, &a, (size_t)(y->N + 1) * ntok);
+    y->rinv_p = carve(acts, &a, (size_t)(y->L - y->N) * ntok);
+    y->a = carve(acts, &a, (size_t)(y->L + 1) * ntok * y->M);
+    y->z = carve(acts, &a, (size_t)(y->L + 1) * ntok * y->M);
+    y->db = carve(scratch, &s, (size_t)(y->N + 1) * nd);
+    y->racc = carve(scratch, &s, nd);
+    y->dv = carve(scratch, &s, nd);
+    if (na) *na = a;
+    if (ns) *ns = s;
+}
+
+static Lay lay_of(const Stream *st) {
+    Lay y;
+    layout(&y, st->cfg, st->ntok, st->acts, st->scratch, NULL, NULL);
+    return y;
+}
+
+static int attnres_check(const Config *c) {
+    int L = config_n_sub(c), N = c->attnres_blocks;
+    if (!is_full(c) && (N > L || L % N != 0))
+        return rb_fail("key 'attnres_blocks': %d does not divide the L = 2*n_layer = %d sublayers "
+                       "(allowed: divisors of %d)",
+                       N, L, L);
+    if (L + 1 > RB_MAX_SUB) return rb_fail("attnres: at most %d sublayers", RB_MAX_SUB - 1);
+    return 0;
+}
+
+static size_t attnres_params(const Config *c) {
+    return (size_t)(config_n_sub(c) + 1) * c->d_model;
+}
+static void attnres_init(const Config *c, float *params, Rng *rng) {
+    memset(params, 0, attnres_params(c) * sizeof(float)); /* zero queries: uniform at step 0 */
+}
+static size_t attnres_acts(const Config *c, int ntok) {
+    Lay y;
+    size_t na;
+    layout(&y, c, ntok, NULL, NULL, &na, NULL);
+    return na;
+}
+static size_t attnres_scratch(const Config *c, int ntok) {
+    Lay y;
+    size_t ns;
+    layout(&y, c, ntok, NULL, NULL, NULL, &ns);
+    return ns;
+}
+
+static const float *block_rep(const Stream *st, const Lay *y, int k) {
+    if (k == 0 || y->S == 1) return st->value[k]; /* e, or (Full) the output of sublayer k-1 */
+    return y->blocks + (size_t)(k - 1) * y->ntok * y->d;
+}
+
+static int partial_index(const Lay *y, int l) {
+    return l / y->S * (y->S - 1) + l % y->S - 1;
+}
+
+/* The sources of consumer l: values, their 1/rms rows and where their gradients accumulate. */
+static int sources(const Stream *st, const Lay *y, int l, const float **src, const float **rinv,
+                   float **dsrc) {
+    int n = l == y->L ? y->N : l / y->S, j = l == y->L ? 0 : l % y->S, m = 0;
+    size_t nd = (size_t)y->ntok * y->d;
+    for (int k = 0; k <= n; k++, m++) {
+        src[m] = block_rep(st, y, k);
+        rinv[m] = y->rinv_b + (size_t)k * y->ntok;
+        dsrc[m] = y->db + k * nd;
+    }
+    if (j > 0) {
+        int pi = partial_index(y, l);
+        src[m] = y->partial + pi * nd;
+        rinv[m] = y->rinv_p + (size_t)pi * y->ntok;
+        dsrc[m++] = y->racc;
+    }
+    return m;
+}
+
+static void rms_inverse(float *rinv, const float *x, int ntok, int d) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < ntok; t++) {
+        const float *r = x + (size_t)t * d;
+        float ss = 0;
+        for (int i = 0; i < d; i++) ss += r[i] * r[i];
+        rinv[t] = 1.0f / sqrtf(ss / d + RB_EPS);
+    }
+}
+
+/* h_l = sum_s softmax(rinv_s * (w_l . s)) s, per token; scores and weights saved. */
+static const float *aggregate(Stream *st, int l) {
+    Lay y = lay_of(st);
+    const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
+    float *dsrc[RB_MAX_SUB + 1];
+    int m = sources(st, &y, l, src, rinv, dsrc), d = y.d, M = y.M;
+    const float *w = st->params + (size_t)l * d;
+    float *h = y.h + (size_t)l * y.ntok * d;
+    float *a = y.a + (size_t)l * y.ntok * M, *z = y.z + (size_t)l * y.ntok * M;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < y.ntok; t++) {
+        float *at = a + (size_t)t * M, *zt = z + (size_t)t * M, *ht = h + (size_t)t * d;
+        float mx = -INFINITY, sum = 0;
+        for (int s = 0; s < m; s++) {
+            const float *x = src[s] + (size_t)t * d;
+            float dot = 0;
+            for (int i = 0; i < d; i++) dot += w[i] * x[i];
+            zt[s] = rinv[s][t] * dot;
+            mx = zt[s] > mx ? zt[s] : mx;
+        }
+        for (int s = 0; s < m; s++) sum += at[s] = expf(zt[s] - mx);
+        for (int s = 0; s < m; s++) at[s] /= sum;
+        const float *x0 = src[0] + (size_t)t * d;
+        for (int i = 0; i < d; i++) ht[i] = at[0] * x0[i];
+        for (int s = 1; s < m; s++) {
+            const float *x = src[s] + (size_t)t * d;
+            for (int i = 0; i < d; i++) ht[i] += at[s] * x[i];
+        }
+    }
+    return h;
+}
+
+static void attnres_begin(Stream *st, const float *emb) {
+    Lay y = lay_of(st);
+    st->value[0] = emb;
+    rms_inverse(y.rinv_b, emb, y.ntok, y.d);
+}
+
+static const float *attnres_input(Stream *st, int l) {
+    return aggregate(st, l);
+}
+
+static void attnres_commit(Stream *st, int l, const float *v) {
+    Lay y = lay_of(st);
+    st->value[l + 1] = v;
+    int n = l / y.S, j = l % y.S;
+    size_t nd = (size_t)y.ntok * y.d;
+    if (y.S == 1) { /* Full: the output itself is block n+1 */
+        rms_inverse(y.rinv_b + (size_t)(n + 1) * y.ntok, v, y.ntok, y.d);
+        return;
+    }
+    int done = j == y.S - 1;
+    float *dst = done ? y.blocks + n * nd : y.partial + partial_index(&y, l + 1) * nd;
+    float *rdst = done ? y.rinv_b + (size_t)(n + 1) * y.ntok
+                       : y.rinv_p + (size_t)partial_index(&y, l + 1) * y.ntok;
+    if (j == 0)
+        memcpy(dst, v, nd * sizeof(float));
+    else {
+        const float *prev = y.partial + partial_index(&y, l) * nd;
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < (long)nd; i++) dst[i] = prev[i] + v[i];
+    }
+    rms_inverse(rdst, dst, y.ntok, y.d);
+}
+
+static const float *attnres_output(Stream *st) {
+    return aggregate(st, lay_of(st).L);
+}
+
+/* Backward of consumer l (spec section 2): g = dL/dh_l per token. */
+static void source_backward(Stream *st, int l, const float *g) {
+    Lay y = lay_of(st);
+    const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
+    float *dsrc[RB_MAX_SUB + 1];
+    int m = sources(st, &y, l, src, rinv, dsrc), d = y.d, M = y.M, used = 1;
+    const float *w = st->params + (size_t)l * d;
+    const float *a = y.a + (size_t)l * y.ntok * M, *z = y.z + (size_t)l * y.ntok * M;
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+#pragma omp single
+        used = nt;
+        float *pw = st->partials + (size_t)tid * d;
+        memset(pw, 0, d * sizeof(float));
+        int t0 = (int)((long)y.ntok * tid / nt), t1 = (int)((long)y.ntok * (tid + 1) / nt);
+        for (int t = t0; t < t1; t++) {
+            const float *gt = g + (size_t)t * d, *at = a + (size_t)t * M, *zt = z + (size_t)t * M;
+            float da[RB_MAX_SUB + 1], mean = 0;
+            for (int s = 0; s < m; s++) {
+                const float *x = src[s] + (size_t)t * d;
+                float dot = 0;
+                for (int i = 0; i < d; i++) dot += gt[i] * x[i];
+                da[s] = dot;
+                mean += at[s] * dot;
+            }
+            for (int s = 0; s < m; s++) {
+                const float *x = src[s] + (size_t)t * d;
+                float *dx = dsrc[s] + (size_t)t * d;
+                float ds = at[s] * (da[s] - mean), r = rinv[s][t];
+                /* dw += ds k_s;  dx += a g + ds * r * (w - k_s (w.k_s) / d), k_s = r x */
+                float cw = ds * r, cx = ds * r * r * zt[s] / d;
+                for (int i = 0; i < d; i++) {
+                    pw[i] += cw * x[i];
+                    dx[i] += at[s] * gt[i] + cw * w[i] - cx * x[i];
+                }
+            }
+        }
+    }
+    float *dw = st->grads + (size_t)l * d;
+    for (int t = 0; t < used; t++)
+        for (int i = 0; i < d; i++) dw[i] += st->partials[(size_t)t * d + i];
+}
+
+static void attnres_output_backward(Stream *st, const float *dout) {
+    Lay y = lay_of(st);
+    memset(y.db, 0, (size_t)(y.N + 1) * y.ntok * y.d * sizeof(float));
+    memset(y.racc, 0, (size_t)y.ntok * y.d * sizeof(float));
+    source_backward(st, y.L, dout);
+}
+
+static const float *attnres_commit_backward(Stream *st, int l) {
+    Lay y = lay_of(st);
+    size_t nd = (size_t)y.ntok * y.d;
+    const float *db = y.db + (size_t)(l / y.S + 1) * nd;
+    if (y.S == 1) return db;
+    if (l % y.S == y.S - 1) memset(y.racc, 0, nd * sizeof(float)); /* entering block from the top */
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < (long)nd; i++) y.dv[i] = db[i] + y.racc[i];
+    return y.dv;
+}
+
+static void attnres_input_backward(Stream *st, int l, const float *dh) {
+    source_backward(st, l, dh);
+}
+
+static void attnres_begin_backward(Stream *st, float *demb) {
+    Lay y = lay_of(st);
+    memcpy(demb, y.db, (size_t)y.ntok * y.d * sizeof(float));
+}
+
+/* Per token, per source of each consumer: forward dot + axpy (4d), backward dot (2d), dw (2d),
+ * dsrc (6d) = 14d. Per sublayer output: 1/rms (2d) and, for S > 1, the partial sum (d). */
+static double attnres_flops(const Config *c) {
+    int L = config_n_sub(c), N = n_blocks(c), S = L / N;
+    double d = c->d_model, sources = 0;
+    for (int l = 0; l <= L; l++) sources += (l == L ? N : l / S) + 1 + (l < L && l % S > 0);
+    return 14 * d * sources + L * (2 * d + (S > 1 ? d : 0)) + 2 * d;
+}
+
+static int attnres_weights(const Stream *st, int c, double *w, int max) {
+    Lay y = lay_of(st);
+    if (c > y.L) return -1;
+    const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
+    float *dsrc[RB_MAX_SUB + 1];
+    int m = sources(st, &y, c, src, rinv, dsrc);
+    const float *a = y.a + (size_t)c * y.ntok * y.M;
+    for (int s = 0; s < m && s < max; s++) {
+        double acc = 0;
+        for (int t = 0; t < y.ntok; t++) acc += a[(size_t)t * y.M + s];
+        w[s] = acc / y.ntok;
+    }
+    return m;
+}
+
+#define ATTNRES_OPS                                                                                \
+    .check_config = attnres_check, .param_count = attnres_params, .init_params = attnres_init,     \
+    .act_count = attnres_acts, .scratch_count = attnres_scratch, .begin = attnres_begin,           \
+    .input = attnres_input, .commit = attnres_commit, .output = attnres_output,                    \
+    .output_backward = attnres_output_backward, .commit_backward = attnres_commit_backward,        \
+    .input_backward = attnres_input_backward, .begin_backward = attnres_begin_backward,            \
+    .flops_per_token = attnres_flops, .depth_weights = attnres_weights
+
+const VariantOps variant_attnres_full = {
+    .name = "attnres_full",
+    .summary = "softmax attention over all earlier sublayer outputs (Full AttnRes)",
+    ATTNRES_OPS,
+};
+
+const VariantOps variant_attnres_block = {
+    .name = "attnres_block",
+    .summary = "attention over attnres_blocks block sums + partial sum (Block AttnRes)",
+    ATTNRES_OPS,
+};

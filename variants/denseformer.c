@@ -1,0 +1,222 @@
+/* DenseFormer (spec section 6): ordinary prenorm blocks B_k, k = 1..K (K = n_layer), each with its
+ * two internal residuals; after every block a depth-weighted average of all block outputs so far:
+ *   X_0 = e,  X_k = B_k(Y_{k-1}),  Y_k = sum_{j=0..k} beta_{k,j} X_j,  Y_0 = e,  out = Y_K.
+ * beta_{k,k} = 1, others 0 at init: exactly prenorm. Parameters: row k holds beta_{k,0..k}.
+ * Backward: dY_k is complete once block k+1 is done; it is then spread to dX_j (j <= k) and
+ * dbeta_k, which completes dX_k = dL/d(output of block k). */
+#include <omp.h>
+#include <string.h>
+
+#include "variant.h"
+
+typedef struct {
+    int K, d, ntok, nthreads;
+    float *X, *mid, *Y; /* (K, ntok, d) each: X_1..X_K, mid_1..mid_K, Y_1..Y_K */
+    float *dX;          /* scratch (K + 1, ntok, d): dX_0..dX_K */
+    float *dY, *dmid;   /* scratch (ntok, d): running dY_{k}, dmid_k */
+    float *dbeta_part;  /* scratch (nthreads, K + 1): per-thread dbeta partials */
+} Lay;
+
+static float *carve(float *base, size_t *off, size_t n) {
+    float *p = base ? base + *off : NULL;
+    *off += n;
+    return p;
+}
+
+static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratch, size_t *na,
+                   size_t *ns) {
+    y->K = c->n_layer;
+    y->d = c->d_model;
+    y->ntok = ntok;
+    y->nthreads = omp_get_max_threads();
+    size_t nd = (size_t)ntok * y->d, a = 0, s = 0;
+    y->X = carve(acts, &a, y->K * nd);
+    y->mid = carve(acts, &a, y->K * nd);
+    y->Y = carve(acts, &a, y->K * nd);
+    y->dX = carve(scratch, &s, (y->K + 1) * nd);
+    y->dY = carve(scratch, &s, nd);
+    y->dmid = carve(scratch, &s, nd);
+    y->dbeta_part = carve(scratch, &s, (size_t)y->nthreads * (y->K + 1));
+    if (na) *na = a;
+    if (ns) *ns = s;
+}
+
+static Lay lay_of(const Stream *st) {
+    Lay y;
+    layout(&y, st->cfg, st->ntok, st->acts, st->scratch, NULL, NULL);
+    return y;
+}
+
+static size_t beta_offset(int k) {
+    return (size_t)(k - 1) * (k + 2) / 2;
+} /* row k, k >= 1 */
+
+static size_t df_params(const Config *c) {
+    return beta_offset(c->n_layer + 1);
+}
+static void df_init(const Config *c, float *params, Rng *rng) {
+    memset(params, 0, df_params(c) * sizeof(float));
+    for (int k = 1; k <= c->n_layer; k++) params[beta_offset(k) + k] = 1.0f;
+}
+static size_t df_acts(const Config *c, int ntok) {
+    Lay y;
+    size_t na;
+    layout(&y, c, ntok, NULL, NULL, &na, NULL);
+    return na;
+}
+static size_t df_scratch(const Config *c, int ntok) {
+    Lay y;
+    size_t ns;
+    layout(&y, c, ntok, NULL, NULL, NULL, &ns);
+    return ns;
+}
+
+static size_t row(const Lay *y, int k) {
+    return (size_t)(k - 1) * y->ntok * y->d;
+} /* k >= 1 */
+static const float *X_of(const Stream *st, const Lay *y, int j) {
+    return j == 0 ? st->value[0] : y->X + row(y, j);
+}
+static const float *Y_of(const Stream *st, const Lay *y, int k) {
+    return k == 0 ? st->value[0] : y->Y + row(y, k);
+}
+
+static void df_begin(Stream *st, const float *emb) {
+    st->value[0] = emb;
+}
+
+static const float *df_input(Stream *st, int l) {
+    Lay y = lay_of(st);
+    int k = l / 2 + 1;
+    return l % 2 == 0 ? Y_of(st, &y, k - 1) : y.mid + row(&y, k);
+}
+
+static void df_commit(Stream *st, int l, const float *v) {
+    Lay y = lay_of(st);
+    int k = l / 2 + 1;
+    long nd = (long)y.ntok * y.d;
+    st->value[l + 1] = v;
+    if (l % 2 == 0) {
+        const float *in = Y_of(st, &y, k - 1);
+        float *mid = y.mid + row(&y, k);
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < nd; i++) mid[i] = in[i] + v[i];
+        return;
+    }
+    const float *mid = y.mid + row(&y, k), *beta = st->params + beta_offset(k);
+    float *X = y.X + row(&y, k), *Y = y.Y + row(&y, k);
+    const float *Xs[RB_MAX_SUB];
+    for (int j = 0; j < k; j++) Xs[j] = X_of(st, &y, j);
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < nd; i++) {
+        float x = mid[i] + v[i], acc = 0;
+        for (int j = 0; j < k; j++) acc += beta[j] * Xs[j][i];
+        X[i] = x;
+        Y[i] = acc + beta[k] * x;
+    }
+}
+
+static const float *df_output(Stream *st) {
+    Lay y = lay_of(st);
+    return Y_of(st, &y, y.K);
+}
+
+static void df_output_backward(Stream *st, const float *dout) {
+    Lay y = lay_of(st);
+    size_t nd = (size_t)y.ntok * y.d;
+    memset(y.dX, 0, (y.K + 1) * nd * sizeof(float));
+    memcpy(y.dY, dout, nd * sizeof(float));
+}
+
+/* dY_k is complete: dX_j += beta_{k,j} dY_k, dbeta_{k,j} += dY_k . X_j (deterministic partials). */
+static void spread_dY(Stream *st, const Lay *y, int k) {
+    const float *beta = st->params + beta_offset(k);
+    const float *Xs[RB_MAX_SUB];
+    for (int j = 0; j <= k; j++) Xs[j] = X_of(st, y, j);
+    size_t nd = (size_t)y->ntok * y->d;
+    int used = 1;
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+#pragma omp single
+        used = nt;
+        float *part = y->dbeta_part + (size_t)tid * (y->K + 1);
+        double acc[RB_MAX_SUB] = {0};
+        size_t i0 = nd * tid / nt, i1 = nd * (tid + 1) / nt;
+        for (size_t i = i0; i < i1; i++) {
+            float g = y->dY[i];
+            for (int j = 0; j <= k; j++) {
+                y->dX[j * nd + i] += beta[j] * g;
+                acc[j] += (double)g * Xs[j][i];
+            }
+        }
+        for (int j = 0; j <= k; j++) part[j] = (float)acc[j];
+    }
+    float *dbeta = st->grads + beta_offset(k);
+    for (int t = 0; t < used; t++)
+        for (int j = 0; j <= k; j++) dbeta[j] += y->dbeta_part[(size_t)t * (y->K + 1) + j];
+}
+
+static const float *df_commit_backward(Stream *st, int l) {
+    Lay y = lay_of(st);
+    int k = l / 2 + 1;
+    size_t nd = (size_t)y.ntok * y.d;
+    if (l % 2 == 0) return y.dmid;
+    spread_dY(st, &y, k);
+    memcpy(y.dmid, y.dX + k * nd, nd * sizeof(float));
+    return y.dX + k * nd;
+}
+
+static void df_input_backward(Stream *st, int l, const float *dh) {
+    Lay y = lay_of(st);
+    long nd = (long)y.ntok * y.d;
+    if (l % 2 == 1) {
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < nd; i++) y.dmid[i] += dh[i];
+    } else { /* Y_{k-1} feeds the attention sublayer and the residual into mid_k */
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < nd; i++) y.dY[i] = y.dmid[i] + dh[i];
+    }
+}
+
+static void df_begin_backward(Stream *st, float *demb) {
+    Lay y = lay_of(st);
+    long nd = (long)y.ntok * y.d;
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < nd; i++) demb[i] = y.dY[i] + y.dX[i];
+}
+
+/* per block k and token: residual adds 2d, the average 2(k+1)d; backward: spread and dbeta
+ * 4(k+1)d, the two gradient adds 2d. */
+static double df_flops(const Config *c) {
+    double d = c->d_model, total = 0;
+    for (int k = 1; k <= c->n_layer; k++) total += 4 * d + 6 * (k + 1) * d;
+    return total;
+}
+
+static int df_weights(const Stream *st, int c, double *w, int max) {
+    int k = c + 1;
+    if (k > st->cfg->n_layer) return -1;
+    const float *beta = st->params + beta_offset(k);
+    for (int j = 0; j <= k && j < max; j++) w[j] = beta[j];
+    return k + 1;
+}
+
+const VariantOps variant_denseformer = {
+    .name = "denseformer",
+    .summary = "depth-weighted average of all block outputs after every block (DenseFormer)",
+    .param_count = df_params,
+    .init_params = df_init,
+    .act_count = df_acts,
+    .scratch_count = df_scratch,
+    .begin = df_begin,
+    .input = df_input,
+    .commit = df_commit,
+    .output = df_output,
+    .output_backward = df_output_backward,
+    .commit_backward = df_commit_backward,
+    .input_backward = df_input_backward,
+    .begin_backward = df_begin_backward,
+    .flops_per_token = df_flops,
+    .depth_weights = df_weights,
+};
