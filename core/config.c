@@ -40,6 +40,8 @@ static const KeySpec KEYS[] = {
     KI(tie_embeddings, 0, 1, 1, "1 = LM head shares the token embedding"),
     KS(variant, 1, "residual variant (see `resbench train --help`)"),
     KI(attnres_blocks, 1, 256, 1, "attnres_block: number of blocks N (L = 2*n_layer divisible by N)"),
+    KI(mhc_streams, 2, 8, 1, "mhc/hc: number of residual streams n"),
+    KI(sinkhorn_iters, 1, 64, 1, "mhc: Sinkhorn iterations (2*iters-1 normalizations)"),
     KD(rope_theta, 1, 1e9, 1, "RoPE base"),
     KD(init_std, 0, 10, 1, "std of weight init (output projections scaled by 1/sqrt(2*n_layer))"),
     KD(lr, 0, 10, 1, "peak learning rate"),
@@ -56,7 +58,7 @@ static const KeySpec KEYS[] = {
     KI(eval_every, 0, 1 << 30, 0, "evaluate every N steps (0 = only at the end)"),
     KI(eval_tokens, 1, 1 << 30, 1, "validation tokens per evaluation"),
     KI(log_every, 1, 1 << 30, 0, "write a metrics row every N steps"),
-    KI(profile_every, 0, 1 << 30, 0, "write depth_attn.csv every N steps (0 = at the end only)"),
+    KI(profile_every, 0, 1 << 30, 0, "write depth_attn.csv / mhc.csv every N steps (0 = at the end only)"),
     KI(ckpt_every, 0, 1 << 30, 0, "checkpoint every N steps (0 = at evals and the end)"),
     KL(seed, 0, 1L << 62, 1, "model seed (init)"),
     KL(data_seed, 0, 1L << 62, 1, "data seed (data order, synthetic worlds), independent of seed"),
@@ -78,6 +80,8 @@ void config_defaults(Config *c) {
     c->vocab_size = 256;
     snprintf(c->variant, sizeof c->variant, "prenorm");
     c->attnres_blocks = 4;
+    c->mhc_streams = 4;
+    c->sinkhorn_iters = 20;
     c->rope_theta = 10000;
     c->init_std = 0.02;
     c->lr = 3e-3;

@@ -9,7 +9,7 @@ typedef struct {
     /* model */
     int n_layer, d_model, n_head, seq_len, batch_size, mlp_hidden, vocab_size, tie_embeddings;
     char variant[32];
-    int attnres_blocks;
+    int attnres_blocks, mhc_streams, sinkhorn_iters;
     double rope_theta, init_std;
     /* optimizer and schedule */
     double lr, min_lr, weight_decay, grad_clip, beta1, beta2, adam_eps;

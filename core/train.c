@@ -118,12 +118,9 @@ static int log_metrics(CsvOut *csv, long step, double tokens, double flops, doub
     return csv_row(csv, row);
 }
 
-/* depth_attn.csv: the mixing weights of every consumer on a fixed validation batch (batch 0), so
- * runs are comparable. Only the activations are touched: the trajectory is unchanged. */
-static int log_depth_weights(CsvOut *csv, Model *m, const Data *d, int *rows, long step) {
-    data_val_batch(d, 0, m->B, rows);
-    model_set_batch(m, rows);
-    model_forward(m);
+/* depth_attn.csv: the mixing weights of every consumer, averaged over the tokens of the last
+ * forward (validation batch 0, so runs and steps are comparable). */
+static int log_depth_weights(CsvOut *csv, Model *m, long step) {
     double w[RB_MAX_SUB + 1];
     for (int c = 0;; c++) {
         int n = m->vops->depth_weights(&m->stream, c, w, RB_MAX_SUB + 1);
@@ -141,11 +138,42 @@ static int log_depth_weights(CsvOut *csv, Model *m, const Data *d, int *rows, lo
 }
 
 static const char *const DEPTH_HEADER[] = {"step", "layer", "source", "weight"};
+static const char *const GAINS_HEADER[] = {
+    "step", "layer", "fwd_gain", "bwd_gain", "composite_fwd_gain", "composite_bwd_gain"};
+
+/* mhc.csv: per site the gains of the stream-mixing matrix and of the product of all so far,
+ * from the same forward on validation batch 0 (log_depth_weights or a fresh one). */
+static int log_mixing_gains(CsvOut *csv, Model *m, long step) {
+    double g[4 * RB_MAX_SUB];
+    int n = m->vops->mixing_gains(&m->stream, g);
+    for (int l = 0; l < n; l++) {
+        char f[6][40];
+        snprintf(f[0], 40, "%ld", step);
+        snprintf(f[1], 40, "%d", l + 1);
+        for (int k = 0; k < 4; k++) snprintf(f[2 + k], 40, "%.6g", g[4 * l + k]);
+        const char *row[6] = {f[0], f[1], f[2], f[3], f[4], f[5]};
+        if (csv_row(csv, row) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Diagnostics at a profile step: one forward on validation batch 0, then every CSV the variant
+ * supports. The trajectory is untouched (only activations are overwritten). */
+static int log_diagnostics(CsvOut *depth, CsvOut *gains, Model *m, const Data *d, int *rows,
+                           long step) {
+    if (!depth->f && !gains->f) return 0;
+    data_val_batch(d, 0, m->B, rows);
+    model_set_batch(m, rows);
+    model_forward(m);
+    if (depth->f && log_depth_weights(depth, m, step) != 0) return -1;
+    if (gains->f && log_mixing_gains(gains, m, step) != 0) return -1;
+    return 0;
+}
 
 typedef struct {
     Data data;
     Model model;
-    CsvOut metrics, depth;
+    CsvOut metrics, depth, gains;
     int *rows;
     int data_open, model_built;
 } RunState;
@@ -153,6 +181,7 @@ typedef struct {
 static void run_free(RunState *rs) {
     csv_close(&rs->metrics);
     csv_close(&rs->depth);
+    csv_close(&rs->gains);
     if (rs->model_built) model_free(&rs->model);
     if (rs->data_open) data_close(&rs->data);
     free(rs->rows);
@@ -169,15 +198,18 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     if (model_build(&rs->model, c) != 0) return -1;
     train_run_dir(c, dir, dirn);
     if (rb_mkdir_p(dir) != 0) return -1;
-    char ckpt[2200], metrics[2200], depth[2200];
+    char ckpt[2200], metrics[2200], depth[2200], gains[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
     snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
     snprintf(depth, sizeof depth, "%s/depth_attn.csv", dir);
+    snprintf(gains, sizeof gains, "%s/mhc.csv", dir);
     int has_depth = rs->model.vops->depth_weights != NULL;
+    int has_gains = rs->model.vops->mixing_gains != NULL;
     if (resume) {
         if (checkpoint_load(ckpt, &rs->model, st) != 0) return -1;
         if (csv_truncate_after(metrics, st->step) != 0) return -1;
         if (has_depth && csv_truncate_after(depth, st->step) != 0) return -1;
+        if (has_gains && csv_truncate_after(gains, st->step) != 0) return -1;
     } else if (access(ckpt, F_OK) == 0) {
         return rb_fail("run directory %s already holds a checkpoint: continue it with "
                        "`resbench train --resume %s`, or choose another out/run_id",
@@ -188,6 +220,7 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
         return -1;
     if (csv_open(&rs->metrics, metrics, METRICS_HEADER, 9, resume) != 0) return -1;
     if (has_depth && csv_open(&rs->depth, depth, DEPTH_HEADER, 4, resume) != 0) return -1;
+    if (has_gains && csv_open(&rs->gains, gains, GAINS_HEADER, 6, resume) != 0) return -1;
     rs->rows = rb_calloc((size_t)c->batch_size * (c->seq_len + 1), sizeof(int), "batch");
     return 0;
 }
@@ -257,7 +290,7 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
             log_from = done;
         }
         int profile_now = last || (c->profile_every > 0 && done % c->profile_every == 0);
-        if (profile_now && rs.depth.f && log_depth_weights(&rs.depth, m, &rs.data, rs.rows, done)) {
+        if (profile_now && log_diagnostics(&rs.depth, &rs.gains, m, &rs.data, rs.rows, done) != 0) {
             rc = RB_EXIT_FAIL;
             break;
         }

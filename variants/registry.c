@@ -4,10 +4,15 @@
 #include "variant.h"
 
 extern const VariantOps variant_prenorm, variant_attnres_full, variant_attnres_block,
-    variant_denseformer;
+    variant_denseformer, variant_mhc, variant_hc;
 
-const VariantOps *const rb_variants[] = {&variant_prenorm, &variant_attnres_full,
-                                         &variant_attnres_block, &variant_denseformer, NULL};
+const VariantOps *const rb_variants[] = {&variant_prenorm,
+                                         &variant_attnres_full,
+                                         &variant_attnres_block,
+                                         &variant_denseformer,
+                                         &variant_mhc,
+                                         &variant_hc,
+                                         NULL};
 
 const VariantOps *variant_find(const char *name) {
     for (int i = 0; rb_variants[i]; i++)

@@ -52,6 +52,10 @@ typedef struct VariantOps {
      * sources, averaged over tokens, into w (at most max). Returns the number of sources, or -1
      * past the last consumer. NULL for variants without depth mixing. */
     int (*depth_weights)(const Stream *st, int consumer, double *w, int max);
+    /* Optional diagnostics of multi-stream variants, from the last forward: for every site l
+     * (sublayer), gains[4l..4l+3] = forward gain, backward gain, composite forward gain, composite
+     * backward gain of the stream-mixing matrix, averaged over tokens. Returns the site count. */
+    int (*mixing_gains)(const Stream *st, double *gains);
 } VariantOps;
 
 const VariantOps *variant_find(const char *name);

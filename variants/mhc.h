@@ -1,0 +1,15 @@
+/* Sinkhorn projection of mhc (spec section 4), exposed for its own finite-difference test. */
+#ifndef RB_MHC_H
+#define RB_MHC_H
+
+#define MHC_MAX_N 8      /* mhc_streams upper bound */
+#define MHC_MAX_ITERS 64 /* sinkhorn_iters upper bound (the tape lives on the stack) */
+
+/* P[src * n + dst] from logits[src * n + dst]: softmax over dst + 1e-6, then 2*iters - 1
+ * alternating normalizations starting and ending with the one over src (each column sums to ~1).
+ * tape (optional): (2*iters - 1) x n*n inputs of the normalizations. */
+void sinkhorn_forward(float *P, float *tape, const float *logits, int n, int iters);
+/* Gradient of the unrolled forward: recomputes the tape from the logits. */
+void sinkhorn_backward(float *dlogits, const float *dP, const float *logits, int n, int iters);
+
+#endif
