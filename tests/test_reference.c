@@ -18,11 +18,12 @@ typedef struct {
     char variant[32];
     double hyper[8];
     int *tokens;
-    float *params, *logits, loss, *grads, *losses, *final;
+    float *params, *logits, loss, *grads, *losses, *final, torch_fp32_loss_err, torch_fp32_err;
     Config cfg;
 } Fixture;
 
-static const char *const VARIANTS[] = {"prenorm", "attnres_full", "attnres_block", "denseformer"};
+static const char *const VARIANTS[] = {"prenorm",     "attnres_full", "attnres_block",
+                                       "denseformer", "mhc",          "hc"};
 #define NVARIANTS (int)(sizeof VARIANTS / sizeof VARIANTS[0])
 
 static char *take(char **p, size_t n) {
@@ -49,6 +50,8 @@ static int load_fixture(const char *variant, Fixture *fx) {
     fx->grads = (float *)take(&p, (size_t)P * 4);
     fx->losses = (float *)take(&p, (size_t)S * 4);
     fx->final = (float *)take(&p, (size_t)P * 4);
+    memcpy(&fx->torch_fp32_loss_err, take(&p, 4), 4);
+    memcpy(&fx->torch_fp32_err, take(&p, 4), 4);
     Config *c = &fx->cfg;
     config_defaults(c);
     c->n_layer = fx->h[2];
@@ -62,6 +65,8 @@ static int load_fixture(const char *variant, Fixture *fx) {
     c->tie_embeddings = fx->h[11];
     c->warmup = fx->h[12];
     if (fx->h[13] > 0) c->attnres_blocks = fx->h[13];
+    if (fx->h[14] > 0) c->mhc_streams = fx->h[14];
+    if (fx->h[15] > 0) c->sinkhorn_iters = fx->h[15];
     snprintf(c->variant, sizeof c->variant, "%s", fx->variant);
     c->lr = fx->hyper[0];
     c->min_lr = fx->hyper[1];
@@ -121,12 +126,17 @@ static void check_variant(const char *variant) {
     }
     double e_final = max_rel(m.params, fx.final, m.n_params);
     printf("%s vs PyTorch: logits %.2e loss %.2e grads %.2e step losses %.2e params after %d "
-           "steps %.2e\n",
-           variant, e_logits, e_loss, e_grad, e_steps, fx.h[9], e_final);
+           "steps %.2e (PyTorch fp32: %.2e, %.2e)\n",
+           variant, e_logits, e_loss, e_grad, e_steps, fx.h[9], e_final, fx.torch_fp32_loss_err,
+           fx.torch_fp32_err);
     ck_assert_msg(e_logits < 1e-5, "logits off by %g", e_logits);
     ck_assert_msg(e_loss < 1e-5, "loss off by %g", e_loss);
-    ck_assert_msg(e_steps < 1e-5, "AdamW step losses off by %g", e_steps);
-    ck_assert_msg(e_final < 2e-5, "parameters after AdamW off by %g", e_final);
+    double loss_bound = fmax(1e-5, 3 * fx.torch_fp32_loss_err);
+    ck_assert_msg(e_steps < loss_bound, "AdamW step losses off by %g (bound %g)", e_steps,
+                  loss_bound);
+    /* as accurate as PyTorch's own float32 run of the same steps (see make_fixtures.py) */
+    double bound = fmax(2e-5, 3 * fx.torch_fp32_err);
+    ck_assert_msg(e_final < bound, "parameters after AdamW off by %g (bound %g)", e_final, bound);
     model_free(&m);
 }
 
