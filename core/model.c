@@ -272,8 +272,9 @@ void model_backward(Model *m) {
     ScratchPtrs *s = &m->s;
     crossentropy_backward(m->a.logits, m->a.lse, m->targets, m->N, m->V);
     matmul_backward(s->dlnf, m->g.head, m->a.logits, m->a.lnf, m->p.head, m->N, m->C, m->V, 0.0f);
-    rmsnorm_backward(s->dout, m->g.final_g, s->partials, s->dlnf, m->stream_out,
-                     m->p.final_g, m->a.rstdf, m->N, m->C);
+    rmsnorm_backward(s->dout, m->g.final_g, s->partials, s->dlnf, m->stream_out, m->p.final_g,
+                     m->a.rstdf, m->N, m->C);
+    if (m->grad_rms) m->grad_rms[m->L] = rms_of(s->dout, (size_t)m->N * m->C);
     v->output_backward(&m->stream, s->dout);
     for (int l = m->L - 1; l >= 0; l--) {
         const float *dy = v->commit_backward(&m->stream, l);
@@ -281,6 +282,7 @@ void model_backward(Model *m) {
             attn_backward(m, l / 2, l, dy, s->dh);
         else
             mlp_backward(m, l / 2, l, dy, s->dh);
+        if (m->grad_rms) m->grad_rms[l] = rms_of(s->dh, (size_t)m->N * m->C);
         v->input_backward(&m->stream, l, s->dh);
     }
     v->begin_backward(&m->stream, s->demb);

@@ -69,7 +69,9 @@ typedef struct {
     float *rope_cos, *rope_sin;
     int *inputs, *targets;           /* (N) each: the current batch */
     const float *sub_in[RB_MAX_SUB]; /* what each sublayer read (owned by the variant) */
-    const float *stream_out;          /* what the final norm read */
+    const float *stream_out;         /* what the final norm read */
+    double *grad_rms; /* if set (L + 1 entries): RMS of dLoss/d(input) of each sublayer and of the
+                         final norm, filled by model_backward (profiles) */
     double loss;
 } Model;
 

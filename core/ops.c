@@ -249,3 +249,9 @@ void crossentropy_backward(float *logits, const float *lse, const int *targets, 
         z[targets[n]] -= inv_n;
     }
 }
+
+double rms_of(const float *x, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return n ? sqrt(s / n) : 0;
+}

@@ -4,6 +4,7 @@
  * for deterministic per-thread reductions over tokens. */
 #ifndef RB_OPS_H
 #define RB_OPS_H
+#include <stddef.h>
 
 #define RB_EPS 1e-6f
 #define RB_ATT_TILE 64 /* causal attention row tile: masked tiles are never computed */
@@ -44,5 +45,8 @@ void swiglu_backward(float *dh13, const float *dg, const float *h13, int N, int 
 double crossentropy_forward(float *losses, float *lse, const float *logits, const int *targets,
                             int N, int V);
 void crossentropy_backward(float *logits, const float *lse, const int *targets, int N, int V);
+
+/* sqrt(mean(x^2)) over n floats, accumulated in double in a fixed order. */
+double rms_of(const float *x, size_t n);
 
 #endif

@@ -14,6 +14,7 @@
 #include "data.h"
 #include "model.h"
 #include "optim.h"
+#include "profile.h"
 #include "progress.h"
 #include "util.h"
 
@@ -157,29 +158,52 @@ static int log_mixing_gains(CsvOut *csv, Model *m, long step) {
     return 0;
 }
 
-/* Diagnostics at a profile step: one forward on validation batch 0, then every CSV the variant
- * supports. The trajectory is untouched (only activations are overwritten). */
-static int log_diagnostics(CsvOut *depth, CsvOut *gains, Model *m, const Data *d, int *rows,
-                           long step) {
-    if (!depth->f && !gains->f) return 0;
+static const char *const PROFILE_HEADER[] = {"step",      "layer",          "kind",
+                                             "input_rms", "output_rms",     "stream_rms",
+                                             "grad_rms",  "param_grad_norm"};
+
+static int log_profile(CsvOut *csv, Model *m, long step) {
+    ProfileRow rows[RB_MAX_SUB + 1];
+    profile_rows(m, rows);
+    for (int l = 0; l <= m->L; l++) {
+        char f[8][40];
+        const ProfileRow *r = &rows[l];
+        snprintf(f[0], 40, "%ld", step);
+        snprintf(f[1], 40, "%d", r->layer);
+        snprintf(f[2], 40, "%s", r->kind);
+        double v[5] = {r->input_rms, r->output_rms, r->stream_rms, r->grad_rms, r->param_grad_norm};
+        for (int k = 0; k < 5; k++) snprintf(f[3 + k], 40, "%.6g", v[k]);
+        const char *row[8] = {f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
+        if (csv_row(csv, row) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Diagnostics at a profile step, on validation batch 0 (the same tokens every time): mixing
+ * weights and gains of the forward, then the profile, whose backward overwrites the gradients.
+ * It runs between optimizer steps, and every step zeroes the gradients first, so the trajectory
+ * is unchanged (tested). */
+static int log_diagnostics(CsvOut *profile, CsvOut *depth, CsvOut *gains, Model *m, const Data *d,
+                           int *rows, long step) {
     data_val_batch(d, 0, m->B, rows);
     model_set_batch(m, rows);
     model_forward(m);
     if (depth->f && log_depth_weights(depth, m, step) != 0) return -1;
     if (gains->f && log_mixing_gains(gains, m, step) != 0) return -1;
-    return 0;
+    return log_profile(profile, m, step);
 }
 
 typedef struct {
     Data data;
     Model model;
-    CsvOut metrics, depth, gains;
+    CsvOut metrics, profile, depth, gains;
     int *rows;
     int data_open, model_built;
 } RunState;
 
 static void run_free(RunState *rs) {
     csv_close(&rs->metrics);
+    csv_close(&rs->profile);
     csv_close(&rs->depth);
     csv_close(&rs->gains);
     if (rs->model_built) model_free(&rs->model);
@@ -198,16 +222,18 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     if (model_build(&rs->model, c) != 0) return -1;
     train_run_dir(c, dir, dirn);
     if (rb_mkdir_p(dir) != 0) return -1;
-    char ckpt[2200], metrics[2200], depth[2200], gains[2200];
+    char ckpt[2200], metrics[2200], depth[2200], gains[2200], profile[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
     snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
     snprintf(depth, sizeof depth, "%s/depth_attn.csv", dir);
     snprintf(gains, sizeof gains, "%s/mhc.csv", dir);
+    snprintf(profile, sizeof profile, "%s/profile.csv", dir);
     int has_depth = rs->model.vops->depth_weights != NULL;
     int has_gains = rs->model.vops->mixing_gains != NULL;
     if (resume) {
         if (checkpoint_load(ckpt, &rs->model, st) != 0) return -1;
         if (csv_truncate_after(metrics, st->step) != 0) return -1;
+        if (csv_truncate_after(profile, st->step) != 0) return -1;
         if (has_depth && csv_truncate_after(depth, st->step) != 0) return -1;
         if (has_gains && csv_truncate_after(gains, st->step) != 0) return -1;
     } else if (access(ckpt, F_OK) == 0) {
@@ -219,6 +245,7 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
         write_meta(dir, &rs->model, &rs->data, train_total_steps(c), resume) != 0)
         return -1;
     if (csv_open(&rs->metrics, metrics, METRICS_HEADER, 9, resume) != 0) return -1;
+    if (csv_open(&rs->profile, profile, PROFILE_HEADER, 8, resume) != 0) return -1;
     if (has_depth && csv_open(&rs->depth, depth, DEPTH_HEADER, 4, resume) != 0) return -1;
     if (has_gains && csv_open(&rs->gains, gains, GAINS_HEADER, 6, resume) != 0) return -1;
     rs->rows = rb_calloc((size_t)c->batch_size * (c->seq_len + 1), sizeof(int), "batch");
@@ -290,7 +317,8 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
             log_from = done;
         }
         int profile_now = last || (c->profile_every > 0 && done % c->profile_every == 0);
-        if (profile_now && log_diagnostics(&rs.depth, &rs.gains, m, &rs.data, rs.rows, done) != 0) {
+        if (profile_now &&
+            log_diagnostics(&rs.profile, &rs.depth, &rs.gains, m, &rs.data, rs.rows, done) != 0) {
             rc = RB_EXIT_FAIL;
             break;
         }

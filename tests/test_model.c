@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops.h"
 #include "optim.h"
+#include "profile.h"
 #include "testutil.h"
 
 START_TEST(test_model_finite_differences) {
@@ -153,6 +155,51 @@ START_TEST(test_clipping_and_decay_mask) {
 }
 END_TEST
 
+/* profile.csv rows against values computed here from the model's buffers (prenorm). */
+START_TEST(test_profile_rows) {
+    Config c;
+    tu_tiny_config(&c);
+    Model m;
+    ck_assert(model_build(&m, &c) == 0);
+    tu_fill_batch(&m, 13);
+    model_forward(&m);
+    size_t nd = (size_t)m.N * m.C;
+    double *stream = tu_mem(nd * sizeof(double));
+    for (size_t i = 0; i < nd; i++) stream[i] = m.a.emb[i];
+    ProfileRow rows[RB_MAX_SUB + 1];
+    profile_rows(&m, rows);
+    for (int l = 0; l < m.L; l++) {
+        double in = 0, out = 0, st = 0;
+        for (size_t i = 0; i < nd; i++) {
+            in += stream[i] * stream[i]; /* prenorm: sublayer l reads x_{l-1} = e + sum v */
+            double v = m.a.sub_out[l * nd + i];
+            out += v * v;
+            stream[i] += v;
+            st += stream[i] * stream[i];
+        }
+        ck_assert_int_eq(rows[l].layer, l + 1);
+        ck_assert_str_eq(rows[l].kind, l % 2 ? "mlp" : "attn");
+        ck_assert_double_eq_tol(rows[l].input_rms, sqrt(in / nd), 1e-5);
+        ck_assert_double_eq_tol(rows[l].output_rms, sqrt(out / nd), 1e-5);
+        ck_assert_double_eq_tol(rows[l].stream_rms, sqrt(st / nd), 1e-5);
+        ck_assert(rows[l].grad_rms > 0 && rows[l].param_grad_norm > 0);
+    }
+    ck_assert_str_eq(rows[m.L].kind, "out");
+    /* gradient columns against a plain backward of the same forward */
+    model_forward(&m);
+    model_zero_grad(&m);
+    model_backward(&m);
+    double g = 0;
+    for (size_t i = 0; i < (size_t)m.C * m.C; i++) g += (double)m.g.wo[i] * m.g.wo[i];
+    for (size_t i = 0; i < (size_t)3 * m.C * m.C; i++) g += (double)m.g.wqkv[i] * m.g.wqkv[i];
+    for (int i = 0; i < m.C; i++) g += (double)m.g.attn_g[i] * m.g.attn_g[i];
+    ck_assert_double_eq_tol(rows[0].param_grad_norm, sqrt(g), 1e-6 * sqrt(g));
+    ck_assert_double_eq_tol(rows[m.L].grad_rms, rms_of(m.s.dout, nd), 1e-9);
+    ck_assert_double_eq_tol(rows[0].grad_rms, rms_of(m.s.dh, nd), 1e-9); /* sublayer 1 is last */
+    model_free(&m);
+}
+END_TEST
+
 static Suite *model_suite(void) {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("model");
@@ -165,6 +212,7 @@ static Suite *model_suite(void) {
     tcase_add_test(tc, test_no_allocation_in_step);
     tcase_add_test(tc, test_lr_schedule);
     tcase_add_test(tc, test_clipping_and_decay_mask);
+    tcase_add_test(tc, test_profile_rows);
     suite_add_tcase(s, tc);
     return s;
 }

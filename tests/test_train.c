@@ -122,6 +122,12 @@ static void check_resume_after(int sig, const char *variant) {
     snprintf(pa, sizeof pa, "%s/full/depth_attn.csv", out);
     snprintf(pb, sizeof pb, "%s/cut/depth_attn.csv", out);
     char *da = tu_read(pa), *db = tu_read(pb);
+    char pp[1400], pq[1400];
+    snprintf(pp, sizeof pp, "%s/full/profile.csv", out);
+    snprintf(pq, sizeof pq, "%s/cut/profile.csv", out);
+    char *fa = tu_read(pp), *fb = tu_read(pq);
+    ck_assert(fa && fb && strlen(fa) > 100);
+    ck_assert_str_eq(fa, fb);
     if (strcmp(variant, "prenorm") == 0)
         ck_assert(da == NULL && db == NULL);
     else

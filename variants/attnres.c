@@ -303,13 +303,27 @@ static int attnres_weights(const Stream *st, int c, double *w, int max) {
     return m;
 }
 
+/* The running sources after sublayer l (what consumer l+1 can read): RMS over all of them, from
+ * the cached 1/rms (mean square = 1/rinv^2 - eps). */
+static double attnres_stream_rms(const Stream *st, int l) {
+    Lay y = lay_of(st);
+    const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
+    float *dsrc[RB_MAX_SUB + 1];
+    int m = sources(st, &y, l + 1, src, rinv, dsrc);
+    double ms = 0;
+    for (int s = 0; s < m; s++)
+        for (int t = 0; t < y.ntok; t++) ms += 1.0 / ((double)rinv[s][t] * rinv[s][t]) - RB_EPS;
+    return sqrt(ms / ((double)m * y.ntok));
+}
+
 #define ATTNRES_OPS                                                                                \
     .check_config = attnres_check, .param_count = attnres_params, .init_params = attnres_init,     \
     .act_count = attnres_acts, .scratch_count = attnres_scratch, .begin = attnres_begin,           \
     .input = attnres_input, .commit = attnres_commit, .output = attnres_output,                    \
     .output_backward = attnres_output_backward, .commit_backward = attnres_commit_backward,        \
     .input_backward = attnres_input_backward, .begin_backward = attnres_begin_backward,            \
-    .flops_per_token = attnres_flops, .depth_weights = attnres_weights
+    .flops_per_token = attnres_flops, .depth_weights = attnres_weights,                            \
+    .stream_rms = attnres_stream_rms
 
 const VariantOps variant_attnres_full = {
     .name = "attnres_full",

@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "ops.h"
 #include "variant.h"
 
 typedef struct {
@@ -202,6 +203,14 @@ static int df_weights(const Stream *st, int c, double *w, int max) {
     return k + 1;
 }
 
+/* after an attention sublayer the state is mid_k, after an MLP sublayer the average Y_k */
+static double df_stream_rms(const Stream *st, int l) {
+    Lay y = lay_of(st);
+    int k = l / 2 + 1;
+    const float *x = l % 2 == 0 ? y.mid + row(&y, k) : Y_of(st, &y, k);
+    return rms_of(x, (size_t)y.ntok * y.d);
+}
+
 const VariantOps variant_denseformer = {
     .name = "denseformer",
     .summary = "depth-weighted average of all block outputs after every block (DenseFormer)",
@@ -219,4 +228,5 @@ const VariantOps variant_denseformer = {
     .begin_backward = df_begin_backward,
     .flops_per_token = df_flops,
     .depth_weights = df_weights,
+    .stream_rms = df_stream_rms,
 };

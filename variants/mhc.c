@@ -628,12 +628,28 @@ static int mhc_gains(const Stream *st, double *gains) {
     return L;
 }
 
+/* RMS of the mean stream after site l */
+static double mhc_stream_rms(const Stream *st, int l) {
+    Lay y = lay_of(st);
+    const float *X = state(&y, l + 1);
+    double s = 0;
+    for (int t = 0; t < y.ntok; t++)
+        for (int k = 0; k < y.d; k++) {
+            double m = 0;
+            for (int i = 0; i < y.n; i++) m += X[((size_t)t * y.n + i) * y.d + k];
+            m /= y.n;
+            s += m * m;
+        }
+    return sqrt(s / ((double)y.ntok * y.d));
+}
+
 #define MHC_OPS                                                                                    \
     .param_count = mhc_params, .init_params = mhc_init, .act_count = mhc_acts,                     \
     .scratch_count = mhc_scratch, .begin = mhc_begin, .input = mhc_input, .commit = mhc_commit,    \
     .output = mhc_output, .output_backward = mhc_output_backward,                                  \
     .commit_backward = mhc_commit_backward, .input_backward = mhc_input_backward,                  \
-    .begin_backward = mhc_begin_backward, .flops_per_token = mhc_flops, .mixing_gains = mhc_gains
+    .begin_backward = mhc_begin_backward, .flops_per_token = mhc_flops, .mixing_gains = mhc_gains, \
+    .stream_rms = mhc_stream_rms
 
 const VariantOps variant_mhc = {
     .name = "mhc",

@@ -2,6 +2,7 @@
  * Saved: x_0..x_L (each N x C). Backward keeps one running dx. */
 #include <string.h>
 
+#include "ops.h"
 #include "variant.h"
 
 static size_t prenorm_params(const Config *c) {
@@ -64,6 +65,10 @@ static double prenorm_flops(const Config *c) {
     return 2.0 * config_n_sub(c) * c->d_model;
 }
 
+static double prenorm_stream_rms(const Stream *st, int l) {
+    return rms_of(st->acts + (size_t)(l + 1) * st->ntok * st->d, (size_t)st->ntok * st->d);
+}
+
 const VariantOps variant_prenorm = {
     .name = "prenorm",
     .summary = "x_l = x_{l-1} + f_l(x_{l-1}) (baseline)",
@@ -80,4 +85,5 @@ const VariantOps variant_prenorm = {
     .input_backward = prenorm_input_backward,
     .begin_backward = prenorm_begin_backward,
     .flops_per_token = prenorm_flops,
+    .stream_rms = prenorm_stream_rms,
 };

@@ -56,6 +56,9 @@ typedef struct VariantOps {
      * (sublayer), gains[4l..4l+3] = forward gain, backward gain, composite forward gain, composite
      * backward gain of the stream-mixing matrix, averaged over tokens. Returns the site count. */
     int (*mixing_gains)(const Stream *st, double *gains);
+    /* RMS (over tokens and channels) of the residual state after sublayer l in the last forward:
+     * what the dilution figure plots. */
+    double (*stream_rms)(const Stream *st, int l);
 } VariantOps;
 
 const VariantOps *variant_find(const char *name);

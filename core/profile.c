@@ -1,0 +1,49 @@
+#include "profile.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "ops.h"
+
+static double sq_norm(const float *x, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+/* L2 norm of the gradients of the parameters owned by sublayer l (norm gain and matrices). */
+static double sublayer_grad_norm(const Model *m, int l) {
+    size_t C = m->C, H = m->H, k = l / 2;
+    if (l % 2 == 0)
+        return sqrt(sq_norm(m->g.attn_g + k * C, C) +
+                    sq_norm(m->g.wqkv + k * 3 * C * C, 3 * C * C) +
+                    sq_norm(m->g.wo + k * C * C, C * C));
+    return sqrt(sq_norm(m->g.mlp_g + k * C, C) + sq_norm(m->g.w13 + k * 2 * H * C, 2 * H * C) +
+                sq_norm(m->g.w2 + k * C * H, C * H));
+}
+
+void profile_rows(Model *m, ProfileRow *rows) {
+    size_t nd = (size_t)m->N * m->C;
+    for (int l = 0; l < m->L; l++) {
+        ProfileRow *r = &rows[l];
+        r->layer = l + 1;
+        r->kind = l % 2 == 0 ? "attn" : "mlp";
+        r->input_rms = rms_of(m->sub_in[l], nd);
+        r->output_rms = rms_of(m->a.sub_out + (size_t)l * nd, nd);
+        r->stream_rms = m->vops->stream_rms ? m->vops->stream_rms(&m->stream, l) : NAN;
+    }
+    ProfileRow *out = &rows[m->L];
+    out->layer = m->L + 1;
+    out->kind = "out";
+    out->input_rms = out->stream_rms = rms_of(m->stream_out, nd);
+    out->output_rms = rms_of(m->a.logits, (size_t)m->N * m->V);
+    double grad_rms[RB_MAX_SUB + 1];
+    m->grad_rms = grad_rms;
+    model_zero_grad(m);
+    model_backward(m);
+    m->grad_rms = NULL;
+    for (int l = 0; l <= m->L; l++) rows[l].grad_rms = grad_rms[l];
+    for (int l = 0; l < m->L; l++) rows[l].param_grad_norm = sublayer_grad_norm(m, l);
+    out->param_grad_norm =
+        sqrt(sq_norm(m->g.final_g, m->C) + sq_norm(m->g.head, (size_t)m->V * m->C));
+}
