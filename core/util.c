@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -170,5 +171,39 @@ int rb_copy_str(char *dst, size_t n, const char *src) {
     size_t len = strlen(src);
     if (len >= n) return -1;
     memcpy(dst, src, len + 1);
+    return 0;
+}
+
+static int cmp_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int rb_list_dir(const char *dir, char ***names) {
+    DIR *d = opendir(dir);
+    if (!d) return rb_fail("cannot list %s: %s", dir, strerror(errno));
+    int n = 0, cap = 16;
+    char **list = rb_calloc(cap, sizeof(char *), "directory listing");
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        if (n == cap) {
+            cap *= 2;
+            char **grown = realloc(list, cap * sizeof(char *));
+            if (!grown) rb_die(RB_EXIT_FAIL, "out of memory listing %s", dir);
+            list = grown;
+        }
+        list[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(list, n, sizeof(char *), cmp_names);
+    *names = list;
+    return n;
+}
+
+int rb_join(char *dst, size_t n, const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la + 1 + lb >= n) return rb_fail("path too long: %s/%s", a, b);
+    memcpy(dst, a, la);
+    dst[la] = '/';
+    memcpy(dst + la + 1, b, lb + 1);
     return 0;
 }

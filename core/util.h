@@ -27,7 +27,11 @@ int rb_write_file_atomic(const char *path, const void *data, size_t n);
 int rb_read_file(const char *path, char **data, size_t *n);
 /* Copy src into dst of size n; -1 (dst untouched) when it does not fit. */
 int rb_copy_str(char *dst, size_t n, const char *src);
+/* dst = a/b; -1 (and rb_error) when it does not fit in n bytes. */
+int rb_join(char *dst, size_t n, const char *a, const char *b);
 int rb_mkdir_p(const char *path);
+/* Names in DIR (no dot entries), sorted; returns the count or -1. Free each name and the array. */
+int rb_list_dir(const char *dir, char ***names);
 int rb_fsync_dir(const char *dir_of_path);
 size_t rb_peak_rss_kb(void);
 

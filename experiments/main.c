@@ -6,6 +6,7 @@
 
 int cmd_train(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -16,6 +17,7 @@ typedef struct {
 static const Command COMMANDS[] = {
     {"train", cmd_train, "train one model (or --resume a run)"},
     {"data", cmd_data, "describe a data source: sizes, loss floor, a sample"},
+    {"plot", cmd_plot, "figures (gnuplot) for run and experiment directories"},
 };
 #define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 

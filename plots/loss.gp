@@ -1,13 +1,25 @@
-# Training and validation loss of one run against training tokens.
-#   gnuplot -e "run='results/RUN'" plots/loss.gp     -> RUN/loss.png
-if (!exists("run")) run = "results/run"
-set terminal pngcairo size 900,540 font "sans,11"
-set output run."/loss.png"
-set datafile separator ","
-set key autotitle columnhead top right
-set xlabel "training tokens (millions)"
+# Figure 1: validation loss against training compute and tokens, one line per variant: the mean
+# over seeds, the band spans min..max over seeds; dotted: the training loss (mean).
+load plotsdir."/common.gp"
 set ylabel "loss (nats/token)"
-set grid
-set title "resbench: ".run noenhanced
-plot run."/metrics.csv" using ($2/1e6):6 with lines lw 1 lc rgb "#9ecae1" title "train", \
-     "" using ($2/1e6):($7 > 0 ? $7 : 1/0) with linespoints lw 2 pt 7 lc rgb "#08519c" title "validation"
+set key top right
+
+set output outdir."/loss_vs_flops.".fmt
+set title "Loss vs training compute" noenhanced
+set xlabel "training compute (PFLOP, analytic forward + backward)"
+plot for [v in variants] datadir."/val_".v.".dat" using ($2/1e15):4:5 with filledcurves \
+         lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
+     for [v in variants] datadir."/train_".v.".dat" using ($2/1e15):3 with lines \
+         lc rgb color(v) lw 1 dt 3 notitle, \
+     for [v in variants] datadir."/val_".v.".dat" using ($2/1e15):3 with linespoints \
+         lc rgb color(v) lw 2 pt 7 ps 0.6 title v
+
+set output outdir."/loss_vs_tokens.".fmt
+set title "Loss vs training tokens" noenhanced
+set xlabel "training tokens (millions)"
+plot for [v in variants] datadir."/val_".v.".dat" using ($1/1e6):4:5 with filledcurves \
+         lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
+     for [v in variants] datadir."/train_".v.".dat" using ($1/1e6):3 with lines \
+         lc rgb color(v) lw 1 dt 3 notitle, \
+     for [v in variants] datadir."/val_".v.".dat" using ($1/1e6):3 with linespoints \
+         lc rgb color(v) lw 2 pt 7 ps 0.6 title v

@@ -1,0 +1,181 @@
+/* `resbench plot DIR...`: gathers the runs under the given run or experiment directories, writes
+ * aggregated data files (mean and min..max over seeds, per variant) into FIRST_DIR/figures/ and
+ * renders them with the gnuplot scripts in plots/. No plotting happens in C. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "csvread.h"
+#include "plot.h"
+#include "util.h"
+#include "variant.h"
+
+#ifndef RESBENCH_PLOTS_DIR
+#define RESBENCH_PLOTS_DIR "plots"
+#endif
+
+static int is_file(const char *dir, const char *name) {
+    char p[4200];
+    struct stat st;
+    return rb_join(p, sizeof p, dir, name) == 0 && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int load_table(const char *dir, const char *name, CsvTable *t) {
+    char p[4200];
+    if (!is_file(dir, name)) return 0;
+    if (rb_join(p, sizeof p, dir, name) != 0) return -1;
+    if (csv_load(p, t) != 0) return -1;
+    return 1;
+}
+
+static int load_run(const char *dir, PlotRun *r) {
+    memset(r, 0, sizeof *r);
+    if (rb_copy_str(r->dir, sizeof r->dir, dir) != 0)
+        return rb_fail("plot: path too long: %s", dir);
+    Config c;
+    config_defaults(&c);
+    char p[4200];
+    if (rb_join(p, sizeof p, dir, "config.ini") != 0 || config_load_ini(&c, p) != 0) return -1;
+    snprintf(r->variant, sizeof r->variant, "%s", c.variant);
+    r->seed = c.seed;
+    if (load_table(dir, "metrics.csv", &r->metrics) != 1)
+        return rb_fail("%s/metrics.csv: missing or malformed", dir);
+    if ((r->has_profile = load_table(dir, "profile.csv", &r->profile)) < 0 ||
+        (r->has_depth = load_table(dir, "depth_attn.csv", &r->depth)) < 0 ||
+        (r->has_gains = load_table(dir, "mhc.csv", &r->gains)) < 0)
+        return -1;
+    return 0;
+}
+
+/* DIR is a run (it has metrics.csv) or holds runs one level down. */
+static int collect(const char *dir, PlotRun *runs, int *n, int max) {
+    if (is_file(dir, "metrics.csv")) {
+        if (*n >= max) return rb_fail("plot: more than %d runs", max);
+        return load_run(dir, &runs[(*n)++]);
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return rb_fail("plot: %s is not a directory", dir);
+    char **names = NULL;
+    int count = rb_list_dir(dir, &names);
+    if (count < 0) return -1;
+    int found = 0, rc = 0;
+    for (int i = 0; i < count && rc == 0; i++) {
+        char sub[4200];
+        if (rb_join(sub, sizeof sub, dir, names[i]) == 0 && is_file(sub, "metrics.csv")) {
+            if (*n >= max)
+                rc = rb_fail("plot: more than %d runs", max);
+            else
+                rc = load_run(sub, &runs[(*n)++]);
+            found++;
+        }
+    }
+    for (int i = 0; i < count; i++) free(names[i]);
+    free(names);
+    if (rc == 0 && found == 0)
+        return rb_fail("plot: %s holds no run (no metrics.csv in it or its subdirectories)", dir);
+    return rc;
+}
+
+static int run_gnuplot(const char *script, const char *vars) {
+    pid_t pid = fork();
+    if (pid < 0) return rb_fail("plot: fork failed: %s", strerror(errno));
+    if (pid == 0) {
+        execlp("gnuplot", "gnuplot", "-e", vars, script, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        return rb_fail("plot: gnuplot not found in PATH (install it, e.g. apt-get install "
+                       "gnuplot-nox)");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return rb_fail("plot: gnuplot failed on %s", script);
+    return 0;
+}
+
+static void plot_help(void) {
+    printf(
+        "usage: resbench plot [--out DIR] RUN_OR_EXPERIMENT_DIR...\n\n"
+        "Gathers every run under the directories (a run directory has metrics.csv; an\n"
+        "experiment directory holds runs), groups them by variant and writes into\n"
+        "FIRST_DIR/figures/ (or --out DIR), as PNG and SVG:\n"
+        "  loss_vs_flops, loss_vs_tokens   validation loss, mean over seeds with a min..max band\n"
+        "  dilution                        per-sublayer stream and output RMS (profile.csv)\n"
+        "  gradients                       per-sublayer gradient RMS and parameter-gradient norm\n"
+        "  depth_VARIANT                   depth-attention / DenseFormer weights (depth_attn.csv)\n"
+        "  gains                           mHC/HC mixing gains (mhc.csv)\n"
+        "and the .dat files they are drawn from. Needs gnuplot in PATH; scripts are read from\n"
+        "$RESBENCH_PLOTS or %s.\n",
+        RESBENCH_PLOTS_DIR);
+}
+
+int cmd_plot(int argc, char **argv) {
+    const char *out = NULL;
+    const char *dirs[64];
+    int ndirs = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            plot_help();
+            return RB_EXIT_OK;
+        }
+        if (!strcmp(argv[i], "--out")) {
+            if (i + 1 >= argc) rb_die(RB_EXIT_USAGE, "plot: --out needs a directory");
+            out = argv[++i];
+        } else if (argv[i][0] == '-') {
+            rb_die(RB_EXIT_USAGE, "plot: unknown option '%s' (see --help)", argv[i]);
+        } else if (ndirs < 64) {
+            dirs[ndirs++] = argv[i];
+        }
+    }
+    if (ndirs == 0) rb_die(RB_EXIT_USAGE, "plot: no directory given (see --help)");
+    static PlotRun runs[RB_PLOT_MAX_RUNS];
+    int n = 0;
+    for (int i = 0; i < ndirs; i++)
+        if (collect(dirs[i], runs, &n, RB_PLOT_MAX_RUNS) != 0)
+            rb_die(RB_EXIT_USAGE, "%s", rb_error());
+    char figdir[4200];
+    if (out)
+        snprintf(figdir, sizeof figdir, "%s", out);
+    else
+        snprintf(figdir, sizeof figdir, "%s/figures", dirs[0]);
+    if (strchr(figdir, '\'') || strchr(figdir, '"'))
+        rb_die(RB_EXIT_USAGE, "plot: output path %s contains a quote", figdir);
+    if (rb_mkdir_p(figdir) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
+    PlotLists lists;
+    if (plot_write_data(runs, n, figdir, &lists) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    const char *env = getenv("RESBENCH_PLOTS");
+    const char *pdir = env && *env ? env : RESBENCH_PLOTS_DIR;
+    struct {
+        const char *script, *needs;
+    } figs[] = {{"loss.gp", lists.loss},
+                {"profile.gp", lists.profile},
+                {"depth.gp", lists.depth},
+                {"gains.gp", lists.gains}};
+    int made = 0;
+    for (size_t f = 0; f < sizeof figs / sizeof figs[0]; f++) {
+        if (!figs[f].needs[0]) continue;
+        char script[4300], vars[16384];
+        if (rb_join(script, sizeof script, pdir, figs[f].script) != 0)
+            rb_die(RB_EXIT_USAGE, "%s", rb_error());
+        if (access(script, R_OK) != 0)
+            rb_die(RB_EXIT_USAGE,
+                   "plot: cannot read %s (set RESBENCH_PLOTS to the plots/ directory)", script);
+        for (int fmt = 0; fmt < 2; fmt++) {
+            snprintf(vars, sizeof vars,
+                     "plotsdir='%s'; datadir='%s'; outdir='%s'; fmt='%s'; variants='%s'", pdir,
+                     figdir, figdir, fmt ? "svg" : "png", figs[f].needs);
+            if (run_gnuplot(script, vars) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
+        }
+        made++;
+    }
+    for (int i = 0; i < n; i++) plot_run_free(&runs[i]);
+    printf("plot: %d runs, %d figure groups written to %s\n", n, made, figdir);
+    return RB_EXIT_OK;
+}

@@ -1,0 +1,23 @@
+/* Data side of `resbench plot`: runs grouped by variant, aggregated into gnuplot data files. */
+#ifndef RB_PLOT_H
+#define RB_PLOT_H
+#include "csvread.h"
+
+#define RB_PLOT_MAX_RUNS 512
+
+typedef struct {
+    char dir[4200], variant[32];
+    long seed;
+    CsvTable metrics, profile, depth, gains;
+    int has_profile, has_depth, has_gains;
+} PlotRun;
+
+/* Space-separated variant names that have data for each figure group. */
+typedef struct {
+    char loss[1024], profile[1024], depth[1024], gains[1024];
+} PlotLists;
+
+int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists);
+void plot_run_free(PlotRun *r);
+
+#endif

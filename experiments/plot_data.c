@@ -1,0 +1,222 @@
+/* Aggregation for `resbench plot`: per variant, mean and min..max over its runs (seeds), written as
+ * whitespace-separated .dat files that the gnuplot scripts in plots/ read. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "plot.h"
+#include "util.h"
+#include "variant.h"
+
+typedef struct {
+    double sum, min, max;
+    int n;
+} Stat;
+
+static void stat_add(Stat *s, double v) {
+    if (isnan(v)) return;
+    if (s->n == 0 || v < s->min) s->min = v;
+    if (s->n == 0 || v > s->max) s->max = v;
+    s->sum += v;
+    s->n++;
+}
+
+static double last_step(const CsvTable *t) {
+    int c = csv_col(t, "step");
+    double mx = NAN;
+    for (size_t r = 0; r < csv_nrows(t); r++) {
+        double v = csv_num(t, r, c);
+        if (isnan(mx) || v > mx) mx = v;
+    }
+    return mx;
+}
+
+static FILE *open_dat(const char *figdir, const char *prefix, const char *variant) {
+    char p[4400];
+    snprintf(p, sizeof p, "%s/%s_%s.dat", figdir, prefix, variant);
+    FILE *f = fopen(p, "w");
+    if (!f) rb_fail("plot: cannot write %s", p);
+    return f;
+}
+
+static void append_name(char *list, size_t n, const char *name) {
+    if (list[0]) strncat(list, " ", n - strlen(list) - 1);
+    strncat(list, name, n - strlen(list) - 1);
+}
+
+/* Loss curves: for every step of the first run, the column aggregated over the runs that logged
+ * the same step. val = 1 keeps only evaluated rows. */
+static int write_loss(PlotRun **rs, int k, const char *figdir, const char *v, int val) {
+    FILE *f = open_dat(figdir, val ? "val" : "train", v);
+    if (!f) return -1;
+    const CsvTable *t0 = &rs[0]->metrics;
+    int cs = csv_col(t0, "step"), ct = csv_col(t0, "tokens"), cf = csv_col(t0, "flops");
+    const char *col = val ? "val_loss" : "train_loss";
+    fprintf(f, "# tokens flops mean min max runs (%s over %d runs)\n", col, k);
+    for (size_t r = 0; r < csv_nrows(t0); r++) {
+        double step = csv_num(t0, r, cs);
+        Stat s = {0};
+        for (int i = 0; i < k; i++) {
+            const CsvTable *t = &rs[i]->metrics;
+            int c = csv_col(t, col), ci = csv_col(t, "step");
+            for (size_t q = 0; q < csv_nrows(t); q++)
+                if (csv_num(t, q, ci) == step) {
+                    stat_add(&s, csv_num(t, q, c));
+                    break;
+                }
+        }
+        if (s.n == 0) continue;
+        fprintf(f, "%g %g %.6g %.6g %.6g %d\n", csv_num(t0, r, ct), csv_num(t0, r, cf), s.sum / s.n,
+                s.min, s.max, s.n);
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Per-sublayer columns at each run's last profile step, averaged over runs. */
+static int write_profile(PlotRun **rs, int k, const char *figdir, const char *v) {
+    static const char *cols[] = {"stream_rms", "output_rms", "grad_rms", "param_grad_norm",
+                                 "input_rms"};
+    Stat st[RB_MAX_SUB + 2][5];
+    memset(st, 0, sizeof st);
+    int layers = 0;
+    for (int i = 0; i < k; i++) {
+        const CsvTable *t = &rs[i]->profile;
+        double last = last_step(t);
+        int cs = csv_col(t, "step"), cl = csv_col(t, "layer"), ck = csv_col(t, "kind");
+        for (size_t r = 0; r < csv_nrows(t); r++) {
+            int l = (int)csv_num(t, r, cl);
+            if (csv_num(t, r, cs) != last || !strcmp(csv_cell(t, r, ck), "out")) continue;
+            if (l < 1 || l > RB_MAX_SUB) continue;
+            layers = l > layers ? l : layers;
+            for (int c = 0; c < 5; c++) stat_add(&st[l][c], csv_num(t, r, csv_col(t, cols[c])));
+        }
+    }
+    FILE *f = open_dat(figdir, "profile", v);
+    if (!f) return -1;
+    fprintf(f,
+            "# layer stream_rms output_rms grad_rms param_grad_norm input_rms (mean of %d runs)\n",
+            k);
+    for (int l = 1; l <= layers; l++) {
+        fprintf(f, "%d", l);
+        for (int c = 0; c < 5; c++)
+            fprintf(f, " %.6g", st[l][c].n ? st[l][c].sum / st[l][c].n : NAN);
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Heatmap grid of the first run's last step: "source layer weight", NaN where a consumer has no
+ * such source, a blank line after each layer (gnuplot's grid format). */
+static int write_depth(const PlotRun *r, const char *figdir, const char *v) {
+    const CsvTable *t = &r->depth;
+    double last = last_step(t);
+    int cs = csv_col(t, "step"), cl = csv_col(t, "layer"), cr = csv_col(t, "source"),
+        cw = csv_col(t, "weight");
+    static double w[RB_MAX_SUB + 2][RB_MAX_SUB + 2];
+    int layers = 0, sources = 0;
+    for (int a = 0; a < RB_MAX_SUB + 2; a++)
+        for (int b = 0; b < RB_MAX_SUB + 2; b++) w[a][b] = NAN;
+    for (size_t q = 0; q < csv_nrows(t); q++) {
+        if (csv_num(t, q, cs) != last) continue;
+        int l = (int)csv_num(t, q, cl), s = (int)csv_num(t, q, cr);
+        if (l < 1 || l > RB_MAX_SUB + 1 || s < 0 || s > RB_MAX_SUB) continue;
+        w[l][s] = csv_num(t, q, cw);
+        layers = l > layers ? l : layers;
+        sources = s + 1 > sources ? s + 1 : sources;
+    }
+    FILE *f = open_dat(figdir, "depth", v);
+    if (!f) return -1;
+    fprintf(f, "# source layer weight (%s, step %g)\n", r->dir, last);
+    for (int l = 1; l <= layers; l++) {
+        for (int s = 0; s < sources; s++) fprintf(f, "%d %d %.6g\n", s, l, w[l][s]);
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    return 0;
+}
+
+static int write_gains(PlotRun **rs, int k, const char *figdir, const char *v) {
+    static const char *cols[] = {"fwd_gain", "bwd_gain", "composite_fwd_gain",
+                                 "composite_bwd_gain"};
+    Stat st[RB_MAX_SUB + 1][4];
+    memset(st, 0, sizeof st);
+    int layers = 0;
+    for (int i = 0; i < k; i++) {
+        const CsvTable *t = &rs[i]->gains;
+        double last = last_step(t);
+        int cs = csv_col(t, "step"), cl = csv_col(t, "layer");
+        for (size_t r = 0; r < csv_nrows(t); r++) {
+            int l = (int)csv_num(t, r, cl);
+            if (csv_num(t, r, cs) != last || l < 1 || l > RB_MAX_SUB) continue;
+            layers = l > layers ? l : layers;
+            for (int c = 0; c < 4; c++) stat_add(&st[l][c], csv_num(t, r, csv_col(t, cols[c])));
+        }
+    }
+    FILE *f = open_dat(figdir, "gains", v);
+    if (!f) return -1;
+    fprintf(f, "# layer fwd bwd composite_fwd composite_bwd (mean of %d runs)\n", k);
+    for (int l = 1; l <= layers; l++) {
+        fprintf(f, "%d", l);
+        for (int c = 0; c < 4; c++)
+            fprintf(f, " %.6g", st[l][c].n ? st[l][c].sum / st[l][c].n : NAN);
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Variants in registry order (consistent colours and legends), unknown names after them. */
+static int variant_rank(const char *v) {
+    for (int i = 0; rb_variants[i]; i++)
+        if (!strcmp(rb_variants[i]->name, v)) return i;
+    return 1000;
+}
+
+int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) {
+    memset(lists, 0, sizeof *lists);
+    int done[RB_PLOT_MAX_RUNS] = {0};
+    for (int pass = 0; pass < n; pass++) {
+        int first = -1; /* the next variant in rank order */
+        for (int i = 0; i < n; i++)
+            if (!done[i] &&
+                (first < 0 || variant_rank(runs[i].variant) < variant_rank(runs[first].variant)))
+                first = i;
+        if (first < 0) break;
+        const char *v = runs[first].variant;
+        PlotRun *all[RB_PLOT_MAX_RUNS], *prof[RB_PLOT_MAX_RUNS], *gain[RB_PLOT_MAX_RUNS];
+        int k = 0, kp = 0, kg = 0;
+        const PlotRun *depth = NULL;
+        for (int i = 0; i < n; i++) {
+            if (done[i] || strcmp(runs[i].variant, v)) continue;
+            done[i] = 1;
+            all[k++] = &runs[i];
+            if (runs[i].has_profile) prof[kp++] = &runs[i];
+            if (runs[i].has_gains) gain[kg++] = &runs[i];
+            if (runs[i].has_depth && !depth) depth = &runs[i];
+        }
+        if (write_loss(all, k, figdir, v, 0) || write_loss(all, k, figdir, v, 1)) return -1;
+        append_name(lists->loss, sizeof lists->loss, v);
+        if (kp) {
+            if (write_profile(prof, kp, figdir, v)) return -1;
+            append_name(lists->profile, sizeof lists->profile, v);
+        }
+        if (depth) {
+            if (write_depth(depth, figdir, v)) return -1;
+            append_name(lists->depth, sizeof lists->depth, v);
+        }
+        if (kg) {
+            if (write_gains(gain, kg, figdir, v)) return -1;
+            append_name(lists->gains, sizeof lists->gains, v);
+        }
+    }
+    return 0;
+}
+
+void plot_run_free(PlotRun *r) {
+    csv_table_free(&r->metrics);
+    if (r->has_profile) csv_table_free(&r->profile);
+    if (r->has_depth) csv_table_free(&r->depth);
+    if (r->has_gains) csv_table_free(&r->gains);
+}

@@ -1,0 +1,32 @@
+# Figures 2 and 3: per-sublayer magnitudes at the last profile step (validation batch 0), mean
+# over seeds. Sublayer 1, 3, 5, ... are attention, 2, 4, 6, ... MLP.
+load plotsdir."/common.gp"
+set xlabel "sublayer (odd = attention, even = MLP)"
+set key top left
+
+set output outdir."/dilution.".fmt
+set multiplot layout 1,2 title "Hidden-state magnitude across depth (RMS over tokens and channels)"
+set title "residual state after the sublayer" noenhanced
+set ylabel "stream RMS"
+plot for [v in variants] datadir."/profile_".v.".dat" using 1:2 with linespoints \
+     lc rgb color(v) lw 2 pt 7 ps 0.6 title v
+set title "what the sublayer writes" noenhanced
+set ylabel "output RMS"
+set logscale y
+plot for [v in variants] datadir."/profile_".v.".dat" using 1:3 with linespoints \
+     lc rgb color(v) lw 2 pt 7 ps 0.6 title v
+unset multiplot
+unset logscale y
+
+set output outdir."/gradients.".fmt
+set multiplot layout 1,2 title "Gradient magnitude across depth"
+set logscale y
+set title "dLoss/d(sublayer input), through the sublayer" noenhanced
+set ylabel "gradient RMS"
+plot for [v in variants] datadir."/profile_".v.".dat" using 1:4 with linespoints \
+     lc rgb color(v) lw 2 pt 7 ps 0.6 title v
+set title "sublayer parameters (norm gain + matrices)" noenhanced
+set ylabel "parameter-gradient L2 norm"
+plot for [v in variants] datadir."/profile_".v.".dat" using 1:5 with linespoints \
+     lc rgb color(v) lw 2 pt 7 ps 0.6 title v
+unset multiplot
