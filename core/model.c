@@ -89,9 +89,7 @@ static size_t layout_scratch(Model *m, float *base) {
     return off;
 }
 
-int model_build(Model *m, const Config *cfg) {
-    memset(m, 0, sizeof *m);
-    if (config_validate(cfg) != 0) return -1;
+static void set_shape(Model *m, const Config *cfg) {
     m->cfg = *cfg;
     m->vops = variant_find(cfg->variant);
     m->V = cfg->vocab_size;
@@ -104,6 +102,20 @@ int model_build(Model *m, const Config *cfg) {
     m->T = cfg->seq_len;
     m->B = cfg->batch_size;
     m->N = m->B * m->T;
+}
+
+size_t model_param_count(const Config *cfg) {
+    static Model m; /* only the shape fields and the tensor table are used */
+    set_shape(&m, cfg);
+    if (!m.vops) return 0;
+    layout_params(&m);
+    return m.n_params;
+}
+
+int model_build(Model *m, const Config *cfg) {
+    memset(m, 0, sizeof *m);
+    if (config_validate(cfg) != 0) return -1;
+    set_shape(m, cfg);
     m->nthreads = omp_get_max_threads();
     layout_params(m);
     m->params = rb_calloc(m->n_params, sizeof(float), "parameters");

@@ -75,6 +75,8 @@ typedef struct {
     double loss;
 } Model;
 
+/* Parameters of the model cfg describes (without building it). */
+size_t model_param_count(const Config *cfg);
 /* Validates cfg, allocates every buffer and initializes parameters from cfg->seed. */
 int model_build(Model *m, const Config *cfg);
 void model_free(Model *m);

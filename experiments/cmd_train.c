@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "config.h"
 #include "data.h"
 #include "train.h"
@@ -24,40 +25,15 @@ static void train_help(void) {
     config_print_keys(stdout);
 }
 
-/* Parses --config FILE, --resume DIR and key=value arguments into c. */
-static int parse_args(int argc, char **argv, Config *c, const char **resume_dir) {
-    config_defaults(c);
-    *resume_dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--resume")) {
-            if (i + 1 >= argc) return rb_fail("%s needs an argument", argv[i]);
-            const char *arg = argv[++i];
-            char path[4200];
-            if (argv[i - 1][2] == 'r') {
-                *resume_dir = arg;
-                snprintf(path, sizeof path, "%s/config.ini", arg);
-            } else {
-                snprintf(path, sizeof path, "%s", arg);
-            }
-            if (config_load_ini(c, path) != 0) return -1;
-        } else if (argv[i][0] == '-') {
-            return rb_fail("unknown option '%s' (see --help)", argv[i]);
-        } else if (config_apply_arg(c, argv[i]) != 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int cmd_train(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            train_help();
-            return RB_EXIT_OK;
-        }
+    if (cli_wants_help(argc, argv)) {
+        train_help();
+        return RB_EXIT_OK;
+    }
     Config c;
     const char *resume_dir;
-    if (parse_args(argc, argv, &c, &resume_dir) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
+    if (cli_parse(argc, argv, &c, &resume_dir, NULL, NULL) != 0)
+        rb_die(RB_EXIT_USAGE, "%s", rb_error());
     if (resume_dir) { /* the run directory is the resume target, whatever out/run_id said */
         char buf[1024];
         snprintf(buf, sizeof buf, "%s", resume_dir);
@@ -88,17 +64,15 @@ int cmd_train(int argc, char **argv) {
 }
 
 int cmd_data(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: resbench data [--config FILE] [key=value ...]\n\n"
-                   "Opens the data source of the config (key data=, seq_len=, data_seed=, ...),\n"
-                   "prints its size and exact loss floor (synthetic sources) and the first\n"
-                   "training row.\n");
-            return RB_EXIT_OK;
-        }
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: resbench data [--config FILE] [key=value ...]\n\n"
+               "Opens the data source of the config (key data=, seq_len=, data_seed=, ...),\n"
+               "prints its size and exact loss floor (synthetic sources) and the first\n"
+               "training row.\n");
+        return RB_EXIT_OK;
+    }
     Config c;
-    const char *resume_dir;
-    if (parse_args(argc, argv, &c, &resume_dir) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
+    if (cli_parse(argc, argv, &c, NULL, NULL, NULL) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     Data d;
     if (data_open(&d, &c) != 0) {
         data_close(&d);

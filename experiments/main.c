@@ -7,6 +7,7 @@
 int cmd_train(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_ablate(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -17,6 +18,7 @@ typedef struct {
 static const Command COMMANDS[] = {
     {"train", cmd_train, "train one model (or --resume a run)"},
     {"data", cmd_data, "describe a data source: sizes, loss floor, a sample"},
+    {"ablate", cmd_ablate, "variants x seeds under one budget: summary, table, figures"},
     {"plot", cmd_plot, "figures (gnuplot) for run and experiment directories"},
 };
 #define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])

@@ -5,7 +5,7 @@ set ylabel "loss (nats/token)"
 set key top right
 
 set output outdir."/loss_vs_flops.".fmt
-set title "Loss vs training compute" noenhanced
+set title "Validation loss vs training compute (band: min..max over seeds; dotted: training loss)" noenhanced
 set xlabel "training compute (PFLOP, analytic forward + backward)"
 plot for [v in variants] datadir."/val_".v.".dat" using ($2/1e15):4:5 with filledcurves \
          lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
@@ -15,7 +15,7 @@ plot for [v in variants] datadir."/val_".v.".dat" using ($2/1e15):4:5 with fille
          lc rgb color(v) lw 2 pt 7 ps 0.6 title v
 
 set output outdir."/loss_vs_tokens.".fmt
-set title "Loss vs training tokens" noenhanced
+set title "Validation loss vs training tokens (band: min..max over seeds; dotted: training loss)" noenhanced
 set xlabel "training tokens (millions)"
 plot for [v in variants] datadir."/val_".v.".dat" using ($1/1e6):4:5 with filledcurves \
          lc rgb color(v) fs transparent solid 0.18 noborder notitle, \

@@ -7,6 +7,7 @@
  * sum p_l of the block's earlier outputs:  h_l = sum_s softmax_s(w_l . norm(s)) s.
  * Keys are never materialized: each source keeps its 1/rms once (rinv) and scores are
  * rinv_s * (w_l . s). Full AttnRes keeps pointers to the core's sublayer outputs (no copies).
+ * Block AttnRes computes its forward in two phases (block_phase1/2).
  *
  * Backward: db_k accumulates dL/db_k, racc the gradient of the current block's partial sums;
  * dL/dv_l = db_{n+1} + racc, complete when commit_backward(l) runs because every consumer of
@@ -177,8 +178,90 @@ static void attnres_begin(Stream *st, const float *emb) {
     rms_inverse(y.rinv_b, emb, y.ntok, y.d);
 }
 
+/* Block AttnRes, two-phase (spec 3). Phase 1, when block n starts: the block's S queries against
+ * its completed sources b_0..b_n, which stay fixed for the whole block: every source row is read
+ * once per token for all S queries. Scores go to z, exp(z - max) to a and the unnormalized sums
+ * to the h rows of the S sublayers. */
+static void block_phase1(Stream *st, const Lay *y, int l0) {
+    const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
+    float *dsrc[RB_MAX_SUB + 1];
+    int m0 = sources(st, y, l0, src, rinv, dsrc), d = y->d, M = y->M, S = y->S;
+    size_t zrow = (size_t)y->ntok * M, hrow = (size_t)y->ntok * d;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < y->ntok; t++) {
+        float *z0 = y->z + (size_t)l0 * zrow + (size_t)t * M;
+        float *a0 = y->a + (size_t)l0 * zrow + (size_t)t * M;
+        float *h0 = y->h + (size_t)l0 * hrow + (size_t)t * d;
+        for (int s = 0; s < m0; s++) {
+            const float *x = src[s] + (size_t)t * d;
+            for (int q = 0; q < S; q++) {
+                const float *w = st->params + (size_t)(l0 + q) * d;
+                float dot = 0;
+                for (int i = 0; i < d; i++) dot += w[i] * x[i];
+                z0[q * zrow + s] = rinv[s][t] * dot;
+            }
+        }
+        for (int q = 0; q < S; q++) {
+            float *z = z0 + q * zrow, *a = a0 + q * zrow, mx = z[0];
+            for (int s = 1; s < m0; s++) mx = z[s] > mx ? z[s] : mx;
+            for (int s = 0; s < m0; s++) a[s] = expf(z[s] - mx);
+            memset(h0 + q * hrow, 0, d * sizeof(float));
+        }
+        for (int s = 0; s < m0; s++) {
+            const float *x = src[s] + (size_t)t * d;
+            for (int q = 0; q < S; q++) {
+                float c = a0[q * zrow + s], *h = h0 + q * hrow;
+                for (int i = 0; i < d; i++) h[i] += c * x[i];
+            }
+        }
+    }
+}
+
+/* Phase 2 for sublayer l: merge the one new source, the partial sum p (if the block has one yet),
+ * with phase 1's result by the online-softmax rule
+ *   m = max(m1, z); h = (exp(m1 - m) o1 + exp(z - m) p) / (exp(m1 - m) l1 + exp(z - m)),
+ * and normalize the saved weights. */
+static const float *block_phase2(Stream *st, const Lay *y, int l) {
+    const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
+    float *dsrc[RB_MAX_SUB + 1];
+    int m = sources(st, y, l, src, rinv, dsrc), d = y->d, M = y->M;
+    int m0 = l % y->S ? m - 1 : m; /* completed sources; the last one is p when j > 0 */
+    const float *w = st->params + (size_t)l * d;
+    float *h = y->h + (size_t)l * y->ntok * d;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < y->ntok; t++) {
+        float *z = y->z + ((size_t)l * y->ntok + t) * M, *a = y->a + ((size_t)l * y->ntok + t) * M;
+        float *ht = h + (size_t)t * d, m1 = z[0], l1 = 0;
+        for (int s = 1; s < m0; s++) m1 = z[s] > m1 ? z[s] : m1;
+        for (int s = 0; s < m0; s++) l1 += a[s];
+        float c1 = 1.0f, ep = 0.0f;
+        const float *p = NULL;
+        if (m > m0) {
+            p = src[m0] + (size_t)t * d;
+            float dot = 0;
+            for (int i = 0; i < d; i++) dot += w[i] * p[i];
+            z[m0] = rinv[m0][t] * dot;
+            float mx = z[m0] > m1 ? z[m0] : m1;
+            c1 = expf(m1 - mx);
+            ep = expf(z[m0] - mx);
+        }
+        float inv = 1.0f / (c1 * l1 + ep), k1 = c1 * inv, kp = ep * inv;
+        for (int s = 0; s < m0; s++) a[s] *= k1;
+        if (p) {
+            a[m0] = kp;
+            for (int i = 0; i < d; i++) ht[i] = k1 * ht[i] + kp * p[i];
+        } else {
+            for (int i = 0; i < d; i++) ht[i] *= k1;
+        }
+    }
+    return h;
+}
+
 static const float *attnres_input(Stream *st, int l) {
-    return aggregate(st, l);
+    Lay y = lay_of(st);
+    if (y.S == 1) return aggregate(st, l); /* Full: one query per source set */
+    if (l % y.S == 0) block_phase1(st, &y, l);
+    return block_phase2(st, &y, l);
 }
 
 static void attnres_commit(Stream *st, int l, const float *v) {
