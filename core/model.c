@@ -43,49 +43,42 @@ static void point_params(Model *m, ParamPtrs *p, float *base) {
     }
 }
 
-/* Carve consecutive slices out of one buffer: first pass counts (base == NULL), second points. */
-static float *carve(float *base, size_t *off, size_t count) {
-    float *p = base ? base + *off : NULL;
-    *off += count;
-    return p;
-}
-
 static size_t layout_acts(Model *m, float *base) {
     size_t N = m->N, C = m->C, nl = m->n_layer, L = m->L, H = m->H, off = 0;
     ActPtrs *a = &m->a;
-    a->emb = carve(base, &off, N * C);
-    a->ln = carve(base, &off, L * N * C);
-    a->rstd = carve(base, &off, L * N);
-    a->qkv = carve(base, &off, nl * N * 3 * C);
-    a->probs = carve(base, &off, nl * (size_t)m->B * m->nh * m->T * m->T);
-    a->atty = carve(base, &off, nl * N * C);
-    a->h13 = carve(base, &off, nl * N * 2 * H);
-    a->gact = carve(base, &off, nl * N * H);
-    a->sub_out = carve(base, &off, L * N * C);
-    a->lnf = carve(base, &off, N * C);
-    a->rstdf = carve(base, &off, N);
-    a->logits = carve(base, &off, N * m->V);
-    a->losses = carve(base, &off, N);
-    a->lse = carve(base, &off, N);
-    a->conn = carve(base, &off, m->vops->act_count(&m->cfg, m->N));
+    a->emb = rb_carve(base, &off, N * C);
+    a->ln = rb_carve(base, &off, L * N * C);
+    a->rstd = rb_carve(base, &off, L * N);
+    a->qkv = rb_carve(base, &off, nl * N * 3 * C);
+    a->probs = rb_carve(base, &off, nl * (size_t)m->B * m->nh * m->T * m->T);
+    a->atty = rb_carve(base, &off, nl * N * C);
+    a->h13 = rb_carve(base, &off, nl * N * 2 * H);
+    a->gact = rb_carve(base, &off, nl * N * H);
+    a->sub_out = rb_carve(base, &off, L * N * C);
+    a->lnf = rb_carve(base, &off, N * C);
+    a->rstdf = rb_carve(base, &off, N);
+    a->logits = rb_carve(base, &off, N * m->V);
+    a->losses = rb_carve(base, &off, N);
+    a->lse = rb_carve(base, &off, N);
+    a->conn = rb_carve(base, &off, m->vops->act_count(&m->cfg, m->N));
     return off;
 }
 
 static size_t layout_scratch(Model *m, float *base) {
     size_t N = m->N, C = m->C, H = m->H, nt = m->nthreads, off = 0;
     ScratchPtrs *s = &m->s;
-    s->dlnf = carve(base, &off, N * C);
-    s->dout = carve(base, &off, N * C);
-    s->demb = carve(base, &off, N * C);
-    s->dh = carve(base, &off, N * C);
-    s->dln = carve(base, &off, N * C);
-    s->dqkv = carve(base, &off, N * 3 * C);
-    s->datty = carve(base, &off, N * C);
-    s->dh13 = carve(base, &off, N * 2 * H);
-    s->dg = carve(base, &off, N * H);
-    s->att = carve(base, &off, nt * RB_ATT_TILE * m->T);
-    s->partials = carve(base, &off, nt * C);
-    s->conn = carve(base, &off, m->vops->scratch_count(&m->cfg, m->N));
+    s->dlnf = rb_carve(base, &off, N * C);
+    s->dout = rb_carve(base, &off, N * C);
+    s->demb = rb_carve(base, &off, N * C);
+    s->dh = rb_carve(base, &off, N * C);
+    s->dln = rb_carve(base, &off, N * C);
+    s->dqkv = rb_carve(base, &off, N * 3 * C);
+    s->datty = rb_carve(base, &off, N * C);
+    s->dh13 = rb_carve(base, &off, N * 2 * H);
+    s->dg = rb_carve(base, &off, N * H);
+    s->att = rb_carve(base, &off, nt * RB_ATT_TILE * m->T);
+    s->partials = rb_carve(base, &off, nt * C);
+    s->conn = rb_carve(base, &off, m->vops->scratch_count(&m->cfg, m->N));
     return off;
 }
 

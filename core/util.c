@@ -207,3 +207,9 @@ int rb_join(char *dst, size_t n, const char *a, const char *b) {
     memcpy(dst + la + 1, b, lb + 1);
     return 0;
 }
+
+float *rb_carve(float *base, size_t *off, size_t n) {
+    float *p = base ? base + *off : NULL;
+    *off += n;
+    return p;
+}

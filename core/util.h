@@ -20,6 +20,10 @@ uint64_t rb_hash_str(uint64_t h, const char *s);
 uint64_t rb_mix64(uint64_t x);
 #define RB_HASH_SEED 0xcbf29ce484222325ULL
 
+/* Slice n floats off a buffer at *off and advance it; with base == NULL only counts, so one layout
+ * function both sizes and points a buffer. */
+float *rb_carve(float *base, size_t *off, size_t n);
+
 double rb_now(void); /* monotonic seconds */
 /* Write a whole file atomically: PATH.tmp then rename. Returns 0 or -1 (rb_error set). */
 int rb_write_file_atomic(const char *path, const void *data, size_t n);

@@ -100,6 +100,24 @@ static int run_gnuplot(const char *script, const char *vars) {
     return 0;
 }
 
+int plot_gnuplot(const char *script_name, const char *figdir, const char *variants) {
+    const char *env = getenv("RESBENCH_PLOTS");
+    const char *pdir = env && *env ? env : RESBENCH_PLOTS_DIR;
+    char script[4300], vars[16384];
+    if (rb_join(script, sizeof script, pdir, script_name) != 0) return -1;
+    if (access(script, R_OK) != 0)
+        return rb_fail("plot: cannot read %s (set RESBENCH_PLOTS to the plots/ directory)", script);
+    if (strchr(figdir, '\'') || strchr(figdir, '"'))
+        return rb_fail("plot: output path %s contains a quote", figdir);
+    for (int fmt = 0; fmt < 2; fmt++) {
+        snprintf(vars, sizeof vars,
+                 "plotsdir='%s'; datadir='%s'; outdir='%s'; fmt='%s'; variants='%s'", pdir, figdir,
+                 figdir, fmt ? "svg" : "png", variants);
+        if (run_gnuplot(script, vars) != 0) return -1;
+    }
+    return 0;
+}
+
 static void plot_help(void) {
     printf(
         "usage: resbench plot [--out DIR] RUN_OR_EXPERIMENT_DIR...\n\n"
@@ -145,34 +163,18 @@ int cmd_plot(int argc, char **argv) {
         snprintf(figdir, sizeof figdir, "%s", out);
     else
         snprintf(figdir, sizeof figdir, "%s/figures", dirs[0]);
-    if (strchr(figdir, '\'') || strchr(figdir, '"'))
-        rb_die(RB_EXIT_USAGE, "plot: output path %s contains a quote", figdir);
     if (rb_mkdir_p(figdir) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     PlotLists lists;
     if (plot_write_data(runs, n, figdir, &lists) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
-    const char *env = getenv("RESBENCH_PLOTS");
-    const char *pdir = env && *env ? env : RESBENCH_PLOTS_DIR;
-    struct {
-        const char *script, *needs;
-    } figs[] = {{"loss.gp", lists.loss},
-                {"profile.gp", lists.profile},
-                {"depth.gp", lists.depth},
-                {"gains.gp", lists.gains}};
+    const char *figs[][2] = {{"loss.gp", lists.loss},
+                             {"profile.gp", lists.profile},
+                             {"depth.gp", lists.depth},
+                             {"gains.gp", lists.gains}};
     int made = 0;
     for (size_t f = 0; f < sizeof figs / sizeof figs[0]; f++) {
-        if (!figs[f].needs[0]) continue;
-        char script[4300], vars[16384];
-        if (rb_join(script, sizeof script, pdir, figs[f].script) != 0)
-            rb_die(RB_EXIT_USAGE, "%s", rb_error());
-        if (access(script, R_OK) != 0)
-            rb_die(RB_EXIT_USAGE,
-                   "plot: cannot read %s (set RESBENCH_PLOTS to the plots/ directory)", script);
-        for (int fmt = 0; fmt < 2; fmt++) {
-            snprintf(vars, sizeof vars,
-                     "plotsdir='%s'; datadir='%s'; outdir='%s'; fmt='%s'; variants='%s'", pdir,
-                     figdir, figdir, fmt ? "svg" : "png", figs[f].needs);
-            if (run_gnuplot(script, vars) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
-        }
+        if (!figs[f][1][0]) continue;
+        if (plot_gnuplot(figs[f][0], figdir, figs[f][1]) != 0)
+            rb_die(RB_EXIT_FAIL, "%s", rb_error());
         made++;
     }
     for (int i = 0; i < n; i++) plot_run_free(&runs[i]);

@@ -8,6 +8,7 @@ int cmd_train(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_ablate(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -19,6 +20,7 @@ static const Command COMMANDS[] = {
     {"train", cmd_train, "train one model (or --resume a run)"},
     {"data", cmd_data, "describe a data source: sizes, loss floor, a sample"},
     {"ablate", cmd_ablate, "variants x seeds under one budget: summary, table, figures"},
+    {"sweep", cmd_sweep, "depth x width grid at matched compute (local or a job list)"},
     {"plot", cmd_plot, "figures (gnuplot) for run and experiment directories"},
 };
 #define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])

@@ -19,5 +19,7 @@ typedef struct {
 
 int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists);
 void plot_run_free(PlotRun *r);
+/* Render plots/SCRIPT (PNG and SVG) with gnuplot: data in and figures to figdir. */
+int plot_gnuplot(const char *script_name, const char *figdir, const char *variants);
 
 #endif

@@ -3,7 +3,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "csvread.h"
 #include "stats.h"
@@ -23,16 +22,6 @@ START_TEST(test_welch_by_hand) {
 }
 END_TEST
 
-static int run_cli(const char *args, char *out, size_t n) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "RESBENCH_PLOTS=%s/plots %s %s 2>&1", RB_SOURCE_DIR, RB_BINARY, args);
-    FILE *p = popen(cmd, "r");
-    size_t got = fread(out, 1, n - 1, p);
-    out[got] = 0;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 START_TEST(test_ablate_runs_and_resumes) {
     char *out = tu_tempdir(), args[2048], path[2048];
     static char buf[65536];
@@ -40,7 +29,7 @@ START_TEST(test_ablate_runs_and_resumes) {
              "ablate --variants prenorm,attnres_full --seeds 3,4 --name exp n_layer=1 d_model=16 "
              "n_head=2 seq_len=16 batch_size=2 steps=6 eval_every=3 eval_tokens=32 out=%s",
              out);
-    ck_assert_msg(run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
     ck_assert_msg(strstr(buf, "delta vs prenorm") && strstr(buf, "attnres_full"), "%s", buf);
     snprintf(path, sizeof path, "%s/exp/summary.csv", out);
     CsvTable t;
@@ -63,7 +52,7 @@ START_TEST(test_ablate_runs_and_resumes) {
     ck_assert(loss[0] != loss[2]);                      /* seeds differ */
     csv_table_free(&t);
     /* the same command again skips every finished run and reproduces the summary */
-    ck_assert_msg(run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
     int skipped = 0;
     for (char *p = buf; (p = strstr(p, "already done")); p++) skipped++;
     ck_assert_int_eq(skipped, 4);
@@ -71,7 +60,7 @@ START_TEST(test_ablate_runs_and_resumes) {
     for (size_t r = 0; r < 4; r++) ck_assert_double_eq(csv_num(&t, r, cl), loss[r]);
     ck_assert_str_eq(csv_cell(&t, 0, csv_col(&t, "status")), "skipped");
     csv_table_free(&t);
-    ck_assert_int_eq(run_cli("ablate --variants prenorm,resnet", buf, sizeof buf), 2);
+    ck_assert_int_eq(tu_run_cli("ablate --variants prenorm,resnet", buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, "unknown variant 'resnet'"), "%s", buf);
 }
 END_TEST

@@ -4,20 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "testutil.h"
 #include "train.h"
-
-static int run_cli(const char *args, char *out, size_t n) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "RESBENCH_PLOTS=%s/plots %s %s 2>&1", RB_SOURCE_DIR, RB_BINARY, args);
-    FILE *p = popen(cmd, "r");
-    size_t got = fread(out, 1, n - 1, p);
-    out[got] = 0;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static void check_png(const char *dir, const char *name) {
     char path[2048];
@@ -49,7 +38,7 @@ START_TEST(test_plot_figures) {
         ck_assert_msg(train_run(&c, 0, 1, &r) == 0, "%s", rb_error());
     }
     snprintf(args, sizeof args, "plot %s", out);
-    int rc = run_cli(args, buf, sizeof buf);
+    int rc = tu_run_cli(args, buf, sizeof buf);
     ck_assert_msg(rc == 0, "plot exited %d: %s", rc, buf);
     ck_assert_msg(strstr(buf, "3 runs, 4 figure groups"), "%s", buf);
     const char *figs[] = {"loss_vs_flops", "loss_vs_tokens",     "dilution",
@@ -62,10 +51,10 @@ START_TEST(test_plot_figures) {
     for (char *p = dat; *p; p++) lines += *p == '\n';
     ck_assert_int_eq(lines, 1 + 12);
     /* errors: not a directory, a directory without runs */
-    ck_assert_int_eq(run_cli("plot /nonexistent-dir", buf, sizeof buf), 2);
+    ck_assert_int_eq(tu_run_cli("plot /nonexistent-dir", buf, sizeof buf), 2);
     ck_assert(strstr(buf, "/nonexistent-dir"));
     snprintf(args, sizeof args, "plot %s/figures", out);
-    ck_assert_int_eq(run_cli(args, buf, sizeof buf), 2);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
     ck_assert(strstr(buf, "holds no run"));
 }
 END_TEST

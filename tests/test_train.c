@@ -201,20 +201,9 @@ START_TEST(test_corrupt_checkpoint_refused) {
 }
 END_TEST
 
-/* Run the binary; return its exit code and put its stderr+stdout in out. */
-static int run_cli(const char *args, char *out, size_t n) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", RB_BINARY, args);
-    FILE *p = popen(cmd, "r");
-    size_t got = fread(out, 1, n - 1, p);
-    out[got] = 0;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void expect_cli_error(const char *args, const char *needle) {
     char out[8192];
-    int rc = run_cli(args, out, sizeof out);
+    int rc = tu_run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 2, "`%s` exited %d: %s", args, rc, out);
     ck_assert_msg(strstr(out, needle), "`%s` said '%s', expected '%s'", args, out, needle);
     ck_assert_msg(strchr(out, '\n') == out + strlen(out) - 1, "`%s`: not one line: %s", args, out);
@@ -232,20 +221,20 @@ START_TEST(test_cli_errors) {
     expect_cli_error("train out=/proc/resbench-forbidden steps=1", "/proc/resbench-forbidden");
     expect_cli_error("train --resume /nonexistent-run", "/nonexistent-run/config.ini");
     expect_cli_error("frobnicate", "unknown command 'frobnicate'");
-    ck_assert_int_eq(run_cli("--help", buf, sizeof buf), 0);
+    ck_assert_int_eq(tu_run_cli("--help", buf, sizeof buf), 0);
     ck_assert(strstr(buf, "train"));
-    ck_assert_int_eq(run_cli("train --help", buf, sizeof buf), 0);
+    ck_assert_int_eq(tu_run_cli("train --help", buf, sizeof buf), 0);
     ck_assert(strstr(buf, "n_layer") && strstr(buf, "prenorm"));
-    ck_assert_int_eq(run_cli("data --help", buf, sizeof buf), 0);
+    ck_assert_int_eq(tu_run_cli("data --help", buf, sizeof buf), 0);
     /* a tiny real run through the CLI, then its resolved config resumes cleanly at the end */
     snprintf(args, sizeof args,
              "train n_layer=1 d_model=16 n_head=2 seq_len=16 batch_size=2 steps=4 eval_tokens=32 "
              "out=%s run_id=cli",
              out);
-    ck_assert_int_eq(run_cli(args, buf, sizeof buf), 0);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 0);
     ck_assert_msg(strstr(buf, "final val loss"), "%s", buf);
     snprintf(args, sizeof args, "train --resume %s/cli", out);
-    ck_assert_int_eq(run_cli(args, buf, sizeof buf), 0);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 0);
     snprintf(args, sizeof args, "%s/cli/result.ini", out);
     struct stat st;
     ck_assert(stat(args, &st) == 0 && st.st_size > 0);

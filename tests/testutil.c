@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "rng.h"
 #include "util.h"
@@ -148,4 +149,15 @@ void tu_model_grad_check(const Config *c) {
                       t->name, e);
     }
     model_free(&m);
+}
+
+int tu_run_cli(const char *args, char *out, size_t n) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "RESBENCH_PLOTS=%s/plots %s %s 2>&1", RB_SOURCE_DIR, RB_BINARY, args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = 0;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

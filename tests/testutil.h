@@ -23,6 +23,10 @@ char *tu_tempdir(void);
 char *tu_read(const char *path); /* whole file (in the arena) or NULL */
 int tu_write(const char *path, const void *data, size_t n);
 
+/* Run the resbench binary with args (stdout and stderr captured into out); returns its exit code.
+ */
+int tu_run_cli(const char *args, char *out, size_t n);
+
 /* Central-difference derivative of f along direction dir (n entries of x), in double. */
 typedef double (*tu_loss_fn)(void *ctx);
 double tu_fd_directional(tu_loss_fn f, void *ctx, float *x, const float *dir, long n, float eps);

@@ -37,12 +37,6 @@ static int n_blocks(const Config *c) {
     return is_full(c) ? config_n_sub(c) : c->attnres_blocks;
 }
 
-static float *carve(float *base, size_t *off, size_t n) {
-    float *p = base ? base + *off : NULL;
-    *off += n;
-    return p;
-}
-
 /* Points y into acts/scratch (or only counts when they are NULL); returns {acts, scratch} sizes. */
 static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratch, size_t *na,
                    size_t *ns) {
@@ -53,16 +47,16 @@ static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratc
     y->ntok = ntok;
     y->M = y->N + 1;
     size_t nd = (size_t)ntok * y->d, a = 0, s = 0;
-    y->blocks = carve(acts, &a, y->S > 1 ? y->N * nd : 0);
-    y->partial = carve(acts, &a, (size_t)(y->L - y->N) * nd);
-    y->h = carve(acts, &a, (size_t)(y->L + 1) * nd);
-    y->rinv_b = carve(acts, &a, (size_t)(y->N + 1) * ntok);
-    y->rinv_p = carve(acts, &a, (size_t)(y->L - y->N) * ntok);
-    y->a = carve(acts, &a, (size_t)(y->L + 1) * ntok * y->M);
-    y->z = carve(acts, &a, (size_t)(y->L + 1) * ntok * y->M);
-    y->db = carve(scratch, &s, (size_t)(y->N + 1) * nd);
-    y->racc = carve(scratch, &s, nd);
-    y->dv = carve(scratch, &s, nd);
+    y->blocks = rb_carve(acts, &a, y->S > 1 ? y->N * nd : 0);
+    y->partial = rb_carve(acts, &a, (size_t)(y->L - y->N) * nd);
+    y->h = rb_carve(acts, &a, (size_t)(y->L + 1) * nd);
+    y->rinv_b = rb_carve(acts, &a, (size_t)(y->N + 1) * ntok);
+    y->rinv_p = rb_carve(acts, &a, (size_t)(y->L - y->N) * ntok);
+    y->a = rb_carve(acts, &a, (size_t)(y->L + 1) * ntok * y->M);
+    y->z = rb_carve(acts, &a, (size_t)(y->L + 1) * ntok * y->M);
+    y->db = rb_carve(scratch, &s, (size_t)(y->N + 1) * nd);
+    y->racc = rb_carve(scratch, &s, nd);
+    y->dv = rb_carve(scratch, &s, nd);
     if (na) *na = a;
     if (ns) *ns = s;
 }

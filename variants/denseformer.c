@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "util.h"
 #include "variant.h"
 
 typedef struct {
@@ -18,12 +19,6 @@ typedef struct {
     float *dbeta_part;  /* scratch (nthreads, K + 1): per-thread dbeta partials */
 } Lay;
 
-static float *carve(float *base, size_t *off, size_t n) {
-    float *p = base ? base + *off : NULL;
-    *off += n;
-    return p;
-}
-
 static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratch, size_t *na,
                    size_t *ns) {
     y->K = c->n_layer;
@@ -31,13 +26,13 @@ static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratc
     y->ntok = ntok;
     y->nthreads = omp_get_max_threads();
     size_t nd = (size_t)ntok * y->d, a = 0, s = 0;
-    y->X = carve(acts, &a, y->K * nd);
-    y->mid = carve(acts, &a, y->K * nd);
-    y->Y = carve(acts, &a, y->K * nd);
-    y->dX = carve(scratch, &s, (y->K + 1) * nd);
-    y->dY = carve(scratch, &s, nd);
-    y->dmid = carve(scratch, &s, nd);
-    y->dbeta_part = carve(scratch, &s, (size_t)y->nthreads * (y->K + 1));
+    y->X = rb_carve(acts, &a, y->K * nd);
+    y->mid = rb_carve(acts, &a, y->K * nd);
+    y->Y = rb_carve(acts, &a, y->K * nd);
+    y->dX = rb_carve(scratch, &s, (y->K + 1) * nd);
+    y->dY = rb_carve(scratch, &s, nd);
+    y->dmid = rb_carve(scratch, &s, nd);
+    y->dbeta_part = rb_carve(scratch, &s, (size_t)y->nthreads * (y->K + 1));
     if (na) *na = a;
     if (ns) *ns = s;
 }

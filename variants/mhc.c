@@ -18,6 +18,7 @@
 
 #include "mhc.h"
 #include "ops.h"
+#include "util.h"
 #include "variant.h"
 
 typedef struct {
@@ -38,12 +39,6 @@ typedef struct {
     float *dscal; /* scratch (ntok, 2): hc per-token gradients of s_alpha, s_beta */
 } Lay;
 
-static float *carve(float *base, size_t *off, size_t n) {
-    float *p = base ? base + *off : NULL;
-    *off += n;
-    return p;
-}
-
 static int is_hc(const Config *c) {
     return strcmp(c->variant, "hc") == 0;
 }
@@ -61,19 +56,19 @@ static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratc
     y->iters = c->sinkhorn_iters;
     y->site_params = y->hc ? (size_t)d * (n + 2) + y->K + 2 : (size_t)n * d * y->K + y->K + 3;
     size_t nd = (size_t)ntok * d, a = 0, s = 0;
-    y->X = carve(acts, &a, (y->L + 1) * n * nd);
-    y->u = carve(acts, &a, y->L * nd);
-    y->out = carve(acts, &a, nd);
-    y->coef = carve(acts, &a, (size_t)y->L * ntok * y->K);
-    y->raw = carve(acts, &a, (size_t)y->L * ntok * y->R);
-    y->rinv = carve(acts, &a, (size_t)y->L * ntok * n);
-    y->dX[0] = carve(scratch, &s, n * nd);
-    y->dX[1] = carve(scratch, &s, n * nd);
-    y->dy = carve(scratch, &s, nd);
-    y->dcoef = carve(scratch, &s, (size_t)ntok * y->K);
-    y->draw = carve(scratch, &s, (size_t)ntok * y->R);
-    y->drinv = carve(scratch, &s, (size_t)ntok * n);
-    y->dscal = carve(scratch, &s, (size_t)ntok * 2);
+    y->X = rb_carve(acts, &a, (y->L + 1) * n * nd);
+    y->u = rb_carve(acts, &a, y->L * nd);
+    y->out = rb_carve(acts, &a, nd);
+    y->coef = rb_carve(acts, &a, (size_t)y->L * ntok * y->K);
+    y->raw = rb_carve(acts, &a, (size_t)y->L * ntok * y->R);
+    y->rinv = rb_carve(acts, &a, (size_t)y->L * ntok * n);
+    y->dX[0] = rb_carve(scratch, &s, n * nd);
+    y->dX[1] = rb_carve(scratch, &s, n * nd);
+    y->dy = rb_carve(scratch, &s, nd);
+    y->dcoef = rb_carve(scratch, &s, (size_t)ntok * y->K);
+    y->draw = rb_carve(scratch, &s, (size_t)ntok * y->R);
+    y->drinv = rb_carve(scratch, &s, (size_t)ntok * n);
+    y->dscal = rb_carve(scratch, &s, (size_t)ntok * 2);
     if (na) *na = a;
     if (ns) *ns = s;
 }

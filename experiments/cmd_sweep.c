@@ -1,0 +1,231 @@
+/* `resbench sweep`: a depth x width grid per variant at matched training compute. Every shape gets
+ * the same FLOP budget (the base config's budget converted to FLOPs at the base shape), the same
+ * data order and schedule shape; heads keep the base head size. Runs locally, or writes one command
+ * line per run (--jobs) for GNU parallel or a Slurm array; running the same sweep command again
+ * afterwards skips the finished runs and gathers summary.csv, the table and the heatmaps. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "model.h"
+#include "plot.h"
+#include "runs.h"
+#include "util.h"
+#include "variant.h"
+
+#define MAX_GRID 16
+
+static void sweep_help(void) {
+    printf(
+        "usage: resbench sweep [--config FILE] [--variants a,b,...] [--seeds 1,...]\n"
+        "                      [--layers 2,4,8] [--widths 64,128,256] [--jobs FILE]\n"
+        "                      [--name NAME] [key=value ...]\n\n"
+        "Trains every variant x n_layer x d_model x seed. Matched compute: each shape gets the\n"
+        "base config's budget in FLOPs (steps x FLOPs/step of the base shape, or budget_flops),\n"
+        "so deeper or wider shapes see fewer tokens; the head size d_model/n_head of the base\n"
+        "is kept. Block AttnRes uses the largest divisor of L not above attnres_blocks.\n"
+        "Writes OUT/NAME/ (runs VARIANT-LnLAYER-dWIDTH-sSEED, summary.csv, figures/sweep_V.png)\n"
+        "and prints per variant the validation loss grid and its best shape.\n"
+        "--jobs FILE writes one `resbench train` command per run instead of running them (see\n"
+        "experiments/cluster/); then run the same sweep command without --jobs to gather.\n"
+        "defaults: variants prenorm,attnres_block; seeds 1; layers 2,4,8; widths 64,128,256.\n");
+}
+
+static int parse_ints(const char *s, int *out, int max, const char *what) {
+    char buf[512];
+    if (rb_copy_str(buf, sizeof buf, s) != 0) return rb_fail("%s: list too long", what);
+    int n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *end;
+        long v = strtol(tok, &end, 10);
+        if (*end || end == tok || v < 0 || v > INT_MAX || n == max)
+            return rb_fail("%s: '%s' is not a list of at most %d non-negative integers", what, s,
+                           max);
+        out[n++] = (int)v;
+    }
+    return n ? n : rb_fail("%s: empty list", what);
+}
+
+static int parse_names(const char *s, char names[][32], int max) {
+    char buf[512];
+    if (rb_copy_str(buf, sizeof buf, s) != 0) return rb_fail("--variants: list too long");
+    int n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (!variant_find(tok))
+            return rb_fail("--variants: unknown variant '%s' (allowed: %s)", tok, variant_names());
+        if (n == max) return rb_fail("--variants: more than %d", max);
+        rb_copy_str(names[n++], 32, tok);
+    }
+    return n ? n : rb_fail("--variants: empty list");
+}
+
+/* The run of variant v at shape (layers, width) with seed, or -1 with rb_error(). */
+static int shape_config(const Config *base, double budget, const char *v, int layers, int width,
+                        long seed, Config *c) {
+    int head = base->d_model / base->n_head;
+    *c = *base;
+    rb_copy_str(c->variant, sizeof c->variant, v);
+    c->n_layer = layers;
+    c->d_model = width;
+    c->seed = seed;
+    c->mlp_hidden = 0; /* scales with width */
+    if (width % head != 0)
+        return rb_fail("d_model=%d is not a multiple of the head size %d", width, head);
+    c->n_head = width / head;
+    int L = 2 * layers, N = base->attnres_blocks < L ? base->attnres_blocks : L;
+    while (L % N) N--;
+    c->attnres_blocks = N;
+    c->steps = 0;
+    c->budget_tokens = 0;
+    c->budget_flops = budget;
+    snprintf(c->run_id, sizeof c->run_id, "%s-L%d-d%d-s%ld", c->variant, layers, width, seed);
+    if (config_validate(c) != 0) return -1;
+    if (train_total_steps(c) < 1)
+        return rb_fail("%s: the FLOP budget %.3g is less than one step", c->run_id, budget);
+    return 0;
+}
+
+static int write_jobs(const char *path, const ExpRun *runs, int n, const char *exp) {
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return rb_fail("cannot find the resbench binary (/proc/self/exe)");
+    self[len] = 0;
+    FILE *f = fopen(path, "w");
+    if (!f) return rb_fail("--jobs: cannot write %s", path);
+    for (int i = 0; i < n; i++) {
+        const Config *c = &runs[i].cfg;
+        fprintf(f,
+                "%s train --config %s/experiment.ini variant=%s n_layer=%d d_model=%d n_head=%d "
+                "mlp_hidden=0 attnres_blocks=%d seed=%ld steps=0 budget_tokens=0 "
+                "budget_flops=%.17g out=%s run_id=%s threads=1\n",
+                self, exp, c->variant, c->n_layer, c->d_model, c->n_head, c->attnres_blocks,
+                c->seed, c->budget_flops, exp, c->run_id);
+    }
+    if (fclose(f) != 0) return rb_fail("--jobs: cannot write %s", path);
+    return 0;
+}
+
+/* Per variant: the grid of mean validation loss (rows n_layer, columns d_model), the best shape,
+ * and the heatmap data for plots/sweep.gp. */
+static int report(const ExpRun *runs, int n, char names[][32], int nv, const int *layers, int nl,
+                  const int *widths, int nw, const char *figdir, char *plotted, size_t np) {
+    for (int v = 0; v < nv; v++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/sweep_%s.dat", figdir, names[v]);
+        FILE *f = fopen(path, "w");
+        if (!f) return rb_fail("cannot write %s", path);
+        fprintf(f, "# d_model n_layer val_loss params (mean over seeds)\n");
+        printf("\n%s: final validation loss (rows n_layer, columns d_model)\n%8s", names[v], "");
+        for (int w = 0; w < nw; w++) printf(" %9d", widths[w]);
+        printf("\n");
+        double best = INFINITY;
+        int bl = 0, bw = 0;
+        for (int l = 0; l < nl; l++) {
+            printf("%8d", layers[l]);
+            for (int w = 0; w < nw; w++) {
+                double s = 0;
+                int k = 0;
+                size_t params = 0;
+                for (int i = 0; i < n; i++) {
+                    const Config *c = &runs[i].cfg;
+                    if (strcmp(c->variant, names[v]) || c->n_layer != layers[l] ||
+                        c->d_model != widths[w] || isnan(runs[i].r.final_val_loss))
+                        continue;
+                    s += runs[i].r.final_val_loss;
+                    params = model_param_count(c);
+                    k++;
+                }
+                double m = k ? s / k : NAN;
+                printf(" %9.4f", m);
+                fprintf(f, "%d %d %.6g %zu\n", widths[w], layers[l], m, params);
+                if (k && m < best) {
+                    best = m;
+                    bl = layers[l];
+                    bw = widths[w];
+                }
+            }
+            fprintf(f, "\n");
+            printf("\n");
+        }
+        fclose(f);
+        if (isfinite(best))
+            printf("best %s shape: n_layer=%d d_model=%d (d_model/n_layer = %.1f), val loss %.4f\n",
+                   names[v], bl, bw, (double)bw / bl, best);
+        if (plotted[0]) strncat(plotted, " ", np - strlen(plotted) - 1);
+        strncat(plotted, names[v], np - strlen(plotted) - 1);
+    }
+    return 0;
+}
+
+int cmd_sweep(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        sweep_help();
+        return RB_EXIT_OK;
+    }
+    static const char *const extra[] = {"--variants", "--seeds", "--layers", "--widths",
+                                        "--jobs",     "--name",  NULL};
+    const char *vals[6] = {0};
+    Config base;
+    if (cli_parse(argc, argv, &base, NULL, extra, vals) != 0)
+        rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
+    char names[MAX_GRID][32];
+    int seeds[MAX_GRID], layers[MAX_GRID], widths[MAX_GRID];
+    int nv = parse_names(vals[0] ? vals[0] : "prenorm,attnres_block", names, MAX_GRID);
+    int ns = parse_ints(vals[1] ? vals[1] : "1", seeds, MAX_GRID, "--seeds");
+    int nl = parse_ints(vals[2] ? vals[2] : "2,4,8", layers, MAX_GRID, "--layers");
+    int nw = parse_ints(vals[3] ? vals[3] : "64,128,256", widths, MAX_GRID, "--widths");
+    if (nv < 0 || ns < 0 || nl < 0 || nw < 0) rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
+    Config at_base = base; /* the budget in FLOPs, measured at the base shape with prenorm */
+    snprintf(at_base.variant, sizeof at_base.variant, "prenorm");
+    if (config_validate(&at_base) != 0) rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
+    double budget = base.budget_flops > 0 ? base.budget_flops
+                                          : train_total_steps(&at_base) * flops_per_step(&at_base);
+    Config key = at_base;
+    key.seed = 0;
+    key.steps = 0;
+    key.budget_tokens = 0;
+    key.budget_flops = budget;
+    int total = nv * ns * nl * nw, n = 0;
+    ExpRun *runs = rb_calloc(total, sizeof(ExpRun), "sweep");
+    for (int s = 0; s < ns; s++)
+        for (int v = 0; v < nv; v++)
+            for (int l = 0; l < nl; l++)
+                for (int w = 0; w < nw; w++) {
+                    ExpRun *a = &runs[n++];
+                    if (shape_config(&base, budget, names[v], layers[l], widths[w], seeds[s],
+                                     &a->cfg) != 0)
+                        rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
+                }
+    char exp[2048];
+    if (exp_create(&key, "sweep", vals[5], exp, sizeof exp) != 0)
+        rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
+    for (int i = 0; i < n; i++) rb_copy_str(runs[i].cfg.out, sizeof runs[i].cfg.out, exp);
+    if (vals[4]) {
+        if (write_jobs(vals[4], runs, n, exp) != 0) rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
+        printf("sweep: %d commands written to %s (%.3g FLOPs each); run them (GNU parallel, "
+               "Slurm: experiments/cluster/), then repeat this sweep command without --jobs\n",
+               n, vals[4], budget);
+        free(runs);
+        return RB_EXIT_OK;
+    }
+    train_set_threads(base.threads);
+    printf("sweep: %d runs, %.3g FLOPs each (matched compute), into %s\n", n, budget, exp);
+    for (int i = 0; i < n; i++) exp_run(&runs[i]);
+    if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    char figdir[2200], plotted[1024] = "";
+    snprintf(figdir, sizeof figdir, "%s/figures", exp);
+    if (rb_mkdir_p(figdir) != 0 ||
+        report(runs, n, names, nv, layers, nl, widths, nw, figdir, plotted, sizeof plotted) != 0)
+        rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    int failed = 0;
+    for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");
+    free(runs);
+    if (plot_gnuplot("sweep.gp", figdir, plotted) != 0)
+        fprintf(stderr, "resbench: sweep: heatmaps not drawn: %s\n", rb_error());
+    printf("sweep: summary in %s/summary.csv, heatmaps in %s\n", exp, figdir);
+    return failed ? RB_EXIT_FAIL : RB_EXIT_OK;
+}

@@ -1,0 +1,141 @@
+#include "runs.h"
+
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "csvout.h"
+#include "model.h"
+#include "util.h"
+
+static int result_handler(void *user, const char *section, const char *name, const char *value) {
+    TrainResult *r = user;
+    (void)section;
+    double v = strtod(value, NULL);
+    if (!strcmp(name, "steps"))
+        r->steps = (long)v;
+    else if (!strcmp(name, "tokens"))
+        r->tokens = v;
+    else if (!strcmp(name, "flops"))
+        r->flops = v;
+    else if (!strcmp(name, "wall_s"))
+        r->wall_s = v;
+    else if (!strcmp(name, "tok_per_s"))
+        r->tok_per_s = v;
+    else if (!strcmp(name, "final_train_loss"))
+        r->final_train_loss = v;
+    else if (!strcmp(name, "final_val_loss"))
+        r->final_val_loss = v;
+    else if (!strcmp(name, "best_val_loss"))
+        r->best_val_loss = v;
+    else if (!strcmp(name, "loss_floor"))
+        r->loss_floor = v;
+    return 1;
+}
+
+/* A finished run of exactly this config: its result.ini is loaded into r. */
+static int finished_before(const Config *c, const char *dir, TrainResult *r) {
+    char path[4200];
+    Config old;
+    config_defaults(&old);
+    if (rb_join(path, sizeof path, dir, "config.ini") != 0 || access(path, R_OK) != 0 ||
+        config_load_ini(&old, path) != 0 || config_hash(&old) != config_hash(c))
+        return 0;
+    if (rb_join(path, sizeof path, dir, "result.ini") != 0 || access(path, R_OK) != 0) return 0;
+    memset(r, 0, sizeof *r);
+    rb_copy_str(r->run_dir, sizeof r->run_dir, dir);
+    return ini_parse(path, result_handler, r) == 0;
+}
+
+void exp_run(ExpRun *a) {
+    char dir[2048], ckpt[2200];
+    train_run_dir(&a->cfg, dir, sizeof dir);
+    if (finished_before(&a->cfg, dir, &a->r)) {
+        a->status = "skipped";
+        printf("run %s: already done, val loss %.4f\n", dir, a->r.final_val_loss);
+        return;
+    }
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
+    int resume = access(ckpt, F_OK) == 0;
+    printf("run %s%s\n", dir, resume ? " (resuming)" : "");
+    fflush(stdout);
+    int rc = train_run(&a->cfg, resume, 0, &a->r);
+    if (rc == RB_EXIT_INTERRUPTED) rb_die(rc, "%s", rb_error());
+    if (rc != RB_EXIT_OK) {
+        fprintf(stderr, "resbench: run %s failed: %s\n", dir, rb_error());
+        a->status = "failed";
+        a->r.final_val_loss = a->r.best_val_loss = NAN;
+        return;
+    }
+    a->status = "ok";
+}
+
+double exp_prenorm_tok_s(const ExpRun *runs, int n) {
+    double s = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(runs[i].cfg.variant, "prenorm") && strcmp(runs[i].status, "failed")) {
+            s += runs[i].r.tok_per_s;
+            k++;
+        }
+    return k ? s / k : NAN;
+}
+
+int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
+    static const char *const H[] = {"variant",   "seed",    "n_layer",        "d_model",
+                                    "n_head",    "seq_len", "batch_size",     "params",
+                                    "tokens",    "flops",   "final_val_loss", "best_val_loss",
+                                    "tok_per_s", "wall_s",  "overhead_pct",   "status"};
+    char path[2200], tmp[2300];
+    snprintf(path, sizeof path, "%s/summary.csv", exp);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CsvOut csv;
+    if (csv_open(&csv, tmp, H, 16, 0) != 0) return -1;
+    double ref = exp_prenorm_tok_s(runs, n);
+    for (int i = 0; i < n; i++) {
+        const ExpRun *a = &runs[i];
+        const Config *c = &a->cfg;
+        char f[16][48];
+        snprintf(f[0], 48, "%s", c->variant);
+        snprintf(f[1], 48, "%ld", c->seed);
+        snprintf(f[2], 48, "%d", c->n_layer);
+        snprintf(f[3], 48, "%d", c->d_model);
+        snprintf(f[4], 48, "%d", c->n_head);
+        snprintf(f[5], 48, "%d", c->seq_len);
+        snprintf(f[6], 48, "%d", c->batch_size);
+        snprintf(f[7], 48, "%zu", model_param_count(c));
+        snprintf(f[8], 48, "%.0f", a->r.tokens);
+        snprintf(f[9], 48, "%.6e", a->r.flops);
+        snprintf(f[10], 48, "%.6f", a->r.final_val_loss);
+        snprintf(f[11], 48, "%.6f", a->r.best_val_loss);
+        snprintf(f[12], 48, "%.1f", a->r.tok_per_s);
+        snprintf(f[13], 48, "%.2f", a->r.wall_s);
+        snprintf(f[14], 48, "%.2f", isnan(ref) ? NAN : 100.0 * (ref / a->r.tok_per_s - 1));
+        snprintf(f[15], 48, "%s", a->status);
+        const char *row[16];
+        for (int k = 0; k < 16; k++) row[k] = f[k];
+        if (csv_row(&csv, row) != 0) {
+            csv_close(&csv);
+            return -1;
+        }
+    }
+    csv_close(&csv);
+    if (rename(tmp, path) != 0) return rb_fail("cannot rename %s to %s", tmp, path);
+    return 0;
+}
+
+int exp_create(const Config *key, const char *prefix, const char *name, char *exp, size_t n) {
+    char def[256];
+    snprintf(def, sizeof def, "%s-%08llx", prefix,
+             (unsigned long long)(config_hash(key) & 0xffffffffULL));
+    if (rb_join(exp, n, key->out, name ? name : def) != 0) return -1;
+    if (rb_mkdir_p(exp) != 0) return -1;
+    char *ini = config_to_ini(key), path[4300];
+    snprintf(path, sizeof path, "%s/experiment.ini", exp);
+    int rc = rb_write_file_atomic(path, ini, strlen(ini));
+    free(ini);
+    return rc;
+}

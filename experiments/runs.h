@@ -1,0 +1,26 @@
+/* Runs of an experiment (ablate, sweep): train, skip when finished with the same config, resume
+ * when interrupted; the experiment's summary.csv. */
+#ifndef RB_RUNS_H
+#define RB_RUNS_H
+#include "config.h"
+#include "train.h"
+
+typedef struct {
+    Config cfg; /* the run's full config: out = experiment dir, run_id = its directory */
+    TrainResult r;
+    const char *status; /* "ok", "skipped" (finished earlier), "failed" */
+} ExpRun;
+
+/* Train a.cfg unless OUT/RUN_ID already holds a finished run of the same config (then its
+ * result.ini is read); an interrupted run (ckpt.bin, no result) is resumed. A failed run is
+ * reported and marked; an interrupt (SIGINT/SIGTERM) ends the process with exit code 3. */
+void exp_run(ExpRun *a);
+/* Mean tok/s of the successful prenorm runs, or NAN. */
+double exp_prenorm_tok_s(const ExpRun *runs, int n);
+/* EXP/summary.csv (atomic): one row per run. */
+int exp_write_summary(const char *exp, const ExpRun *runs, int n);
+/* Creates EXP = OUT/NAME (NAME defaults to PREFIX-HASH8 of key) and writes key as experiment.ini.
+ */
+int exp_create(const Config *key, const char *prefix, const char *name, char *exp, size_t n);
+
+#endif

@@ -1,0 +1,100 @@
+/* `resbench sweep`: matched compute across shapes, summary and table; the job-list path run through
+ * GNU parallel (experiments/cluster/parallel.sh) when it is installed, else line by line, then
+ * gathered by repeating the sweep command. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csvread.h"
+#include "testutil.h"
+
+#define TINY                                                                                       \
+    "--variants prenorm,attnres_block --layers 1,2 --widths 16,32 n_layer=1 d_model=16 n_head=2 "  \
+    "seq_len=16 batch_size=2 steps=6 eval_every=3 eval_tokens=32 attnres_blocks=2 threads=1"
+
+static void check_summary(const char *path, const char *status) {
+    CsvTable t;
+    ck_assert_msg(csv_load(path, &t) == 0, "%s", rb_error());
+    ck_assert_int_eq((int)csv_nrows(&t), 8);
+    int cf = csv_col(&t, "flops"), ct = csv_col(&t, "tokens"), cl = csv_col(&t, "n_layer"),
+        cd = csv_col(&t, "d_model"), cs = csv_col(&t, "status"), cv = csv_col(&t, "final_val_loss");
+    double budget = 0, max_tokens = 0, min_tokens = 1e30;
+    for (size_t r = 0; r < 8; r++) budget = fmax(budget, csv_num(&t, r, cf));
+    for (size_t r = 0; r < 8; r++) {
+        double f = csv_num(&t, r, cf), tok = csv_num(&t, r, ct);
+        ck_assert_msg(f <= budget && f > 0.5 * budget, "row %zu flops %g vs %g", r, f, budget);
+        max_tokens = fmax(max_tokens, tok);
+        min_tokens = fmin(min_tokens, tok);
+        ck_assert_str_eq(csv_cell(&t, r, cs), status);
+        ck_assert(csv_num(&t, r, cv) > 0);
+        ck_assert(csv_num(&t, r, cl) >= 1 && csv_num(&t, r, cd) >= 16);
+    }
+    ck_assert(max_tokens > min_tokens); /* the smaller shapes see more tokens for the same FLOPs */
+    csv_table_free(&t);
+}
+
+START_TEST(test_sweep_local) {
+    char *out = tu_tempdir(), args[2048], path[2048];
+    static char buf[65536];
+    snprintf(args, sizeof args, "sweep " TINY " --name local out=%s", out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "best prenorm shape") && strstr(buf, "best attnres_block shape"),
+                  "%s", buf);
+    snprintf(path, sizeof path, "%s/local/summary.csv", out);
+    check_summary(path, "ok");
+}
+END_TEST
+
+START_TEST(test_sweep_job_list) {
+    char *out = tu_tempdir(), args[2048], jobs[1024], path[2048], cmd[4096];
+    static char buf[65536];
+    snprintf(jobs, sizeof jobs, "%s/jobs.txt", out);
+    snprintf(args, sizeof args, "sweep " TINY " --name cluster --jobs %s out=%s", jobs, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    char *text = tu_read(jobs);
+    int lines = 0;
+    for (char *p = text; *p; p++) lines += *p == '\n';
+    ck_assert_int_eq(lines, 8);
+    if (system("command -v parallel >/dev/null 2>&1") == 0) {
+        printf("running the job list with GNU parallel\n");
+        snprintf(cmd, sizeof cmd, "%s/experiments/cluster/parallel.sh %s 2 >/dev/null",
+                 RB_SOURCE_DIR, jobs);
+    } else {
+        printf("GNU parallel is not installed: running the job list line by line\n");
+        snprintf(cmd, sizeof cmd, "bash -e %s >/dev/null", jobs);
+    }
+    ck_assert_int_eq(system(cmd), 0);
+    /* gather: the same command without --jobs finds every run finished */
+    snprintf(args, sizeof args, "sweep " TINY " --name cluster out=%s", out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    int done = 0;
+    for (char *p = buf; (p = strstr(p, "already done")); p++) done++;
+    ck_assert_int_eq(done, 8);
+    snprintf(path, sizeof path, "%s/cluster/summary.csv", out);
+    check_summary(path, "skipped");
+}
+END_TEST
+
+START_TEST(test_sweep_errors) {
+    static char buf[8192];
+    ck_assert_int_eq(tu_run_cli("sweep --widths 16,20 d_model=16 n_head=2", buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "not a multiple of the head size"), "%s", buf);
+    ck_assert_int_eq(tu_run_cli("sweep --layers two", buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "--layers"), "%s", buf);
+}
+END_TEST
+
+static Suite *sweep_suite(void) {
+    Suite *s = suite_create("sweep");
+    TCase *tc = tcase_create("sweep");
+    tcase_add_checked_fixture(tc, NULL, tu_free_all);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_sweep_local);
+    tcase_add_test(tc, test_sweep_job_list);
+    tcase_add_test(tc, test_sweep_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RB_TEST_MAIN(sweep_suite)
