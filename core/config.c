@@ -75,9 +75,9 @@ static const KeySpec KEYS[] = {
 void config_defaults(Config *c) {
     memset(c, 0, sizeof *c);
     c->n_layer = 4;
-    c->d_model = 128;
-    c->n_head = 4;
-    c->seq_len = 128;
+    c->d_model = 96;
+    c->n_head = 3;
+    c->seq_len = 64;
     c->batch_size = 16;
     c->vocab_size = 256;
     snprintf(c->variant, sizeof c->variant, "prenorm");
@@ -93,9 +93,9 @@ void config_defaults(Config *c) {
     c->beta1 = 0.9;
     c->beta2 = 0.95;
     c->adam_eps = 1e-8;
-    c->warmup = 20;
-    c->steps = 300;
-    c->eval_every = 100;
+    c->warmup = 40;
+    c->steps = 1000;
+    c->eval_every = 250;
     c->eval_tokens = 16384;
     c->log_every = 10;
     c->seed = 1;

@@ -246,7 +246,8 @@ START_TEST(test_budgets) {
     Config c;
     config_defaults(&c);
     c.steps = 0;
-    c.budget_tokens = 2048.0 * 10 + 1; /* B*T = 2048 */
+    double bt = (double)c.batch_size * c.seq_len;
+    c.budget_tokens = bt * 10 + 1;
     ck_assert_int_eq(train_total_steps(&c), 11);
     c.budget_tokens = 0;
     c.budget_flops = flops_per_step(&c) * 7.9;
