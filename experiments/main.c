@@ -9,6 +9,7 @@ int cmd_data(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_ablate(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -21,6 +22,7 @@ static const Command COMMANDS[] = {
     {"data", cmd_data, "describe a data source: sizes, loss floor, a sample"},
     {"ablate", cmd_ablate, "variants x seeds under one budget: summary, table, figures"},
     {"sweep", cmd_sweep, "depth x width grid at matched compute (local or a job list)"},
+    {"fit", cmd_fit, "scaling fit of prenorm and compute multipliers of the variants"},
     {"plot", cmd_plot, "figures (gnuplot) for run and experiment directories"},
 };
 #define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
