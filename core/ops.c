@@ -250,8 +250,22 @@ void crossentropy_backward(float *logits, const float *lse, const int *targets, 
     }
 }
 
-double rms_of(const float *x, size_t n) {
+double sum_sq(const float *x, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
-    return n ? sqrt(s / n) : 0;
+    return s;
+}
+
+double rms_of(const float *x, size_t n) {
+    return n ? sqrt(sum_sq(x, n) / n) : 0;
+}
+
+void rms_inverse_rows(float *rinv, const float *x, long rows, int len, int stride) {
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < rows; r++) {
+        const float *v = x + (size_t)r * len;
+        float ss = 0;
+        for (int i = 0; i < len; i++) ss += v[i] * v[i];
+        rinv[(size_t)r * stride] = 1.0f / sqrtf(ss / len + RB_EPS);
+    }
 }

@@ -46,6 +46,11 @@ double crossentropy_forward(float *losses, float *lse, const float *logits, cons
                             int N, int V);
 void crossentropy_backward(float *logits, const float *lse, const int *targets, int N, int V);
 
+/* rinv[r * stride] = 1 / sqrt(mean(x_r^2) + eps) for rows x_r of len floats (the parameter-free
+ * norm's scale, cached by the variants once per source). */
+void rms_inverse_rows(float *rinv, const float *x, long rows, int len, int stride);
+/* sum of x^2 over n floats, in double in a fixed order */
+double sum_sq(const float *x, size_t n);
 /* sqrt(mean(x^2)) over n floats, accumulated in double in a fixed order. */
 double rms_of(const float *x, size_t n);
 

@@ -5,21 +5,14 @@
 
 #include "ops.h"
 
-static double sq_norm(const float *x, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
-    return s;
-}
-
 /* L2 norm of the gradients of the parameters owned by sublayer l (norm gain and matrices). */
 static double sublayer_grad_norm(const Model *m, int l) {
     size_t C = m->C, H = m->H, k = l / 2;
     if (l % 2 == 0)
-        return sqrt(sq_norm(m->g.attn_g + k * C, C) +
-                    sq_norm(m->g.wqkv + k * 3 * C * C, 3 * C * C) +
-                    sq_norm(m->g.wo + k * C * C, C * C));
-    return sqrt(sq_norm(m->g.mlp_g + k * C, C) + sq_norm(m->g.w13 + k * 2 * H * C, 2 * H * C) +
-                sq_norm(m->g.w2 + k * C * H, C * H));
+        return sqrt(sum_sq(m->g.attn_g + k * C, C) + sum_sq(m->g.wqkv + k * 3 * C * C, 3 * C * C) +
+                    sum_sq(m->g.wo + k * C * C, C * C));
+    return sqrt(sum_sq(m->g.mlp_g + k * C, C) + sum_sq(m->g.w13 + k * 2 * H * C, 2 * H * C) +
+                sum_sq(m->g.w2 + k * C * H, C * H));
 }
 
 void profile_rows(Model *m, ProfileRow *rows) {
@@ -45,5 +38,5 @@ void profile_rows(Model *m, ProfileRow *rows) {
     for (int l = 0; l <= m->L; l++) rows[l].grad_rms = grad_rms[l];
     for (int l = 0; l < m->L; l++) rows[l].param_grad_norm = sublayer_grad_norm(m, l);
     out->param_grad_norm =
-        sqrt(sq_norm(m->g.final_g, m->C) + sq_norm(m->g.head, (size_t)m->V * m->C));
+        sqrt(sum_sq(m->g.final_g, m->C) + sum_sq(m->g.head, (size_t)m->V * m->C));
 }

@@ -2,7 +2,10 @@
 
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "util.h"
+#include "variant.h"
 
 static int extra_index(const char *const *extra, const char *opt) {
     for (int k = 0; extra && extra[k]; k++)
@@ -42,4 +45,32 @@ int cli_wants_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
     return 0;
+}
+
+int cli_int_list(const char *s, long *out, int max, const char *what) {
+    char buf[1024];
+    if (rb_copy_str(buf, sizeof buf, s) != 0) return rb_fail("%s: list too long", what);
+    int n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *end;
+        long v = strtol(tok, &end, 10);
+        if (*end || end == tok || v < 0 || n == max)
+            return rb_fail("%s: '%s' is not a list of at most %d non-negative integers", what, s,
+                           max);
+        out[n++] = v;
+    }
+    return n ? n : rb_fail("%s: empty list", what);
+}
+
+int cli_variant_list(const char *s, char (*names)[32], int max) {
+    char buf[1024];
+    if (rb_copy_str(buf, sizeof buf, s) != 0) return rb_fail("--variants: list too long");
+    int n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (!variant_find(tok))
+            return rb_fail("--variants: unknown variant '%s' (allowed: %s)", tok, variant_names());
+        if (n == max) return rb_fail("--variants: more than %d", max);
+        rb_copy_str(names[n++], 32, tok);
+    }
+    return n ? n : rb_fail("--variants: empty list");
 }

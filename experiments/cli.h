@@ -8,6 +8,10 @@
  * one value) are stored in extra_vals[i]. -1 with rb_error() on bad input. */
 int cli_parse(int argc, char **argv, Config *c, const char **resume_dir, const char *const *extra,
               const char **extra_vals);
+/* Comma-separated lists of options such as --seeds 1,2 or --variants a,b: the count, or -1 with
+ * rb_error() naming the option. */
+int cli_int_list(const char *s, long *out, int max, const char *what);
+int cli_variant_list(const char *s, char (*names)[32], int max);
 /* 1 if argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
 

@@ -36,50 +36,10 @@ static void ablate_help(void) {
         "synth:markov, 12 runs, about 10 minutes on 2 cores).\n");
 }
 
-/* Comma-separated list into items (copied into buf). */
-static int split_list(const char *s, char *buf, size_t n, char **items, int max) {
-    if (rb_copy_str(buf, n, s) != 0) return rb_fail("list too long: %s", s);
-    int k = 0;
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (k == max) return rb_fail("list '%s' has more than %d items", s, max);
-        items[k++] = tok;
-    }
-    if (k == 0) return rb_fail("empty list '%s'", s);
-    return k;
-}
-
 static int parse_variants(const char *s, char names[][32]) {
-    char buf[1024], *items[MAX_VARIANTS];
-    int n;
-    if (!s) {
-        for (n = 0; rb_variants[n] && n < MAX_VARIANTS; n++)
-            snprintf(names[n], 32, "%s", rb_variants[n]->name);
-        return n;
-    }
-    if ((n = split_list(s, buf, sizeof buf, items, MAX_VARIANTS)) < 0) return -1;
-    for (int i = 0; i < n; i++) {
-        if (!variant_find(items[i]))
-            return rb_fail("--variants: unknown variant '%s' (allowed: %s)", items[i],
-                           variant_names());
-        snprintf(names[i], 32, "%s", items[i]);
-    }
-    return n;
-}
-
-static int parse_seeds(const char *s, long *seeds) {
-    char buf[1024], *items[MAX_SEEDS];
-    if (!s) {
-        seeds[0] = 1;
-        seeds[1] = 2;
-        return 2;
-    }
-    int n = split_list(s, buf, sizeof buf, items, MAX_SEEDS);
-    for (int i = 0; i < n; i++) {
-        char *end;
-        seeds[i] = strtol(items[i], &end, 10);
-        if (*end || end == items[i] || seeds[i] < 0)
-            return rb_fail("--seeds: '%s' is not a non-negative integer", items[i]);
-    }
+    if (s) return cli_variant_list(s, names, MAX_VARIANTS);
+    int n = 0;
+    for (; rb_variants[n] && n < MAX_VARIANTS; n++) rb_copy_str(names[n], 32, rb_variants[n]->name);
     return n;
 }
 
@@ -135,7 +95,8 @@ int cmd_ablate(int argc, char **argv) {
         rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
     char names[MAX_VARIANTS][32];
     long seeds[MAX_SEEDS];
-    int nv = parse_variants(vals[0], names), ns = parse_seeds(vals[1], seeds);
+    int nv = parse_variants(vals[0], names);
+    int ns = cli_int_list(vals[1] ? vals[1] : "1,2", seeds, MAX_SEEDS, "--seeds");
     if (nv < 0 || ns < 0) rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
     for (int v = 0; v < nv; v++) { /* every variant must accept the base config before any run */
         Config c = base;

@@ -35,54 +35,29 @@ static void sweep_help(void) {
         "defaults: variants prenorm,attnres_block; seeds 1; layers 2,4,8; widths 64,128,256.\n");
 }
 
-static int parse_ints(const char *s, int *out, int max, const char *what) {
-    char buf[512];
-    if (rb_copy_str(buf, sizeof buf, s) != 0) return rb_fail("%s: list too long", what);
-    int n = 0;
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        char *end;
-        long v = strtol(tok, &end, 10);
-        if (*end || end == tok || v < 0 || v > INT_MAX || n == max)
-            return rb_fail("%s: '%s' is not a list of at most %d non-negative integers", what, s,
-                           max);
-        out[n++] = (int)v;
-    }
-    return n ? n : rb_fail("%s: empty list", what);
-}
-
-static int parse_names(const char *s, char names[][32], int max) {
-    char buf[512];
-    if (rb_copy_str(buf, sizeof buf, s) != 0) return rb_fail("--variants: list too long");
-    int n = 0;
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (!variant_find(tok))
-            return rb_fail("--variants: unknown variant '%s' (allowed: %s)", tok, variant_names());
-        if (n == max) return rb_fail("--variants: more than %d", max);
-        rb_copy_str(names[n++], 32, tok);
-    }
-    return n ? n : rb_fail("--variants: empty list");
-}
-
 /* The run of variant v at shape (layers, width) with seed, or -1 with rb_error(). */
-static int shape_config(const Config *base, double budget, const char *v, int layers, int width,
+static int shape_config(const Config *base, double budget, const char *v, long layers, long width,
                         long seed, Config *c) {
     int head = base->d_model / base->n_head;
+    if (layers < 1 || layers > 128 || width < 8 || width > 16384)
+        return rb_fail("shape n_layer=%ld d_model=%ld is outside [1, 128] x [8, 16384]", layers,
+                       width);
     *c = *base;
     rb_copy_str(c->variant, sizeof c->variant, v);
-    c->n_layer = layers;
-    c->d_model = width;
+    c->n_layer = (int)layers;
+    c->d_model = (int)width;
     c->seed = seed;
     c->mlp_hidden = 0; /* scales with width */
     if (width % head != 0)
-        return rb_fail("d_model=%d is not a multiple of the head size %d", width, head);
-    c->n_head = width / head;
-    int L = 2 * layers, N = base->attnres_blocks < L ? base->attnres_blocks : L;
+        return rb_fail("d_model=%ld is not a multiple of the head size %d", width, head);
+    c->n_head = (int)width / head;
+    int L = 2 * c->n_layer, N = base->attnres_blocks < L ? base->attnres_blocks : L;
     while (L % N) N--;
     c->attnres_blocks = N;
     c->steps = 0;
     c->budget_tokens = 0;
     c->budget_flops = budget;
-    snprintf(c->run_id, sizeof c->run_id, "%s-L%d-d%d-s%ld", c->variant, layers, width, seed);
+    snprintf(c->run_id, sizeof c->run_id, "%s-L%ld-d%ld-s%ld", c->variant, layers, width, seed);
     if (config_validate(c) != 0) return -1;
     if (train_total_steps(c) < 1)
         return rb_fail("%s: the FLOP budget %.3g is less than one step", c->run_id, budget);
@@ -111,8 +86,8 @@ static int write_jobs(const char *path, const ExpRun *runs, int n, const char *e
 
 /* Per variant: the grid of mean validation loss (rows n_layer, columns d_model), the best shape,
  * and the heatmap data for plots/sweep.gp. */
-static int report(const ExpRun *runs, int n, char names[][32], int nv, const int *layers, int nl,
-                  const int *widths, int nw, const char *figdir, char *plotted, size_t np) {
+static int report(const ExpRun *runs, int n, char names[][32], int nv, const long *layers, int nl,
+                  const long *widths, int nw, const char *figdir, char *plotted, size_t np) {
     for (int v = 0; v < nv; v++) {
         char path[4400];
         snprintf(path, sizeof path, "%s/sweep_%s.dat", figdir, names[v]);
@@ -120,12 +95,12 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const int
         if (!f) return rb_fail("cannot write %s", path);
         fprintf(f, "# d_model n_layer val_loss params (mean over seeds)\n");
         printf("\n%s: final validation loss (rows n_layer, columns d_model)\n%8s", names[v], "");
-        for (int w = 0; w < nw; w++) printf(" %9d", widths[w]);
+        for (int w = 0; w < nw; w++) printf(" %9ld", widths[w]);
         printf("\n");
         double best = INFINITY;
-        int bl = 0, bw = 0;
+        long bl = 0, bw = 0;
         for (int l = 0; l < nl; l++) {
-            printf("%8d", layers[l]);
+            printf("%8ld", layers[l]);
             for (int w = 0; w < nw; w++) {
                 double s = 0;
                 int k = 0;
@@ -141,7 +116,7 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const int
                 }
                 double m = k ? s / k : NAN;
                 printf(" %9.4f", m);
-                fprintf(f, "%d %d %.6g %zu\n", widths[w], layers[l], m, params);
+                fprintf(f, "%ld %ld %.6g %zu\n", widths[w], layers[l], m, params);
                 if (k && m < best) {
                     best = m;
                     bl = layers[l];
@@ -153,8 +128,9 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const int
         }
         fclose(f);
         if (isfinite(best))
-            printf("best %s shape: n_layer=%d d_model=%d (d_model/n_layer = %.1f), val loss %.4f\n",
-                   names[v], bl, bw, (double)bw / bl, best);
+            printf(
+                "best %s shape: n_layer=%ld d_model=%ld (d_model/n_layer = %.1f), val loss %.4f\n",
+                names[v], bl, bw, (double)bw / bl, best);
         if (plotted[0]) strncat(plotted, " ", np - strlen(plotted) - 1);
         strncat(plotted, names[v], np - strlen(plotted) - 1);
     }
@@ -173,11 +149,11 @@ int cmd_sweep(int argc, char **argv) {
     if (cli_parse(argc, argv, &base, NULL, extra, vals) != 0)
         rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
     char names[MAX_GRID][32];
-    int seeds[MAX_GRID], layers[MAX_GRID], widths[MAX_GRID];
-    int nv = parse_names(vals[0] ? vals[0] : "prenorm,attnres_block", names, MAX_GRID);
-    int ns = parse_ints(vals[1] ? vals[1] : "1", seeds, MAX_GRID, "--seeds");
-    int nl = parse_ints(vals[2] ? vals[2] : "2,4,8", layers, MAX_GRID, "--layers");
-    int nw = parse_ints(vals[3] ? vals[3] : "64,128,256", widths, MAX_GRID, "--widths");
+    long seeds[MAX_GRID], layers[MAX_GRID], widths[MAX_GRID];
+    int nv = cli_variant_list(vals[0] ? vals[0] : "prenorm,attnres_block", names, MAX_GRID);
+    int ns = cli_int_list(vals[1] ? vals[1] : "1", seeds, MAX_GRID, "--seeds");
+    int nl = cli_int_list(vals[2] ? vals[2] : "2,4,8", layers, MAX_GRID, "--layers");
+    int nw = cli_int_list(vals[3] ? vals[3] : "64,128,256", widths, MAX_GRID, "--widths");
     if (nv < 0 || ns < 0 || nl < 0 || nw < 0) rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
     Config at_base = base; /* the budget in FLOPs, measured at the base shape with prenorm */
     snprintf(at_base.variant, sizeof at_base.variant, "prenorm");

@@ -124,16 +124,6 @@ static int sources(const Stream *st, const Lay *y, int l, const float **src, con
     return m;
 }
 
-static void rms_inverse(float *rinv, const float *x, int ntok, int d) {
-#pragma omp parallel for schedule(static)
-    for (int t = 0; t < ntok; t++) {
-        const float *r = x + (size_t)t * d;
-        float ss = 0;
-        for (int i = 0; i < d; i++) ss += r[i] * r[i];
-        rinv[t] = 1.0f / sqrtf(ss / d + RB_EPS);
-    }
-}
-
 /* h_l = sum_s softmax(rinv_s * (w_l . s)) s, per token; scores and weights saved. */
 static const float *aggregate(Stream *st, int l) {
     Lay y = lay_of(st);
@@ -169,7 +159,7 @@ static const float *aggregate(Stream *st, int l) {
 static void attnres_begin(Stream *st, const float *emb) {
     Lay y = lay_of(st);
     st->value[0] = emb;
-    rms_inverse(y.rinv_b, emb, y.ntok, y.d);
+    rms_inverse_rows(y.rinv_b, emb, y.ntok, y.d, 1);
 }
 
 /* Block AttnRes, two-phase (spec 3). Phase 1, when block n starts: the block's S queries against
@@ -264,7 +254,7 @@ static void attnres_commit(Stream *st, int l, const float *v) {
     int n = l / y.S, j = l % y.S;
     size_t nd = (size_t)y.ntok * y.d;
     if (y.S == 1) { /* Full: the output itself is block n+1 */
-        rms_inverse(y.rinv_b + (size_t)(n + 1) * y.ntok, v, y.ntok, y.d);
+        rms_inverse_rows(y.rinv_b + (size_t)(n + 1) * y.ntok, v, y.ntok, y.d, 1);
         return;
     }
     int done = j == y.S - 1;
@@ -278,7 +268,7 @@ static void attnres_commit(Stream *st, int l, const float *v) {
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < (long)nd; i++) dst[i] = prev[i] + v[i];
     }
-    rms_inverse(rdst, dst, y.ntok, y.d);
+    rms_inverse_rows(rdst, dst, y.ntok, y.d, 1);
 }
 
 static const float *attnres_output(Stream *st) {

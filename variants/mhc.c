@@ -235,16 +235,6 @@ void sinkhorn_backward(float *dlogits, const float *dP, const float *logits, int
 }
 
 /* ---- coefficients of site l from state X (all tokens) ---- */
-static void rms_rows(float *rinv, const float *x, long rows, int len, int stride_out) {
-#pragma omp parallel for schedule(static)
-    for (long r = 0; r < rows; r++) {
-        const float *v = x + (size_t)r * len;
-        float ss = 0;
-        for (int i = 0; i < len; i++) ss += v[i] * v[i];
-        rinv[(size_t)r * stride_out] = 1.0f / sqrtf(ss / len + RB_EPS);
-    }
-}
-
 /* mhc logit q of a token: rinv * alpha_group(q) * m_q + b_q (groups: pre n, post n, res n^2) */
 static float mhc_logit(const Site *s, int n, int q, float rinv, float m) {
     int g = q < n ? 0 : (q < 2 * n ? 1 : 2);
@@ -255,7 +245,7 @@ static void mhc_coefficients(const Lay *y, const Site *s, int l) {
     int n = y->n, K = y->K, nd = n * y->d;
     const float *X = state(y, l);
     float *raw = site_raw(y, l), *rinv = site_rinv(y, l), *coef = site_coef(y, l);
-    rms_rows(rinv, X, y->ntok, nd, n);
+    rms_inverse_rows(rinv, X, y->ntok, nd, n);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, y->ntok, K, nd, 1.0f, X, nd, s->phi, K,
                 0.0f, raw, K);
 #pragma omp parallel for schedule(static)
@@ -275,7 +265,7 @@ static void hc_coefficients(const Lay *y, const Site *s, int l) {
     int n = y->n, K = y->K, R = y->R, d = y->d;
     const float *X = state(y, l);
     float *raw = site_raw(y, l), *rinv = site_rinv(y, l), *coef = site_coef(y, l);
-    rms_rows(rinv, X, (long)y->ntok * n, d, 1);
+    rms_inverse_rows(rinv, X, (long)y->ntok * n, d, 1);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, y->ntok * n, n + 2, d, 1.0f, X, d, s->W,
                 n + 2, 0.0f, raw, n + 2);
 #pragma omp parallel for schedule(static)
