@@ -198,10 +198,15 @@ static void attn_forward(Model *m, int layer, int l, const float *h, float *y) {
     float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C), *atty = sub_slice(m->a.atty, layer, N * C);
     float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
     rmsnorm_forward(ln, rstd, h, m->p.attn_g + layer * C, m->N, m->C);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
     matmul_forward(qkv, ln, m->p.wqkv + layer * 3 * C * C, m->N, m->C, 3 * m->C);
+    model_phase_mark(m, RB_PH_MATMUL);
     rope_forward(qkv, m->rope_cos, m->rope_sin, m->B, m->T, m->C, m->nh);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
     attention_forward(atty, probs, qkv, m->B, m->T, m->C, m->nh);
+    model_phase_mark(m, RB_PH_ATTENTION);
     matmul_forward(y, atty, m->p.wo + layer * C * C, m->N, m->C, m->C);
+    model_phase_mark(m, RB_PH_MATMUL);
 }
 
 static void mlp_forward(Model *m, int layer, int l, const float *h, float *y) {
@@ -209,18 +214,25 @@ static void mlp_forward(Model *m, int layer, int l, const float *h, float *y) {
     float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
     float *h13 = sub_slice(m->a.h13, layer, N * 2 * H), *g = sub_slice(m->a.gact, layer, N * H);
     rmsnorm_forward(ln, rstd, h, m->p.mlp_g + layer * C, m->N, m->C);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
     matmul_forward(h13, ln, m->p.w13 + layer * 2 * H * C, m->N, m->C, 2 * m->H);
+    model_phase_mark(m, RB_PH_MATMUL);
     swiglu_forward(g, h13, m->N, m->H);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
     matmul_forward(y, g, m->p.w2 + layer * C * H, m->N, m->H, m->C);
+    model_phase_mark(m, RB_PH_MATMUL);
 }
 
 double model_forward(Model *m) {
     size_t N = m->N, C = m->C;
     const VariantOps *v = m->vops;
+    model_phase_start(m);
     encoder_forward(m->a.emb, m->inputs, m->p.wte, m->N, m->C);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
     v->begin(&m->stream, m->a.emb);
     for (int l = 0; l < m->L; l++) {
         const float *h = v->input(&m->stream, l);
+        model_phase_mark(m, RB_PH_VARIANT);
         float *y = sub_slice(m->a.sub_out, l, N * C);
         m->sub_in[l] = h;
         if (l % 2 == 0)
@@ -228,11 +240,16 @@ double model_forward(Model *m) {
         else
             mlp_forward(m, l / 2, l, h, y);
         v->commit(&m->stream, l, y);
+        model_phase_mark(m, RB_PH_VARIANT);
     }
     m->stream_out = v->output(&m->stream);
+    model_phase_mark(m, RB_PH_VARIANT);
     rmsnorm_forward(m->a.lnf, m->a.rstdf, m->stream_out, m->p.final_g, m->N, m->C);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
     matmul_forward(m->a.logits, m->a.lnf, m->p.head, m->N, m->C, m->V);
+    model_phase_mark(m, RB_PH_MATMUL);
     m->loss = crossentropy_forward(m->a.losses, m->a.lse, m->a.logits, m->targets, m->N, m->V);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
     return m->loss;
 }
 
@@ -249,12 +266,17 @@ static void attn_backward(Model *m, int layer, int l, const float *dy, float *dh
     ScratchPtrs *s = &m->s;
     matmul_backward(s->datty, m->g.wo + layer * C * C, dy, atty, m->p.wo + layer * C * C, m->N,
                     m->C, m->C, 0.0f);
+    model_phase_mark(m, RB_PH_MATMUL);
     attention_backward(s->dqkv, s->att, s->datty, probs, qkv, m->B, m->T, m->C, m->nh);
+    model_phase_mark(m, RB_PH_ATTENTION);
     rope_backward(s->dqkv, m->rope_cos, m->rope_sin, m->B, m->T, m->C, m->nh);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
     matmul_backward(s->dln, m->g.wqkv + layer * 3 * C * C, s->dqkv, ln,
                     m->p.wqkv + layer * 3 * C * C, m->N, m->C, 3 * m->C, 0.0f);
+    model_phase_mark(m, RB_PH_MATMUL);
     rmsnorm_backward(dh, m->g.attn_g + layer * C, s->partials, s->dln, m->sub_in[l],
                      m->p.attn_g + layer * C, rstd, m->N, m->C);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
 }
 
 static void mlp_backward(Model *m, int layer, int l, const float *dy, float *dh) {
@@ -265,35 +287,59 @@ static void mlp_backward(Model *m, int layer, int l, const float *dy, float *dh)
     ScratchPtrs *s = &m->s;
     matmul_backward(s->dg, m->g.w2 + layer * C * H, dy, g, m->p.w2 + layer * C * H, m->N, m->H,
                     m->C, 0.0f);
+    model_phase_mark(m, RB_PH_MATMUL);
     swiglu_backward(s->dh13, s->dg, h13, m->N, m->H);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
     matmul_backward(s->dln, m->g.w13 + layer * 2 * H * C, s->dh13, ln, m->p.w13 + layer * 2 * H * C,
                     m->N, m->C, 2 * m->H, 0.0f);
+    model_phase_mark(m, RB_PH_MATMUL);
     rmsnorm_backward(dh, m->g.mlp_g + layer * C, s->partials, s->dln, m->sub_in[l],
                      m->p.mlp_g + layer * C, rstd, m->N, m->C);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
 }
 
 void model_backward(Model *m) {
     const VariantOps *v = m->vops;
     ScratchPtrs *s = &m->s;
+    model_phase_start(m);
     crossentropy_backward(m->a.logits, m->a.lse, m->targets, m->N, m->V);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
     matmul_backward(s->dlnf, m->g.head, m->a.logits, m->a.lnf, m->p.head, m->N, m->C, m->V, 0.0f);
+    model_phase_mark(m, RB_PH_MATMUL);
     rmsnorm_backward(s->dout, m->g.final_g, s->partials, s->dlnf, m->stream_out, m->p.final_g,
                      m->a.rstdf, m->N, m->C);
     if (m->grad_rms) m->grad_rms[m->L] = rms_of(s->dout, (size_t)m->N * m->C);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
     v->output_backward(&m->stream, s->dout);
+    model_phase_mark(m, RB_PH_VARIANT);
     for (int l = m->L - 1; l >= 0; l--) {
         const float *dy = v->commit_backward(&m->stream, l);
+        model_phase_mark(m, RB_PH_VARIANT);
         if (l % 2 == 0)
             attn_backward(m, l / 2, l, dy, s->dh);
         else
             mlp_backward(m, l / 2, l, dy, s->dh);
         if (m->grad_rms) m->grad_rms[l] = rms_of(s->dh, (size_t)m->N * m->C);
         v->input_backward(&m->stream, l, s->dh);
+        model_phase_mark(m, RB_PH_VARIANT);
     }
     v->begin_backward(&m->stream, s->demb);
+    model_phase_mark(m, RB_PH_VARIANT);
     encoder_backward(m->g.wte, s->demb, m->inputs, m->N, m->C);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
 }
 
 size_t model_memory_bytes(const Model *m) {
     return (4 * m->n_params + m->n_acts + m->n_scratch) * sizeof(float);
+}
+
+void model_phase_start(Model *m) {
+    if (m->phase_s) m->phase_t = rb_now();
+}
+
+void model_phase_mark(Model *m, int ph) {
+    if (!m->phase_s) return;
+    double now = rb_now();
+    m->phase_s[ph] += now - m->phase_t;
+    m->phase_t = now;
 }

@@ -53,6 +53,9 @@ typedef struct {
 
 #define RB_MAX_TENSORS 16
 
+/* Phases of a training step, for the per-phase breakdown of `resbench bench`. */
+enum { RB_PH_MATMUL, RB_PH_ATTENTION, RB_PH_ELEMENTWISE, RB_PH_VARIANT, RB_PH_OPTIMIZER, RB_PH_COUNT };
+
 typedef struct {
     Config cfg;
     int V, C, n_layer, L, nh, hs, H, T, B, N, nthreads;
@@ -72,6 +75,9 @@ typedef struct {
     const float *stream_out;         /* what the final norm read */
     double *grad_rms; /* if set (L + 1 entries): RMS of dLoss/d(input) of each sublayer and of the
                          final norm, filled by model_backward (profiles) */
+    double *phase_s; /* if set (RB_PH_COUNT entries): seconds spent per phase, accumulated by
+                        model_forward/model_backward (bench) */
+    double phase_t;
     double loss;
 } Model;
 
@@ -91,6 +97,9 @@ void model_backward(Model *m);
 /* Bytes of params + grads + AdamW moments + activations + scratch (the analytic memory estimate).
  */
 size_t model_memory_bytes(const Model *m);
+/* Adds the time since the last mark to phase ph (no-op unless m->phase_s is set). */
+void model_phase_mark(Model *m, int ph);
+void model_phase_start(Model *m);
 
 /* core/flops.c: analytic FLOPs per training step (forward + backward), documented there. */
 double flops_per_token(const Config *c);

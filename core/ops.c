@@ -58,6 +58,7 @@ void rmsnorm_backward(float *dinp, float *dgain, float *partials, const float *d
             const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
             float *dx = dinp + (size_t)n * C;
             float r = rstd[n], dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
             for (int c = 0; c < C; c++) {
                 dot += gain[c] * dy[c] * x[c];
                 pg[c] += dy[c] * x[c] * r;
@@ -188,6 +189,7 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
                 float *dr = ds + (size_t)i * T;
                 int ncol = r0 + i + 1;
                 float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
                 for (int j = 0; j < ncol; j++) dot += pr[j] * dr[j];
                 for (int j = 0; j < ncol; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
                 for (int j = ncol; j < r1; j++) dr[j] = 0.0f;
@@ -265,6 +267,7 @@ void rms_inverse_rows(float *rinv, const float *x, long rows, int len, int strid
     for (long r = 0; r < rows; r++) {
         const float *v = x + (size_t)r * len;
         float ss = 0;
+#pragma omp simd reduction(+ : ss)
         for (int i = 0; i < len; i++) ss += v[i] * v[i];
         rinv[(size_t)r * stride] = 1.0f / sqrtf(ss / len + RB_EPS);
     }

@@ -140,6 +140,7 @@ static const float *aggregate(Stream *st, int l) {
         for (int s = 0; s < m; s++) {
             const float *x = src[s] + (size_t)t * d;
             float dot = 0;
+#pragma omp simd reduction(+ : dot)
             for (int i = 0; i < d; i++) dot += w[i] * x[i];
             zt[s] = rinv[s][t] * dot;
             mx = zt[s] > mx ? zt[s] : mx;
@@ -181,6 +182,7 @@ static void block_phase1(Stream *st, const Lay *y, int l0) {
             for (int q = 0; q < S; q++) {
                 const float *w = st->params + (size_t)(l0 + q) * d;
                 float dot = 0;
+#pragma omp simd reduction(+ : dot)
                 for (int i = 0; i < d; i++) dot += w[i] * x[i];
                 z0[q * zrow + s] = rinv[s][t] * dot;
             }
@@ -223,6 +225,7 @@ static const float *block_phase2(Stream *st, const Lay *y, int l) {
         if (m > m0) {
             p = src[m0] + (size_t)t * d;
             float dot = 0;
+#pragma omp simd reduction(+ : dot)
             for (int i = 0; i < d; i++) dot += w[i] * p[i];
             z[m0] = rinv[m0][t] * dot;
             float mx = z[m0] > m1 ? z[m0] : m1;
@@ -297,6 +300,7 @@ static void source_backward(Stream *st, int l, const float *g) {
             for (int s = 0; s < m; s++) {
                 const float *x = src[s] + (size_t)t * d;
                 float dot = 0;
+#pragma omp simd reduction(+ : dot)
                 for (int i = 0; i < d; i++) dot += gt[i] * x[i];
                 da[s] = dot;
                 mean += at[s] * dot;

@@ -124,6 +124,8 @@ static void df_output_backward(Stream *st, const float *dout) {
     memcpy(y.dY, dout, nd * sizeof(float));
 }
 
+#define DF_TILE 2048
+
 /* dY_k is complete: dX_j += beta_{k,j} dY_k, dbeta_{k,j} += dY_k . X_j (deterministic partials). */
 static void spread_dY(Stream *st, const Lay *y, int k) {
     const float *beta = st->params + beta_offset(k);
@@ -139,11 +141,19 @@ static void spread_dY(Stream *st, const Lay *y, int k) {
         float *part = y->dbeta_part + (size_t)tid * (y->K + 1);
         double acc[RB_MAX_SUB] = {0};
         size_t i0 = nd * tid / nt, i1 = nd * (tid + 1) / nt;
-        for (size_t i = i0; i < i1; i++) {
-            float g = y->dY[i];
+        for (size_t a = i0; a < i1; a += DF_TILE) { /* the dY tile stays in L1 across sources */
+            size_t b = a + DF_TILE < i1 ? a + DF_TILE : i1;
+            const float *g = y->dY;
             for (int j = 0; j <= k; j++) {
-                y->dX[j * nd + i] += beta[j] * g;
-                acc[j] += (double)g * Xs[j][i];
+                float *dx = y->dX + j * nd, bj = beta[j];
+                double dot = 0; /* double: dbeta sums many cancelling terms */
+                const float *x = Xs[j];
+#pragma omp simd reduction(+ : dot)
+                for (size_t i = a; i < b; i++) {
+                    dx[i] += bj * g[i];
+                    dot += (double)g[i] * x[i];
+                }
+                acc[j] += dot;
             }
         }
         for (int j = 0; j <= k; j++) part[j] = (float)acc[j];

@@ -385,6 +385,7 @@ static const float *mhc_commit_backward(Stream *st, int l) {
         for (int j = 0; j < n; j++) {
             const float *gj = g + j * d;
             float dw = 0;
+#pragma omp simd reduction(+ : dw)
             for (int k = 0; k < d; k++) {
                 dyt[k] += c[n + j] * gj[k];
                 dw += gj[k] * vt[k];
@@ -398,6 +399,7 @@ static const float *mhc_commit_backward(Stream *st, int l) {
             for (int j = 0; j < n; j++) {
                 const float *gj = g + j * d;
                 float m = mix[i * n + j], dm = 0;
+#pragma omp simd reduction(+ : dm)
                 for (int k = 0; k < d; k++) {
                     dxi[k] += m * gj[k];
                     dm += gj[k] * xi[k];
@@ -530,6 +532,7 @@ static void mhc_input_backward(Stream *st, int l, const float *du) {
         float *dx = dX + (size_t)t * n * d, *dc = y.dcoef + (size_t)t * K;
         for (int i = 0; i < n; i++) {
             float dr = 0;
+#pragma omp simd reduction(+ : dr)
             for (int k = 0; k < d; k++) {
                 dx[i * d + k] += c[i] * g[k];
                 dr += g[k] * x[i * d + k];

@@ -1,0 +1,350 @@
+/* `resbench bench`: the benchmark. One process measures the machine's sgemm rate on the model's own
+ * GEMM shapes, then interleaves training steps of every variant (same conditions for all, so the
+ * overheads vs prenorm are fair), and reports tok/s, GFLOP/s, fraction of the sgemm peak, a
+ * per-phase breakdown and peak RSS against the analytic memory estimate. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "model.h"
+#include "ops.h"
+#include "optim.h"
+#include "rng.h"
+#include "train.h"
+#include "util.h"
+#include "variant.h"
+
+#define MAX_VARIANTS 16
+#define MAX_STEPS 10000
+
+static const char *const PHASE_NAMES[RB_PH_COUNT] = {"matmul", "attention", "elementwise",
+                                                     "variant", "optimizer"};
+
+typedef struct {
+    char name[32];
+    Model m;
+    double step_s[MAX_STEPS];
+    double phase_s[RB_PH_COUNT];
+    double median_s, mean_s, flops, rss_peak_mb, rss_model_mb, estimate_mb;
+} BenchRun;
+
+typedef struct {
+    int IC, OC;
+    double fwd_gflops, bwd_gflops;
+} GemmShape;
+
+static void bench_help(void) {
+    printf("usage: resbench bench [--variants LIST] [--steps N] [--warmup N] [--out DIR]\n"
+           "                      [--config FILE] [--shape] [key=value ...]\n\n"
+           "Measures, in one process:\n"
+           "  1. OpenBLAS sgemm GFLOP/s on the model's own GEMM shapes (forward and backward\n"
+           "     calls exactly as the model makes them); the best is the practical peak;\n"
+           "  2. for every variant (default: all), the median time of N training steps (default\n"
+           "     20, after 3 warm-up steps; steps of the variants are interleaved so they share\n"
+           "     the same machine conditions): tok/s, achieved GFLOP/s (analytic FLOPs / time),\n"
+           "     fraction of the sgemm peak, overhead vs prenorm, per-phase breakdown (matmul,\n"
+           "     attention, elementwise incl. norms, residual variant, optimizer), peak RSS\n"
+           "     of the model vs the analytic estimate (params, grads, AdamW moments,\n"
+           "     activations, scratch);\n"
+           "  3. prenorm with 1 thread, for the thread scaling.\n"
+           "Default shape: n_layer=6 d_model=256 n_head=4 seq_len=256 batch_size=16,\n"
+           "vocab 256, threads = all cores; key=value (after the optional --shape) changes it.\n"
+           "Writes DIR/bench.csv and DIR/gemm.csv (default DIR: results/bench).\n");
+}
+
+static double median(double *x, int n) {
+    for (int i = 1; i < n; i++) /* insertion sort of at most MAX_STEPS values, outside timing */
+        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) {
+            double t = x[j];
+            x[j] = x[j - 1];
+            x[j - 1] = t;
+        }
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* Peak resident set in MB (VmHWM), and the current one (VmRSS); -1 if unavailable. */
+static double proc_status_mb(const char *key) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    double kb = -1;
+    size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ':') kb = atof(line + n + 1);
+    fclose(f);
+    return kb < 0 ? -1 : kb / 1024.0;
+}
+
+/* Resets VmHWM to the current RSS (Linux clear_refs); 0 on success. */
+static int reset_peak_rss(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    int ok = fputs("5", f) >= 0;
+    return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+static void random_batch(Model *m, Rng *rng) {
+    int *rows = (int *)m->s.dh; /* scratch, overwritten by backward anyway */
+    for (int i = 0; i < m->B * (m->T + 1); i++) rows[i] = (int)rng_below(rng, (uint32_t)m->V);
+    model_set_batch(m, rows);
+}
+
+static void train_step(Model *m, long t) {
+    model_phase_start(m);
+    model_zero_grad(m);
+    model_phase_mark(m, RB_PH_OPTIMIZER);
+    model_forward(m);
+    model_backward(m);
+    model_phase_start(m);
+    adamw_step(m, 1e-4, t);
+    model_phase_mark(m, RB_PH_OPTIMIZER);
+}
+
+/* Seconds per call of fn, repeated until at least 0.2 s have passed. */
+static double time_gemm(int backward, float *out, float *dinp, float *dw, const float *inp,
+                        const float *w, int N, int IC, int OC) {
+    int reps = 0;
+    double t0 = rb_now(), t;
+    do {
+        if (backward)
+            matmul_backward(dinp, dw, out, inp, w, N, IC, OC, 0.0f);
+        else
+            matmul_forward(out, inp, w, N, IC, OC);
+        reps++;
+        t = rb_now() - t0;
+    } while (t < 0.2 || reps < 3);
+    return t / reps;
+}
+
+/* The model's GEMM shapes: qkv, attention output, MLP in and out, LM head. */
+static int measure_gemms(const Config *c, GemmShape *g, double *peak) {
+    int C = c->d_model, H = config_mlp_hidden(c), V = c->vocab_size;
+    int N = c->batch_size * c->seq_len;
+    int shapes[5][2] = {{C, 3 * C}, {C, C}, {C, 2 * H}, {H, C}, {C, V}};
+    size_t maxd = (size_t)(3 * C > 2 * H ? 3 * C : 2 * H);
+    if ((size_t)V > maxd) maxd = (size_t)V;
+    size_t maxi = (size_t)(H > C ? H : C);
+    float *inp = rb_calloc((size_t)N * maxi, sizeof(float), "bench inputs");
+    float *dinp = rb_calloc((size_t)N * maxi, sizeof(float), "bench input grads");
+    float *out = rb_calloc((size_t)N * maxd, sizeof(float), "bench outputs");
+    float *w = rb_calloc(maxd * maxi, sizeof(float), "bench weights");
+    float *dw = rb_calloc(maxd * maxi, sizeof(float), "bench weight grads");
+    Rng rng;
+    rng_seed(&rng, 1);
+    rng_fill_normal(&rng, inp, (long)(N * maxi), 1.0f);
+    rng_fill_normal(&rng, w, (long)(maxd * maxi), 0.02f);
+    rng_fill_normal(&rng, out, (long)(N * maxd), 1.0f);
+    *peak = 0;
+    for (int k = 0; k < 5; k++) {
+        int IC = shapes[k][0], OC = shapes[k][1];
+        double f = 2.0 * N * IC * OC;
+        g[k] = (GemmShape){IC, OC, 0, 0};
+        g[k].fwd_gflops = f / time_gemm(0, out, dinp, dw, inp, w, N, IC, OC) * 1e-9;
+        g[k].bwd_gflops = 2 * f / time_gemm(1, out, dinp, dw, inp, w, N, IC, OC) * 1e-9;
+        if (g[k].fwd_gflops > *peak) *peak = g[k].fwd_gflops;
+        if (g[k].bwd_gflops > *peak) *peak = g[k].bwd_gflops;
+    }
+    free(inp);
+    free(dinp);
+    free(out);
+    free(w);
+    free(dw);
+    return 5;
+}
+
+static void build_run(BenchRun *r, const Config *base, const char *variant, int warmup) {
+    Config c = *base;
+    snprintf(c.variant, sizeof c.variant, "%s", variant);
+    snprintf(r->name, sizeof r->name, "%s", variant);
+    int have_reset = reset_peak_rss() == 0;
+    double rss0 = proc_status_mb("VmRSS");
+    if (model_build(&r->m, &c) != 0) rb_die(RB_EXIT_USAGE, "bench: %s", rb_error());
+    r->flops = flops_per_step(&c);
+    r->estimate_mb = model_memory_bytes(&r->m) / (1024.0 * 1024.0);
+    Rng rng;
+    rng_seed(&rng, 7);
+    random_batch(&r->m, &rng);
+    for (int i = 0; i < warmup; i++) train_step(&r->m, i + 1);
+    r->rss_peak_mb = proc_status_mb("VmHWM");
+    r->rss_model_mb = have_reset && rss0 >= 0 ? r->rss_peak_mb - rss0 : -1;
+}
+
+static void time_runs(BenchRun *runs, int nv, int steps, int warmup) {
+    for (int s = 0; s < steps; s++)
+        for (int v = 0; v < nv; v++) {
+            Model *m = &runs[v].m;
+            double phase[RB_PH_COUNT] = {0};
+            m->phase_s = phase;
+            double t0 = rb_now();
+            train_step(m, warmup + s + 1);
+            runs[v].step_s[s] = rb_now() - t0;
+            runs[v].mean_s += runs[v].step_s[s] / steps;
+            m->phase_s = NULL;
+            for (int p = 0; p < RB_PH_COUNT; p++) runs[v].phase_s[p] += phase[p] / steps;
+        }
+    for (int v = 0; v < nv; v++) runs[v].median_s = median(runs[v].step_s, steps);
+}
+
+static int find_run(const BenchRun *runs, int nv, const char *name) {
+    for (int v = 0; v < nv; v++)
+        if (!strcmp(runs[v].name, name)) return v;
+    return -1;
+}
+
+static void print_table(const BenchRun *runs, int nv, const Config *c, double peak) {
+    int pre = find_run(runs, nv, "prenorm");
+    double N = (double)c->batch_size * c->seq_len;
+    printf("\n%-14s %9s %8s %8s %7s %9s", "variant", "step ms", "tok/s", "GFLOP/s", "%peak",
+           "overhead");
+    for (int p = 0; p < RB_PH_COUNT; p++) printf(" %11s", PHASE_NAMES[p]);
+    printf(" %7s %8s %9s\n", "other", "RSS MB", "estim. MB");
+    for (int v = 0; v < nv; v++) {
+        const BenchRun *r = &runs[v];
+        double gf = r->flops / r->median_s * 1e-9, sum = 0;
+        printf("%-14s %9.1f %8.0f %8.1f %6.1f%%", r->name, r->median_s * 1e3, N / r->median_s, gf,
+               100 * gf / peak);
+        if (pre >= 0 && v != pre)
+            printf(" %+8.1f%%", 100 * (r->median_s / runs[pre].median_s - 1));
+        else
+            printf(" %9s", "-");
+        for (int p = 0; p < RB_PH_COUNT; p++) {
+            printf(" %6.1f ms %2.0f%%", r->phase_s[p] * 1e3, 100 * r->phase_s[p] / r->median_s);
+            sum += r->phase_s[p];
+        }
+        printf(" %4.1f ms %8.0f %9.0f\n", (r->mean_s - sum) * 1e3, r->rss_model_mb,
+               r->estimate_mb);
+    }
+    printf("(phase columns: mean ms per step and share of the median step; other: mean step minus\n"
+           "the phases (batch setup, timer overhead); RSS MB: peak resident\n"
+           "memory added by building and training the model; estim.: params + grads + AdamW\n"
+           "moments + activations + scratch)\n");
+}
+
+static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Config *c,
+                      const GemmShape *g, int ng, double peak, int threads) {
+    if (rb_mkdir_p(dir) != 0) return -1;
+    char path[4200], *buf = rb_calloc(1 << 16, 1, "bench csv");
+    size_t n = 0, cap = 1 << 16;
+    int pre = find_run(runs, nv, "prenorm");
+    n += (size_t)snprintf(buf + n, cap - n,
+                          "variant,threads,n_layer,d_model,n_head,seq_len,batch_size,step_ms,tok_per_"
+                          "s,gflops,peak_gflops,frac_peak,overhead_pct");
+    for (int p = 0; p < RB_PH_COUNT; p++)
+        n += (size_t)snprintf(buf + n, cap - n, ",%s_ms", PHASE_NAMES[p]);
+    n += (size_t)snprintf(buf + n, cap - n, ",rss_model_mb,rss_peak_mb,estimate_mb\n");
+    for (int v = 0; v < nv; v++) {
+        const BenchRun *r = &runs[v];
+        double gf = r->flops / r->median_s * 1e-9;
+        double over = pre >= 0 ? 100 * (r->median_s / runs[pre].median_s - 1) : 0;
+        n += (size_t)snprintf(buf + n, cap - n, "%s,%d,%d,%d,%d,%d,%d,%.3f,%.1f,%.2f,%.2f,%.4f,%.2f",
+                              r->name, threads, c->n_layer, c->d_model, c->n_head, c->seq_len,
+                              c->batch_size, r->median_s * 1e3,
+                              (double)c->batch_size * c->seq_len / r->median_s, gf, peak, gf / peak,
+                              over);
+        for (int p = 0; p < RB_PH_COUNT; p++)
+            n += (size_t)snprintf(buf + n, cap - n, ",%.3f", r->phase_s[p] * 1e3);
+        n += (size_t)snprintf(buf + n, cap - n, ",%.1f,%.1f,%.1f\n", r->rss_model_mb,
+                              r->rss_peak_mb, r->estimate_mb);
+    }
+    int rc = rb_join(path, sizeof path, dir, "bench.csv");
+    if (rc == 0) rc = rb_write_file_atomic(path, buf, n);
+    n = (size_t)snprintf(buf, cap, "N,IC,OC,fwd_gflops,bwd_gflops\n");
+    for (int k = 0; k < ng && rc == 0; k++)
+        n += (size_t)snprintf(buf + n, cap - n, "%d,%d,%d,%.2f,%.2f\n",
+                              c->batch_size * c->seq_len, g[k].IC, g[k].OC, g[k].fwd_gflops,
+                              g[k].bwd_gflops);
+    if (rc == 0) rc = rb_join(path, sizeof path, dir, "gemm.csv");
+    if (rc == 0) rc = rb_write_file_atomic(path, buf, n);
+    free(buf);
+    return rc;
+}
+
+/* Bench defaults go before the user's arguments, so --config and key=value override them. */
+static int bench_args(int argc, char **argv, char **out) {
+    static char *defaults[] = {"n_layer=6", "d_model=256", "n_head=4", "seq_len=256",
+                               "batch_size=16", "vocab_size=256"};
+    int n = 0;
+    out[n++] = argv[0];
+    for (int i = 0; i < 6; i++) out[n++] = defaults[i];
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--shape") != 0) out[n++] = argv[i];
+    return n;
+}
+
+static void thread_scaling(const Config *base, const BenchRun *runs, int nv, int threads,
+                           int steps, int warmup) {
+    int pre = find_run(runs, nv, "prenorm");
+    if (threads < 2 || pre < 0) return;
+    train_set_threads(1);
+    BenchRun *one = rb_calloc(1, sizeof *one, "bench run");
+    build_run(one, base, "prenorm", warmup);
+    time_runs(one, 1, steps < 10 ? steps : 10, warmup);
+    double N = (double)base->batch_size * base->seq_len;
+    printf("\nthread scaling (prenorm): 1 thread %.0f tok/s, %d threads %.0f tok/s: speedup %.2fx "
+           "(efficiency %.0f%%)\n",
+           N / one->median_s, threads, N / runs[pre].median_s,
+           one->median_s / runs[pre].median_s,
+           100 * one->median_s / runs[pre].median_s / threads);
+    model_free(&one->m);
+    free(one);
+    train_set_threads(threads);
+}
+
+int cmd_bench(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        bench_help();
+        return RB_EXIT_OK;
+    }
+    char **args = rb_calloc((size_t)argc + 8, sizeof(char *), "arguments");
+    int nargs = bench_args(argc, argv, args);
+    static const char *const extra[] = {"--variants", "--steps", "--warmup", "--out", NULL};
+    const char *vals[4] = {NULL, "20", "3", "results/bench"};
+    Config c;
+    if (cli_parse(nargs, args, &c, NULL, extra, vals) != 0)
+        rb_die(RB_EXIT_USAGE, "%s", rb_error());
+    free(args);
+    if (config_validate(&c) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
+    char names[MAX_VARIANTS][32];
+    int nv = 0;
+    if (vals[0]) {
+        nv = cli_variant_list(vals[0], names, MAX_VARIANTS);
+        if (nv < 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
+    } else {
+        for (; rb_variants[nv] && nv < MAX_VARIANTS; nv++)
+            snprintf(names[nv], sizeof names[nv], "%s", rb_variants[nv]->name);
+    }
+    long steps, warmup;
+    if (cli_int_list(vals[1], &steps, 1, "--steps") != 1 || steps < 1 || steps > MAX_STEPS)
+        rb_die(RB_EXIT_USAGE, "--steps '%s': expected an integer in 1..%d", vals[1], MAX_STEPS);
+    if (cli_int_list(vals[2], &warmup, 1, "--warmup") != 1 || warmup < 1 || warmup > 1000)
+        rb_die(RB_EXIT_USAGE, "--warmup '%s': expected an integer in 1..1000", vals[2]);
+    train_set_threads(c.threads);
+    int threads = omp_get_max_threads();
+    printf("bench: n_layer=%d d_model=%d n_head=%d seq_len=%d batch_size=%d vocab=%d, %d threads, "
+           "%ld steps after %ld warm-up\n",
+           c.n_layer, c.d_model, c.n_head, c.seq_len, c.batch_size, c.vocab_size, threads, steps,
+           warmup);
+    GemmShape g[5];
+    double peak;
+    int ng = measure_gemms(&c, g, &peak);
+    printf("\nsgemm on the model's shapes (N=%d rows), GFLOP/s:\n", c.batch_size * c.seq_len);
+    for (int k = 0; k < ng; k++)
+        printf("  %4d -> %4d   forward %7.1f   backward (dinp + dW) %7.1f\n", g[k].IC, g[k].OC,
+               g[k].fwd_gflops, g[k].bwd_gflops);
+    printf("sgemm peak (best of these): %.1f GFLOP/s\n", peak);
+    fflush(stdout);
+    BenchRun *runs = rb_calloc((size_t)nv, sizeof *runs, "bench runs");
+    for (int v = 0; v < nv; v++) build_run(&runs[v], &c, names[v], (int)warmup);
+    time_runs(runs, nv, (int)steps, (int)warmup);
+    print_table(runs, nv, &c, peak);
+    if (write_csvs(vals[3], runs, nv, &c, g, ng, peak, threads) != 0)
+        rb_die(RB_EXIT_FAIL, "bench: %s", rb_error());
+    for (int v = 0; v < nv; v++) model_free(&runs[v].m);
+    thread_scaling(&c, runs, nv, threads, (int)steps, (int)warmup);
+    printf("bench: wrote %s/bench.csv and %s/gemm.csv\n", vals[3], vals[3]);
+    free(runs);
+    return RB_EXIT_OK;
+}
