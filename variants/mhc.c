@@ -165,16 +165,21 @@ static float sigmoidf(float x) {
 #define SK_EPS 1e-6f
 
 static void normalize(float *M, int n, int over_src, float *sums) {
+    if (over_src) { /* column sums for fixed dst: rows accumulate into sums, then one scale */
+        for (int a = 0; a < n; a++) sums[a] = SK_EPS;
+        for (int b = 0; b < n; b++)
+            for (int a = 0; a < n; a++) sums[a] += M[b * n + a];
+        for (int a = 0; a < n; a++) sums[a] = 1.0f / sums[a];
+        for (int b = 0; b < n; b++)
+            for (int a = 0; a < n; a++) M[b * n + a] *= sums[a];
+        return;
+    }
     for (int a = 0; a < n; a++) {
-        float s = 0;
-        for (int b = 0; b < n; b++) s += over_src ? M[b * n + a] : M[a * n + b];
-        sums[a] = s + SK_EPS;
-        for (int b = 0; b < n; b++) {
-            if (over_src)
-                M[b * n + a] /= sums[a];
-            else
-                M[a * n + b] /= sums[a];
-        }
+        float s = SK_EPS;
+        for (int b = 0; b < n; b++) s += M[a * n + b];
+        float inv = 1.0f / s;
+        sums[a] = inv;
+        for (int b = 0; b < n; b++) M[a * n + b] *= inv;
     }
 }
 
@@ -203,21 +208,27 @@ void sinkhorn_backward(float *dlogits, const float *dP, const float *logits, int
     memcpy(G, dP, (size_t)n * n * sizeof(float));
     for (int k = 2 * iters - 2; k >= 0; k--) {
         const float *A = tape + (size_t)k * n * n;
-        int over_src = k % 2 == 0;
-        for (int a = 0; a < n; a++) {
-            float s = SK_EPS, c = 0;
-            for (int b = 0; b < n; b++) {
-                int idx = over_src ? b * n + a : a * n + b;
-                s += A[idx];
-            }
-            for (int b = 0; b < n; b++) {
-                int idx = over_src ? b * n + a : a * n + b;
-                c += G[idx] * A[idx];
-            }
-            c /= s;
-            for (int b = 0; b < n; b++) {
-                int idx = over_src ? b * n + a : a * n + b;
-                G[idx] = (G[idx] - c) / s;
+        if (k % 2 == 0) { /* over src: lines are columns */
+            float inv[MHC_MAX_N], c[MHC_MAX_N];
+            for (int a = 0; a < n; a++) inv[a] = SK_EPS, c[a] = 0;
+            for (int b = 0; b < n; b++)
+                for (int a = 0; a < n; a++) {
+                    inv[a] += A[b * n + a];
+                    c[a] += G[b * n + a] * A[b * n + a];
+                }
+            for (int a = 0; a < n; a++) inv[a] = 1.0f / inv[a], c[a] *= inv[a];
+            for (int b = 0; b < n; b++)
+                for (int a = 0; a < n; a++) G[b * n + a] = (G[b * n + a] - c[a]) * inv[a];
+        } else {
+            for (int a = 0; a < n; a++) {
+                float s = SK_EPS, c = 0;
+                for (int b = 0; b < n; b++) {
+                    s += A[a * n + b];
+                    c += G[a * n + b] * A[a * n + b];
+                }
+                float inv = 1.0f / s;
+                c *= inv;
+                for (int b = 0; b < n; b++) G[a * n + b] = (G[a * n + b] - c) * inv;
             }
         }
     }
