@@ -170,33 +170,42 @@ static void copy_window(const uint16_t *toks, size_t off, int len, int *row) {
 }
 
 void data_train_batch(const Data *d, long step, int B, int *rows) {
+    data_train_rows(d, step, B, 0, B, rows);
+}
+
+void data_val_batch(const Data *d, long k, int B, int *rows) {
+    data_val_rows(d, k, B, 0, B, rows);
+}
+
+void data_train_rows(const Data *d, long step, int B, int r0, int n, int *rows) {
     int len = d->T + 1;
-    for (int r = 0; r < B; r++) {
+    for (int j = 0; j < n; j++) {
+        int r = r0 + j;
         uint64_t seed = row_seed(d, 0, (uint64_t)step * B + r);
         if (d->kind == DATA_MARKOV || d->kind == DATA_HOPS) {
-            synth_row(d, seed, rows + (size_t)r * len);
+            synth_row(d, seed, rows + (size_t)j * len);
             continue;
         }
         Rng rng;
         rng_seed(&rng, seed);
         size_t span = d->n_train - (size_t)len + 1;
         size_t off = (size_t)(rng_uniform(&rng) * (double)span);
-        copy_window(d->train, off, len, rows + (size_t)r * len);
+        copy_window(d->train, off, len, rows + (size_t)j * len);
     }
 }
 
-void data_val_batch(const Data *d, long k, int B, int *rows) {
+void data_val_rows(const Data *d, long k, int B, int r0, int n, int *rows) {
     int len = d->T + 1;
-    for (int r = 0; r < B; r++) {
-        uint64_t i = (uint64_t)k * B + r;
+    for (int j = 0; j < n; j++) {
+        uint64_t i = (uint64_t)k * B + r0 + j;
         if (d->kind == DATA_MARKOV || d->kind == DATA_HOPS) {
-            synth_row(d, row_seed(d, 1, i), rows + (size_t)r * len);
+            synth_row(d, row_seed(d, 1, i), rows + (size_t)j * len);
             continue;
         }
         /* consecutive windows of T tokens (each with its next token), wrapping around */
         size_t nwin = (d->n_val - 1) / d->T;
         size_t off = (size_t)(i % nwin) * d->T;
-        copy_window(d->val, off, len, rows + (size_t)r * len);
+        copy_window(d->val, off, len, rows + (size_t)j * len);
     }
 }
 

@@ -41,6 +41,9 @@ void data_close(Data *d);
 void data_train_batch(const Data *d, long step, int B, int *rows);
 /* Validation batch k (rows k*B .. k*B+B-1 of the fixed validation set). */
 void data_val_batch(const Data *d, long k, int B, int *rows);
+/* Rows r0 .. r0+n-1 of those batches (one rank's share of a data-parallel step). */
+void data_train_rows(const Data *d, long step, int B, int r0, int n, int *rows);
+void data_val_rows(const Data *d, long k, int B, int r0, int n, int *rows);
 /* Exact expected loss (nats/token) of the true distribution for T-token rows, or NAN if unknown. */
 double data_loss_floor(const Data *d);
 /* One line describing the source. */

@@ -82,7 +82,7 @@ static size_t layout_scratch(Model *m, float *base) {
     return off;
 }
 
-static void set_shape(Model *m, const Config *cfg) {
+static void set_shape(Model *m, const Config *cfg, int rows) {
     m->cfg = *cfg;
     m->vops = variant_find(cfg->variant);
     m->V = cfg->vocab_size;
@@ -93,22 +93,26 @@ static void set_shape(Model *m, const Config *cfg) {
     m->hs = m->C / m->nh;
     m->H = config_mlp_hidden(cfg);
     m->T = cfg->seq_len;
-    m->B = cfg->batch_size;
+    m->B = rows;
     m->N = m->B * m->T;
 }
 
 size_t model_param_count(const Config *cfg) {
     static Model m; /* only the shape fields and the tensor table are used */
-    set_shape(&m, cfg);
+    set_shape(&m, cfg, cfg->batch_size);
     if (!m.vops) return 0;
     layout_params(&m);
     return m.n_params;
 }
 
 int model_build(Model *m, const Config *cfg) {
+    return model_build_rows(m, cfg, cfg->batch_size);
+}
+
+int model_build_rows(Model *m, const Config *cfg, int rows) {
     memset(m, 0, sizeof *m);
     if (config_validate(cfg) != 0) return -1;
-    set_shape(m, cfg);
+    set_shape(m, cfg, rows);
     m->nthreads = omp_get_max_threads();
     layout_params(m);
     m->params = rb_calloc(m->n_params, sizeof(float), "parameters");

@@ -85,6 +85,9 @@ typedef struct {
 size_t model_param_count(const Config *cfg);
 /* Validates cfg, allocates every buffer and initializes parameters from cfg->seed. */
 int model_build(Model *m, const Config *cfg);
+/* The same with a batch of `rows` sequences instead of cfg->batch_size (one data-parallel rank's
+ * share; cfg stays the experiment's config). */
+int model_build_rows(Model *m, const Config *cfg, int rows);
 void model_free(Model *m);
 void model_init_params(Model *m);
 /* tokens: B rows of T+1 tokens; inputs = row[0..T-1], targets = row[1..T]. */

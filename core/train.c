@@ -12,6 +12,7 @@
 #include "checkpoint.h"
 #include "csvout.h"
 #include "data.h"
+#include "dist.h"
 #include "model.h"
 #include "optim.h"
 #include "profile.h"
@@ -35,7 +36,7 @@ long train_total_steps(const Config *c) {
 }
 
 void train_set_threads(int threads) {
-    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size();
     if (threads < 1) threads = 1;
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
@@ -49,14 +50,15 @@ void train_run_dir(const Config *c, char *buf, size_t n) {
                  (unsigned long long)(config_hash(c) & 0xffffffffULL));
 }
 
+/* Mean validation loss; under MPI every rank evaluates its rows of each batch. */
 static double evaluate(Model *m, const Data *d, int *rows, int nbatches) {
     double total = 0;
     for (int k = 0; k < nbatches; k++) {
-        data_val_batch(d, k, m->B, rows);
+        data_val_rows(d, k, m->cfg.batch_size, dist_rank() * m->B, m->B, rows);
         model_set_batch(m, rows);
         total += model_forward(m);
     }
-    return total / nbatches;
+    return dist_mean(total / nbatches);
 }
 
 static int write_meta(const char *dir, const Model *m, const Data *d, long total, int resumed) {
@@ -185,7 +187,7 @@ static int log_profile(CsvOut *csv, Model *m, long step) {
  * is unchanged (tested). */
 static int log_diagnostics(CsvOut *profile, CsvOut *depth, CsvOut *gains, Model *m, const Data *d,
                            int *rows, long step) {
-    data_val_batch(d, 0, m->B, rows);
+    data_val_rows(d, 0, m->cfg.batch_size, 0, m->B, rows); /* rank 0's rows under MPI */
     model_set_batch(m, rows);
     model_forward(m);
     if (depth->f && log_depth_weights(depth, m, step) != 0) return -1;
@@ -211,17 +213,32 @@ static void run_free(RunState *rs) {
     free(rs->rows);
 }
 
+/* Data-parallel preconditions, checked collectively before anything can fail on one rank only. */
+static int check_ranks(const Config *c) {
+    int bad = config_validate(c) != 0;
+    if (!dist_same_u64(bad ? 0 : config_hash(c)))
+        return rb_fail("the %d MPI ranks were given different configs (their config hashes "
+                       "differ): pass the same --config and key=value arguments to every rank",
+                       dist_size());
+    if (bad) return -1;
+    if (c->batch_size % dist_size() != 0)
+        return rb_fail("batch_size=%d is not divisible by the %d MPI ranks (each rank trains on "
+                       "batch_size/ranks sequences of every step)",
+                       c->batch_size, dist_size());
+    return 0;
+}
+
 static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t dirn, CkptState *st) {
-    if (config_validate(c) != 0) return -1;
+    int lead = dist_rank() == 0;
     if (train_total_steps(c) < 1)
         return rb_fail("the budget gives 0 steps (budget_flops=%g < one step = %g FLOPs)",
                        c->budget_flops, flops_per_step(c));
     rs->data_open = 1; /* data_close/model_free release whatever a failed open left behind */
     if (data_open(&rs->data, c) != 0) return -1;
     rs->model_built = 1;
-    if (model_build(&rs->model, c) != 0) return -1;
+    if (model_build_rows(&rs->model, c, c->batch_size / dist_size()) != 0) return -1;
     train_run_dir(c, dir, dirn);
-    if (rb_mkdir_p(dir) != 0) return -1;
+    if (lead && rb_mkdir_p(dir) != 0) return -1;
     char ckpt[2200], metrics[2200], depth[2200], gains[2200], profile[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
     snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
@@ -230,8 +247,10 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     snprintf(profile, sizeof profile, "%s/profile.csv", dir);
     int has_depth = rs->model.vops->depth_weights != NULL;
     int has_gains = rs->model.vops->mixing_gains != NULL;
+    rs->rows = rb_calloc((size_t)rs->model.B * (c->seq_len + 1), sizeof(int), "batch");
+    if (resume && checkpoint_load(ckpt, &rs->model, st) != 0) return -1;
+    if (!lead) return 0; /* rank 0 alone writes */
     if (resume) {
-        if (checkpoint_load(ckpt, &rs->model, st) != 0) return -1;
         if (csv_truncate_after(metrics, st->step) != 0) return -1;
         if (csv_truncate_after(profile, st->step) != 0) return -1;
         if (has_depth && csv_truncate_after(depth, st->step) != 0) return -1;
@@ -248,7 +267,6 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     if (csv_open(&rs->profile, profile, PROFILE_HEADER, 8, resume) != 0) return -1;
     if (has_depth && csv_open(&rs->depth, depth, DEPTH_HEADER, 4, resume) != 0) return -1;
     if (has_gains && csv_open(&rs->gains, gains, GAINS_HEADER, 6, resume) != 0) return -1;
-    rs->rows = rb_calloc((size_t)c->batch_size * (c->seq_len + 1), sizeof(int), "batch");
     return 0;
 }
 
@@ -257,19 +275,23 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
     RunState rs;
     memset(&rs, 0, sizeof rs);
     CkptState st = {0, 0, INFINITY};
-    if (setup(&rs, c, resume, res->run_dir, sizeof res->run_dir, &st) != 0) {
+    if (check_ranks(c) != 0) return RB_EXIT_USAGE;
+    int failed = setup(&rs, c, resume, res->run_dir, sizeof res->run_dir, &st) != 0;
+    if (dist_max_int(failed)) { /* every rank stops if one could not start */
+        if (!failed) rb_fail("another MPI rank failed to start (see its message)");
         run_free(&rs);
         return RB_EXIT_USAGE;
     }
     Model *m = &rs.model;
+    int lead = dist_rank() == 0, r0 = dist_rank() * m->B;
     long total = train_total_steps(c);
-    double tok_per_step = (double)m->N, fl_per_step = flops_per_step(c);
-    int n_eval = (int)((c->eval_tokens + m->N - 1) / m->N);
+    double tok_per_step = (double)c->batch_size * c->seq_len, fl_per_step = flops_per_step(c);
+    int n_eval = (int)((c->eval_tokens + tok_per_step - 1) / tok_per_step);
     char ckpt[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", res->run_dir);
     res->loss_floor = data_loss_floor(&rs.data);
     Progress prog;
-    progress_init(&prog, c->variant, quiet);
+    progress_init(&prog, c->variant, quiet || !lead);
     stop_signal = 0;
     void (*old_int)(int) = signal(SIGINT, on_signal), (*old_term)(int) = signal(SIGTERM, on_signal);
     int rc = RB_EXIT_OK;
@@ -277,10 +299,10 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
     long log_from = st.step;
     res->steps = st.step;
     for (long step = st.step; step < total; step++) {
-        data_train_batch(&rs.data, step, m->B, rs.rows);
+        data_train_rows(&rs.data, step, c->batch_size, r0, m->B, rs.rows);
         model_set_batch(m, rs.rows);
         model_zero_grad(m);
-        loss = model_forward(m);
+        loss = dist_mean(model_forward(m)); /* every rank sees the same loss */
         if (!isfinite(loss)) {
             rc = RB_EXIT_USAGE;
             rb_fail("training loss is %g at step %ld; stopped (the last checkpoint %s is kept; "
@@ -289,6 +311,7 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
             break;
         }
         model_backward(m);
+        dist_mean_floats(m->grads, m->n_params); /* then identical optimizer steps everywhere */
         double lr = lr_at(c, step, total);
         double gnorm = adamw_step(m, lr, step + 1);
         long done = step + 1;
@@ -303,12 +326,11 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
         double now = rb_now(), wall = now - t_start;
         double tok_s = (double)(done - log_from) * tok_per_step / (now - t_log + 1e-12);
         double eta = (now - t_loop) / (double)(done - st.step) * (double)(total - done);
+        int io_fail = 0;
         if (log_now) {
-            if (log_metrics(&rs.metrics, done, done * tok_per_step, done * fl_per_step, wall, lr,
-                            loss, val, gnorm, tok_s) != 0) {
-                rc = RB_EXIT_FAIL;
-                break;
-            }
+            if (lead && log_metrics(&rs.metrics, done, done * tok_per_step, done * fl_per_step,
+                                    wall, lr, loss, val, gnorm, tok_s) != 0)
+                io_fail = 1;
             res->tok_per_s = tok_s;
         }
         progress_step(&prog, done, total, loss, val, tok_s, eta, log_now);
@@ -317,27 +339,35 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
             log_from = done;
         }
         int profile_now = last || (c->profile_every > 0 && done % c->profile_every == 0);
-        if (profile_now &&
-            log_diagnostics(&rs.profile, &rs.depth, &rs.gains, m, &rs.data, rs.rows, done) != 0) {
+        if (profile_now && lead && !io_fail &&
+            log_diagnostics(&rs.profile, &rs.depth, &rs.gains, m, &rs.data, rs.rows, done) != 0)
+            io_fail = 1;
+        /* ranks agree on stopping (a signal may reach them at different steps) and on failures */
+        int flags = dist_max_int((stop_signal != 0) | io_fail << 1);
+        int stop = flags & 1;
+        if (flags & 2) {
             rc = RB_EXIT_FAIL;
+            if (!io_fail) rb_fail("MPI rank 0 could not write its outputs");
             break;
         }
         int ckpt_now = last || (c->ckpt_every > 0 ? done % c->ckpt_every == 0 : eval_now);
-        if (ckpt_now || stop_signal) {
+        if (ckpt_now || stop) {
             CkptState cs = {done, rb_now() - t_start, st.best_val};
-            if (checkpoint_save(ckpt, m, &cs) != 0) {
+            int bad = lead && checkpoint_save(ckpt, m, &cs) != 0;
+            if (dist_max_int(bad)) {
                 rc = RB_EXIT_FAIL;
+                if (!bad) rb_fail("MPI rank 0 could not write the checkpoint");
                 break;
             }
         }
         res->steps = done;
         res->final_train_loss = loss;
         if (val >= 0) res->final_val_loss = val;
-        if (stop_signal && !last) {
+        if (stop && !last) {
             rc = RB_EXIT_INTERRUPTED;
             rb_fail("interrupted by signal %d after step %ld; checkpoint written, continue with "
                     "`resbench train --resume %s`",
-                    (int)stop_signal, done, res->run_dir);
+                    stop_signal ? (int)stop_signal : SIGTERM, done, res->run_dir);
             break;
         }
     }
@@ -348,7 +378,7 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
     res->flops = res->steps * fl_per_step;
     res->wall_s = rb_now() - t_start;
     res->best_val_loss = st.best_val;
-    if (rc == RB_EXIT_OK && res->steps == total && write_result(res->run_dir, res) != 0)
+    if (lead && rc == RB_EXIT_OK && res->steps == total && write_result(res->run_dir, res) != 0)
         rc = RB_EXIT_FAIL;
     run_free(&rs);
     return rc;

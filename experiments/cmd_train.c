@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "config.h"
 #include "data.h"
+#include "dist.h"
 #include "train.h"
 #include "util.h"
 #include "variant.h"
@@ -18,7 +19,10 @@ static void train_help(void) {
            "result.ini. Keys from FILE are applied first, then the key=value arguments.\n"
            "--resume continues a killed run from its ckpt.bin with its own config.ini (only\n"
            "keys that do not change the trajectory, such as threads or log_every, may be\n"
-           "overridden) and reproduces the same losses.\n\nvariants:\n");
+           "overridden) and reproduces the same losses.\n"
+           "Data-parallel: `mpirun -np K resbench train ...` (MPI build) splits every batch over K\n"
+           "ranks (batch_size must be divisible by K) and averages the gradients; rank 0 writes.\n"
+           "\nvariants:\n");
     for (int i = 0; rb_variants[i]; i++)
         printf("  %-15s %s\n", rb_variants[i]->name, rb_variants[i]->summary);
     printf("\nkeys (default, meaning):\n");
@@ -51,9 +55,16 @@ int cmd_train(int argc, char **argv) {
     TrainResult r;
     int rc = train_run(&c, resume_dir != NULL, 0, &r);
     if (rc != RB_EXIT_OK) {
-        fprintf(stderr, "resbench: %s\n", rb_error());
+        if (dist_size() > 1)
+            fprintf(stderr, "resbench (rank %d of %d): %s\n", dist_rank(), dist_size(), rb_error());
+        else
+            fprintf(stderr, "resbench: %s\n", rb_error());
         return rc;
     }
+    if (dist_rank() != 0) return RB_EXIT_OK;
+    if (dist_size() > 1)
+        printf("data-parallel over %d MPI ranks (%d sequences each), gradient allreduce %.2f s\n",
+               dist_size(), c.batch_size / dist_size(), dist_comm_seconds());
     printf("run %s: %ld steps, %.0f tokens, %.3g FLOPs, %.1f s, %.0f tok/s, final val loss %.4f "
            "(best %.4f)",
            r.run_dir, r.steps, r.tokens, r.flops, r.wall_s, r.tok_per_s, r.final_val_loss,

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dist.h"
 #include "util.h"
 
 int cmd_train(int argc, char **argv);
@@ -38,6 +39,13 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    dist_init(&argc, &argv);
+    if (dist_size() > 1 && (argc < 2 || strcmp(argv[1], "train") != 0)) {
+        if (dist_rank() == 0)
+            fprintf(stderr, "resbench: under mpirun only `train` runs data-parallel; run the other "
+                            "commands as one process (sweeps scale out as job arrays)\n");
+        return RB_EXIT_USAGE;
+    }
     if (argc < 2) {
         usage(stderr);
         return RB_EXIT_USAGE;
