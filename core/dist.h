@@ -17,6 +17,8 @@ int dist_local_size(void);
 void dist_mean_floats(float *x, size_t n);
 /* Mean over ranks of one double. */
 double dist_mean(double x);
+/* In place: x = sum over ranks of x (n doubles). */
+void dist_sum_doubles(double *x, int n);
 /* Maximum over ranks of an int (error codes, stop flags). */
 int dist_max_int(int x);
 /* 1 if every rank passed the same value. */

@@ -15,6 +15,7 @@
 #include "dist.h"
 #include "model.h"
 #include "optim.h"
+#include "probe.h"
 #include "profile.h"
 #include "progress.h"
 #include "util.h"
@@ -50,15 +51,37 @@ void train_run_dir(const Config *c, char *buf, size_t n) {
                  (unsigned long long)(config_hash(c) & 0xffffffffULL));
 }
 
-/* Mean validation loss; under MPI every rank evaluates its rows of each batch. */
-static double evaluate(Model *m, const Data *d, int *rows, int nbatches) {
+/* Mean validation loss; under MPI every rank evaluates its rows of each batch. For synth:hops
+ * also the answer accuracy by hop count (probe[0..9] correct, probe[10..19] answers). */
+static double evaluate(Model *m, const Data *d, int *rows, int nbatches, double *probe) {
     double total = 0;
+    for (int i = 0; i < 2 * (RB_PROBE_MAX_HOPS + 1); i++) probe[i] = 0;
     for (int k = 0; k < nbatches; k++) {
         data_val_rows(d, k, m->cfg.batch_size, dist_rank() * m->B, m->B, rows);
         model_set_batch(m, rows);
         total += model_forward(m);
+        if (d->kind == DATA_HOPS) probe_hops_count(m, probe, probe + RB_PROBE_MAX_HOPS + 1);
     }
+    dist_sum_doubles(probe, 2 * (RB_PROBE_MAX_HOPS + 1));
     return dist_mean(total / nbatches);
+}
+
+static const char *const EVAL_HEADER[] = {"step", "task", "hops", "accuracy", "n"};
+
+/* eval.csv: the reasoning probe at an evaluation step (synth:hops only). */
+static int log_probe(CsvOut *csv, const Data *d, const double *probe, long step) {
+    for (int h = 1; h <= d->hp.hops && h <= RB_PROBE_MAX_HOPS; h++) {
+        double n = probe[RB_PROBE_MAX_HOPS + 1 + h];
+        char f[5][40];
+        snprintf(f[0], 40, "%ld", step);
+        snprintf(f[1], 40, "hops");
+        snprintf(f[2], 40, "%d", h);
+        snprintf(f[3], 40, "%.6f", n > 0 ? probe[h] / n : 0.0);
+        snprintf(f[4], 40, "%.0f", n);
+        const char *row[5] = {f[0], f[1], f[2], f[3], f[4]};
+        if (csv_row(csv, row) != 0) return -1;
+    }
+    return 0;
 }
 
 static int write_meta(const char *dir, const Model *m, const Data *d, long total, int resumed) {
@@ -198,7 +221,7 @@ static int log_diagnostics(CsvOut *profile, CsvOut *depth, CsvOut *gains, Model 
 typedef struct {
     Data data;
     Model model;
-    CsvOut metrics, profile, depth, gains;
+    CsvOut metrics, profile, depth, gains, eval;
     int *rows;
     int data_open, model_built;
 } RunState;
@@ -208,6 +231,7 @@ static void run_free(RunState *rs) {
     csv_close(&rs->profile);
     csv_close(&rs->depth);
     csv_close(&rs->gains);
+    csv_close(&rs->eval);
     if (rs->model_built) model_free(&rs->model);
     if (rs->data_open) data_close(&rs->data);
     free(rs->rows);
@@ -239,12 +263,14 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     if (model_build_rows(&rs->model, c, c->batch_size / dist_size()) != 0) return -1;
     train_run_dir(c, dir, dirn);
     if (lead && rb_mkdir_p(dir) != 0) return -1;
-    char ckpt[2200], metrics[2200], depth[2200], gains[2200], profile[2200];
+    char ckpt[2200], metrics[2200], depth[2200], gains[2200], profile[2200], eval[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
     snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
     snprintf(depth, sizeof depth, "%s/depth_attn.csv", dir);
     snprintf(gains, sizeof gains, "%s/mhc.csv", dir);
     snprintf(profile, sizeof profile, "%s/profile.csv", dir);
+    snprintf(eval, sizeof eval, "%s/eval.csv", dir);
+    int has_probe = rs->data.kind == DATA_HOPS;
     int has_depth = rs->model.vops->depth_weights != NULL;
     int has_gains = rs->model.vops->mixing_gains != NULL;
     rs->rows = rb_calloc((size_t)rs->model.B * (c->seq_len + 1), sizeof(int), "batch");
@@ -255,6 +281,7 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
         if (csv_truncate_after(profile, st->step) != 0) return -1;
         if (has_depth && csv_truncate_after(depth, st->step) != 0) return -1;
         if (has_gains && csv_truncate_after(gains, st->step) != 0) return -1;
+        if (has_probe && csv_truncate_after(eval, st->step) != 0) return -1;
     } else if (access(ckpt, F_OK) == 0) {
         return rb_fail("run directory %s already holds a checkpoint: continue it with "
                        "`resbench train --resume %s`, or choose another out/run_id",
@@ -267,6 +294,7 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     if (csv_open(&rs->profile, profile, PROFILE_HEADER, 8, resume) != 0) return -1;
     if (has_depth && csv_open(&rs->depth, depth, DEPTH_HEADER, 4, resume) != 0) return -1;
     if (has_gains && csv_open(&rs->gains, gains, GAINS_HEADER, 6, resume) != 0) return -1;
+    if (has_probe && csv_open(&rs->eval, eval, EVAL_HEADER, 5, resume) != 0) return -1;
     return 0;
 }
 
@@ -319,14 +347,16 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
         int eval_now = last || (c->eval_every > 0 && done % c->eval_every == 0);
         int log_now = eval_now || done % c->log_every == 0;
         val = -1;
+        int io_fail = 0;
         if (eval_now) {
-            val = evaluate(m, &rs.data, rs.rows, n_eval);
+            double probe[2 * (RB_PROBE_MAX_HOPS + 1)];
+            val = evaluate(m, &rs.data, rs.rows, n_eval, probe);
             if (val < st.best_val) st.best_val = val;
+            if (lead && rs.eval.f && log_probe(&rs.eval, &rs.data, probe, done) != 0) io_fail = 1;
         }
         double now = rb_now(), wall = now - t_start;
         double tok_s = (double)(done - log_from) * tok_per_step / (now - t_log + 1e-12);
         double eta = (now - t_loop) / (double)(done - st.step) * (double)(total - done);
-        int io_fail = 0;
         if (log_now) {
             if (lead && log_metrics(&rs.metrics, done, done * tok_per_step, done * fl_per_step,
                                     wall, lr, loss, val, gnorm, tok_s) != 0)
