@@ -9,7 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "claims.h"
 #include "cli.h"
+#include "csvread.h"
+#include "probe.h"
 #include "runs.h"
 #include "stats.h"
 #include "train.h"
@@ -19,7 +22,7 @@
 #define MAX_VARIANTS 16
 #define MAX_SEEDS 64
 
-int cmd_plot(int argc, char **argv);
+int report_write(const char *dir, int plot);
 
 static void ablate_help(void) {
     printf(
@@ -29,7 +32,8 @@ static void ablate_help(void) {
         "budget, schedule, evaluation set) into OUT/NAME/VARIANT-sSEED/, then writes\n"
         "OUT/NAME/summary.csv and OUT/NAME/experiment.ini, prints per variant the mean +- std\n"
         "final validation loss, the difference to prenorm with a Welch 95%% confidence interval,\n"
-        "tok/s and step-time overhead, and draws OUT/NAME/figures/ (resbench plot).\n"
+        "tok/s and step-time overhead (for synth:hops also the answer accuracy per hop count),\n"
+        "draws OUT/NAME/figures/ (resbench plot) and writes OUT/NAME/report.md (resbench report).\n"
         "Runs that already finished with the same config are skipped; interrupted ones resume.\n\n"
         "defaults: all variants, seeds 1,2, NAME = ablate-HASH8 of the base config; without\n"
         "arguments this is the quick-start ablation (4 blocks, d=128, 300 steps of\n"
@@ -83,6 +87,47 @@ static void print_table(const ExpRun *runs, int n, char names[][32], int nv) {
     printf("(\"noise\": the 95%% interval contains 0, the difference is within seed noise)\n");
 }
 
+/* synth:hops: per variant the final answer accuracy at each hop count, mean with a 95% CI over
+ * seeds (from each run's eval.csv). */
+static void print_probe(const ExpRun *runs, int n, char names[][32], int nv) {
+    int hops = 0;
+    double acc[MAX_VARIANTS][RB_PROBE_MAX_HOPS + 1][MAX_SEEDS];
+    int k[MAX_VARIANTS][RB_PROBE_MAX_HOPS + 1] = {{0}};
+    for (int i = 0; i < n; i++) {
+        char path[4400];
+        CsvTable t;
+        snprintf(path, sizeof path, "%s/%s/eval.csv", runs[i].cfg.out, runs[i].cfg.run_id);
+        if (access(path, R_OK) != 0 || csv_load(path, &t) != 0) continue;
+        int v = 0;
+        while (v < nv && strcmp(names[v], runs[i].cfg.variant)) v++;
+        for (int h = 1; h <= RB_PROBE_MAX_HOPS && v < nv; h++) {
+            double a = eval_accuracy(&t, h, NULL);
+            if (isnan(a) || k[v][h] == MAX_SEEDS) continue;
+            acc[v][h][k[v][h]++] = a;
+            hops = h > hops ? h : hops;
+        }
+        csv_table_free(&t);
+    }
+    if (!hops) return;
+    printf("\nanswer accuracy by hop count (synth:hops, last evaluation; mean [95%% CI] over seeds)\n"
+           "%-14s", "variant");
+    for (int h = 1; h <= hops; h++) printf("  %d hop%s %13s", h, h > 1 ? "s" : " ", "");
+    printf("\n");
+    for (int v = 0; v < nv; v++) {
+        printf("%-14s", names[v]);
+        for (int h = 1; h <= hops; h++) {
+            int m = k[v][h];
+            double mean = stats_mean(acc[v][h], m);
+            double hw = m > 1 ? stats_t975(m - 1) * stats_std(acc[v][h], m) / sqrt(m) : NAN;
+            if (isnan(hw))
+                printf("  %.3f %15s", mean, "");
+            else
+                printf("  %.3f [%.3f,%.3f]", mean, mean - hw, mean + hw);
+        }
+        printf("\n");
+    }
+}
+
 int cmd_ablate(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         ablate_help();
@@ -129,10 +174,10 @@ int cmd_ablate(int argc, char **argv) {
     print_table(runs, n, names, nv);
     int failed = 0;
     for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");
+    print_probe(runs, n, names, nv);
     free(runs);
-    char *pargv[] = {"plot", exp, NULL};
     fflush(stdout);
-    if (cmd_plot(2, pargv) != RB_EXIT_OK) fprintf(stderr, "resbench: ablate: figures not drawn\n");
-    printf("ablate: summary in %s/summary.csv\n", exp);
+    if (report_write(exp, 1) != 0) fprintf(stderr, "resbench: ablate: report: %s\n", rb_error());
+    printf("ablate: summary in %s/summary.csv, report in %s/report.md\n", exp, exp);
     return failed ? RB_EXIT_FAIL : RB_EXIT_OK;
 }

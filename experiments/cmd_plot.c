@@ -48,7 +48,8 @@ static int load_run(const char *dir, PlotRun *r) {
         return rb_fail("%s/metrics.csv: missing or malformed", dir);
     if ((r->has_profile = load_table(dir, "profile.csv", &r->profile)) < 0 ||
         (r->has_depth = load_table(dir, "depth_attn.csv", &r->depth)) < 0 ||
-        (r->has_gains = load_table(dir, "mhc.csv", &r->gains)) < 0)
+        (r->has_gains = load_table(dir, "mhc.csv", &r->gains)) < 0 ||
+        (r->has_eval = load_table(dir, "eval.csv", &r->eval)) < 0)
         return -1;
     return 0;
 }
@@ -129,6 +130,7 @@ static void plot_help(void) {
         "  gradients                       per-sublayer gradient RMS and parameter-gradient norm\n"
         "  depth_VARIANT                   depth-attention / DenseFormer weights (depth_attn.csv)\n"
         "  gains                           mHC/HC mixing gains (mhc.csv)\n"
+        "  probe                           synth:hops answer accuracy vs hop count (eval.csv)\n"
         "and the .dat files they are drawn from. Needs gnuplot in PATH; scripts are read from\n"
         "$RESBENCH_PLOTS or %s.\n",
         RESBENCH_PLOTS_DIR);
@@ -169,7 +171,8 @@ int cmd_plot(int argc, char **argv) {
     const char *figs[][2] = {{"loss.gp", lists.loss},
                              {"profile.gp", lists.profile},
                              {"depth.gp", lists.depth},
-                             {"gains.gp", lists.gains}};
+                             {"gains.gp", lists.gains},
+                             {"probe.gp", lists.probe}};
     int made = 0;
     for (size_t f = 0; f < sizeof figs / sizeof figs[0]; f++) {
         if (!figs[f][1][0]) continue;

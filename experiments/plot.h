@@ -8,13 +8,13 @@
 typedef struct {
     char dir[4200], variant[32];
     long seed;
-    CsvTable metrics, profile, depth, gains;
-    int has_profile, has_depth, has_gains;
+    CsvTable metrics, profile, depth, gains, eval;
+    int has_profile, has_depth, has_gains, has_eval;
 } PlotRun;
 
 /* Space-separated variant names that have data for each figure group. */
 typedef struct {
-    char loss[1024], profile[1024], depth[1024], gains[1024];
+    char loss[1024], profile[1024], depth[1024], gains[1024], probe[1024];
 } PlotLists;
 
 int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists);

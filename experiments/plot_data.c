@@ -167,6 +167,33 @@ static int write_gains(PlotRun **rs, int k, const char *figdir, const char *v) {
     return 0;
 }
 
+/* Reasoning probe: answer accuracy per hop count at each run's last evaluation, mean and
+ * min..max over the runs. */
+static int write_probe(PlotRun **rs, int k, const char *figdir, const char *v) {
+    Stat st[10] = {{0}};
+    int hops = 0;
+    for (int i = 0; i < k; i++) {
+        const CsvTable *t = &rs[i]->eval;
+        int cs = csv_col(t, "step"), ch = csv_col(t, "hops"), ca = csv_col(t, "accuracy");
+        double last = last_step(t);
+        for (size_t r = 0; r < csv_nrows(t); r++) {
+            int h = (int)csv_num(t, r, ch);
+            if (csv_num(t, r, cs) != last || h < 1 || h > 9) continue;
+            hops = h > hops ? h : hops;
+            stat_add(&st[h], csv_num(t, r, ca));
+        }
+    }
+    FILE *f = open_dat(figdir, "probe", v);
+    if (!f) return -1;
+    fprintf(f, "# hops mean_accuracy min max runs\n");
+    for (int h = 1; h <= hops; h++)
+        if (st[h].n)
+            fprintf(f, "%d %.6g %.6g %.6g %d\n", h, st[h].sum / st[h].n, st[h].min, st[h].max,
+                    st[h].n);
+    fclose(f);
+    return 0;
+}
+
 /* Variants in registry order (consistent colours and legends), unknown names after them. */
 static int variant_rank(const char *v) {
     for (int i = 0; rb_variants[i]; i++)
@@ -186,7 +213,8 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
         if (first < 0) break;
         const char *v = runs[first].variant;
         PlotRun *all[RB_PLOT_MAX_RUNS], *prof[RB_PLOT_MAX_RUNS], *gain[RB_PLOT_MAX_RUNS];
-        int k = 0, kp = 0, kg = 0;
+        PlotRun *probe[RB_PLOT_MAX_RUNS];
+        int k = 0, kp = 0, kg = 0, ke = 0;
         const PlotRun *depth = NULL;
         for (int i = 0; i < n; i++) {
             if (done[i] || strcmp(runs[i].variant, v)) continue;
@@ -194,6 +222,7 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
             all[k++] = &runs[i];
             if (runs[i].has_profile) prof[kp++] = &runs[i];
             if (runs[i].has_gains) gain[kg++] = &runs[i];
+            if (runs[i].has_eval && csv_nrows(&runs[i].eval) > 0) probe[ke++] = &runs[i];
             if (runs[i].has_depth && !depth) depth = &runs[i];
         }
         if (write_loss(all, k, figdir, v, 0) || write_loss(all, k, figdir, v, 1)) return -1;
@@ -210,6 +239,10 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
             if (write_gains(gain, kg, figdir, v)) return -1;
             append_name(lists->gains, sizeof lists->gains, v);
         }
+        if (ke) {
+            if (write_probe(probe, ke, figdir, v)) return -1;
+            append_name(lists->probe, sizeof lists->probe, v);
+        }
     }
     return 0;
 }
@@ -219,4 +252,5 @@ void plot_run_free(PlotRun *r) {
     if (r->has_profile) csv_table_free(&r->profile);
     if (r->has_depth) csv_table_free(&r->depth);
     if (r->has_gains) csv_table_free(&r->gains);
+    if (r->has_eval) csv_table_free(&r->eval);
 }

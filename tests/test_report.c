@@ -1,0 +1,203 @@
+/* `resbench report`: the verdict logic on known answers (a clear win, a clear loss, a tie within
+ * seed noise), the claims of a synthetic experiment whose CSVs are written here, the budget check,
+ * and the report of a real tiny ablation on synth:hops (every section, every figure link). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "claims.h"
+#include "testutil.h"
+
+START_TEST(test_verdicts) {
+    double pre[] = {2.00, 2.02, 1.98}, win[] = {1.50, 1.52, 1.48}, loss[] = {2.50, 2.52, 2.48};
+    double tie[] = {1.90, 2.10, 2.00}, one[] = {1.0};
+    ck_assert_int_eq(claim_compare(win, 3, pre, 3, 1).verdict, VERDICT_REPRODUCED);
+    ck_assert_int_eq(claim_compare(loss, 3, pre, 3, 1).verdict, VERDICT_NOT_REPRODUCED);
+    ck_assert_int_eq(claim_compare(tie, 3, pre, 3, 1).verdict, VERDICT_NOISE);
+    ck_assert_int_eq(claim_compare(one, 1, pre, 3, 1).verdict, VERDICT_FEW_SEEDS);
+    /* higher is better (accuracy): the same samples flip */
+    ck_assert_int_eq(claim_compare(win, 3, pre, 3, 0).verdict, VERDICT_NOT_REPRODUCED);
+    ck_assert_int_eq(claim_compare(loss, 3, pre, 3, 0).verdict, VERDICT_REPRODUCED);
+    Comparison c = claim_compare(win, 3, pre, 3, 1);
+    ck_assert_double_eq_tol(c.delta, -0.5, 1e-12);
+    ck_assert(c.half_width > 0 && c.half_width < 0.1);
+}
+END_TEST
+
+static void put(const char *dir, const char *name, const char *text) {
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    ck_assert(tu_write(p, text, strlen(text)) == 0);
+}
+
+/* One run: config.ini, profile.csv with output RMS growing by `growth` from the first to the last
+ * of 4 sublayers and parameter-gradient norms {1, 1+s, 1-s, 1}, eval.csv with 1- and 4-hop
+ * accuracies. */
+static void fake_run(const char *exp, const char *v, int seed, double growth, double s, double acc4,
+                     int data_seed) {
+    char dir[1024], text[4096];
+    snprintf(dir, sizeof dir, "%s/%s-s%d", exp, v, seed);
+    mkdir(dir, 0755);
+    Config c;
+    config_defaults(&c);
+    snprintf(c.variant, sizeof c.variant, "%s", v);
+    c.seed = seed;
+    c.data_seed = data_seed;
+    c.n_layer = 2;
+    c.steps = 100;
+    snprintf(c.data, sizeof c.data, "synth:hops");
+    put(dir, "config.ini", tu_keep(config_to_ini(&c)));
+    double g[4] = {1, 1 + s, 1 - s, 1};
+    int n = snprintf(text, sizeof text, "step,layer,kind,input_rms,output_rms,stream_rms,grad_rms,"
+                                        "param_grad_norm\n");
+    for (int l = 0; l < 4; l++)
+        n += snprintf(text + n, sizeof text - n, "100,%d,%s,1,%g,1,1,%g\n", l + 1,
+                      l % 2 ? "mlp" : "attn", 1 + (growth - 1) * l / 3.0, g[l]);
+    snprintf(text + n, sizeof text - n, "100,5,out,1,1,1,1,1\n");
+    put(dir, "profile.csv", text);
+    snprintf(text, sizeof text, "step,task,hops,accuracy,n\n50,hops,4,0.01,100\n100,hops,1,0.9,100\n"
+                                "100,hops,4,%g,100\n",
+             acc4);
+    put(dir, "eval.csv", text);
+}
+
+/* attnres_full wins every claim, attnres_block loses every one, denseformer ties. */
+static char *fake_experiment(int unfair) {
+    char *exp = tu_tempdir(), text[8192];
+    int n = snprintf(text, sizeof text,
+                     "variant,seed,n_layer,d_model,n_head,seq_len,batch_size,params,tokens,flops,"
+                     "final_val_loss,best_val_loss,tok_per_s,wall_s,overhead_pct,status\n");
+    const char *vs[] = {"prenorm", "attnres_full", "attnres_block", "denseformer"};
+    double loss[4] = {2.0, 1.5, 2.5, 2.0}, growth[4] = {10, 2, 30, 10}, cv[4] = {0.5, 0.1, 0.9, 0};
+    double acc[4] = {0.3, 0.6, 0.1, 0.3};
+    for (int s = 1; s <= 3; s++)
+        for (int v = 0; v < 4; v++) {
+            double j = 0.01 * (s - 2), tie = v == 3 ? 20 * j : j; /* denseformer: wide spread */
+            n += snprintf(text + n, sizeof text - n,
+                          "%s,%d,2,96,3,64,16,1000,102400,1e12,%g,%g,1000,10,0,ok\n", vs[v], s,
+                          loss[v] + tie, loss[v] + tie);
+            double c = v == 3 ? 0.5 + 10 * j : cv[v] + j;
+            fake_run(exp, vs[v], s, growth[v] + 100 * tie, c, acc[v] + tie,
+                     unfair && v == 1 && s == 2 ? 7 : 1);
+        }
+    put(exp, "summary.csv", text);
+    put(exp, "experiment.ini", "# resbench resolved config\nsteps = 100\n");
+    return exp;
+}
+
+static const char *glance_row(const char *report, const char *variant) {
+    const char *g = strstr(report, "### At a glance");
+    ck_assert(g);
+    char key[64];
+    snprintf(key, sizeof key, "\n| %s |", variant);
+    const char *r = strstr(g, key);
+    ck_assert_msg(r, "no row for %s", variant);
+    return r;
+}
+
+static int row_has(const char *row, const char *what, int times) {
+    const char *end = strchr(row + 1, '\n');
+    int n = 0;
+    for (const char *p = row; (p = strstr(p, what)) && p < end; p += strlen(what)) n++;
+    return n == times;
+}
+
+START_TEST(test_report_known_answers) {
+    char *exp = fake_experiment(0), args[2048], out[8192], path[2048];
+    snprintf(args, sizeof args, "report --no-plot %s", exp);
+    ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(path, sizeof path, "%s/report.md", exp);
+    char *rep = tu_read(path);
+    ck_assert(rep);
+    ck_assert_msg(strstr(rep, "All 12 runs had identical budgets and data order"), "%s", rep);
+    /* magnitude, gradients, loss, multi-hop: four verdicts per row (the multiplier has no fit) */
+    ck_assert_msg(row_has(glance_row(rep, "attnres_full"), "| reproduced", 4), "%s", rep);
+    ck_assert_msg(row_has(glance_row(rep, "attnres_block"), "| not reproduced", 4), "%s", rep);
+    ck_assert_msg(row_has(glance_row(rep, "denseformer"), "| within seed noise", 4), "%s", rep);
+    ck_assert(strstr(rep, "| attnres_full | 3 | 2.00 +- 1.00 |")); /* growth 1, 2, 3 */
+    ck_assert(strstr(rep, "largest hop count (4 hops)"));
+    ck_assert(strstr(rep, "No `fit.csv`"));
+}
+END_TEST
+
+START_TEST(test_report_flags_unfair_budgets) {
+    char *exp = fake_experiment(1), args[2048], out[8192], path[2048];
+    snprintf(args, sizeof args, "report --no-plot %s", exp);
+    ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    ck_assert(strstr(out, "WARNING"));
+    snprintf(path, sizeof path, "%s/report.md", exp);
+    char *rep = tu_read(path);
+    ck_assert(rep && strstr(rep, "`data_seed` differs: 1 for prenorm seed 1, 7 for attnres_full seed 2"));
+    ck_assert(strstr(rep, "did NOT have identical budgets"));
+    /* a directory that is not an experiment */
+    snprintf(args, sizeof args, "report %s/prenorm-s1", exp);
+    ck_assert_int_eq(tu_run_cli(args, out, sizeof out), 2);
+    ck_assert(strstr(out, "has no summary.csv"));
+}
+END_TEST
+
+/* Every ![caption](path) of report.md names an existing file relative to the report. */
+static int check_links(const char *dir, const char *rep) {
+    int n = 0;
+    for (const char *p = rep; (p = strstr(p, "](")) != NULL; p += 2) {
+        const char *e = strchr(p, ')');
+        char path[4096], rel[1024];
+        size_t len = (size_t)(e - p - 2) < sizeof rel ? (size_t)(e - p - 2) : sizeof rel - 1;
+        memcpy(rel, p + 2, len);
+        rel[len] = 0;
+        snprintf(path, sizeof path, "%s/%s", dir, rel);
+        struct stat st;
+        ck_assert_msg(stat(path, &st) == 0 && st.st_size > 0, "broken link %s", path);
+        n++;
+    }
+    return n;
+}
+
+START_TEST(test_report_of_tiny_ablation) {
+    char *out = tu_tempdir(), args[2048], path[2048];
+    static char buf[65536];
+    snprintf(args, sizeof args,
+             "ablate --variants prenorm,attnres_block --seeds 1,2 --name tiny n_layer=2 d_model=16 "
+             "n_head=2 seq_len=66 batch_size=2 steps=8 eval_every=4 eval_tokens=264 "
+             "data=synth:hops attnres_blocks=2 out=%s",
+             out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "answer accuracy by hop count"), "%s", buf);
+    snprintf(path, sizeof path, "%s/tiny", out);
+    char rp[2100];
+    snprintf(rp, sizeof rp, "%s/report.md", path);
+    char *rep = tu_read(rp);
+    ck_assert(rep);
+    const char *sections[] = {"## Budget and data order", "## Configuration", "## Ablation",
+                              "## Figures", "## Claims", "### 1. Hidden-state magnitude",
+                              "### 2. Gradients", "### 3. Lower loss", "### 4. About 1.25x",
+                              "### 5. The biggest gains are on multi-step reasoning", "### At a glance",
+                              "All 4 runs had identical budgets"};
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+        ck_assert_msg(strstr(rep, sections[i]), "report lacks '%s'", sections[i]);
+    int links = check_links(path, rep);
+    struct stat st;
+    snprintf(rp, sizeof rp, "%s/figures/probe.png", path);
+    if (stat(rp, &st) == 0) /* gnuplot present: all figures are linked, the probe among them */
+        ck_assert_msg(links >= 5 && strstr(rep, "figures/probe.png"), "%d links", links);
+    printf("tiny ablation report: %d figure links, all resolve\n", links);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("report");
+    TCase *tc = tcase_create("report");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_verdicts);
+    tcase_add_test(tc, test_report_known_answers);
+    tcase_add_test(tc, test_report_flags_unfair_budgets);
+    tcase_add_test(tc, test_report_of_tiny_ablation);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    tu_free_all();
+    return failed ? 1 : 0;
+}
