@@ -54,7 +54,14 @@ typedef struct {
 #define RB_MAX_TENSORS 16
 
 /* Phases of a training step, for the per-phase breakdown of `resbench bench`. */
-enum { RB_PH_MATMUL, RB_PH_ATTENTION, RB_PH_ELEMENTWISE, RB_PH_VARIANT, RB_PH_OPTIMIZER, RB_PH_COUNT };
+enum {
+    RB_PH_MATMUL,
+    RB_PH_ATTENTION,
+    RB_PH_ELEMENTWISE,
+    RB_PH_VARIANT,
+    RB_PH_OPTIMIZER,
+    RB_PH_COUNT
+};
 
 typedef struct {
     Config cfg;
@@ -75,8 +82,8 @@ typedef struct {
     const float *stream_out;         /* what the final norm read */
     double *grad_rms; /* if set (L + 1 entries): RMS of dLoss/d(input) of each sublayer and of the
                          final norm, filled by model_backward (profiles) */
-    double *phase_s; /* if set (RB_PH_COUNT entries): seconds spent per phase, accumulated by
-                        model_forward/model_backward (bench) */
+    double *phase_s;  /* if set (RB_PH_COUNT entries): seconds spent per phase, accumulated by
+                         model_forward/model_backward (bench) */
     double phase_t;
     double loss;
 } Model;

@@ -21,10 +21,14 @@ Comparison claim_compare(const double *x, int nx, const double *y, int ny, int b
 
 const char *verdict_name(Verdict v) {
     switch (v) {
-    case VERDICT_REPRODUCED: return "reproduced";
-    case VERDICT_NOT_REPRODUCED: return "not reproduced";
-    case VERDICT_NOISE: return "within seed noise";
-    default: return "undecided (needs 2+ seeds per variant)";
+    case VERDICT_REPRODUCED:
+        return "reproduced";
+    case VERDICT_NOT_REPRODUCED:
+        return "not reproduced";
+    case VERDICT_NOISE:
+        return "within seed noise";
+    default:
+        return "undecided (needs 2+ seeds per variant)";
     }
 }
 

@@ -3,7 +3,12 @@
 #define RB_CLAIMS_H
 #include "csvread.h"
 
-typedef enum { VERDICT_REPRODUCED, VERDICT_NOT_REPRODUCED, VERDICT_NOISE, VERDICT_FEW_SEEDS } Verdict;
+typedef enum {
+    VERDICT_REPRODUCED,
+    VERDICT_NOT_REPRODUCED,
+    VERDICT_NOISE,
+    VERDICT_FEW_SEEDS
+} Verdict;
 
 typedef struct {
     Verdict verdict;

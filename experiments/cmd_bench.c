@@ -214,8 +214,7 @@ static void print_table(const BenchRun *runs, int nv, const Config *c, double pe
             printf(" %6.1f ms %2.0f%%", r->phase_s[p] * 1e3, 100 * r->phase_s[p] / r->median_s);
             sum += r->phase_s[p];
         }
-        printf(" %4.1f ms %8.0f %9.0f\n", (r->mean_s - sum) * 1e3, r->rss_model_mb,
-               r->estimate_mb);
+        printf(" %4.1f ms %8.0f %9.0f\n", (r->mean_s - sum) * 1e3, r->rss_model_mb, r->estimate_mb);
     }
     printf("(phase columns: mean ms per step and share of the median step; other: mean step minus\n"
            "the phases (batch setup, timer overhead); RSS MB: peak resident\n"
@@ -229,9 +228,10 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
     char path[4200], *buf = rb_calloc(1 << 16, 1, "bench csv");
     size_t n = 0, cap = 1 << 16;
     int pre = find_run(runs, nv, "prenorm");
-    n += (size_t)snprintf(buf + n, cap - n,
-                          "variant,threads,n_layer,d_model,n_head,seq_len,batch_size,step_ms,tok_per_"
-                          "s,gflops,peak_gflops,frac_peak,overhead_pct");
+    n += (size_t)snprintf(
+        buf + n, cap - n,
+        "variant,threads,n_layer,d_model,n_head,seq_len,batch_size,step_ms,tok_per_"
+        "s,gflops,peak_gflops,frac_peak,overhead_pct");
     for (int p = 0; p < RB_PH_COUNT; p++)
         n += (size_t)snprintf(buf + n, cap - n, ",%s_ms", PHASE_NAMES[p]);
     n += (size_t)snprintf(buf + n, cap - n, ",rss_model_mb,rss_peak_mb,estimate_mb\n");
@@ -239,11 +239,11 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
         const BenchRun *r = &runs[v];
         double gf = r->flops / r->median_s * 1e-9;
         double over = pre >= 0 ? 100 * (r->median_s / runs[pre].median_s - 1) : 0;
-        n += (size_t)snprintf(buf + n, cap - n, "%s,%d,%d,%d,%d,%d,%d,%.3f,%.1f,%.2f,%.2f,%.4f,%.2f",
-                              r->name, threads, c->n_layer, c->d_model, c->n_head, c->seq_len,
-                              c->batch_size, r->median_s * 1e3,
-                              (double)c->batch_size * c->seq_len / r->median_s, gf, peak, gf / peak,
-                              over);
+        n += (size_t)snprintf(buf + n, cap - n,
+                              "%s,%d,%d,%d,%d,%d,%d,%.3f,%.1f,%.2f,%.2f,%.4f,%.2f", r->name,
+                              threads, c->n_layer, c->d_model, c->n_head, c->seq_len, c->batch_size,
+                              r->median_s * 1e3, (double)c->batch_size * c->seq_len / r->median_s,
+                              gf, peak, gf / peak, over);
         for (int p = 0; p < RB_PH_COUNT; p++)
             n += (size_t)snprintf(buf + n, cap - n, ",%.3f", r->phase_s[p] * 1e3);
         n += (size_t)snprintf(buf + n, cap - n, ",%.1f,%.1f,%.1f\n", r->rss_model_mb,
@@ -253,9 +253,8 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
     if (rc == 0) rc = rb_write_file_atomic(path, buf, n);
     n = (size_t)snprintf(buf, cap, "N,IC,OC,fwd_gflops,bwd_gflops\n");
     for (int k = 0; k < ng && rc == 0; k++)
-        n += (size_t)snprintf(buf + n, cap - n, "%d,%d,%d,%.2f,%.2f\n",
-                              c->batch_size * c->seq_len, g[k].IC, g[k].OC, g[k].fwd_gflops,
-                              g[k].bwd_gflops);
+        n += (size_t)snprintf(buf + n, cap - n, "%d,%d,%d,%.2f,%.2f\n", c->batch_size * c->seq_len,
+                              g[k].IC, g[k].OC, g[k].fwd_gflops, g[k].bwd_gflops);
     if (rc == 0) rc = rb_join(path, sizeof path, dir, "gemm.csv");
     if (rc == 0) rc = rb_write_file_atomic(path, buf, n);
     free(buf);
@@ -264,8 +263,8 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
 
 /* Bench defaults go before the user's arguments, so --config and key=value override them. */
 static int bench_args(int argc, char **argv, char **out) {
-    static char *defaults[] = {"n_layer=6", "d_model=256", "n_head=4", "seq_len=256",
-                               "batch_size=16", "vocab_size=256"};
+    static char *defaults[] = {"n_layer=6",   "d_model=256",   "n_head=4",
+                               "seq_len=256", "batch_size=16", "vocab_size=256"};
     int n = 0;
     out[n++] = argv[0];
     for (int i = 0; i < 6; i++) out[n++] = defaults[i];
@@ -274,8 +273,8 @@ static int bench_args(int argc, char **argv, char **out) {
     return n;
 }
 
-static void thread_scaling(const Config *base, const BenchRun *runs, int nv, int threads,
-                           int steps, int warmup) {
+static void thread_scaling(const Config *base, const BenchRun *runs, int nv, int threads, int steps,
+                           int warmup) {
     int pre = find_run(runs, nv, "prenorm");
     if (threads < 2 || pre < 0) return;
     train_set_threads(1);
@@ -285,8 +284,7 @@ static void thread_scaling(const Config *base, const BenchRun *runs, int nv, int
     double N = (double)base->batch_size * base->seq_len;
     printf("\nthread scaling (prenorm): 1 thread %.0f tok/s, %d threads %.0f tok/s: speedup %.2fx "
            "(efficiency %.0f%%)\n",
-           N / one->median_s, threads, N / runs[pre].median_s,
-           one->median_s / runs[pre].median_s,
+           N / one->median_s, threads, N / runs[pre].median_s, one->median_s / runs[pre].median_s,
            100 * one->median_s / runs[pre].median_s / threads);
     model_free(&one->m);
     free(one);
@@ -303,8 +301,7 @@ int cmd_bench(int argc, char **argv) {
     static const char *const extra[] = {"--variants", "--steps", "--warmup", "--out", NULL};
     const char *vals[4] = {NULL, "20", "3", "results/bench"};
     Config c;
-    if (cli_parse(nargs, args, &c, NULL, extra, vals) != 0)
-        rb_die(RB_EXIT_USAGE, "%s", rb_error());
+    if (cli_parse(nargs, args, &c, NULL, extra, vals) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     free(args);
     if (config_validate(&c) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     char names[MAX_VARIANTS][32];

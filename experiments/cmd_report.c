@@ -40,20 +40,21 @@ typedef struct {
 } Report;
 
 static void report_help(void) {
-    printf("usage: resbench report [--no-plot] RESULTS_DIR\n\n"
-           "Writes RESULTS_DIR/report.md (figures in RESULTS_DIR/figures/, linked relatively) for\n"
-           "an experiment directory written by `resbench ablate` (summary.csv, experiment.ini\n"
-           "and one VARIANT-sSEED/ directory per run):\n"
-           "  - the resolved base config and what differs between runs;\n"
-           "  - a check that all runs had identical budgets and data order (a loud warning if not);\n"
-           "  - the ablation table (mean +- std, delta vs prenorm with a Welch 95%% CI);\n"
-           "  - the figures (drawn with `resbench plot` unless --no-plot);\n"
-           "  - the claims, each with a verdict per variant: reproduced, not reproduced, or\n"
-           "    within seed noise (the 95%% CI of the difference to prenorm contains 0):\n"
-           "    magnitude growth (last / first sublayer output RMS), gradient uniformity\n"
-           "    (coefficient of variation of per-sublayer gradient norms), loss delta, compute\n"
-           "    multiplier (when RESULTS_DIR/fit.csv exists: `resbench fit --out`), and answer\n"
-           "    accuracy at the largest hop count (synth:hops runs).\n");
+    printf(
+        "usage: resbench report [--no-plot] RESULTS_DIR\n\n"
+        "Writes RESULTS_DIR/report.md (figures in RESULTS_DIR/figures/, linked relatively) for\n"
+        "an experiment directory written by `resbench ablate` (summary.csv, experiment.ini\n"
+        "and one VARIANT-sSEED/ directory per run):\n"
+        "  - the resolved base config and what differs between runs;\n"
+        "  - a check that all runs had identical budgets and data order (a loud warning if not);\n"
+        "  - the ablation table (mean +- std, delta vs prenorm with a Welch 95%% CI);\n"
+        "  - the figures (drawn with `resbench plot` unless --no-plot);\n"
+        "  - the claims, each with a verdict per variant: reproduced, not reproduced, or\n"
+        "    within seed noise (the 95%% CI of the difference to prenorm contains 0):\n"
+        "    magnitude growth (last / first sublayer output RMS), gradient uniformity\n"
+        "    (coefficient of variation of per-sublayer gradient norms), loss delta, compute\n"
+        "    multiplier (when RESULTS_DIR/fit.csv exists: `resbench fit --out`), and answer\n"
+        "    accuracy at the largest hop count (synth:hops runs).\n");
 }
 
 static int file_exists(const char *dir, const char *name) {
@@ -164,8 +165,9 @@ static const char *ini_value(const char *ini, const char *key, char *buf, size_t
 /* Keys that must agree for a fair comparison: everything in the config except the run's
  * identity and keys that cannot change the trajectory. */
 static int budget_key(const char *key) {
-    static const char *const skip[] = {"variant", "seed", "out", "run_id", "threads",
-                                       "log_every", "profile_every", "ckpt_every", NULL};
+    static const char *const skip[] = {"variant",       "seed",       "out",
+                                       "run_id",        "threads",    "log_every",
+                                       "profile_every", "ckpt_every", NULL};
     for (int i = 0; skip[i]; i++)
         if (!strcmp(key, skip[i])) return 0;
     return 1;
@@ -198,8 +200,9 @@ static int check_budgets(FILE *f, const Report *rp) {
                 snprintf(key, sizeof key, "%.*s", (int)(eq - l), l);
                 if (budget_key(key) && ini_value(ref, key, refv, sizeof refv) &&
                     (!ini_value(ini, key, v, sizeof v) || strcmp(refv, v))) {
-                    fprintf(f, "- **WARNING: `%s` differs: %s for %s seed %ld, %s for %s seed %ld.**\n",
-                            key, refv, r0->variant, r0->seed, v, r->variant, r->seed);
+                    fprintf(
+                        f, "- **WARNING: `%s` differs: %s for %s seed %ld, %s for %s seed %ld.**\n",
+                        key, refv, r0->variant, r0->seed, v, r->variant, r->seed);
                     bad++;
                 }
             }
@@ -207,8 +210,9 @@ static int check_budgets(FILE *f, const Report *rp) {
         free(ini);
     }
     if (have < rp->n) {
-        fprintf(f, "- **WARNING: %d of %d runs have no config.ini here; their budgets cannot be "
-                   "checked.**\n",
+        fprintf(f,
+                "- **WARNING: %d of %d runs have no config.ini here; their budgets cannot be "
+                "checked.**\n",
                 rp->n - have, rp->n);
         bad++;
     }
@@ -217,9 +221,10 @@ static int check_budgets(FILE *f, const Report *rp) {
         ini_value(ref, "steps", steps, sizeof steps);
         ini_value(ref, "data", data, sizeof data);
         ini_value(ref, "data_seed", dseed, sizeof dseed);
-        fprintf(f, "All %d runs had identical budgets and data order: %.0f training tokens each "
-                   "(steps = %s), data = `%s`, data_seed = %s, and the same shape, schedule and "
-                   "evaluation set; they differ only in variant and model seed.\n",
+        fprintf(f,
+                "All %d runs had identical budgets and data order: %.0f training tokens each "
+                "(steps = %s), data = `%s`, data_seed = %s, and the same shape, schedule and "
+                "evaluation set; they differ only in variant and model seed.\n",
                 rp->n, rp->runs[0].tokens, steps, data, dseed);
     } else if (bad) {
         fprintf(f, "\n**The runs of this experiment did NOT have identical budgets and data "
@@ -276,8 +281,9 @@ static void write_ablation(FILE *f, const Report *rp) {
         else
             fprintf(f, "- |\n");
     }
-    fprintf(f, "\n(noise: the 95%% interval contains 0. tok/s and overhead are as measured while "
-               "the runs trained; `resbench bench` measures speed under controlled conditions.)\n\n");
+    fprintf(f,
+            "\n(noise: the 95%% interval contains 0. tok/s and overhead are as measured while "
+            "the runs trained; `resbench bench` measures speed under controlled conditions.)\n\n");
 }
 
 static void write_figures(FILE *f, const Report *rp) {
@@ -311,8 +317,9 @@ static void write_claim(FILE *f, const Report *rp, const char *title, const char
                         size_t field, int better_lower, int diff_digits, Verdict *verdicts) {
     double pre[MAX_RUNS], x[MAX_RUNS];
     int np = samples(rp, "prenorm", field, pre);
-    fprintf(f, "### %s\n\n%s\n\n| variant | runs | value (mean +- std) | delta vs prenorm [95%% "
-               "CI] | verdict |\n|---|---|---|---|---|\n",
+    fprintf(f,
+            "### %s\n\n%s\n\n| variant | runs | value (mean +- std) | delta vs prenorm [95%% "
+            "CI] | verdict |\n|---|---|---|---|---|\n",
             title, what);
     for (int v = 0; v < rp->nv; v++) {
         const char *name = rp->variants[v];
@@ -346,8 +353,9 @@ static void write_multiplier(FILE *f, const Report *rp) {
     CsvTable t;
     int rc = load_csv_in(rp->dir, "fit.csv", &t);
     if (rc <= 0) {
-        fprintf(f, "No `fit.csv` in this directory: the compute multiplier needs prenorm over a "
-                   "size ladder (`resbench fit DIR... --out %s`, README \"Fit a scaling law\").\n\n",
+        fprintf(f,
+                "No `fit.csv` in this directory: the compute multiplier needs prenorm over a "
+                "size ladder (`resbench fit DIR... --out %s`, README \"Fit a scaling law\").\n\n",
                 rp->dir);
         return;
     }
@@ -363,10 +371,11 @@ static void write_multiplier(FILE *f, const Report *rp) {
         const char *verdict = "undecided (needs 2+ seeds)";
         if (n >= 2 && isfinite(m) && isfinite(s)) {
             double hw = stats_t975(n - 1) * s / sqrt(n);
-            verdict = m - hw > 1 ? "reproduced" : (m + hw < 1 ? "not reproduced" : "within seed noise");
+            verdict =
+                m - hw > 1 ? "reproduced" : (m + hw < 1 ? "not reproduced" : "within seed noise");
         }
-        fprintf(f, "| %s | %.3g | %.0f | %.3f +- %.3f | %s |\n", v, cf >= 0 ? csv_num(&t, r, cf) : NAN,
-                n, m, s, verdict);
+        fprintf(f, "| %s | %.3g | %.0f | %.3f +- %.3f | %s |\n", v,
+                cf >= 0 ? csv_num(&t, r, cf) : NAN, n, m, s, verdict);
     }
     fprintf(f, "\n");
     csv_table_free(&t);
@@ -379,14 +388,16 @@ static void write_claims(FILE *f, const Report *rp) {
                "interval lies on the claimed side of 0, **not reproduced** when it lies on the "
                "other, **within seed noise** when it contains 0. The paper's claims are about "
                "attnres_full and attnres_block; the other variants are shown for comparison.\n\n");
-    write_claim(f, rp, "1. Hidden-state magnitude stays bounded",
-                "Growth = output RMS of the last sublayer / output RMS of the first, at the last "
-                "profile step (profile.csv, fixed validation batch). Claimed: smaller than prenorm.",
-                offsetof(RRun, growth), 1, 2, vg);
-    write_claim(f, rp, "2. Gradients are more uniform across depth",
-                "Coefficient of variation (std / mean) of the per-sublayer parameter-gradient norms "
-                "at the last profile step. Claimed: smaller than prenorm.",
-                offsetof(RRun, grad_cv), 1, 3, vc);
+    write_claim(
+        f, rp, "1. Hidden-state magnitude stays bounded",
+        "Growth = output RMS of the last sublayer / output RMS of the first, at the last "
+        "profile step (profile.csv, fixed validation batch). Claimed: smaller than prenorm.",
+        offsetof(RRun, growth), 1, 2, vg);
+    write_claim(
+        f, rp, "2. Gradients are more uniform across depth",
+        "Coefficient of variation (std / mean) of the per-sublayer parameter-gradient norms "
+        "at the last profile step. Claimed: smaller than prenorm.",
+        offsetof(RRun, grad_cv), 1, 3, vc);
     write_claim(f, rp, "3. Lower loss at equal compute",
                 "Final validation loss (every run had the same tokens; the variants' own work adds "
                 "the FLOPs in the ablation table). Claimed: lower than prenorm.",
@@ -440,8 +451,9 @@ int report_write(const char *dir, int plot) {
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
-    fprintf(f, "# resbench report: %s\n\n%d runs of %d variants, written %s by resbench %s "
-               "(`resbench report %s`).\n\n## Budget and data order\n\n",
+    fprintf(f,
+            "# resbench report: %s\n\n%d runs of %d variants, written %s by resbench %s "
+            "(`resbench report %s`).\n\n## Budget and data order\n\n",
             name, rp.n, rp.nv, when, RESBENCH_GIT_REV, dir);
     int unfair = check_budgets(f, &rp);
     fprintf(f, "\n");
@@ -456,8 +468,9 @@ int report_write(const char *dir, int plot) {
     free(buf);
     free(rp.runs);
     if (rc == 0 && unfair)
-        fprintf(stderr, "report: WARNING: the runs in %s did not have identical budgets and data "
-                        "order (see report.md)\n",
+        fprintf(stderr,
+                "report: WARNING: the runs in %s did not have identical budgets and data "
+                "order (see report.md)\n",
                 dir);
     return rc;
 }

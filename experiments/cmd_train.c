@@ -13,16 +13,17 @@
 #include "variant.h"
 
 static void train_help(void) {
-    printf("usage: resbench train [--config FILE] [key=value ...]\n"
-           "       resbench train --resume RUN_DIR [key=value ...]\n\n"
-           "Trains one model and writes OUT/RUN_ID/: config.ini, meta.ini, metrics.csv, ckpt.bin,\n"
-           "result.ini. Keys from FILE are applied first, then the key=value arguments.\n"
-           "--resume continues a killed run from its ckpt.bin with its own config.ini (only\n"
-           "keys that do not change the trajectory, such as threads or log_every, may be\n"
-           "overridden) and reproduces the same losses.\n"
-           "Data-parallel: `mpirun -np K resbench train ...` (MPI build) splits every batch over K\n"
-           "ranks (batch_size must be divisible by K) and averages the gradients; rank 0 writes.\n"
-           "\nvariants:\n");
+    printf(
+        "usage: resbench train [--config FILE] [key=value ...]\n"
+        "       resbench train --resume RUN_DIR [key=value ...]\n\n"
+        "Trains one model and writes OUT/RUN_ID/: config.ini, meta.ini, metrics.csv, ckpt.bin,\n"
+        "result.ini. Keys from FILE are applied first, then the key=value arguments.\n"
+        "--resume continues a killed run from its ckpt.bin with its own config.ini (only\n"
+        "keys that do not change the trajectory, such as threads or log_every, may be\n"
+        "overridden) and reproduces the same losses.\n"
+        "Data-parallel: `mpirun -np K resbench train ...` (MPI build) splits every batch over K\n"
+        "ranks (batch_size must be divisible by K) and averages the gradients; rank 0 writes.\n"
+        "\nvariants:\n");
     for (int i = 0; rb_variants[i]; i++)
         printf("  %-15s %s\n", rb_variants[i]->name, rb_variants[i]->summary);
     printf("\nkeys (default, meaning):\n");

@@ -27,7 +27,8 @@ static const Command COMMANDS[] = {
     {"sweep", cmd_sweep, "depth x width grid at matched compute (local or a job list)"},
     {"fit", cmd_fit, "scaling fit of prenorm and compute multipliers of the variants"},
     {"plot", cmd_plot, "figures (gnuplot) for run and experiment directories"},
-    {"report", cmd_report, "report.md: budgets check, ablation table, figures, claims with verdicts"},
+    {"report", cmd_report,
+     "report.md: budgets check, ablation table, figures, claims with verdicts"},
     {"bench", cmd_bench, "the benchmark: sgemm peak, tok/s, GFLOP/s, phases, overheads, RSS"},
 };
 #define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])

@@ -49,15 +49,17 @@ static void fake_run(const char *exp, const char *v, int seed, double growth, do
     snprintf(c.data, sizeof c.data, "synth:hops");
     put(dir, "config.ini", tu_keep(config_to_ini(&c)));
     double g[4] = {1, 1 + s, 1 - s, 1};
-    int n = snprintf(text, sizeof text, "step,layer,kind,input_rms,output_rms,stream_rms,grad_rms,"
-                                        "param_grad_norm\n");
+    int n = snprintf(text, sizeof text,
+                     "step,layer,kind,input_rms,output_rms,stream_rms,grad_rms,"
+                     "param_grad_norm\n");
     for (int l = 0; l < 4; l++)
         n += snprintf(text + n, sizeof text - n, "100,%d,%s,1,%g,1,1,%g\n", l + 1,
                       l % 2 ? "mlp" : "attn", 1 + (growth - 1) * l / 3.0, g[l]);
     snprintf(text + n, sizeof text - n, "100,5,out,1,1,1,1,1\n");
     put(dir, "profile.csv", text);
-    snprintf(text, sizeof text, "step,task,hops,accuracy,n\n50,hops,4,0.01,100\n100,hops,1,0.9,100\n"
-                                "100,hops,4,%g,100\n",
+    snprintf(text, sizeof text,
+             "step,task,hops,accuracy,n\n50,hops,4,0.01,100\n100,hops,1,0.9,100\n"
+             "100,hops,4,%g,100\n",
              acc4);
     put(dir, "eval.csv", text);
 }
@@ -128,7 +130,8 @@ START_TEST(test_report_flags_unfair_budgets) {
     ck_assert(strstr(out, "WARNING"));
     snprintf(path, sizeof path, "%s/report.md", exp);
     char *rep = tu_read(path);
-    ck_assert(rep && strstr(rep, "`data_seed` differs: 1 for prenorm seed 1, 7 for attnres_full seed 2"));
+    ck_assert(rep &&
+              strstr(rep, "`data_seed` differs: 1 for prenorm seed 1, 7 for attnres_full seed 2"));
     ck_assert(strstr(rep, "did NOT have identical budgets"));
     /* a directory that is not an experiment */
     snprintf(args, sizeof args, "report %s/prenorm-s1", exp);
@@ -169,10 +172,17 @@ START_TEST(test_report_of_tiny_ablation) {
     snprintf(rp, sizeof rp, "%s/report.md", path);
     char *rep = tu_read(rp);
     ck_assert(rep);
-    const char *sections[] = {"## Budget and data order", "## Configuration", "## Ablation",
-                              "## Figures", "## Claims", "### 1. Hidden-state magnitude",
-                              "### 2. Gradients", "### 3. Lower loss", "### 4. About 1.25x",
-                              "### 5. The biggest gains are on multi-step reasoning", "### At a glance",
+    const char *sections[] = {"## Budget and data order",
+                              "## Configuration",
+                              "## Ablation",
+                              "## Figures",
+                              "## Claims",
+                              "### 1. Hidden-state magnitude",
+                              "### 2. Gradients",
+                              "### 3. Lower loss",
+                              "### 4. About 1.25x",
+                              "### 5. The biggest gains are on multi-step reasoning",
+                              "### At a glance",
                               "All 4 runs had identical budgets"};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
         ck_assert_msg(strstr(rep, sections[i]), "report lacks '%s'", sections[i]);
@@ -185,6 +195,35 @@ START_TEST(test_report_of_tiny_ablation) {
 }
 END_TEST
 
+/* `resbench bench` on a tiny shape: runs, and bench.csv has one complete row per variant (nothing
+ * about speed is asserted: the benchmark is not a timed test). */
+START_TEST(test_bench_writes_csv) {
+    char *out = tu_tempdir(), args[2048], path[2048];
+    static char buf[16384];
+    snprintf(args, sizeof args,
+             "bench --steps 2 --warmup 1 --variants prenorm,attnres_block --out %s n_layer=1 "
+             "d_model=16 n_head=2 seq_len=16 batch_size=2 attnres_blocks=2",
+             out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert(strstr(buf, "sgemm peak") && strstr(buf, "thread scaling"));
+    snprintf(path, sizeof path, "%s/bench.csv", out);
+    CsvTable t;
+    ck_assert(csv_load(path, &t) == 0);
+    ck_assert_int_eq(csv_nrows(&t), 2);
+    const char *cols[] = {"step_ms", "tok_per_s", "gflops", "frac_peak", "overhead_pct",
+                          "matmul_ms", "variant_ms", "optimizer_ms", "rss_model_mb", "estimate_mb"};
+    for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+        int k = csv_col(&t, cols[c]);
+        ck_assert_msg(k >= 0, "bench.csv lacks %s", cols[c]);
+        for (size_t r = 0; r < 2; r++) ck_assert(!isnan(csv_num(&t, r, k)));
+    }
+    ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "variant")), "attnres_block");
+    ck_assert(csv_num(&t, 0, csv_col(&t, "estimate_mb")) > 0);
+    csv_table_free(&t);
+    ck_assert_int_eq(tu_run_cli("bench --warmup x", buf, sizeof buf), 2);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("report");
     TCase *tc = tcase_create("report");
@@ -193,6 +232,7 @@ int main(void) {
     tcase_add_test(tc, test_report_known_answers);
     tcase_add_test(tc, test_report_flags_unfair_budgets);
     tcase_add_test(tc, test_report_of_tiny_ablation);
+    tcase_add_test(tc, test_bench_writes_csv);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
