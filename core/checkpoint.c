@@ -8,7 +8,7 @@
 #include "util.h"
 
 static const char CKPT_MAGIC[8] = {'R', 'B', 'C', 'K', 'P', 'T', 0, 1};
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2 /* 2: the checksum covers the header too */
 
 typedef struct {
     char magic[8];
@@ -18,15 +18,21 @@ typedef struct {
     uint64_t n_params;
     double wall_s, best_val;
     uint64_t config_len;
-    uint64_t checksum; /* over config text, params, m, v, in that order */
+    uint64_t checksum; /* over the header (this field 0), config text, params, m, v, in order */
 } CkptHeader;
 
-static uint64_t body_checksum(const char *cfg, size_t cfg_len, const Model *m) {
-    size_t bytes = m->n_params * sizeof(float);
-    uint64_t h = rb_hash_bytes(RB_HASH_SEED, cfg, cfg_len);
-    h = rb_hash_bytes(h, m->params, bytes);
-    h = rb_hash_bytes(h, m->adam_m, bytes);
-    return rb_hash_bytes(h, m->adam_v, bytes);
+_Static_assert(sizeof(CkptHeader) == 72, "CkptHeader must have no padding (it is hashed whole)");
+
+/* Checksum of a checkpoint laid out as header, config, params, m, v (the pieces may live apart). */
+static uint64_t ckpt_checksum(const CkptHeader *h, const char *cfg, const void *params,
+                              const void *adam_m, const void *adam_v, size_t bytes) {
+    CkptHeader z = *h;
+    z.checksum = 0; /* the struct has no padding: every byte hashed is a field */
+    uint64_t sum = rb_hash_bytes(RB_HASH_SEED, &z, sizeof z);
+    sum = rb_hash_bytes(sum, cfg, h->config_len);
+    sum = rb_hash_bytes(sum, params, bytes);
+    sum = rb_hash_bytes(sum, adam_m, bytes);
+    return rb_hash_bytes(sum, adam_v, bytes);
 }
 
 int checkpoint_save(const char *path, const Model *m, const CkptState *st) {
@@ -40,7 +46,8 @@ int checkpoint_save(const char *path, const Model *m, const CkptState *st) {
                     .best_val = st->best_val,
                     .config_len = strlen(cfg)};
     memcpy(h.magic, CKPT_MAGIC, 8);
-    h.checksum = body_checksum(cfg, h.config_len, m);
+    h.checksum =
+        ckpt_checksum(&h, cfg, m->params, m->adam_m, m->adam_v, m->n_params * sizeof(float));
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
@@ -114,11 +121,7 @@ int checkpoint_load(const char *path, Model *m, CkptState *st) {
     }
     const char *body = buf + sizeof h + h.config_len;
     /* verify before touching the model, so a corrupt file never leaves it half-loaded */
-    uint64_t sum = rb_hash_bytes(RB_HASH_SEED, buf + sizeof h, h.config_len);
-    sum = rb_hash_bytes(sum, body, nb);
-    sum = rb_hash_bytes(sum, body + nb, nb);
-    sum = rb_hash_bytes(sum, body + 2 * nb, nb);
-    if (sum != h.checksum) {
+    if (ckpt_checksum(&h, buf + sizeof h, body, body + nb, body + 2 * nb, nb) != h.checksum) {
         rb_fail("checkpoint %s: checksum mismatch (file is corrupt)", path);
         goto done;
     }

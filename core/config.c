@@ -147,7 +147,7 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
     else if (k->type == K_LONG)
         *(long *)field = (long)v;
     else
-        *(double *)field = v;
+        memcpy(field, &v, sizeof v); /* the field is a double member of Config */
     return 0;
 }
 
@@ -245,7 +245,8 @@ static void format_value(const Config *c, const KeySpec *k, char *out, size_t n)
     else if (k->type == K_LONG)
         snprintf(out, n, "%ld", *(const long *)field);
     else if (k->type == K_DOUBLE) { /* shortest text that reads back to the same double */
-        double v = *(const double *)field;
+        double v;
+        memcpy(&v, field, sizeof v);
         for (int prec = 6; prec <= 17; prec++) {
             snprintf(out, n, "%.*g", prec, v);
             if (strtod(out, NULL) == v) break;

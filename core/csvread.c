@@ -91,3 +91,8 @@ double csv_num(const CsvTable *t, size_t r, int col) {
     double v = strtod(s, &end);
     return end == s ? NAN : v;
 }
+
+int csv_int(const CsvTable *t, size_t r, int col, int fallback) {
+    double v = csv_num(t, r, col);
+    return isfinite(v) && fabs(v) <= 1e9 ? (int)v : fallback;
+}

@@ -19,5 +19,8 @@ int csv_col(const CsvTable *t, const char *name);
 const char *csv_cell(const CsvTable *t, size_t r, int col);
 double csv_num(const CsvTable *t, size_t r, int col);
 size_t csv_nrows(const CsvTable *t); /* data rows */
+/* The cell as an integer, or `fallback` when it is empty, not finite or beyond +-1e9 (a cast of
+ * such a value would be undefined). */
+int csv_int(const CsvTable *t, size_t r, int col, int fallback);
 
 #endif

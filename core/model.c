@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -346,4 +347,29 @@ void model_phase_mark(Model *m, int ph) {
     double now = rb_now();
     m->phase_s[ph] += now - m->phase_t;
     m->phase_t = now;
+}
+
+int model_locate_nonfinite_grad(const Model *m, char *buf, size_t n) {
+    static const char *const per_layer[] = {"attn_g", "wqkv", "wo", "mlp_g", "w13", "w2"};
+    for (int k = 0; k < m->n_tensors; k++) {
+        const ParamTensor *t = &m->tensors[k];
+        const float *g = m->grads + t->offset;
+        size_t i = 0;
+        while (i < t->count && isfinite(g[i])) i++;
+        if (i == t->count) continue;
+        for (int j = 0; j < 6; j++)
+            if (!strcmp(t->name, per_layer[j])) {
+                int block = (int)(i / (t->count / m->n_layer)), sub = 2 * block + 1 + (j >= 3);
+                snprintf(buf, n, "tensor %s of sublayer %d (%s of block %d), entry %zu = %g",
+                         t->name, sub, j >= 3 ? "MLP" : "attention", block + 1,
+                         i % (t->count / m->n_layer), g[i]);
+                return 1;
+            }
+        snprintf(buf, n, "tensor %s (%s), entry %zu = %g", t->name,
+                 strcmp(t->name, "conn") ? "embedding / readout"
+                                         : "the residual variant's parameters",
+                 i, g[i]);
+        return 1;
+    }
+    return 0;
 }

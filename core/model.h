@@ -107,6 +107,9 @@ void model_backward(Model *m);
 /* Bytes of params + grads + AdamW moments + activations + scratch (the analytic memory estimate).
  */
 size_t model_memory_bytes(const Model *m);
+/* Describes where the first non-finite gradient entry is ("tensor w2 of sublayer 4 (MLP of
+ * block 2)"); 0 if every gradient is finite. */
+int model_locate_nonfinite_grad(const Model *m, char *buf, size_t n);
 /* Adds the time since the last mark to phase ph (no-op unless m->phase_s is set). */
 void model_phase_mark(Model *m, int ph);
 void model_phase_start(Model *m);

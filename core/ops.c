@@ -233,6 +233,8 @@ double crossentropy_forward(float *losses, float *lse, const float *logits, cons
         for (int i = 1; i < V; i++) mx = z[i] > mx ? z[i] : mx;
         double sum = 0.0;
         for (int i = 0; i < V; i++) sum += exp((double)(z[i] - mx));
+        /* sum >= 1: the maximum contributes exp(0) */
+        // cppcheck-suppress invalidFunctionArg
         float l = mx + (float)log(sum);
         lse[n] = l;
         losses[n] = l - z[targets[n]];

@@ -30,8 +30,13 @@ double grad_global_norm(const Model *m) {
 }
 
 double adamw_step(Model *m, double lr, long t) {
-    const Config *c = &m->cfg;
     double norm = grad_global_norm(m);
+    adamw_apply(m, lr, t, norm);
+    return norm;
+}
+
+void adamw_apply(Model *m, double lr, long t, double norm) {
+    const Config *c = &m->cfg;
     float scale = 1.0f;
     if (c->grad_clip > 0 && norm > c->grad_clip) scale = (float)(c->grad_clip / norm);
     float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->adam_eps;
@@ -53,5 +58,4 @@ double adamw_step(Model *m, double lr, long t) {
             p[i] -= flr * (mhat / (sqrtf(vhat) + eps) + wd * p[i]);
         }
     }
-    return norm;
 }

@@ -10,5 +10,7 @@ double grad_global_norm(const Model *m);
 /* One AdamW update with step number t (1-based); clips when cfg.grad_clip > 0. Returns the norm
  * before clipping. */
 double adamw_step(Model *m, double lr, long t);
+/* The same with the gradient norm already computed. */
+void adamw_apply(Model *m, double lr, long t, double norm);
 
 #endif

@@ -30,7 +30,7 @@ void profile_rows(Model *m, ProfileRow *rows) {
     out->kind = "out";
     out->input_rms = out->stream_rms = rms_of(m->stream_out, nd);
     out->output_rms = rms_of(m->a.logits, (size_t)m->N * m->V);
-    double grad_rms[RB_MAX_SUB + 1];
+    double grad_rms[RB_MAX_SUB + 1] = {0}; /* filled by model_backward */
     m->grad_rms = grad_rms;
     model_zero_grad(m);
     model_backward(m);

@@ -1,6 +1,9 @@
 #include "train.h"
 
 #include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -223,7 +226,7 @@ typedef struct {
     Model model;
     CsvOut metrics, profile, depth, gains, eval;
     int *rows;
-    int data_open, model_built;
+    int data_open, model_built, lock_fd;
 } RunState;
 
 static void run_free(RunState *rs) {
@@ -234,7 +237,25 @@ static void run_free(RunState *rs) {
     csv_close(&rs->eval);
     if (rs->model_built) model_free(&rs->model);
     if (rs->data_open) data_close(&rs->data);
+    if (rs->lock_fd > 0) close(rs->lock_fd); /* releases the lock */
     free(rs->rows);
+}
+
+/* One process per run directory: an exclusive flock on DIR/lock, held until the run ends (the
+ * kernel releases it when the process dies, so a killed run never leaves a stale lock). */
+static int lock_run_dir(RunState *rs, const char *dir) {
+    char path[2200];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return rb_fail("cannot create %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return rb_fail("run directory %s is in use by another resbench process (%s is locked); "
+                       "wait for it to finish or choose another out/run_id",
+                       dir, path);
+    }
+    rs->lock_fd = fd;
+    return 0;
 }
 
 /* Data-parallel preconditions, checked collectively before anything can fail on one rank only. */
@@ -262,7 +283,7 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     rs->model_built = 1;
     if (model_build_rows(&rs->model, c, c->batch_size / dist_size()) != 0) return -1;
     train_run_dir(c, dir, dirn);
-    if (lead && rb_mkdir_p(dir) != 0) return -1;
+    if (lead && (rb_mkdir_p(dir) != 0 || lock_run_dir(rs, dir) != 0)) return -1;
     char ckpt[2200], metrics[2200], depth[2200], gains[2200], profile[2200], eval[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
     snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
@@ -312,6 +333,9 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
     }
     Model *m = &rs.model;
     int lead = dist_rank() == 0, r0 = dist_rank() * m->B;
+    /* fault injection for tests: RESBENCH_INJECT_NAN=STEP puts a NaN into a gradient at STEP */
+    const char *inj = getenv("RESBENCH_INJECT_NAN");
+    long inject_nan = inj ? atol(inj) : 0;
     long total = train_total_steps(c);
     double tok_per_step = (double)c->batch_size * c->seq_len, fl_per_step = flops_per_step(c);
     int n_eval = (int)((c->eval_tokens + tok_per_step - 1) / tok_per_step);
@@ -340,8 +364,19 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
         }
         model_backward(m);
         dist_mean_floats(m->grads, m->n_params); /* then identical optimizer steps everywhere */
+        if (step + 1 == inject_nan) m->grads[m->tensors[m->n_tensors > 6 ? 6 : 0].offset] = NAN;
         double lr = lr_at(c, step, total);
-        double gnorm = adamw_step(m, lr, step + 1);
+        double gnorm = grad_global_norm(m);
+        if (!isfinite(gnorm)) {
+            char where[256] = "unknown";
+            model_locate_nonfinite_grad(m, where, sizeof where);
+            rc = RB_EXIT_USAGE;
+            rb_fail("non-finite gradient at step %ld in %s; stopped before the update (the last "
+                    "checkpoint %s is kept; lower lr or raise warmup)",
+                    step + 1, where, ckpt);
+            break;
+        }
+        adamw_apply(m, lr, step + 1, gnorm);
         long done = step + 1;
         int last = done == total;
         int eval_now = last || (c->eval_every > 0 && done % c->eval_every == 0);

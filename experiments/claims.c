@@ -72,7 +72,7 @@ double eval_accuracy(const CsvTable *eval, int h, int *hops_out) {
     double last = last_step(eval, cs), acc = NAN;
     int best = 0;
     for (size_t r = 0; r < csv_nrows(eval); r++) {
-        int hr = (int)csv_num(eval, r, ch);
+        int hr = csv_int(eval, r, ch, -1);
         if (csv_num(eval, r, cs) != last) continue;
         if ((h > 0 && hr == h) || (h == 0 && hr > best)) {
             best = hr;

@@ -43,7 +43,7 @@ static void ablate_help(void) {
 static int parse_variants(const char *s, char names[][32]) {
     if (s) return cli_variant_list(s, names, MAX_VARIANTS);
     int n = 0;
-    for (; rb_variants[n] && n < MAX_VARIANTS; n++) rb_copy_str(names[n], 32, rb_variants[n]->name);
+    for (; n < MAX_VARIANTS && rb_variants[n]; n++) rb_copy_str(names[n], 32, rb_variants[n]->name);
     return n;
 }
 

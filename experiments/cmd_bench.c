@@ -87,9 +87,10 @@ static int reset_peak_rss(void) {
 }
 
 static void random_batch(Model *m, Rng *rng) {
-    int *rows = (int *)m->s.dh; /* scratch, overwritten by backward anyway */
+    int *rows = rb_calloc((size_t)m->B * (m->T + 1), sizeof(int), "bench batch");
     for (int i = 0; i < m->B * (m->T + 1); i++) rows[i] = (int)rng_below(rng, (uint32_t)m->V);
     model_set_batch(m, rows);
+    free(rows);
 }
 
 static void train_step(Model *m, long t) {
@@ -310,7 +311,7 @@ int cmd_bench(int argc, char **argv) {
         nv = cli_variant_list(vals[0], names, MAX_VARIANTS);
         if (nv < 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     } else {
-        for (; rb_variants[nv] && nv < MAX_VARIANTS; nv++)
+        for (; nv < MAX_VARIANTS && rb_variants[nv]; nv++)
             snprintf(names[nv], sizeof names[nv], "%s", rb_variants[nv]->name);
     }
     long steps, warmup;

@@ -53,8 +53,8 @@ static int load_summary(const char *dir, Group *g, int *ng) {
     for (size_t r = 0; r < csv_nrows(&t); r++) {
         double loss = csv_num(&t, r, cx);
         if (!strcmp(csv_cell(&t, r, cs), "failed") || !isfinite(loss)) continue;
-        Group *gr = find_group(g, ng, csv_cell(&t, r, cv), (int)csv_num(&t, r, cl),
-                               (int)csv_num(&t, r, cd), csv_num(&t, r, cf));
+        Group *gr = find_group(g, ng, csv_cell(&t, r, cv), csv_int(&t, r, cl, -1),
+                               csv_int(&t, r, cd, -1), csv_num(&t, r, cf));
         if (!gr || gr->n == MAX_SEEDS) {
             csv_table_free(&t);
             return rb_fail("fit: too many groups or seeds in %s", path);

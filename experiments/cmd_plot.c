@@ -136,6 +136,39 @@ static void plot_help(void) {
         RESBENCH_PLOTS_DIR);
 }
 
+/* Figures for the runs under dirs into out (default: FIRST_DIR/figures). RB_EXIT_OK, or an exit
+ * code with rb_error() set (bad input: RB_EXIT_USAGE; gnuplot or I/O: RB_EXIT_FAIL). */
+int plot_dirs(const char *const *dirs, int ndirs, const char *out) {
+    static PlotRun runs[RB_PLOT_MAX_RUNS];
+    int n = 0, rc = RB_EXIT_OK, made = 0;
+    for (int i = 0; i < ndirs && rc == RB_EXIT_OK; i++)
+        if (collect(dirs[i], runs, &n, RB_PLOT_MAX_RUNS) != 0) rc = RB_EXIT_USAGE;
+    char figdir[4200];
+    if (out)
+        snprintf(figdir, sizeof figdir, "%s", out);
+    else
+        snprintf(figdir, sizeof figdir, "%s/figures", dirs[0]);
+    if (rc == RB_EXIT_OK && rb_mkdir_p(figdir) != 0) rc = RB_EXIT_USAGE;
+    PlotLists lists;
+    if (rc == RB_EXIT_OK && plot_write_data(runs, n, figdir, &lists) != 0) rc = RB_EXIT_FAIL;
+    if (rc == RB_EXIT_OK) {
+        const char *figs[][2] = {{"loss.gp", lists.loss},
+                                 {"profile.gp", lists.profile},
+                                 {"depth.gp", lists.depth},
+                                 {"gains.gp", lists.gains},
+                                 {"probe.gp", lists.probe}};
+        for (size_t f = 0; f < sizeof figs / sizeof figs[0] && rc == RB_EXIT_OK; f++) {
+            if (!figs[f][1][0]) continue;
+            if (plot_gnuplot(figs[f][0], figdir, figs[f][1]) != 0) rc = RB_EXIT_FAIL;
+            made++;
+        }
+    }
+    for (int i = 0; i < n; i++) plot_run_free(&runs[i]);
+    if (rc == RB_EXIT_OK)
+        printf("plot: %d runs, %d figure groups written to %s\n", n, made, figdir);
+    return rc;
+}
+
 int cmd_plot(int argc, char **argv) {
     const char *out = NULL;
     const char *dirs[64];
@@ -155,32 +188,7 @@ int cmd_plot(int argc, char **argv) {
         }
     }
     if (ndirs == 0) rb_die(RB_EXIT_USAGE, "plot: no directory given (see --help)");
-    static PlotRun runs[RB_PLOT_MAX_RUNS];
-    int n = 0;
-    for (int i = 0; i < ndirs; i++)
-        if (collect(dirs[i], runs, &n, RB_PLOT_MAX_RUNS) != 0)
-            rb_die(RB_EXIT_USAGE, "%s", rb_error());
-    char figdir[4200];
-    if (out)
-        snprintf(figdir, sizeof figdir, "%s", out);
-    else
-        snprintf(figdir, sizeof figdir, "%s/figures", dirs[0]);
-    if (rb_mkdir_p(figdir) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
-    PlotLists lists;
-    if (plot_write_data(runs, n, figdir, &lists) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
-    const char *figs[][2] = {{"loss.gp", lists.loss},
-                             {"profile.gp", lists.profile},
-                             {"depth.gp", lists.depth},
-                             {"gains.gp", lists.gains},
-                             {"probe.gp", lists.probe}};
-    int made = 0;
-    for (size_t f = 0; f < sizeof figs / sizeof figs[0]; f++) {
-        if (!figs[f][1][0]) continue;
-        if (plot_gnuplot(figs[f][0], figdir, figs[f][1]) != 0)
-            rb_die(RB_EXIT_FAIL, "%s", rb_error());
-        made++;
-    }
-    for (int i = 0; i < n; i++) plot_run_free(&runs[i]);
-    printf("plot: %d runs, %d figure groups written to %s\n", n, made, figdir);
+    int rc = plot_dirs(dirs, ndirs, out);
+    if (rc != RB_EXIT_OK) rb_die(rc, "%s", rb_error());
     return RB_EXIT_OK;
 }

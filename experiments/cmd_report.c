@@ -12,6 +12,7 @@
 #include "claims.h"
 #include "config.h"
 #include "csvread.h"
+#include "plot.h"
 #include "stats.h"
 #include "util.h"
 
@@ -21,8 +22,6 @@
 #ifndef RESBENCH_GIT_REV
 #define RESBENCH_GIT_REV "unknown"
 #endif
-
-int cmd_plot(int argc, char **argv);
 
 typedef struct {
     char variant[32], dir[4200];
@@ -122,7 +121,7 @@ static int load_report(Report *rp) {
         if (!strcmp(csv_cell(&t, r, cst), "failed")) continue;
         RRun *x = &rp->runs[rp->n++];
         rb_copy_str(x->variant, sizeof x->variant, csv_cell(&t, r, cv));
-        x->seed = (long)csv_num(&t, r, cs);
+        x->seed = csv_int(&t, r, cs, -1);
         x->val_loss = csv_num(&t, r, cl);
         x->tok_s = csv_num(&t, r, ct);
         x->overhead = csv_num(&t, r, co);
@@ -141,7 +140,8 @@ static int load_report(Report *rp) {
 static int samples(const Report *rp, const char *v, size_t field, double *out) {
     int k = 0;
     for (int i = 0; i < rp->n; i++) {
-        double x = *(const double *)((const char *)&rp->runs[i] + field);
+        double x;
+        memcpy(&x, (const char *)&rp->runs[i] + field, sizeof x); /* field: a double member */
         if (!strcmp(rp->runs[i].variant, v) && !isnan(x)) out[k++] = x;
     }
     return k;
@@ -439,9 +439,9 @@ int report_write(const char *dir, int plot) {
         return -1;
     }
     if (plot) {
-        char *pargv[] = {"plot", (char *)dir, NULL};
         fflush(stdout);
-        if (cmd_plot(2, pargv) != RB_EXIT_OK) fprintf(stderr, "report: figures not drawn\n");
+        if (plot_dirs(&dir, 1, NULL) != RB_EXIT_OK)
+            fprintf(stderr, "report: figures not drawn: %s\n", rb_error());
     }
     char *buf = NULL;
     size_t len = 0;

@@ -1,4 +1,5 @@
 /* resbench: one binary, one subcommand per workflow. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* a write beyond the file-size limit (ulimit -f) fails with EFBIG and a clear error instead of
+     * killing the process */
+    signal(SIGXFSZ, SIG_IGN);
     dist_init(&argc, &argv);
     if (dist_size() > 1 && (argc < 2 || strcmp(argv[1], "train") != 0)) {
         if (dist_rank() == 0)

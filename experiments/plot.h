@@ -22,4 +22,7 @@ void plot_run_free(PlotRun *r);
 /* Render plots/SCRIPT (PNG and SVG) with gnuplot: data in and figures to figdir. */
 int plot_gnuplot(const char *script_name, const char *figdir, const char *variants);
 
+/* `resbench plot` without exiting: RB_EXIT_OK or an exit code with rb_error() set. */
+int plot_dirs(const char *const *dirs, int ndirs, const char *out);
+
 #endif

@@ -85,7 +85,7 @@ static int write_profile(PlotRun **rs, int k, const char *figdir, const char *v)
         double last = last_step(t);
         int cs = csv_col(t, "step"), cl = csv_col(t, "layer"), ck = csv_col(t, "kind");
         for (size_t r = 0; r < csv_nrows(t); r++) {
-            int l = (int)csv_num(t, r, cl);
+            int l = csv_int(t, r, cl, -1);
             if (csv_num(t, r, cs) != last || !strcmp(csv_cell(t, r, ck), "out")) continue;
             if (l < 1 || l > RB_MAX_SUB) continue;
             layers = l > layers ? l : layers;
@@ -120,7 +120,7 @@ static int write_depth(const PlotRun *r, const char *figdir, const char *v) {
         for (int b = 0; b < RB_MAX_SUB + 2; b++) w[a][b] = NAN;
     for (size_t q = 0; q < csv_nrows(t); q++) {
         if (csv_num(t, q, cs) != last) continue;
-        int l = (int)csv_num(t, q, cl), s = (int)csv_num(t, q, cr);
+        int l = csv_int(t, q, cl, -1), s = csv_int(t, q, cr, -1);
         if (l < 1 || l > RB_MAX_SUB + 1 || s < 0 || s > RB_MAX_SUB) continue;
         w[l][s] = csv_num(t, q, cw);
         layers = l > layers ? l : layers;
@@ -148,7 +148,7 @@ static int write_gains(PlotRun **rs, int k, const char *figdir, const char *v) {
         double last = last_step(t);
         int cs = csv_col(t, "step"), cl = csv_col(t, "layer");
         for (size_t r = 0; r < csv_nrows(t); r++) {
-            int l = (int)csv_num(t, r, cl);
+            int l = csv_int(t, r, cl, -1);
             if (csv_num(t, r, cs) != last || l < 1 || l > RB_MAX_SUB) continue;
             layers = l > layers ? l : layers;
             for (int c = 0; c < 4; c++) stat_add(&st[l][c], csv_num(t, r, csv_col(t, cols[c])));
@@ -177,7 +177,7 @@ static int write_probe(PlotRun **rs, int k, const char *figdir, const char *v) {
         int cs = csv_col(t, "step"), ch = csv_col(t, "hops"), ca = csv_col(t, "accuracy");
         double last = last_step(t);
         for (size_t r = 0; r < csv_nrows(t); r++) {
-            int h = (int)csv_num(t, r, ch);
+            int h = csv_int(t, r, ch, -1);
             if (csv_num(t, r, cs) != last || h < 1 || h > 9) continue;
             hops = h > hops ? h : hops;
             stat_add(&st[h], csv_num(t, r, ca));
