@@ -129,9 +129,21 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
                        key);
     char *field = (char *)c + k->offset;
     if (k->type == K_STR) {
-        if (strlen(value) >= k->size)
-            return rb_fail("%s: key '%s': value is longer than %zu characters", where, key,
-                           k->size - 1);
+        /* the resolved config.ini line "key = value" must fit in an INI line */
+        size_t max = k->size - 1, line_max = INI_MAX_LINE - 2 - strlen(key) - 3;
+        if (line_max < max) max = line_max;
+        if (strlen(value) > max)
+            return rb_fail("%s: key '%s': value is longer than %zu characters", where, key, max);
+        for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+            if (*p < 0x20 || *p == 0x7f || *p == ';' || *p == '#')
+                return rb_fail("%s: key '%s': the value contains %s%s (not allowed: the resolved "
+                               "config.ini could not store it)",
+                               where, key, *p < 0x20 || *p == 0x7f ? "a control character" : "'",
+                               *p < 0x20 || *p == 0x7f ? "" : (*p == ';' ? ";'" : "#'"));
+        size_t len = strlen(value);
+        if (len && (value[0] == ' ' || value[0] == '\t' || value[len - 1] == ' ' ||
+                    value[len - 1] == '\t'))
+            return rb_fail("%s: key '%s': '%s' starts or ends with white space", where, key, value);
         snprintf(field, k->size, "%s", value);
         return 0;
     }
@@ -155,7 +167,23 @@ typedef struct {
     Config *c;
     const char *path;
     int failed;
+    FILE *f;
+    int line, too_long;
 } IniCtx;
+
+/* fgets for inih that stops at a line inih would split (longer than INI_MAX_LINE - 2). */
+static char *read_ini_line(char *str, int num, void *stream) {
+    IniCtx *ctx = stream;
+    char *r = fgets(str, num, ctx->f);
+    if (!r) return NULL;
+    ctx->line++;
+    size_t n = strlen(r);
+    if (n == (size_t)num - 1 && r[n - 1] != '\n' && !feof(ctx->f)) {
+        ctx->too_long = 1;
+        return NULL;
+    }
+    return r;
+}
 
 static int config_ini_handler(void *user, const char *section, const char *name,
                               const char *value) {
@@ -172,12 +200,14 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 }
 
 int config_load_ini(Config *c, const char *path) {
-    IniCtx ctx = {c, path, 0};
-    FILE *f = fopen(path, "r");
-    if (!f) return rb_fail("config %s: cannot open: %s", path, strerror(errno));
-    int line = ini_parse_file(f, config_ini_handler, &ctx);
-    fclose(f);
+    IniCtx ctx = {c, path, 0, fopen(path, "r"), 0, 0};
+    if (!ctx.f) return rb_fail("config %s: cannot open: %s", path, strerror(errno));
+    int line = ini_parse_stream(read_ini_line, &ctx, config_ini_handler, &ctx);
+    fclose(ctx.f);
     if (ctx.failed) return -1;
+    if (ctx.too_long)
+        return rb_fail("config %s: line %d is longer than %d characters", path, ctx.line,
+                       INI_MAX_LINE - 2);
     if (line != 0)
         return rb_fail("config %s: line %d: syntax error (expected 'key = value' or [section])",
                        path, line);

@@ -24,6 +24,14 @@ START_TEST(test_bad_arguments) {
     expect_arg_error("lr=", "not a finite number");
     expect_arg_error("justakey", "expected key=value");
     expect_arg_error("=3", "expected key=value");
+    /* values the resolved config.ini could not store (found by fuzz_config) */
+    expect_arg_error("data=text:a;b", "contains ';'");
+    expect_arg_error("out=#x", "contains '#'");
+    expect_arg_error("run_id=a\tb", "control character");
+    expect_arg_error("out=dir ", "starts or ends with white space");
+    char long_arg[320] = "data=";
+    memset(long_arg + 5, 'y', 250);
+    expect_arg_error(long_arg, "value is longer than 191 characters"); /* INI line limit */
 }
 END_TEST
 
