@@ -210,7 +210,7 @@ START_TEST(test_bench_writes_csv) {
     CsvTable t;
     ck_assert(csv_load(path, &t) == 0);
     ck_assert_int_eq(csv_nrows(&t), 2);
-    const char *cols[] = {"step_ms", "tok_per_s", "gflops", "frac_peak", "overhead_pct",
+    const char *cols[] = {"step_ms",   "tok_per_s",  "gflops",       "frac_peak",    "overhead_pct",
                           "matmul_ms", "variant_ms", "optimizer_ms", "rss_model_mb", "estimate_mb"};
     for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
         int k = csv_col(&t, cols[c]);
