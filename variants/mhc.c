@@ -35,7 +35,6 @@ typedef struct {
     float *dy;    /* scratch (ntok, d): gradient of the sublayer output */
     float *dcoef; /* scratch (ntok, K), then the logits' gradient (mhc) */
     float *draw;  /* scratch (ntok, R) */
-    float *drinv; /* scratch (ntok, n) */
     float *dscal; /* scratch (ntok, 2): hc per-token gradients of s_alpha, s_beta */
 } Lay;
 
@@ -67,7 +66,6 @@ static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratc
     y->dy = rb_carve(scratch, &s, nd);
     y->dcoef = rb_carve(scratch, &s, (size_t)ntok * y->K);
     y->draw = rb_carve(scratch, &s, (size_t)ntok * y->R);
-    y->drinv = rb_carve(scratch, &s, (size_t)ntok * n);
     y->dscal = rb_carve(scratch, &s, (size_t)ntok * 2);
     if (na) *na = a;
     if (ns) *ns = s;
@@ -164,7 +162,10 @@ static float sigmoidf(float x) {
  * normalization k. P[i*n + j] = P[src i][dst j]. */
 #define SK_EPS 1e-6f
 
-static void normalize(float *M, int n, int over_src, float *sums) {
+/* always inlined so that the n = 4 instances below see a constant n and unroll */
+#define SK_INLINE static inline __attribute__((always_inline))
+
+SK_INLINE void normalize(float *M, int n, int over_src, float *sums) {
     if (over_src) { /* column sums for fixed dst: rows accumulate into sums, then one scale */
         for (int a = 0; a < n; a++) sums[a] = SK_EPS;
         for (int b = 0; b < n; b++)
@@ -183,7 +184,7 @@ static void normalize(float *M, int n, int over_src, float *sums) {
     }
 }
 
-void sinkhorn_forward(float *P, float *tape, const float *logits, int n, int iters) {
+SK_INLINE void sinkhorn_forward_n(float *P, float *tape, const float *logits, int n, int iters) {
     int nn = n * n;
     for (int i = 0; i < n; i++) { /* softmax over dst for each src row */
         const float *z = logits + i * n;
@@ -201,10 +202,11 @@ void sinkhorn_forward(float *P, float *tape, const float *logits, int n, int ite
 
 /* dlogits from dP by running the tape backwards: per normalization with input A and line sums s:
  * c = sum_line(G * A) / s;  G = (G - c) / s; then the softmax backward per src row. */
-void sinkhorn_backward(float *dlogits, const float *dP, const float *logits, int n, int iters) {
+SK_INLINE void sinkhorn_backward_n(float *dlogits, const float *dP, const float *logits, int n,
+                                   int iters) {
     float tape[2 * MHC_MAX_ITERS * MHC_MAX_N * MHC_MAX_N], P[MHC_MAX_N * MHC_MAX_N];
     float G[MHC_MAX_N * MHC_MAX_N];
-    sinkhorn_forward(P, tape, logits, n, iters);
+    sinkhorn_forward_n(P, tape, logits, n, iters);
     memcpy(G, dP, (size_t)n * n * sizeof(float));
     for (int k = 2 * iters - 2; k >= 0; k--) {
         const float *A = tape + (size_t)k * n * n;
@@ -245,6 +247,36 @@ void sinkhorn_backward(float *dlogits, const float *dP, const float *logits, int
     }
 }
 
+/* n = 4 (the default and the papers' setting) gets its own fully unrolled instance. */
+void sinkhorn_forward(float *P, float *tape, const float *logits, int n, int iters) {
+    if (n == 4)
+        sinkhorn_forward_n(P, tape, logits, 4, iters);
+    else
+        sinkhorn_forward_n(P, tape, logits, n, iters);
+}
+
+void sinkhorn_backward(float *dlogits, const float *dP, const float *logits, int n, int iters) {
+    if (n == 4)
+        sinkhorn_backward_n(dlogits, dP, logits, 4, iters);
+    else
+        sinkhorn_backward_n(dlogits, dP, logits, n, iters);
+}
+
+/* 1/rms of token t's state at site l (l < L), computed where the state is written (it is still
+ * in cache): mhc one norm over vec(X) (stored in slot 0), hc one per stream. */
+static void token_rinv(const Lay *y, int l, int t) {
+    int n = y->n, d = y->d, len = y->hc ? d : n * d;
+    const float *x = state(y, l) + (size_t)t * n * d;
+    float *ri = site_rinv(y, l) + (size_t)t * n;
+    for (int i = 0; i < (y->hc ? n : 1); i++) {
+        const float *v = x + (size_t)i * len;
+        float ss = 0;
+#pragma omp simd reduction(+ : ss)
+        for (int k = 0; k < len; k++) ss += v[k] * v[k];
+        ri[i] = 1.0f / sqrtf(ss / len + RB_EPS);
+    }
+}
+
 /* ---- coefficients of site l from state X (all tokens) ---- */
 /* mhc logit q of a token: rinv * alpha_group(q) * m_q + b_q (groups: pre n, post n, res n^2) */
 static float mhc_logit(const Site *s, int n, int q, float rinv, float m) {
@@ -256,7 +288,6 @@ static void mhc_coefficients(const Lay *y, const Site *s, int l) {
     int n = y->n, K = y->K, nd = n * y->d;
     const float *X = state(y, l);
     float *raw = site_raw(y, l), *rinv = site_rinv(y, l), *coef = site_coef(y, l);
-    rms_inverse_rows(rinv, X, y->ntok, nd, n);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, y->ntok, K, nd, 1.0f, X, nd, s->phi, K,
                 0.0f, raw, K);
 #pragma omp parallel for schedule(static)
@@ -276,7 +307,6 @@ static void hc_coefficients(const Lay *y, const Site *s, int l) {
     int n = y->n, K = y->K, R = y->R, d = y->d;
     const float *X = state(y, l);
     float *raw = site_raw(y, l), *rinv = site_rinv(y, l), *coef = site_coef(y, l);
-    rms_inverse_rows(rinv, X, (long)y->ntok * n, d, 1);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, y->ntok * n, n + 2, d, 1.0f, X, d, s->W,
                 n + 2, 0.0f, raw, n + 2);
 #pragma omp parallel for schedule(static)
@@ -301,9 +331,11 @@ static void mhc_begin(Stream *st, const float *emb) {
     float *X = state(&y, 0);
     size_t d = y.d;
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++)
+    for (int t = 0; t < y.ntok; t++) {
         for (int i = 0; i < y.n; i++)
             memcpy(X + ((size_t)t * y.n + i) * d, emb + (size_t)t * d, d * sizeof(float));
+        token_rinv(&y, 0, t);
+    }
 }
 
 static const float *mhc_input(Stream *st, int l) {
@@ -345,6 +377,7 @@ static void mhc_commit(Stream *st, int l, const float *v) {
             for (int i = 0; i < n; i++)
                 for (int k = 0; k < d; k++) o[k] += mix[i * n + j] * x[i * d + k];
         }
+        if (l + 1 < y.L) token_rinv(&y, l + 1, t);
     }
 }
 
@@ -422,35 +455,64 @@ static const float *mhc_commit_backward(Stream *st, int l) {
     return y.dy;
 }
 
-/* mhc: from dcoef (read, write, mix) to dlogits per token, then to phi, b, alpha and the state. */
-static void mhc_coef_backward(Stream *st, const Lay *y, int l) {
+/* mhc, one token: dcoef (read, write, mix) -> dlogits in place, the projection's gradient (draw)
+ * and the return value dL/drinv. */
+static float mhc_token_coef_backward(const Lay *y, const Site *s, int l, int t) {
+    int n = y->n, K = y->K;
+    float h[2 * MHC_MAX_N + MHC_MAX_N * MHC_MAX_N], dres[MHC_MAX_N * MHC_MAX_N];
+    float *dc = y->dcoef + (size_t)t * K, *dr = y->draw + (size_t)t * K;
+    const float *m = site_raw(y, l) + (size_t)t * K;
+    float r = site_rinv(y, l)[(size_t)t * n], drinv = 0;
+    for (int q = 0; q < K; q++) h[q] = mhc_logit(s, n, q, r, m[q]);
+    for (int i = 0; i < n; i++) {
+        float sp = sigmoidf(h[i]), sq = sigmoidf(h[n + i]);
+        dc[i] *= sp * (1 - sp);
+        dc[n + i] *= 2 * sq * (1 - sq);
+    }
+    sinkhorn_backward(dres, dc + 2 * n, h + 2 * n, n, y->iters);
+    memcpy(dc + 2 * n, dres, (size_t)n * n * sizeof(float));
+    for (int q = 0; q < K; q++) { /* dc now holds dlogits */
+        float a = s->alpha[q < n ? 0 : (q < 2 * n ? 1 : 2)];
+        dr[q] = dc[q] * a * r;
+        drinv += dc[q] * a * m[q];
+    }
+    return drinv;
+}
+
+/* hc, one token: coefficient = static + s * tanh(rinv_i * z) per stream i and column; writes
+ * draw, the token's s_alpha/s_beta gradients (dscal) and dL/drinv_i for each stream. */
+static void hc_token_coef_backward(const Lay *y, const Site *s, int l, int t, float *drinv) {
+    int n = y->n, K = y->K, R = y->R;
+    const float *dc = y->dcoef + (size_t)t * K, *rw = site_raw(y, l) + (size_t)t * R;
+    const float *ri = site_rinv(y, l) + (size_t)t * n;
+    float *dr = y->draw + (size_t)t * R, dsa = 0, dsb = 0;
+    for (int i = 0; i < n; i++) {
+        const float *z = rw + i * (n + 2);
+        float *dz = dr + i * (n + 2);
+        drinv[i] = 0;
+        for (int col = 0; col < n + 2; col++) { /* col 0: read, 1..n: mix row i, n+1: write */
+            float gc = col == 0 ? dc[i] : (col <= n ? dc[2 * n + i * n + col - 1] : dc[n + i]);
+            float sc = col == n + 1 ? s->s_ab[1] : s->s_ab[0];
+            float th = tanhf(ri[i] * z[col]);
+            if (col == n + 1)
+                dsb += gc * th;
+            else
+                dsa += gc * th;
+            float dpre = gc * sc * (1 - th * th);
+            dz[col] = dpre * ri[i];
+            drinv[i] += dpre * z[col];
+        }
+    }
+    y->dscal[2 * (size_t)t] = dsa;
+    y->dscal[2 * (size_t)t + 1] = dsb;
+}
+
+/* mhc: b and alpha (sums over tokens in a fixed order), then phi and the state through the
+ * projection: two sgemms. */
+static void mhc_params_backward(Stream *st, const Lay *y, int l) {
     int n = y->n, K = y->K, nd = n * y->d;
     Site s = site_params(y, st->params, l), g = site_params(y, st->grads, l);
     const float *X = state(y, l), *raw = site_raw(y, l), *rinv = site_rinv(y, l);
-    float *dX = y->dX[l % 2];
-#pragma omp parallel for schedule(static)
-    for (int t = 0; t < y->ntok; t++) {
-        float h[2 * MHC_MAX_N + MHC_MAX_N * MHC_MAX_N];
-        float *dc = y->dcoef + (size_t)t * K, *dr = y->draw + (size_t)t * K;
-        const float *m = raw + (size_t)t * K;
-        float r = rinv[(size_t)t * n], drinv = 0;
-        for (int q = 0; q < K; q++) h[q] = mhc_logit(&s, n, q, r, m[q]);
-        for (int i = 0; i < n; i++) {
-            float sp = sigmoidf(h[i]), sq = sigmoidf(h[n + i]);
-            dc[i] *= sp * (1 - sp);
-            dc[n + i] *= 2 * sq * (1 - sq);
-        }
-        float dres[MHC_MAX_N * MHC_MAX_N];
-        sinkhorn_backward(dres, dc + 2 * n, h + 2 * n, n, y->iters);
-        memcpy(dc + 2 * n, dres, (size_t)n * n * sizeof(float));
-        for (int q = 0; q < K; q++) { /* dc now holds dlogits */
-            float a = s.alpha[q < n ? 0 : (q < 2 * n ? 1 : 2)];
-            dr[q] = dc[q] * a * r;
-            drinv += dc[q] * a * m[q];
-        }
-        y->drinv[(size_t)t * n] = drinv;
-    }
-    /* b and alpha: sums over tokens in a fixed order */
     for (int q = 0; q < K; q++) {
         double db = 0, da = 0;
         for (int t = 0; t < y->ntok; t++) {
@@ -464,48 +526,15 @@ static void mhc_coef_backward(Stream *st, const Lay *y, int l) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nd, K, y->ntok, 1.0f, X, nd, y->draw, K,
                 1.0f, g.phi, K);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, y->ntok, nd, K, 1.0f, y->draw, K, s.phi, K,
-                1.0f, dX, nd);
-#pragma omp parallel for schedule(static)
-    for (int t = 0; t < y->ntok; t++) { /* d rinv / dx = -rinv^3 x / (nd) */
-        float r = rinv[(size_t)t * n], k = -y->drinv[(size_t)t * n] * r * r * r / nd;
-        const float *x = X + (size_t)t * nd;
-        float *dx = dX + (size_t)t * nd;
-        for (int i = 0; i < nd; i++) dx[i] += k * x[i];
-    }
+                1.0f, y->dX[l % 2], nd);
 }
 
-/* hc: coefficient = static + s * tanh(rinv_i * z) per stream i and column. */
-static void hc_coef_backward(Stream *st, const Lay *y, int l) {
-    int n = y->n, K = y->K, R = y->R, d = y->d;
+/* hc: static coefficients, s_alpha, s_beta (sums over tokens in a fixed order), then W and the
+ * state through the projection: two sgemms. */
+static void hc_params_backward(Stream *st, const Lay *y, int l) {
+    int n = y->n, K = y->K, d = y->d;
     Site s = site_params(y, st->params, l), g = site_params(y, st->grads, l);
-    const float *X = state(y, l), *raw = site_raw(y, l), *rinv = site_rinv(y, l);
-    float *dX = y->dX[l % 2];
-#pragma omp parallel for schedule(static)
-    for (int t = 0; t < y->ntok; t++) {
-        const float *dc = y->dcoef + (size_t)t * K, *rw = raw + (size_t)t * R;
-        const float *ri = rinv + (size_t)t * n;
-        float *dr = y->draw + (size_t)t * R, dsa = 0, dsb = 0;
-        for (int i = 0; i < n; i++) {
-            const float *z = rw + i * (n + 2);
-            float *dz = dr + i * (n + 2), drinv = 0;
-            for (int col = 0; col < n + 2; col++) { /* col 0: read, 1..n: mix row i, n+1: write */
-                float gc = col == 0 ? dc[i] : (col <= n ? dc[2 * n + i * n + col - 1] : dc[n + i]);
-                float sc = col == n + 1 ? s.s_ab[1] : s.s_ab[0];
-                float th = tanhf(ri[i] * z[col]);
-                if (col == n + 1)
-                    dsb += gc * th;
-                else
-                    dsa += gc * th;
-                float dpre = gc * sc * (1 - th * th);
-                dz[col] = dpre * ri[i];
-                drinv += dpre * z[col];
-            }
-            y->drinv[(size_t)t * n + i] = drinv;
-        }
-        y->dscal[2 * (size_t)t] = dsa;
-        y->dscal[2 * (size_t)t + 1] = dsb;
-    }
-    for (int q = 0; q < K; q++) { /* static coefficients: sums over tokens in a fixed order */
+    for (int q = 0; q < K; q++) {
         double acc = 0;
         for (int t = 0; t < y->ntok; t++) acc += y->dcoef[(size_t)t * K + q];
         g.stat[q] += (float)acc;
@@ -517,44 +546,47 @@ static void hc_coef_backward(Stream *st, const Lay *y, int l) {
     }
     g.s_ab[0] += (float)dsa;
     g.s_ab[1] += (float)dsb;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, n + 2, y->ntok * n, 1.0f, X, d, y->draw,
-                n + 2, 1.0f, g.W, n + 2);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, n + 2, y->ntok * n, 1.0f, state(y, l),
+                d, y->draw, n + 2, 1.0f, g.W, n + 2);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, y->ntok * n, d, n + 2, 1.0f, y->draw,
-                n + 2, s.W, n + 2, 1.0f, dX, d);
-#pragma omp parallel for schedule(static)
-    for (long r = 0; r < (long)y->ntok * n; r++) {
-        float ri = rinv[r], k = -y->drinv[r] * ri * ri * ri / d;
-        const float *x = X + (size_t)r * d;
-        float *dx = dX + (size_t)r * d;
-        for (int i = 0; i < d; i++) dx[i] += k * x[i];
-    }
+                n + 2, s.W, n + 2, 1.0f, y->dX[l % 2], d);
 }
 
-/* du (gradient of the sublayer input): dX_i += read[i] du, dread_i = du . X_i; then the
- * coefficients' own backward adds the paths through the projection and the norm. */
+/* du (gradient of the sublayer input), one pass per token: dread_i = du . X_i; the coefficients'
+ * backward (-> dlogits, draw, dL/drinv); then dX_i += read[i] du + k_i X_i, where
+ * k_i = -dL/drinv_i rinv_i^3 / len is the norm's path (len = nd for mhc's one norm over vec(X),
+ * d for hc's per-stream norms). The projection's path follows as two sgemms. */
 static void mhc_input_backward(Stream *st, int l, const float *du) {
     Lay y = lay_of(st);
-    const float *X = state(&y, l), *coef = site_coef(&y, l);
+    Site s = site_params(&y, st->params, l);
+    const float *X = state(&y, l), *coef = site_coef(&y, l), *rinv = site_rinv(&y, l);
     float *dX = y.dX[l % 2];
     int n = y.n, d = y.d, K = y.K;
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < y.ntok; t++) {
         const float *c = coef + (size_t)t * K, *x = X + (size_t)t * n * d, *g = du + (size_t)t * d;
-        float *dx = dX + (size_t)t * n * d, *dc = y.dcoef + (size_t)t * K;
+        const float *ri = rinv + (size_t)t * n;
+        float *dx = dX + (size_t)t * n * d, *dc = y.dcoef + (size_t)t * K, k[MHC_MAX_N];
         for (int i = 0; i < n; i++) {
             float dr = 0;
 #pragma omp simd reduction(+ : dr)
-            for (int k = 0; k < d; k++) {
-                dx[i * d + k] += c[i] * g[k];
-                dr += g[k] * x[i * d + k];
-            }
+            for (int q = 0; q < d; q++) dr += g[q] * x[i * d + q];
             dc[i] = dr;
         }
+        if (y.hc) {
+            hc_token_coef_backward(&y, &s, l, t, k);
+            for (int i = 0; i < n; i++) k[i] *= -ri[i] * ri[i] * ri[i] / d;
+        } else {
+            float drinv = mhc_token_coef_backward(&y, &s, l, t);
+            for (int i = 0; i < n; i++) k[i] = -drinv * ri[0] * ri[0] * ri[0] / (n * d);
+        }
+        for (int i = 0; i < n; i++)
+            for (int q = 0; q < d; q++) dx[i * d + q] += c[i] * g[q] + k[i] * x[i * d + q];
     }
     if (y.hc)
-        hc_coef_backward(st, &y, l);
+        hc_params_backward(st, &y, l);
     else
-        mhc_coef_backward(st, &y, l);
+        mhc_params_backward(st, &y, l);
 }
 
 static void mhc_begin_backward(Stream *st, float *demb) {
