@@ -264,13 +264,15 @@ double rms_of(const float *x, size_t n) {
     return n ? sqrt(sum_sq(x, n) / n) : 0;
 }
 
+float rms_inverse_row(const float *x, int len) {
+    float ss = 0;
+#pragma omp simd reduction(+ : ss)
+    for (int i = 0; i < len; i++) ss += x[i] * x[i];
+    return 1.0f / sqrtf(ss / len + RB_EPS);
+}
+
 void rms_inverse_rows(float *rinv, const float *x, long rows, int len, int stride) {
 #pragma omp parallel for schedule(static)
-    for (long r = 0; r < rows; r++) {
-        const float *v = x + (size_t)r * len;
-        float ss = 0;
-#pragma omp simd reduction(+ : ss)
-        for (int i = 0; i < len; i++) ss += v[i] * v[i];
-        rinv[(size_t)r * stride] = 1.0f / sqrtf(ss / len + RB_EPS);
-    }
+    for (long r = 0; r < rows; r++)
+        rinv[(size_t)r * stride] = rms_inverse_row(x + (size_t)r * len, len);
 }

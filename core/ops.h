@@ -49,6 +49,8 @@ void crossentropy_backward(float *logits, const float *lse, const int *targets, 
 /* rinv[r * stride] = 1 / sqrt(mean(x_r^2) + eps) for rows x_r of len floats (the parameter-free
  * norm's scale, cached by the variants once per source). */
 void rms_inverse_rows(float *rinv, const float *x, long rows, int len, int stride);
+/* The same for one row (for callers already inside a parallel loop). */
+float rms_inverse_row(const float *x, int len);
 /* sum of x^2 over n floats, in double in a fixed order */
 double sum_sq(const float *x, size_t n);
 /* sqrt(mean(x^2)) over n floats, accumulated in double in a fixed order. */

@@ -268,13 +268,7 @@ static void token_rinv(const Lay *y, int l, int t) {
     int n = y->n, d = y->d, len = y->hc ? d : n * d;
     const float *x = state(y, l) + (size_t)t * n * d;
     float *ri = site_rinv(y, l) + (size_t)t * n;
-    for (int i = 0; i < (y->hc ? n : 1); i++) {
-        const float *v = x + (size_t)i * len;
-        float ss = 0;
-#pragma omp simd reduction(+ : ss)
-        for (int k = 0; k < len; k++) ss += v[k] * v[k];
-        ri[i] = 1.0f / sqrtf(ss / len + RB_EPS);
-    }
+    for (int i = 0; i < (y->hc ? n : 1); i++) ri[i] = rms_inverse_row(x + (size_t)i * len, len);
 }
 
 /* ---- coefficients of site l from state X (all tokens) ---- */
