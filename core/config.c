@@ -57,7 +57,8 @@ static const KeySpec KEYS[] = {
     KD(budget_tokens, 0, 1e18, 1, "budget in training tokens (steps = ceil(tokens / (B*T)))"),
     KD(budget_flops, 0, 1e24, 1, "budget in FLOPs (steps = floor(flops / flops_per_step))"),
     KI(eval_every, 0, 1 << 30, 0, "evaluate every N steps (0 = only at the end)"),
-    KI(eval_tokens, 1, 1 << 30, 1, "validation tokens per evaluation"),
+    KI(eval_tokens, 0, 1 << 30, 1,
+       "validation tokens per evaluation, spread over the held-out split (0 = all of it)"),
     KI(log_every, 1, 1 << 30, 0, "write a metrics row every N steps"),
     KI(profile_every, 0, 1 << 30, 0,
        "write depth_attn.csv / mhc.csv every N steps (0 = at the end only)"),
@@ -200,6 +201,7 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 }
 
 int config_load_ini(Config *c, const char *path) {
+    if (rb_check_regular(path) != 0) return rb_fail("config: %s", rb_error());
     IniCtx ctx = {c, path, 0, fopen(path, "r"), 0, 0};
     if (!ctx.f) return rb_fail("config %s: cannot open: %s", path, strerror(errno));
     int line = ini_parse_stream(read_ini_line, &ctx, config_ini_handler, &ctx);
@@ -247,7 +249,7 @@ int config_validate(const Config *c) {
                        "set the others to 0",
                        nbudget);
     if (c->min_lr > c->lr) return rb_fail("min_lr=%g is larger than lr=%g", c->min_lr, c->lr);
-    if (c->eval_tokens < c->seq_len)
+    if (c->eval_tokens > 0 && c->eval_tokens < c->seq_len)
         return rb_fail("eval_tokens=%d is smaller than seq_len=%d", c->eval_tokens, c->seq_len);
     const VariantOps *v = variant_find(c->variant);
     if (!v)
@@ -277,10 +279,7 @@ static void format_value(const Config *c, const KeySpec *k, char *out, size_t n)
     else if (k->type == K_DOUBLE) { /* shortest text that reads back to the same double */
         double v;
         memcpy(&v, field, sizeof v);
-        for (int prec = 6; prec <= 17; prec++) {
-            snprintf(out, n, "%.*g", prec, v);
-            if (strtod(out, NULL) == v) break;
-        }
+        rb_fmt_double(out, n, v);
     } else
         snprintf(out, n, "%s", field);
 }

@@ -114,10 +114,28 @@ static int load_llmc(Data *d, const Config *c, const char *pattern) {
     return 0;
 }
 
-int data_open(Data *d, const Config *c) {
-    memset(d, 0, sizeof *d);
-    d->T = c->seq_len;
-    d->seed = (uint64_t)c->data_seed;
+/* Size of the validation set: eval_tokens rounded up to whole batches, or for eval_tokens=0 (text
+ * and llm.c only) as many whole batches of non-overlapping windows as the held-out split holds. */
+static int set_val_rows(Data *d, const Config *c) {
+    long B = c->batch_size, T = c->seq_len;
+    if (c->eval_tokens > 0) {
+        d->val_rows = (c->eval_tokens + B * T - 1) / (B * T) * B;
+        return 0;
+    }
+    if (d->kind == DATA_MARKOV || d->kind == DATA_HOPS)
+        return rb_fail("key 'eval_tokens': 0 (the whole held-out split) needs text: or llmc: data; "
+                       "%s has no finite split, give a token count",
+                       c->data);
+    long windows = (long)((d->n_val - 1) / (size_t)T);
+    if (windows < B)
+        return rb_fail("key 'eval_tokens': 0 asks for the whole held-out split, but it holds %ld "
+                       "windows of seq_len=%ld, fewer than one batch of batch_size=%ld",
+                       windows, T, B);
+    d->val_rows = windows / B * B;
+    return 0;
+}
+
+static int open_source(Data *d, const Config *c) {
     const char *s = c->data;
     if (strncmp(s, "synth:", 6) == 0) {
         const char *name = s + 6, *colon = strchr(name, ':');
@@ -144,6 +162,18 @@ int data_open(Data *d, const Config *c) {
         return load_llmc(d, c, s + 5);
     }
     return rb_fail("key 'data': '%s' is not synth:markov, synth:hops, text:PATH or llmc:GLOB", s);
+}
+
+int data_open(Data *d, const Config *c) {
+    memset(d, 0, sizeof *d);
+    d->T = c->seq_len;
+    d->seed = (uint64_t)c->data_seed;
+    if (open_source(d, c) != 0) return -1;
+    return set_val_rows(d, c);
+}
+
+long data_val_batches(const Data *d, int B) {
+    return d->val_rows / B;
 }
 
 void data_close(Data *d) {
@@ -202,9 +232,11 @@ void data_val_rows(const Data *d, long k, int B, int r0, int n, int *rows) {
             synth_row(d, row_seed(d, 1, i), rows + (size_t)j * len);
             continue;
         }
-        /* consecutive windows of T tokens (each with its next token), wrapping around */
-        size_t nwin = (d->n_val - 1) / d->T;
-        size_t off = (size_t)(i % nwin) * d->T;
+        /* window i of val_rows starts at round(i * (n_val - len) / (val_rows - 1)): evenly spread,
+         * first at the start of the split and last at its end (rows past val_rows wrap) */
+        uint64_t nrows = d->val_rows > 1 ? (uint64_t)d->val_rows : 1, span = d->n_val - len;
+        uint64_t w = i % nrows;
+        size_t off = nrows > 1 ? (size_t)((w * span * 2 + (nrows - 1)) / (2 * (nrows - 1))) : 0;
         copy_window(d->val, off, len, rows + (size_t)j * len);
     }
 }

@@ -31,6 +31,7 @@ typedef struct {
     uint64_t seed;
     uint16_t *train, *val; /* text/llmc tokens */
     size_t n_train, n_val;
+    long val_rows; /* rows in the fixed validation set (a multiple of batch_size) */
     Markov mk;
     Hops hp;
 } Data;
@@ -39,7 +40,12 @@ int data_open(Data *d, const Config *c);
 void data_close(Data *d);
 /* B rows of T+1 tokens: row r of training step `step` is global row step*B + r. */
 void data_train_batch(const Data *d, long step, int B, int *rows);
-/* Validation batch k (rows k*B .. k*B+B-1 of the fixed validation set). */
+/* Validation batches per evaluation: val_rows / batch_size. */
+long data_val_batches(const Data *d, int B);
+/* Validation batch k (rows k*B .. k*B+B-1 of the fixed validation set). For text and llm.c data
+ * the set's val_rows windows are spread evenly over the whole held-out split (the first starts at
+ * its beginning, the last ends at its end), so every run measures the same, representative text;
+ * eval_tokens=0 asks for as many windows as fit without overlap (the whole split). */
 void data_val_batch(const Data *d, long k, int B, int *rows);
 /* Rows r0 .. r0+n-1 of those batches (one rank's share of a data-parallel step). */
 void data_train_rows(const Data *d, long step, int B, int r0, int n, int *rows);

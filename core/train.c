@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ini.h>
 #include <sys/file.h>
 #include <math.h>
 #include <omp.h>
@@ -79,7 +80,7 @@ static int log_probe(CsvOut *csv, const Data *d, const double *probe, long step)
         snprintf(f[0], 40, "%ld", step);
         snprintf(f[1], 40, "hops");
         snprintf(f[2], 40, "%d", h);
-        snprintf(f[3], 40, "%.6f", n > 0 ? probe[h] / n : 0.0);
+        rb_fmt_double(f[3], 40, n > 0 ? probe[h] / n : 0.0);
         snprintf(f[4], 40, "%.0f", n);
         const char *row[5] = {f[0], f[1], f[2], f[3], f[4]};
         if (csv_row(csv, row) != 0) return -1;
@@ -93,14 +94,15 @@ static int write_meta(const char *dir, const Model *m, const Data *d, long total
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     data_describe(d, desc, sizeof desc);
-    char text[4096];
-    int n =
-        snprintf(text, sizeof text,
-                 "# resbench run metadata\ngit_rev = %s\nhost = %s\nstart_time = %s\n"
-                 "resumed = %d\nthreads = %d\nn_params = %zu\ntotal_steps = %ld\n"
-                 "flops_per_step = %.6g\nmemory_bytes = %zu\nloss_floor = %.6f\ndata = %s\n",
-                 RESBENCH_GIT_REV, host, when, resumed, omp_get_max_threads(), m->n_params, total,
-                 flops_per_step(&m->cfg), model_memory_bytes(m), data_loss_floor(d), desc);
+    char text[4096], fps[40], floor[40];
+    rb_fmt_double(fps, sizeof fps, flops_per_step(&m->cfg));
+    rb_fmt_double(floor, sizeof floor, data_loss_floor(d));
+    int n = snprintf(text, sizeof text,
+                     "# resbench run metadata\ngit_rev = %s\nhost = %s\nstart_time = %s\n"
+                     "resumed = %d\nthreads = %d\nn_params = %zu\ntotal_steps = %ld\n"
+                     "flops_per_step = %s\nmemory_bytes = %zu\nloss_floor = %s\ndata = %s\n",
+                     RESBENCH_GIT_REV, host, when, resumed, omp_get_max_threads(), m->n_params,
+                     total, fps, model_memory_bytes(m), floor, desc);
     snprintf(path, sizeof path, "%s/meta.ini", dir);
     return rb_write_file_atomic(path, text, (size_t)n);
 }
@@ -114,16 +116,61 @@ static int write_config(const char *dir, const Config *c) {
     return rc;
 }
 
-static int write_result(const char *dir, const TrainResult *r) {
-    char path[2200], text[2048];
+/* result.ini of the finished run; completes r's totals from the step count. */
+static int write_result(const char *dir, TrainResult *r, double tok_per_step, double fl_per_step,
+                        double wall_s, double best_val) {
+    r->tokens = r->steps * tok_per_step;
+    r->flops = r->steps * fl_per_step;
+    r->wall_s = wall_s;
+    r->best_val_loss = best_val;
+    char path[2200], text[2048], v[8][40];
+    const double vals[8] = {r->tokens,         r->flops,          r->wall_s,
+                            r->tok_per_s,      r->final_train_loss, r->final_val_loss,
+                            r->best_val_loss,  r->loss_floor};
+    for (int k = 0; k < 8; k++) rb_fmt_double(v[k], sizeof v[k], vals[k]);
     int n = snprintf(text, sizeof text,
-                     "# resbench final result\nsteps = %ld\ntokens = %.0f\nflops = %.6g\n"
-                     "wall_s = %.3f\ntok_per_s = %.1f\nfinal_train_loss = %.6f\n"
-                     "final_val_loss = %.6f\nbest_val_loss = %.6f\nloss_floor = %.6f\n",
-                     r->steps, r->tokens, r->flops, r->wall_s, r->tok_per_s, r->final_train_loss,
-                     r->final_val_loss, r->best_val_loss, r->loss_floor);
+                     "# resbench final result\nsteps = %ld\ntokens = %s\nflops = %s\n"
+                     "wall_s = %s\ntok_per_s = %s\nfinal_train_loss = %s\n"
+                     "final_val_loss = %s\nbest_val_loss = %s\nloss_floor = %s\n",
+                     r->steps, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
     snprintf(path, sizeof path, "%s/result.ini", dir);
     return rb_write_file_atomic(path, text, (size_t)n);
+}
+
+static int read_result_key(void *user, const char *section, const char *name, const char *value) {
+    TrainResult *r = user;
+    (void)section;
+    double v = strtod(value, NULL);
+    if (!strcmp(name, "steps"))
+        r->steps = (long)v;
+    else if (!strcmp(name, "tokens"))
+        r->tokens = v;
+    else if (!strcmp(name, "flops"))
+        r->flops = v;
+    else if (!strcmp(name, "wall_s"))
+        r->wall_s = v;
+    else if (!strcmp(name, "tok_per_s"))
+        r->tok_per_s = v;
+    else if (!strcmp(name, "final_train_loss"))
+        r->final_train_loss = v;
+    else if (!strcmp(name, "final_val_loss"))
+        r->final_val_loss = v;
+    else if (!strcmp(name, "best_val_loss"))
+        r->best_val_loss = v;
+    else if (!strcmp(name, "loss_floor"))
+        r->loss_floor = v;
+    return 1;
+}
+
+int train_read_result(const char *dir, TrainResult *r) {
+    char path[2200];
+    snprintf(path, sizeof path, "%s/result.ini", dir);
+    memset(r, 0, sizeof *r);
+    rb_copy_str(r->run_dir, sizeof r->run_dir, dir);
+    if (rb_check_regular(path) != 0) return -1;
+    int line = ini_parse(path, read_result_key, r);
+    if (line != 0) return rb_fail("%s: unreadable (line %d)", path, line);
+    return 0;
 }
 
 static const char *const METRICS_HEADER[] = {
@@ -134,13 +181,8 @@ static int log_metrics(CsvOut *csv, long step, double tokens, double flops, doub
     char f[9][40];
     snprintf(f[0], 40, "%ld", step);
     snprintf(f[1], 40, "%.0f", tokens);
-    snprintf(f[2], 40, "%.6e", flops);
-    snprintf(f[3], 40, "%.3f", wall);
-    snprintf(f[4], 40, "%.6e", lr);
-    snprintf(f[5], 40, "%.6f", loss);
-    snprintf(f[6], 40, "%.6f", val);
-    snprintf(f[7], 40, "%.6f", gnorm);
-    snprintf(f[8], 40, "%.1f", tok_s);
+    double v[7] = {flops, wall, lr, loss, val, gnorm, tok_s};
+    for (int k = 0; k < 7; k++) rb_fmt_double(f[2 + k], 40, v[k]);
     const char *row[9];
     for (int i = 0; i < 9; i++) row[i] = f[i];
     if (val < 0) row[6] = NULL;
@@ -159,7 +201,7 @@ static int log_depth_weights(CsvOut *csv, Model *m, long step) {
             snprintf(f[0], 40, "%ld", step);
             snprintf(f[1], 40, "%d", c + 1);
             snprintf(f[2], 40, "%d", s);
-            snprintf(f[3], 40, "%.6g", w[s]);
+            rb_fmt_double(f[3], 40, w[s]);
             const char *row[4] = {f[0], f[1], f[2], f[3]};
             if (csv_row(csv, row) != 0) return -1;
         }
@@ -179,7 +221,7 @@ static int log_mixing_gains(CsvOut *csv, Model *m, long step) {
         char f[6][40];
         snprintf(f[0], 40, "%ld", step);
         snprintf(f[1], 40, "%d", l + 1);
-        for (int k = 0; k < 4; k++) snprintf(f[2 + k], 40, "%.6g", g[4 * l + k]);
+        for (int k = 0; k < 4; k++) rb_fmt_double(f[2 + k], 40, g[4 * l + k]);
         const char *row[6] = {f[0], f[1], f[2], f[3], f[4], f[5]};
         if (csv_row(csv, row) != 0) return -1;
     }
@@ -200,7 +242,7 @@ static int log_profile(CsvOut *csv, Model *m, long step) {
         snprintf(f[1], 40, "%d", r->layer);
         snprintf(f[2], 40, "%s", r->kind);
         double v[5] = {r->input_rms, r->output_rms, r->stream_rms, r->grad_rms, r->param_grad_norm};
-        for (int k = 0; k < 5; k++) snprintf(f[3 + k], 40, "%.6g", v[k]);
+        for (int k = 0; k < 5; k++) rb_fmt_double(f[3 + k], 40, v[k]);
         const char *row[8] = {f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
         if (csv_row(csv, row) != 0) return -1;
     }
@@ -226,7 +268,7 @@ typedef struct {
     Model model;
     CsvOut metrics, profile, depth, gains, eval;
     int *rows;
-    int data_open, model_built, lock_fd;
+    int data_open, model_built, lock_fd, finished;
 } RunState;
 
 static void run_free(RunState *rs) {
@@ -295,7 +337,17 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     int has_depth = rs->model.vops->depth_weights != NULL;
     int has_gains = rs->model.vops->mixing_gains != NULL;
     rs->rows = rb_calloc((size_t)rs->model.B * (c->seq_len + 1), sizeof(int), "batch");
+    char result[2200];
+    snprintf(result, sizeof result, "%s/result.ini", dir);
+    /* a finished run (result.ini is written before the final checkpoint) is left untouched */
+    rs->finished = dist_max_int(resume && lead && access(result, F_OK) == 0);
+    if (rs->finished) return 0;
     if (resume && checkpoint_load(ckpt, &rs->model, st) != 0) return -1;
+    if (resume && st->step >= train_total_steps(c))
+        return rb_fail("run %s: its checkpoint is at the final step %ld but result.ini is missing "
+                       "(the run was stopped while finishing); its metrics.csv holds the final "
+                       "losses",
+                       dir, st->step);
     if (!lead) return 0; /* rank 0 alone writes */
     if (resume) {
         if (csv_truncate_after(metrics, st->step) != 0) return -1;
@@ -331,6 +383,14 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
         run_free(&rs);
         return RB_EXIT_USAGE;
     }
+    if (rs.finished) { /* resume of a finished run: report it, change nothing */
+        char dir[sizeof res->run_dir];
+        rb_copy_str(dir, sizeof dir, res->run_dir);
+        int rc = train_read_result(dir, res);
+        res->already_finished = 1;
+        run_free(&rs);
+        return rc == 0 ? RB_EXIT_OK : RB_EXIT_USAGE;
+    }
     Model *m = &rs.model;
     int lead = dist_rank() == 0, r0 = dist_rank() * m->B;
     /* fault injection for tests: RESBENCH_INJECT_NAN=STEP puts a NaN into a gradient at STEP */
@@ -338,7 +398,7 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
     long inject_nan = inj ? atol(inj) : 0;
     long total = train_total_steps(c);
     double tok_per_step = (double)c->batch_size * c->seq_len, fl_per_step = flops_per_step(c);
-    int n_eval = (int)((c->eval_tokens + tok_per_step - 1) / tok_per_step);
+    int n_eval = (int)data_val_batches(&rs.data, c->batch_size);
     char ckpt[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", res->run_dir);
     res->loss_floor = data_loss_floor(&rs.data);
@@ -415,6 +475,20 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
             if (!io_fail) rb_fail("MPI rank 0 could not write its outputs");
             break;
         }
+        res->steps = done;
+        res->final_train_loss = loss;
+        if (val >= 0) res->final_val_loss = val;
+        /* result.ini before the final checkpoint: a run with a result.ini is finished whatever
+         * happens next, and a kill in between leaves a finished run, never a lost result */
+        if (last && lead &&
+            write_result(res->run_dir, res, tok_per_step, fl_per_step, rb_now() - t_start,
+                         st.best_val) != 0)
+            io_fail = 1;
+        if (last && dist_max_int(io_fail)) {
+            rc = RB_EXIT_FAIL;
+            if (!io_fail) rb_fail("MPI rank 0 could not write result.ini");
+            break;
+        }
         int ckpt_now = last || (c->ckpt_every > 0 ? done % c->ckpt_every == 0 : eval_now);
         if (ckpt_now || stop) {
             CkptState cs = {done, rb_now() - t_start, st.best_val};
@@ -425,9 +499,6 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
                 break;
             }
         }
-        res->steps = done;
-        res->final_train_loss = loss;
-        if (val >= 0) res->final_val_loss = val;
         if (stop && !last) {
             rc = RB_EXIT_INTERRUPTED;
             rb_fail("interrupted by signal %d after step %ld; checkpoint written, continue with "
@@ -443,8 +514,6 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
     res->flops = res->steps * fl_per_step;
     res->wall_s = rb_now() - t_start;
     res->best_val_loss = st.best_val;
-    if (lead && rc == RB_EXIT_OK && res->steps == total && write_result(res->run_dir, res) != 0)
-        rc = RB_EXIT_FAIL;
     run_free(&rs);
     return rc;
 }

@@ -7,14 +7,19 @@ typedef struct {
     long steps;
     double tokens, flops, wall_s, tok_per_s;
     double final_train_loss, final_val_loss, best_val_loss, loss_floor;
+    int already_finished; /* resume of a finished run: result.ini was read, nothing changed */
     char run_dir[2048];
 } TrainResult;
+
+/* DIR/result.ini into r (0), or -1 with rb_error() when it is missing or unreadable. */
+int train_read_result(const char *dir, TrainResult *r);
 
 /* Total optimizer steps implied by the budget keys. */
 long train_total_steps(const Config *c);
 /* Apply cfg.threads to OpenMP and OpenBLAS (0 = all cores). */
 void train_set_threads(int threads);
-/* Runs (or, with resume = 1, continues) the run in OUT/RUN_ID. Returns RB_EXIT_OK, RB_EXIT_USAGE
+/* Runs (or, with resume = 1, continues) the run in OUT/RUN_ID. Resuming a run that has its
+ * result.ini changes nothing: res is read from it and already_finished set. Returns RB_EXIT_OK, RB_EXIT_USAGE
  * (bad input or a non-finite loss: rb_error() says why), RB_EXIT_FAIL (I/O) or
  * RB_EXIT_INTERRUPTED. */
 int train_run(const Config *c, int resume, int quiet, TrainResult *res);

@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <math.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -113,7 +115,21 @@ int rb_write_file_atomic(const char *path, const void *data, size_t n) {
     return rb_fsync_dir(path);
 }
 
+int rb_check_regular(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return rb_fail("cannot open %s: %s", path, strerror(errno));
+    if (S_ISREG(st.st_mode)) return 0;
+    const char *what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "a special file";
+    return rb_fail("cannot read %s: it is %s, not a regular file", path, what);
+}
+
 int rb_read_file(const char *path, char **data, size_t *n) {
+    if (rb_check_regular(path) != 0) return -1;
     FILE *f = fopen(path, "rb");
     if (!f) return rb_fail("cannot open %s: %s", path, strerror(errno));
     if (fseek(f, 0, SEEK_END) != 0) {
@@ -212,4 +228,12 @@ float *rb_carve(float *base, size_t *off, size_t n) {
     float *p = base ? base + *off : NULL;
     *off += n;
     return p;
+}
+
+char *rb_fmt_double(char *out, size_t n, double v) {
+    for (int prec = 6; prec <= 17; prec++) { /* from 6 digits: short for round values */
+        snprintf(out, n, "%.*g", prec, v);
+        if (!isfinite(v) || strtod(out, NULL) == v) break;
+    }
+    return out;
 }

@@ -27,6 +27,10 @@ float *rb_carve(float *base, size_t *off, size_t n);
 double rb_now(void); /* monotonic seconds */
 /* Write a whole file atomically: PATH.tmp then rename. Returns 0 or -1 (rb_error set). */
 int rb_write_file_atomic(const char *path, const void *data, size_t n);
+/* 0 when PATH is a regular file (after symlinks); else -1 and rb_error() = "cannot read PATH: it
+ * is a directory / FIFO / device ..., not a regular file" or the stat error. Input files are
+ * checked before they are opened, so a FIFO or /dev/zero never hangs or exhausts memory. */
+int rb_check_regular(const char *path);
 /* Read a whole file into a malloc'd buffer (NUL-terminated); -1 on error. */
 int rb_read_file(const char *path, char **data, size_t *n);
 /* Copy src into dst of size n; -1 (dst untouched) when it does not fit. */
@@ -38,5 +42,8 @@ int rb_mkdir_p(const char *path);
 int rb_list_dir(const char *dir, char ***names);
 int rb_fsync_dir(const char *dir_of_path);
 size_t rb_peak_rss_kb(void);
+/* Decimal text with the fewest digits (at least 6 significant) that strtod reads back as exactly
+ * v, so results files round-trip; returns out. NaN and infinities print as nan, inf, -inf. */
+char *rb_fmt_double(char *out, size_t n, double v);
 
 #endif

@@ -63,6 +63,12 @@ int cmd_train(int argc, char **argv) {
         return rc;
     }
     if (dist_rank() != 0) return RB_EXIT_OK;
+    if (r.already_finished) {
+        printf("run %s already finished (%ld steps, final val loss %.4f, best %.4f in its "
+               "result.ini); nothing was changed\n",
+               r.run_dir, r.steps, r.final_val_loss, r.best_val_loss);
+        return RB_EXIT_OK;
+    }
     if (dist_size() > 1)
         printf("data-parallel over %d MPI ranks (%d sequences each), gradient allreduce %.2f s\n",
                dist_size(), c.batch_size / dist_size(), dist_comm_seconds());

@@ -1,6 +1,5 @@
 #include "runs.h"
 
-#include <ini.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,31 +10,6 @@
 #include "model.h"
 #include "util.h"
 
-static int result_handler(void *user, const char *section, const char *name, const char *value) {
-    TrainResult *r = user;
-    (void)section;
-    double v = strtod(value, NULL);
-    if (!strcmp(name, "steps"))
-        r->steps = (long)v;
-    else if (!strcmp(name, "tokens"))
-        r->tokens = v;
-    else if (!strcmp(name, "flops"))
-        r->flops = v;
-    else if (!strcmp(name, "wall_s"))
-        r->wall_s = v;
-    else if (!strcmp(name, "tok_per_s"))
-        r->tok_per_s = v;
-    else if (!strcmp(name, "final_train_loss"))
-        r->final_train_loss = v;
-    else if (!strcmp(name, "final_val_loss"))
-        r->final_val_loss = v;
-    else if (!strcmp(name, "best_val_loss"))
-        r->best_val_loss = v;
-    else if (!strcmp(name, "loss_floor"))
-        r->loss_floor = v;
-    return 1;
-}
-
 /* A finished run of exactly this config: its result.ini is loaded into r. */
 static int finished_before(const Config *c, const char *dir, TrainResult *r) {
     char path[4200];
@@ -44,10 +18,8 @@ static int finished_before(const Config *c, const char *dir, TrainResult *r) {
     if (rb_join(path, sizeof path, dir, "config.ini") != 0 || access(path, R_OK) != 0 ||
         config_load_ini(&old, path) != 0 || config_hash(&old) != config_hash(c))
         return 0;
-    if (rb_join(path, sizeof path, dir, "result.ini") != 0 || access(path, R_OK) != 0) return 0;
-    memset(r, 0, sizeof *r);
-    rb_copy_str(r->run_dir, sizeof r->run_dir, dir);
-    return ini_parse(path, result_handler, r) == 0;
+    if (rb_join(path, sizeof path, dir, "result.ini") != 0 || access(path, F_OK) != 0) return 0;
+    return train_read_result(dir, r) == 0;
 }
 
 void exp_run(ExpRun *a) {
@@ -107,13 +79,10 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
         snprintf(f[5], 48, "%d", c->seq_len);
         snprintf(f[6], 48, "%d", c->batch_size);
         snprintf(f[7], 48, "%zu", model_param_count(c));
-        snprintf(f[8], 48, "%.0f", a->r.tokens);
-        snprintf(f[9], 48, "%.6e", a->r.flops);
-        snprintf(f[10], 48, "%.6f", a->r.final_val_loss);
-        snprintf(f[11], 48, "%.6f", a->r.best_val_loss);
-        snprintf(f[12], 48, "%.1f", a->r.tok_per_s);
-        snprintf(f[13], 48, "%.2f", a->r.wall_s);
-        snprintf(f[14], 48, "%.2f", isnan(ref) ? NAN : 100.0 * (ref / a->r.tok_per_s - 1));
+        const double v[7] = {a->r.tokens,    a->r.flops,  a->r.final_val_loss,
+                             a->r.best_val_loss, a->r.tok_per_s, a->r.wall_s,
+                             isnan(ref) ? NAN : 100.0 * (ref / a->r.tok_per_s - 1)};
+        for (int k = 0; k < 7; k++) rb_fmt_double(f[8 + k], 48, v[k]);
         snprintf(f[15], 48, "%s", a->status);
         const char *row[16];
         for (int k = 0; k < 16; k++) row[k] = f[k];

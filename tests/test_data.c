@@ -142,10 +142,34 @@ START_TEST(test_text_loader) {
     for (int r = 0; r < 3; r++) /* windows are contiguous text */
         for (int t = 1; t < 17; t++)
             ck_assert_int_eq((rows[r * 17 + t] - 'a'), (rows[r * 17 + t - 1] - 'a' + 1) % 26);
-    data_val_batch(&d, 0, 2, rows); /* validation = the last 100 bytes, consecutive windows */
-    ck_assert_int_eq(rows[0], text[900]);
-    ck_assert_int_eq(rows[17], text[916]);
     data_close(&d);
+    /* validation = the last 100 bytes; 4 windows of 17 spread evenly over it: offsets
+     * round(i * 83 / 3) = 0, 28, 55, 83, so the last window ends with the split's last byte */
+    c.batch_size = 2;
+    c.eval_tokens = 64;
+    ck_assert_msg(data_open(&d, &c) == 0, "%s", rb_error());
+    ck_assert_int_eq((int)data_val_batches(&d, 2), 2);
+    int vrows[4 * 17], offs[4] = {0, 28, 55, 83};
+    data_val_batch(&d, 0, 2, vrows);
+    data_val_batch(&d, 1, 2, vrows + 2 * 17);
+    for (int r = 0; r < 4; r++)
+        for (int t = 0; t < 17; t++) ck_assert_int_eq(vrows[r * 17 + t], text[900 + offs[r] + t]);
+    data_close(&d);
+    /* eval_tokens=0: the whole split, (100-1)/16 = 6 windows (3 batches of 2) at 0,17,33,50,66,83 */
+    c.eval_tokens = 0;
+    ck_assert_msg(data_open(&d, &c) == 0, "%s", rb_error());
+    ck_assert_int_eq((int)data_val_batches(&d, 2), 3);
+    int all[6 * 17], whole[6] = {0, 17, 33, 50, 66, 83};
+    for (int k = 0; k < 3; k++) data_val_batch(&d, k, 2, all + k * 2 * 17);
+    for (int r = 0; r < 6; r++) ck_assert_int_eq(all[r * 17], text[900 + whole[r]]);
+    ck_assert_int_eq(all[5 * 17 + 16], text[999]);
+    data_close(&d);
+    c.batch_size = 16; /* more than the 6 windows the split holds */
+    ck_assert(data_open(&d, &c) != 0);
+    ck_assert_msg(strstr(rb_error(), "fewer than one batch"), "%s", rb_error());
+    data_close(&d);
+    c.batch_size = 2;
+    c.eval_tokens = 16384;
     /* errors */
     c.seq_len = 200;
     ck_assert(data_open(&d, &c) != 0);
