@@ -78,6 +78,25 @@ int checkpoint_save(const char *path, const Model *m, const CkptState *st) {
     return rb_fsync_dir(path);
 }
 
+/* Names the first trajectory key in which the checkpoint's stored config differs from cfg. */
+static void report_config_difference(const char *path, const Config *cfg, const char *text,
+                                     size_t len, uint64_t saved_hash) {
+    char *copy = rb_calloc(len + 1, 1, "checkpoint config");
+    memcpy(copy, text, len);
+    Config saved;
+    config_defaults(&saved);
+    ConfigDiff d;
+    if (config_load_ini_text(&saved, copy, path) == 0 && config_first_difference(cfg, &saved, 1, &d))
+        rb_fail("checkpoint %s: written by a different config: %s = %s here, %s in the checkpoint "
+                "(on resume only keys that leave the trajectory alone, such as threads or "
+                "log_every, may change)",
+                path, d.key, d.a, d.b);
+    else
+        rb_fail("checkpoint %s: written by a different config (hash %016llx, this config %016llx)",
+                path, (unsigned long long)saved_hash, (unsigned long long)config_hash(cfg));
+    free(copy);
+}
+
 int checkpoint_load(const char *path, Model *m, CkptState *st) {
     char *buf;
     size_t size;
@@ -95,9 +114,16 @@ int checkpoint_load(const char *path, Model *m, CkptState *st) {
         rb_fail("checkpoint %s: not a resbench checkpoint (bad magic)", path);
         goto done;
     }
-    if (h.version != CKPT_VERSION || h.header_bytes != sizeof h) {
-        rb_fail("checkpoint %s: unsupported version %u (this build reads %d)", path, h.version,
-                CKPT_VERSION);
+    if (h.version != CKPT_VERSION) {
+        rb_fail("checkpoint %s: unsupported format version %u (this build reads version %d; a "
+                "corrupt header reads as a wrong version too)",
+                path, h.version, CKPT_VERSION);
+        goto done;
+    }
+    if (h.header_bytes != sizeof h) {
+        rb_fail("checkpoint %s: corrupt header (its size field says %u bytes, version %d headers "
+                "have %zu)",
+                path, h.header_bytes, CKPT_VERSION, sizeof h);
         goto done;
     }
     if (h.config_len > (1u << 20) || h.n_params != m->n_params) {
@@ -111,8 +137,7 @@ int checkpoint_load(const char *path, Model *m, CkptState *st) {
         goto done;
     }
     if (h.config_hash != config_hash(&m->cfg)) {
-        rb_fail("checkpoint %s: written by a different config (hash %016llx, this config %016llx)",
-                path, (unsigned long long)h.config_hash, (unsigned long long)config_hash(&m->cfg));
+        report_config_difference(path, &m->cfg, buf + sizeof h, h.config_len, h.config_hash);
         goto done;
     }
     if (h.step < 0) {

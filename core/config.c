@@ -123,6 +123,23 @@ static int parse_number(const KeySpec *k, const char *value, double *out) {
     return 0;
 }
 
+/* A budget the user sets replaces the defaulted one (steps=1000): setting budget_tokens alone is
+ * enough. Budgets the user set themselves are never cleared, so two of them stay an error. */
+static void set_budget(Config *c, const char *key, double v) {
+    static const char *const names[3] = {"steps", "budget_tokens", "budget_flops"};
+    int b = 0;
+    while (b < 3 && strcmp(names[b], key) != 0) b++;
+    if (b == 3) return;
+    if (v == 0) {
+        c->budget_set &= ~(1u << b);
+        return;
+    }
+    c->budget_set |= 1u << b;
+    if (!(c->budget_set & 1u)) c->steps = 0;
+    if (!(c->budget_set & 2u)) c->budget_tokens = 0;
+    if (!(c->budget_set & 4u)) c->budget_flops = 0;
+}
+
 int config_set(Config *c, const char *key, const char *value, const char *where) {
     const KeySpec *k = find_key(key);
     if (!k)
@@ -145,6 +162,11 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
         if (len && (value[0] == ' ' || value[0] == '\t' || value[len - 1] == ' ' ||
                     value[len - 1] == '\t'))
             return rb_fail("%s: key '%s': '%s' starts or ends with white space", where, key, value);
+        if (!strcmp(key, "run_id") && (strchr(value, '/') || !strcmp(value, ".") ||
+                                       !strcmp(value, "..") || value[0] == '.'))
+            return rb_fail("%s: key 'run_id': '%s' is not a plain directory name (no '/', not "
+                           "starting with '.'): runs are written inside out",
+                           where, value);
         snprintf(field, k->size, "%s", value);
         return 0;
     }
@@ -161,6 +183,7 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
         *(long *)field = (long)v;
     else
         memcpy(field, &v, sizeof v); /* the field is a double member of Config */
+    set_budget(c, key, v);
     return 0;
 }
 
@@ -170,6 +193,7 @@ typedef struct {
     int failed;
     FILE *f;
     int line, too_long;
+    unsigned char seen[NKEYS]; /* a key given twice (in any sections) is an error */
 } IniCtx;
 
 /* fgets for inih that stops at a line inih would split (longer than INI_MAX_LINE - 2). */
@@ -192,7 +216,14 @@ static int config_ini_handler(void *user, const char *section, const char *name,
     (void)section; /* sections only group keys for the reader; names are global */
     if (ctx->failed) return 0;
     char where[1200];
-    snprintf(where, sizeof where, "config %s", ctx->path);
+    snprintf(where, sizeof where, "config %s:%d", ctx->path, ctx->line);
+    const KeySpec *k = find_key(name);
+    if (k && ctx->seen[k - KEYS]++) {
+        rb_fail("%s: key '%s' is given a second time (each key once per file, in any section)",
+                where, name);
+        ctx->failed = 1;
+        return 0;
+    }
     if (config_set(ctx->c, name, value, where) != 0) {
         ctx->failed = 1;
         return 0;
@@ -202,7 +233,7 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 
 int config_load_ini(Config *c, const char *path) {
     if (rb_check_regular(path) != 0) return rb_fail("config: %s", rb_error());
-    IniCtx ctx = {c, path, 0, fopen(path, "r"), 0, 0};
+    IniCtx ctx = {c, path, 0, fopen(path, "r"), 0, 0, {0}};
     if (!ctx.f) return rb_fail("config %s: cannot open: %s", path, strerror(errno));
     int line = ini_parse_stream(read_ini_line, &ctx, config_ini_handler, &ctx);
     fclose(ctx.f);
@@ -213,6 +244,14 @@ int config_load_ini(Config *c, const char *path) {
     if (line != 0)
         return rb_fail("config %s: line %d: syntax error (expected 'key = value' or [section])",
                        path, line);
+    return 0;
+}
+
+int config_load_ini_text(Config *c, const char *text, const char *name) {
+    IniCtx ctx = {c, name, 0, NULL, 0, 0, {0}};
+    int line = ini_parse_string(text, config_ini_handler, &ctx);
+    if (ctx.failed) return -1;
+    if (line != 0) return rb_fail("config %s: line %d: syntax error", name, line);
     return 0;
 }
 
@@ -245,9 +284,9 @@ int config_validate(const Config *c) {
                        c->d_model / c->n_head);
     int nbudget = (c->steps > 0) + (c->budget_tokens > 0) + (c->budget_flops > 0);
     if (nbudget != 1)
-        return rb_fail("exactly one of steps, budget_tokens, budget_flops must be > 0 (got %d); "
-                       "set the others to 0",
-                       nbudget);
+        return rb_fail("exactly one of steps, budget_tokens, budget_flops must be > 0 (got steps=%ld "
+                       "budget_tokens=%g budget_flops=%g); set one of them",
+                       c->steps, c->budget_tokens, c->budget_flops);
     if (c->min_lr > c->lr) return rb_fail("min_lr=%g is larger than lr=%g", c->min_lr, c->lr);
     if (c->eval_tokens > 0 && c->eval_tokens < c->seq_len)
         return rb_fail("eval_tokens=%d is smaller than seq_len=%d", c->eval_tokens, c->seq_len);
@@ -296,6 +335,19 @@ static char *config_text(const Config *c, int trajectory_only) {
         append(&buf, &len, &cap, line);
     }
     return buf;
+}
+
+int config_first_difference(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d) {
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (trajectory_only && !KEYS[i].trajectory) continue;
+        format_value(a, &KEYS[i], d->a, sizeof d->a);
+        format_value(b, &KEYS[i], d->b, sizeof d->b);
+        if (strcmp(d->a, d->b) != 0) {
+            snprintf(d->key, sizeof d->key, "%s", KEYS[i].name);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 char *config_to_ini(const Config *c) {

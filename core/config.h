@@ -17,6 +17,7 @@ typedef struct {
     /* budget: exactly one of these is > 0 */
     long steps;
     double budget_tokens, budget_flops;
+    unsigned budget_set; /* budget keys set by the user (bits: steps, tokens, flops), not hashed */
     /* evaluation, logging, checkpoints */
     int eval_every, eval_tokens, log_every, profile_every, ckpt_every;
     /* reproducibility and resources */
@@ -30,7 +31,16 @@ void config_defaults(Config *c);
 /* Set one key from text. where = "file:line" or "argument" for error messages. */
 int config_set(Config *c, const char *key, const char *value, const char *where);
 int config_load_ini(Config *c, const char *path);
+/* The same from INI text in memory (a checkpoint's copy of its config); name is for errors. */
+int config_load_ini_text(Config *c, const char *text, const char *name);
 int config_apply_arg(Config *c, const char *arg); /* "key=value" */
+/* The first key (table order; only trajectory keys if trajectory_only) whose value differs, with
+ * both values as config.ini writes them. */
+typedef struct {
+    char key[32], a[1100], b[1100];
+} ConfigDiff;
+/* Returns 1 and fills d when a key differs, 0 when all agree. */
+int config_first_difference(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d);
 /* Cross-key checks (divisibility, budgets, ranges that depend on each other). */
 int config_validate(const Config *c);
 /* Resolved config as INI text (malloc'd). */

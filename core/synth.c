@@ -16,14 +16,20 @@ int parse_opts(const char *opts, const char *what, int n, const char *const name
                const int lo[], const int hi[]) {
     if (!opts || !*opts) return 0;
     char buf[512];
-    snprintf(buf, sizeof buf, "%s", opts);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    if (rb_copy_str(buf, sizeof buf, opts) != 0)
+        return rb_fail("data '%s': options are longer than %zu characters", what, sizeof buf - 1);
+    int seen[16] = {0};
+    for (char *tok = buf, *next; tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next) *next++ = 0;
+        if (!*tok) return rb_fail("data '%s': empty option in '%s'", what, opts);
         char *eq = strchr(tok, '=');
         if (!eq) return rb_fail("data '%s': option '%s' is not name=value", what, tok);
         *eq = 0;
         int k = 0;
         while (k < n && strcmp(names[k], tok) != 0) k++;
         if (k == n) return rb_fail("data '%s': unknown option '%s'", what, tok);
+        if (seen[k]++) return rb_fail("data '%s': option '%s' is given twice", what, tok);
         char *end;
         long v = strtol(eq + 1, &end, 10);
         if (*end || end == eq + 1 || v < lo[k] || v > hi[k])

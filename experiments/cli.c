@@ -47,7 +47,14 @@ int cli_wants_help(int argc, char **argv) {
     return 0;
 }
 
+/* "a,,b", ",a" and "a," have an empty item: refused rather than silently skipped. */
+static int has_empty_item(const char *s) {
+    size_t n = strlen(s);
+    return n == 0 || s[0] == ',' || s[n - 1] == ',' || strstr(s, ",,") != NULL;
+}
+
 int cli_int_list(const char *s, long *out, int max, const char *what) {
+    if (has_empty_item(s)) return rb_fail("%s: '%s' has an empty item", what, s);
     char buf[1024];
     if (rb_copy_str(buf, sizeof buf, s) != 0) return rb_fail("%s: list too long", what);
     int n = 0;
@@ -57,12 +64,15 @@ int cli_int_list(const char *s, long *out, int max, const char *what) {
         if (*end || end == tok || v < 0 || n == max)
             return rb_fail("%s: '%s' is not a list of at most %d non-negative integers", what, s,
                            max);
+        for (int i = 0; i < n; i++)
+            if (out[i] == v) return rb_fail("%s: %ld is given twice in '%s'", what, v, s);
         out[n++] = v;
     }
     return n ? n : rb_fail("%s: empty list", what);
 }
 
 int cli_variant_list(const char *s, char (*names)[32], int max) {
+    if (has_empty_item(s)) return rb_fail("--variants: '%s' has an empty item", s);
     char buf[1024];
     if (rb_copy_str(buf, sizeof buf, s) != 0) return rb_fail("--variants: list too long");
     int n = 0;
@@ -70,6 +80,9 @@ int cli_variant_list(const char *s, char (*names)[32], int max) {
         if (!variant_find(tok))
             return rb_fail("--variants: unknown variant '%s' (allowed: %s)", tok, variant_names());
         if (n == max) return rb_fail("--variants: more than %d", max);
+        for (int i = 0; i < n; i++)
+            if (!strcmp(names[i], tok))
+                return rb_fail("--variants: '%s' is given twice in '%s'", tok, s);
         rb_copy_str(names[n++], 32, tok);
     }
     return n ? n : rb_fail("--variants: empty list");

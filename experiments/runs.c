@@ -1,14 +1,20 @@
 #include "runs.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "csvout.h"
 #include "model.h"
 #include "util.h"
+
+/* The command that owns the experiment (for the "repeat it" hint after an interrupt). */
+static char exp_command[32] = "ablate";
 
 /* A finished run of exactly this config: its result.ini is loaded into r. */
 static int finished_before(const Config *c, const char *dir, TrainResult *r) {
@@ -35,7 +41,12 @@ void exp_run(ExpRun *a) {
     printf("run %s%s\n", dir, resume ? " (resuming)" : "");
     fflush(stdout);
     int rc = train_run(&a->cfg, resume, 0, &a->r);
-    if (rc == RB_EXIT_INTERRUPTED) rb_die(rc, "%s", rb_error());
+    if (rc == RB_EXIT_INTERRUPTED)
+        rb_die(rc,
+               "%s interrupted after step %ld of run %s (checkpoint written); continue the "
+               "experiment by repeating the same `resbench %s` command (finished runs are skipped, "
+               "this one resumes)",
+               exp_command, a->r.steps, dir, exp_command);
     if (rc != RB_EXIT_OK) {
         fprintf(stderr, "resbench: run %s failed: %s\n", dir, rb_error());
         a->status = "failed";
@@ -96,14 +107,54 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
     return 0;
 }
 
+/* One process per experiment directory: an exclusive flock on EXP/lock for the life of the
+ * process (the kernel drops it when the process ends, so a killed experiment leaves no stale
+ * lock). The descriptor is deliberately kept open. */
+static int lock_experiment(const char *exp) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/lock", exp);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return rb_fail("cannot create %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return rb_fail("experiment %s is in use by another resbench process (%s is locked); wait "
+                       "for it to finish, then repeat this command",
+                       exp, path);
+    }
+    return 0;
+}
+
+/* An existing experiment keeps its base config: a command with another one is refused before
+ * anything is written. Keys that leave the trajectory alone (threads, log_every, ...) may vary. */
+static int check_experiment_config(const char *path, const Config *key) {
+    if (access(path, F_OK) != 0) return 0;
+    Config old;
+    config_defaults(&old);
+    if (config_load_ini(&old, path) != 0) return rb_fail("%s", rb_error());
+    ConfigDiff d;
+    if (config_first_difference(key, &old, 1, &d))
+        return rb_fail("%s: this experiment was created with %s = %s, this command has %s = %s; "
+                       "repeat it with the experiment's config or choose another --name",
+                       path, d.key, d.b, d.key, d.a);
+    return 0;
+}
+
 int exp_create(const Config *key, const char *prefix, const char *name, char *exp, size_t n) {
     char def[256];
     snprintf(def, sizeof def, "%s-%08llx", prefix,
              (unsigned long long)(config_hash(key) & 0xffffffffULL));
+    rb_copy_str(exp_command, sizeof exp_command, prefix);
+    if (name && (!*name || strchr(name, '/') || name[0] == '.'))
+        return rb_fail("--name '%s': not a plain directory name (no '/', not starting with '.'); "
+                       "the experiment is written inside out",
+                       name);
     if (rb_join(exp, n, key->out, name ? name : def) != 0) return -1;
-    if (rb_mkdir_p(exp) != 0) return -1;
-    char *ini = config_to_ini(key), path[4300];
+    char path[4300];
     snprintf(path, sizeof path, "%s/experiment.ini", exp);
+    if (check_experiment_config(path, key) != 0) return -1; /* before anything is written */
+    if (rb_mkdir_p(exp) != 0 || lock_experiment(exp) != 0) return -1;
+    if (check_experiment_config(path, key) != 0) return -1; /* another owner may have created it */
+    char *ini = config_to_ini(key);
     int rc = rb_write_file_atomic(path, ini, strlen(ini));
     free(ini);
     return rc;

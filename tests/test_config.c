@@ -29,6 +29,10 @@ START_TEST(test_bad_arguments) {
     expect_arg_error("out=#x", "contains '#'");
     expect_arg_error("run_id=a\tb", "control character");
     expect_arg_error("out=dir ", "starts or ends with white space");
+    expect_arg_error("run_id=../escape", "not a plain directory name");
+    expect_arg_error("run_id=a/b", "not a plain directory name");
+    expect_arg_error("run_id=..", "not a plain directory name");
+    expect_arg_error("run_id=.", "not a plain directory name");
     char long_arg[320] = "data=";
     memset(long_arg + 5, 'y', 250);
     expect_arg_error(long_arg, "value is longer than 191 characters"); /* INI line limit */
@@ -50,7 +54,15 @@ START_TEST(test_cross_key_validation) {
     ck_assert_msg(config_validate(&c) == 0, "defaults invalid: %s", rb_error());
     expect_invalid("d_model=100", "n_head=3", "not divisible by n_head=3");
     expect_invalid("d_model=24", "n_head=8", "must be even");
-    expect_invalid("budget_tokens=1e6", NULL, "exactly one of steps");
+    expect_invalid("budget_tokens=1e6", "steps=30", "exactly one of steps"); /* two set */
+    expect_invalid("steps=0", NULL, "exactly one of steps");
+    /* a budget the user sets replaces the defaulted steps=1000 */
+    config_defaults(&c);
+    ck_assert(config_apply_arg(&c, "budget_tokens=1e6") == 0);
+    ck_assert_msg(config_validate(&c) == 0, "%s", rb_error());
+    ck_assert(c.steps == 0 && c.budget_tokens == 1e6);
+    ck_assert(config_apply_arg(&c, "budget_flops=1e12") == 0); /* now two the user set */
+    ck_assert(config_validate(&c) != 0 && strstr(rb_error(), "budget_flops=1e+12"));
     expect_invalid("min_lr=1", NULL, "min_lr=1 is larger than lr");
     expect_invalid("variant=resnet", NULL, "allowed: prenorm");
     expect_invalid("eval_tokens=10", NULL, "smaller than seq_len");
@@ -79,6 +91,13 @@ START_TEST(test_ini_file) {
     ck_assert(config_load_ini(&c, path) != 0 && strstr(rb_error(), "line 2"));
     ck_assert(config_load_ini(&c, "/nonexistent.ini") != 0 &&
               strstr(rb_error(), "/nonexistent.ini"));
+    const char *twice = "[model]\nn_layer = 3\n[run]\nseed = 2\n[other]\nn_layer = 4\n";
+    ck_assert(tu_write(path, twice, strlen(twice)) == 0);
+    ck_assert(config_load_ini(&c, path) != 0);
+    ck_assert_msg(strstr(rb_error(), ":6: key 'n_layer' is given a second time"), "%s",
+                  rb_error());
+    ck_assert(config_load_ini(&c, dir) != 0); /* a directory is not a config file */
+    ck_assert_msg(strstr(rb_error(), "is a directory, not a regular file"), "%s", rb_error());
 }
 END_TEST
 
