@@ -86,7 +86,8 @@ static void report_config_difference(const char *path, const Config *cfg, const 
     Config saved;
     config_defaults(&saved);
     ConfigDiff d;
-    if (config_load_ini_text(&saved, copy, path) == 0 && config_first_difference(cfg, &saved, 1, &d))
+    if (config_load_ini_text(&saved, copy, path) == 0 &&
+        config_first_difference(cfg, &saved, 1, &d))
         rb_fail("checkpoint %s: written by a different config: %s = %s here, %s in the checkpoint "
                 "(on resume only keys that leave the trajectory alone, such as threads or "
                 "log_every, may change)",

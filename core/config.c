@@ -162,8 +162,8 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
         if (len && (value[0] == ' ' || value[0] == '\t' || value[len - 1] == ' ' ||
                     value[len - 1] == '\t'))
             return rb_fail("%s: key '%s': '%s' starts or ends with white space", where, key, value);
-        if (!strcmp(key, "run_id") && (strchr(value, '/') || !strcmp(value, ".") ||
-                                       !strcmp(value, "..") || value[0] == '.'))
+        if (!strcmp(key, "run_id") &&
+            (strchr(value, '/') || !strcmp(value, ".") || !strcmp(value, "..") || value[0] == '.'))
             return rb_fail("%s: key 'run_id': '%s' is not a plain directory name (no '/', not "
                            "starting with '.'): runs are written inside out",
                            where, value);
@@ -284,9 +284,10 @@ int config_validate(const Config *c) {
                        c->d_model / c->n_head);
     int nbudget = (c->steps > 0) + (c->budget_tokens > 0) + (c->budget_flops > 0);
     if (nbudget != 1)
-        return rb_fail("exactly one of steps, budget_tokens, budget_flops must be > 0 (got steps=%ld "
-                       "budget_tokens=%g budget_flops=%g); set one of them",
-                       c->steps, c->budget_tokens, c->budget_flops);
+        return rb_fail(
+            "exactly one of steps, budget_tokens, budget_flops must be > 0 (got steps=%ld "
+            "budget_tokens=%g budget_flops=%g); set one of them",
+            c->steps, c->budget_tokens, c->budget_flops);
     if (c->min_lr > c->lr) return rb_fail("min_lr=%g is larger than lr=%g", c->min_lr, c->lr);
     if (c->eval_tokens > 0 && c->eval_tokens < c->seq_len)
         return rb_fail("eval_tokens=%d is smaller than seq_len=%d", c->eval_tokens, c->seq_len);

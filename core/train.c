@@ -124,9 +124,9 @@ static int write_result(const char *dir, TrainResult *r, double tok_per_step, do
     r->wall_s = wall_s;
     r->best_val_loss = best_val;
     char path[2200], text[2048], v[8][40];
-    const double vals[8] = {r->tokens,         r->flops,          r->wall_s,
-                            r->tok_per_s,      r->final_train_loss, r->final_val_loss,
-                            r->best_val_loss,  r->loss_floor};
+    const double vals[8] = {
+        r->tokens,           r->flops,          r->wall_s,        r->tok_per_s,
+        r->final_train_loss, r->final_val_loss, r->best_val_loss, r->loss_floor};
     for (int k = 0; k < 8; k++) rb_fmt_double(v[k], sizeof v[k], vals[k]);
     int n = snprintf(text, sizeof text,
                      "# resbench final result\nsteps = %ld\ntokens = %s\nflops = %s\n"
@@ -289,12 +289,16 @@ static int lock_run_dir(RunState *rs, const char *dir) {
     char path[2200];
     snprintf(path, sizeof path, "%s/lock", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return rb_fail("cannot create %s: %s", path, strerror(errno));
+    if (fd < 0) {
+        rb_fail("cannot create %s: %s", path, strerror(errno));
+        return RB_EXIT_FAIL;
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
-        return rb_fail("run directory %s is in use by another resbench process (%s is locked); "
-                       "wait for it to finish or choose another out/run_id",
-                       dir, path);
+        rb_fail("run directory %s is in use by another resbench process (%s is locked); "
+                "wait for it to finish or choose another out/run_id",
+                dir, path);
+        return RB_EXIT_USAGE;
     }
     rs->lock_fd = fd;
     return 0;
@@ -315,17 +319,24 @@ static int check_ranks(const Config *c) {
     return 0;
 }
 
+/* 0, or the exit code: RB_EXIT_FAIL for I/O (disk full, permissions), else RB_EXIT_USAGE. */
 static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t dirn, CkptState *st) {
     int lead = dist_rank() == 0;
-    if (train_total_steps(c) < 1)
-        return rb_fail("the budget gives 0 steps (budget_flops=%g < one step = %g FLOPs)",
-                       c->budget_flops, flops_per_step(c));
+    if (train_total_steps(c) < 1) {
+        rb_fail("the budget gives 0 steps (budget_flops=%g < one step = %g FLOPs)", c->budget_flops,
+                flops_per_step(c));
+        return RB_EXIT_USAGE;
+    }
     rs->data_open = 1; /* data_close/model_free release whatever a failed open left behind */
-    if (data_open(&rs->data, c) != 0) return -1;
+    if (data_open(&rs->data, c) != 0) return RB_EXIT_USAGE;
     rs->model_built = 1;
-    if (model_build_rows(&rs->model, c, c->batch_size / dist_size()) != 0) return -1;
+    if (model_build_rows(&rs->model, c, c->batch_size / dist_size()) != 0) return RB_EXIT_USAGE;
     train_run_dir(c, dir, dirn);
-    if (lead && (rb_mkdir_p(dir) != 0 || lock_run_dir(rs, dir) != 0)) return -1;
+    if (lead && rb_mkdir_p(dir) != 0) return RB_EXIT_FAIL; /* disk full, permissions: I/O */
+    if (lead) {
+        int rc = lock_run_dir(rs, dir);
+        if (rc != 0) return rc;
+    }
     char ckpt[2200], metrics[2200], depth[2200], gains[2200], profile[2200], eval[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
     snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
@@ -342,32 +353,37 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     /* a finished run (result.ini is written before the final checkpoint) is left untouched */
     rs->finished = dist_max_int(resume && lead && access(result, F_OK) == 0);
     if (rs->finished) return 0;
-    if (resume && checkpoint_load(ckpt, &rs->model, st) != 0) return -1;
-    if (resume && st->step >= train_total_steps(c))
-        return rb_fail("run %s: its checkpoint is at the final step %ld but result.ini is missing "
-                       "(the run was stopped while finishing); its metrics.csv holds the final "
-                       "losses",
-                       dir, st->step);
+    if (resume && checkpoint_load(ckpt, &rs->model, st) != 0) return RB_EXIT_USAGE;
+    if (resume && st->step >= train_total_steps(c)) {
+        rb_fail("run %s: its checkpoint is at the final step %ld but result.ini is missing "
+                "(the run was stopped while finishing); its metrics.csv holds the final "
+                "losses",
+                dir, st->step);
+        return RB_EXIT_USAGE;
+    }
     if (!lead) return 0; /* rank 0 alone writes */
     if (resume) {
-        if (csv_truncate_after(metrics, st->step) != 0) return -1;
-        if (csv_truncate_after(profile, st->step) != 0) return -1;
-        if (has_depth && csv_truncate_after(depth, st->step) != 0) return -1;
-        if (has_gains && csv_truncate_after(gains, st->step) != 0) return -1;
-        if (has_probe && csv_truncate_after(eval, st->step) != 0) return -1;
+        if (csv_truncate_after(metrics, st->step) != 0) return RB_EXIT_FAIL;
+        if (csv_truncate_after(profile, st->step) != 0) return RB_EXIT_FAIL;
+        if (has_depth && csv_truncate_after(depth, st->step) != 0) return RB_EXIT_FAIL;
+        if (has_gains && csv_truncate_after(gains, st->step) != 0) return RB_EXIT_FAIL;
+        if (has_probe && csv_truncate_after(eval, st->step) != 0) return RB_EXIT_FAIL;
     } else if (access(ckpt, F_OK) == 0) {
-        return rb_fail("run directory %s already holds a checkpoint: continue it with "
-                       "`resbench train --resume %s`, or choose another out/run_id",
-                       dir, dir);
+        {
+            rb_fail("run directory %s already holds a checkpoint: continue it with "
+                    "`resbench train --resume %s`, or choose another out/run_id",
+                    dir, dir);
+            return RB_EXIT_USAGE;
+        }
     }
     if (write_config(dir, c) != 0 ||
         write_meta(dir, &rs->model, &rs->data, train_total_steps(c), resume) != 0)
-        return -1;
-    if (csv_open(&rs->metrics, metrics, METRICS_HEADER, 9, resume) != 0) return -1;
-    if (csv_open(&rs->profile, profile, PROFILE_HEADER, 8, resume) != 0) return -1;
-    if (has_depth && csv_open(&rs->depth, depth, DEPTH_HEADER, 4, resume) != 0) return -1;
-    if (has_gains && csv_open(&rs->gains, gains, GAINS_HEADER, 6, resume) != 0) return -1;
-    if (has_probe && csv_open(&rs->eval, eval, EVAL_HEADER, 5, resume) != 0) return -1;
+        return RB_EXIT_FAIL;
+    if (csv_open(&rs->metrics, metrics, METRICS_HEADER, 9, resume) != 0) return RB_EXIT_FAIL;
+    if (csv_open(&rs->profile, profile, PROFILE_HEADER, 8, resume) != 0) return RB_EXIT_FAIL;
+    if (has_depth && csv_open(&rs->depth, depth, DEPTH_HEADER, 4, resume) != 0) return RB_EXIT_FAIL;
+    if (has_gains && csv_open(&rs->gains, gains, GAINS_HEADER, 6, resume) != 0) return RB_EXIT_FAIL;
+    if (has_probe && csv_open(&rs->eval, eval, EVAL_HEADER, 5, resume) != 0) return RB_EXIT_FAIL;
     return 0;
 }
 
@@ -377,11 +393,12 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
     memset(&rs, 0, sizeof rs);
     CkptState st = {0, 0, INFINITY};
     if (check_ranks(c) != 0) return RB_EXIT_USAGE;
-    int failed = setup(&rs, c, resume, res->run_dir, sizeof res->run_dir, &st) != 0;
-    if (dist_max_int(failed)) { /* every rank stops if one could not start */
+    int failed = setup(&rs, c, resume, res->run_dir, sizeof res->run_dir, &st);
+    int worst = dist_max_int(failed); /* every rank stops if one could not start */
+    if (worst) {
         if (!failed) rb_fail("another MPI rank failed to start (see its message)");
         run_free(&rs);
-        return RB_EXIT_USAGE;
+        return worst == RB_EXIT_USAGE ? RB_EXIT_USAGE : RB_EXIT_FAIL;
     }
     if (rs.finished) { /* resume of a finished run: report it, change nothing */
         char dir[sizeof res->run_dir];

@@ -35,9 +35,14 @@ static void ablate_help(void) {
         "tok/s and step-time overhead (for synth:hops also the answer accuracy per hop count),\n"
         "draws OUT/NAME/figures/ (resbench plot) and writes OUT/NAME/report.md (resbench report).\n"
         "Runs that already finished with the same config are skipped; interrupted ones resume.\n\n"
+        "An existing OUT/NAME keeps its base config: a command with another one is refused,\n"
+        "naming the first differing key. One process owns an experiment at a time "
+        "(OUT/NAME/lock).\n"
+        "After an interrupt (exit 3), repeat the same command to continue.\n\n"
         "defaults: all variants, seeds 1,2, NAME = ablate-HASH8 of the base config; without\n"
-        "arguments this is the quick-start ablation (4 blocks, d=128, 300 steps of\n"
-        "synth:markov, 12 runs, about 10 minutes on 2 cores).\n");
+        "arguments this is the quick-start ablation: the train defaults (n_layer=4, d_model=96,\n"
+        "seq_len=64, batch_size=16, 1000 steps of synth:markov), 6 variants x 2 seeds = 12 "
+        "runs.\n");
 }
 
 static int parse_variants(const char *s, char names[][32]) {

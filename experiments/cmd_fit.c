@@ -53,6 +53,13 @@ static int load_summary(const char *dir, Group *g, int *ng) {
     for (size_t r = 0; r < csv_nrows(&t); r++) {
         double loss = csv_num(&t, r, cx);
         if (!strcmp(csv_cell(&t, r, cs), "failed") || !isfinite(loss)) continue;
+        double fl = csv_num(&t, r, cf);
+        if (!isfinite(fl) || fl <= 0) {
+            rb_fail("fit: %s: row %zu, column flops: '%s' is not a positive number", path, r + 2,
+                    csv_cell(&t, r, cf));
+            csv_table_free(&t);
+            return -1;
+        }
         Group *gr = find_group(g, ng, csv_cell(&t, r, cv), csv_int(&t, r, cl, -1),
                                csv_int(&t, r, cd, -1), csv_num(&t, r, cf));
         if (!gr || gr->n == MAX_SEEDS) {
@@ -142,12 +149,16 @@ int cmd_fit(int argc, char **argv) {
             fit_help();
             return RB_EXIT_OK;
         }
-        if (!strcmp(argv[i], "--out") && i + 1 < argc)
+        if (!strcmp(argv[i], "--out") && i + 1 >= argc)
+            rb_die(RB_EXIT_USAGE, "fit: --out needs a directory");
+        if (!strcmp(argv[i], "--out"))
             out = argv[++i];
         else if (argv[i][0] == '-')
             rb_die(RB_EXIT_USAGE, "fit: unknown option '%s'", argv[i]);
         else if (ndirs < 64)
             dirs[ndirs++] = argv[i];
+        else
+            rb_die(RB_EXIT_USAGE, "fit: more than 64 experiment directories");
     }
     if (!ndirs) rb_die(RB_EXIT_USAGE, "fit: no experiment directory given (see --help)");
     static Group g[MAX_GROUPS];
@@ -161,14 +172,25 @@ int cmd_fit(int argc, char **argv) {
             C[np] = g[i].flops;
             L[np++] = stats_mean(g[i].loss, g[i].n);
         }
+    int ndistinct = 0; /* distinct compute values: shapes with equal FLOPs are one point in C */
+    for (int i = 0; i < np; i++) {
+        int seen = 0;
+        for (int j = 0; j < i; j++) seen |= fabs(C[j] - C[i]) <= 1e-9 * C[i];
+        ndistinct += !seen;
+    }
     PowerLaw f;
-    if (np < 4 || fit_power_law(C, L, np, &f) != 0)
+    if (ndistinct < 4)
         rb_die(RB_EXIT_USAGE,
-               "fit: needs prenorm runs at >= 4 distinct sizes or budgets whose loss falls with "
-               "compute (found %d)",
-               np);
-    printf("prenorm fit over %d sizes: L(C) = %.4g * C^-%.4f + %.4f (rmse %.4f)\n\n", np, f.a, f.b,
-           f.c, f.rmse);
+               "fit: needs prenorm runs at >= 4 distinct compute values (found %d among %d prenorm "
+               "shape/budget groups)",
+               ndistinct, np);
+    if (fit_power_law(C, L, np, &f) != 0)
+        rb_die(RB_EXIT_USAGE,
+               "fit: prenorm's loss does not fall with compute over its %d sizes; "
+               "no power law L = a C^-b + c fits",
+               ndistinct);
+    printf("prenorm fit over %d sizes: L(C) = %.4g * C^-%.4f + %.4f (rmse %.4f)\n\n", ndistinct,
+           f.a, f.b, f.c, f.rmse);
     printf("%-14s %7s %7s %11s %4s %9s  %s\n", "variant", "n_layer", "d_model", "FLOPs", "runs",
            "val loss", "compute multiplier (mean +- std over seeds)");
     double mm[MAX_GROUPS], ms[MAX_GROUPS];

@@ -34,6 +34,34 @@ static int load_table(const char *dir, const char *name, CsvTable *t) {
     return 1;
 }
 
+/* Every column the figures read must be present: one line naming the file and the column. */
+static int require_columns(const CsvTable *t, const char *dir, const char *name,
+                           const char *const *cols) {
+    for (int i = 0; cols[i]; i++)
+        if (csv_col(t, cols[i]) < 0)
+            return rb_fail("plot: %s/%s: column '%s' is missing (not written by this resbench?)",
+                           dir, name, cols[i]);
+    return 0;
+}
+
+static int check_run_columns(const PlotRun *r) {
+    static const char *const metrics[] = {"step",       "tokens",   "flops",
+                                          "train_loss", "val_loss", NULL};
+    static const char *const profile[] = {"step",      "layer",           "kind",
+                                          "input_rms", "output_rms",      "stream_rms",
+                                          "grad_rms",  "param_grad_norm", NULL};
+    static const char *const depth[] = {"step", "layer", "source", "weight", NULL};
+    static const char *const gains[] = {
+        "step", "layer", "fwd_gain", "bwd_gain", "composite_fwd_gain", "composite_bwd_gain", NULL};
+    static const char *const eval[] = {"step", "hops", "accuracy", NULL};
+    if (require_columns(&r->metrics, r->dir, "metrics.csv", metrics)) return -1;
+    if (r->has_profile && require_columns(&r->profile, r->dir, "profile.csv", profile)) return -1;
+    if (r->has_depth && require_columns(&r->depth, r->dir, "depth_attn.csv", depth)) return -1;
+    if (r->has_gains && require_columns(&r->gains, r->dir, "mhc.csv", gains)) return -1;
+    if (r->has_eval && require_columns(&r->eval, r->dir, "eval.csv", eval)) return -1;
+    return 0;
+}
+
 static int load_run(const char *dir, PlotRun *r) {
     memset(r, 0, sizeof *r);
     if (rb_copy_str(r->dir, sizeof r->dir, dir) != 0)
@@ -51,6 +79,7 @@ static int load_run(const char *dir, PlotRun *r) {
         (r->has_gains = load_table(dir, "mhc.csv", &r->gains)) < 0 ||
         (r->has_eval = load_table(dir, "eval.csv", &r->eval)) < 0)
         return -1;
+    if (check_run_columns(r) != 0) return -1;
     return 0;
 }
 

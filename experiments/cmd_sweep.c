@@ -64,6 +64,17 @@ static int shape_config(const Config *base, double budget, const char *v, long l
     return 0;
 }
 
+/* One shell word: single quotes, with ' written as '\'' (paths may hold spaces and quotes). */
+static void put_quoted(FILE *f, const char *s) {
+    fputc('\'', f);
+    for (; *s; s++)
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
+    fputc('\'', f);
+}
+
 static int write_jobs(const char *path, const ExpRun *runs, int n, const char *exp) {
     char self[4096];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -71,14 +82,22 @@ static int write_jobs(const char *path, const ExpRun *runs, int n, const char *e
     self[len] = 0;
     FILE *f = fopen(path, "w");
     if (!f) return rb_fail("--jobs: cannot write %s", path);
+    char ini[4200];
+    snprintf(ini, sizeof ini, "%s/experiment.ini", exp);
     for (int i = 0; i < n; i++) {
         const Config *c = &runs[i].cfg;
+        put_quoted(f, self);
+        fputs(" train --config ", f);
+        put_quoted(f, ini);
         fprintf(f,
-                "%s train --config %s/experiment.ini variant=%s n_layer=%d d_model=%d n_head=%d "
-                "mlp_hidden=0 attnres_blocks=%d seed=%ld steps=0 budget_tokens=0 "
-                "budget_flops=%.17g out=%s run_id=%s threads=1\n",
-                self, exp, c->variant, c->n_layer, c->d_model, c->n_head, c->attnres_blocks,
-                c->seed, c->budget_flops, exp, c->run_id);
+                " variant=%s n_layer=%d d_model=%d n_head=%d mlp_hidden=0 attnres_blocks=%d "
+                "seed=%ld steps=0 budget_tokens=0 budget_flops=%.17g ",
+                c->variant, c->n_layer, c->d_model, c->n_head, c->attnres_blocks, c->seed,
+                c->budget_flops);
+        char kv[2300];
+        snprintf(kv, sizeof kv, "out=%s", exp);
+        put_quoted(f, kv);
+        fprintf(f, " run_id=%s threads=1\n", c->run_id);
     }
     if (fclose(f) != 0) return rb_fail("--jobs: cannot write %s", path);
     return 0;

@@ -90,8 +90,12 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
         snprintf(f[5], 48, "%d", c->seq_len);
         snprintf(f[6], 48, "%d", c->batch_size);
         snprintf(f[7], 48, "%zu", model_param_count(c));
-        const double v[7] = {a->r.tokens,    a->r.flops,  a->r.final_val_loss,
-                             a->r.best_val_loss, a->r.tok_per_s, a->r.wall_s,
+        const double v[7] = {a->r.tokens,
+                             a->r.flops,
+                             a->r.final_val_loss,
+                             a->r.best_val_loss,
+                             a->r.tok_per_s,
+                             a->r.wall_s,
                              isnan(ref) ? NAN : 100.0 * (ref / a->r.tok_per_s - 1)};
         for (int k = 0; k < 7; k++) rb_fmt_double(f[8 + k], 48, v[k]);
         snprintf(f[15], 48, "%s", a->status);

@@ -94,8 +94,7 @@ START_TEST(test_ini_file) {
     const char *twice = "[model]\nn_layer = 3\n[run]\nseed = 2\n[other]\nn_layer = 4\n";
     ck_assert(tu_write(path, twice, strlen(twice)) == 0);
     ck_assert(config_load_ini(&c, path) != 0);
-    ck_assert_msg(strstr(rb_error(), ":6: key 'n_layer' is given a second time"), "%s",
-                  rb_error());
+    ck_assert_msg(strstr(rb_error(), ":6: key 'n_layer' is given a second time"), "%s", rb_error());
     ck_assert(config_load_ini(&c, dir) != 0); /* a directory is not a config file */
     ck_assert_msg(strstr(rb_error(), "is a directory, not a regular file"), "%s", rb_error());
 }

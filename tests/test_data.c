@@ -155,7 +155,8 @@ START_TEST(test_text_loader) {
     for (int r = 0; r < 4; r++)
         for (int t = 0; t < 17; t++) ck_assert_int_eq(vrows[r * 17 + t], text[900 + offs[r] + t]);
     data_close(&d);
-    /* eval_tokens=0: the whole split, (100-1)/16 = 6 windows (3 batches of 2) at 0,17,33,50,66,83 */
+    /* eval_tokens=0: the whole split, (100-1)/16 = 6 windows (3 batches of 2) at 0,17,33,50,66,83
+     */
     c.eval_tokens = 0;
     ck_assert_msg(data_open(&d, &c) == 0, "%s", rb_error());
     ck_assert_int_eq((int)data_val_batches(&d, 2), 3);

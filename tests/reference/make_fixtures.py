@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Independent PyTorch (float64) reference for resbench's model, written from the spec, not from the
 C code. Writes tests/fixtures/<variant>.bin; with --check, regenerates in memory and compares with
-the committed files (exit 1 if they differ beyond 1e-6 relative, 77 if torch is missing).
+the committed files (exit 1 if the float64 data differ beyond 1e-6 relative, 77 if torch is
+missing; the two fp32 error measurements depend on the machine and are not compared).
 
 Fixture layout (little-endian):
   int32[16]  magic 0x58464252 ('RBFX'), version 1, n_layer, d_model, n_head, seq_len, batch_size,
@@ -371,11 +372,17 @@ def main():
             bad = 1
             continue
         import numpy as np
-        a = np.frombuffer(old[192:], dtype="<f4")
-        b = np.frombuffer(data[192:], dtype="<f4")
+        # Everything but the last two floats is float64 math and regenerates to 1e-6 on any
+        # machine. The last two are PyTorch float32's own error on this machine's torch build and
+        # CPU (5e-4 on one, 9e-5 on another for hc): a measurement, not a reference, so it is only
+        # checked for being a plausible fp32 error (finite, below 1e-2), never compared.
+        a = np.frombuffer(old[192:-8], dtype="<f4")
+        b = np.frombuffer(data[192:-8], dtype="<f4")
         err = float(np.max(np.abs(a - b) / (np.abs(b) + 1e-3)))
-        print(f"{path}: max relative difference to a fresh generation {err:.2e}")
-        if err > 1e-6:
+        meas = np.frombuffer(data[-8:], dtype="<f4")
+        print(f"{path}: max relative difference to a fresh generation {err:.2e}; "
+              f"this machine's PyTorch fp32 error {meas[0]:.1e} (losses), {meas[1]:.1e} (params)")
+        if err > 1e-6 or not np.all(np.isfinite(meas)) or np.any(meas >= 1e-2):
             bad = 1
     sys.exit(bad)
 
