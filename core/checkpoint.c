@@ -86,8 +86,12 @@ static void report_config_difference(const char *path, const Config *cfg, const 
     Config saved;
     config_defaults(&saved);
     ConfigDiff d;
-    if (config_load_ini_text(&saved, copy, path) == 0 &&
-        config_first_difference(cfg, &saved, 1, &d))
+    int readable = config_load_ini_text(&saved, copy, path) == 0;
+    if (!readable || config_hash(&saved) != saved_hash) /* header and config text disagree */
+        rb_fail("checkpoint %s: checksum mismatch (file is corrupt: its config text does not "
+                "match its header)",
+                path);
+    else if (config_first_difference(cfg, &saved, 1, &d))
         rb_fail("checkpoint %s: written by a different config: %s = %s here, %s in the checkpoint "
                 "(on resume only keys that leave the trajectory alone, such as threads or "
                 "log_every, may change)",
@@ -127,7 +131,16 @@ int checkpoint_load(const char *path, Model *m, CkptState *st) {
                 path, h.header_bytes, CKPT_VERSION, sizeof h);
         goto done;
     }
-    if (h.config_len > (1u << 20) || h.n_params != m->n_params) {
+    if (h.config_len > (1u << 20) || size < sizeof h + h.config_len) {
+        rb_fail("checkpoint %s: corrupt header (config text of %llu bytes in a %zu-byte file)", path,
+                (unsigned long long)h.config_len, size);
+        goto done;
+    }
+    if (h.config_hash != config_hash(&m->cfg)) { /* before sizes: name the key that differs */
+        report_config_difference(path, &m->cfg, buf + sizeof h, h.config_len, h.config_hash);
+        goto done;
+    }
+    if (h.n_params != m->n_params) {
         rb_fail("checkpoint %s: holds %llu parameters, the config needs %zu (different model)",
                 path, (unsigned long long)h.n_params, m->n_params);
         goto done;
@@ -135,10 +148,6 @@ int checkpoint_load(const char *path, Model *m, CkptState *st) {
     size_t expect = sizeof h + h.config_len + 3 * nb;
     if (size != expect) {
         rb_fail("checkpoint %s: %zu bytes, expected %zu (truncated or padded)", path, size, expect);
-        goto done;
-    }
-    if (h.config_hash != config_hash(&m->cfg)) {
-        report_config_difference(path, &m->cfg, buf + sizeof h, h.config_len, h.config_hash);
         goto done;
     }
     if (h.step < 0) {

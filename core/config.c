@@ -174,9 +174,13 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
     if (parse_number(k, value, &v) != 0)
         return rb_fail("%s: key '%s': '%s' is not %s", where, key, value,
                        k->type == K_DOUBLE ? "a finite number" : "an integer");
-    if (v < k->min || v > k->max)
-        return rb_fail("%s: key '%s': %s is out of range [%g, %g]", where, key, value, k->min,
+    if (v < k->min || v > k->max) {
+        if (k->type == K_DOUBLE)
+            return rb_fail("%s: key '%s': %s is out of range [%g, %g]", where, key, value, k->min,
+                           k->max);
+        return rb_fail("%s: key '%s': %s is out of range [%.0f, %.0f]", where, key, value, k->min,
                        k->max);
+    }
     if (k->type == K_INT)
         *(int *)field = (int)v;
     else if (k->type == K_LONG)

@@ -54,7 +54,9 @@ int main(int argc, char **argv) {
         return RB_EXIT_USAGE;
     }
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "resbench: no command given (commands:");
+        for (int i = 0; i < NCOMMANDS; i++) fprintf(stderr, " %s", COMMANDS[i].name);
+        fprintf(stderr, "; see resbench --help)\n");
         return RB_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
