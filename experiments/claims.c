@@ -5,18 +5,52 @@
 
 #include "stats.h"
 
-Comparison claim_compare(const double *x, int nx, const double *y, int ny, int better_lower) {
-    Comparison c = {VERDICT_FEW_SEEDS, NAN, NAN};
-    c.half_width = stats_welch_ci95(x, nx, y, ny, &c.delta);
-    if (nx < 1 || ny < 1 || isnan(c.half_width)) return c;
-    double gain = better_lower ? -c.delta : c.delta; /* > 0: the claimed direction */
-    if (gain - c.half_width > 0)
-        c.verdict = VERDICT_REPRODUCED;
-    else if (gain + c.half_width < 0)
-        c.verdict = VERDICT_NOT_REPRODUCED;
-    else
-        c.verdict = VERDICT_NOISE;
+static Verdict decide(double gain, double half_width) {
+    if (isnan(half_width)) return VERDICT_FEW_SEEDS;
+    if (gain - half_width > 0) return VERDICT_REPRODUCED;
+    if (gain + half_width < 0) return VERDICT_NOT_REPRODUCED;
+    return VERDICT_NOISE;
+}
+
+Comparison claim_compare(const Sample *x, int nx, const Sample *y, int ny, int better_lower) {
+    double px[1024], py[1024], ax[1024], ay[1024];
+    int np = 0;
+    for (int i = 0; i < nx && i < 1024; i++) {
+        ax[i] = x[i].value;
+        for (int j = 0; x[i].key && j < ny; j++)
+            if (y[j].key == x[i].key && np < 1024) {
+                px[np] = x[i].value;
+                py[np++] = y[j].value;
+                break;
+            }
+    }
+    for (int j = 0; j < ny && j < 1024; j++) ay[j] = y[j].value;
+    Comparison c = {VERDICT_FEW_SEEDS, VERDICT_FEW_SEEDS, np >= 2, 0, NAN, NAN, NAN, NAN};
+    Interval r = c.paired ? stats_paired_ci95(px, py, np) : stats_welch(ax, nx, ay, ny);
+    c.n = r.n;
+    c.delta = r.delta;
+    c.half_width = r.half_width;
+    c.p = r.p;
+    if (nx < 1 || ny < 1) return c;
+    c.verdict = decide(better_lower ? -c.delta : c.delta, c.half_width);
     return c;
+}
+
+void claim_holm(Comparison *c, int m, int better_lower) {
+    double p[256] = {0}, adj[256] = {0};
+    if (m > 256) m = 256;
+    for (int i = 0; i < m; i++) p[i] = c[i].p;
+    stats_holm(p, m, adj);
+    for (int i = 0; i < m; i++) {
+        c[i].p_holm = adj[i];
+        double gain = better_lower ? -c[i].delta : c[i].delta;
+        if (isnan(adj[i]))
+            c[i].verdict_holm = VERDICT_FEW_SEEDS;
+        else if (adj[i] >= 0.05)
+            c[i].verdict_holm = VERDICT_NOISE;
+        else
+            c[i].verdict_holm = gain > 0 ? VERDICT_REPRODUCED : VERDICT_NOT_REPRODUCED;
+    }
 }
 
 const char *verdict_name(Verdict v) {

@@ -1,6 +1,8 @@
 /* The claims of the Attention Residuals paper, decided from per-seed measurements. */
 #ifndef RB_CLAIMS_H
 #define RB_CLAIMS_H
+#include <stdint.h>
+
 #include "csvread.h"
 
 typedef enum {
@@ -10,16 +12,31 @@ typedef enum {
     VERDICT_FEW_SEEDS
 } Verdict;
 
+/* One measurement of one run, with the key that pairs it: runs with equal keys share seed,
+ * data_seed, budget and every trajectory key but the variant (key 0: cannot be paired). */
 typedef struct {
-    Verdict verdict;
-    double delta, half_width; /* mean(variant) - mean(prenorm) and its Welch 95% half-width */
+    double value;
+    uint64_t key;
+} Sample;
+
+typedef struct {
+    Verdict verdict;      /* from the raw 95% interval */
+    Verdict verdict_holm; /* from the Holm-adjusted p-value (set by claim_holm) */
+    int paired;           /* 1: mean of per-pair differences; 0: Welch (runs could not be paired) */
+    int n;                /* pairs, or the smaller sample for Welch */
+    double delta, half_width, p, p_holm;
 } Comparison;
 
 /* Does the variant (samples x) beat prenorm (samples y)? better_lower: a smaller value is the
- * claimed improvement. Reproduced when the 95% interval of the difference lies on the claimed
- * side of 0, not reproduced when on the other, within seed noise when it contains 0; fewer than 2
- * samples on either side cannot decide. */
-Comparison claim_compare(const double *x, int nx, const double *y, int ny, int better_lower);
+ * claimed improvement. Pairs are formed by key; with 2 or more pairs the statistic is the mean of
+ * the per-pair differences with a Student t interval on n-1 degrees of freedom, otherwise Welch's
+ * interval over all samples (labelled by paired = 0). Reproduced when the 95% interval lies on the
+ * claimed side of 0, not reproduced when on the other, within seed noise when it contains 0;
+ * fewer than 2 samples on either side cannot decide. */
+Comparison claim_compare(const Sample *x, int nx, const Sample *y, int ny, int better_lower);
+/* Holm's family-wise correction over the m comparisons of one claim (one per variant against the
+ * same baseline): sets p_holm and verdict_holm (decided at family-wise level 0.05). */
+void claim_holm(Comparison *c, int m, int better_lower);
 const char *verdict_name(Verdict v);
 
 /* From a run's profile.csv at its last profile step: output RMS of the last sublayer over that of

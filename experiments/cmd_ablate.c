@@ -4,6 +4,7 @@
  * are skipped and interrupted ones resumed, so an interrupted ablation is continued by running the
  * same command again. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,44 +53,69 @@ static int parse_variants(const char *s, char names[][32]) {
     return n;
 }
 
-/* Per variant: mean +- std of the final validation loss, delta to prenorm with Welch's 95% CI. */
+/* Per variant: mean +- std of the final validation loss and the paired difference to prenorm
+ * (runs of one seed share data order and initial core weights: pairs by seed), with its 95%
+ * interval and Holm-adjusted p over the variants. */
 static void print_table(const ExpRun *runs, int n, char names[][32], int nv) {
-    double pre[MAX_SEEDS];
+    Sample pre[MAX_SEEDS];
     int npre = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n && npre < MAX_SEEDS; i++)
         if (!strcmp(runs[i].cfg.variant, "prenorm") && !isnan(runs[i].r.final_val_loss))
-            pre[npre++] = runs[i].r.final_val_loss;
+            pre[npre++] = (Sample){runs[i].r.final_val_loss, (uint64_t)runs[i].cfg.seed + 1};
     double ref = exp_prenorm_tok_s(runs, n);
-    printf("\n%-14s %4s  %-17s  %-30s %8s %9s\n", "variant", "runs", "val loss",
-           "delta vs prenorm [95% CI]", "tok/s", "overhead");
+    Comparison c[MAX_VARIANTS];
+    int idx[MAX_VARIANTS], m = 0, count[MAX_VARIANTS] = {0};
+    double mean[MAX_VARIANTS], sd[MAX_VARIANTS], tok[MAX_VARIANTS];
     for (int v = 0; v < nv; v++) {
-        double x[MAX_SEEDS], tok = 0;
+        Sample x[MAX_SEEDS];
+        double vals[MAX_SEEDS];
         int k = 0;
-        for (int i = 0; i < n; i++)
+        tok[v] = 0;
+        for (int i = 0; i < n && k < MAX_SEEDS; i++)
             if (!strcmp(runs[i].cfg.variant, names[v]) && !isnan(runs[i].r.final_val_loss)) {
-                x[k++] = runs[i].r.final_val_loss;
-                tok += runs[i].r.tok_per_s;
+                vals[k] = runs[i].r.final_val_loss;
+                x[k++] = (Sample){runs[i].r.final_val_loss, (uint64_t)runs[i].cfg.seed + 1};
+                tok[v] += runs[i].r.tok_per_s;
             }
-        if (k == 0) {
+        count[v] = k;
+        mean[v] = stats_mean(vals, k);
+        sd[v] = stats_std(vals, k);
+        tok[v] = k ? tok[v] / k : NAN;
+        if (k && npre && strcmp(names[v], "prenorm")) {
+            c[m] = claim_compare(x, k, pre, npre, 1);
+            idx[m++] = v;
+        }
+    }
+    claim_holm(c, m, 1);
+    printf("\n%-14s %4s  %-17s  %-42s %7s %8s %9s\n", "variant", "runs", "val loss",
+           "paired delta vs prenorm [95% CI]", "p Holm", "tok/s", "overhead");
+    for (int v = 0; v < nv; v++) {
+        if (count[v] == 0) {
             printf("%-14s %4d  (all runs failed)\n", names[v], 0);
             continue;
         }
-        tok /= k;
-        char loss[32], delta[64] = "-", over[16] = "-";
-        snprintf(loss, sizeof loss, "%.4f +- %.4f", stats_mean(x, k), stats_std(x, k));
-        if (strcmp(names[v], "prenorm") && npre > 0) {
-            double d, hw = stats_welch_ci95(x, k, pre, npre, &d);
-            if (isnan(hw))
-                snprintf(delta, sizeof delta, "%+.4f (CI needs 2+ seeds)", d);
+        char loss[32], delta[80] = "-", over[16] = "-", ph[16] = "-";
+        snprintf(loss, sizeof loss, "%.4f +- %.4f", mean[v], sd[v]);
+        for (int j = 0; j < m; j++) {
+            if (idx[j] != v) continue;
+            const Comparison *q = &c[j];
+            if (isnan(q->half_width))
+                snprintf(delta, sizeof delta, "%+.4f (interval needs 2+ seeds)", q->delta);
             else
-                snprintf(delta, sizeof delta, "%+.4f [%+.4f, %+.4f]%s", d, d - hw, d + hw,
-                         d - hw <= 0 && d + hw >= 0 ? " noise" : "");
+                snprintf(delta, sizeof delta, "%+.4f [%+.4f, %+.4f] %s%s", q->delta,
+                         q->delta - q->half_width, q->delta + q->half_width,
+                         q->paired ? "paired" : "Welch",
+                         q->verdict_holm == VERDICT_NOISE ? " noise" : "");
+            if (!isnan(q->p_holm)) snprintf(ph, sizeof ph, "%.4f", q->p_holm);
         }
         if (!isnan(ref) && strcmp(names[v], "prenorm"))
-            snprintf(over, sizeof over, "%+.1f%%", 100.0 * (ref / tok - 1));
-        printf("%-14s %4d  %-17s  %-30s %8.0f %9s\n", names[v], k, loss, delta, tok, over);
+            snprintf(over, sizeof over, "%+.1f%%", 100.0 * (ref / tok[v] - 1));
+        printf("%-14s %4d  %-17s  %-42s %7s %8.0f %9s\n", names[v], count[v], loss, delta, ph,
+               tok[v], over);
     }
-    printf("(\"noise\": the 95%% interval contains 0, the difference is within seed noise)\n");
+    printf("(paired: mean of per-seed differences, t interval on seeds-1 df; \"noise\": not "
+           "significant after Holm's correction over the %d variants)\n",
+           m);
 }
 
 /* synth:hops: per variant the final answer accuracy at each hop count, mean with a 95% CI over

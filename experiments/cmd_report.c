@@ -3,6 +3,7 @@
  * the figures, and the paper's claims, each with a verdict computed from the CSVs. */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ typedef struct {
     long seed;
     double val_loss, tok_s, overhead, tokens, growth, grad_cv, acc_top, acc_one;
     int has_cfg, top_hops;
+    uint64_t pair_key; /* hash of the trajectory config with the variant blanked (0: no config) */
     Config cfg;
 } RRun;
 
@@ -78,6 +80,9 @@ static int load_run_dir(const char *exp, RRun *r) {
     if (rb_join(p, sizeof p, r->dir, "config.ini") == 0 && file_exists(r->dir, "config.ini")) {
         if (config_load_ini(&r->cfg, p) != 0) return -1;
         r->has_cfg = 1;
+        Config key = r->cfg; /* pairs: same seed, data_seed, budget, every trajectory key */
+        key.variant[0] = 0;
+        r->pair_key = config_hash(&key) | 1; /* never 0 */
     }
     CsvTable t;
     int rc = load_csv_in(r->dir, "profile.csv", &t);
@@ -136,15 +141,70 @@ static int load_report(Report *rp) {
     return rp->n ? 0 : rb_fail("report: %s/summary.csv lists no successful run", rp->dir);
 }
 
-/* Per-seed values of one measurement for one variant. */
-static int samples(const Report *rp, const char *v, size_t field, double *out) {
+/* Per-seed values of one measurement for one variant, with their pairing keys. */
+static int samples(const Report *rp, const char *v, size_t field, Sample *out) {
     int k = 0;
     for (int i = 0; i < rp->n; i++) {
         double x;
         memcpy(&x, (const char *)&rp->runs[i] + field, sizeof x); /* field: a double member */
-        if (!strcmp(rp->runs[i].variant, v) && !isnan(x)) out[k++] = x;
+        if (!strcmp(rp->runs[i].variant, v) && !isnan(x))
+            out[k++] = (Sample){x, rp->runs[i].pair_key};
     }
     return k;
+}
+
+static double sample_mean(const Sample *s, int n) {
+    double x[MAX_RUNS];
+    for (int i = 0; i < n; i++) x[i] = s[i].value;
+    return stats_mean(x, n);
+}
+
+static double sample_std(const Sample *s, int n) {
+    double x[MAX_RUNS];
+    for (int i = 0; i < n; i++) x[i] = s[i].value;
+    return stats_std(x, n);
+}
+
+/* Every variant against prenorm on one measurement, Holm-corrected over the family; c[v] for
+ * prenorm itself and variants without data stay VERDICT_FEW_SEEDS. */
+static void compare_all(const Report *rp, size_t field, int better_lower, Comparison *c) {
+    Sample pre[MAX_RUNS], x[MAX_RUNS];
+    int np = samples(rp, "prenorm", field, pre);
+    Comparison fam[MAX_VARIANTS];
+    int idx[MAX_VARIANTS], m = 0;
+    for (int v = 0; v < rp->nv; v++) {
+        c[v] = (Comparison){VERDICT_FEW_SEEDS, VERDICT_FEW_SEEDS, 0, 0, NAN, NAN, NAN, NAN};
+        int k = samples(rp, rp->variants[v], field, x);
+        if (!strcmp(rp->variants[v], "prenorm") || !k || !np) continue;
+        c[v] = claim_compare(x, k, pre, np, better_lower);
+        fam[m] = c[v];
+        idx[m++] = v;
+    }
+    claim_holm(fam, m, better_lower);
+    for (int i = 0; i < m; i++) c[idx[i]] = fam[i];
+}
+
+/* "-0.0056 [-0.0072, -0.0041] (3 pairs)" or "... (Welch)" */
+static void print_interval(FILE *f, const Comparison *c, int digits) {
+    if (isnan(c->half_width)) {
+        fprintf(f, "%+.*f (%s)", digits, c->delta, c->paired ? "1 pair" : "1 seed");
+        return;
+    }
+    fprintf(f, "%+.*f [%+.*f, %+.*f] (", digits, c->delta, digits, c->delta - c->half_width,
+            digits, c->delta + c->half_width);
+    if (c->paired)
+        fprintf(f, "%d pairs)", c->n);
+    else
+        fprintf(f, "Welch, unpaired)");
+}
+
+static void print_p(FILE *f, double p) {
+    if (isnan(p))
+        fprintf(f, "-");
+    else if (p < 1e-4)
+        fprintf(f, "<1e-4");
+    else
+        fprintf(f, "%.4f", p);
 }
 
 /* Value of `key = value` in an INI text (NULL when absent); copied into buf. */
@@ -254,36 +314,40 @@ static void write_config(FILE *f, const Report *rp) {
 }
 
 static void write_ablation(FILE *f, const Report *rp) {
-    double pre[MAX_RUNS], x[MAX_RUNS];
-    int np = samples(rp, "prenorm", offsetof(RRun, val_loss), pre);
+    Comparison c[MAX_VARIANTS];
+    compare_all(rp, offsetof(RRun, val_loss), 1, c);
     fprintf(f, "## Ablation\n\n| variant | runs | final val loss (mean +- std) | delta vs "
-               "prenorm [95%% CI] | tok/s | overhead |\n|---|---|---|---|---|---|\n");
+               "prenorm [95%% CI] | p | p (Holm) | tok/s | overhead |\n"
+               "|---|---|---|---|---|---|---|---|\n");
     for (int v = 0; v < rp->nv; v++) {
         const char *name = rp->variants[v];
+        Sample x[MAX_RUNS], tok[MAX_RUNS], over[MAX_RUNS];
         int k = samples(rp, name, offsetof(RRun, val_loss), x);
-        double tok[MAX_RUNS], over[MAX_RUNS];
         int kt = samples(rp, name, offsetof(RRun, tok_s), tok);
         int ko = samples(rp, name, offsetof(RRun, overhead), over);
-        fprintf(f, "| %s | %d | %.4f +- %.4f | ", name, k, stats_mean(x, k), stats_std(x, k));
-        if (strcmp(name, "prenorm") && np) {
-            double d, hw = stats_welch_ci95(x, k, pre, np, &d);
-            if (isnan(hw))
-                fprintf(f, "%+.4f (1 seed) | ", d);
-            else
-                fprintf(f, "%+.4f [%+.4f, %+.4f]%s | ", d, d - hw, d + hw,
-                        d - hw <= 0 && d + hw >= 0 ? " (noise)" : "");
+        fprintf(f, "| %s | %d | %.4f +- %.4f | ", name, k, sample_mean(x, k), sample_std(x, k));
+        if (strcmp(name, "prenorm") && !isnan(c[v].delta)) {
+            print_interval(f, &c[v], 4);
+            fprintf(f, " | ");
+            print_p(f, c[v].p);
+            fprintf(f, " | ");
+            print_p(f, c[v].p_holm);
+            fprintf(f, " | ");
         } else {
-            fprintf(f, "- | ");
+            fprintf(f, "- | - | - | ");
         }
-        fprintf(f, "%.0f | ", kt ? stats_mean(tok, kt) : NAN);
+        fprintf(f, "%.0f | ", kt ? sample_mean(tok, kt) : NAN);
         if (strcmp(name, "prenorm") && ko)
-            fprintf(f, "%+.1f%% |\n", stats_mean(over, ko));
+            fprintf(f, "%+.1f%% |\n", sample_mean(over, ko));
         else
             fprintf(f, "- |\n");
     }
-    fprintf(f,
-            "\n(noise: the 95%% interval contains 0. tok/s and overhead are as measured while "
-            "the runs trained; `resbench bench` measures speed under controlled conditions.)\n\n");
+    fprintf(f, "\n(delta: mean over seeds of variant minus prenorm at the same seed and data order, "
+               "with a Student t 95%% interval on pairs-1 degrees of freedom; Welch's interval "
+               "when runs cannot be paired. p: two-sided; p (Holm): adjusted for the %d variants "
+               "compared with one baseline. tok/s and overhead are as measured while the runs "
+               "trained; `resbench bench` measures speed under controlled conditions.)\n\n",
+               rp->nv > 0 ? rp->nv - 1 : 0);
 }
 
 static void write_figures(FILE *f, const Report *rp) {
@@ -311,38 +375,36 @@ static void write_figures(FILE *f, const Report *rp) {
     if (!shown) fprintf(f, "No figures (gnuplot missing, or --no-plot).\n\n");
 }
 
-/* One claim: per variant the per-seed statistic, its mean +- std, and the comparison to prenorm.
- * verdicts[v] receives the verdict. */
+/* One claim: per variant the per-seed statistic, its mean +- std, the paired comparison to
+ * prenorm, the raw and the Holm-corrected verdicts. verdicts[v] receives the corrected verdict. */
 static void write_claim(FILE *f, const Report *rp, const char *title, const char *what,
                         size_t field, int better_lower, int diff_digits, Verdict *verdicts) {
-    double pre[MAX_RUNS], x[MAX_RUNS];
-    int np = samples(rp, "prenorm", field, pre);
+    Comparison c[MAX_VARIANTS];
+    compare_all(rp, field, better_lower, c);
     fprintf(f,
             "### %s\n\n%s\n\n| variant | runs | value (mean +- std) | delta vs prenorm [95%% "
-            "CI] | verdict |\n|---|---|---|---|---|\n",
+            "CI] | p | verdict (raw) | verdict (Holm) |\n|---|---|---|---|---|---|---|\n",
             title, what);
     for (int v = 0; v < rp->nv; v++) {
         const char *name = rp->variants[v];
+        Sample x[MAX_RUNS];
         int k = samples(rp, name, field, x);
-        verdicts[v] = VERDICT_FEW_SEEDS;
+        verdicts[v] = c[v].verdict_holm;
         if (!k) {
-            fprintf(f, "| %s | 0 | no data | - | - |\n", name);
+            fprintf(f, "| %s | 0 | no data | - | - | - | - |\n", name);
             continue;
         }
-        fprintf(f, "| %s | %d | %.*f +- %.*f | ", name, k, diff_digits, stats_mean(x, k),
-                diff_digits, stats_std(x, k));
+        fprintf(f, "| %s | %d | %.*f +- %.*f | ", name, k, diff_digits, sample_mean(x, k),
+                diff_digits, sample_std(x, k));
         if (!strcmp(name, "prenorm")) {
-            fprintf(f, "(reference) | - |\n");
+            fprintf(f, "(reference) | - | - | - |\n");
             continue;
         }
-        Comparison c = claim_compare(x, k, pre, np, better_lower);
-        verdicts[v] = c.verdict;
-        if (isnan(c.half_width))
-            fprintf(f, "%+.*f | %s |\n", diff_digits, c.delta, verdict_name(c.verdict));
-        else
-            fprintf(f, "%+.*f [%+.*f, %+.*f] | **%s** |\n", diff_digits, c.delta, diff_digits,
-                    c.delta - c.half_width, diff_digits, c.delta + c.half_width,
-                    verdict_name(c.verdict));
+        print_interval(f, &c[v], diff_digits);
+        fprintf(f, " | ");
+        print_p(f, c[v].p);
+        fprintf(f, " | %s | **%s** |\n", verdict_name(c[v].verdict),
+                verdict_name(c[v].verdict_holm));
     }
     fprintf(f, "\n");
 }
@@ -383,11 +445,17 @@ static void write_multiplier(FILE *f, const Report *rp) {
 
 static void write_claims(FILE *f, const Report *rp) {
     Verdict vg[MAX_VARIANTS], vc[MAX_VARIANTS], vl[MAX_VARIANTS], va[MAX_VARIANTS];
-    fprintf(f, "## Claims\n\nEach claim compares every variant with prenorm over seeds (Welch 95%% "
-               "confidence interval of the difference of the means): **reproduced** when the "
-               "interval lies on the claimed side of 0, **not reproduced** when it lies on the "
-               "other, **within seed noise** when it contains 0. The paper's claims are about "
-               "attnres_full and attnres_block; the other variants are shown for comparison.\n\n");
+    fprintf(f, "## Claims\n\nEach claim compares every variant with prenorm run by run: the runs "
+               "of one seed share the data order and the initial core weights, so the statistic "
+               "is the mean of the per-seed differences (variant minus prenorm) with a Student t "
+               "95%% interval on pairs-1 degrees of freedom (Welch's interval, labelled, when runs "
+               "cannot be paired). Raw verdict: **reproduced** when the interval lies on the "
+               "claimed side of 0, **not reproduced** when it lies on the other, **within seed "
+               "noise** when it contains 0. Because several variants are tested against one "
+               "baseline, the verdict that counts is Holm's: the same decision on Holm-adjusted "
+               "p-values at family-wise level 0.05 over the variants of each claim. The paper's "
+               "claims are about attnres_full and attnres_block; the other variants are shown for "
+               "comparison.\n\n");
     write_claim(
         f, rp, "1. Hidden-state magnitude stays bounded",
         "Growth = output RMS of the last sublayer / output RMS of the first, at the last "

@@ -1,6 +1,8 @@
 #include "stats.h"
 
+#include <gsl/gsl_cdf.h>
 #include <math.h>
+#include <stdlib.h>
 
 double stats_mean(const double *x, int n) {
     double s = 0;
@@ -16,27 +18,66 @@ double stats_std(const double *x, int n) {
 }
 
 double stats_t975(double df) {
-    /* t_{0.975} for df = 1..30, then 40, 60, 120, infinity */
-    static const double T[30] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
-                                 2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
-                                 2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-                                 2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
-    if (df < 1) df = 1;
-    if (df < 31) return T[(int)df - 1];
-    if (df < 40) return 2.042;
-    if (df < 60) return 2.021;
-    if (df < 120) return 2.000;
-    return 1.980;
+    return df > 0 ? gsl_cdf_tdist_Pinv(0.975, df) : NAN;
 }
 
-double stats_welch_ci95(const double *a, int na, const double *b, int nb, double *delta) {
-    *delta = stats_mean(a, na) - stats_mean(b, nb);
-    if (na < 2 || nb < 2) return NAN;
+/* Interval and two-sided p-value of t = delta / se on df degrees of freedom. */
+static Interval t_interval(double delta, double se, double df, int n) {
+    Interval r = {delta, NAN, NAN, df, n};
+    if (!(df > 0) || !isfinite(se)) return r;
+    r.half_width = stats_t975(df) * se;
+    if (se == 0)
+        r.p = delta == 0 ? 1.0 : 0.0;
+    else
+        r.p = 2 * gsl_cdf_tdist_Q(fabs(delta) / se, df);
+    return r;
+}
+
+Interval stats_paired_ci95(const double *x, const double *y, int n) {
+    double d[1024];
+    if (n > 1024) n = 1024;
+    for (int i = 0; i < n; i++) d[i] = x[i] - y[i];
+    double delta = stats_mean(d, n);
+    if (n < 2) return (Interval){delta, NAN, NAN, NAN, n};
+    return t_interval(delta, stats_std(d, n) / sqrt(n), n - 1, n);
+}
+
+Interval stats_welch(const double *a, int na, const double *b, int nb) {
+    double delta = stats_mean(a, na) - stats_mean(b, nb);
+    int n = na < nb ? na : nb;
+    if (na < 2 || nb < 2) return (Interval){delta, NAN, NAN, NAN, n};
     double va = stats_std(a, na), vb = stats_std(b, nb);
     va = va * va / na;
     vb = vb * vb / nb;
     double se2 = va + vb;
-    if (se2 == 0) return 0;
+    if (se2 == 0) return t_interval(delta, 0, na + nb - 2, n);
     double df = se2 * se2 / (va * va / (na - 1) + vb * vb / (nb - 1));
-    return stats_t975(df) * sqrt(se2);
+    return t_interval(delta, sqrt(se2), df, n);
+}
+
+double stats_welch_ci95(const double *a, int na, const double *b, int nb, double *delta) {
+    Interval r = stats_welch(a, na, b, nb);
+    *delta = r.delta;
+    return r.half_width;
+}
+
+void stats_holm(const double *p, int m, double *adjusted) {
+    int idx[256], k = 0;
+    for (int i = 0; i < m && k < 256; i++) {
+        adjusted[i] = NAN;
+        if (!isnan(p[i])) idx[k++] = i;
+    }
+    for (int i = 1; i < k; i++) /* insertion sort of the indices by p, ascending (k is small) */
+        for (int j = i; j > 0 && p[idx[j]] < p[idx[j - 1]]; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    double run = 0;
+    for (int r = 0; r < k; r++) {
+        double a = (k - r) * p[idx[r]];
+        if (a > 1) a = 1;
+        if (a > run) run = a;
+        adjusted[idx[r]] = run;
+    }
 }

@@ -9,16 +9,60 @@
 #include "testutil.h"
 
 /* a = {1,2,3}, b = {4,5,6}: delta -3, se^2 = 1/3 + 1/3, Welch df = (2/3)^2 / (2 * (1/3)^2 / 2) = 4,
- * t_0.975(4) = 2.776, half-width 2.776 * sqrt(2/3) = 2.2666. */
+ * t_0.975(4) = 2.7764451051978, half-width 2.7764451 * sqrt(2/3) = 2.26697. */
 START_TEST(test_welch_by_hand) {
     double a[] = {1, 2, 3}, b[] = {4, 5, 6}, d;
     double hw = stats_welch_ci95(a, 3, b, 3, &d);
     ck_assert_double_eq_tol(d, -3, 1e-12);
-    ck_assert_double_eq_tol(hw, 2.776 * sqrt(2.0 / 3), 1e-9);
+    ck_assert_double_eq_tol(hw, 2.7764451051978 * sqrt(2.0 / 3), 1e-9);
     ck_assert_double_eq_tol(stats_std(a, 3), 1.0, 1e-12);
     ck_assert(isnan(stats_welch_ci95(a, 1, b, 3, &d)));
-    ck_assert_double_eq(stats_t975(1.7), 12.706); /* fractional df rounds down: conservative */
-    ck_assert_double_eq(stats_t975(1000), 1.980);
+    /* closed forms: df=1 is Cauchy, t = tan(pi (0.975 - 1/2)); df=2: t = sqrt(2 / (4p(1-p)) - 2) */
+    ck_assert_double_eq_tol(stats_t975(1), tan(M_PI * 0.475), 1e-9);
+    ck_assert_double_eq_tol(stats_t975(2), sqrt(2 / (4 * 0.975 * 0.025) - 2), 1e-9);
+    /* fractional df is exact, not truncated: strictly between its neighbours */
+    ck_assert(stats_t975(1.5) < stats_t975(1) && stats_t975(1.5) > stats_t975(2));
+    ck_assert_double_eq_tol(stats_t975(1e6), 1.959966, 1e-5); /* -> the normal quantile */
+}
+END_TEST
+
+/* The issue's example, attnres_block minus prenorm at seeds 1-3 of the committed tinyshakespeare
+ * ablation: d = -0.0049, -0.0060, -0.0060; mean -0.0056333, sd 0.00063509, se 0.00036667,
+ * t_0.975(2) = 4.3026527, half-width 0.0015777: [-0.0072110, -0.0040557], excluding 0. */
+START_TEST(test_paired_by_hand) {
+    double x[] = {1.0 - 0.0049, 2.0 - 0.0060, 3.0 - 0.0060}, y[] = {1, 2, 3};
+    Interval r = stats_paired_ci95(x, y, 3);
+    ck_assert_int_eq(r.n, 3);
+    ck_assert_double_eq_tol(r.delta, -0.0056333333, 1e-9);
+    ck_assert_double_eq_tol(r.half_width, 4.30265273 * 0.00063508530 / sqrt(3), 1e-8);
+    ck_assert(r.delta + r.half_width < 0); /* excludes 0 */
+    /* t = 0.0056333 / 0.00036667 = 15.364 on 2 df: p = 2 Q = 1 - t / sqrt(2 + t^2) */
+    double t = 0.0056333333 / (0.00063508530 / sqrt(3));
+    ck_assert_double_eq_tol(r.p, 1 - t / sqrt(2 + t * t), 1e-7);
+    /* the same numbers unpaired: Welch's interval is wide and contains 0 */
+    Interval w = stats_welch(x, 3, y, 3);
+    ck_assert(w.delta - w.half_width < 0 && w.delta + w.half_width > 0);
+    /* one pair: no interval; identical differences: zero width */
+    ck_assert(isnan(stats_paired_ci95(x, y, 1).half_width));
+    double z[] = {2, 3, 4};
+    Interval c = stats_paired_ci95(z, y, 3);
+    ck_assert(c.half_width == 0 && c.p == 0 && c.delta == 1);
+}
+END_TEST
+
+/* Holm on p = {0.01, 0.04, 0.03, 0.20, NaN} (m = 4): sorted 0.01, 0.03, 0.04, 0.20 give
+ * 4*0.01 = 0.04, 3*0.03 = 0.09, max(0.09, 2*0.04 = 0.08) = 0.09, max(0.09, 0.20) = 0.20. */
+START_TEST(test_holm_by_hand) {
+    double p[] = {0.01, 0.04, 0.03, 0.20, NAN}, a[5];
+    stats_holm(p, 5, a);
+    ck_assert_double_eq_tol(a[0], 0.04, 1e-12);
+    ck_assert_double_eq_tol(a[2], 0.09, 1e-12);
+    ck_assert_double_eq_tol(a[1], 0.09, 1e-12);
+    ck_assert_double_eq_tol(a[3], 0.20, 1e-12);
+    ck_assert(isnan(a[4]));
+    double q[] = {0.6, 0.5}, b[2];
+    stats_holm(q, 2, b); /* capped at 1 */
+    ck_assert(b[0] == 1 && b[1] == 1);
 }
 END_TEST
 
@@ -71,6 +115,8 @@ static Suite *ablate_suite(void) {
     tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_welch_by_hand);
+    tcase_add_test(tc, test_paired_by_hand);
+    tcase_add_test(tc, test_holm_by_hand);
     tcase_add_test(tc, test_ablate_runs_and_resumes);
     suite_add_tcase(s, tc);
     return s;
