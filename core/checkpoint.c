@@ -132,8 +132,8 @@ int checkpoint_load(const char *path, Model *m, CkptState *st) {
         goto done;
     }
     if (h.config_len > (1u << 20) || size < sizeof h + h.config_len) {
-        rb_fail("checkpoint %s: corrupt header (config text of %llu bytes in a %zu-byte file)", path,
-                (unsigned long long)h.config_len, size);
+        rb_fail("checkpoint %s: corrupt header (config text of %llu bytes in a %zu-byte file)",
+                path, (unsigned long long)h.config_len, size);
         goto done;
     }
     if (h.config_hash != config_hash(&m->cfg)) { /* before sizes: name the key that differs */

@@ -122,7 +122,7 @@ static int set_val_rows(Data *d, const Config *c) {
         d->val_rows = (c->eval_tokens + B * T - 1) / (B * T) * B;
         return 0;
     }
-    if (d->kind == DATA_MARKOV || d->kind == DATA_HOPS)
+    if (d->kind == DATA_MARKOV || d->kind == DATA_HOPS || d->kind == DATA_COMPOSE)
         return rb_fail("key 'eval_tokens': 0 (the whole held-out split) needs text: or llmc: data; "
                        "%s has no finite split, give a token count",
                        c->data);
@@ -151,7 +151,13 @@ static int open_source(Data *d, const Config *c) {
             d->kind = DATA_HOPS;
             return hops_build(&d->hp, opts);
         }
-        return rb_fail("key 'data': unknown generator '%s' (allowed: synth:markov, synth:hops)", s);
+        if (len == 7 && strncmp(name, "compose", 7) == 0) {
+            d->kind = DATA_COMPOSE;
+            return compose_build(&d->cp, opts, rb_mix64(d->seed ^ 0xC0FFEEULL));
+        }
+        return rb_fail("key 'data': unknown generator '%s' (allowed: synth:markov, synth:hops, "
+                       "synth:compose)",
+                       s);
     }
     if (strncmp(s, "text:", 5) == 0) {
         d->kind = DATA_TEXT;
@@ -188,11 +194,21 @@ static uint64_t row_seed(const Data *d, int split, uint64_t row) {
     return rb_mix64(rb_mix64(d->seed * 2 + (uint64_t)split) ^ (row * 0x9E3779B97F4A7C15ULL));
 }
 
-static void synth_row(const Data *d, uint64_t seed, int *row) {
+static int is_synth(const Data *d) {
+    return d->kind == DATA_MARKOV || d->kind == DATA_HOPS || d->kind == DATA_COMPOSE;
+}
+
+static void synth_row(const Data *d, int split, uint64_t seed, int *row) {
     if (d->kind == DATA_MARKOV)
         markov_row(&d->mk, seed, row, d->T + 1);
-    else
+    else if (d->kind == DATA_HOPS)
         hops_row(&d->hp, seed, row, d->T + 1);
+    else
+        compose_row(&d->cp, split, seed, row, d->T + 1);
+}
+
+int data_probe_hops(const Data *d) {
+    return d->kind == DATA_HOPS ? d->hp.hops : d->kind == DATA_COMPOSE ? d->cp.hops : 0;
 }
 
 static void copy_window(const uint16_t *toks, size_t off, int len, int *row) {
@@ -212,8 +228,8 @@ void data_train_rows(const Data *d, long step, int B, int r0, int n, int *rows) 
     for (int j = 0; j < n; j++) {
         int r = r0 + j;
         uint64_t seed = row_seed(d, 0, (uint64_t)step * B + r);
-        if (d->kind == DATA_MARKOV || d->kind == DATA_HOPS) {
-            synth_row(d, seed, rows + (size_t)j * len);
+        if (is_synth(d)) {
+            synth_row(d, 0, seed, rows + (size_t)j * len);
             continue;
         }
         Rng rng;
@@ -228,8 +244,8 @@ void data_val_rows(const Data *d, long k, int B, int r0, int n, int *rows) {
     int len = d->T + 1;
     for (int j = 0; j < n; j++) {
         uint64_t i = (uint64_t)k * B + r0 + j;
-        if (d->kind == DATA_MARKOV || d->kind == DATA_HOPS) {
-            synth_row(d, row_seed(d, 1, i), rows + (size_t)j * len);
+        if (is_synth(d)) {
+            synth_row(d, 1, row_seed(d, 1, i), rows + (size_t)j * len);
             continue;
         }
         /* window i of val_rows starts at round(i * (n_val - len) / (val_rows - 1)): evenly spread,
@@ -244,6 +260,7 @@ void data_val_rows(const Data *d, long k, int B, int r0, int n, int *rows) {
 double data_loss_floor(const Data *d) {
     if (d->kind == DATA_MARKOV) return markov_floor(&d->mk, d->T);
     if (d->kind == DATA_HOPS) return hops_floor(&d->hp, d->T);
+    if (d->kind == DATA_COMPOSE) return compose_floor(&d->cp, 1, d->T); /* validation rows */
     return NAN;
 }
 
@@ -262,6 +279,12 @@ void data_describe(const Data *d, char *buf, size_t n) {
                  "%.4f nats/token",
                  d->hp.nodes, d->hp.hops, d->hp.queries, d->hp.example_len, d->T,
                  data_loss_floor(d));
+        break;
+    case DATA_COMPOSE:
+        snprintf(buf, n,
+                 "synth:compose symbols=%d hops=%d: queries 's h f^h(s) ;' over one fixed random "
+                 "function, loss floor at T=%d %.4f nats/token",
+                 d->cp.symbols, d->cp.hops, d->T, data_loss_floor(d));
         break;
     default:
         snprintf(buf, n, "%s: %zu train tokens, %zu validation tokens",

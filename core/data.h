@@ -2,6 +2,7 @@
  * reads exactly what an uninterrupted one would, and the data order is independent of the model
  * seed. synth:markov[:alphabet=32,order=2,branch=4]  sparse random Markov chain ("language-like")
  *   synth:hops[:nodes=16,hops=4,queries=8]        multi-hop pointer chasing (needs depth)
+ *   synth:compose[:symbols=32,hops=4]             composition of a function stored in the weights
  *   text:PATH   any file as bytes; the last val_fraction is validation
  *   llmc:GLOB   llm.c uint16 token shards; files with "val" in the name are validation */
 #ifndef RB_DATA_H
@@ -11,7 +12,7 @@
 
 #include "config.h"
 
-typedef enum { DATA_MARKOV, DATA_HOPS, DATA_TEXT, DATA_LLMC } DataKind;
+typedef enum { DATA_MARKOV, DATA_HOPS, DATA_COMPOSE, DATA_TEXT, DATA_LLMC } DataKind;
 
 typedef struct {
     int alphabet, order, branch, n_ctx;     /* contexts = alphabet^order */
@@ -25,6 +26,17 @@ typedef struct {
     int nodes, hops, queries, example_len;
 } Hops;
 
+/* synth:compose: one random cyclic permutation f over `symbols` letters, drawn once from data_seed;
+ * rows are queries "s h a ;" with a = f^h(s). The facts f(s) are learned from the 1-hop queries.
+ * Half of the multi-hop (s, h) pairs are held out (drawn from data_seed): training rows never
+ * contain them, validation rows contain only them and 1-hop queries, so a multi-hop answer in
+ * validation cannot be recalled, only composed from h lookups in sequence. */
+typedef struct {
+    int symbols, hops;
+    int f[52];
+    unsigned char held_out[52][10]; /* (s, h): 1 = validation only (h >= 2) */
+} Compose;
+
 typedef struct {
     DataKind kind;
     int T;
@@ -34,6 +46,7 @@ typedef struct {
     long val_rows; /* rows in the fixed validation set (a multiple of batch_size) */
     Markov mk;
     Hops hp;
+    Compose cp;
 } Data;
 
 int data_open(Data *d, const Config *c);
@@ -65,6 +78,12 @@ double markov_logprob(const Markov *mk, const int *row, int len);
 int hops_build(Hops *hp, const char *opts);
 void hops_row(const Hops *hp, uint64_t seed, int *row, int len);
 double hops_floor(const Hops *hp, int T);
+int compose_build(Compose *cp, const char *opts, uint64_t seed);
+/* split 0 = training queries, 1 = validation queries (see Compose). */
+void compose_row(const Compose *cp, int split, uint64_t seed, int *row, int len);
+double compose_floor(const Compose *cp, int split, int T);
+/* Largest hop count of the reasoning probe's data (hops, compose), 0 for other sources. */
+int data_probe_hops(const Data *d);
 /* Parse "k=v,k=v" options into named ints; unknown names are an error. */
 int parse_opts(const char *opts, const char *what, int n, const char *const names[], int *vals,
                const int lo[], const int hi[]);

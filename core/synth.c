@@ -255,3 +255,73 @@ double hops_floor(const Hops *hp, int T) {
     for (int t = 1; t <= T; t++) total += hops_position_entropy(hp, t % hp->example_len);
     return total / T;
 }
+
+int compose_build(Compose *cp, const char *opts, uint64_t seed) {
+    static const char *const names[] = {"symbols", "hops"};
+    static const int lo[] = {2, 1}, hi[] = {52, 9};
+    int vals[2] = {32, 4};
+    if (parse_opts(opts, "synth:compose", 2, names, vals, lo, hi) != 0) return -1;
+    cp->symbols = vals[0];
+    cp->hops = vals[1];
+    Rng rng; /* the function and the held-out pairs are the world: drawn from data_seed alone */
+    rng_seed(&rng, seed);
+    /* f is one random cycle through all symbols (Sattolo's shuffle), so f^h(s) differs for every
+     * h < symbols: no multi-hop answer coincides with a shorter chain's */
+    for (int i = 0; i < cp->symbols; i++) cp->f[i] = i;
+    for (int i = cp->symbols - 1; i > 0; i--) {
+        int j = (int)rng_below(&rng, (uint32_t)i), t = cp->f[i];
+        cp->f[i] = cp->f[j];
+        cp->f[j] = t;
+    }
+    memset(cp->held_out, 0, sizeof cp->held_out);
+    for (int h = 2; h <= cp->hops; h++) { /* exactly half (rounded down) of the starts per h */
+        int order[52];
+        shuffle(&rng, order, cp->symbols);
+        for (int i = 0; i < cp->symbols / 2; i++) cp->held_out[order[i]][h] = 1;
+    }
+    return 0;
+}
+
+/* May (s, h) appear in this split? Training: every pair not held out; validation: 1-hop queries
+ * and the held-out pairs. */
+static int compose_allowed(const Compose *cp, int split, int s, int h) {
+    return h == 1 || cp->held_out[s][h] == (unsigned char)split;
+}
+
+/* Queries "s h a ;" back to back, (s, h) uniform over the split's allowed pairs (rejection); a row
+ * starts at a query boundary. */
+void compose_row(const Compose *cp, int split, uint64_t seed, int *row, int len) {
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (int pos = 0; pos < len;) {
+        int s, h;
+        do {
+            s = (int)rng_below(&rng, (uint32_t)cp->symbols);
+            h = 1 + (int)rng_below(&rng, cp->hops);
+        } while (!compose_allowed(cp, split, s, h));
+        int a = s;
+        for (int k = 0; k < h; k++) a = cp->f[a];
+        const int q[4] = {HOPS_NODES[s], '0' + h, HOPS_NODES[a], ';'};
+        for (int i = 0; i < 4 && pos < len; i++) row[pos++] = q[i];
+    }
+}
+
+/* Target t (t = 1..T) is row[t], at offset t % 4 of its query: a start s (entropy of the split's
+ * marginal of s), a hop count (entropy of h given s: log of the allowed hop counts of s), then
+ * the answer and ';', both determined. */
+double compose_floor(const Compose *cp, int split, int T) {
+    int n_s[52] = {0}, total = 0;
+    for (int s = 0; s < cp->symbols; s++) {
+        for (int h = 1; h <= cp->hops; h++) n_s[s] += compose_allowed(cp, split, s, h);
+        total += n_s[s];
+    }
+    double h_start = 0, h_hops = 0;
+    for (int s = 0; s < cp->symbols; s++) {
+        double p = (double)n_s[s] / total;
+        h_start -= p * log(p);
+        h_hops += p * log((double)n_s[s]);
+    }
+    double sum = 0;
+    for (int t = 1; t <= T; t++) sum += t % 4 == 0 ? h_start : t % 4 == 1 ? h_hops : 0;
+    return sum / T;
+}

@@ -64,7 +64,7 @@ static double evaluate(Model *m, const Data *d, int *rows, int nbatches, double 
         data_val_rows(d, k, m->cfg.batch_size, dist_rank() * m->B, m->B, rows);
         model_set_batch(m, rows);
         total += model_forward(m);
-        if (d->kind == DATA_HOPS) probe_hops_count(m, probe, probe + RB_PROBE_MAX_HOPS + 1);
+        if (data_probe_hops(d)) probe_hops_count(m, probe, probe + RB_PROBE_MAX_HOPS + 1);
     }
     dist_sum_doubles(probe, 2 * (RB_PROBE_MAX_HOPS + 1));
     return dist_mean(total / nbatches);
@@ -74,11 +74,11 @@ static const char *const EVAL_HEADER[] = {"step", "task", "hops", "accuracy", "n
 
 /* eval.csv: the reasoning probe at an evaluation step (synth:hops only). */
 static int log_probe(CsvOut *csv, const Data *d, const double *probe, long step) {
-    for (int h = 1; h <= d->hp.hops && h <= RB_PROBE_MAX_HOPS; h++) {
+    for (int h = 1; h <= data_probe_hops(d) && h <= RB_PROBE_MAX_HOPS; h++) {
         double n = probe[RB_PROBE_MAX_HOPS + 1 + h];
         char f[5][40];
         snprintf(f[0], 40, "%ld", step);
-        snprintf(f[1], 40, "hops");
+        snprintf(f[1], 40, "%s", d->kind == DATA_COMPOSE ? "compose" : "hops");
         snprintf(f[2], 40, "%d", h);
         rb_fmt_double(f[3], 40, n > 0 ? probe[h] / n : 0.0);
         snprintf(f[4], 40, "%.0f", n);
@@ -344,7 +344,7 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     snprintf(gains, sizeof gains, "%s/mhc.csv", dir);
     snprintf(profile, sizeof profile, "%s/profile.csv", dir);
     snprintf(eval, sizeof eval, "%s/eval.csv", dir);
-    int has_probe = rs->data.kind == DATA_HOPS;
+    int has_probe = data_probe_hops(&rs->data) > 0;
     int has_depth = rs->model.vops->depth_weights != NULL;
     int has_gains = rs->model.vops->mixing_gains != NULL;
     rs->rows = rb_calloc((size_t)rs->model.B * (c->seq_len + 1), sizeof(int), "batch");

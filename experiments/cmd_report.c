@@ -190,8 +190,8 @@ static void print_interval(FILE *f, const Comparison *c, int digits) {
         fprintf(f, "%+.*f (%s)", digits, c->delta, c->paired ? "1 pair" : "1 seed");
         return;
     }
-    fprintf(f, "%+.*f [%+.*f, %+.*f] (", digits, c->delta, digits, c->delta - c->half_width,
-            digits, c->delta + c->half_width);
+    fprintf(f, "%+.*f [%+.*f, %+.*f] (", digits, c->delta, digits, c->delta - c->half_width, digits,
+            c->delta + c->half_width);
     if (c->paired)
         fprintf(f, "%d pairs)", c->n);
     else
@@ -342,12 +342,13 @@ static void write_ablation(FILE *f, const Report *rp) {
         else
             fprintf(f, "- |\n");
     }
-    fprintf(f, "\n(delta: mean over seeds of variant minus prenorm at the same seed and data order, "
-               "with a Student t 95%% interval on pairs-1 degrees of freedom; Welch's interval "
-               "when runs cannot be paired. p: two-sided; p (Holm): adjusted for the %d variants "
-               "compared with one baseline. tok/s and overhead are as measured while the runs "
-               "trained; `resbench bench` measures speed under controlled conditions.)\n\n",
-               rp->nv > 0 ? rp->nv - 1 : 0);
+    fprintf(f,
+            "\n(delta: mean over seeds of variant minus prenorm at the same seed and data order, "
+            "with a Student t 95%% interval on pairs-1 degrees of freedom; Welch's interval "
+            "when runs cannot be paired. p: two-sided; p (Holm): adjusted for the %d variants "
+            "compared with one baseline. tok/s and overhead are as measured while the runs "
+            "trained; `resbench bench` measures speed under controlled conditions.)\n\n",
+            rp->nv > 0 ? rp->nv - 1 : 0);
 }
 
 static void write_figures(FILE *f, const Report *rp) {

@@ -89,6 +89,58 @@ END_TEST
 /* nodes=2, hops=1, queries=1: example "k v k v | s 1 a ; \n" (10 tokens). Targets 1..10 are
  * positions 1..9 and 0 of the example; random ones: value 1 (log 2), key 2 (log 1), start (log 2),
  * next example's first key (log 2): floor = 3 log 2 / 10. */
+/* synth:compose: f is one cycle through all symbols; every answer is f^h(s); training rows never
+ * hold a held-out pair, validation rows hold only 1-hop queries and held-out pairs; exactly half
+ * of the starts are held out for every h >= 2; the floor by hand. */
+START_TEST(test_compose_queries) {
+    Config c = cfg_with("synth:compose:symbols=12,hops=3", 400);
+    Data d;
+    ck_assert_msg(data_open(&d, &c) == 0, "%s", rb_error());
+    const Compose *cp = &d.cp;
+    int x = 0, steps = 0; /* one cycle: 12 applications from 0 first return to 0 at the 12th */
+    do {
+        x = cp->f[x];
+        steps++;
+    } while (x != 0 && steps < 100);
+    ck_assert_int_eq(steps, 12);
+    for (int h = 2; h <= 3; h++) {
+        int held = 0;
+        for (int s0 = 0; s0 < 12; s0++) held += cp->held_out[s0][h];
+        ck_assert_int_eq(held, 6);
+    }
+    for (int s0 = 0; s0 < 12; s0++) ck_assert(!cp->held_out[s0][1]);
+    int len = c.seq_len + 1, *row = tu_mem(len * sizeof(int)), seen[2][4] = {{0}};
+    for (int split = 0; split < 2; split++)
+        for (long k = 0; k < 20; k++) {
+            if (split == 0)
+                data_train_batch(&d, k, 1, row);
+            else
+                data_val_batch(&d, k, 1, row);
+            for (int q = 0; 4 * q + 3 < len; q++) {
+                const int *t = row + 4 * q;
+                int s0 = node_index(t[0]), h = t[1] - '0', a = s0;
+                ck_assert(s0 >= 0 && s0 < 12 && h >= 1 && h <= 3);
+                for (int i = 0; i < h; i++) a = cp->f[a];
+                ck_assert_int_eq(node_index(t[2]), a);
+                ck_assert_int_eq(t[3], ';');
+                if (h > 1) ck_assert_int_eq(cp->held_out[s0][h], split);
+                seen[split][h]++;
+            }
+        }
+    for (int split = 0; split < 2; split++) /* both splits hold queries of every hop count */
+        for (int h = 1; h <= 3; h++) ck_assert_int_gt(seen[split][h], 50);
+    data_close(&d);
+    /* symbols=4, hops=2: 4 one-hop pairs + 2 two-hop pairs allowed in each split, uniform, so the
+     * start and hop-count positions together carry log 6; at T=8 targets 1..8 hold two queries'
+     * worth (t%4 = 1, 0 at t = 1, 4, 5, 8): floor = 2 log 6 / 8 */
+    Config small = cfg_with("synth:compose:symbols=4,hops=2", 8);
+    ck_assert(data_open(&d, &small) == 0);
+    ck_assert_double_eq_tol(data_loss_floor(&d), 2 * log(6.0) / 8, 1e-12);
+    ck_assert_double_eq_tol(compose_floor(&d.cp, 0, 8), 2 * log(6.0) / 8, 1e-12);
+    data_close(&d);
+}
+END_TEST
+
 START_TEST(test_hops_floor_hand_count) {
     Config c = cfg_with("synth:hops:nodes=2,hops=1,queries=1", 10);
     Data d;
@@ -267,6 +319,7 @@ static Suite *data_suite(void) {
     tcase_add_test(tc, test_markov_entropy);
     tcase_add_test(tc, test_hops_answers);
     tcase_add_test(tc, test_hops_floor_hand_count);
+    tcase_add_test(tc, test_compose_queries);
     tcase_add_test(tc, test_data_order_deterministic);
     tcase_add_test(tc, test_text_loader);
     tcase_add_test(tc, test_llmc_shards);
