@@ -77,7 +77,7 @@ START_TEST(test_fit_multiplier) {
     csv_table_free(&t);
     write_summary(dir, 3);
     ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
-    ck_assert_msg(strstr(buf, ">= 4 distinct sizes"), "%s", buf);
+    ck_assert_msg(strstr(buf, ">= 4 distinct compute values (found 3"), "%s", buf);
 }
 END_TEST
 

@@ -59,7 +59,9 @@ for sig in INT TERM; do
   rc=$?
   [ $rc -eq 3 ] || fail "SIG$sig: exit code $rc, expected 3"
   last=$(($(lines "$OUT/s$sig/metrics.csv") - 1))
-  [ $((last - at)) -le 2 ] || fail "SIG$sig: $((last - at)) more steps after the signal"
+  # the run stops after the step in progress; between reading $at and the kill the loop keeps
+  # running, so on a loaded machine a few more rows may appear: bound it loosely (timing)
+  [ $((last - at)) -le 10 ] || fail "SIG$sig: $((last - at)) more steps after the signal"
   grep -q "interrupted by signal" "$OUT/s$sig.err" || fail "SIG$sig: no message"
   finish s$sig
   same_as_ref "$OUT/s$sig" "SIG$sig"
