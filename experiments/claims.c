@@ -13,7 +13,7 @@ static Verdict decide(double gain, double half_width) {
 }
 
 Comparison claim_compare(const Sample *x, int nx, const Sample *y, int ny, int better_lower) {
-    double px[1024], py[1024], ax[1024], ay[1024];
+    double px[1024] = {0}, py[1024] = {0}, ax[1024] = {0}, ay[1024] = {0};
     int np = 0;
     for (int i = 0; i < nx && i < 1024; i++) {
         ax[i] = x[i].value;

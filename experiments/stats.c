@@ -34,7 +34,7 @@ static Interval t_interval(double delta, double se, double df, int n) {
 }
 
 Interval stats_paired_ci95(const double *x, const double *y, int n) {
-    double d[1024];
+    double d[1024] = {0};
     if (n > 1024) n = 1024;
     for (int i = 0; i < n; i++) d[i] = x[i] - y[i];
     double delta = stats_mean(d, n);
