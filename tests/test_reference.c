@@ -128,7 +128,9 @@ static void check_variant(const char *variant) {
         const ParamTensor *t = &m.tensors[k];
         if (!t->count) continue;
         double e = max_rel(m.grads + t->offset, fx.grads + t->offset, t->count);
-        ck_assert_msg(e < 1e-5, "%s: gradient of %s off by %g", variant, t->name, e);
+        /* 3e-5: fp32 rounding of attnres_full's w13 gradient reaches 1.07e-5 in the ASan build on
+         * one CI machine (9.9e-6 in Release here); a wrong backward term is off by >= 1e-3 */
+        ck_assert_msg(e < 3e-5, "%s: gradient of %s off by %g", variant, t->name, e);
         if (e > e_grad) e_grad = e;
     }
     /* 5 AdamW steps on the same batch from the fixture's parameters */
