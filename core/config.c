@@ -162,8 +162,7 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
         if (len && (value[0] == ' ' || value[0] == '\t' || value[len - 1] == ' ' ||
                     value[len - 1] == '\t'))
             return rb_fail("%s: key '%s': '%s' starts or ends with white space", where, key, value);
-        if (!strcmp(key, "run_id") &&
-            (strchr(value, '/') || !strcmp(value, ".") || !strcmp(value, "..") || value[0] == '.'))
+        if (!strcmp(key, "run_id") && value[0] && !rb_is_plain_name(value))
             return rb_fail("%s: key 'run_id': '%s' is not a plain directory name (no '/', not "
                            "starting with '.'): runs are written inside out",
                            where, value);

@@ -114,6 +114,10 @@ static int load_llmc(Data *d, const Config *c, const char *pattern) {
     return 0;
 }
 
+static int is_synth(const Data *d) {
+    return d->kind == DATA_MARKOV || d->kind == DATA_HOPS || d->kind == DATA_COMPOSE;
+}
+
 /* Size of the validation set: eval_tokens rounded up to whole batches, or for eval_tokens=0 (text
  * and llm.c only) as many whole batches of non-overlapping windows as the held-out split holds. */
 static int set_val_rows(Data *d, const Config *c) {
@@ -122,7 +126,7 @@ static int set_val_rows(Data *d, const Config *c) {
         d->val_rows = (c->eval_tokens + B * T - 1) / (B * T) * B;
         return 0;
     }
-    if (d->kind == DATA_MARKOV || d->kind == DATA_HOPS || d->kind == DATA_COMPOSE)
+    if (is_synth(d))
         return rb_fail("key 'eval_tokens': 0 (the whole held-out split) needs text: or llmc: data; "
                        "%s has no finite split, give a token count",
                        c->data);
@@ -192,10 +196,6 @@ void data_close(Data *d) {
 /* Seed of one row: split 0 = train, 1 = validation. */
 static uint64_t row_seed(const Data *d, int split, uint64_t row) {
     return rb_mix64(rb_mix64(d->seed * 2 + (uint64_t)split) ^ (row * 0x9E3779B97F4A7C15ULL));
-}
-
-static int is_synth(const Data *d) {
-    return d->kind == DATA_MARKOV || d->kind == DATA_HOPS || d->kind == DATA_COMPOSE;
 }
 
 static void synth_row(const Data *d, int split, uint64_t seed, int *row) {

@@ -286,22 +286,12 @@ static void run_free(RunState *rs) {
 /* One process per run directory: an exclusive flock on DIR/lock, held until the run ends (the
  * kernel releases it when the process dies, so a killed run never leaves a stale lock). */
 static int lock_run_dir(RunState *rs, const char *dir) {
-    char path[2200];
-    snprintf(path, sizeof path, "%s/lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rb_fail("cannot create %s: %s", path, strerror(errno));
-        return RB_EXIT_FAIL;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        close(fd);
-        rb_fail("run directory %s is in use by another resbench process (%s is locked); "
-                "wait for it to finish or choose another out/run_id",
-                dir, path);
-        return RB_EXIT_USAGE;
-    }
-    rs->lock_fd = fd;
-    return 0;
+    int rc = rb_lock_dir(dir, &rs->lock_fd);
+    if (rc == RB_EXIT_USAGE)
+        rb_fail("run directory %s is in use by another resbench process (%s); wait for it to "
+                "finish or choose another out/run_id",
+                dir, rb_error());
+    return rc;
 }
 
 /* Data-parallel preconditions, checked collectively before anything can fail on one rank only. */
@@ -327,11 +317,17 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
                 flops_per_step(c));
         return RB_EXIT_USAGE;
     }
+    train_run_dir(c, dir, dirn);
+    char result[2200];
+    snprintf(result, sizeof result, "%s/result.ini", dir);
+    /* a finished run (result.ini is written before the final checkpoint) is left untouched, and
+     * neither its data nor its model is loaded */
+    rs->finished = dist_max_int(resume && lead && access(result, F_OK) == 0);
+    if (rs->finished) return 0;
     rs->data_open = 1; /* data_close/model_free release whatever a failed open left behind */
     if (data_open(&rs->data, c) != 0) return RB_EXIT_USAGE;
     rs->model_built = 1;
     if (model_build_rows(&rs->model, c, c->batch_size / dist_size()) != 0) return RB_EXIT_USAGE;
-    train_run_dir(c, dir, dirn);
     if (lead && rb_mkdir_p(dir) != 0) return RB_EXIT_FAIL; /* disk full, permissions: I/O */
     if (lead) {
         int rc = lock_run_dir(rs, dir);
@@ -348,11 +344,6 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     int has_depth = rs->model.vops->depth_weights != NULL;
     int has_gains = rs->model.vops->mixing_gains != NULL;
     rs->rows = rb_calloc((size_t)rs->model.B * (c->seq_len + 1), sizeof(int), "batch");
-    char result[2200];
-    snprintf(result, sizeof result, "%s/result.ini", dir);
-    /* a finished run (result.ini is written before the final checkpoint) is left untouched */
-    rs->finished = dist_max_int(resume && lead && access(result, F_OK) == 0);
-    if (rs->finished) return 0;
     if (resume && checkpoint_load(ckpt, &rs->model, st) != 0) return RB_EXIT_USAGE;
     if (resume && st->step >= train_total_steps(c)) {
         rb_fail("run %s: its checkpoint is at the final step %ld but result.ini is missing "
@@ -369,12 +360,10 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
         if (has_gains && csv_truncate_after(gains, st->step) != 0) return RB_EXIT_FAIL;
         if (has_probe && csv_truncate_after(eval, st->step) != 0) return RB_EXIT_FAIL;
     } else if (access(ckpt, F_OK) == 0) {
-        {
-            rb_fail("run directory %s already holds a checkpoint: continue it with "
-                    "`resbench train --resume %s`, or choose another out/run_id",
-                    dir, dir);
-            return RB_EXIT_USAGE;
-        }
+        rb_fail("run directory %s already holds a checkpoint: continue it with "
+                "`resbench train --resume %s`, or choose another out/run_id",
+                dir, dir);
+        return RB_EXIT_USAGE;
     }
     if (write_config(dir, c) != 0 ||
         write_meta(dir, &rs->model, &rs->data, train_total_steps(c), resume) != 0)
@@ -398,7 +387,7 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
     if (worst) {
         if (!failed) rb_fail("another MPI rank failed to start (see its message)");
         run_free(&rs);
-        return worst == RB_EXIT_USAGE ? RB_EXIT_USAGE : RB_EXIT_FAIL;
+        return worst; /* RB_EXIT_USAGE (2) outranks RB_EXIT_FAIL (1) */
     }
     if (rs.finished) { /* resume of a finished run: report it, change nothing */
         char dir[sizeof res->run_dir];

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -236,4 +237,25 @@ char *rb_fmt_double(char *out, size_t n, double v) {
         if (!isfinite(v) || strtod(out, NULL) == v) break;
     }
     return out;
+}
+
+int rb_lock_dir(const char *dir, int *fd) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0) {
+        rb_fail("cannot create %s: %s", path, strerror(errno));
+        return RB_EXIT_FAIL;
+    }
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        close(*fd);
+        *fd = -1;
+        rb_fail("%s is locked", path);
+        return RB_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int rb_is_plain_name(const char *name) {
+    return name[0] != 0 && name[0] != '.' && strchr(name, '/') == NULL;
 }

@@ -41,6 +41,13 @@ int rb_mkdir_p(const char *path);
 /* Names in DIR (no dot entries), sorted; returns the count or -1. Free each name and the array. */
 int rb_list_dir(const char *dir, char ***names);
 int rb_fsync_dir(const char *dir_of_path);
+/* One owner per directory: an exclusive, non-blocking flock on DIR/lock, held while *fd stays open
+ * (the kernel drops it when the process ends, so there are no stale locks). Returns 0, RB_EXIT_FAIL
+ * when the lock file cannot be created (rb_error set), or RB_EXIT_USAGE when another process holds
+ * it (rb_error names the lock file; the caller says what is busy). */
+int rb_lock_dir(const char *dir, int *fd);
+/* 1 when name can be a directory inside another: not empty, no '/', not starting with '.'. */
+int rb_is_plain_name(const char *name);
 size_t rb_peak_rss_kb(void);
 /* Decimal text with the fewest digits (at least 6 significant) that strtod reads back as exactly
  * v, so results files round-trip; returns out. NaN and infinities print as nan, inf, -inf. */

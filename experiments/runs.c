@@ -1,12 +1,9 @@
 #include "runs.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "csvout.h"
@@ -115,17 +112,12 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
  * process (the kernel drops it when the process ends, so a killed experiment leaves no stale
  * lock). The descriptor is deliberately kept open. */
 static int lock_experiment(const char *exp) {
-    char path[4300];
-    snprintf(path, sizeof path, "%s/lock", exp);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return rb_fail("cannot create %s: %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        close(fd);
-        return rb_fail("experiment %s is in use by another resbench process (%s is locked); wait "
-                       "for it to finish, then repeat this command",
-                       exp, path);
-    }
-    return 0;
+    int fd; /* kept open for the life of the process: it holds the lock */
+    if (rb_lock_dir(exp, &fd) == RB_EXIT_USAGE)
+        return rb_fail("experiment %s is in use by another resbench process (%s); wait for it to "
+                       "finish, then repeat this command",
+                       exp, rb_error());
+    return fd < 0 ? -1 : 0;
 }
 
 /* An existing experiment keeps its base config: a command with another one is refused before
@@ -148,7 +140,7 @@ int exp_create(const Config *key, const char *prefix, const char *name, char *ex
     snprintf(def, sizeof def, "%s-%08llx", prefix,
              (unsigned long long)(config_hash(key) & 0xffffffffULL));
     rb_copy_str(exp_command, sizeof exp_command, prefix);
-    if (name && (!*name || strchr(name, '/') || name[0] == '.'))
+    if (name && !rb_is_plain_name(name))
         return rb_fail("--name '%s': not a plain directory name (no '/', not starting with '.'); "
                        "the experiment is written inside out",
                        name);
