@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -23,7 +24,7 @@ static int write_row(CsvOut *c, const char *const fields[]) {
 
 int csv_open(CsvOut *c, const char *path, const char *const header[], int ncols, int append) {
     memset(c, 0, sizeof *c);
-    snprintf(c->path, sizeof c->path, "%s", path);
+    rb_copy_str(c->path, sizeof c->path, path);
     c->ncols = ncols;
     FILE *probe = append ? fopen(path, "r") : NULL;
     int exists = probe != NULL;
@@ -33,6 +34,35 @@ int csv_open(CsvOut *c, const char *path, const char *const header[], int ncols,
     if (!exists && write_row(c, header) != 0)
         return rb_fail("cannot write %s: %s", path, strerror(errno));
     return 0;
+}
+
+int csv_open_atomic(CsvOut *c, const char *path, const char *const header[], int ncols) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return rb_fail("path too long: %s", path);
+    if (csv_open(c, tmp, header, ncols, 0) != 0) return -1;
+    rb_copy_str(c->final_path, sizeof c->final_path, path);
+    return 0;
+}
+
+int csv_commit(CsvOut *c) {
+    int bad = !c->f || fflush(c->f) != 0 || fsync(fileno(c->f)) != 0;
+    int err = errno;
+    if (c->f && fclose(c->f) != 0 && !bad) {
+        bad = 1;
+        err = errno;
+    }
+    c->f = NULL;
+    if (bad) {
+        unlink(c->path);
+        return rb_fail("cannot write %s: %s", c->final_path, strerror(err));
+    }
+    if (rename(c->path, c->final_path) != 0) {
+        err = errno;
+        unlink(c->path);
+        return rb_fail("cannot rename %s to %s: %s", c->path, c->final_path, strerror(err));
+    }
+    return rb_fsync_dir(c->final_path);
 }
 
 int csv_row(CsvOut *c, const char *const fields[]) {

@@ -6,11 +6,16 @@
 typedef struct {
     FILE *f;
     char path[4096];
+    char final_path[4096]; /* csv_open_atomic: renamed to this by csv_commit */
     int ncols;
 } CsvOut;
 
 /* append = 1 keeps existing rows (resume) and writes the header only for a new file. */
 int csv_open(CsvOut *c, const char *path, const char *const header[], int ncols, int append);
+/* A results file written whole: rows go to PATH.tmp, which csv_commit renames to PATH (a killed
+ * command leaves the previous PATH intact). */
+int csv_open_atomic(CsvOut *c, const char *path, const char *const header[], int ncols);
+int csv_commit(CsvOut *c);
 /* NULL fields are written empty. */
 int csv_row(CsvOut *c, const char *const fields[]);
 void csv_close(CsvOut *c);

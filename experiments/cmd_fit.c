@@ -1,7 +1,8 @@
 /* `resbench fit`: the compute-multiplier analysis. Prenorm's final losses over a size ladder (at
- * least 4 distinct sizes or budgets) give L(C) = a C^-b + c; every other variant's run at compute C
- * reaching loss L is worth C_prenorm(L) / C of prenorm compute (1.25 = "matches a baseline trained
- * with 1.25x the compute"). Seeds give the uncertainty. */
+ * least 4 distinct sizes or budgets) give L(C) = a C^-b + c; every other variant's group at compute
+ * C reaching loss L is worth C_prenorm(L) / C of prenorm compute (1.25 = "matches a baseline
+ * trained with 1.25x the compute"). The interval is a bootstrap over seeds (fit.h); the wall-clock
+ * view scales the multiplier by the achieved FLOP rate of the variant relative to prenorm. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,113 +16,197 @@
 #include "util.h"
 
 #define MAX_GROUPS 256
-#define MAX_SEEDS 64
+#define BOOT_SEED 20260315UL
 
-typedef struct {
-    char variant[32];
-    int n_layer, d_model;
-    double flops, loss[MAX_SEEDS];
-    int n;
-} Group;
-
-static Group *find_group(Group *g, int *ng, const char *v, int nl, int dm, double flops) {
+static FitGroup *find_group(FitGroup *g, int *ng, const char *v, int nl, int dm, double tokens,
+                            double flops) {
     for (int i = 0; i < *ng; i++)
         if (!strcmp(g[i].variant, v) && g[i].n_layer == nl && g[i].d_model == dm &&
-            fabs(g[i].flops - flops) <= 1e-6 * flops)
+            g[i].tokens == tokens && fabs(g[i].flops - flops) <= 1e-6 * flops)
             return &g[i];
     if (*ng == MAX_GROUPS) return NULL;
-    Group *n = &g[(*ng)++];
+    FitGroup *n = &g[(*ng)++];
     memset(n, 0, sizeof *n);
     rb_copy_str(n->variant, sizeof n->variant, v);
     n->n_layer = nl;
     n->d_model = dm;
+    n->tokens = tokens;
     n->flops = flops;
     return n;
 }
 
-static int load_summary(const char *dir, Group *g, int *ng) {
+static int load_summary(const char *dir, FitGroup *g, int *ng) {
     char path[4200];
     CsvTable t;
     if (rb_join(path, sizeof path, dir, "summary.csv") != 0 || csv_load(path, &t) != 0)
         return rb_fail("fit: %s", rb_error());
-    int cv = csv_col(&t, "variant"), cl = csv_col(&t, "n_layer"), cd = csv_col(&t, "d_model"),
-        cf = csv_col(&t, "flops"), cs = csv_col(&t, "status"), cx = csv_col(&t, "final_val_loss");
-    if (cv < 0 || cl < 0 || cd < 0 || cf < 0 || cs < 0 || cx < 0) {
-        csv_table_free(&t);
-        return rb_fail("fit: %s lacks a column of resbench's summary.csv", path);
-    }
+    static const char *const need[] = {"variant", "seed",   "n_layer",        "d_model",  "tokens",
+                                       "flops",   "status", "final_val_loss", "tok_per_s"};
+    int col[9];
+    for (int k = 0; k < 9; k++)
+        if ((col[k] = csv_col(&t, need[k])) < 0) {
+            csv_table_free(&t);
+            return rb_fail("fit: %s has no column '%s' (not a resbench summary.csv)", path,
+                           need[k]);
+        }
     for (size_t r = 0; r < csv_nrows(&t); r++) {
-        double loss = csv_num(&t, r, cx);
-        if (!strcmp(csv_cell(&t, r, cs), "failed") || !isfinite(loss)) continue;
-        double fl = csv_num(&t, r, cf);
+        double loss = csv_num(&t, r, col[7]);
+        if (!strcmp(csv_cell(&t, r, col[6]), "failed") || !isfinite(loss)) continue;
+        double fl = csv_num(&t, r, col[5]);
         if (!isfinite(fl) || fl <= 0) {
             rb_fail("fit: %s: row %zu, column flops: '%s' is not a positive number", path, r + 2,
-                    csv_cell(&t, r, cf));
+                    csv_cell(&t, r, col[5]));
             csv_table_free(&t);
             return -1;
         }
-        Group *gr = find_group(g, ng, csv_cell(&t, r, cv), csv_int(&t, r, cl, -1),
-                               csv_int(&t, r, cd, -1), csv_num(&t, r, cf));
-        if (!gr || gr->n == MAX_SEEDS) {
+        FitGroup *gr = find_group(g, ng, csv_cell(&t, r, col[0]), csv_int(&t, r, col[2], -1),
+                                  csv_int(&t, r, col[3], -1), csv_num(&t, r, col[4]), fl);
+        if (!gr || gr->n == FIT_MAX_SEEDS) {
             csv_table_free(&t);
             return rb_fail("fit: too many groups or seeds in %s", path);
         }
+        gr->seed[gr->n] = csv_int(&t, r, col[1], -1);
+        gr->tok_per_s[gr->n] = csv_num(&t, r, col[8]);
         gr->loss[gr->n++] = loss;
     }
     csv_table_free(&t);
     return 0;
 }
 
-static void fit_help(void) {
-    printf("usage: resbench fit [--out DIR] EXPERIMENT_DIR...\n\n"
-           "Reads summary.csv of ablate/sweep experiments, groups runs by variant, shape and\n"
-           "compute (mean over seeds), fits L(C) = a C^-b + c to prenorm (at least 4 distinct\n"
-           "sizes or budgets: a size ladder), and reports for every other group the compute\n"
-           "multiplier C_prenorm(L) / C (mean +- std over seeds; 'inf' when its loss is below the\n"
-           "fitted asymptote c). Writes fit.csv and figures/fit.png into the first directory\n"
-           "(or --out DIR).\n");
+/* Achieved FLOP rate of group i over prenorm's at the same shape and token budget: the factor that
+ * turns a compute multiplier into a wall-clock one (NAN without a prenorm twin or speeds). */
+static double flop_rate_ratio(const FitGroup *g, int ng, int i) {
+    for (int j = 0; j < ng; j++)
+        if (!strcmp(g[j].variant, "prenorm") && g[j].n_layer == g[i].n_layer &&
+            g[j].d_model == g[i].d_model && g[j].tokens == g[i].tokens) {
+            double ti = stats_mean(g[i].tok_per_s, g[i].n), tj = stats_mean(g[j].tok_per_s, g[j].n);
+            if (!(ti > 0) || !(tj > 0)) return NAN;
+            return (g[i].flops / g[i].tokens * ti) / (g[j].flops / g[j].tokens * tj);
+        }
+    return NAN;
 }
 
-static int write_outputs(const char *outdir, const Group *g, int ng, const PowerLaw *f,
-                         double *mult_mean, double *mult_std) {
-    static const char *const H[] = {"variant",         "n_layer",       "d_model",
-                                    "flops",           "runs",          "val_loss_mean",
-                                    "multiplier_mean", "multiplier_std"};
-    char path[4200], figdir[4200];
-    snprintf(path, sizeof path, "%s/fit.csv", outdir);
+static void fit_help(void) {
+    printf(
+        "usage: resbench fit [--out DIR] [--bootstrap N] EXPERIMENT_DIR...\n\n"
+        "Reads summary.csv of ablate/sweep experiments and groups runs by variant, shape and\n"
+        "token budget. Fits L(C) = a C^-b + c to prenorm's mean losses (at least 4 distinct\n"
+        "compute values: a size ladder) and reports for every group the compute multiplier\n"
+        "C_prenorm(L) / C ('inf' when its loss is below the fitted asymptote c), and per variant\n"
+        "the multiplier pooled over sizes (geometric mean). 95%% intervals: bootstrap over seeds,\n"
+        "refitting the law in every resample (N resamples, default 2000, fixed RNG seed).\n"
+        "Wall-clock view: multiplier x (variant's achieved FLOP/s / prenorm's at the same shape),\n"
+        "from the runs' tok_per_s. Writes fit.csv, fit_pooled.csv, fit.ini and figures/fit.png\n"
+        "into the first directory (or --out DIR).\n");
+}
+
+static void fmt(char *out, double v) {
+    rb_fmt_double(out, 48, v);
+}
+
+static int write_law(const char *outdir, const FitResult *r, int boot) {
+    char path[4200], buf[1024], a[48], b[48], c[48], e[48];
+    fmt(a, r->law.a);
+    fmt(b, r->law.b);
+    fmt(c, r->law.c);
+    fmt(e, r->law.rmse);
+    int n = snprintf(buf, sizeof buf,
+                     "# resbench fit: prenorm's law L(C) = a * C^-b + c\n"
+                     "a = %s\nb = %s\nc = %s\nrmse = %s\npoints = %d\nc_at_bound = %d\n"
+                     "bootstrap = %d\nbootstrap_seed = %lu\n",
+                     a, b, c, e, r->points, r->law.c_at_bound, boot, BOOT_SEED);
+    if (rb_join(path, sizeof path, outdir, "fit.ini") != 0) return -1;
+    return rb_write_file_atomic(path, buf, (size_t)n);
+}
+
+static int write_tables(const char *outdir, const FitGroup *g, int ng, const FitResult *r,
+                        const double *rate, const double *pooled_rate) {
+    static const char *const H[] = {"variant",
+                                    "n_layer",
+                                    "d_model",
+                                    "tokens",
+                                    "flops",
+                                    "runs",
+                                    "val_loss_mean",
+                                    "val_loss_std",
+                                    "multiplier",
+                                    "multiplier_lo",
+                                    "multiplier_hi",
+                                    "flop_rate_ratio",
+                                    "wall_multiplier",
+                                    "wall_multiplier_lo",
+                                    "wall_multiplier_hi"};
+    char path[4200], f[15][48];
+    const char *row[15];
+    for (int k = 0; k < 15; k++) row[k] = f[k];
     CsvOut csv;
-    if (csv_open(&csv, path, H, 8, 0) != 0) return -1;
+    if (rb_join(path, sizeof path, outdir, "fit.csv") != 0 || csv_open_atomic(&csv, path, H, 15))
+        return -1;
+    for (int i = 0; i < ng; i++) {
+        const FitEstimate *e = &r->group[i];
+        rb_copy_str(f[0], 48, g[i].variant);
+        snprintf(f[1], 48, "%d", g[i].n_layer);
+        snprintf(f[2], 48, "%d", g[i].d_model);
+        snprintf(f[5], 48, "%d", g[i].n);
+        const double v[15] = {0,
+                              0,
+                              0,
+                              g[i].tokens,
+                              g[i].flops,
+                              0,
+                              stats_mean(g[i].loss, g[i].n),
+                              stats_std(g[i].loss, g[i].n),
+                              e->point,
+                              e->lo,
+                              e->hi,
+                              rate[i],
+                              e->point * rate[i],
+                              e->lo * rate[i],
+                              e->hi * rate[i]};
+        for (int k = 3; k < 15; k++)
+            if (k != 5) fmt(f[k], v[k]);
+        if (csv_row(&csv, row) != 0) return -1;
+    }
+    if (csv_commit(&csv) != 0) return -1;
+    static const char *const P[] = {
+        "variant",           "sizes",           "multiplier",      "multiplier_lo",
+        "multiplier_hi",     "flop_rate_ratio", "wall_multiplier", "wall_multiplier_lo",
+        "wall_multiplier_hi"};
+    if (rb_join(path, sizeof path, outdir, "fit_pooled.csv") != 0 ||
+        csv_open_atomic(&csv, path, P, 9))
+        return -1;
+    for (int p = 0; p < r->n_pooled; p++) {
+        const FitEstimate *e = &r->pooled[p];
+        double q = pooled_rate[p];
+        rb_copy_str(f[0], 48, r->pooled_variant[p]);
+        snprintf(f[1], 48, "%d", r->pooled_sizes[p]);
+        const double v[7] = {e->point, e->lo, e->hi, q, e->point * q, e->lo * q, e->hi * q};
+        for (int k = 0; k < 7; k++) fmt(f[2 + k], v[k]);
+        if (csv_row(&csv, row) != 0) return -1;
+    }
+    return csv_commit(&csv);
+}
+
+/* gnuplot data: the fitted curve and every variant's points (mean, std over seeds). */
+static int write_figure(const char *outdir, const FitGroup *g, int ng, const FitResult *r) {
+    char figdir[4200], path[4400], variants[1024] = "";
     if (rb_join(figdir, sizeof figdir, outdir, "figures") != 0 || rb_mkdir_p(figdir) != 0)
         return -1;
-    char variants[1024] = "";
-    for (int i = 0; i < ng; i++) {
-        char f8[8][48];
-        rb_copy_str(f8[0], 48, g[i].variant);
-        snprintf(f8[1], 48, "%d", g[i].n_layer);
-        snprintf(f8[2], 48, "%d", g[i].d_model);
-        snprintf(f8[3], 48, "%.6e", g[i].flops);
-        snprintf(f8[4], 48, "%d", g[i].n);
-        snprintf(f8[5], 48, "%.6f", stats_mean(g[i].loss, g[i].n));
-        snprintf(f8[6], 48, "%.4f", mult_mean[i]);
-        snprintf(f8[7], 48, "%.4f", mult_std[i]);
-        const char *row[8];
-        for (int k = 0; k < 8; k++) row[k] = f8[k];
-        if (csv_row(&csv, row) != 0) return -1;
-        char dat[4400], name[64];
-        snprintf(name, sizeof name, "fit_points_%.31s.dat", g[i].variant);
-        if (rb_join(dat, sizeof dat, figdir, name) != 0) return -1;
-        int first = !strstr(variants, g[i].variant);
-        FILE *pf = fopen(dat, first ? "w" : "a");
-        if (!pf) return rb_fail("cannot write %s", dat);
-        fprintf(pf, "%.6e %.6f %.6f %.6f\n", g[i].flops, stats_mean(g[i].loss, g[i].n),
-                stats_std(g[i].loss, g[i].n), mult_mean[i]);
+    for (int p = 0; p < r->n_pooled; p++) {
+        const char *v = r->pooled_variant[p];
+        char name[64];
+        snprintf(name, sizeof name, "fit_points_%.31s.dat", v);
+        if (rb_join(path, sizeof path, figdir, name) != 0) return -1;
+        FILE *pf = fopen(path, "w");
+        if (!pf) return rb_fail("cannot write %s", path);
+        for (int i = 0; i < ng; i++)
+            if (!strcmp(g[i].variant, v))
+                fprintf(pf, "%.6e %.6f %.6f %.6f\n", g[i].flops, stats_mean(g[i].loss, g[i].n),
+                        stats_std(g[i].loss, g[i].n), r->group[i].point);
         fclose(pf);
-        if (first) {
-            if (variants[0]) strncat(variants, " ", sizeof variants - strlen(variants) - 1);
-            strncat(variants, g[i].variant, sizeof variants - strlen(variants) - 1);
-        }
+        if (variants[0]) strncat(variants, " ", sizeof variants - strlen(variants) - 1);
+        strncat(variants, v, sizeof variants - strlen(variants) - 1);
     }
-    csv_close(&csv);
     double cmin = INFINITY, cmax = 0;
     for (int i = 0; i < ng; i++) {
         cmin = fmin(cmin, g[i].flops);
@@ -130,10 +215,10 @@ static int write_outputs(const char *outdir, const Group *g, int ng, const Power
     if (rb_join(path, sizeof path, figdir, "fit_curve.dat") != 0) return -1;
     FILE *cf = fopen(path, "w");
     if (!cf) return rb_fail("cannot write %s", path);
-    fprintf(cf, "# C L(C) = %.6g C^-%.6g + %.6g\n", f->a, f->b, f->c);
+    fprintf(cf, "# C L(C) = %.6g C^-%.6g + %.6g\n", r->law.a, r->law.b, r->law.c);
     for (int k = 0; k <= 200; k++) {
         double C = cmin / 2 * pow(4 * cmax / cmin, k / 200.0);
-        fprintf(cf, "%.6e %.6f\n", C, power_law_loss(f, C));
+        fprintf(cf, "%.6e %.6f\n", C, power_law_loss(&r->law, C));
     }
     fclose(cf);
     if (plot_gnuplot("fit.gp", figdir, variants) != 0)
@@ -141,69 +226,129 @@ static int write_outputs(const char *outdir, const Group *g, int ng, const Power
     return 0;
 }
 
+static void print_estimate(const FitEstimate *e, double scale) {
+    if (isnan(e->point * scale)) {
+        printf("%-22s", "n/a");
+        return;
+    }
+    char s[64];
+    snprintf(s, sizeof s, "%.3f [%.3f, %.3f]", e->point * scale, e->lo * scale, e->hi * scale);
+    printf("%-22s", s);
+}
+
+/* The reading of a pooled interval against 1 (prenorm) and the paper's 1.25. */
+static const char *verdict(const FitEstimate *e) {
+    if (isnan(e->lo) || isnan(e->hi)) return "undecided (needs 2+ seeds)";
+    if (e->lo > 1.25) return "above 1.25: more efficient than claimed";
+    if (e->lo > 1) return e->hi >= 1.25 ? "more efficient; 1.25 inside" : "more efficient, < 1.25";
+    if (e->hi < 1) return "less compute-efficient than prenorm";
+    return "within seed noise of prenorm";
+}
+
+static const char *wall_verdict(const FitEstimate *e) {
+    if (isnan(e->point)) return "no speeds";
+    if (isnan(e->lo) || isnan(e->hi)) return "undecided";
+    return e->lo > 1 ? "wins at equal wall time"
+                     : (e->hi < 1 ? "loses at equal wall time" : "within seed noise");
+}
+
+static void print_results(const FitGroup *g, int ng, const FitResult *r, const double *rate,
+                          const double *pooled_rate, int boot) {
+    printf("prenorm fit over %d sizes: L(C) = %.4g * C^-%.4f + %.4f (rmse %.4f)\n", r->points,
+           r->law.a, r->law.b, r->law.c, r->law.rmse);
+    if (r->law.c_at_bound)
+        printf("warning: the asymptote c = %.4f lies at the edge of its range [0, min loss): the "
+               "law is underdetermined by these points; read the multipliers with care\n",
+               r->law.c);
+    if (r->points < 5)
+        printf("warning: %d compute values for 3 parameters leave %d degrees of freedom (5+ "
+               "recommended): the law is barely determined\n",
+               r->points, r->points - 3);
+    printf("\n95%% intervals: bootstrap over seeds (%d resamples, law refitted in each)\n", boot);
+    printf("%-14s %7s %7s %11s %4s %9s  %-22s %7s  %s\n", "variant", "n_layer", "d_model", "FLOPs",
+           "runs", "val loss", "compute multiplier", "FLOP/s", "wall-clock multiplier");
+    for (int i = 0; i < ng; i++) {
+        printf("%-14s %7d %7d %11.4g %4d %9.4f  ", g[i].variant, g[i].n_layer, g[i].d_model,
+               g[i].flops, g[i].n, stats_mean(g[i].loss, g[i].n));
+        print_estimate(&r->group[i], 1);
+        printf(" %7.3f  ", rate[i]);
+        print_estimate(&r->group[i], rate[i]);
+        printf("\n");
+    }
+    printf("\npooled over sizes (geometric mean of the groups' multipliers):\n");
+    printf("%-14s %5s  %-22s %-22s  %s\n", "variant", "sizes", "compute multiplier",
+           "wall-clock multiplier", "verdict: at equal compute | at equal wall time");
+    for (int p = 0; p < r->n_pooled; p++) {
+        if (!strcmp(r->pooled_variant[p], "prenorm")) continue;
+        printf("%-14s %5d  ", r->pooled_variant[p], r->pooled_sizes[p]);
+        print_estimate(&r->pooled[p], 1);
+        printf(" ");
+        print_estimate(&r->pooled[p], pooled_rate[p]);
+        FitEstimate w = {r->pooled[p].point * pooled_rate[p], r->pooled[p].lo * pooled_rate[p],
+                         r->pooled[p].hi * pooled_rate[p]};
+        printf("  %s | %s\n", verdict(&r->pooled[p]), wall_verdict(&w));
+    }
+}
+
 int cmd_fit(int argc, char **argv) {
     const char *out = NULL, *dirs[64];
-    int ndirs = 0;
+    int ndirs = 0, boot = 2000;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fit_help();
             return RB_EXIT_OK;
         }
-        if (!strcmp(argv[i], "--out") && i + 1 >= argc)
-            rb_die(RB_EXIT_USAGE, "fit: --out needs a directory");
-        if (!strcmp(argv[i], "--out"))
+        if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "--bootstrap")) && i + 1 >= argc)
+            rb_die(RB_EXIT_USAGE, "fit: %s needs a value", argv[i]);
+        if (!strcmp(argv[i], "--out")) {
             out = argv[++i];
-        else if (argv[i][0] == '-')
+        } else if (!strcmp(argv[i], "--bootstrap")) {
+            char *end;
+            long b = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || b < 100 || b > 100000)
+                rb_die(RB_EXIT_USAGE, "fit: --bootstrap '%s': expected an integer in [100, 100000]",
+                       argv[i]);
+            boot = (int)b;
+        } else if (argv[i][0] == '-') {
             rb_die(RB_EXIT_USAGE, "fit: unknown option '%s'", argv[i]);
-        else if (ndirs < 64)
+        } else if (ndirs < 64) {
             dirs[ndirs++] = argv[i];
-        else
+        } else {
             rb_die(RB_EXIT_USAGE, "fit: more than 64 experiment directories");
+        }
     }
     if (!ndirs) rb_die(RB_EXIT_USAGE, "fit: no experiment directory given (see --help)");
-    static Group g[MAX_GROUPS];
+    static FitGroup g[MAX_GROUPS];
     int ng = 0;
     for (int i = 0; i < ndirs; i++)
         if (load_summary(dirs[i], g, &ng) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
-    double C[MAX_GROUPS], L[MAX_GROUPS];
-    int np = 0;
-    for (int i = 0; i < ng; i++)
-        if (!strcmp(g[i].variant, "prenorm")) {
-            C[np] = g[i].flops;
-            L[np++] = stats_mean(g[i].loss, g[i].n);
-        }
-    int ndistinct = 0; /* distinct compute values: shapes with equal FLOPs are one point in C */
-    for (int i = 0; i < np; i++) {
-        int seen = 0;
-        for (int j = 0; j < i; j++) seen |= fabs(C[j] - C[i]) <= 1e-9 * C[i];
-        ndistinct += !seen;
-    }
-    PowerLaw f;
-    if (ndistinct < 4)
-        rb_die(RB_EXIT_USAGE,
-               "fit: needs prenorm runs at >= 4 distinct compute values (found %d among %d prenorm "
-               "shape/budget groups)",
-               ndistinct, np);
-    if (fit_power_law(C, L, np, &f) != 0)
+    static FitResult r;
+    if (fit_multipliers(g, ng, boot, BOOT_SEED, &r) != 0) {
+        if (r.points < 4)
+            rb_die(RB_EXIT_USAGE,
+                   "fit: needs prenorm runs at >= 4 distinct compute values (found %d)", r.points);
         rb_die(RB_EXIT_USAGE,
                "fit: prenorm's loss does not fall with compute over its %d sizes; "
                "no power law L = a C^-b + c fits",
-               ndistinct);
-    printf("prenorm fit over %d sizes: L(C) = %.4g * C^-%.4f + %.4f (rmse %.4f)\n\n", ndistinct,
-           f.a, f.b, f.c, f.rmse);
-    printf("%-14s %7s %7s %11s %4s %9s  %s\n", "variant", "n_layer", "d_model", "FLOPs", "runs",
-           "val loss", "compute multiplier (mean +- std over seeds)");
-    double mm[MAX_GROUPS], ms[MAX_GROUPS];
-    for (int i = 0; i < ng; i++) {
-        double m[MAX_SEEDS];
-        for (int s = 0; s < g[i].n; s++) m[s] = power_law_compute(&f, g[i].loss[s]) / g[i].flops;
-        mm[i] = stats_mean(m, g[i].n);
-        ms[i] = stats_std(m, g[i].n);
-        printf("%-14s %7d %7d %11.4g %4d %9.4f  %.3f +- %.3f\n", g[i].variant, g[i].n_layer,
-               g[i].d_model, g[i].flops, g[i].n, stats_mean(g[i].loss, g[i].n), mm[i], ms[i]);
+               r.points);
     }
-    if (write_outputs(out ? out : dirs[0], g, ng, &f, mm, ms) != 0)
+    double rate[MAX_GROUPS], pooled_rate[16];
+    for (int i = 0; i < ng; i++) rate[i] = flop_rate_ratio(g, ng, i);
+    for (int p = 0; p < r.n_pooled; p++) { /* geometric mean over the variant's groups */
+        double s = 0;
+        int n = 0;
+        for (int i = 0; i < ng; i++)
+            if (!strcmp(g[i].variant, r.pooled_variant[p])) {
+                s += log(rate[i]);
+                n++;
+            }
+        pooled_rate[p] = n ? exp(s / n) : NAN;
+    }
+    print_results(g, ng, &r, rate, pooled_rate, boot);
+    const char *dst = out ? out : dirs[0];
+    if (rb_mkdir_p(dst) != 0 || write_law(dst, &r, boot) != 0 ||
+        write_tables(dst, g, ng, &r, rate, pooled_rate) != 0 || write_figure(dst, g, ng, &r) != 0)
         rb_die(RB_EXIT_FAIL, "%s", rb_error());
-    printf("\nfit: fit.csv and figures/fit.png in %s\n", out ? out : dirs[0]);
+    printf("\nfit: fit.csv, fit_pooled.csv, fit.ini and figures/fit.png in %s\n", dst);
     return RB_EXIT_OK;
 }

@@ -1,6 +1,11 @@
 #include "fit.h"
 
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort.h>
 #include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
 
 double power_law_loss(const PowerLaw *f, double C) {
     return f->a * pow(C, -f->b) + f->c;
@@ -68,5 +73,169 @@ int fit_power_law(const double *C, const double *L, int n, PowerLaw *f) {
     double sse = fit_given_c(C, L, n, 0.5 * (lo + hi), f);
     if (!isfinite(sse) || f->b <= 0) return -1;
     f->rmse = sqrt(sse / n);
+    f->c_at_bound = f->c <= top / grid || f->c >= top * (1 - 1.0 / grid);
+    return 0;
+}
+
+/* Index of every group entry's seed in the list of distinct seeds. */
+typedef struct {
+    int ns, seeds[FIT_MAX_SEEDS * 4];
+    int (*idx)[FIT_MAX_SEEDS]; /* idx[group][entry] */
+} SeedMap;
+
+static int seed_map(const FitGroup *g, int ng, SeedMap *m) {
+    m->ns = 0;
+    m->idx = calloc((size_t)ng ? (size_t)ng : 1, sizeof *m->idx);
+    if (!m->idx) return -1;
+    for (int i = 0; i < ng; i++)
+        for (int k = 0; k < g[i].n; k++) {
+            int j = 0;
+            while (j < m->ns && m->seeds[j] != g[i].seed[k]) j++;
+            if (j == m->ns) {
+                if (m->ns == (int)(sizeof m->seeds / sizeof m->seeds[0])) return -1;
+                m->seeds[m->ns++] = g[i].seed[k];
+            }
+            m->idx[i][k] = j;
+        }
+    return 0;
+}
+
+/* Every group's multiplier with seed j counted weight[j] times: means, prenorm's law fitted to its
+ * means, C_prenorm(mean) / C. NAN for a group none of whose seeds is drawn; -1 when the law cannot
+ * be fitted (fewer than 4 distinct prenorm compute values, or no power law). */
+static int multipliers_weighted(const FitGroup *g, int ng, const SeedMap *sm, const int *weight,
+                                double *mult, PowerLaw *law, int *points) {
+    double C[256], L[256];
+    int np = 0, distinct = 0;
+    for (int i = 0; i < ng; i++) {
+        double sum = 0, wsum = 0;
+        for (int k = 0; k < g[i].n; k++) {
+            sum += weight[sm->idx[i][k]] * g[i].loss[k];
+            wsum += weight[sm->idx[i][k]];
+        }
+        mult[i] = wsum > 0 ? sum / wsum : NAN; /* the mean loss until the law is known */
+        if (!strcmp(g[i].variant, "prenorm") && isfinite(mult[i]) && np < 256) {
+            int seen = 0;
+            for (int j = 0; j < np; j++) seen |= fabs(C[j] - g[i].flops) <= 1e-9 * g[i].flops;
+            distinct += !seen;
+            C[np] = g[i].flops;
+            L[np++] = mult[i];
+        }
+    }
+    if (points) *points = distinct;
+    if (distinct < 4 || fit_power_law(C, L, np, law) != 0) return -1;
+    for (int i = 0; i < ng; i++)
+        if (isfinite(mult[i])) mult[i] = power_law_compute(law, mult[i]) / g[i].flops;
+    return 0;
+}
+
+/* Geometric mean of a variant's group multipliers (INFINITY if one is; NAN if one is undefined). */
+static double pooled_multiplier(const FitGroup *g, int ng, const double *mult, const char *v) {
+    double s = 0;
+    int n = 0;
+    for (int i = 0; i < ng; i++)
+        if (!strcmp(g[i].variant, v)) {
+            if (isnan(mult[i])) return NAN;
+            s += log(mult[i]);
+            n++;
+        }
+    return n ? exp(s / n) : NAN;
+}
+
+/* Quantile q of ascending x[0..n) by linear interpolation between order statistics (GSL's
+ * definition), except that a neighbour at INFINITY gives INFINITY rather than NAN. */
+static double quantile_sorted(const double *x, int n, double q) {
+    double h = q * (n - 1);
+    int i = (int)floor(h);
+    double d = h - i;
+    if (i + 1 >= n || d == 0) return x[i];
+    if (isinf(x[i + 1])) return x[i + 1];
+    return x[i] + d * (x[i + 1] - x[i]);
+}
+
+/* 95% interval from the defined values among `boot` resamples. */
+static void interval(double *vals, int boot, FitEstimate *e) {
+    int n = 0;
+    for (int b = 0; b < boot; b++)
+        if (!isnan(vals[b])) vals[n++] = vals[b];
+    if (n < 1 || 2 * n < boot) {
+        e->lo = e->hi = NAN;
+        return;
+    }
+    gsl_sort(vals, 1, (size_t)n);
+    e->lo = quantile_sorted(vals, n, 0.025);
+    e->hi = quantile_sorted(vals, n, 0.975);
+}
+
+int fit_multipliers(const FitGroup *g, int ng, int boot, unsigned long rng_seed, FitResult *out) {
+    if (ng > 256) return -1;
+    memset(out, 0, sizeof *out);
+    SeedMap sm;
+    if (seed_map(g, ng, &sm) != 0) {
+        free(sm.idx);
+        return -1;
+    }
+    int weight[FIT_MAX_SEEDS * 4] = {0};
+    for (int j = 0; j < sm.ns; j++) weight[j] = 1;
+    double mult[256];
+    if (multipliers_weighted(g, ng, &sm, weight, mult, &out->law, &out->points) != 0) {
+        free(sm.idx);
+        return -1;
+    }
+    for (int i = 0; i < ng; i++) {
+        out->group[i].point = mult[i];
+        int seen = 0;
+        for (int p = 0; p < out->n_pooled; p++)
+            seen |= !strcmp(out->pooled_variant[p], g[i].variant);
+        if (!seen && out->n_pooled < 16) {
+            int p = out->n_pooled++;
+            snprintf(out->pooled_variant[p], sizeof out->pooled_variant[p], "%s", g[i].variant);
+        }
+    }
+    for (int p = 0; p < out->n_pooled; p++) {
+        out->pooled[p].point = pooled_multiplier(g, ng, mult, out->pooled_variant[p]);
+        for (int i = 0; i < ng; i++)
+            out->pooled_sizes[p] += !strcmp(g[i].variant, out->pooled_variant[p]);
+    }
+    /* resamples: vals[(group or ng + pooled index) * boot + b] */
+    double *vals =
+        malloc(sizeof *vals * (size_t)(ng + out->n_pooled) * (size_t)(boot > 0 ? boot : 1));
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!vals || !rng) {
+        free(vals);
+        gsl_rng_free(rng);
+        free(sm.idx);
+        return -1;
+    }
+    gsl_rng_set(rng, rng_seed);
+    for (int b = 0; b < boot; b++) {
+        memset(weight, 0, sizeof weight);
+        for (int k = 0; k < sm.ns; k++) weight[gsl_rng_uniform_int(rng, (unsigned long)sm.ns)]++;
+        PowerLaw law;
+        if (multipliers_weighted(g, ng, &sm, weight, mult, &law, NULL) != 0)
+            for (int i = 0; i < ng; i++) mult[i] = NAN;
+        for (int i = 0; i < ng; i++) vals[(size_t)i * boot + b] = mult[i];
+        for (int p = 0; p < out->n_pooled; p++)
+            vals[(size_t)(ng + p) * boot + b] =
+                pooled_multiplier(g, ng, mult, out->pooled_variant[p]);
+    }
+    /* one seed has no spread to resample: its interval stays undefined rather than [m, m] */
+    for (int i = 0; i < ng; i++)
+        if (g[i].n >= 2)
+            interval(vals + (size_t)i * boot, boot, &out->group[i]);
+        else
+            out->group[i].lo = out->group[i].hi = NAN;
+    for (int p = 0; p < out->n_pooled; p++) {
+        int min_n = FIT_MAX_SEEDS;
+        for (int i = 0; i < ng; i++)
+            if (!strcmp(g[i].variant, out->pooled_variant[p]) && g[i].n < min_n) min_n = g[i].n;
+        if (min_n >= 2)
+            interval(vals + (size_t)(ng + p) * boot, boot, &out->pooled[p]);
+        else
+            out->pooled[p].lo = out->pooled[p].hi = NAN;
+    }
+    free(vals);
+    gsl_rng_free(rng);
+    free(sm.idx);
     return 0;
 }

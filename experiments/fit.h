@@ -4,6 +4,7 @@
 
 typedef struct {
     double a, b, c, rmse;
+    int c_at_bound; /* c within one grid cell of 0 or of min(L): the law is underdetermined */
 } PowerLaw;
 
 /* Least-squares fit of L = a C^-b + c to n points (n >= 4, C > 0, at least 4 distinct C): for each
@@ -14,5 +15,43 @@ int fit_power_law(const double *C, const double *L, int n, PowerLaw *f);
 double power_law_loss(const PowerLaw *f, double C);
 /* Compute the fitted law needs to reach loss L: (a / (L - c))^(1/b); INFINITY when L <= c. */
 double power_law_compute(const PowerLaw *f, double L);
+
+#define FIT_MAX_SEEDS 64
+
+/* The runs of one (variant, shape, token budget): one final loss per seed. */
+typedef struct {
+    char variant[32];
+    int n_layer, d_model;
+    double tokens, flops;
+    int n, seed[FIT_MAX_SEEDS];
+    double loss[FIT_MAX_SEEDS], tok_per_s[FIT_MAX_SEEDS];
+} FitGroup;
+
+/* A point estimate with a 95% percentile-bootstrap interval (NAN when undefined). */
+typedef struct {
+    double point, lo, hi;
+} FitEstimate;
+
+/* Compute multipliers of every group (prenorm groups included: their multiplier measures the fit's
+ * residual) and, per variant, pooled over its groups as the geometric mean. The point estimate uses
+ * every seed's loss: the law is fitted to prenorm's mean losses and a group's multiplier is
+ * C_prenorm(mean loss) / C. The interval resamples seeds: each of `boot` resamples draws as many
+ * seeds as the experiments have, with replacement, from the distinct seeds, recomputes every
+ * group's mean over the drawn seeds it has (multiplicity counts), refits prenorm's law and
+ * recomputes every multiplier; the 2.5% and 97.5% quantiles of the resamples where the group is
+ * defined form the interval (NAN when fewer than half the resamples define it, or the group has one
+ * seed). Deterministic (GSL's MT19937 seeded with rng_seed). `pooled_variant` receives ng names at
+ * most, *n_pooled how many. Returns -1 when the full-data fit fails. */
+typedef struct {
+    PowerLaw law;
+    int points; /* distinct prenorm compute values in the fit */
+    FitEstimate group[256];
+    int n_pooled;
+    char pooled_variant[16][32];
+    int pooled_sizes[16];
+    FitEstimate pooled[16];
+} FitResult;
+
+int fit_multipliers(const FitGroup *g, int ng, int boot, unsigned long rng_seed, FitResult *out);
 
 #endif

@@ -69,11 +69,10 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
                                     "n_head",    "seq_len", "batch_size",     "params",
                                     "tokens",    "flops",   "final_val_loss", "best_val_loss",
                                     "tok_per_s", "wall_s",  "overhead_pct",   "status"};
-    char path[2200], tmp[2300];
+    char path[2200];
     snprintf(path, sizeof path, "%s/summary.csv", exp);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     CsvOut csv;
-    if (csv_open(&csv, tmp, H, 16, 0) != 0) return -1;
+    if (csv_open_atomic(&csv, path, H, 16) != 0) return -1;
     double ref = exp_prenorm_tok_s(runs, n);
     for (int i = 0; i < n; i++) {
         const ExpRun *a = &runs[i];
@@ -103,9 +102,7 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
             return -1;
         }
     }
-    csv_close(&csv);
-    if (rename(tmp, path) != 0) return rb_fail("cannot rename %s to %s", tmp, path);
-    return 0;
+    return csv_commit(&csv);
 }
 
 /* One process per experiment directory: an exclusive flock on EXP/lock for the life of the

@@ -1,5 +1,6 @@
-/* `resbench fit`: the power-law fit recovers a known law from exact points, and the compute
- * multiplier of a variant that reaches prenorm's loss with 1/1.25 of the compute is 1.25. */
+/* `resbench fit`: the power-law fit recovers a known law from exact points, the compute multiplier
+ * of a variant that reaches prenorm's loss with 1/1.25 of the compute is 1.25, and the bootstrap
+ * interval over two seeds spans exactly the two single-seed multipliers. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 #include "fit.h"
 #include "testutil.h"
 
-static const PowerLaw LAW = {20.0, 0.15, 1.0, 0};
+static const PowerLaw LAW = {20.0, 0.15, 1.0, 0, 0};
 
 START_TEST(test_fit_recovers_law) {
     double C[6], L[6];
@@ -39,12 +40,12 @@ static void write_summary(const char *dir, int prenorm_sizes) {
     for (int i = 0; i < prenorm_sizes; i++) {
         double C = 1e13 * pow(10, i * 0.8);
         for (int s = 0; s < 2; s++)
-            fprintf(f, "prenorm,%d,%d,%d,4,64,16,1000,1000,%.6e,%.6f,0,1,1,0,ok\n", s + 1, 2 + i,
+            fprintf(f, "prenorm,%d,%d,%d,4,64,16,1000,1000,%.6e,%.6f,0,100,1,0,ok\n", s + 1, 2 + i,
                     64 * (i + 1), C, power_law_loss(&LAW, C) + (s ? 0.002 : -0.002));
     }
     for (int i = 0; i < 3; i++) {
-        double C = 1e14 * pow(10, i);
-        fprintf(f, "attnres_block,1,%d,%d,4,64,16,1000,1000,%.6e,%.6f,0,1,1,0,ok\n", 2 + i,
+        double C = 1.02e13 * pow(10, i * 0.8); /* 2% more than prenorm's shape at i */
+        fprintf(f, "attnres_block,1,%d,%d,4,64,16,1000,1000,%.6e,%.6f,0,80,1,0,ok\n", 2 + i,
                 64 * (i + 1), C, power_law_loss(&LAW, 1.25 * C));
         fprintf(f, "attnres_block,2,%d,%d,4,64,16,1000,1000,%.6e,nan,0,1,1,0,failed\n", 2 + i,
                 64 * (i + 1), C);
@@ -62,12 +63,18 @@ START_TEST(test_fit_multiplier) {
     snprintf(path, sizeof path, "%s/fit.csv", dir);
     CsvTable t;
     ck_assert(csv_load(path, &t) == 0);
-    int cv = csv_col(&t, "variant"), cm = csv_col(&t, "multiplier_mean");
+    int cv = csv_col(&t, "variant"), cm = csv_col(&t, "multiplier"),
+        cr = csv_col(&t, "flop_rate_ratio"), cw = csv_col(&t, "wall_multiplier");
+    ck_assert(cv >= 0 && cm >= 0 && cr >= 0 && cw >= 0);
     int seen = 0;
     for (size_t r = 0; r < csv_nrows(&t); r++) {
         double m = csv_num(&t, r, cm);
         if (!strcmp(csv_cell(&t, r, cv), "attnres_block")) {
             ck_assert_msg(fabs(m - 1.25) < 0.02, "multiplier %g", m);
+            /* 80 vs 100 tok/s with 2% more FLOPs per token: FLOP rate 0.816 of prenorm's */
+            ck_assert_double_eq_tol(csv_num(&t, r, cr), 0.8 * 1.02,
+                                    1e-5); /* FLOPs written to 7 digits */
+            ck_assert_double_eq_tol(csv_num(&t, r, cw), m * csv_num(&t, r, cr), 1e-12);
             seen++;
         } else {
             ck_assert_msg(fabs(m - 1.0) < 0.02, "prenorm multiplier %g", m);
@@ -75,9 +82,77 @@ START_TEST(test_fit_multiplier) {
     }
     ck_assert_int_eq(seen, 3);
     csv_table_free(&t);
+    /* one attnres_block seed: no interval, said so */
+    ck_assert_msg(strstr(buf, "undecided (needs 2+ seeds)"), "%s", buf);
+    snprintf(path, sizeof path, "%s/fit_pooled.csv", dir);
+    ck_assert(csv_load(path, &t) == 0);
+    ck_assert_int_eq((int)csv_nrows(&t), 2);
+    ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "variant")), "attnres_block");
+    ck_assert_int_eq(csv_int(&t, 1, csv_col(&t, "sizes"), 0), 3);
+    ck_assert(fabs(csv_num(&t, 1, csv_col(&t, "multiplier")) - 1.25) < 0.02);
+    csv_table_free(&t);
     write_summary(dir, 3);
     ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, ">= 4 distinct compute values (found 3"), "%s", buf);
+}
+END_TEST
+
+/* Prenorm's seed s follows LAW shifted by 0.01 s in c; the variant's seed-1 losses are prenorm
+ * seed 1's at 1.25x its compute, seed 2's prenorm seed 2's at 1.1x. A resample of seeds {1, 1}
+ * (probability 1/4) gives exactly 1.25 and {2, 2} exactly 1.1, so the 2.5% and 97.5% quantiles
+ * of 2000 resamples are those two single-seed multipliers, for every size and pooled. */
+static int two_seed_groups(FitGroup *g) {
+    memset(g, 0, 8 * sizeof *g);
+    for (int i = 0; i < 5; i++) {
+        g[i] = (FitGroup){.n_layer = 2 + i, .d_model = 64, .tokens = 1000, .n = 2};
+        strcpy(g[i].variant, "prenorm");
+        g[i].flops = 1e13 * pow(10, i * 0.8);
+    }
+    for (int i = 5; i < 8; i++) {
+        g[i] = (FitGroup){.n_layer = i, .d_model = 64, .tokens = 1000, .n = 2};
+        strcpy(g[i].variant, "attnres_block");
+        g[i].flops = 3e13 * pow(10, (i - 5) * 0.9);
+    }
+    for (int i = 0; i < 8; i++)
+        for (int s = 0; s < 2; s++) {
+            PowerLaw law = LAW;
+            law.c += 0.01 * (s + 1);
+            double mult = i < 5 ? 1 : (s ? 1.1 : 1.25);
+            g[i].seed[s] = s + 1;
+            g[i].tok_per_s[s] = 1;
+            g[i].loss[s] = power_law_loss(&law, mult * g[i].flops);
+        }
+    return 8;
+}
+
+START_TEST(test_fit_bootstrap_two_seeds) {
+    FitGroup g[8];
+    int ng = two_seed_groups(g);
+    static FitResult r, r2;
+    ck_assert(fit_multipliers(g, ng, 2000, 7, &r) == 0);
+    ck_assert_int_eq(r.points, 5);
+    for (int i = 5; i < 8; i++) {
+        ck_assert_msg(fabs(r.group[i].lo - 1.1) < 2e-3 && fabs(r.group[i].hi - 1.25) < 2e-3,
+                      "group %d: [%g, %g]", i, r.group[i].lo, r.group[i].hi);
+        ck_assert(r.group[i].point > 1.1 && r.group[i].point < 1.25);
+    }
+    ck_assert_int_eq(r.n_pooled, 2);
+    ck_assert_str_eq(r.pooled_variant[1], "attnres_block");
+    ck_assert_int_eq(r.pooled_sizes[1], 3);
+    ck_assert(fabs(r.pooled[1].lo - 1.1) < 2e-3 && fabs(r.pooled[1].hi - 1.25) < 2e-3);
+    ck_assert(fabs(r.pooled[0].point - 1) < 1e-3); /* prenorm against its own law */
+    /* deterministic for a seed, bit for bit */
+    ck_assert(fit_multipliers(g, ng, 2000, 7, &r2) == 0);
+    ck_assert(memcmp(r.group, r2.group, sizeof r.group) == 0);
+    /* one seed: nothing to resample, the interval is undefined */
+    for (int i = 0; i < ng; i++) g[i].n = 1;
+    ck_assert(fit_multipliers(g, ng, 500, 7, &r) == 0);
+    ck_assert(isnan(r.group[6].lo) && isnan(r.pooled[1].hi));
+    ck_assert(fabs(r.group[6].point - 1.25) < 2e-3);
+    /* fewer than 4 prenorm compute values: no law */
+    for (int i = 3; i < 5; i++) strcpy(g[i].variant, "hc");
+    ck_assert(fit_multipliers(g, ng, 500, 7, &r) != 0);
+    ck_assert_int_eq(r.points, 3);
 }
 END_TEST
 
@@ -87,6 +162,7 @@ static Suite *fit_suite(void) {
     tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_add_test(tc, test_fit_recovers_law);
     tcase_add_test(tc, test_fit_multiplier);
+    tcase_add_test(tc, test_fit_bootstrap_two_seeds);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -156,7 +156,19 @@ START_TEST(test_report_known_answers) {
     ck_assert_msg(row_has(glance_row(rep, "denseformer"), "| within seed noise", 4), "%s", rep);
     ck_assert(strstr(rep, "| attnres_full | 3 | 2.00 +- 1.00 |")); /* growth 1, 2, 3 */
     ck_assert(strstr(rep, "largest hop count (4 hops)"));
-    ck_assert(strstr(rep, "No `fit.csv`"));
+    ck_assert(strstr(rep, "No `fit_pooled.csv`"));
+    /* claim 4 from fit's pooled table: interval above 1 = reproduced, containing 1 = noise */
+    put(exp, "fit_pooled.csv",
+        "variant,sizes,multiplier,multiplier_lo,multiplier_hi,flop_rate_ratio,wall_multiplier,"
+        "wall_multiplier_lo,wall_multiplier_hi\nprenorm,4,1,0.99,1.01,1,1,0.99,1.01\n"
+        "attnres_block,4,1.2,1.1,1.3,0.9,1.08,0.99,1.17\nmhc,4,1.02,0.95,1.09,,,,\n");
+    ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    rep = tu_read(path);
+    ck_assert_msg(
+        strstr(rep,
+               "| attnres_block | 4 | 1.200 [1.100, 1.300] | reproduced | 1.080 [0.990, 1.170] |"),
+        "%s", rep);
+    ck_assert(strstr(rep, "| mhc | 4 | 1.020 [0.950, 1.090] | within seed noise | n/a |"));
 }
 END_TEST
 
