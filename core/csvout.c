@@ -22,13 +22,39 @@ static int write_row(CsvOut *c, const char *const fields[]) {
     return 0;
 }
 
+static int check_header(FILE *probe, const char *path, const char *const header[], int ncols) {
+    char line[4096], want[4096];
+    size_t w = 0;
+    for (int i = 0; i < ncols && w < sizeof want; i++)
+        w += (size_t)snprintf(want + w, sizeof want - w, "%s%s", i ? "," : "", header[i]);
+    if (!fgets(line, sizeof line, probe)) return 0; /* empty: the header is written below */
+    line[strcspn(line, "\r\n")] = 0;
+    if (!strcmp(line, want)) return 0;
+    return rb_fail("%s: its columns (%s) are not this resbench's (%s): the run was written by "
+                   "another version; finish it with that version or start a new run",
+                   path, line, want);
+}
+
+int csv_check_header(const char *path, const char *const header[], int ncols) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int bad = check_header(f, path, header, ncols);
+    fclose(f);
+    return bad;
+}
+
 int csv_open(CsvOut *c, const char *path, const char *const header[], int ncols, int append) {
     memset(c, 0, sizeof *c);
     rb_copy_str(c->path, sizeof c->path, path);
     c->ncols = ncols;
     FILE *probe = append ? fopen(path, "r") : NULL;
-    int exists = probe != NULL;
-    if (probe) fclose(probe);
+    int exists = 0;
+    if (probe) {
+        int bad = check_header(probe, path, header, ncols);
+        exists = ftell(probe) > 0;
+        fclose(probe);
+        if (bad) return -1;
+    }
     c->f = fopen(path, append ? "a" : "w");
     if (!c->f) return rb_fail("cannot write %s: %s", path, strerror(errno));
     if (!exists && write_row(c, header) != 0)

@@ -10,8 +10,11 @@ typedef struct {
     int ncols;
 } CsvOut;
 
-/* append = 1 keeps existing rows (resume) and writes the header only for a new file. */
+/* append = 1 keeps existing rows (resume) and writes the header only for a new file; an existing
+ * file whose first line is not HEADER is refused (appending would make it ragged). */
 int csv_open(CsvOut *c, const char *path, const char *const header[], int ncols, int append);
+/* 0 when PATH is absent, empty or starts with HEADER; else -1 with the two headers in rb_error. */
+int csv_check_header(const char *path, const char *const header[], int ncols);
 /* A results file written whole: rows go to PATH.tmp, which csv_commit renames to PATH (a killed
  * command leaves the previous PATH intact). */
 int csv_open_atomic(CsvOut *c, const char *path, const char *const header[], int ncols);

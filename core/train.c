@@ -209,20 +209,31 @@ static int log_depth_weights(CsvOut *csv, Model *m, long step) {
 }
 
 static const char *const DEPTH_HEADER[] = {"step", "layer", "source", "weight"};
-static const char *const GAINS_HEADER[] = {
-    "step", "layer", "fwd_gain", "bwd_gain", "composite_fwd_gain", "composite_bwd_gain"};
+/* step, layer, then the MixStat columns in enum order */
+static const char *const GAINS_HEADER[] = {"step",
+                                           "layer",
+                                           "fwd_gain",
+                                           "bwd_gain",
+                                           "composite_fwd_gain",
+                                           "composite_bwd_gain",
+                                           "row_sum_min",
+                                           "row_sum_max",
+                                           "col_sum_min",
+                                           "col_sum_max",
+                                           "dist_identity"};
 
-/* mhc.csv: per site the gains of the stream-mixing matrix and of the product of all so far,
- * from the same forward on validation batch 0 (log_depth_weights or a fresh one). */
+/* mhc.csv: per site the MixStats of the stream-mixing matrix (gains also of the product of all
+ * so far), from the same forward on validation batch 0 (log_depth_weights or a fresh one). */
 static int log_mixing_gains(CsvOut *csv, Model *m, long step) {
-    double g[4 * RB_MAX_SUB];
+    double g[MIX_NSTATS * RB_MAX_SUB];
     int n = m->vops->mixing_gains(&m->stream, g);
     for (int l = 0; l < n; l++) {
-        char f[6][40];
+        char f[2 + MIX_NSTATS][40];
+        const char *row[2 + MIX_NSTATS];
         snprintf(f[0], 40, "%ld", step);
         snprintf(f[1], 40, "%d", l + 1);
-        for (int k = 0; k < 4; k++) rb_fmt_double(f[2 + k], 40, g[4 * l + k]);
-        const char *row[6] = {f[0], f[1], f[2], f[3], f[4], f[5]};
+        for (int k = 0; k < MIX_NSTATS; k++) rb_fmt_double(f[2 + k], 40, g[MIX_NSTATS * l + k]);
+        for (int k = 0; k < 2 + MIX_NSTATS; k++) row[k] = f[k];
         if (csv_row(csv, row) != 0) return -1;
     }
     return 0;
@@ -353,7 +364,13 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
         return RB_EXIT_USAGE;
     }
     if (!lead) return 0; /* rank 0 alone writes */
-    if (resume) {
+    if (resume) {        /* files of another resbench version: refuse before touching anything */
+        if (csv_check_header(metrics, METRICS_HEADER, 9) != 0 ||
+            csv_check_header(profile, PROFILE_HEADER, 8) != 0 ||
+            (has_depth && csv_check_header(depth, DEPTH_HEADER, 4) != 0) ||
+            (has_gains && csv_check_header(gains, GAINS_HEADER, 2 + MIX_NSTATS) != 0) ||
+            (has_probe && csv_check_header(eval, EVAL_HEADER, 5) != 0))
+            return RB_EXIT_USAGE;
         if (csv_truncate_after(metrics, st->step) != 0) return RB_EXIT_FAIL;
         if (csv_truncate_after(profile, st->step) != 0) return RB_EXIT_FAIL;
         if (has_depth && csv_truncate_after(depth, st->step) != 0) return RB_EXIT_FAIL;
@@ -371,7 +388,8 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     if (csv_open(&rs->metrics, metrics, METRICS_HEADER, 9, resume) != 0) return RB_EXIT_FAIL;
     if (csv_open(&rs->profile, profile, PROFILE_HEADER, 8, resume) != 0) return RB_EXIT_FAIL;
     if (has_depth && csv_open(&rs->depth, depth, DEPTH_HEADER, 4, resume) != 0) return RB_EXIT_FAIL;
-    if (has_gains && csv_open(&rs->gains, gains, GAINS_HEADER, 6, resume) != 0) return RB_EXIT_FAIL;
+    if (has_gains && csv_open(&rs->gains, gains, GAINS_HEADER, 2 + MIX_NSTATS, resume) != 0)
+        return RB_EXIT_FAIL;
     if (has_probe && csv_open(&rs->eval, eval, EVAL_HEADER, 5, resume) != 0) return RB_EXIT_FAIL;
     return 0;
 }

@@ -51,6 +51,7 @@ static int check_run_columns(const PlotRun *r) {
                                           "input_rms", "output_rms",      "stream_rms",
                                           "grad_rms",  "param_grad_norm", NULL};
     static const char *const depth[] = {"step", "layer", "source", "weight", NULL};
+    /* the row/column sums and dist_identity are optional (absent in older runs) */
     static const char *const gains[] = {
         "step", "layer", "fwd_gain", "bwd_gain", "composite_fwd_gain", "composite_bwd_gain", NULL};
     static const char *const eval[] = {"step", "hops", "accuracy", NULL};

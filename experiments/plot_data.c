@@ -137,29 +137,38 @@ static int write_depth(const PlotRun *r, const char *figdir, const char *v) {
     return 0;
 }
 
+/* Gains, signed row/column sum range and distance from identity per site at each run's last
+ * step, means over runs. Older mhc.csv files have the four gain columns only: the rest is NAN. */
 static int write_gains(PlotRun **rs, int k, const char *figdir, const char *v) {
-    static const char *cols[] = {"fwd_gain", "bwd_gain", "composite_fwd_gain",
-                                 "composite_bwd_gain"};
-    Stat st[RB_MAX_SUB + 1][4];
+    enum { NC = 9 };
+    static const char *cols[NC] = {"fwd_gain",           "bwd_gain",    "composite_fwd_gain",
+                                   "composite_bwd_gain", "row_sum_min", "row_sum_max",
+                                   "col_sum_min",        "col_sum_max", "dist_identity"};
+    Stat st[RB_MAX_SUB + 1][NC];
     memset(st, 0, sizeof st);
     int layers = 0;
     for (int i = 0; i < k; i++) {
         const CsvTable *t = &rs[i]->gains;
         double last = last_step(t);
-        int cs = csv_col(t, "step"), cl = csv_col(t, "layer");
+        int cs = csv_col(t, "step"), cl = csv_col(t, "layer"), cc[NC];
+        for (int c = 0; c < NC; c++) cc[c] = csv_col(t, cols[c]);
         for (size_t r = 0; r < csv_nrows(t); r++) {
             int l = csv_int(t, r, cl, -1);
             if (csv_num(t, r, cs) != last || l < 1 || l > RB_MAX_SUB) continue;
             layers = l > layers ? l : layers;
-            for (int c = 0; c < 4; c++) stat_add(&st[l][c], csv_num(t, r, csv_col(t, cols[c])));
+            for (int c = 0; c < NC; c++)
+                if (cc[c] >= 0) stat_add(&st[l][c], csv_num(t, r, cc[c]));
         }
     }
     FILE *f = open_dat(figdir, "gains", v);
     if (!f) return -1;
-    fprintf(f, "# layer fwd bwd composite_fwd composite_bwd (mean of %d runs)\n", k);
+    fprintf(f,
+            "# layer fwd bwd composite_fwd composite_bwd row_sum_min row_sum_max col_sum_min "
+            "col_sum_max dist_identity (mean of %d runs)\n",
+            k);
     for (int l = 1; l <= layers; l++) {
         fprintf(f, "%d", l);
-        for (int c = 0; c < 4; c++)
+        for (int c = 0; c < NC; c++)
             fprintf(f, " %.6g", st[l][c].n ? st[l][c].sum / st[l][c].n : NAN);
         fprintf(f, "\n");
     }

@@ -1,20 +1,35 @@
-# Figure 5: mHC/HC stream-mixing gains per site (Amax: max row / column sum of |H|, token mean),
-# single-site and composite H_l ... H_1; solid = forward, dashed = backward.
+# Figure 5: mHC/HC stream-mixing matrices H per site (token means, mean over runs). Left: gains
+# (Amax: max row / column sum of |H|), single site (thin) and composite H_l ... H_1 (thick);
+# solid = forward, dashed = backward. Right: the range of the signed row sums (band: min..max,
+# attenuation shows as a minimum below 1) and the distance ||H - I||_F (does the mixing move?).
 load plotsdir."/common.gp"
 set xlabel "site (sublayer)"
-set logscale y
-set key top left
+set key below maxcols 2 font ",9"
+set bmargin 9
 set output outdir."/gains.".fmt
-set multiplot layout 1,2 title "Stream-mixing gains (1 = norm-preserving)"
-set title "single site" noenhanced
+set multiplot layout 1,2 title "Stream-mixing matrices (1 = norm-preserving, 0 = identity)"
+set title "gains (thin: single site, thick: composite)" noenhanced
 set ylabel "gain"
+set logscale y
 plot for [v in variants] datadir."/gains_".v.".dat" using 1:2 with linespoints \
-         lc rgb color(v) lw 2 pt 7 ps 0.6 title v." fwd", \
-     for [v in variants] datadir."/gains_".v.".dat" using 1:3 with linespoints \
-         lc rgb color(v) lw 2 dt 2 pt 6 ps 0.6 title v." bwd"
-set title "composite (product of sites 1..l)" noenhanced
-plot for [v in variants] datadir."/gains_".v.".dat" using 1:4 with linespoints \
-         lc rgb color(v) lw 2 pt 7 ps 0.6 title v." fwd", \
-     for [v in variants] datadir."/gains_".v.".dat" using 1:5 with linespoints \
-         lc rgb color(v) lw 2 dt 2 pt 6 ps 0.6 title v." bwd"
+         lc rgb color(v) lw 1 pt 7 ps 0.5 title v." fwd", \
+     for [v in variants] datadir."/gains_".v.".dat" using 1:3 with lines \
+         lc rgb color(v) lw 1 dt 2 title v." bwd", \
+     for [v in variants] datadir."/gains_".v.".dat" using 1:4 with linespoints \
+         lc rgb color(v) lw 3 pt 7 ps 0.7 title v." composite fwd", \
+     for [v in variants] datadir."/gains_".v.".dat" using 1:5 with lines \
+         lc rgb color(v) lw 3 dt 2 title v." composite bwd"
+unset logscale y
+set title "row sums (band: min..max) and ||H - I||_F (points)" noenhanced
+set ylabel "value"
+set style fill transparent solid 0.25 noborder
+set yrange [0:*]
+plot for [v in variants] datadir."/gains_".v.".dat" using 1:6:7 with filledcurves \
+         lc rgb color(v) notitle, \
+     for [v in variants] datadir."/gains_".v.".dat" using 1:6 with lines \
+         lc rgb color(v) lw 1 dt 2 title v." min row sum", \
+     for [v in variants] datadir."/gains_".v.".dat" using 1:7 with lines \
+         lc rgb color(v) lw 1 title v." max row sum", \
+     for [v in variants] datadir."/gains_".v.".dat" using 1:10 with linespoints \
+         lc rgb color(v) lw 2 pt 5 ps 0.7 title v." ||H-I||"
 unset multiplot

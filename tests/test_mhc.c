@@ -184,27 +184,47 @@ START_TEST(test_gains) {
     run(&m, mhc_config("mhc"));
     tu_fill_batch(&m, 2);
     model_forward(&m);
-    double g[4 * 8];
+    enum { S = MIX_NSTATS };
+    double g[S * 8];
     ck_assert_int_eq(m.vops->mixing_gains(&m.stream, g), 4);
-    for (int k = 0; k < 16; k++) ck_assert_double_eq_tol(g[k], 1.0, 1e-4); /* doubly stochastic */
+    for (int l = 0; l < 4; l++) { /* doubly stochastic: every gain and row/column sum is 1 */
+        for (int k = 0; k < MIX_DIST_IDENTITY; k++)
+            ck_assert_double_eq_tol(g[S * l + k], 1.0, 1e-4);
+        ck_assert(g[S * l + MIX_DIST_IDENTITY] > 0.01); /* Sinkhorn of a finite matrix is not I */
+        ck_assert(g[S * l + MIX_DIST_IDENTITY] < 2.0);  /* sqrt(2n) is the farthest permutation */
+    }
     model_free(&m);
     run(&m, mhc_config("hc"));
     tu_fill_batch(&m, 2);
     model_forward(&m);
     m.vops->mixing_gains(&m.stream, g);
-    for (int k = 0; k < 16; k++) ck_assert_double_eq(g[k], 1.0); /* identity at init */
-    /* a mix of 2 * identity doubles the forward gain per site: composite 2^l */
+    for (int l = 0; l < 4; l++) { /* identity at init */
+        for (int k = 0; k < MIX_DIST_IDENTITY; k++) ck_assert_double_eq(g[S * l + k], 1.0);
+        ck_assert_double_eq(g[S * l + MIX_DIST_IDENTITY], 0.0);
+    }
+    /* a mix of 2 * identity doubles the forward gain per site: composite 2^l; and one of
+     * -1 off the diagonal of stream 0 (mix[0][1], H[1][0]): row 1 sums to 1, column 0 to 1 */
     int n = 4, d = m.C;
     size_t site = (size_t)d * (n + 2) + 2 * n + n * n + 2;
     for (int l = 0; l < m.L; l++)
         for (int i = 0; i < n; i++)
             m.p.conn[l * site + (size_t)d * (n + 2) + 2 * n + i * n + i] = 2;
+    m.p.conn[0 * site + (size_t)d * (n + 2) + 2 * n + 0 * n + 1] = -1;
     model_forward(&m);
     m.vops->mixing_gains(&m.stream, g);
     for (int l = 0; l < 4; l++) {
-        ck_assert_double_eq_tol(g[4 * l], 2.0, 1e-6);
-        ck_assert_double_eq_tol(g[4 * l + 2], pow(2.0, l + 1), 1e-5);
+        ck_assert_double_eq_tol(g[S * l + MIX_FWD_GAIN], l ? 2.0 : 3.0, 1e-6);
+        if (l) ck_assert_double_eq_tol(g[S * l + MIX_DIST_IDENTITY], 2.0, 1e-6); /* sqrt(4 x 1) */
     }
+    /* site 1: H = 2I with H[1][0] = -1: rows 2, 1, 2, 2; columns 1, 2, 2, 2; ||H-I|| = sqrt(5) */
+    ck_assert_double_eq_tol(g[MIX_ROW_SUM_MIN], 1.0, 1e-6);
+    ck_assert_double_eq_tol(g[MIX_ROW_SUM_MAX], 2.0, 1e-6);
+    ck_assert_double_eq_tol(g[MIX_COL_SUM_MIN], 1.0, 1e-6);
+    ck_assert_double_eq_tol(g[MIX_COL_SUM_MAX], 2.0, 1e-6);
+    ck_assert_double_eq_tol(g[MIX_DIST_IDENTITY], sqrt(5.0), 1e-6);
+    ck_assert_double_eq_tol(g[MIX_BWD_GAIN], 3.0, 1e-6); /* column 0: |2| + |-1| */
+    for (int l = 1; l < 4; l++)                          /* composite 2^l x the first site */
+        ck_assert_double_eq_tol(g[S * l + MIX_COMPOSITE_FWD_GAIN], 3.0 * pow(2.0, l), 1e-5);
     model_free(&m);
 }
 END_TEST

@@ -611,43 +611,58 @@ static double mhc_flops(const Config *c) {
     return y.L * site + 2 * nd;
 }
 
-/* Gains of H = mix^T (X' = H X): forward = max row sum of |H| = max over dst of sum over src,
- * backward = max column sum = max over src of sum over dst; composite for H_l ... H_1. */
-static int mhc_gains(const Stream *st, double *gains) {
+/* Row sums (H[a][.]) and column sums (H[.][a]) of an n x n matrix, min and max of each, and
+ * the max of the absolute sums (gains): out[MixStat] for the single-site entries. */
+static void matrix_sums(const double *H, int n, double *out) {
+    out[MIX_FWD_GAIN] = out[MIX_BWD_GAIN] = 0;
+    out[MIX_ROW_SUM_MIN] = out[MIX_COL_SUM_MIN] = INFINITY;
+    out[MIX_ROW_SUM_MAX] = out[MIX_COL_SUM_MAX] = -INFINITY;
+    double dist = 0;
+    for (int a = 0; a < n; a++) {
+        double row = 0, col = 0, arow = 0, acol = 0;
+        for (int b = 0; b < n; b++) {
+            row += H[a * n + b];
+            col += H[b * n + a];
+            arow += fabs(H[a * n + b]);
+            acol += fabs(H[b * n + a]);
+            double e = H[a * n + b] - (a == b);
+            dist += e * e;
+        }
+        out[MIX_FWD_GAIN] = fmax(out[MIX_FWD_GAIN], arow);
+        out[MIX_BWD_GAIN] = fmax(out[MIX_BWD_GAIN], acol);
+        out[MIX_ROW_SUM_MIN] = fmin(out[MIX_ROW_SUM_MIN], row);
+        out[MIX_ROW_SUM_MAX] = fmax(out[MIX_ROW_SUM_MAX], row);
+        out[MIX_COL_SUM_MIN] = fmin(out[MIX_COL_SUM_MIN], col);
+        out[MIX_COL_SUM_MAX] = fmax(out[MIX_COL_SUM_MAX], col);
+    }
+    out[MIX_DIST_IDENTITY] = sqrt(dist);
+}
+
+/* MixStats of H = mix^T (X' = H X) per site and of the composite H_l ... H_1, token means. */
+static int mhc_gains(const Stream *st, double *stats) {
     Lay y = lay_of(st);
     int n = y.n, L = y.L;
-    memset(gains, 0, (size_t)4 * L * sizeof(double));
+    memset(stats, 0, (size_t)MIX_NSTATS * L * sizeof(double));
     for (int t = 0; t < y.ntok; t++) {
-        double C[MHC_MAX_N * MHC_MAX_N], T[MHC_MAX_N * MHC_MAX_N];
+        double C[MHC_MAX_N * MHC_MAX_N], T[MHC_MAX_N * MHC_MAX_N], H[MHC_MAX_N * MHC_MAX_N];
         for (int i = 0; i < n * n; i++) C[i] = i % (n + 1) == 0; /* identity, C[dst][src] */
         for (int l = 0; l < L; l++) {
             const float *mix = site_coef(&y, l) + (size_t)t * y.K + 2 * n;
-            double g[4] = {0};
-            for (int a = 0; a < n; a++) {
-                double row = 0, col = 0;
+            for (int a = 0; a < n; a++)
+                for (int b = 0; b < n; b++) H[a * n + b] = mix[b * n + a];
+            for (int a = 0; a < n; a++) /* T = H C */
                 for (int b = 0; b < n; b++) {
-                    row += fabs(mix[b * n + a]); /* H[a][b] = mix[b][a] */
-                    col += fabs(mix[a * n + b]);
-                }
-                g[0] = row > g[0] ? row : g[0];
-                g[1] = col > g[1] ? col : g[1];
-                for (int b = 0; b < n; b++) { /* T = H C */
                     double acc = 0;
-                    for (int k = 0; k < n; k++) acc += mix[k * n + a] * C[k * n + b];
+                    for (int k = 0; k < n; k++) acc += H[a * n + k] * C[k * n + b];
                     T[a * n + b] = acc;
                 }
-            }
             memcpy(C, T, sizeof(double) * n * n);
-            for (int a = 0; a < n; a++) {
-                double row = 0, col = 0;
-                for (int b = 0; b < n; b++) {
-                    row += fabs(C[a * n + b]);
-                    col += fabs(C[b * n + a]);
-                }
-                g[2] = row > g[2] ? row : g[2];
-                g[3] = col > g[3] ? col : g[3];
-            }
-            for (int k = 0; k < 4; k++) gains[4 * l + k] += g[k] / y.ntok;
+            double single[MIX_NSTATS], comp[MIX_NSTATS];
+            matrix_sums(H, n, single);
+            matrix_sums(C, n, comp);
+            single[MIX_COMPOSITE_FWD_GAIN] = comp[MIX_FWD_GAIN];
+            single[MIX_COMPOSITE_BWD_GAIN] = comp[MIX_BWD_GAIN];
+            for (int k = 0; k < MIX_NSTATS; k++) stats[MIX_NSTATS * l + k] += single[k] / y.ntok;
         }
     }
     return L;

@@ -18,6 +18,23 @@
 
 #define RB_MAX_SUB 256
 
+/* Statistics of a stream-mixing matrix H (X' = H X, n x n) per site, each a mean over tokens.
+ * Gains: forward = max row sum of |H| (Amax), backward = max column sum of |H|, composite = the
+ * same for the product H_l ... H_1 of all sites so far. Row and column sums are signed (the
+ * smallest shows attenuation that Amax hides). Distance from identity = ||H - I||_F. */
+typedef enum {
+    MIX_FWD_GAIN,
+    MIX_BWD_GAIN,
+    MIX_COMPOSITE_FWD_GAIN,
+    MIX_COMPOSITE_BWD_GAIN,
+    MIX_ROW_SUM_MIN,
+    MIX_ROW_SUM_MAX,
+    MIX_COL_SUM_MIN,
+    MIX_COL_SUM_MAX,
+    MIX_DIST_IDENTITY,
+    MIX_NSTATS
+} MixStat;
+
 typedef struct Stream {
     const Config *cfg;
     int n_sub, d, ntok; /* L sublayers, width C, tokens N in the batch */
@@ -53,9 +70,9 @@ typedef struct VariantOps {
      * past the last consumer. NULL for variants without depth mixing. */
     int (*depth_weights)(const Stream *st, int consumer, double *w, int max);
     /* Optional diagnostics of multi-stream variants, from the last forward: for every site l
-     * (sublayer), gains[4l..4l+3] = forward gain, backward gain, composite forward gain, composite
-     * backward gain of the stream-mixing matrix, averaged over tokens. Returns the site count. */
-    int (*mixing_gains)(const Stream *st, double *gains);
+     * (sublayer), stats[MIX_NSTATS l + k] for the MixStat k of its stream-mixing matrix, averaged
+     * over tokens. Returns the site count. */
+    int (*mixing_gains)(const Stream *st, double *stats);
     /* RMS (over tokens and channels) of the residual state after sublayer l in the last forward:
      * what the dilution figure plots. */
     double (*stream_rms)(const Stream *st, int l);

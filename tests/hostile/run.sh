@@ -121,7 +121,8 @@ t 2 "--seeds needs an argument" "${R[@]}" ablate --seeds
 t 2 "--variants needs an argument" "${R[@]}" ablate --variants
 t 2 "--layers needs an argument" "${R[@]}" sweep --layers
 t 2 "--jobs needs an argument" "${R[@]}" sweep --jobs
-t 2 "--out needs a directory" "${R[@]}" fit prot/exp --out
+t 2 "--out needs a value" "${R[@]}" fit prot/exp --out
+t 2 "--bootstrap 'x'" "${R[@]}" fit prot/exp --bootstrap x
 t 2 "--out needs a directory" "${R[@]}" plot prot/exp --out
 t 2 "no experiment directory" "${R[@]}" fit
 t 2 "no directory given" "${R[@]}" plot
@@ -243,6 +244,9 @@ t 2 "result.ini is missing" "${R[@]}" train --resume prot/cut
 t 2 "lr = 0.01 here, 0.003 in the checkpoint" "${R[@]}" train --resume prot/half lr=0.01
 t 2 "n_layer = 2 here, 1 in the checkpoint" "${R[@]}" train --resume prot/half n_layer=2
 t 2 "seed = 5 here, 1 in the checkpoint" "${R[@]}" train --resume prot/half seed=5
+rm -rf scratch/oldcols && cp -r prot/half scratch/oldcols
+sed -i '1s/,val_loss//' scratch/oldcols/metrics.csv # a run written by another version
+t 2 "scratch/oldcols/metrics.csv: its columns" "${R[@]}" train --resume scratch/oldcols
 ckpt_case() { # NAME NEEDLE EDIT...: a copy of the interrupted run with its checkpoint edited
   rm -rf "scratch/$1"
   cp -r prot/half "scratch/$1"
@@ -300,12 +304,12 @@ t 2 "key 'attnres_blocks': 3" "${R[@]}" ablate --variants attnres_block "${TINY[
 t 2 "budget_tokens=100" "${R[@]}" ablate "${TINY[@]}" budget_tokens=100 out=scratch
 # -- fit and plot on broken results
 mkdir -p scratch/nanfit
-printf 'variant,n_layer,d_model,flops,status,final_val_loss\nprenorm,1,16,nan,ok,3.0\n' \
+printf 'variant,seed,n_layer,d_model,tokens,flops,status,final_val_loss,tok_per_s\nprenorm,1,1,16,9,nan,ok,3.0,1\n' \
   >scratch/nanfit/summary.csv
 t 2 "column flops: 'nan'" "${R[@]}" fit scratch/nanfit
 mkdir -p scratch/nocol
 printf 'variant,n_layer\nprenorm,1\n' >scratch/nocol/summary.csv
-t 2 "nocol/summary.csv lacks a column" "${R[@]}" fit scratch/nocol
+t 2 "nocol/summary.csv has no column 'seed'" "${R[@]}" fit scratch/nocol
 mkdir -p scratch/plotbad
 cp -r prot/done scratch/plotbad/run
 cut -d, -f1-6 prot/done/metrics.csv >scratch/plotbad/run/metrics.csv
