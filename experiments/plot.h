@@ -15,6 +15,7 @@ typedef struct {
 /* Space-separated variant names that have data for each figure group. */
 typedef struct {
     char loss[1024], profile[1024], depth[1024], gains[1024], probe[1024];
+    char mixing[1024]; /* gains with row/column sums (newer mhc.csv): figdir/mixing_variants.txt */
 } PlotLists;
 
 int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists);

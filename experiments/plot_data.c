@@ -139,7 +139,7 @@ static int write_depth(const PlotRun *r, const char *figdir, const char *v) {
 
 /* Gains, signed row/column sum range and distance from identity per site at each run's last
  * step, means over runs. Older mhc.csv files have the four gain columns only: the rest is NAN. */
-static int write_gains(PlotRun **rs, int k, const char *figdir, const char *v) {
+static int write_gains(PlotRun **rs, int k, const char *figdir, const char *v, int *has_sums) {
     enum { NC = 9 };
     static const char *cols[NC] = {"fwd_gain",           "bwd_gain",    "composite_fwd_gain",
                                    "composite_bwd_gain", "row_sum_min", "row_sum_max",
@@ -158,6 +158,7 @@ static int write_gains(PlotRun **rs, int k, const char *figdir, const char *v) {
             layers = l > layers ? l : layers;
             for (int c = 0; c < NC; c++)
                 if (cc[c] >= 0) stat_add(&st[l][c], csv_num(t, r, cc[c]));
+            *has_sums |= cc[4] >= 0;
         }
     }
     FILE *f = open_dat(figdir, "gains", v);
@@ -245,14 +246,23 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
             append_name(lists->depth, sizeof lists->depth, v);
         }
         if (kg) {
-            if (write_gains(gain, kg, figdir, v)) return -1;
+            int has_sums = 0;
+            if (write_gains(gain, kg, figdir, v, &has_sums)) return -1;
             append_name(lists->gains, sizeof lists->gains, v);
+            if (has_sums) append_name(lists->mixing, sizeof lists->mixing, v);
         }
         if (ke) {
             if (write_probe(probe, ke, figdir, v)) return -1;
             append_name(lists->probe, sizeof lists->probe, v);
         }
     }
+    /* gains.gp draws the row-sum panel for these variants only (older runs lack the columns) */
+    char path[4200];
+    if (rb_join(path, sizeof path, figdir, "mixing_variants.txt") != 0) return -1;
+    FILE *f = fopen(path, "w");
+    if (!f) return rb_fail("cannot write %s", path);
+    fprintf(f, "%s\n", lists->mixing);
+    fclose(f);
     return 0;
 }
 
