@@ -6,6 +6,7 @@
 #include <ini.h>
 #include <sys/file.h>
 #include <math.h>
+#include <stddef.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -123,16 +124,20 @@ static int write_result(const char *dir, TrainResult *r, double tok_per_step, do
     r->flops = r->steps * fl_per_step;
     r->wall_s = wall_s;
     r->best_val_loss = best_val;
-    char path[2200], text[2048], v[8][40];
-    const double vals[8] = {
-        r->tokens,           r->flops,          r->wall_s,        r->tok_per_s,
-        r->final_train_loss, r->final_val_loss, r->best_val_loss, r->loss_floor};
-    for (int k = 0; k < 8; k++) rb_fmt_double(v[k], sizeof v[k], vals[k]);
+    char path[2200], text[2048], v[13][40];
+    const double vals[13] = {
+        r->tokens,         r->flops,         r->wall_s,    r->tok_per_s, r->train_s,
+        r->eval_s,         r->diag_s,        r->ckpt_s,    r->cpu_util,  r->final_train_loss,
+        r->final_val_loss, r->best_val_loss, r->loss_floor};
+    for (int k = 0; k < 13; k++) rb_fmt_double(v[k], sizeof v[k], vals[k]);
     int n = snprintf(text, sizeof text,
                      "# resbench final result\nsteps = %ld\ntokens = %s\nflops = %s\n"
-                     "wall_s = %s\ntok_per_s = %s\nfinal_train_loss = %s\n"
+                     "wall_s = %s\n# speed of the %ld steps this process trained (train.h)\n"
+                     "timed_steps = %ld\ntok_per_s = %s\ntrain_s = %s\neval_s = %s\n"
+                     "diag_s = %s\nckpt_s = %s\ncpu_util = %s\nfinal_train_loss = %s\n"
                      "final_val_loss = %s\nbest_val_loss = %s\nloss_floor = %s\n",
-                     r->steps, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+                     r->steps, v[0], v[1], v[2], r->timed_steps, r->timed_steps, v[3], v[4], v[5],
+                     v[6], v[7], v[8], v[9], v[10], v[11], v[12]);
     snprintf(path, sizeof path, "%s/result.ini", dir);
     return rb_write_file_atomic(path, text, (size_t)n);
 }
@@ -141,24 +146,26 @@ static int read_result_key(void *user, const char *section, const char *name, co
     TrainResult *r = user;
     (void)section;
     double v = strtod(value, NULL);
-    if (!strcmp(name, "steps"))
-        r->steps = (long)v;
-    else if (!strcmp(name, "tokens"))
-        r->tokens = v;
-    else if (!strcmp(name, "flops"))
-        r->flops = v;
-    else if (!strcmp(name, "wall_s"))
-        r->wall_s = v;
-    else if (!strcmp(name, "tok_per_s"))
-        r->tok_per_s = v;
-    else if (!strcmp(name, "final_train_loss"))
-        r->final_train_loss = v;
-    else if (!strcmp(name, "final_val_loss"))
-        r->final_val_loss = v;
-    else if (!strcmp(name, "best_val_loss"))
-        r->best_val_loss = v;
-    else if (!strcmp(name, "loss_floor"))
-        r->loss_floor = v;
+    static const struct {
+        const char *key;
+        size_t off;
+    } KEYS[] = {{"tokens", offsetof(TrainResult, tokens)},
+                {"flops", offsetof(TrainResult, flops)},
+                {"wall_s", offsetof(TrainResult, wall_s)},
+                {"tok_per_s", offsetof(TrainResult, tok_per_s)},
+                {"train_s", offsetof(TrainResult, train_s)},
+                {"eval_s", offsetof(TrainResult, eval_s)},
+                {"diag_s", offsetof(TrainResult, diag_s)},
+                {"ckpt_s", offsetof(TrainResult, ckpt_s)},
+                {"cpu_util", offsetof(TrainResult, cpu_util)},
+                {"final_train_loss", offsetof(TrainResult, final_train_loss)},
+                {"final_val_loss", offsetof(TrainResult, final_val_loss)},
+                {"best_val_loss", offsetof(TrainResult, best_val_loss)},
+                {"loss_floor", offsetof(TrainResult, loss_floor)}};
+    if (!strcmp(name, "steps")) r->steps = (long)v;
+    if (!strcmp(name, "timed_steps")) r->timed_steps = (long)v;
+    for (size_t k = 0; k < sizeof KEYS / sizeof KEYS[0]; k++)
+        if (!strcmp(name, KEYS[k].key)) *(double *)((char *)r + KEYS[k].off) = v;
     return 1;
 }
 
@@ -168,6 +175,7 @@ int train_read_result(const char *dir, TrainResult *r) {
     memset(r, 0, sizeof *r);
     rb_copy_str(r->run_dir, sizeof r->run_dir, dir);
     if (rb_check_regular(path) != 0) return -1;
+    r->cpu_util = NAN; /* results written before resbench recorded it */
     int line = ini_parse(path, read_result_key, r);
     if (line != 0) return rb_fail("%s: unreadable (line %d)", path, line);
     return 0;
@@ -431,10 +439,12 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
     stop_signal = 0;
     void (*old_int)(int) = signal(SIGINT, on_signal), (*old_term)(int) = signal(SIGTERM, on_signal);
     int rc = RB_EXIT_OK;
-    double t_start = rb_now() - st.wall_s, t_loop = rb_now(), t_log = t_loop, loss = NAN, val = -1;
+    double t_start = rb_now() - st.wall_s, t_loop = rb_now(), loss = NAN, val = -1;
     long log_from = st.step;
     res->steps = st.step;
+    double interval_s = 0, cpu_s = 0; /* training-step time since the last log line; CPU time */
     for (long step = st.step; step < total; step++) {
+        double t_step = rb_now(), c_step = rb_cpu_now();
         data_train_rows(&rs.data, step, c->batch_size, r0, m->B, rs.rows);
         model_set_batch(m, rs.rows);
         model_zero_grad(m);
@@ -461,6 +471,11 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
             break;
         }
         adamw_apply(m, lr, step + 1, gnorm);
+        double step_s = rb_now() - t_step;
+        cpu_s += rb_cpu_now() - c_step;
+        res->train_s += step_s;
+        res->timed_steps++;
+        interval_s += step_s;
         long done = step + 1;
         int last = done == total;
         int eval_now = last || (c->eval_every > 0 && done % c->eval_every == 0);
@@ -468,29 +483,31 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
         val = -1;
         int io_fail = 0;
         if (eval_now) {
-            double probe[2 * (RB_PROBE_MAX_HOPS + 1)];
+            double probe[2 * (RB_PROBE_MAX_HOPS + 1)], t_eval = rb_now();
             val = evaluate(m, &rs.data, rs.rows, n_eval, probe);
+            res->eval_s += rb_now() - t_eval;
             if (val < st.best_val) st.best_val = val;
             if (lead && rs.eval.f && log_probe(&rs.eval, &rs.data, probe, done) != 0) io_fail = 1;
         }
         double now = rb_now(), wall = now - t_start;
-        double tok_s = (double)(done - log_from) * tok_per_step / (now - t_log + 1e-12);
+        double tok_s = (double)(done - log_from) * tok_per_step / (interval_s + 1e-12);
         double eta = (now - t_loop) / (double)(done - st.step) * (double)(total - done);
         if (log_now) {
             if (lead && log_metrics(&rs.metrics, done, done * tok_per_step, done * fl_per_step,
                                     wall, lr, loss, val, gnorm, tok_s) != 0)
                 io_fail = 1;
-            res->tok_per_s = tok_s;
         }
         progress_step(&prog, done, total, loss, val, tok_s, eta, log_now);
         if (log_now) {
-            t_log = rb_now();
+            interval_s = 0;
             log_from = done;
         }
         int profile_now = last || (c->profile_every > 0 && done % c->profile_every == 0);
+        double t_diag = rb_now();
         if (profile_now && lead && !io_fail &&
             log_diagnostics(&rs.profile, &rs.depth, &rs.gains, m, &rs.data, rs.rows, done) != 0)
             io_fail = 1;
+        res->diag_s += rb_now() - t_diag;
         /* ranks agree on stopping (a signal may reach them at different steps) and on failures */
         int flags = dist_max_int((stop_signal != 0) | io_fail << 1);
         int stop = flags & 1;
@@ -500,6 +517,8 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
             break;
         }
         res->steps = done;
+        res->tok_per_s = res->timed_steps * tok_per_step / res->train_s;
+        res->cpu_util = cpu_s / (res->train_s * omp_get_max_threads());
         res->final_train_loss = loss;
         if (val >= 0) res->final_val_loss = val;
         /* result.ini before the final checkpoint: a run with a result.ini is finished whatever
@@ -516,7 +535,9 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
         int ckpt_now = last || (c->ckpt_every > 0 ? done % c->ckpt_every == 0 : eval_now);
         if (ckpt_now || stop) {
             CkptState cs = {done, rb_now() - t_start, st.best_val};
+            double t_ckpt = rb_now();
             int bad = lead && checkpoint_save(ckpt, m, &cs) != 0;
+            res->ckpt_s += rb_now() - t_ckpt;
             if (dist_max_int(bad)) {
                 rc = RB_EXIT_FAIL;
                 if (!bad) rb_fail("MPI rank 0 could not write the checkpoint");

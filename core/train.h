@@ -3,9 +3,16 @@
 #define RB_TRAIN_H
 #include "config.h"
 
+/* Speed of a run, from the steps this process trained (a resumed run times its last segment):
+ * tok_per_s = tokens of the timed steps / train_s, the time inside training steps only (batch,
+ * forward, backward, all-reduce, optimizer); evaluation, diagnostics and checkpoints are timed
+ * apart. cpu_util = process CPU time during the steps / (train_s x threads): near 1 when the run
+ * had its cores, lower when another job took them (then its speed is not comparable). */
 typedef struct {
     long steps;
     double tokens, flops, wall_s, tok_per_s;
+    long timed_steps;
+    double train_s, eval_s, diag_s, ckpt_s, cpu_util;
     double final_train_loss, final_val_loss, best_val_loss, loss_floor;
     int already_finished; /* resume of a finished run: result.ini was read, nothing changed */
     char run_dir[2048];

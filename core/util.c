@@ -77,6 +77,12 @@ double rb_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double rb_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 int rb_fsync_dir(const char *path) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);

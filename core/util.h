@@ -24,7 +24,8 @@ uint64_t rb_mix64(uint64_t x);
  * function both sizes and points a buffer. */
 float *rb_carve(float *base, size_t *off, size_t n);
 
-double rb_now(void); /* monotonic seconds */
+double rb_now(void);     /* monotonic seconds */
+double rb_cpu_now(void); /* CPU seconds of the whole process (all threads) */
 /* Write a whole file atomically: PATH.tmp then rename. Returns 0 or -1 (rb_error set). */
 int rb_write_file_atomic(const char *path, const void *data, size_t n);
 /* 0 when PATH is a regular file (after symlinks); else -1 and rb_error() = "cannot read PATH: it

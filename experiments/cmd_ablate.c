@@ -62,25 +62,31 @@ static void print_table(const ExpRun *runs, int n, char names[][32], int nv) {
     for (int i = 0; i < n && npre < MAX_SEEDS; i++)
         if (!strcmp(runs[i].cfg.variant, "prenorm") && !isnan(runs[i].r.final_val_loss))
             pre[npre++] = (Sample){runs[i].r.final_val_loss, (uint64_t)runs[i].cfg.seed + 1};
-    double ref = exp_prenorm_tok_s(runs, n);
+    double ref = exp_prenorm_tok_s(runs, n), util[MAX_SEEDS * MAX_VARIANTS], worst;
+    int nu = 0;
+    for (int i = 0; i < n && nu < MAX_SEEDS * MAX_VARIANTS; i++)
+        if (!isnan(runs[i].r.final_val_loss)) util[nu++] = runs[i].r.cpu_util;
+    int comparable = exp_speeds_comparable(util, nu, &worst);
     Comparison c[MAX_VARIANTS];
     int idx[MAX_VARIANTS], m = 0, count[MAX_VARIANTS] = {0};
-    double mean[MAX_VARIANTS], sd[MAX_VARIANTS], tok[MAX_VARIANTS];
+    double mean[MAX_VARIANTS], sd[MAX_VARIANTS], tok[MAX_VARIANTS], over[MAX_VARIANTS];
     for (int v = 0; v < nv; v++) {
         Sample x[MAX_SEEDS];
         double vals[MAX_SEEDS];
         int k = 0;
-        tok[v] = 0;
+        tok[v] = over[v] = 0;
         for (int i = 0; i < n && k < MAX_SEEDS; i++)
             if (!strcmp(runs[i].cfg.variant, names[v]) && !isnan(runs[i].r.final_val_loss)) {
                 vals[k] = runs[i].r.final_val_loss;
                 x[k++] = (Sample){runs[i].r.final_val_loss, (uint64_t)runs[i].cfg.seed + 1};
                 tok[v] += runs[i].r.tok_per_s;
+                over[v] += exp_overhead_pct(ref, runs[i].r.tok_per_s);
             }
         count[v] = k;
         mean[v] = stats_mean(vals, k);
         sd[v] = stats_std(vals, k);
         tok[v] = k ? tok[v] / k : NAN;
+        over[v] = k ? over[v] / k : NAN;
         if (k && npre && strcmp(names[v], "prenorm")) {
             c[m] = claim_compare(x, k, pre, npre, 1);
             idx[m++] = v;
@@ -94,7 +100,7 @@ static void print_table(const ExpRun *runs, int n, char names[][32], int nv) {
             printf("%-14s %4d  (all runs failed)\n", names[v], 0);
             continue;
         }
-        char loss[32], delta[80] = "-", over[16] = "-", ph[16] = "-";
+        char loss[32], delta[80] = "-", ov[16] = "-", ph[16] = "-";
         snprintf(loss, sizeof loss, "%.4f +- %.4f", mean[v], sd[v]);
         for (int j = 0; j < m; j++) {
             if (idx[j] != v) continue;
@@ -108,14 +114,24 @@ static void print_table(const ExpRun *runs, int n, char names[][32], int nv) {
                          q->verdict_holm == VERDICT_NOISE ? " noise" : "");
             if (!isnan(q->p_holm)) snprintf(ph, sizeof ph, "%.4f", q->p_holm);
         }
-        if (!isnan(ref) && strcmp(names[v], "prenorm"))
-            snprintf(over, sizeof over, "%+.1f%%", 100.0 * (ref / tok[v] - 1));
+        if (!comparable)
+            snprintf(ov, sizeof ov, "n/c");
+        else if (!isnan(over[v]) && strcmp(names[v], "prenorm"))
+            snprintf(ov, sizeof ov, "%+.1f%%", over[v]);
         printf("%-14s %4d  %-17s  %-42s %7s %8.0f %9s\n", names[v], count[v], loss, delta, ph,
-               tok[v], over);
+               tok[v], ov);
     }
     printf("(paired: mean of per-seed differences, t interval on seeds-1 df; \"noise\": not "
-           "significant after Holm's correction over the %d variants)\n",
+           "significant after Holm's correction over the %d variants; tok/s: training steps "
+           "only)\n",
            m);
+    if (!comparable && isnan(worst))
+        printf("overheads not compared (n/c): some runs were written by an older resbench that "
+               "did not record whether they had their cores; `resbench bench` measures speed\n");
+    else if (!comparable)
+        printf("overheads not compared (n/c): a run had %.0f%% of its cores (CPU utilization "
+               "below %.0f%%: another job shared them); `resbench bench` measures speed\n",
+               100 * worst, 100 * RB_MIN_CPU_UTIL);
 }
 
 /* synth:hops: per variant the final answer accuracy at each hop count, mean with a 95% CI over

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "csvread.h"
 #include "plot.h"
+#include "runs.h"
 #include "stats.h"
 #include "util.h"
 
@@ -27,7 +28,7 @@
 typedef struct {
     char variant[32], dir[4200];
     long seed;
-    double val_loss, tok_s, overhead, tokens, growth, grad_cv, acc_top, acc_one;
+    double val_loss, tok_s, overhead, cpu_util, tokens, growth, grad_cv, acc_top, acc_one;
     int has_cfg, top_hops;
     uint64_t pair_key; /* hash of the trajectory config with the variant blanked (0: no config) */
     Config cfg;
@@ -117,7 +118,7 @@ static int load_report(Report *rp) {
     if (csv_load(p, &t) != 0) return rb_fail("report: %s", rb_error());
     int cv = csv_col(&t, "variant"), cs = csv_col(&t, "seed"), cl = csv_col(&t, "final_val_loss"),
         ct = csv_col(&t, "tok_per_s"), co = csv_col(&t, "overhead_pct"),
-        cst = csv_col(&t, "status"), ck = csv_col(&t, "tokens");
+        cst = csv_col(&t, "status"), ck = csv_col(&t, "tokens"), cu = csv_col(&t, "cpu_util");
     if (cv < 0 || cs < 0 || cl < 0 || ct < 0 || co < 0 || cst < 0 || ck < 0) {
         csv_table_free(&t);
         return rb_fail("report: %s lacks a column of resbench's summary.csv", p);
@@ -131,6 +132,7 @@ static int load_report(Report *rp) {
         x->val_loss = csv_num(&t, r, cl);
         x->tok_s = csv_num(&t, r, ct);
         x->overhead = csv_num(&t, r, co);
+        x->cpu_util = cu >= 0 ? csv_num(&t, r, cu) : NAN; /* absent in older summaries */
         x->tokens = csv_num(&t, r, ck);
         add_variant(rp, x->variant);
         if (load_run_dir(rp->dir, x) != 0) {
@@ -317,6 +319,9 @@ static void write_config(FILE *f, const Report *rp) {
 static void write_ablation(FILE *f, const Report *rp) {
     Comparison c[MAX_VARIANTS];
     compare_all(rp, offsetof(RRun, val_loss), 1, c);
+    double util[MAX_RUNS], worst;
+    for (int i = 0; i < rp->n; i++) util[i] = rp->runs[i].cpu_util;
+    int comparable = exp_speeds_comparable(util, rp->n, &worst);
     fprintf(f, "## Ablation\n\n| variant | runs | final val loss (mean +- std) | delta vs "
                "prenorm [95%% CI] | p | p (Holm) | tok/s | overhead |\n"
                "|---|---|---|---|---|---|---|---|\n");
@@ -338,7 +343,9 @@ static void write_ablation(FILE *f, const Report *rp) {
             fprintf(f, "- | - | - | ");
         }
         fprintf(f, "%.0f | ", kt ? sample_mean(tok, kt) : NAN);
-        if (strcmp(name, "prenorm") && ko)
+        if (!comparable)
+            fprintf(f, "n/c |\n");
+        else if (strcmp(name, "prenorm") && ko)
             fprintf(f, "%+.1f%% |\n", sample_mean(over, ko));
         else
             fprintf(f, "- |\n");
@@ -347,9 +354,18 @@ static void write_ablation(FILE *f, const Report *rp) {
             "\n(delta: mean over seeds of variant minus prenorm at the same seed and data order, "
             "with a Student t 95%% interval on pairs-1 degrees of freedom; Welch's interval "
             "when runs cannot be paired. p: two-sided; p (Holm): adjusted for the %d variants "
-            "compared with one baseline. tok/s and overhead are as measured while the runs "
-            "trained; `resbench bench` measures speed under controlled conditions.)\n\n",
+            "compared with one baseline. tok/s: training steps only, as measured while the runs "
+            "trained; overhead: mean over the variant's runs of prenorm's mean tok/s / the run's "
+            "- 1; `resbench bench` measures speed under controlled conditions.)\n\n",
             rp->nv > 0 ? rp->nv - 1 : 0);
+    if (!comparable && isnan(worst))
+        fprintf(f, "Overheads are not compared (n/c): some runs were written by an older resbench "
+                   "that did not record whether they had their cores.\n\n");
+    else if (!comparable)
+        fprintf(f,
+                "Overheads are not compared (n/c): a run had %.0f%% of its cores (CPU "
+                "utilization below %.0f%%): another job shared them.\n\n",
+                100 * worst, 100 * RB_MIN_CPU_UTIL);
 }
 
 static void write_figures(FILE *f, const Report *rp) {

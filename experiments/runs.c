@@ -64,20 +64,38 @@ double exp_prenorm_tok_s(const ExpRun *runs, int n) {
     return k ? s / k : NAN;
 }
 
+double exp_overhead_pct(double prenorm_tok_s, double tok_s) {
+    return 100.0 * (prenorm_tok_s / tok_s - 1);
+}
+
+int exp_speeds_comparable(const double *cpu_util, int n, double *worst) {
+    int ok = 1;
+    *worst = INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (isnan(cpu_util[i])) {
+            *worst = NAN;
+            return 0;
+        }
+        if (cpu_util[i] < *worst) *worst = cpu_util[i];
+        ok &= cpu_util[i] >= RB_MIN_CPU_UTIL;
+    }
+    return ok;
+}
+
 int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
-    static const char *const H[] = {"variant",   "seed",    "n_layer",        "d_model",
-                                    "n_head",    "seq_len", "batch_size",     "params",
-                                    "tokens",    "flops",   "final_val_loss", "best_val_loss",
-                                    "tok_per_s", "wall_s",  "overhead_pct",   "status"};
+    static const char *const H[] = {
+        "variant",    "seed",   "n_layer",      "d_model",  "n_head",         "seq_len",
+        "batch_size", "params", "tokens",       "flops",    "final_val_loss", "best_val_loss",
+        "tok_per_s",  "wall_s", "overhead_pct", "cpu_util", "status"};
     char path[2200];
     snprintf(path, sizeof path, "%s/summary.csv", exp);
     CsvOut csv;
-    if (csv_open_atomic(&csv, path, H, 16) != 0) return -1;
+    if (csv_open_atomic(&csv, path, H, 17) != 0) return -1;
     double ref = exp_prenorm_tok_s(runs, n);
     for (int i = 0; i < n; i++) {
         const ExpRun *a = &runs[i];
         const Config *c = &a->cfg;
-        char f[16][48];
+        char f[17][48];
         snprintf(f[0], 48, "%s", c->variant);
         snprintf(f[1], 48, "%ld", c->seed);
         snprintf(f[2], 48, "%d", c->n_layer);
@@ -86,17 +104,18 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
         snprintf(f[5], 48, "%d", c->seq_len);
         snprintf(f[6], 48, "%d", c->batch_size);
         snprintf(f[7], 48, "%zu", model_param_count(c));
-        const double v[7] = {a->r.tokens,
+        const double v[8] = {a->r.tokens,
                              a->r.flops,
                              a->r.final_val_loss,
                              a->r.best_val_loss,
                              a->r.tok_per_s,
                              a->r.wall_s,
-                             isnan(ref) ? NAN : 100.0 * (ref / a->r.tok_per_s - 1)};
-        for (int k = 0; k < 7; k++) rb_fmt_double(f[8 + k], 48, v[k]);
-        snprintf(f[15], 48, "%s", a->status);
-        const char *row[16];
-        for (int k = 0; k < 16; k++) row[k] = f[k];
+                             exp_overhead_pct(ref, a->r.tok_per_s),
+                             a->r.cpu_util};
+        for (int k = 0; k < 8; k++) rb_fmt_double(f[8 + k], 48, v[k]);
+        snprintf(f[16], 48, "%s", a->status);
+        const char *row[17];
+        for (int k = 0; k < 17; k++) row[k] = f[k];
         if (csv_row(&csv, row) != 0) {
             csv_close(&csv);
             return -1;

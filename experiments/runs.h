@@ -17,6 +17,15 @@ typedef struct {
 void exp_run(ExpRun *a);
 /* Mean tok/s of the successful prenorm runs, or NAN. */
 double exp_prenorm_tok_s(const ExpRun *runs, int n);
+/* The one definition of a step-time overhead: 100 (mean prenorm tok/s of the experiment / the
+ * run's tok/s - 1); a variant's overhead is the mean over its runs (ablate table, summary.csv's
+ * overhead_pct, report). */
+double exp_overhead_pct(double prenorm_tok_s, double tok_s);
+/* Speeds are comparable when every run had its cores: CPU utilization (train.h) at least this. */
+#define RB_MIN_CPU_UTIL 0.85
+/* 1 when all n utilizations are >= RB_MIN_CPU_UTIL; 0 with *worst = the lowest (NAN when a run
+ * did not record it: results of an older resbench). */
+int exp_speeds_comparable(const double *cpu_util, int n, double *worst);
 /* EXP/summary.csv (atomic): one row per run. */
 int exp_write_summary(const char *exp, const ExpRun *runs, int n);
 /* Creates EXP = OUT/NAME (NAME defaults to PREFIX-HASH8 of key) and writes key as experiment.ini.

@@ -268,6 +268,15 @@ START_TEST(test_budgets) {
     ck_assert_msg(train_run(&c, 0, 1, &r) == 0, "%s", rb_error());
     ck_assert_int_eq(r.steps, 3);
     ck_assert(r.flops <= c.budget_flops);
+    /* speed from training steps only: every step timed, evaluation apart, and result.ini says
+     * the same as the returned result (round-trip doubles) */
+    TrainResult back;
+    ck_assert(train_read_result(r.run_dir, &back) == 0);
+    ck_assert_int_eq(back.timed_steps, 3);
+    ck_assert(back.train_s > 0 && back.eval_s > 0 && back.train_s < back.wall_s);
+    ck_assert_double_eq(back.tok_per_s, 3 * (double)c.batch_size * c.seq_len / back.train_s);
+    ck_assert(back.cpu_util > 0 && back.cpu_util < 2);
+    ck_assert_double_eq(back.cpu_util, r.cpu_util);
     c.budget_flops = flops_per_step(&c) * 0.5;
     ck_assert_int_eq(train_run(&c, 0, 1, &r), 2);
     ck_assert(strstr(rb_error(), "0 steps"));
