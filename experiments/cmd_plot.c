@@ -73,6 +73,7 @@ static int load_run(const char *dir, PlotRun *r) {
     if (rb_join(p, sizeof p, dir, "config.ini") != 0 || config_load_ini(&c, p) != 0) return -1;
     snprintf(r->variant, sizeof r->variant, "%s", c.variant);
     r->seed = c.seed;
+    r->cfg = c;
     if (load_table(dir, "metrics.csv", &r->metrics) != 1)
         return rb_fail("%s/metrics.csv: missing or malformed", dir);
     if ((r->has_profile = load_table(dir, "profile.csv", &r->profile)) < 0 ||
@@ -153,7 +154,8 @@ static void plot_help(void) {
     printf(
         "usage: resbench plot [--out DIR] RUN_OR_EXPERIMENT_DIR...\n\n"
         "Gathers every run under the directories (a run directory has metrics.csv; an\n"
-        "experiment directory holds runs), groups them by variant and writes into\n"
+        "experiment directory holds runs; all must agree on every trajectory key but variant and\n"
+        "seed), groups them by variant and writes into\n"
         "FIRST_DIR/figures/ (or --out DIR), as PNG and SVG:\n"
         "  loss_vs_flops, loss_vs_tokens   validation loss, mean over seeds with a min..max band\n"
         "  dilution                        per-sublayer stream and output RMS (profile.csv)\n"
@@ -168,11 +170,28 @@ static void plot_help(void) {
 
 /* Figures for the runs under dirs into out (default: FIRST_DIR/figures). RB_EXIT_OK, or an exit
  * code with rb_error() set (bad input: RB_EXIT_USAGE; gnuplot or I/O: RB_EXIT_FAIL). */
+/* Curves average runs over seeds: every run must share the trajectory config of the first except
+ * variant and seed (shape, data, budget, schedule...), else one line names the key. */
+static int check_one_group(const PlotRun *runs, int n) {
+    for (int i = 1; i < n; i++) {
+        Config a = runs[0].cfg, b = runs[i].cfg;
+        ConfigDiff d;
+        rb_copy_str(b.variant, sizeof b.variant, a.variant);
+        b.seed = a.seed;
+        if (config_first_difference(&a, &b, 1, &d))
+            return rb_fail("plot: the runs differ in %s (%s in %s, %s in %s): curves average "
+                           "runs that differ only in variant and seed; plot each group on its own",
+                           d.key, d.a, runs[0].dir, d.b, runs[i].dir);
+    }
+    return 0;
+}
+
 int plot_dirs(const char *const *dirs, int ndirs, const char *out) {
     static PlotRun runs[RB_PLOT_MAX_RUNS];
     int n = 0, rc = RB_EXIT_OK, made = 0;
     for (int i = 0; i < ndirs && rc == RB_EXIT_OK; i++)
         if (collect(dirs[i], runs, &n, RB_PLOT_MAX_RUNS) != 0) rc = RB_EXIT_USAGE;
+    if (rc == RB_EXIT_OK && check_one_group(runs, n) != 0) rc = RB_EXIT_USAGE;
     char figdir[4200];
     if (out)
         snprintf(figdir, sizeof figdir, "%s", out);

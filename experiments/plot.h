@@ -1,6 +1,7 @@
 /* Data side of `resbench plot`: runs grouped by variant, aggregated into gnuplot data files. */
 #ifndef RB_PLOT_H
 #define RB_PLOT_H
+#include "config.h"
 #include "csvread.h"
 
 #define RB_PLOT_MAX_RUNS 512
@@ -8,6 +9,7 @@
 typedef struct {
     char dir[4200], variant[32];
     long seed;
+    Config cfg; /* the run's config.ini: runs drawn together must agree on all but variant, seed */
     CsvTable metrics, profile, depth, gains, eval;
     int has_profile, has_depth, has_gains, has_eval;
 } PlotRun;

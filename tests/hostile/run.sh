@@ -310,6 +310,8 @@ t 2 "column flops: 'nan'" "${R[@]}" fit scratch/nanfit
 mkdir -p scratch/nocol
 printf 'variant,n_layer\nprenorm,1\n' >scratch/nocol/summary.csv
 t 2 "nocol/summary.csv has no column 'seed'" "${R[@]}" fit scratch/nocol
+"$BIN" train "${TINY[@]}" out=scratch run_id=otherlr lr=0.01 >/dev/null 2>&1
+t 2 "the runs differ in lr (0.003 in prot/done, 0.01 in scratch/otherlr)" "${R[@]}" plot prot/done scratch/otherlr --out scratch/pl
 mkdir -p scratch/plotbad
 cp -r prot/done scratch/plotbad/run
 cut -d, -f1-6 prot/done/metrics.csv >scratch/plotbad/run/metrics.csv
