@@ -8,6 +8,8 @@
 #include "util.h"
 
 static const char CKPT_MAGIC[8] = {'R', 'B', 'C', 'K', 'P', 'T', 0, 1};
+/* model.bin: the same header and config, then the parameters alone (no optimizer state) */
+static const char MODEL_MAGIC[8] = {'R', 'B', 'M', 'O', 'D', 'E', 'L', 1};
 #define CKPT_VERSION 2 /* 2: the checksum covers the header too */
 
 typedef struct {
@@ -23,7 +25,8 @@ typedef struct {
 
 _Static_assert(sizeof(CkptHeader) == 72, "CkptHeader must have no padding (it is hashed whole)");
 
-/* Checksum of a checkpoint laid out as header, config, params, m, v (the pieces may live apart). */
+/* Checksum of a checkpoint laid out as header, config, params, m, v (the pieces may live apart);
+ * a model file (adam_m NULL) ends after params. */
 static uint64_t ckpt_checksum(const CkptHeader *h, const char *cfg, const void *params,
                               const void *adam_m, const void *adam_v, size_t bytes) {
     CkptHeader z = *h;
@@ -31,11 +34,22 @@ static uint64_t ckpt_checksum(const CkptHeader *h, const char *cfg, const void *
     uint64_t sum = rb_hash_bytes(RB_HASH_SEED, &z, sizeof z);
     sum = rb_hash_bytes(sum, cfg, h->config_len);
     sum = rb_hash_bytes(sum, params, bytes);
+    if (!adam_m) return sum;
     sum = rb_hash_bytes(sum, adam_m, bytes);
     return rb_hash_bytes(sum, adam_v, bytes);
 }
 
+static int save_file(const char *path, const Model *m, const CkptState *st, int with_optimizer);
+
 int checkpoint_save(const char *path, const Model *m, const CkptState *st) {
+    return save_file(path, m, st, 1);
+}
+
+int checkpoint_save_model(const char *path, const Model *m, const CkptState *st) {
+    return save_file(path, m, st, 0);
+}
+
+static int save_file(const char *path, const Model *m, const CkptState *st, int with_optimizer) {
     char *cfg = config_to_ini(&m->cfg);
     CkptHeader h = {.version = CKPT_VERSION,
                     .header_bytes = sizeof(CkptHeader),
@@ -45,9 +59,9 @@ int checkpoint_save(const char *path, const Model *m, const CkptState *st) {
                     .wall_s = st->wall_s,
                     .best_val = st->best_val,
                     .config_len = strlen(cfg)};
-    memcpy(h.magic, CKPT_MAGIC, 8);
-    h.checksum =
-        ckpt_checksum(&h, cfg, m->params, m->adam_m, m->adam_v, m->n_params * sizeof(float));
+    memcpy(h.magic, with_optimizer ? CKPT_MAGIC : MODEL_MAGIC, 8);
+    h.checksum = ckpt_checksum(&h, cfg, m->params, with_optimizer ? m->adam_m : NULL, m->adam_v,
+                               m->n_params * sizeof(float));
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
@@ -57,8 +71,10 @@ int checkpoint_save(const char *path, const Model *m, const CkptState *st) {
     }
     size_t nb = m->n_params * sizeof(float);
     int bad = fwrite(&h, sizeof h, 1, f) != 1 || fwrite(cfg, 1, h.config_len, f) != h.config_len ||
-              fwrite(m->params, 1, nb, f) != nb || fwrite(m->adam_m, 1, nb, f) != nb ||
-              fwrite(m->adam_v, 1, nb, f) != nb || fflush(f) != 0 || fsync(fileno(f)) != 0;
+              fwrite(m->params, 1, nb, f) != nb ||
+              (with_optimizer &&
+               (fwrite(m->adam_m, 1, nb, f) != nb || fwrite(m->adam_v, 1, nb, f) != nb)) ||
+              fflush(f) != 0 || fsync(fileno(f)) != 0;
     int err = errno;
     if (fclose(f) != 0 && !bad) {
         bad = 1;
@@ -102,7 +118,17 @@ static void report_config_difference(const char *path, const Config *cfg, const 
     free(copy);
 }
 
+static int load_file(const char *path, Model *m, CkptState *st, int params_only);
+
 int checkpoint_load(const char *path, Model *m, CkptState *st) {
+    return load_file(path, m, st, 0);
+}
+
+int checkpoint_load_params(const char *path, Model *m, CkptState *st) {
+    return load_file(path, m, st, 1);
+}
+
+static int load_file(const char *path, Model *m, CkptState *st, int params_only) {
     char *buf;
     size_t size;
     if (rb_read_file(path, &buf, &size) != 0) return rb_fail("checkpoint: %s", rb_error());
@@ -115,7 +141,14 @@ int checkpoint_load(const char *path, Model *m, CkptState *st) {
         goto done;
     }
     memcpy(&h, buf, sizeof h);
-    if (memcmp(h.magic, CKPT_MAGIC, 8) != 0) {
+    int is_model = memcmp(h.magic, MODEL_MAGIC, 8) == 0;
+    if (is_model && !params_only) {
+        rb_fail("checkpoint %s: a parameters-only model file (no optimizer state): it cannot "
+                "continue training",
+                path);
+        goto done;
+    }
+    if (!is_model && memcmp(h.magic, CKPT_MAGIC, 8) != 0) {
         rb_fail("checkpoint %s: not a resbench checkpoint (bad magic)", path);
         goto done;
     }
@@ -145,7 +178,7 @@ int checkpoint_load(const char *path, Model *m, CkptState *st) {
                 path, (unsigned long long)h.n_params, m->n_params);
         goto done;
     }
-    size_t expect = sizeof h + h.config_len + 3 * nb;
+    size_t expect = sizeof h + h.config_len + (is_model ? 1 : 3) * nb;
     if (size != expect) {
         rb_fail("checkpoint %s: %zu bytes, expected %zu (truncated or padded)", path, size, expect);
         goto done;
@@ -156,13 +189,16 @@ int checkpoint_load(const char *path, Model *m, CkptState *st) {
     }
     const char *body = buf + sizeof h + h.config_len;
     /* verify before touching the model, so a corrupt file never leaves it half-loaded */
-    if (ckpt_checksum(&h, buf + sizeof h, body, body + nb, body + 2 * nb, nb) != h.checksum) {
+    if (ckpt_checksum(&h, buf + sizeof h, body, is_model ? NULL : body + nb, body + 2 * nb, nb) !=
+        h.checksum) {
         rb_fail("checkpoint %s: checksum mismatch (file is corrupt)", path);
         goto done;
     }
     memcpy(m->params, body, nb);
-    memcpy(m->adam_m, body + nb, nb);
-    memcpy(m->adam_v, body + 2 * nb, nb);
+    if (!params_only) {
+        memcpy(m->adam_m, body + nb, nb);
+        memcpy(m->adam_v, body + 2 * nb, nb);
+    }
     st->step = h.step;
     st->wall_s = h.wall_s;
     st->best_val = h.best_val;

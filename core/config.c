@@ -62,7 +62,10 @@ static const KeySpec KEYS[] = {
     KI(log_every, 1, 1 << 30, 0, "write a metrics row every N steps"),
     KI(profile_every, 0, 1 << 30, 0,
        "write depth_attn.csv / mhc.csv every N steps (0 = at the end only)"),
-    KI(ckpt_every, 0, 1 << 30, 0, "checkpoint every N steps (0 = at evals and the end)"),
+    KI(ckpt_every, 0, 1 << 30, 0, "checkpoint every N steps (0 = at evaluations)"),
+    KD(ckpt_minutes, 0, 1e6, 0,
+       "also checkpoint when this many minutes passed since the last one (0 = off)"),
+    KI(keep_ckpt, 0, 1, 0, "1 = a finished run keeps ckpt.bin (optimizer state) besides model.bin"),
     KL(seed, 0, 1L << 62, 1, "model seed (init)"),
     KL(data_seed, 0, 1L << 62, 1, "data seed (data order, synthetic worlds), independent of seed"),
     KI(threads, 0, 1024, 0, "OpenMP/OpenBLAS threads (0 = all cores)"),
@@ -99,6 +102,7 @@ void config_defaults(Config *c) {
     c->eval_every = 250;
     c->eval_tokens = 16384;
     c->log_every = 10;
+    c->ckpt_minutes = 5;
     c->seed = 1;
     c->data_seed = 1;
     c->val_fraction = 0.1;
@@ -339,6 +343,11 @@ static char *config_text(const Config *c, int trajectory_only) {
         append(&buf, &len, &cap, line);
     }
     return buf;
+}
+
+int config_key_is_trajectory(const char *name) {
+    const KeySpec *k = find_key(name);
+    return k && k->trajectory;
 }
 
 int config_first_difference(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d) {

@@ -19,7 +19,8 @@ typedef struct {
     double budget_tokens, budget_flops;
     unsigned budget_set; /* budget keys set by the user (bits: steps, tokens, flops), not hashed */
     /* evaluation, logging, checkpoints */
-    int eval_every, eval_tokens, log_every, profile_every, ckpt_every;
+    int eval_every, eval_tokens, log_every, profile_every, ckpt_every, keep_ckpt;
+    double ckpt_minutes;
     /* reproducibility and resources */
     long seed, data_seed;
     int threads;
@@ -41,6 +42,8 @@ typedef struct {
 } ConfigDiff;
 /* Returns 1 and fills d when a key differs, 0 when all agree. */
 int config_first_difference(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d);
+/* 1 for a known key that changes the training trajectory (hashed into the run id), else 0. */
+int config_key_is_trajectory(const char *name);
 /* Cross-key checks (divisibility, budgets, ranges that depend on each other). */
 int config_validate(const Config *c);
 /* Resolved config as INI text (malloc'd). */

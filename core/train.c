@@ -339,7 +339,7 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     train_run_dir(c, dir, dirn);
     char result[2200];
     snprintf(result, sizeof result, "%s/result.ini", dir);
-    /* a finished run (result.ini is written before the final checkpoint) is left untouched, and
+    /* a finished run (result.ini is written before ckpt.bin is dropped) is left untouched, and
      * neither its data nor its model is loaded */
     rs->finished = dist_max_int(resume && lead && access(result, F_OK) == 0);
     if (rs->finished) return 0;
@@ -384,6 +384,11 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
         if (has_depth && csv_truncate_after(depth, st->step) != 0) return RB_EXIT_FAIL;
         if (has_gains && csv_truncate_after(gains, st->step) != 0) return RB_EXIT_FAIL;
         if (has_probe && csv_truncate_after(eval, st->step) != 0) return RB_EXIT_FAIL;
+    } else if (access(result, F_OK) == 0) {
+        rb_fail("run directory %s already holds a finished run (result.ini): choose another "
+                "out/run_id",
+                dir);
+        return RB_EXIT_USAGE;
     } else if (access(ckpt, F_OK) == 0) {
         rb_fail("run directory %s already holds a checkpoint: continue it with "
                 "`resbench train --resume %s`, or choose another out/run_id",
@@ -402,7 +407,8 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     return 0;
 }
 
-int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
+int train_run(const Config *c, int resume, int flags, TrainResult *res) {
+    int quiet = flags & TRAIN_QUIET;
     memset(res, 0, sizeof *res);
     RunState rs;
     memset(&rs, 0, sizeof rs);
@@ -431,9 +437,15 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
     long total = train_total_steps(c);
     double tok_per_step = (double)c->batch_size * c->seq_len, fl_per_step = flops_per_step(c);
     int n_eval = (int)data_val_batches(&rs.data, c->batch_size);
-    char ckpt[2200];
+    char ckpt[2200], model_path[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", res->run_dir);
+    snprintf(model_path, sizeof model_path, "%s/model.bin", res->run_dir);
     res->loss_floor = data_loss_floor(&rs.data);
+    if (lead && !resume && (flags & TRAIN_ANNOUNCE)) { /* where to resume from after kill -9 */
+        printf("run directory %s (if stopped: resbench train --resume %s)\n", res->run_dir,
+               res->run_dir);
+        fflush(stdout);
+    }
     Progress prog;
     progress_init(&prog, c->variant, quiet || !lead);
     stop_signal = 0;
@@ -443,6 +455,7 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
     long log_from = st.step;
     res->steps = st.step;
     double interval_s = 0, cpu_s = 0; /* training-step time since the last log line; CPU time */
+    double t_ckpt_last = rb_now();
     for (long step = st.step; step < total; step++) {
         double t_step = rb_now(), c_step = rb_cpu_now();
         data_train_rows(&rs.data, step, c->batch_size, r0, m->B, rs.rows);
@@ -508,10 +521,13 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
             log_diagnostics(&rs.profile, &rs.depth, &rs.gains, m, &rs.data, rs.rows, done) != 0)
             io_fail = 1;
         res->diag_s += rb_now() - t_diag;
-        /* ranks agree on stopping (a signal may reach them at different steps) and on failures */
-        int flags = dist_max_int((stop_signal != 0) | io_fail << 1);
-        int stop = flags & 1;
-        if (flags & 2) {
+        /* ranks agree on stopping (a signal may reach them at different steps), on failures and
+         * on a checkpoint that is due by the clock (ckpt_minutes) */
+        int time_due = c->ckpt_minutes > 0 && rb_now() - t_ckpt_last >= 60 * c->ckpt_minutes;
+        int agreed = dist_max_int((stop_signal != 0) | io_fail << 1 | time_due << 2);
+        int stop = agreed & 1;
+        time_due = (agreed & 4) != 0;
+        if (agreed & 2) {
             rc = RB_EXIT_FAIL;
             if (!io_fail) rb_fail("MPI rank 0 could not write its outputs");
             break;
@@ -521,23 +537,33 @@ int train_run(const Config *c, int resume, int quiet, TrainResult *res) {
         res->cpu_util = cpu_s / (res->train_s * omp_get_max_threads());
         res->final_train_loss = loss;
         if (val >= 0) res->final_val_loss = val;
-        /* result.ini before the final checkpoint: a run with a result.ini is finished whatever
-         * happens next, and a kill in between leaves a finished run, never a lost result */
-        if (last && lead &&
-            write_result(res->run_dir, res, tok_per_step, fl_per_step, rb_now() - t_start,
-                         st.best_val) != 0)
-            io_fail = 1;
+        /* The end: model.bin, then result.ini (from then on the run is finished whatever
+         * happens), then ckpt.bin is dropped or, with keep_ckpt, rewritten at the last step. A
+         * kill before result.ini leaves the previous checkpoint, which resumes and retrains the
+         * last steps identically. */
+        if (last && lead) {
+            CkptState cs = {done, rb_now() - t_start, st.best_val};
+            if (checkpoint_save_model(model_path, m, &cs) != 0 ||
+                write_result(res->run_dir, res, tok_per_step, fl_per_step, rb_now() - t_start,
+                             st.best_val) != 0)
+                io_fail = 1;
+        }
         if (last && dist_max_int(io_fail)) {
             rc = RB_EXIT_FAIL;
             if (!io_fail) rb_fail("MPI rank 0 could not write result.ini");
             break;
         }
-        int ckpt_now = last || (c->ckpt_every > 0 ? done % c->ckpt_every == 0 : eval_now);
-        if (ckpt_now || stop) {
+        if (last && lead && !c->keep_ckpt && unlink(ckpt) != 0 && errno != ENOENT)
+            fprintf(stderr, "resbench: warning: could not remove %s: %s\n", ckpt, strerror(errno));
+        int ckpt_now = last
+                           ? c->keep_ckpt
+                           : time_due || (c->ckpt_every > 0 ? done % c->ckpt_every == 0 : eval_now);
+        if (ckpt_now || (stop && !last)) {
             CkptState cs = {done, rb_now() - t_start, st.best_val};
             double t_ckpt = rb_now();
             int bad = lead && checkpoint_save(ckpt, m, &cs) != 0;
             res->ckpt_s += rb_now() - t_ckpt;
+            t_ckpt_last = rb_now();
             if (dist_max_int(bad)) {
                 rc = RB_EXIT_FAIL;
                 if (!bad) rb_fail("MPI rank 0 could not write the checkpoint");

@@ -25,11 +25,14 @@ int train_read_result(const char *dir, TrainResult *r);
 long train_total_steps(const Config *c);
 /* Apply cfg.threads to OpenMP and OpenBLAS (0 = all cores). */
 void train_set_threads(int threads);
+/* flags of train_run */
+#define TRAIN_QUIET 1    /* no progress lines */
+#define TRAIN_ANNOUNCE 2 /* print the run directory once the run has started (for `train`) */
 /* Runs (or, with resume = 1, continues) the run in OUT/RUN_ID. Resuming a run that has its
  * result.ini changes nothing: res is read from it and already_finished set. Returns RB_EXIT_OK,
  * RB_EXIT_USAGE (bad input or a non-finite loss: rb_error() says why), RB_EXIT_FAIL (I/O) or
  * RB_EXIT_INTERRUPTED. */
-int train_run(const Config *c, int resume, int quiet, TrainResult *res);
+int train_run(const Config *c, int resume, int flags, TrainResult *res);
 /* OUT/RUN_ID, with the default id VARIANT-sSEED-HASH8 when run_id is empty. */
 void train_run_dir(const Config *c, char *buf, size_t n);
 

@@ -225,15 +225,10 @@ static const char *ini_value(const char *ini, const char *key, char *buf, size_t
     return NULL;
 }
 
-/* Keys that must agree for a fair comparison: everything in the config except the run's
- * identity and keys that cannot change the trajectory. */
+/* Keys that must agree for a fair comparison: the trajectory keys (config.c's table) except the
+ * run's identity (variant, seed). */
 static int budget_key(const char *key) {
-    static const char *const skip[] = {"variant",       "seed",       "out",
-                                       "run_id",        "threads",    "log_every",
-                                       "profile_every", "ckpt_every", NULL};
-    for (int i = 0; skip[i]; i++)
-        if (!strcmp(key, skip[i])) return 0;
-    return 1;
+    return config_key_is_trajectory(key) && strcmp(key, "variant") && strcmp(key, "seed");
 }
 
 static int check_budgets(FILE *f, const Report *rp) {

@@ -54,7 +54,7 @@ int cmd_train(int argc, char **argv) {
     }
     train_set_threads(c.threads);
     TrainResult r;
-    int rc = train_run(&c, resume_dir != NULL, 0, &r);
+    int rc = train_run(&c, resume_dir != NULL, TRAIN_ANNOUNCE, &r);
     if (rc != RB_EXIT_OK) {
         if (dist_size() > 1)
             fprintf(stderr, "resbench (rank %d of %d): %s\n", dist_rank(), dist_size(), rb_error());

@@ -69,7 +69,7 @@ START_TEST(test_same_config_same_metrics) {
     ck_assert_int_eq(count_lines(strcat(strcpy(tu_mem(600), out), "/a/metrics.csv")), 31);
     /* a second run into the same directory refuses to overwrite the checkpoint */
     ck_assert_int_eq(train_run(&c, 0, 1, &r), 2);
-    ck_assert(strstr(rb_error(), "already holds a checkpoint"));
+    ck_assert(strstr(rb_error(), "already holds a finished run"));
 }
 END_TEST
 
@@ -179,6 +179,7 @@ START_TEST(test_corrupt_checkpoint_refused) {
     TrainResult r;
     run_config(&c, out, "x");
     c.steps = 10;
+    c.keep_ckpt = 1;
     ck_assert(train_run(&c, 0, 1, &r) == 0);
     char path[1024];
     snprintf(path, sizeof path, "%s/x/result.ini", out); /* else the run counts as finished */
@@ -312,6 +313,43 @@ START_TEST(test_nan_loss_stops) {
 }
 END_TEST
 
+/* ckpt_minutes checkpoints by the clock even with no evaluation until the end, and a finished run
+ * keeps model.bin (parameters only, loadable) and drops ckpt.bin unless keep_ckpt = 1. */
+START_TEST(test_time_checkpoints_and_model_file) {
+    char *out = tu_tempdir();
+    Config c;
+    TrainResult r;
+    run_config(&c, out, "clock");
+    c.steps = 8;
+    c.eval_every = 0;
+    c.ckpt_minutes = 1e-9; /* due after every step */
+    setenv("RESBENCH_INJECT_NAN", "6", 1);
+    ck_assert_int_eq(train_run(&c, 0, 1, &r), 2); /* stopped before the update of step 6 */
+    unsetenv("RESBENCH_INJECT_NAN");
+    char path[1500];
+    snprintf(path, sizeof path, "%s/clock/ckpt.bin", out);
+    Model m;
+    ck_assert(model_build(&m, &c) == 0);
+    CkptState st;
+    ck_assert_msg(checkpoint_load(path, &m, &st) == 0, "%s", rb_error());
+    ck_assert_int_eq(st.step, 5); /* the clock checkpointed step 5 although no evaluation ran */
+    ck_assert_msg(train_run(&c, 1, 1, &r) == 0, "%s", rb_error());
+    ck_assert(access(path, F_OK) != 0); /* finished: optimizer state dropped */
+    snprintf(path, sizeof path, "%s/clock/model.bin", out);
+    ck_assert_msg(checkpoint_load_params(path, &m, &st) == 0, "%s", rb_error());
+    ck_assert_int_eq(st.step, 8);
+    ck_assert(checkpoint_load(path, &m, &st) != 0); /* no optimizer state: cannot resume */
+    ck_assert(strstr(rb_error(), "parameters-only"));
+    /* keep_ckpt = 1 keeps a full checkpoint at the last step besides model.bin */
+    snprintf(c.run_id, sizeof c.run_id, "keep");
+    c.keep_ckpt = 1;
+    ck_assert(train_run(&c, 0, 1, &r) == 0);
+    snprintf(path, sizeof path, "%s/keep/ckpt.bin", out);
+    ck_assert(checkpoint_load(path, &m, &st) == 0 && st.step == 8);
+    model_free(&m);
+}
+END_TEST
+
 static Suite *train_suite(void) {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
@@ -326,6 +364,7 @@ static Suite *train_suite(void) {
     tcase_add_test(tc, test_cli_errors);
     tcase_add_test(tc, test_budgets);
     tcase_add_test(tc, test_nan_loss_stops);
+    tcase_add_test(tc, test_time_checkpoints_and_model_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,10 +20,10 @@ TINY=(n_layer=1 d_model=16 n_head=2 seq_len=16 batch_size=2 steps=4 eval_every=2
       log_every=1 threads=1 attnres_blocks=2)
 
 # ---- the protected workspace: a finished run, a finished 2 x 1 experiment, an interrupted run
-"$BIN" train "${TINY[@]}" out=prot run_id=done >/dev/null 2>&1 || { echo "setup: train failed"; exit 1; }
+"$BIN" train "${TINY[@]}" keep_ckpt=1 out=prot run_id=done >/dev/null 2>&1 || { echo "setup: train failed"; exit 1; }
 "$BIN" ablate --variants prenorm,attnres_full --seeds 1 --name exp "${TINY[@]}" out=prot \
   >/dev/null 2>&1 || { echo "setup: ablate failed"; exit 1; }
-"$BIN" train "${TINY[@]}" steps=40 ckpt_every=4 out=prot run_id=cut >/dev/null 2>&1
+"$BIN" train "${TINY[@]}" steps=40 ckpt_every=4 keep_ckpt=1 out=prot run_id=cut >/dev/null 2>&1
 rm -f prot/cut/result.ini # an interrupted run: its checkpoint is at the last step, no result
 "$BIN" train "${TINY[@]}" steps=400 ckpt_every=2 out=prot run_id=half >/dev/null 2>&1 &
 half=$!
@@ -272,6 +272,7 @@ ck tensor "checksum mismatch" flip 4000 1
 ck trunc "expected" truncate -s 3000
 ck empty "truncated" truncate -s 0
 ck padded "expected" truncate -s +7
+ck model "parameters-only model file" cp prot/done/model.bin
 ckpt_case dir x rm -f
 mkdir scratch/dir/ckpt.bin
 t 2 "scratch/dir/ckpt.bin: it is a directory" "${R[@]}" train --resume scratch/dir
