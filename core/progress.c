@@ -1,13 +1,26 @@
 #include "progress.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-void progress_init(Progress *p, const char *label, int quiet) {
+#include "util.h"
+
+static int exp_k, exp_n; /* set by progress_experiment for the runs of ablate and sweep */
+
+void progress_experiment(int k, int n) {
+    exp_k = k;
+    exp_n = n;
+}
+
+void progress_init(Progress *p, const char *label, int quiet, const char *log_path) {
+    memset(p, 0, sizeof *p);
     p->tty = isatty(STDERR_FILENO);
     p->quiet = quiet;
+    p->run_k = exp_k;
+    p->run_n = exp_n;
+    p->t0 = rb_now();
     snprintf(p->label, sizeof p->label, "%s", label);
+    if (log_path && !quiet) p->log = fopen(log_path, "a"); /* best effort: a log, not a result */
 }
 
 void format_duration(double s, char *buf, int n) {
@@ -24,15 +37,30 @@ void format_duration(double s, char *buf, int n) {
 void progress_step(Progress *p, long step, long total, double loss, double val, double tok_s,
                    double eta_s, int log_step) {
     if (p->quiet) return;
-    char eta[32], valbuf[32] = "";
-    format_duration(eta_s, eta, sizeof eta);
-    if (val >= 0) snprintf(valbuf, sizeof valbuf, " | val %.4f", val);
-    if (p->tty) {
-        fprintf(stderr, "\r\033[K%s step %ld/%ld | loss %.4f%s | %.0f tok/s | ETA %s", p->label,
-                step, total, loss, valbuf, tok_s, eta);
-        if (val >= 0) fputc('\n', stderr);
+    char eta[80], valbuf[32] = "";
+    format_duration(eta_s, eta, 32);
+    if (val >= 0) snprintf(valbuf, sizeof valbuf, " val %.4f", val);
+    if (log_step && p->log) {
+        fprintf(p->log, "%s step %ld/%ld loss %.4f%s tok/s %.0f eta %s\n", p->label, step, total,
+                loss, valbuf, tok_s, eta);
+        fflush(p->log);
+    }
+    double now = rb_now();
+    if (p->tty && (log_step || val >= 0 || step == total || now - p->t_draw >= 0.2)) {
+        p->t_draw = now; /* at most 5 redraws a second besides logged steps */
+        char run[96] = "";
+        if (p->run_n > 0) {
+            char all[32];
+            double per_run = now - p->t0 + eta_s;
+            format_duration(eta_s + (p->run_n - p->run_k) * per_run, all, sizeof all);
+            snprintf(run, sizeof run, "run %d/%d ", p->run_k, p->run_n);
+            snprintf(eta + strlen(eta), sizeof eta - strlen(eta), ", all %s", all);
+        }
+        fprintf(stderr, "\r\033[K%s%s step %ld/%ld | loss %.4f%s | %.0f tok/s | ETA %s", run,
+                p->label, step, total, loss, valbuf, tok_s, eta);
+        if (val >= 0 && p->run_n == 0) fputc('\n', stderr);
         fflush(stderr);
-    } else if (log_step) {
+    } else if (log_step && p->run_n == 0) {
         printf("%s step %ld/%ld loss %.4f%s tok/s %.0f eta %s\n", p->label, step, total, loss,
                valbuf, tok_s, eta);
         fflush(stdout);
@@ -40,5 +68,12 @@ void progress_step(Progress *p, long step, long total, double loss, double val, 
 }
 
 void progress_done(Progress *p) {
-    if (!p->quiet && p->tty) fputc('\n', stderr);
+    if (!p->quiet && p->tty) {
+        if (p->run_n > 0)
+            fputs("\r\033[K", stderr); /* the run's end line replaces it */
+        else
+            fputc('\n', stderr);
+    }
+    if (p->log) fclose(p->log);
+    p->log = NULL;
 }

@@ -447,7 +447,9 @@ int train_run(const Config *c, int resume, int flags, TrainResult *res) {
         fflush(stdout);
     }
     Progress prog;
-    progress_init(&prog, c->variant, quiet || !lead);
+    char log_path[2200];
+    snprintf(log_path, sizeof log_path, "%s/train.log", res->run_dir);
+    progress_init(&prog, c->variant, quiet || !lead, log_path);
     stop_signal = 0;
     void (*old_int)(int) = signal(SIGINT, on_signal), (*old_term)(int) = signal(SIGTERM, on_signal);
     int rc = RB_EXIT_OK;

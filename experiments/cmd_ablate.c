@@ -217,7 +217,7 @@ int cmd_ablate(int argc, char **argv) {
             a->cfg.seed = seeds[s];
             rb_copy_str(a->cfg.out, sizeof a->cfg.out, exp);
             snprintf(a->cfg.run_id, sizeof a->cfg.run_id, "%s-s%ld", a->cfg.variant, seeds[s]);
-            exp_run(a);
+            exp_run(a, n, nv * ns);
         }
     if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     print_table(runs, n, names, nv);

@@ -209,7 +209,7 @@ int cmd_sweep(int argc, char **argv) {
     }
     train_set_threads(base.threads);
     printf("sweep: %d runs, %.3g FLOPs each (matched compute), into %s\n", n, budget, exp);
-    for (int i = 0; i < n; i++) exp_run(&runs[i]);
+    for (int i = 0; i < n; i++) exp_run(&runs[i], i + 1, n);
     if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     char figdir[2200], plotted[1024] = "";
     snprintf(figdir, sizeof figdir, "%s/figures", exp);

@@ -8,6 +8,7 @@
 
 #include "csvout.h"
 #include "model.h"
+#include "progress.h"
 #include "util.h"
 
 /* The command that owns the experiment (for the "repeat it" hint after an interrupt). */
@@ -25,19 +26,21 @@ static int finished_before(const Config *c, const char *dir, TrainResult *r) {
     return train_read_result(dir, r) == 0;
 }
 
-void exp_run(ExpRun *a) {
+void exp_run(ExpRun *a, int k, int n) {
     char dir[2048], ckpt[2200];
     train_run_dir(&a->cfg, dir, sizeof dir);
     if (finished_before(&a->cfg, dir, &a->r)) {
         a->status = "skipped";
-        printf("run %s: already done, val loss %.4f\n", dir, a->r.final_val_loss);
+        printf("run %d/%d %s: already done, val loss %.4f\n", k, n, dir, a->r.final_val_loss);
         return;
     }
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
     int resume = access(ckpt, F_OK) == 0;
-    printf("run %s%s\n", dir, resume ? " (resuming)" : "");
+    printf("run %d/%d %s%s (steps in its train.log)\n", k, n, dir, resume ? " (resuming)" : "");
     fflush(stdout);
+    progress_experiment(k, n);
     int rc = train_run(&a->cfg, resume, 0, &a->r);
+    progress_experiment(0, 0);
     if (rc == RB_EXIT_INTERRUPTED)
         rb_die(rc,
                "%s interrupted after step %ld of run %s (checkpoint written); continue the "
@@ -51,6 +54,8 @@ void exp_run(ExpRun *a) {
         return;
     }
     a->status = "ok";
+    printf("run %d/%d done: val loss %.4f, %.0f s, %.0f tok/s\n", k, n, a->r.final_val_loss,
+           a->r.wall_s, a->r.tok_per_s);
 }
 
 double exp_prenorm_tok_s(const ExpRun *runs, int n) {

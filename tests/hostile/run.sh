@@ -229,7 +229,8 @@ t 2 "inputs/fifo: it is a FIFO" "${R[@]}" data data=text:inputs/fifo
 # -- outputs
 t 1 "prot/done/config.ini" "${TR[@]}" out=prot/done/config.ini run_id=x
 t 1 "/proc/nowhere" "${TR[@]}" out=/proc/nowhere
-t 2 "already holds a checkpoint" "${R[@]}" train "${TINY[@]}" out=prot run_id=done
+t 2 "already holds a finished run" "${R[@]}" train "${TINY[@]}" out=prot run_id=done
+t 2 "already holds a checkpoint" "${R[@]}" train "${TINY[@]}" out=prot run_id=half
 t 2 "not a plain directory name" "${R[@]}" ablate --name ../x "${TINY[@]}" out=scratch
 t 2 "not a plain directory name" "${R[@]}" ablate --name a/b "${TINY[@]}" out=scratch
 t 2 "not a plain directory name" "${R[@]}" sweep --name .. --layers 1 --widths 16 "${TINY[@]}" out=scratch
