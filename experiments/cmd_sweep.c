@@ -18,6 +18,9 @@
 #include "variant.h"
 
 #define MAX_GRID 16
+/* Fewer optimizer steps than this (or than warmup) cannot rank a shape: the run is still trained
+ * and kept, but flagged on screen and in summary.csv's warning column. */
+#define SWEEP_MIN_STEPS 100
 
 static void sweep_help(void) {
     printf(
@@ -103,6 +106,87 @@ static int write_jobs(const char *path, const ExpRun *runs, int n, const char *e
     return 0;
 }
 
+/* The run of variant v at grid cell (l, w) among the first seed's runs, or NULL. */
+static const ExpRun *cell(const ExpRun *runs, int n, const char *v, long layers, long width) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(runs[i].cfg.variant, v) && runs[i].cfg.n_layer == layers &&
+            runs[i].cfg.d_model == width)
+            return &runs[i];
+    return NULL;
+}
+
+/* Steps and tokens of every shape under the matched FLOP budget (for variant v), and the
+ * too-few-steps warnings, recorded in each run's warning. Returns the number of flagged shapes. */
+static int print_design(ExpRun *runs, int n, const char *v, const long *layers, int nl,
+                        const long *widths, int nw) {
+    printf("%s: optimizer steps / training tokens per shape (rows n_layer, columns d_model)\n%8s",
+           v, "");
+    for (int w = 0; w < nw; w++) printf(" %17ld", widths[w]);
+    printf("\n");
+    for (int l = 0; l < nl; l++) {
+        printf("%8ld", layers[l]);
+        for (int w = 0; w < nw; w++) {
+            const ExpRun *a = cell(runs, n, v, layers[l], widths[w]);
+            long st = a ? train_total_steps(&a->cfg) : 0;
+            char buf[40];
+            snprintf(buf, sizeof buf, "%ld / %.3g", st,
+                     a ? (double)st * a->cfg.batch_size * a->cfg.seq_len : 0.0);
+            printf(" %17s", buf);
+        }
+        printf("\n");
+    }
+    int flagged = 0;
+    for (int i = 0; i < n; i++) {
+        long st = train_total_steps(&runs[i].cfg);
+        int wu = runs[i].cfg.warmup;
+        if (st < wu)
+            snprintf(runs[i].warning, sizeof runs[i].warning, "%ld steps < warmup %d", st, wu);
+        else if (st < SWEEP_MIN_STEPS)
+            snprintf(runs[i].warning, sizeof runs[i].warning, "%ld steps < %d", st,
+                     SWEEP_MIN_STEPS);
+        else
+            continue;
+        if (!strcmp(runs[i].cfg.variant, v) && runs[i].cfg.seed == runs[0].cfg.seed) {
+            printf("warning: %s: %s (the run cannot rank its shape; it is trained and flagged "
+                   "in summary.csv)\n",
+                   runs[i].cfg.run_id, runs[i].warning);
+            flagged++;
+        }
+    }
+    return flagged;
+}
+
+/* Mean final validation loss over the seeds of variant v at one shape (NAN: none finished). */
+static double cell_mean(const ExpRun *runs, int n, const char *v, long layers, long width) {
+    double s = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        const Config *c = &runs[i].cfg;
+        if (strcmp(c->variant, v) || c->n_layer != layers || c->d_model != width ||
+            isnan(runs[i].r.final_val_loss))
+            continue;
+        s += runs[i].r.final_val_loss;
+        k++;
+    }
+    return k ? s / k : NAN;
+}
+
+/* Variant minus prenorm per shape (mean over seeds; negative = the variant is better). */
+static void print_delta(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
+                        const long *widths, int nw) {
+    if (!cell(runs, n, "prenorm", layers[0], widths[0])) return;
+    printf("%s minus prenorm (negative: %s lower)\n%8s", v, v, "");
+    for (int w = 0; w < nw; w++) printf(" %9ld", widths[w]);
+    printf("\n");
+    for (int l = 0; l < nl; l++) {
+        printf("%8ld", layers[l]);
+        for (int w = 0; w < nw; w++)
+            printf(" %+9.4f", cell_mean(runs, n, v, layers[l], widths[w]) -
+                                  cell_mean(runs, n, "prenorm", layers[l], widths[w]));
+        printf("\n");
+    }
+}
+
 /* Per variant: the grid of mean validation loss (rows n_layer, columns d_model), the best shape,
  * and the heatmap data for plots/sweep.gp. */
 static int report(const ExpRun *runs, int n, char names[][32], int nv, const long *layers, int nl,
@@ -150,6 +234,7 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
             printf(
                 "best %s shape: n_layer=%ld d_model=%ld (d_model/n_layer = %.1f), val loss %.4f\n",
                 names[v], bl, bw, (double)bw / bl, best);
+        if (strcmp(names[v], "prenorm")) print_delta(runs, n, names[v], layers, nl, widths, nw);
         if (plotted[0]) strncat(plotted, " ", np - strlen(plotted) - 1);
         strncat(plotted, names[v], np - strlen(plotted) - 1);
     }
@@ -200,6 +285,7 @@ int cmd_sweep(int argc, char **argv) {
         rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
     for (int i = 0; i < n; i++) rb_copy_str(runs[i].cfg.out, sizeof runs[i].cfg.out, exp);
     if (vals[4]) {
+        print_design(runs, n, names[0], layers, nl, widths, nw);
         if (write_jobs(vals[4], runs, n, exp) != 0) rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
         printf("sweep: %d commands written to %s (%.3g FLOPs each); run them (GNU parallel, "
                "Slurm: experiments/cluster/), then repeat this sweep command without --jobs\n",
@@ -209,6 +295,7 @@ int cmd_sweep(int argc, char **argv) {
     }
     train_set_threads(base.threads);
     printf("sweep: %d runs, %.3g FLOPs each (matched compute), into %s\n", n, budget, exp);
+    print_design(runs, n, names[0], layers, nl, widths, nw);
     for (int i = 0; i < n; i++) exp_run(&runs[i], i + 1, n);
     if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     char figdir[2200], plotted[1024] = "";

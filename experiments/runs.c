@@ -91,11 +91,13 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
     static const char *const H[] = {
         "variant",    "seed",   "n_layer",      "d_model",  "n_head",         "seq_len",
         "batch_size", "params", "tokens",       "flops",    "final_val_loss", "best_val_loss",
-        "tok_per_s",  "wall_s", "overhead_pct", "cpu_util", "status"};
+        "tok_per_s",  "wall_s", "overhead_pct", "cpu_util", "status",         "warning"};
+    enum { NCOL = sizeof H / sizeof H[0] };
+    _Static_assert(NCOL == 18, "summary.csv: the header and the row below must agree");
     char path[2200];
     snprintf(path, sizeof path, "%s/summary.csv", exp);
     CsvOut csv;
-    if (csv_open_atomic(&csv, path, H, 17) != 0) return -1;
+    if (csv_open_atomic(&csv, path, H, NCOL) != 0) return -1;
     double ref = exp_prenorm_tok_s(runs, n);
     for (int i = 0; i < n; i++) {
         const ExpRun *a = &runs[i];
@@ -119,8 +121,9 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
                              a->r.cpu_util};
         for (int k = 0; k < 8; k++) rb_fmt_double(f[8 + k], 48, v[k]);
         snprintf(f[16], 48, "%s", a->status);
-        const char *row[17];
+        const char *row[18];
         for (int k = 0; k < 17; k++) row[k] = f[k];
+        row[17] = a->warning;
         if (csv_row(&csv, row) != 0) {
             csv_close(&csv);
             return -1;

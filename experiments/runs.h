@@ -9,6 +9,7 @@ typedef struct {
     Config cfg; /* the run's full config: out = experiment dir, run_id = its directory */
     TrainResult r;
     const char *status; /* "ok", "skipped" (finished earlier), "failed" */
+    char warning[96];   /* design warning recorded in summary.csv (sweep: too few steps) */
 } ExpRun;
 
 /* Train a.cfg unless OUT/RUN_ID already holds a finished run of the same config (then its

@@ -29,6 +29,9 @@ static void check_summary(const char *path, const char *status) {
         ck_assert_str_eq(csv_cell(&t, r, cs), status);
         ck_assert(csv_num(&t, r, cv) > 0);
         ck_assert(csv_num(&t, r, cl) >= 1 && csv_num(&t, r, cd) >= 16);
+        /* 6 steps or fewer at warmup 40: every shape is flagged */
+        ck_assert_msg(strstr(csv_cell(&t, r, csv_col(&t, "warning")), " steps < warmup 40"),
+                      "row %zu: '%s'", r, csv_cell(&t, r, csv_col(&t, "warning")));
     }
     ck_assert(max_tokens > min_tokens); /* the smaller shapes see more tokens for the same FLOPs */
     csv_table_free(&t);
@@ -40,6 +43,10 @@ START_TEST(test_sweep_local) {
     snprintf(args, sizeof args, "sweep " TINY " --name local out=%s", out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
     ck_assert_msg(strstr(buf, "best prenorm shape") && strstr(buf, "best attnres_block shape"),
+                  "%s", buf);
+    ck_assert_msg(strstr(buf, "optimizer steps / training tokens per shape") &&
+                      strstr(buf, "warning: prenorm-L1-d16-s1: 6 steps < warmup 40") &&
+                      strstr(buf, "attnres_block minus prenorm"),
                   "%s", buf);
     snprintf(path, sizeof path, "%s/local/summary.csv", out);
     check_summary(path, "ok");
