@@ -1,10 +1,23 @@
 /* resbench: one binary, one subcommand per workflow. */
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dist.h"
 #include "util.h"
+
+#ifndef RESBENCH_GIT_REV
+#define RESBENCH_GIT_REV "unknown revision"
+#endif
+#ifndef RESBENCH_BUILD_INFO
+#define RESBENCH_BUILD_INFO "unknown build"
+#endif
+#ifdef RESBENCH_MPI
+#define RB_HAVE_MPI 1
+#else
+#define RB_HAVE_MPI 0
+#endif
 
 int cmd_train(int argc, char **argv);
 int cmd_data(int argc, char **argv);
@@ -35,7 +48,8 @@ static const Command COMMANDS[] = {
 #define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: resbench COMMAND [--help] [--config FILE] [key=value ...]\n\ncommands:\n");
+    fprintf(f, "usage: resbench COMMAND [--help] [--config FILE] [key=value ...]\n"
+               "       resbench --version\n\ncommands:\n");
     for (int i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].help);
     fprintf(f, "\nexit codes: 0 ok, 1 I/O failure, 2 bad input or non-finite loss, 3 interrupted "
@@ -61,6 +75,11 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return RB_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("resbench %s (%s, MPI %s, OpenMP %d threads available)\n", RESBENCH_GIT_REV,
+               RESBENCH_BUILD_INFO, RB_HAVE_MPI ? "on" : "off", omp_get_max_threads());
         return RB_EXIT_OK;
     }
     for (int i = 0; i < NCOMMANDS; i++)
