@@ -105,7 +105,7 @@ TR=("$BIN" train "${TINY[@]}" out=scratch)
 
 # -- subcommands and their arguments
 t 2 "no command given" "${R[@]}"
-t 0 "build, GNU" "${R[@]}" --version
+t 0 "build, " "${R[@]}" --version
 t 2 "unknown command 'trian'" "${R[@]}" trian
 t 2 "unknown option '--bogus'" "${R[@]}" train --bogus
 t 2 "unknown option '--bogus'" "${R[@]}" ablate --bogus
