@@ -1,4 +1,4 @@
-/* Attention Residuals (spec sections 2 and 3). One implementation serves both forms: Block AttnRes
+/* Attention Residuals (docs/variants.md, sections 2 and 3). One implementation serves both forms: Block AttnRes
  * with N blocks of S = L/N sublayers, and Full AttnRes, which is Block with S = 1 (every sublayer
  * output is its own block, so the sources of sublayer l are e, v_1, ..., v_{l-1}).
  *
@@ -278,7 +278,7 @@ static const float *attnres_output(Stream *st) {
     return aggregate(st, lay_of(st).L);
 }
 
-/* Backward of consumer l (spec section 2): g = dL/dh_l per token. */
+/* Backward of consumer l (docs/variants.md, section 2): g = dL/dh_l per token. */
 static void source_backward(Stream *st, int l, const float *g) {
     Lay y = lay_of(st);
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];

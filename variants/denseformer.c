@@ -1,4 +1,4 @@
-/* DenseFormer (spec section 6): ordinary prenorm blocks B_k, k = 1..K (K = n_layer), each with its
+/* DenseFormer (docs/variants.md, section 6): ordinary prenorm blocks B_k, k = 1..K (K = n_layer), each with its
  * two internal residuals; after every block a depth-weighted average of all block outputs so far:
  *   X_0 = e,  X_k = B_k(Y_{k-1}),  Y_k = sum_{j=0..k} beta_{k,j} X_j,  Y_0 = e,  out = Y_K.
  * beta_{k,k} = 1, others 0 at init: exactly prenorm. Parameters: row k holds beta_{k,0..k}.

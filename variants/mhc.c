@@ -1,4 +1,4 @@
-/* Multi-stream residuals (spec sections 4 and 5): mhc (manifold-constrained Hyper-Connections) and
+/* Multi-stream residuals (docs/variants.md, sections 4 and 5): mhc (manifold-constrained Hyper-Connections) and
  * hc (unconstrained Hyper-Connections). Both keep n streams X (n x d per token), X^0 = [e; ...; e],
  * and at every sublayer site l use per-token coefficients
  *   read[i] (H_pre / A_m), write[j] (H_post / B), mix[i][j] (P / A_r, [src][dst]):

@@ -1,4 +1,4 @@
-/* prenorm (spec section 1): x_0 = e, x_l = x_{l-1} + f_l(x_{l-1}), out = x_L.
+/* prenorm (docs/variants.md, section 1): x_0 = e, x_l = x_{l-1} + f_l(x_{l-1}), out = x_L.
  * Saved: x_0..x_L (each N x C). Backward keeps one running dx. */
 #include <string.h>
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent PyTorch (float64) reference for resbench's model, written from the spec, not from the
+"""Independent PyTorch (float64) reference for resbench's model, written from docs/variants.md, not from the
 C code. Writes tests/fixtures/<variant>.bin; with --check, regenerates in memory and compares with
 the committed files (exit 1 if the float64 data differ beyond 1e-6 relative, 77 if torch is
 missing; the two fp32 error measurements depend on the machine and are not compared).
@@ -51,7 +51,7 @@ BASE = dict(n_layer=2, d_model=32, n_head=4, seq_len=80, batch_size=2, mlp_hidde
 CONFIGS = {
     "prenorm": dict(BASE),
     "attnres_full": dict(BASE, seed=1241),
-    # L = 6 sublayers in N = 2 blocks of S = 3: the spec's worked example
+    # L = 6 sublayers in N = 2 blocks of S = 3: the worked example of docs/variants.md section 3
     "attnres_block": dict(BASE, n_layer=3, attnres_blocks=2, seed=1236),
     "denseformer": dict(BASE, n_layer=3, seed=1237),
     "mhc": dict(BASE, mhc_streams=4, sinkhorn_iters=20, seed=1238),
@@ -193,7 +193,7 @@ def stream_denseformer(params, e, cfg):
 
 
 def init_streams(cfg, gen):
-    """Around the spec's init, perturbed so every coefficient path carries gradient."""
+    """Around the init of docs/variants.md, perturbed so every coefficient path carries gradient."""
     n, L = cfg["mhc_streams"], 2 * cfg["n_layer"]
     sites = []
     for l in range(L):
