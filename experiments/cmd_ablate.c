@@ -32,18 +32,21 @@ static void ablate_help(void) {
         "Trains every variant x seed with the same base config (shape, data, data_seed,\n"
         "budget, schedule, evaluation set) into OUT/NAME/VARIANT-sSEED/, then writes\n"
         "OUT/NAME/summary.csv and OUT/NAME/experiment.ini, prints per variant the mean +- std\n"
-        "final validation loss, the difference to prenorm with a Welch 95%% confidence interval,\n"
-        "tok/s and step-time overhead (for synth:hops also the answer accuracy per hop count),\n"
+        "final validation loss, the paired difference to prenorm (runs of one seed share the\n"
+        "data order and initial core weights) with a Student t 95%% interval and Holm-adjusted\n"
+        "p over the variants, tok/s of the training steps and the step-time overhead (for\n"
+        "synth:compose and synth:hops also the answer accuracy per hop count),\n"
         "draws OUT/NAME/figures/ (resbench plot) and writes OUT/NAME/report.md (resbench report).\n"
         "Runs that already finished with the same config are skipped; interrupted ones resume.\n\n"
         "An existing OUT/NAME keeps its base config: a command with another one is refused,\n"
         "naming the first differing key. One process owns an experiment at a time "
         "(OUT/NAME/lock).\n"
         "After an interrupt (exit 3), repeat the same command to continue.\n\n"
-        "defaults: all variants, seeds 1,2, NAME = ablate-HASH8 of the base config; without\n"
+        "defaults: all variants, seeds 1,2,3,4, NAME = ablate-HASH8 of the base config; without\n"
         "arguments this is the quick-start ablation: the train defaults (n_layer=4, d_model=96,\n"
-        "seq_len=64, batch_size=16, 1000 steps of synth:markov), 6 variants x 2 seeds = 12 "
-        "runs.\n");
+        "seq_len=64, batch_size=16, 1000 steps of synth:markov), 6 variants x 4 seeds = 24 "
+        "runs\n(four seeds: the fewest for which a paired interval with Holm's correction can "
+        "decide).\n");
 }
 
 static int parse_variants(const char *s, char names[][32]) {
@@ -190,7 +193,7 @@ int cmd_ablate(int argc, char **argv) {
     char names[MAX_VARIANTS][32];
     long seeds[MAX_SEEDS];
     int nv = parse_variants(vals[0], names);
-    int ns = cli_int_list(vals[1] ? vals[1] : "1,2", seeds, MAX_SEEDS, "--seeds");
+    int ns = cli_int_list(vals[1] ? vals[1] : "1,2,3,4", seeds, MAX_SEEDS, "--seeds");
     if (nv < 0 || ns < 0) rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
     for (int v = 0; v < nv; v++) { /* every variant must accept the base config before any run */
         Config c = base;
