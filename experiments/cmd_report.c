@@ -14,6 +14,7 @@
 #include "config.h"
 #include "csvread.h"
 #include "plot.h"
+#include "report_html.h"
 #include "runs.h"
 #include "stats.h"
 #include "util.h"
@@ -39,7 +40,43 @@ typedef struct {
     RRun *runs;
     int n, nv;
     char variants[MAX_VARIANTS][32];
+    FILE *json;       /* report.json, written alongside the markdown */
+    int *json_claims; /* claims written so far (for the separators) */
 } Report;
+
+/* ---- report.json: the same tables and verdicts, machine-readable ---- */
+static void json_str(FILE *j, const char *s) {
+    fputc('"', j);
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\')
+            fprintf(j, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(j, "\\u%04x", *s);
+        else
+            fputc(*s, j);
+    fputc('"', j);
+}
+
+static void json_num(FILE *j, double v) { /* NAN and inf are null: JSON has no such numbers */
+    if (isfinite(v))
+        fprintf(j, "%.17g", v);
+    else
+        fputs("null", j);
+}
+
+static void json_key(FILE *j, const char *k) {
+    json_str(j, k);
+    fputc(':', j);
+}
+
+/* Opens a claim object {"title": ..., "rows": [ in the claims array. */
+static void json_claim_open(const Report *rp, const char *title) {
+    fputs(*rp->json_claims ? ",\n{" : "\n{", rp->json);
+    (*rp->json_claims)++;
+    json_key(rp->json, "title");
+    json_str(rp->json, title);
+    fputs(",\"rows\":[", rp->json);
+}
 
 static void report_help(void) {
     printf(
@@ -394,6 +431,39 @@ static void write_claim(FILE *f, const Report *rp, const char *title, const char
                         size_t field, int better_lower, int diff_digits, Verdict *verdicts) {
     Comparison c[MAX_VARIANTS];
     compare_all(rp, field, better_lower, c);
+    json_claim_open(rp, title);
+    int rows = 0;
+    for (int v = 0; v < rp->nv; v++) {
+        Sample x[MAX_RUNS];
+        int k = samples(rp, rp->variants[v], field, x);
+        FILE *j = rp->json;
+        fputs(rows++ ? ",{" : "{", j);
+        json_key(j, "variant");
+        json_str(j, rp->variants[v]);
+        fprintf(j, ",\"runs\":%d,\"mean\":", k);
+        json_num(j, k ? sample_mean(x, k) : NAN);
+        fputs(",\"std\":", j);
+        json_num(j, k ? sample_std(x, k) : NAN);
+        if (strcmp(rp->variants[v], "prenorm") && k) {
+            const Comparison *q = &c[v];
+            fputs(",\"delta\":", j);
+            json_num(j, q->delta);
+            fputs(",\"ci_low\":", j);
+            json_num(j, q->delta - q->half_width);
+            fputs(",\"ci_high\":", j);
+            json_num(j, q->delta + q->half_width);
+            fprintf(j, ",\"paired\":%s,\"n\":%d,\"p\":", q->paired ? "true" : "false", q->n);
+            json_num(j, q->p);
+            fputs(",\"p_holm\":", j);
+            json_num(j, q->p_holm);
+            fputs(",\"verdict\":", j);
+            json_str(j, verdict_name(q->verdict));
+            fputs(",\"verdict_holm\":", j);
+            json_str(j, verdict_name(q->verdict_holm));
+        }
+        fputc('}', j);
+    }
+    fputs("]}", rp->json);
     fprintf(f,
             "### %s\n\n%s\n\n| variant | runs | value (mean +- std) | delta vs prenorm [95%% "
             "CI] | p | verdict (raw) | verdict (Holm) |\n|---|---|---|---|---|---|---|\n",
@@ -439,6 +509,8 @@ static void write_multiplier(FILE *f, const Report *rp) {
         cl = csv_col(&t, "multiplier_lo"), ch = csv_col(&t, "multiplier_hi"),
         cw = csv_col(&t, "wall_multiplier"), cwl = csv_col(&t, "wall_multiplier_lo"),
         cwh = csv_col(&t, "wall_multiplier_hi");
+    json_claim_open(rp, "4. About 1.25x compute-equivalent");
+    int jrows = 0;
     fprintf(f,
             "From `fit_pooled.csv` (multiplier = prenorm compute needed for the variant's loss / "
             "the variant's compute, geometric mean over the ladder's sizes, 95%% bootstrap "
@@ -456,12 +528,28 @@ static void write_multiplier(FILE *f, const Report *rp) {
             verdict = lo > 1 ? "reproduced" : (hi < 1 ? "not reproduced" : "within seed noise");
         fprintf(f, "| %s | %s | %.3f [%.3f, %.3f] | %s | ", v, cs >= 0 ? csv_cell(&t, r, cs) : "",
                 m, lo, hi, verdict);
+        FILE *j = rp->json;
+        fputs(jrows++ ? ",{" : "{", j);
+        json_key(j, "variant");
+        json_str(j, v);
+        fputs(",\"multiplier\":", j);
+        json_num(j, m);
+        fputs(",\"ci_low\":", j);
+        json_num(j, lo);
+        fputs(",\"ci_high\":", j);
+        json_num(j, hi);
+        fputs(",\"wall_multiplier\":", j);
+        json_num(j, cw >= 0 ? csv_num(&t, r, cw) : NAN);
+        fputs(",\"verdict\":", j);
+        json_str(j, verdict);
+        fputc('}', j);
         if (cw >= 0 && cwl >= 0 && cwh >= 0 && !isnan(csv_num(&t, r, cw)))
             fprintf(f, "%.3f [%.3f, %.3f] |\n", csv_num(&t, r, cw), csv_num(&t, r, cwl),
                     csv_num(&t, r, cwh));
         else
             fprintf(f, "n/a |\n");
     }
+    fputs("]}", rp->json);
     fprintf(f, "\n");
     csv_table_free(&t);
 }
@@ -501,7 +589,8 @@ static void write_claims(FILE *f, const Report *rp) {
         char what[512];
         snprintf(what, sizeof what,
                  "Answer accuracy at the largest hop count (%d hops) at the last evaluation "
-                 "(eval.csv, synth:hops). Claimed: higher than prenorm, the gain largest at the "
+                 "(eval.csv, synth:compose or synth:hops). Claimed: higher than prenorm, the gain "
+                 "largest at the "
                  "most hops. For contrast, 1-hop accuracy:",
                  top);
         write_claim(f, rp, "5. The biggest gains are on multi-step reasoning", what,
@@ -510,8 +599,9 @@ static void write_claims(FILE *f, const Report *rp) {
         write_claim(f, rp, "5b. (1-hop accuracy, for contrast)", "Accuracy on 1-hop queries.",
                     offsetof(RRun, acc_one), 0, 3, tmp);
     } else {
-        fprintf(f, "### 5. The biggest gains are on multi-step reasoning\n\nNo synth:hops runs in "
-                   "this experiment (`data=synth:hops` writes the probe to eval.csv).\n\n");
+        fprintf(f, "### 5. The biggest gains are on multi-step reasoning\n\nNo synth:compose or "
+                   "synth:hops runs in this experiment (their runs write the probe to "
+                   "eval.csv).\n\n");
     }
     fprintf(f, "### At a glance\n\n| variant | magnitude bounded | gradients uniform | lower loss "
                "| multi-hop accuracy |\n|---|---|---|---|---|\n");
@@ -534,10 +624,13 @@ int report_write(const char *dir, int plot) {
         if (plot_dirs(&dir, 1, NULL) != RB_EXIT_OK)
             fprintf(stderr, "report: figures not drawn: %s\n", rb_error());
     }
-    char *buf = NULL;
-    size_t len = 0;
+    char *buf = NULL, *jbuf = NULL;
+    size_t len = 0, jlen = 0;
+    int json_claims = 0;
     FILE *f = open_memstream(&buf, &len);
-    if (!f) return rb_fail("report: out of memory");
+    rp.json = open_memstream(&jbuf, &jlen);
+    rp.json_claims = &json_claims;
+    if (!f || !rp.json) return rb_fail("report: out of memory");
     char when[64];
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
@@ -547,15 +640,35 @@ int report_write(const char *dir, int plot) {
             "(`resbench report %s`).\n\n## Budget and data order\n\n",
             name, rp.n, rp.nv, when, RESBENCH_GIT_REV, dir);
     int unfair = check_budgets(f, &rp);
+    fputc('{', rp.json);
+    json_key(rp.json, "experiment");
+    json_str(rp.json, dir);
+    fprintf(rp.json, ",\"runs\":%d,\"variants\":%d,\"budgets_identical\":%s,\"claims\":[", rp.n,
+            rp.nv, unfair ? "false" : "true");
     fprintf(f, "\n");
     write_config(f, &rp);
     write_ablation(f, &rp);
     write_figures(f, &rp);
     write_claims(f, &rp);
+    fputs("\n]}\n", rp.json);
     fclose(f);
+    fclose(rp.json);
     char path[4400];
     int rc = rb_join(path, sizeof path, dir, "report.md");
     if (rc == 0) rc = rb_write_file_atomic(path, buf, len);
+    if (rc == 0) rc = rb_join(path, sizeof path, dir, "report.json");
+    if (rc == 0) rc = rb_write_file_atomic(path, jbuf, jlen);
+    char *hbuf = NULL;
+    size_t hlen = 0;
+    FILE *h = open_memstream(&hbuf, &hlen);
+    if (h) {
+        report_md_to_html(h, buf, dir);
+        fclose(h);
+    }
+    if (rc == 0) rc = rb_join(path, sizeof path, dir, "report.html");
+    if (rc == 0) rc = h ? rb_write_file_atomic(path, hbuf, hlen) : rb_fail("report: out of memory");
+    free(hbuf);
+    free(jbuf);
     free(buf);
     free(rp.runs);
     if (rc == 0 && unfair)
@@ -585,6 +698,6 @@ int cmd_report(int argc, char **argv) {
     }
     if (!dir) rb_die(RB_EXIT_USAGE, "report: no RESULTS_DIR given (see --help)");
     if (report_write(dir, plot) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
-    printf("report: %s/report.md\n", dir);
+    printf("report: %s/report.md (and report.json, report.html)\n", dir);
     return RB_EXIT_OK;
 }

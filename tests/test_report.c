@@ -157,12 +157,31 @@ START_TEST(test_report_known_answers) {
     ck_assert(strstr(rep, "| attnres_full | 3 | 2.00 +- 1.00 |")); /* growth 1, 2, 3 */
     ck_assert(strstr(rep, "largest hop count (4 hops)"));
     ck_assert(strstr(rep, "No `fit_pooled.csv`"));
+    /* report.json holds the same numbers and verdicts as the markdown: claim 1's attnres_full
+     * row (growth 1, 2, 3) and the verdicts of the glance table */
+    snprintf(path, sizeof path, "%s/report.json", exp);
+    char *json = tu_read(path);
+    ck_assert(json);
+    ck_assert(strstr(json, "{\"variant\":\"attnres_full\",\"runs\":3,\"mean\":2,\"std\":1,"));
+    ck_assert(strstr(json, "\"budgets_identical\":true"));
+    const char *c1 = strstr(json, "\"title\":\"1. Hidden-state magnitude stays bounded\"");
+    ck_assert(c1);
+    const char *blk = strstr(c1, "{\"variant\":\"attnres_block\"");
+    ck_assert(blk && strstr(blk, "\"verdict_holm\":\"not reproduced\""));
+    /* report.html renders the same tables */
+    snprintf(path, sizeof path, "%s/report.html", exp);
+    char *html = tu_read(path);
+    ck_assert(html && strstr(html, "<!DOCTYPE html>"));
+    ck_assert(strstr(html, "<tr><td>attnres_full</td><td>3</td><td>2.00 +- 1.00</td>"));
+    ck_assert(strstr(html, "<tr><td>denseformer</td><td>within seed noise</td>"));
+    ck_assert(strstr(html, "<h3>At a glance</h3>"));
     /* claim 4 from fit's pooled table: interval above 1 = reproduced, containing 1 = noise */
     put(exp, "fit_pooled.csv",
         "variant,sizes,multiplier,multiplier_lo,multiplier_hi,flop_rate_ratio,wall_multiplier,"
         "wall_multiplier_lo,wall_multiplier_hi\nprenorm,4,1,0.99,1.01,1,1,0.99,1.01\n"
         "attnres_block,4,1.2,1.1,1.3,0.9,1.08,0.99,1.17\nmhc,4,1.02,0.95,1.09,,,,\n");
     ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(path, sizeof path, "%s/report.md", exp);
     rep = tu_read(path);
     ck_assert_msg(
         strstr(rep,
