@@ -25,6 +25,10 @@
 
 int report_write(const char *dir, int plot);
 
+/* Without a budget (steps, budget_tokens or budget_flops) an ablation trains this many steps:
+ * 6 variants x 4 seeds then take about 10 minutes on 2 cores (README, quick start). */
+#define ABLATE_DEFAULT_STEPS 400
+
 static void ablate_help(void) {
     printf(
         "usage: resbench ablate [--config FILE] [--variants a,b,...] [--seeds 1,2,...]\n"
@@ -42,11 +46,11 @@ static void ablate_help(void) {
         "naming the first differing key. One process owns an experiment at a time "
         "(OUT/NAME/lock).\n"
         "After an interrupt (exit 3), repeat the same command to continue.\n\n"
-        "defaults: all variants, seeds 1,2,3,4, NAME = ablate-HASH8 of the base config; without\n"
-        "arguments this is the quick-start ablation: the train defaults (n_layer=4, d_model=96,\n"
-        "seq_len=64, batch_size=16, 1000 steps of synth:markov), 6 variants x 4 seeds = 24 "
-        "runs\n(four seeds: the fewest for which a paired interval with Holm's correction can "
-        "decide).\n");
+        "defaults: all variants, seeds 1,2,3,4, steps 400 unless a budget (steps, budget_tokens,\n"
+        "budget_flops) is given, NAME = ablate-HASH8 of the base config; without arguments this\n"
+        "is the quick-start ablation: the train defaults otherwise (n_layer=4, d_model=96,\n"
+        "seq_len=64, batch_size=16, synth:markov), 6 variants x 4 seeds = 24 runs of 400 steps\n"
+        "(four seeds: the fewest for which paired intervals with Holm's correction decide).\n");
 }
 
 static int parse_variants(const char *s, char names[][32]) {
@@ -190,6 +194,7 @@ int cmd_ablate(int argc, char **argv) {
     Config base;
     if (cli_parse(argc, argv, &base, NULL, extra, vals) != 0)
         rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
+    if (!base.budget_set) base.steps = ABLATE_DEFAULT_STEPS; /* the quick start's budget */
     char names[MAX_VARIANTS][32];
     long seeds[MAX_SEEDS];
     int nv = parse_variants(vals[0], names);

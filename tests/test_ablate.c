@@ -109,6 +109,27 @@ START_TEST(test_ablate_runs_and_resumes) {
 }
 END_TEST
 
+/* Without a budget an ablation trains ABLATE_DEFAULT_STEPS = 400 steps (the quick start); a budget
+ * given in any form replaces it. */
+START_TEST(test_ablate_default_budget) {
+    char *out = tu_tempdir(), args[2048], path[2048];
+    static char buf[65536];
+    const char *tiny = "--variants prenorm --seeds 1 n_layer=1 d_model=16 n_head=2 seq_len=16 "
+                       "batch_size=2 eval_tokens=32 threads=1";
+    snprintf(args, sizeof args, "ablate %s --name dflt out=%s", tiny, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "400 steps each"), "%s", buf);
+    snprintf(path, sizeof path, "%s/dflt/summary.csv", out);
+    CsvTable t;
+    ck_assert(csv_load(path, &t) == 0);
+    ck_assert_double_eq(csv_num(&t, 0, csv_col(&t, "tokens")), 400.0 * 2 * 16);
+    csv_table_free(&t);
+    snprintf(args, sizeof args, "ablate %s --name tok budget_tokens=320 out=%s", tiny, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "10 steps each"), "%s", buf);
+}
+END_TEST
+
 static Suite *ablate_suite(void) {
     Suite *s = suite_create("ablate");
     TCase *tc = tcase_create("ablate");
@@ -118,6 +139,7 @@ static Suite *ablate_suite(void) {
     tcase_add_test(tc, test_paired_by_hand);
     tcase_add_test(tc, test_holm_by_hand);
     tcase_add_test(tc, test_ablate_runs_and_resumes);
+    tcase_add_test(tc, test_ablate_default_budget);
     suite_add_tcase(s, tc);
     return s;
 }
