@@ -187,53 +187,73 @@ static void print_delta(const ExpRun *runs, int n, const char *v, const long *la
     }
 }
 
+/* The colour scale of the heatmaps: centred on prenorm's best loss (else the overall best), half
+ * span = the largest distance of any cell from it; sweep_scale.txt holds "centre halfspan". */
+static int write_scale(const ExpRun *runs, int n, const char *figdir) {
+    double centre = INFINITY, all = INFINITY, span = 0;
+    for (int i = 0; i < n; i++) {
+        double x = runs[i].r.final_val_loss;
+        if (isnan(x)) continue;
+        all = fmin(all, x);
+        if (!strcmp(runs[i].cfg.variant, "prenorm")) centre = fmin(centre, x);
+    }
+    if (!isfinite(centre)) centre = all;
+    for (int i = 0; i < n; i++)
+        if (!isnan(runs[i].r.final_val_loss))
+            span = fmax(span, fabs(runs[i].r.final_val_loss - centre));
+    char path[4400];
+    snprintf(path, sizeof path, "%s/sweep_scale.txt", figdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return rb_fail("cannot write %s", path);
+    fprintf(f, "%.9g %.9g\n", centre, span > 0 ? span : 1e-3);
+    fclose(f);
+    return 0;
+}
+
 /* Per variant: the grid of mean validation loss (rows n_layer, columns d_model), the best shape,
- * and the heatmap data for plots/sweep.gp. */
+ * and the heatmap data for plots/sweep.gp: sweep_V.dat (one block per n_layer, one row per
+ * d_model: width, layers, loss, params, grid column, grid row) and sweep_best_V.dat (the best
+ * cell's grid column and row). */
 static int report(const ExpRun *runs, int n, char names[][32], int nv, const long *layers, int nl,
                   const long *widths, int nw, const char *figdir, char *plotted, size_t np) {
+    if (write_scale(runs, n, figdir) != 0) return -1;
     for (int v = 0; v < nv; v++) {
         char path[4400];
         snprintf(path, sizeof path, "%s/sweep_%s.dat", figdir, names[v]);
         FILE *f = fopen(path, "w");
         if (!f) return rb_fail("cannot write %s", path);
-        fprintf(f, "# d_model n_layer val_loss params (mean over seeds)\n");
+        fprintf(f, "# d_model n_layer val_loss params col row (mean over seeds)\n");
         printf("\n%s: final validation loss (rows n_layer, columns d_model)\n%8s", names[v], "");
         for (int w = 0; w < nw; w++) printf(" %9ld", widths[w]);
         printf("\n");
         double best = INFINITY;
-        long bl = 0, bw = 0;
+        int bl = 0, bw = 0;
         for (int l = 0; l < nl; l++) {
             printf("%8ld", layers[l]);
             for (int w = 0; w < nw; w++) {
-                double s = 0;
-                int k = 0;
-                size_t params = 0;
-                for (int i = 0; i < n; i++) {
-                    const Config *c = &runs[i].cfg;
-                    if (strcmp(c->variant, names[v]) || c->n_layer != layers[l] ||
-                        c->d_model != widths[w] || isnan(runs[i].r.final_val_loss))
-                        continue;
-                    s += runs[i].r.final_val_loss;
-                    params = model_param_count(c);
-                    k++;
-                }
-                double m = k ? s / k : NAN;
+                double m = cell_mean(runs, n, names[v], layers[l], widths[w]);
+                const ExpRun *a = cell(runs, n, names[v], layers[l], widths[w]);
                 printf(" %9.4f", m);
-                fprintf(f, "%ld %ld %.6g %zu\n", widths[w], layers[l], m, params);
-                if (k && m < best) {
+                fprintf(f, "%ld %ld %.6g %zu %d %d\n", widths[w], layers[l], m,
+                        a ? model_param_count(&a->cfg) : 0, w, l);
+                if (m < best) {
                     best = m;
-                    bl = layers[l];
-                    bw = widths[w];
+                    bl = l;
+                    bw = w;
                 }
             }
             fprintf(f, "\n");
             printf("\n");
         }
         fclose(f);
+        snprintf(path, sizeof path, "%s/sweep_best_%s.dat", figdir, names[v]);
+        if (!(f = fopen(path, "w"))) return rb_fail("cannot write %s", path);
+        fprintf(f, "%d %d\n", bw, bl);
+        fclose(f);
         if (isfinite(best))
             printf(
                 "best %s shape: n_layer=%ld d_model=%ld (d_model/n_layer = %.1f), val loss %.4f\n",
-                names[v], bl, bw, (double)bw / bl, best);
+                names[v], layers[bl], widths[bw], (double)widths[bw] / layers[bl], best);
         if (strcmp(names[v], "prenorm")) print_delta(runs, n, names[v], layers, nl, widths, nw);
         if (plotted[0]) strncat(plotted, " ", np - strlen(plotted) - 1);
         strncat(plotted, names[v], np - strlen(plotted) - 1);

@@ -2,6 +2,7 @@
  * whitespace-separated .dat files that the gnuplot scripts in plots/ read. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "plot.h"
@@ -37,6 +38,18 @@ static FILE *open_dat(const char *figdir, const char *prefix, const char *varian
     FILE *f = fopen(p, "w");
     if (!f) rb_fail("plot: cannot write %s", p);
     return f;
+}
+
+/* loss_floor of a run's meta.ini (NAN when absent or unknown, as for text data). */
+static double meta_loss_floor(const char *dir) {
+    char path[4400], *text;
+    size_t n;
+    if (rb_join(path, sizeof path, dir, "meta.ini") != 0 || rb_read_file(path, &text, &n) != 0)
+        return NAN;
+    const char *k = strstr(text, "\nloss_floor = ");
+    double v = k ? strtod(k + 14, NULL) : NAN;
+    free(text);
+    return v;
 }
 
 static void append_name(char *list, size_t n, const char *name) {
@@ -262,6 +275,12 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
     FILE *f = fopen(path, "w");
     if (!f) return rb_fail("cannot write %s", path);
     fprintf(f, "%s\n", lists->mixing);
+    fclose(f);
+    /* loss.gp draws the data's exact loss floor (meta.ini of the runs; plot checks they share the
+     * data) when it is known */
+    if (rb_join(path, sizeof path, figdir, "loss_floor.txt") != 0) return -1;
+    if (!(f = fopen(path, "w"))) return rb_fail("cannot write %s", path);
+    fprintf(f, "%.17g\n", n ? meta_loss_floor(runs[0].dir) : NAN);
     fclose(f);
     return 0;
 }

@@ -5,12 +5,13 @@ if (fmt eq "svg") {
 } else {
     set terminal pngcairo size 960,560 font "sans,11" background "white"
 }
-color(v) = v eq "prenorm" ? "#222222" : \
-           v eq "attnres_full" ? "#d62728" : \
-           v eq "attnres_block" ? "#ff7f0e" : \
-           v eq "denseformer" ? "#2ca02c" : \
-           v eq "mhc" ? "#1f77b4" : \
-           v eq "hc" ? "#9467bd" : "#7f7f7f"
+# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies)
+color(v) = v eq "prenorm" ? "#000000" : \
+           v eq "attnres_full" ? "#D55E00" : \
+           v eq "attnres_block" ? "#E69F00" : \
+           v eq "denseformer" ? "#009E73" : \
+           v eq "mhc" ? "#0072B2" : \
+           v eq "hc" ? "#CC79A7" : "#999999"
 set datafile missing "nan"
 set grid lc rgb "#dddddd"
 set key noenhanced box opaque

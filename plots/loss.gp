@@ -1,25 +1,56 @@
 # Figure 1: validation loss against training compute and tokens, one line per variant: the mean
-# over seeds, the band spans min..max over seeds; dotted: the training loss (mean).
+# over seeds with a band spanning min..max over seeds; dotted: the training loss (mean). Left:
+# the whole run on a log axis, with the data's exact loss floor when it is known; right: the last
+# part of training, where the variants differ, zoomed.
 load plotsdir."/common.gp"
-set ylabel "loss (nats/token)"
-set key top right
+floor = real(system("cat '".datadir."/loss_floor.txt' 2>/dev/null || echo nan"))
+cmax = 0
+tmax = 0
+do for [v in variants] {   # the largest compute and token count of any variant
+    stats datadir."/val_".v.".dat" using 2 nooutput
+    cmax = STATS_max > cmax ? STATS_max : cmax
+    stats datadir."/val_".v.".dat" using 1 nooutput
+    tmax = STATS_max > tmax ? STATS_max : tmax
+}
 
-set output outdir."/loss_vs_flops.".fmt
-set title "Validation loss vs training compute (band: min..max over seeds; dotted: training loss)" noenhanced
-set xlabel "training compute (PFLOP, analytic forward + backward)"
-plot for [v in variants] datadir."/val_".v.".dat" using ($2/1e15):4:5 with filledcurves \
-         lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
-     for [v in variants] datadir."/train_".v.".dat" using ($2/1e15):3 with lines \
-         lc rgb color(v) lw 1 dt 3 notitle, \
-     for [v in variants] datadir."/val_".v.".dat" using ($2/1e15):3 with linespoints \
-         lc rgb color(v) lw 2 pt 7 ps 0.6 title v
-
-set output outdir."/loss_vs_tokens.".fmt
-set title "Validation loss vs training tokens (band: min..max over seeds; dotted: training loss)" noenhanced
-set xlabel "training tokens (millions)"
-plot for [v in variants] datadir."/val_".v.".dat" using ($1/1e6):4:5 with filledcurves \
-         lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
-     for [v in variants] datadir."/train_".v.".dat" using ($1/1e6):3 with lines \
-         lc rgb color(v) lw 1 dt 3 notitle, \
-     for [v in variants] datadir."/val_".v.".dat" using ($1/1e6):3 with linespoints \
-         lc rgb color(v) lw 2 pt 7 ps 0.6 title v
+do for [axis in "flops tokens"] {
+    col = axis eq "flops" ? 2 : 1
+    raw = axis eq "flops" ? cmax : tmax
+    e3 = floor(log10(raw) / 3) * 3       # units so that the axis reads 1..999
+    scale = 10.0**e3
+    unit = axis eq "flops" ? (e3 >= 15 ? "PFLOP" : e3 >= 12 ? "TFLOP" : e3 >= 9 ? "GFLOP" : "MFLOP") \
+                           : (e3 >= 9 ? "billions" : e3 >= 6 ? "millions" : "thousands")
+    xmax = raw / scale
+    set output outdir."/loss_vs_".axis.".".fmt
+    set multiplot layout 1,2 title (axis eq "flops" ? "Validation loss vs training compute" : \
+        "Validation loss vs training tokens")." (line: mean over seeds, band: min..max; dotted: training loss)" noenhanced
+    set xlabel (axis eq "flops" ? "training compute (".unit.", analytic fwd + bwd)" : "training tokens (".unit.")")
+    set ylabel "loss (nats/token)"
+    set logscale x
+    set format x "%g"
+    set key top right
+    set title "whole run" noenhanced
+    set autoscale y
+    set xrange [*:*]
+    if (floor == floor) {
+        set arrow 1 from graph 0, first floor to graph 1, first floor nohead lc rgb "#666666" dt 2
+        set label 1 sprintf("data loss floor %.4f", floor) at graph 0.02, first floor offset 0,0.6 tc rgb "#666666"
+    }
+    plot for [v in variants] datadir."/val_".v.".dat" using (column(col)/scale):4:5 with filledcurves \
+             lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
+         for [v in variants] datadir."/train_".v.".dat" using (column(col)/scale):3 with lines \
+             lc rgb color(v) lw 1 dt 3 notitle, \
+         for [v in variants] datadir."/val_".v.".dat" using (column(col)/scale):3 with linespoints \
+             lc rgb color(v) lw 2 pt 7 ps 0.5 title v
+    unset arrow 1
+    unset label 1
+    set title "last 60% of training, zoomed" noenhanced
+    unset logscale x
+    set xrange [0.4 * xmax : 1.02 * xmax]
+    set autoscale y
+    plot for [v in variants] datadir."/val_".v.".dat" using (column(col)/scale):4:5 with filledcurves \
+             lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
+         for [v in variants] datadir."/val_".v.".dat" using (column(col)/scale):3 with linespoints \
+             lc rgb color(v) lw 2 pt 7 ps 0.7 title v
+    unset multiplot
+}

@@ -2,7 +2,8 @@
 # over seeds. Sublayer 1, 3, 5, ... are attention, 2, 4, 6, ... MLP.
 load plotsdir."/common.gp"
 set xlabel "sublayer (odd = attention, even = MLP)"
-set key top left
+set key below maxcols 6 font ",10"
+set bmargin 8
 
 set output outdir."/dilution.".fmt
 set multiplot layout 1,2 title "Hidden-state magnitude across depth (RMS over tokens and channels)"
@@ -13,14 +14,17 @@ plot for [v in variants] datadir."/profile_".v.".dat" using 1:2 with linespoints
 set title "what the sublayer writes" noenhanced
 set ylabel "output RMS"
 set logscale y
+set format y "%.0e"
 plot for [v in variants] datadir."/profile_".v.".dat" using 1:3 with linespoints \
      lc rgb color(v) lw 2 pt 7 ps 0.6 title v
 unset multiplot
 unset logscale y
+set format y "% h"
 
 set output outdir."/gradients.".fmt
 set multiplot layout 1,2 title "Gradient magnitude across depth"
 set logscale y
+set format y "%.0e"
 set title "dLoss/d(sublayer input), through the sublayer" noenhanced
 set ylabel "gradient RMS"
 plot for [v in variants] datadir."/profile_".v.".dat" using 1:4 with linespoints \
