@@ -104,8 +104,9 @@ static void fmt(char *out, double v) {
     rb_fmt_double(out, 48, v);
 }
 
-static int write_law(const char *outdir, const FitResult *r, int boot) {
-    char path[4200], buf[1024], a[48], b[48], c[48], e[48];
+static int write_law(const char *outdir, const FitResult *r, int boot, const char *const *dirs,
+                     int ndirs) {
+    char path[4200], buf[8192], a[48], b[48], c[48], e[48];
     fmt(a, r->law.a);
     fmt(b, r->law.b);
     fmt(c, r->law.c);
@@ -113,8 +114,12 @@ static int write_law(const char *outdir, const FitResult *r, int boot) {
     int n = snprintf(buf, sizeof buf,
                      "# resbench fit: prenorm's law L(C) = a * C^-b + c\n"
                      "a = %s\nb = %s\nc = %s\nrmse = %s\npoints = %d\nc_at_bound = %d\n"
-                     "bootstrap = %d\nbootstrap_seed = %lu\n",
+                     "bootstrap = %d\nbootstrap_seed = %lu\nexperiments =",
                      a, b, c, e, r->points, r->law.c_at_bound, boot, BOOT_SEED);
+    for (int i = 0; i < ndirs && n < (int)sizeof buf - 2; i++) /* the summaries fitted */
+        n += snprintf(buf + n, sizeof buf - n, " %s", dirs[i]);
+    if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
+    n += snprintf(buf + n, sizeof buf - n, "\n");
     if (rb_join(path, sizeof path, outdir, "fit.ini") != 0) return -1;
     return rb_write_file_atomic(path, buf, (size_t)n);
 }
@@ -346,7 +351,7 @@ int cmd_fit(int argc, char **argv) {
     }
     print_results(g, ng, &r, rate, pooled_rate, boot);
     const char *dst = out ? out : dirs[0];
-    if (rb_mkdir_p(dst) != 0 || write_law(dst, &r, boot) != 0 ||
+    if (rb_mkdir_p(dst) != 0 || write_law(dst, &r, boot, dirs, ndirs) != 0 ||
         write_tables(dst, g, ng, &r, rate, pooled_rate) != 0 || write_figure(dst, g, ng, &r) != 0)
         rb_die(RB_EXIT_FAIL, "%s", rb_error());
     printf("\nfit: fit.csv, fit_pooled.csv, fit.ini and figures/fit.png in %s\n", dst);

@@ -511,6 +511,18 @@ static void write_multiplier(FILE *f, const Report *rp) {
         cwh = csv_col(&t, "wall_multiplier_hi");
     json_claim_open(rp, "4. About 1.25x compute-equivalent");
     int jrows = 0;
+    char ini[4400], *law = NULL;
+    size_t law_len;
+    if (rb_join(ini, sizeof ini, rp->dir, "fit.ini") == 0 &&
+        rb_read_file(ini, &law, &law_len) == 0) {
+        const char *e = strstr(law, "\nexperiments =");
+        if (e) {
+            const char *end = strchr(e + 1, '\n');
+            fprintf(f, "The law was fitted over the experiments:%.*s (`fit.ini`).\n\n",
+                    end ? (int)(end - e - 14) : 0, e + 14);
+        }
+        free(law);
+    }
     fprintf(f,
             "From `fit_pooled.csv` (multiplier = prenorm compute needed for the variant's loss / "
             "the variant's compute, geometric mean over the ladder's sizes, 95%% bootstrap "

@@ -82,6 +82,10 @@ START_TEST(test_fit_multiplier) {
     }
     ck_assert_int_eq(seen, 3);
     csv_table_free(&t);
+    snprintf(path, sizeof path, "%s/fit.ini", dir); /* records what it fitted */
+    char *ini = tu_read(path), want[1100];
+    snprintf(want, sizeof want, "\nexperiments = %s\n", dir);
+    ck_assert_msg(ini && strstr(ini, want) && strstr(ini, "\npoints = 5\n"), "%s", ini);
     /* one attnres_block seed: no interval, said so */
     ck_assert_msg(strstr(buf, "undecided (needs 2+ seeds)"), "%s", buf);
     snprintf(path, sizeof path, "%s/fit_pooled.csv", dir);
