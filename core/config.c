@@ -350,6 +350,18 @@ int config_key_is_trajectory(const char *name) {
     return k && k->trajectory;
 }
 
+int config_differences(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d,
+                       int max) {
+    int n = 0;
+    for (size_t i = 0; i < NKEYS && n < max; i++) {
+        if (trajectory_only && !KEYS[i].trajectory) continue;
+        format_value(a, &KEYS[i], d[n].a, sizeof d[n].a);
+        format_value(b, &KEYS[i], d[n].b, sizeof d[n].b);
+        if (strcmp(d[n].a, d[n].b) != 0) snprintf(d[n++].key, sizeof d->key, "%s", KEYS[i].name);
+    }
+    return n;
+}
+
 int config_first_difference(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d) {
     for (size_t i = 0; i < NKEYS; i++) {
         if (trajectory_only && !KEYS[i].trajectory) continue;

@@ -42,6 +42,9 @@ typedef struct {
 } ConfigDiff;
 /* Returns 1 and fills d when a key differs, 0 when all agree. */
 int config_first_difference(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d);
+/* Every differing key (table order), up to max: the count. */
+int config_differences(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d,
+                       int max);
 /* 1 for a known key that changes the training trajectory (hashed into the run id), else 0. */
 int config_key_is_trajectory(const char *name);
 /* Cross-key checks (divisibility, budgets, ranges that depend on each other). */

@@ -27,6 +27,7 @@ int cmd_sweep(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -43,6 +44,7 @@ static const Command COMMANDS[] = {
     {"plot", cmd_plot, "figures (gnuplot) for run and experiment directories"},
     {"report", cmd_report,
      "report.md: budgets check, ablation table, figures, claims with verdicts"},
+    {"compare", cmd_compare, "two runs or two experiments: config difference, deltas, curves"},
     {"bench", cmd_bench, "the benchmark: sgemm peak, tok/s, GFLOP/s, phases, overheads, RSS"},
 };
 #define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])

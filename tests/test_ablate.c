@@ -127,6 +127,20 @@ START_TEST(test_ablate_default_budget) {
     snprintf(args, sizeof args, "ablate %s --name tok budget_tokens=320 out=%s", tiny, out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
     ck_assert_msg(strstr(buf, "10 steps each"), "%s", buf);
+    /* compare: the two runs (config keys A -> B, results, curves), then the two experiments */
+    snprintf(args, sizeof args, "compare %s/dflt/prenorm-s1 %s/tok/prenorm-s1", out, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "budget_tokens    0  ->  320") && strstr(buf, "final_val_loss"), "%s",
+                  buf);
+    ck_assert(!strstr(buf, "run_id"));
+    snprintf(path, sizeof path, "%s/tok/prenorm-s1/compare/compare_A.dat", out);
+    ck_assert(tu_read(path));
+    snprintf(args, sizeof args, "compare %s/dflt %s/tok", out, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "(1 pair)"), "%s", buf);
+    snprintf(args, sizeof args, "compare %s/dflt %s/tok/prenorm-s1", out, out);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "compare like with like"), "%s", buf);
 }
 END_TEST
 

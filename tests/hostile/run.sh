@@ -114,6 +114,10 @@ t 2 "unknown option '--bogus'" "${R[@]}" fit --bogus
 t 2 "unknown option '--bogus'" "${R[@]}" plot --bogus
 t 2 "unknown option '--bogus'" "${R[@]}" report --bogus
 t 2 "unknown option '--bogus'" "${R[@]}" bench --bogus
+t 2 "unknown option '--bogus'" "${R[@]}" compare --bogus
+t 2 "needs two directories" "${R[@]}" compare prot/done
+t 2 "inputs/none is neither a finished run" "${R[@]}" compare inputs/none prot/done
+t 2 "prot/cut is neither a finished run" "${R[@]}" compare prot/done prot/cut
 t 2 "unknown option '--bogus'" "${R[@]}" data --bogus
 t 2 "--config needs an argument" "${R[@]}" train --config
 t 2 "--resume needs an argument" "${R[@]}" train --resume
