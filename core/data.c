@@ -207,6 +207,12 @@ static void synth_row(const Data *d, int split, uint64_t seed, int *row) {
         compose_row(&d->cp, split, seed, row, d->T + 1);
 }
 
+double data_probe_chance(const Data *d) {
+    return d->kind == DATA_HOPS      ? 1.0 / d->hp.nodes
+           : d->kind == DATA_COMPOSE ? 1.0 / d->cp.symbols
+                                     : NAN;
+}
+
 int data_probe_hops(const Data *d) {
     return d->kind == DATA_HOPS ? d->hp.hops : d->kind == DATA_COMPOSE ? d->cp.hops : 0;
 }

@@ -84,6 +84,9 @@ void compose_row(const Compose *cp, int split, uint64_t seed, int *row, int len)
 double compose_floor(const Compose *cp, int split, int T);
 /* Largest hop count of the reasoning probe's data (hops, compose), 0 for other sources. */
 int data_probe_hops(const Data *d);
+/* Accuracy of a uniform guess among the probe's candidate answers (1/nodes, 1/symbols); NAN for
+ * other sources. */
+double data_probe_chance(const Data *d);
 /* Parse "k=v,k=v" options into named ints; unknown names are an error. */
 int parse_opts(const char *opts, const char *what, int n, const char *const names[], int *vals,
                const int lo[], const int hi[]);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data.h"
 #include "plot.h"
 #include "util.h"
 #include "variant.h"
@@ -281,6 +282,17 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
     if (rb_join(path, sizeof path, figdir, "loss_floor.txt") != 0) return -1;
     if (!(f = fopen(path, "w"))) return rb_fail("cannot write %s", path);
     fprintf(f, "%.17g\n", n ? meta_loss_floor(runs[0].dir) : NAN);
+    fclose(f);
+    /* probe.gp draws the accuracy of a uniform guess (synthetic probes only: no file reads) */
+    double chance = NAN;
+    Data d;
+    if (n && !strncmp(runs[0].cfg.data, "synth:", 6)) {
+        if (data_open(&d, &runs[0].cfg) == 0) chance = data_probe_chance(&d);
+        data_close(&d); /* safe after a failed open too */
+    }
+    if (rb_join(path, sizeof path, figdir, "probe_chance.txt") != 0) return -1;
+    if (!(f = fopen(path, "w"))) return rb_fail("cannot write %s", path);
+    fprintf(f, "%.17g\n", chance);
     fclose(f);
     return 0;
 }
