@@ -1,10 +1,8 @@
 # Figure 4: depth-mixing weights of the last profile step, one heatmap per variant (first run).
-# AttnRes: rows are consumers (sublayers 1..L, L+1 = readout), columns their sources (0 = embedding);
-# DenseFormer: rows are blocks, columns the blocks averaged (beta).
+# AttnRes: rows are consumers (sublayers 1..L, then the readout), columns their sources in order;
+# DenseFormer: rows are blocks, columns the blocks averaged (beta). Blank: no such source.
 load plotsdir."/common.gp"
-set xlabel "source (0 = embedding)"
-set ylabel "consumer (sublayer; last row = readout)"
-set cblabel "weight"
+set cblabel "weight (token mean)"
 set palette defined (0 "#ffffff", 0.5 "#fdae6b", 1 "#7f2704")
 set datafile missing   # no "missing" marker: nan cells (no such source) stay in the grid, blank
 set cbrange [0:1]
@@ -12,8 +10,32 @@ unset grid
 unset key
 set tics out
 do for [v in variants] {
+    f = datadir."/depth_".v.".dat"
+    set xrange [*:*]      # stats only sees points inside the current ranges
+    set yrange [*:*]
+    set xtics autofreq
+    set ytics autofreq
+    stats f using 1 nooutput
+    set xrange [STATS_min - 0.5 : STATS_max + 0.5]
+    smax = STATS_max
+    stats f using 2 nooutput
+    set yrange [STATS_min - 0.5 : STATS_max + 0.5]
+    set ytics 1
+    set xtics 1
+    set xtics add ("emb" 0)
+    if (v eq "denseformer") {
+        set ylabel "block k (output Y_k averages X_0..X_k)" noenhanced
+        set xlabel "source block j (emb = the embedding X_0)" noenhanced
+    } else {
+        set ytics add ("readout" STATS_max)
+        set ylabel "consumer (sublayer 1..L, then the readout)" noenhanced
+        if (v eq "attnres_full") {
+            set xlabel "source: emb, then the output of sublayer i" noenhanced
+        } else {
+            set xlabel "source: emb, completed block sums, then the block's partial sum (last, if any)" noenhanced
+        }
+    }
     set output outdir."/depth_".v.".".fmt
-    set title v.": mixing weights over depth (token mean, validation batch)" noenhanced
-    if (v eq "denseformer") { set ylabel "block k"; set xlabel "source block j (0 = embedding)" }
-    plot datadir."/depth_".v.".dat" using 1:2:3 with image notitle
+    set title v.": mixing weights over depth (validation batch)" noenhanced
+    plot f using 1:2:3 with image notitle
 }
