@@ -165,7 +165,7 @@ static int read_result_key(void *user, const char *section, const char *name, co
     if (!strcmp(name, "steps")) r->steps = (long)v;
     if (!strcmp(name, "timed_steps")) r->timed_steps = (long)v;
     for (size_t k = 0; k < sizeof KEYS / sizeof KEYS[0]; k++)
-        if (!strcmp(name, KEYS[k].key)) *(double *)((char *)r + KEYS[k].off) = v;
+        if (!strcmp(name, KEYS[k].key)) memcpy((char *)r + KEYS[k].off, &v, sizeof v);
     return 1;
 }
 

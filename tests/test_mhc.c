@@ -1,6 +1,7 @@
-/* Multi-stream variants (docs/variants.md, sections 4, 5): the unrolled Sinkhorn against finite differences and
- * its row/column sums, the whole model's gradients for mhc and hc, the documented orientation of
- * the mixing matrix, equivalence with prenorm (mhc with alpha = 0, hc at init), and the gains. */
+/* Multi-stream variants (docs/variants.md, sections 4, 5): the unrolled Sinkhorn against finite
+ * differences and its row/column sums, the whole model's gradients for mhc and hc, the documented
+ * orientation of the mixing matrix, equivalence with prenorm (mhc with alpha = 0, hc at init), and
+ * the gains. */
 #include <math.h>
 #include <string.h>
 

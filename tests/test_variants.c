@@ -1,7 +1,7 @@
-/* The depth-mixing variants (docs/variants.md, sections 2, 3, 6): finite differences of every parameter
- * (connection weights at their init and randomized), the source bookkeeping of Block AttnRes
- * against the spec's worked example, Block with N = L equal to Full, w = 0 giving uniform averages,
- * DenseFormer at init equal to prenorm, and the FLOP counts of their own work. */
+/* The depth-mixing variants (docs/variants.md, sections 2, 3, 6): finite differences of every
+ * parameter (connection weights at their init and randomized), the source bookkeeping of Block
+ * AttnRes against the spec's worked example, Block with N = L equal to Full, w = 0 giving uniform
+ * averages, DenseFormer at init equal to prenorm, and the FLOP counts of their own work. */
 #include <math.h>
 #include <string.h>
 

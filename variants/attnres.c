@@ -1,6 +1,6 @@
-/* Attention Residuals (docs/variants.md, sections 2 and 3). One implementation serves both forms: Block AttnRes
- * with N blocks of S = L/N sublayers, and Full AttnRes, which is Block with S = 1 (every sublayer
- * output is its own block, so the sources of sublayer l are e, v_1, ..., v_{l-1}).
+/* Attention Residuals (docs/variants.md, sections 2 and 3). One implementation serves both forms:
+ * Block AttnRes with N blocks of S = L/N sublayers, and Full AttnRes, which is Block with S = 1
+ * (every sublayer output is its own block, so the sources of sublayer l are e, v_1, ..., v_{l-1}).
  *
  * Consumer l (l = 0..L-1 the sublayers, l = L the final readout) in block n = l/S at position
  * j = l%S reads the sources b_0 = e, b_1..b_n (completed block sums) and, when j > 0, the partial

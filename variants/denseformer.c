@@ -1,7 +1,7 @@
-/* DenseFormer (docs/variants.md, section 6): ordinary prenorm blocks B_k, k = 1..K (K = n_layer), each with its
- * two internal residuals; after every block a depth-weighted average of all block outputs so far:
- *   X_0 = e,  X_k = B_k(Y_{k-1}),  Y_k = sum_{j=0..k} beta_{k,j} X_j,  Y_0 = e,  out = Y_K.
- * beta_{k,k} = 1, others 0 at init: exactly prenorm. Parameters: row k holds beta_{k,0..k}.
+/* DenseFormer (docs/variants.md, section 6): ordinary prenorm blocks B_k, k = 1..K (K = n_layer),
+ * each with its two internal residuals; after every block a depth-weighted average of all block
+ * outputs so far: X_0 = e,  X_k = B_k(Y_{k-1}),  Y_k = sum_{j=0..k} beta_{k,j} X_j,  Y_0 = e,  out
+ * = Y_K. beta_{k,k} = 1, others 0 at init: exactly prenorm. Parameters: row k holds beta_{k,0..k}.
  * Backward: dY_k is complete once block k+1 is done; it is then spread to dX_j (j <= k) and
  * dbeta_k, which completes dX_k = dL/d(output of block k). */
 #include <omp.h>

@@ -1,13 +1,11 @@
-/* Multi-stream residuals (docs/variants.md, sections 4 and 5): mhc (manifold-constrained Hyper-Connections) and
- * hc (unconstrained Hyper-Connections). Both keep n streams X (n x d per token), X^0 = [e; ...; e],
- * and at every sublayer site l use per-token coefficients
- *   read[i] (H_pre / A_m), write[j] (H_post / B), mix[i][j] (P / A_r, [src][dst]):
- *   u = sum_i read[i] X_i            what the sublayer reads
- *   X'_j = sum_i mix[i][j] X_i + write[j] * f(u)
- *   out = mean_i X^L_i
- * Orientation (fixed, tested): mix[src][dst] moves stream src into stream dst; the forward mixing
- * matrix in the mHC paper's convention X' = H X is H = mix^T.
- * mhc: coefficients from x = vec(X): m = x phi (one sgemm over all tokens), h~ = rinv * alpha_g * m
+/* Multi-stream residuals (docs/variants.md, sections 4 and 5): mhc (manifold-constrained
+ * Hyper-Connections) and hc (unconstrained Hyper-Connections). Both keep n streams X (n x d per
+ * token), X^0 = [e; ...; e], and at every sublayer site l use per-token coefficients read[i] (H_pre
+ * / A_m), write[j] (H_post / B), mix[i][j] (P / A_r, [src][dst]): u = sum_i read[i] X_i what the
+ * sublayer reads X'_j = sum_i mix[i][j] X_i + write[j] * f(u) out = mean_i X^L_i Orientation
+ * (fixed, tested): mix[src][dst] moves stream src into stream dst; the forward mixing matrix in the
+ * mHC paper's convention X' = H X is H = mix^T. mhc: coefficients from x = vec(X): m = x phi (one
+ * sgemm over all tokens), h~ = rinv * alpha_g * m
  * + b; read = sigmoid + 1e-6, write = 2 sigmoid, mix = Sinkhorn(h~_res), unrolled both ways. hc:
  * static A_m (one-hot e_{l mod n}), A_r (I), B (1) plus s * tanh(norm(X_i) W) per stream (one sgemm
  * over all tokens and streams), s = 0.01, W = 0 at init. */

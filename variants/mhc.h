@@ -1,4 +1,5 @@
-/* Sinkhorn projection of mhc (docs/variants.md, section 4), exposed for its own finite-difference test. */
+/* Sinkhorn projection of mhc (docs/variants.md, section 4), exposed for its own finite-difference
+ * test. */
 #ifndef RB_MHC_H
 #define RB_MHC_H
 
