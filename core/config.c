@@ -65,6 +65,8 @@ static const KeySpec KEYS[] = {
     KI(ckpt_every, 0, 1 << 30, 0, "checkpoint every N steps (0 = at evaluations)"),
     KD(ckpt_minutes, 0, 1e6, 0,
        "also checkpoint when this many minutes passed since the last one (0 = off)"),
+    KL(stop_at_step, 0, 1L << 40, 0,
+       "stop after this step with a checkpoint, exit 3, resumable (0 = run to the end)"),
     KI(keep_ckpt, 0, 1, 0, "1 = a finished run keeps ckpt.bin (optimizer state) besides model.bin"),
     KL(seed, 0, 1L << 62, 1, "model seed (init)"),
     KL(data_seed, 0, 1L << 62, 1, "data seed (data order, synthetic worlds), independent of seed"),

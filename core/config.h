@@ -21,6 +21,7 @@ typedef struct {
     /* evaluation, logging, checkpoints */
     int eval_every, eval_tokens, log_every, profile_every, ckpt_every, keep_ckpt;
     double ckpt_minutes;
+    long stop_at_step; /* stop (resumably) after this step; 0 = never */
     /* reproducibility and resources */
     long seed, data_seed;
     int threads;

@@ -527,7 +527,8 @@ int train_run(const Config *c, int resume, int flags, TrainResult *res) {
          * on a checkpoint that is due by the clock (ckpt_minutes) */
         int time_due = c->ckpt_minutes > 0 && rb_now() - t_ckpt_last >= 60 * c->ckpt_minutes;
         int agreed = dist_max_int((stop_signal != 0) | io_fail << 1 | time_due << 2);
-        int stop = agreed & 1;
+        int planned = c->stop_at_step > 0 && done == c->stop_at_step; /* same on every rank */
+        int stop = (agreed & 1) || planned;
         time_due = (agreed & 4) != 0;
         if (agreed & 2) {
             rc = RB_EXIT_FAIL;
@@ -574,9 +575,14 @@ int train_run(const Config *c, int resume, int flags, TrainResult *res) {
         }
         if (stop && !last) {
             rc = RB_EXIT_INTERRUPTED;
-            rb_fail("interrupted by signal %d after step %ld; checkpoint written, continue with "
-                    "`resbench train --resume %s`",
-                    stop_signal ? (int)stop_signal : SIGTERM, done, res->run_dir);
+            if (planned && !(agreed & 1))
+                rb_fail("stopped after step %ld as stop_at_step asked; checkpoint written, continue "
+                        "with `resbench train --resume %s`",
+                        done, res->run_dir);
+            else
+                rb_fail("interrupted by signal %d after step %ld; checkpoint written, continue "
+                        "with `resbench train --resume %s`",
+                        stop_signal ? (int)stop_signal : SIGTERM, done, res->run_dir);
             break;
         }
     }
