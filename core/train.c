@@ -576,9 +576,10 @@ int train_run(const Config *c, int resume, int flags, TrainResult *res) {
         if (stop && !last) {
             rc = RB_EXIT_INTERRUPTED;
             if (planned && !(agreed & 1))
-                rb_fail("stopped after step %ld as stop_at_step asked; checkpoint written, continue "
-                        "with `resbench train --resume %s`",
-                        done, res->run_dir);
+                rb_fail(
+                    "stopped after step %ld as stop_at_step asked; checkpoint written, continue "
+                    "with `resbench train --resume %s`",
+                    done, res->run_dir);
             else
                 rb_fail("interrupted by signal %d after step %ld; checkpoint written, continue "
                         "with `resbench train --resume %s`",
