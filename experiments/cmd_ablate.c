@@ -163,10 +163,10 @@ static void print_probe(const ExpRun *runs, int n, char names[][32], int nv) {
         csv_table_free(&t);
     }
     if (!hops) return;
-    printf(
-        "\nanswer accuracy by hop count (synth:compose or synth:hops, last evaluation; mean [95%% CI] over seeds)\n"
-        "%-14s",
-        "variant");
+    printf("\nanswer accuracy by hop count (synth:compose or synth:hops, last evaluation; mean "
+           "[95%% CI] over seeds)\n"
+           "%-14s",
+           "variant");
     for (int h = 1; h <= hops; h++) printf("  %d hop%s %13s", h, h > 1 ? "s" : " ", "");
     printf("\n");
     for (int v = 0; v < nv; v++) {
