@@ -365,16 +365,7 @@ int config_differences(const Config *a, const Config *b, int trajectory_only, Co
 }
 
 int config_first_difference(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d) {
-    for (size_t i = 0; i < NKEYS; i++) {
-        if (trajectory_only && !KEYS[i].trajectory) continue;
-        format_value(a, &KEYS[i], d->a, sizeof d->a);
-        format_value(b, &KEYS[i], d->b, sizeof d->b);
-        if (strcmp(d->a, d->b) != 0) {
-            snprintf(d->key, sizeof d->key, "%s", KEYS[i].name);
-            return 1;
-        }
-    }
-    return 0;
+    return config_differences(a, b, trajectory_only, d, 1) > 0;
 }
 
 char *config_to_ini(const Config *c) {

@@ -167,6 +167,12 @@ int rb_read_file(const char *path, char **data, size_t *n) {
     return 0;
 }
 
+int rb_is_file_in(const char *dir, const char *name) {
+    char p[4400];
+    struct stat st;
+    return rb_join(p, sizeof p, dir, name) == 0 && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int rb_mkdir_p(const char *path) {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", path);

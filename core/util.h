@@ -38,6 +38,8 @@ int rb_read_file(const char *path, char **data, size_t *n);
 int rb_copy_str(char *dst, size_t n, const char *src);
 /* dst = a/b; -1 (and rb_error) when it does not fit in n bytes. */
 int rb_join(char *dst, size_t n, const char *a, const char *b);
+/* 1 when DIR/NAME is a regular file (following links), else 0. */
+int rb_is_file_in(const char *dir, const char *name);
 int rb_mkdir_p(const char *path);
 /* Names in DIR (no dot entries), sorted; returns the count or -1. Free each name and the array. */
 int rb_list_dir(const char *dir, char ***names);

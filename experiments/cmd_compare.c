@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "config.h"
 #include "csvread.h"
 #include "plot.h"
 #include "stats.h"
+#include "train.h"
 #include "util.h"
 
 #define MAX_ROWS 512
@@ -23,20 +23,14 @@ typedef struct {
     CsvTable summary;
 } Side;
 
-static int exists(const char *dir, const char *name) {
-    char p[4300];
-    struct stat st;
-    return rb_join(p, sizeof p, dir, name) == 0 && stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int open_side(const char *dir, Side *s) {
     memset(s, 0, sizeof *s);
     if (rb_copy_str(s->dir, sizeof s->dir, dir) != 0) return rb_fail("compare: path too long");
     const char *base = strrchr(dir, '/');
     rb_copy_str(s->label, sizeof s->label, base && base[1] ? base + 1 : dir);
-    s->is_exp = exists(dir, "summary.csv");
+    s->is_exp = rb_is_file_in(dir, "summary.csv");
     const char *ini = s->is_exp ? "experiment.ini" : "config.ini";
-    if (!s->is_exp && !exists(dir, "result.ini"))
+    if (!s->is_exp && !rb_is_file_in(dir, "result.ini"))
         return rb_fail("compare: %s is neither a finished run (result.ini) nor an experiment "
                        "(summary.csv)",
                        dir);
@@ -60,27 +54,26 @@ static void print_config_diff(const Side *a, const Side *b) {
 }
 
 static void print_runs(const Side *a, const Side *b) {
-    static const char *const keys[] = {"final_val_loss", "best_val_loss", "tokens", "flops",
-                                       "tok_per_s"};
-    char pa[4300], pb[4300], *ta = NULL, *tb = NULL;
-    size_t n;
-    rb_join(pa, sizeof pa, a->dir, "result.ini");
-    rb_join(pb, sizeof pb, b->dir, "result.ini");
-    if (rb_read_file(pa, &ta, &n) != 0 || rb_read_file(pb, &tb, &n) != 0) {
-        free(ta);
-        return;
-    }
+    TrainResult ra, rb;
+    if (train_read_result(a->dir, &ra) != 0 || train_read_result(b->dir, &rb) != 0) return;
+    const char *names[] = {"final_val_loss", "best_val_loss", "tokens", "flops", "tok_per_s"};
+    const double va[] = {ra.final_val_loss, ra.best_val_loss, ra.tokens, ra.flops, ra.tok_per_s};
+    const double vb[] = {rb.final_val_loss, rb.best_val_loss, rb.tokens, rb.flops, rb.tok_per_s};
     printf("\n%-16s %14s %14s %14s\n", "result", "A", "B", "B - A");
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-        char want[64];
-        snprintf(want, sizeof want, "\n%s = ", keys[k]);
-        const char *xa = strstr(ta, want), *xb = strstr(tb, want);
-        double va = xa ? strtod(xa + strlen(want), NULL) : NAN;
-        double vb = xb ? strtod(xb + strlen(want), NULL) : NAN;
-        printf("%-16s %14.6g %14.6g %+14.6g\n", keys[k], va, vb, vb - va);
-    }
-    free(ta);
-    free(tb);
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        printf("%-16s %14.6g %14.6g %+14.6g\n", names[k], va[k], vb[k], vb[k] - va[k]);
+}
+
+/* Final validation losses of variant v in summary t with their seeds (-1: no seed column). */
+static int variant_losses(const CsvTable *t, const char *v, double *loss, long *seed) {
+    int cv = csv_col(t, "variant"), cl = csv_col(t, "final_val_loss"), cs = csv_col(t, "seed");
+    int n = 0;
+    for (size_t r = 0; cv >= 0 && cl >= 0 && r < csv_nrows(t) && n < MAX_ROWS; r++)
+        if (!strcmp(csv_cell(t, r, cv), v) && !isnan(csv_num(t, r, cl))) {
+            loss[n] = csv_num(t, r, cl);
+            seed[n++] = csv_int(t, r, cs, -1);
+        }
+    return n;
 }
 
 /* Per variant in either experiment: mean final loss of A and B, and B - A paired by seed. */
@@ -103,28 +96,16 @@ static void print_experiments(const Side *a, const Side *b) {
     }
     for (int i = 0; i < nseen; i++) {
         double xa[MAX_ROWS], xb[MAX_ROWS], pa[MAX_ROWS], pb[MAX_ROWS];
-        int na = 0, nb = 0, np = 0;
-        for (int side = 0; side < 2; side++) {
-            const CsvTable *t = ts[side];
-            int cv = csv_col(t, "variant"), cl = csv_col(t, "final_val_loss"),
-                cs = csv_col(t, "seed");
-            for (size_t r = 0; r < csv_nrows(t) && cv >= 0 && cl >= 0; r++) {
-                double x = csv_num(t, r, cl);
-                if (strcmp(csv_cell(t, r, cv), seen[i]) || isnan(x)) continue;
-                if (side == 0 && na < MAX_ROWS) xa[na++] = x;
-                if (side == 1 && nb < MAX_ROWS) xb[nb++] = x;
-                if (side == 1) /* pair with A's run of the same variant and seed */
-                    for (size_t q = 0; q < csv_nrows(ts[0]) && np < MAX_ROWS; q++) {
-                        const CsvTable *u = ts[0];
-                        if (!strcmp(csv_cell(u, q, csv_col(u, "variant")), seen[i]) &&
-                            csv_int(u, q, csv_col(u, "seed"), -1) == csv_int(t, r, cs, -2) &&
-                            !isnan(csv_num(u, q, csv_col(u, "final_val_loss")))) {
-                            pa[np] = csv_num(u, q, csv_col(u, "final_val_loss"));
-                            pb[np++] = x;
-                        }
-                    }
-            }
-        }
+        long sa[MAX_ROWS], sb[MAX_ROWS];
+        int na = variant_losses(ts[0], seen[i], xa, sa),
+            nb = variant_losses(ts[1], seen[i], xb, sb);
+        int np = 0;
+        for (int j = 0; j < nb; j++) /* pair with A's run of the same variant and seed */
+            for (int q = 0; q < na; q++)
+                if (sb[j] >= 0 && sa[q] == sb[j]) {
+                    pa[np] = xa[q];
+                    pb[np++] = xb[j];
+                }
         char ca[40] = "-", cb[40] = "-", cd[96] = "-";
         if (na) snprintf(ca, sizeof ca, "%.4f (%d)", stats_mean(xa, na), na);
         if (nb) snprintf(cb, sizeof cb, "%.4f (%d)", stats_mean(xb, nb), nb);

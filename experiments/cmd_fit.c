@@ -339,16 +339,8 @@ int cmd_fit(int argc, char **argv) {
     }
     double rate[MAX_GROUPS], pooled_rate[16];
     for (int i = 0; i < ng; i++) rate[i] = flop_rate_ratio(g, ng, i);
-    for (int p = 0; p < r.n_pooled; p++) { /* geometric mean over the variant's groups */
-        double s = 0;
-        int n = 0;
-        for (int i = 0; i < ng; i++)
-            if (!strcmp(g[i].variant, r.pooled_variant[p])) {
-                s += log(rate[i]);
-                n++;
-            }
-        pooled_rate[p] = n ? exp(s / n) : NAN;
-    }
+    for (int p = 0; p < r.n_pooled; p++)
+        pooled_rate[p] = fit_pooled(g, ng, rate, r.pooled_variant[p]);
     print_results(g, ng, &r, rate, pooled_rate, boot);
     const char *dst = out ? out : dirs[0];
     if (rb_mkdir_p(dst) != 0 || write_law(dst, &r, boot, dirs, ndirs) != 0 ||

@@ -20,15 +20,9 @@
 #define RESBENCH_PLOTS_DIR "plots"
 #endif
 
-static int is_file(const char *dir, const char *name) {
-    char p[4200];
-    struct stat st;
-    return rb_join(p, sizeof p, dir, name) == 0 && stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int load_table(const char *dir, const char *name, CsvTable *t) {
     char p[4200];
-    if (!is_file(dir, name)) return 0;
+    if (!rb_is_file_in(dir, name)) return 0;
     if (rb_join(p, sizeof p, dir, name) != 0) return -1;
     if (csv_load(p, t) != 0) return -1;
     return 1;
@@ -87,7 +81,7 @@ static int load_run(const char *dir, PlotRun *r) {
 
 /* DIR is a run (it has metrics.csv) or holds runs one level down. */
 static int collect(const char *dir, PlotRun *runs, int *n, int max) {
-    if (is_file(dir, "metrics.csv")) {
+    if (rb_is_file_in(dir, "metrics.csv")) {
         if (*n >= max) return rb_fail("plot: more than %d runs", max);
         return load_run(dir, &runs[(*n)++]);
     }
@@ -100,7 +94,7 @@ static int collect(const char *dir, PlotRun *runs, int *n, int max) {
     int found = 0, rc = 0;
     for (int i = 0; i < count && rc == 0; i++) {
         char sub[4200];
-        if (rb_join(sub, sizeof sub, dir, names[i]) == 0 && is_file(sub, "metrics.csv")) {
+        if (rb_join(sub, sizeof sub, dir, names[i]) == 0 && rb_is_file_in(sub, "metrics.csv")) {
             if (*n >= max)
                 rc = rb_fail("plot: more than %d runs", max);
             else

@@ -425,45 +425,44 @@ static void write_figures(FILE *f, const Report *rp) {
     if (!shown) fprintf(f, "No figures (gnuplot missing, or --no-plot).\n\n");
 }
 
+/* One row of a claim in report.json; q NULL for prenorm and for variants without data. */
+static void json_claim_row(const Report *rp, int first, const char *variant, int k, double mean,
+                           double std, const Comparison *q) {
+    FILE *j = rp->json;
+    fputs(first ? "{" : ",{", j);
+    json_key(j, "variant");
+    json_str(j, variant);
+    fprintf(j, ",\"runs\":%d,\"mean\":", k);
+    json_num(j, mean);
+    fputs(",\"std\":", j);
+    json_num(j, std);
+    if (q) {
+        fputs(",\"delta\":", j);
+        json_num(j, q->delta);
+        fputs(",\"ci_low\":", j);
+        json_num(j, q->delta - q->half_width);
+        fputs(",\"ci_high\":", j);
+        json_num(j, q->delta + q->half_width);
+        fprintf(j, ",\"paired\":%s,\"n\":%d,\"p\":", q->paired ? "true" : "false", q->n);
+        json_num(j, q->p);
+        fputs(",\"p_holm\":", j);
+        json_num(j, q->p_holm);
+        fputs(",\"verdict\":", j);
+        json_str(j, verdict_name(q->verdict));
+        fputs(",\"verdict_holm\":", j);
+        json_str(j, verdict_name(q->verdict_holm));
+    }
+    fputc('}', j);
+}
+
 /* One claim: per variant the per-seed statistic, its mean +- std, the paired comparison to
- * prenorm, the raw and the Holm-corrected verdicts. verdicts[v] receives the corrected verdict. */
+ * prenorm, the raw and the Holm-corrected verdicts, into report.md and report.json.
+ * verdicts[v] receives the corrected verdict. */
 static void write_claim(FILE *f, const Report *rp, const char *title, const char *what,
                         size_t field, int better_lower, int diff_digits, Verdict *verdicts) {
     Comparison c[MAX_VARIANTS];
     compare_all(rp, field, better_lower, c);
     json_claim_open(rp, title);
-    int rows = 0;
-    for (int v = 0; v < rp->nv; v++) {
-        Sample x[MAX_RUNS];
-        int k = samples(rp, rp->variants[v], field, x);
-        FILE *j = rp->json;
-        fputs(rows++ ? ",{" : "{", j);
-        json_key(j, "variant");
-        json_str(j, rp->variants[v]);
-        fprintf(j, ",\"runs\":%d,\"mean\":", k);
-        json_num(j, k ? sample_mean(x, k) : NAN);
-        fputs(",\"std\":", j);
-        json_num(j, k ? sample_std(x, k) : NAN);
-        if (strcmp(rp->variants[v], "prenorm") && k) {
-            const Comparison *q = &c[v];
-            fputs(",\"delta\":", j);
-            json_num(j, q->delta);
-            fputs(",\"ci_low\":", j);
-            json_num(j, q->delta - q->half_width);
-            fputs(",\"ci_high\":", j);
-            json_num(j, q->delta + q->half_width);
-            fprintf(j, ",\"paired\":%s,\"n\":%d,\"p\":", q->paired ? "true" : "false", q->n);
-            json_num(j, q->p);
-            fputs(",\"p_holm\":", j);
-            json_num(j, q->p_holm);
-            fputs(",\"verdict\":", j);
-            json_str(j, verdict_name(q->verdict));
-            fputs(",\"verdict_holm\":", j);
-            json_str(j, verdict_name(q->verdict_holm));
-        }
-        fputc('}', j);
-    }
-    fputs("]}", rp->json);
     fprintf(f,
             "### %s\n\n%s\n\n| variant | runs | value (mean +- std) | delta vs prenorm [95%% "
             "CI] | p | verdict (raw) | verdict (Holm) |\n|---|---|---|---|---|---|---|\n",
@@ -471,15 +470,16 @@ static void write_claim(FILE *f, const Report *rp, const char *title, const char
     for (int v = 0; v < rp->nv; v++) {
         const char *name = rp->variants[v];
         Sample x[MAX_RUNS];
-        int k = samples(rp, name, field, x);
+        int k = samples(rp, name, field, x), reference = !strcmp(name, "prenorm");
+        double mean = k ? sample_mean(x, k) : NAN, sd = k ? sample_std(x, k) : NAN;
+        json_claim_row(rp, v == 0, name, k, mean, sd, reference || !k ? NULL : &c[v]);
         verdicts[v] = c[v].verdict_holm;
         if (!k) {
             fprintf(f, "| %s | 0 | no data | - | - | - | - |\n", name);
             continue;
         }
-        fprintf(f, "| %s | %d | %.*f +- %.*f | ", name, k, diff_digits, sample_mean(x, k),
-                diff_digits, sample_std(x, k));
-        if (!strcmp(name, "prenorm")) {
+        fprintf(f, "| %s | %d | %.*f +- %.*f | ", name, k, diff_digits, mean, diff_digits, sd);
+        if (reference) {
             fprintf(f, "(reference) | - | - | - |\n");
             continue;
         }
@@ -489,6 +489,7 @@ static void write_claim(FILE *f, const Report *rp, const char *title, const char
         fprintf(f, " | %s | **%s** |\n", verdict_name(c[v].verdict),
                 verdict_name(c[v].verdict_holm));
     }
+    fputs("]}", rp->json);
     fprintf(f, "\n");
 }
 

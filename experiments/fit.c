@@ -129,8 +129,7 @@ static int multipliers_weighted(const FitGroup *g, int ng, const SeedMap *sm, co
     return 0;
 }
 
-/* Geometric mean of a variant's group multipliers (INFINITY if one is; NAN if one is undefined). */
-static double pooled_multiplier(const FitGroup *g, int ng, const double *mult, const char *v) {
+double fit_pooled(const FitGroup *g, int ng, const double *mult, const char *v) {
     double s = 0;
     int n = 0;
     for (int i = 0; i < ng; i++)
@@ -193,7 +192,7 @@ int fit_multipliers(const FitGroup *g, int ng, int boot, unsigned long rng_seed,
         }
     }
     for (int p = 0; p < out->n_pooled; p++) {
-        out->pooled[p].point = pooled_multiplier(g, ng, mult, out->pooled_variant[p]);
+        out->pooled[p].point = fit_pooled(g, ng, mult, out->pooled_variant[p]);
         for (int i = 0; i < ng; i++)
             out->pooled_sizes[p] += !strcmp(g[i].variant, out->pooled_variant[p]);
     }
@@ -216,8 +215,7 @@ int fit_multipliers(const FitGroup *g, int ng, int boot, unsigned long rng_seed,
             for (int i = 0; i < ng; i++) mult[i] = NAN;
         for (int i = 0; i < ng; i++) vals[(size_t)i * boot + b] = mult[i];
         for (int p = 0; p < out->n_pooled; p++)
-            vals[(size_t)(ng + p) * boot + b] =
-                pooled_multiplier(g, ng, mult, out->pooled_variant[p]);
+            vals[(size_t)(ng + p) * boot + b] = fit_pooled(g, ng, mult, out->pooled_variant[p]);
     }
     /* one seed has no spread to resample: its interval stays undefined rather than [m, m] */
     for (int i = 0; i < ng; i++)

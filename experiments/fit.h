@@ -52,6 +52,10 @@ typedef struct {
     FitEstimate pooled[16];
 } FitResult;
 
+/* Geometric mean of vals[i] over the groups of variant v: the pooling of multipliers (and of
+ * FLOP-rate ratios) over sizes. INFINITY if one is, NAN if one is undefined or v has no group. */
+double fit_pooled(const FitGroup *g, int ng, const double *vals, const char *v);
+
 int fit_multipliers(const FitGroup *g, int ng, int boot, unsigned long rng_seed, FitResult *out);
 
 #endif
