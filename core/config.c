@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "util.h"
-#include "variant.h"
+#include "variant.h" /* the interface the core owns (core/variant.h) */
 
 typedef enum { K_INT, K_LONG, K_DOUBLE, K_STR } KeyType;
 
@@ -38,11 +38,7 @@ static const KeySpec KEYS[] = {
     KI(mlp_hidden, 0, 1 << 20, 1, "SwiGLU hidden size (0 = 8/3*d_model rounded up to 64)"),
     KI(vocab_size, 2, 1 << 20, 1, "vocabulary (256 for bytes; llm.c shards need their own)"),
     KI(tie_embeddings, 0, 1, 1, "1 = LM head shares the token embedding"),
-    KS(variant, 1, "residual variant (see `resbench train --help`)"),
-    KI(attnres_blocks, 1, 256, 1,
-       "attnres_block: number of blocks N (L = 2*n_layer divisible by N)"),
-    KI(mhc_streams, 2, 8, 1, "mhc/hc: number of residual streams n"),
-    KI(sinkhorn_iters, 1, 64, 1, "mhc: Sinkhorn iterations (2*iters-1 normalizations)"),
+    KS(variant, 1, "residual variant, NAME or NAME:OPTION=VALUE,... (variants and options below)"),
     KD(rope_theta, 1, 1e9, 1, "RoPE base"),
     KD(init_std, 0, 10, 1, "std of weight init (output projections scaled by 1/sqrt(2*n_layer))"),
     KD(lr, 0, 10, 1, "peak learning rate"),
@@ -78,6 +74,128 @@ static const KeySpec KEYS[] = {
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
+static const VariantOps *const *variant_table;
+
+void config_use_variants(const VariantOps *const *table) {
+    variant_table = table;
+}
+
+static const VariantOps *find_variant(const char *name) {
+    for (int i = 0; variant_table && variant_table[i]; i++)
+        if (strcmp(variant_table[i]->name, name) == 0) return variant_table[i];
+    return NULL;
+}
+
+static const VariantOption *variant_option(const VariantOps *v, const char *key_or_name) {
+    for (int k = 0; v && k < v->n_options; k++)
+        if (!strcmp(v->options[k].key, key_or_name) || !strcmp(v->options[k].name, key_or_name))
+            return &v->options[k];
+    return NULL;
+}
+
+/* The declaration of config key `key` by any variant (flavours may share one), or NULL. */
+static const VariantOption *any_option(const char *key) {
+    for (int i = 0; variant_table && variant_table[i]; i++)
+        for (int k = 0; k < variant_table[i]->n_options; k++)
+            if (!strcmp(variant_table[i]->options[k].key, key))
+                return &variant_table[i]->options[k];
+    return NULL;
+}
+
+static const ConfigOption *given_option(const Config *c, const char *key) {
+    for (int i = 0; i < c->n_opt; i++)
+        if (!strcmp(c->opt[i].key, key)) return &c->opt[i];
+    return NULL;
+}
+
+double config_option(const Config *c, const char *key) {
+    const ConfigOption *g = given_option(c, key);
+    if (g) return g->value;
+    const VariantOption *o = variant_option(c->vt, key);
+    if (!o) o = any_option(key);
+    return o ? o->def : NAN;
+}
+
+static void list_names(char *buf, size_t n, const char *const *names, const char *sep) {
+    buf[0] = 0;
+    for (int i = 0; names[i]; i++) {
+        if (i) strncat(buf, sep, n - strlen(buf) - 1);
+        strncat(buf, names[i], n - strlen(buf) - 1);
+    }
+}
+
+static int set_option(Config *c, const VariantOption *o, const char *value, const char *where) {
+    double v;
+    if (o->choices) {
+        int k = 0;
+        while (o->choices[k] && strcmp(o->choices[k], value)) k++;
+        if (!o->choices[k]) {
+            char allowed[256];
+            list_names(allowed, sizeof allowed, o->choices, "|");
+            return rb_fail("%s: key '%s': '%s' is not allowed (allowed: %s)", where, o->key, value,
+                           allowed);
+        }
+        v = k;
+    } else {
+        char *end;
+        errno = 0;
+        v = strtod(value, &end);
+        if (end == value || *end || errno == ERANGE || !isfinite(v) || v != floor(v))
+            return rb_fail("%s: key '%s': '%s' is not an integer", where, o->key, value);
+        if (v < o->min || v > o->max)
+            return rb_fail("%s: key '%s': %s is out of range [%.0f, %.0f]", where, o->key, value,
+                           o->min, o->max);
+    }
+    ConfigOption *g = (ConfigOption *)given_option(c, o->key);
+    if (!g) {
+        if (c->n_opt == RB_MAX_CONFIG_OPTIONS)
+            return rb_fail("%s: more than %d variant options", where, RB_MAX_CONFIG_OPTIONS);
+        g = &c->opt[c->n_opt++];
+        snprintf(g->key, sizeof g->key, "%s", o->key);
+    }
+    g->value = v;
+    return 0;
+}
+
+/* "NAME" or "NAME:OPT=VALUE,OPT=VALUE": the variant, then its options (short names or keys). */
+int config_set_variant(Config *c, const char *spec, const char *where) {
+    char buf[512], allowed[512] = "";
+    if (rb_copy_str(buf, sizeof buf, spec) != 0)
+        return rb_fail("%s: key 'variant': '%s' is too long", where, spec);
+    char *opts = strchr(buf, ':');
+    if (opts) *opts++ = 0;
+    const VariantOps *v = find_variant(buf);
+    if (!v) {
+        for (int i = 0; variant_table && variant_table[i]; i++) {
+            if (i) strncat(allowed, "|", sizeof allowed - strlen(allowed) - 1);
+            strncat(allowed, variant_table[i]->name, sizeof allowed - strlen(allowed) - 1);
+        }
+        return rb_fail("%s: key 'variant': unknown value '%s' (allowed: %s)", where, buf, allowed);
+    }
+    if (opts && !*opts)
+        return rb_fail("%s: key 'variant': '%s' has no option after ':'", where, spec);
+    for (char *save = NULL, *tok = opts ? strtok_r(opts, ",", &save) : NULL; tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (eq) *eq = 0;
+        const VariantOption *o = variant_option(v, tok);
+        if (!o || !eq) {
+            allowed[0] = 0;
+            for (int k = 0; k < v->n_options; k++) {
+                if (k) strncat(allowed, ", ", sizeof allowed - strlen(allowed) - 1);
+                strncat(allowed, v->options[k].name, sizeof allowed - strlen(allowed) - 1);
+            }
+            return rb_fail("%s: key 'variant': '%s' %s (options of %s: %s)", where, tok,
+                           o ? "needs =VALUE" : "is not an option", v->name,
+                           v->n_options ? allowed : "none");
+        }
+        if (set_option(c, o, eq + 1, where) != 0) return -1;
+    }
+    snprintf(c->variant, sizeof c->variant, "%s", v->name);
+    c->vt = v;
+    return 0;
+}
+
 void config_defaults(Config *c) {
     memset(c, 0, sizeof *c);
     c->n_layer = 4;
@@ -87,9 +205,7 @@ void config_defaults(Config *c) {
     c->batch_size = 16;
     c->vocab_size = 256;
     snprintf(c->variant, sizeof c->variant, "prenorm");
-    c->attnres_blocks = 4;
-    c->mhc_streams = 4;
-    c->sinkhorn_iters = 20;
+    c->vt = find_variant(c->variant);
     c->rope_theta = 10000;
     c->init_std = 0.02;
     c->lr = 3e-3;
@@ -148,9 +264,12 @@ static void set_budget(Config *c, const char *key, double v) {
 
 int config_set(Config *c, const char *key, const char *value, const char *where) {
     const KeySpec *k = find_key(key);
-    if (!k)
+    if (!k) {
+        const VariantOption *o = any_option(key);
+        if (o) return set_option(c, o, value, where);
         return rb_fail("%s: unknown key '%s' (see `resbench train --help` for the keys)", where,
                        key);
+    }
     char *field = (char *)c + k->offset;
     if (k->type == K_STR) {
         /* the resolved config.ini line "key = value" must fit in an INI line */
@@ -168,6 +287,7 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
         if (len && (value[0] == ' ' || value[0] == '\t' || value[len - 1] == ' ' ||
                     value[len - 1] == '\t'))
             return rb_fail("%s: key '%s': '%s' starts or ends with white space", where, key, value);
+        if (!strcmp(key, "variant")) return config_set_variant(c, value, where);
         if (!strcmp(key, "run_id") && value[0] && !rb_is_plain_name(value))
             return rb_fail("%s: key 'run_id': '%s' is not a plain directory name (no '/', not "
                            "starting with '.'): runs are written inside out",
@@ -203,6 +323,8 @@ typedef struct {
     FILE *f;
     int line, too_long;
     unsigned char seen[NKEYS]; /* a key given twice (in any sections) is an error */
+    char seen_opt[RB_MAX_CONFIG_OPTIONS][32];
+    int n_seen_opt;
 } IniCtx;
 
 /* fgets for inih that stops at a line inih would split (longer than INI_MAX_LINE - 2). */
@@ -227,7 +349,13 @@ static int config_ini_handler(void *user, const char *section, const char *name,
     char where[1200];
     snprintf(where, sizeof where, "config %s:%d", ctx->path, ctx->line);
     const KeySpec *k = find_key(name);
-    if (k && ctx->seen[k - KEYS]++) {
+    int again = k && ctx->seen[k - KEYS]++;
+    if (!k && any_option(name)) {
+        for (int i = 0; i < ctx->n_seen_opt; i++) again |= !strcmp(ctx->seen_opt[i], name);
+        if (!again && ctx->n_seen_opt < RB_MAX_CONFIG_OPTIONS)
+            snprintf(ctx->seen_opt[ctx->n_seen_opt++], 32, "%s", name);
+    }
+    if (again) {
         rb_fail("%s: key '%s' is given a second time (each key once per file, in any section)",
                 where, name);
         ctx->failed = 1;
@@ -242,7 +370,7 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 
 int config_load_ini(Config *c, const char *path) {
     if (rb_check_regular(path) != 0) return rb_fail("config: %s", rb_error());
-    IniCtx ctx = {c, path, 0, fopen(path, "r"), 0, 0, {0}};
+    IniCtx ctx = {c, path, 0, fopen(path, "r"), 0, 0, {0}, {{0}}, 0};
     if (!ctx.f) return rb_fail("config %s: cannot open: %s", path, strerror(errno));
     int line = ini_parse_stream(read_ini_line, &ctx, config_ini_handler, &ctx);
     fclose(ctx.f);
@@ -257,7 +385,7 @@ int config_load_ini(Config *c, const char *path) {
 }
 
 int config_load_ini_text(Config *c, const char *text, const char *name) {
-    IniCtx ctx = {c, name, 0, NULL, 0, 0, {0}};
+    IniCtx ctx = {c, name, 0, NULL, 0, 0, {0}, {{0}}, 0};
     int line = ini_parse_string(text, config_ini_handler, &ctx);
     if (ctx.failed) return -1;
     if (line != 0) return rb_fail("config %s: line %d: syntax error", name, line);
@@ -300,10 +428,9 @@ int config_validate(const Config *c) {
     if (c->min_lr > c->lr) return rb_fail("min_lr=%g is larger than lr=%g", c->min_lr, c->lr);
     if (c->eval_tokens > 0 && c->eval_tokens < c->seq_len)
         return rb_fail("eval_tokens=%d is smaller than seq_len=%d", c->eval_tokens, c->seq_len);
-    const VariantOps *v = variant_find(c->variant);
-    if (!v)
-        return rb_fail("key 'variant': unknown value '%s' (allowed: %s)", c->variant,
-                       variant_names());
+    const VariantOps *v = c->vt;
+    if (!v || strcmp(v->name, c->variant))
+        return rb_fail("key 'variant': '%s' is not resolved (config_set_variant)", c->variant);
     if (v->check_config && v->check_config(c) != 0) return -1;
     return 0;
 }
@@ -333,7 +460,30 @@ static void format_value(const Config *c, const KeySpec *k, char *out, size_t n)
         snprintf(out, n, "%s", field);
 }
 
-static char *config_text(const Config *c, int trajectory_only) {
+static void format_option(const Config *c, const VariantOption *o, char *out, size_t n) {
+    double v = config_option(c, o->key);
+    if (o->choices)
+        snprintf(out, n, "%s", o->choices[(int)v]);
+    else
+        snprintf(out, n, "%.0f", v);
+}
+
+/* The variant options a text or a comparison covers, after the `variant` line: the chosen
+ * variant's (all_options = 0), or every variant's, each key once (an experiment's design). */
+static int options_of(const Config *c, int all_options, const VariantOption **out) {
+    int n = 0;
+    if (!all_options) {
+        for (int k = 0; c->vt && k < c->vt->n_options && n < 64; k++) out[n++] = &c->vt->options[k];
+        return n;
+    }
+    for (int i = 0; variant_table && variant_table[i]; i++)
+        for (int k = 0; k < variant_table[i]->n_options && n < 64; k++)
+            if (any_option(variant_table[i]->options[k].key) == &variant_table[i]->options[k])
+                out[n++] = &variant_table[i]->options[k];
+    return n;
+}
+
+static char *config_text(const Config *c, int trajectory_only, int all_options) {
     char *buf = NULL;
     size_t len = 0, cap = 0;
     append(&buf, &len, &cap, "# resbench resolved config\n");
@@ -343,37 +493,58 @@ static char *config_text(const Config *c, int trajectory_only) {
         format_value(c, &KEYS[i], val, sizeof val);
         snprintf(line, sizeof line, "%s = %s\n", KEYS[i].name, val);
         append(&buf, &len, &cap, line);
+        if (strcmp(KEYS[i].name, "variant")) continue;
+        const VariantOption *opts[64];
+        int n = options_of(c, all_options, opts);
+        for (int k = 0; k < n; k++) {
+            format_option(c, opts[k], val, sizeof val);
+            snprintf(line, sizeof line, "%s = %s\n", opts[k]->key, val);
+            append(&buf, &len, &cap, line);
+        }
     }
     return buf;
 }
 
 int config_key_is_trajectory(const char *name) {
     const KeySpec *k = find_key(name);
-    return k && k->trajectory;
+    return (k && k->trajectory) || (!k && any_option(name));
 }
 
-int config_differences(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d,
-                       int max) {
+int config_differences(const Config *a, const Config *b, int flags, ConfigDiff *d, int max) {
     int n = 0;
     for (size_t i = 0; i < NKEYS && n < max; i++) {
-        if (trajectory_only && !KEYS[i].trajectory) continue;
+        if ((flags & CONFIG_TRAJECTORY) && !KEYS[i].trajectory) continue;
         format_value(a, &KEYS[i], d[n].a, sizeof d[n].a);
         format_value(b, &KEYS[i], d[n].b, sizeof d[n].b);
         if (strcmp(d[n].a, d[n].b) != 0) snprintf(d[n++].key, sizeof d->key, "%s", KEYS[i].name);
+        if (strcmp(KEYS[i].name, "variant")) continue;
+        const VariantOption *opts[64];
+        int no = options_of(a, (flags & CONFIG_ALL_OPTIONS) != 0, opts);
+        for (int k = 0; k < no && n < max; k++) {
+            if (!(flags & CONFIG_ALL_OPTIONS) && !variant_option(b->vt, opts[k]->key)) continue;
+            format_option(a, opts[k], d[n].a, sizeof d[n].a);
+            format_option(b, opts[k], d[n].b, sizeof d[n].b);
+            if (strcmp(d[n].a, d[n].b) != 0)
+                snprintf(d[n++].key, sizeof d->key, "%s", opts[k]->key);
+        }
     }
     return n;
 }
 
-int config_first_difference(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d) {
-    return config_differences(a, b, trajectory_only, d, 1) > 0;
+int config_first_difference(const Config *a, const Config *b, int flags, ConfigDiff *d) {
+    return config_differences(a, b, flags, d, 1) > 0;
 }
 
 char *config_to_ini(const Config *c) {
-    return config_text(c, 0);
+    return config_text(c, 0, 0);
+}
+
+char *config_design_to_ini(const Config *c) {
+    return config_text(c, 0, 1);
 }
 
 uint64_t config_hash(const Config *c) {
-    char *t = config_text(c, 1);
+    char *t = config_text(c, 1, 0);
     uint64_t h = rb_hash_str(RB_HASH_SEED, t);
     free(t);
     return h;
@@ -386,5 +557,26 @@ void config_print_keys(FILE *f) {
         char val[1100];
         format_value(&d, &KEYS[i], val, sizeof val);
         fprintf(f, "  %-15s %-14s %s\n", KEYS[i].name, val, KEYS[i].help);
+    }
+}
+
+void config_print_variants(FILE *f) {
+    for (int i = 0; variant_table && variant_table[i]; i++) {
+        const VariantOps *v = variant_table[i];
+        fprintf(f, "  %-15s %s\n", v->name, v->summary);
+        for (int k = 0; k < v->n_options; k++) {
+            const VariantOption *o = &v->options[k];
+            char range[256], def[64];
+            if (o->choices)
+                list_names(range, sizeof range, o->choices, "|");
+            else
+                snprintf(range, sizeof range, "%.0f..%.0f", o->min, o->max);
+            if (o->choices)
+                snprintf(def, sizeof def, "%s", o->choices[(int)o->def]);
+            else
+                snprintf(def, sizeof def, "%.0f", o->def);
+            fprintf(f, "      %s=%s (key %s, %s, default %s)\n", o->name, range, o->key, o->help,
+                    def);
+        }
     }
 }

@@ -5,11 +5,22 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct VariantOps;
+
+/* A variant option given in a config (any variant's; only the chosen variant's take effect). */
+typedef struct {
+    char key[32];
+    double value; /* the number, or the index of a choice */
+} ConfigOption;
+#define RB_MAX_CONFIG_OPTIONS 16
+
 typedef struct {
     /* model */
     int n_layer, d_model, n_head, seq_len, batch_size, mlp_hidden, vocab_size, tie_embeddings;
     char variant[32];
-    int attnres_blocks, mhc_streams, sinkhorn_iters;
+    const struct VariantOps *vt; /* the variant named by `variant` (config_use_variants' table) */
+    ConfigOption opt[RB_MAX_CONFIG_OPTIONS]; /* variant options given, in the order first given */
+    int n_opt;
     double rope_theta, init_std;
     /* optimizer and schedule */
     double lr, min_lr, weight_decay, grad_clip, beta1, beta2, adam_eps;
@@ -29,34 +40,45 @@ typedef struct {
     char data[1024], out[1024], run_id[256];
 } Config;
 
+/* The variant table (NULL-terminated) that `variant` names are looked up in: the command layer
+ * installs it once (variants/registry.c: variants_install) before any config is read. */
+void config_use_variants(const struct VariantOps *const *table);
 void config_defaults(Config *c);
+/* Sets `variant` from a spec "NAME" or "NAME:OPTION=VALUE,...": -1 with rb_error() when unknown. */
+int config_set_variant(Config *c, const char *spec, const char *where);
 /* Set one key from text. where = "file:line" or "argument" for error messages. */
 int config_set(Config *c, const char *key, const char *value, const char *where);
 int config_load_ini(Config *c, const char *path);
 /* The same from INI text in memory (a checkpoint's copy of its config); name is for errors. */
 int config_load_ini_text(Config *c, const char *text, const char *name);
 int config_apply_arg(Config *c, const char *arg); /* "key=value" */
-/* The first key (table order; only trajectory keys if trajectory_only) whose value differs, with
- * both values as config.ini writes them. */
+/* What config_differences compares: every key, or only those that change the training trajectory;
+ * variant options: only those both configs' variants declare (runs), or every option of every
+ * variant (an experiment's design: experiment.ini). */
+enum { CONFIG_ALL_KEYS = 0, CONFIG_TRAJECTORY = 1, CONFIG_ALL_OPTIONS = 2 };
+/* The first key (table order) whose value differs, with both values as config.ini writes them. */
 typedef struct {
     char key[32], a[1100], b[1100];
 } ConfigDiff;
 /* Returns 1 and fills d when a key differs, 0 when all agree. */
-int config_first_difference(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d);
+int config_first_difference(const Config *a, const Config *b, int flags, ConfigDiff *d);
 /* Every differing key (table order), up to max: the count. */
-int config_differences(const Config *a, const Config *b, int trajectory_only, ConfigDiff *d,
-                       int max);
+int config_differences(const Config *a, const Config *b, int flags, ConfigDiff *d, int max);
 /* 1 for a known key that changes the training trajectory (hashed into the run id), else 0. */
 int config_key_is_trajectory(const char *name);
 /* Cross-key checks (divisibility, budgets, ranges that depend on each other). */
 int config_validate(const Config *c);
-/* Resolved config as INI text (malloc'd). */
+/* Resolved config as INI text (malloc'd): the chosen variant's options only. */
 char *config_to_ini(const Config *c);
+/* An experiment's design as INI text: every option of every variant (experiment.ini). */
+char *config_design_to_ini(const Config *c);
 /* Hash of every key that changes the training trajectory (not out/threads/log/ckpt cadence). */
 uint64_t config_hash(const Config *c);
 /* Derived sizes */
 int config_mlp_hidden(const Config *c);
 int config_n_sub(const Config *c); /* L = 2 * n_layer sublayers */
 void config_print_keys(FILE *f);
+/* Every installed variant with its summary and options (spec name, range, key, help, default). */
+void config_print_variants(FILE *f);
 
 #endif

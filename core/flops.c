@@ -22,7 +22,7 @@ double flops_per_token(const Config *c) {
         nl * (3 * C * C + C * C + 2 * H * C + H * C) + V * C;  /* weights touched per token */
     double att = nl * 2 * causal_cols_per_row(c->seq_len) * C; /* QK^T and PV, per token */
     double fwd = 2 * mm + 2 * att;
-    const VariantOps *v = variant_find(c->variant);
+    const VariantOps *v = c->vt;
     double own = v && v->flops_per_token ? v->flops_per_token(c) : 0;
     return 3 * fwd + own;
 }

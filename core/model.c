@@ -85,7 +85,7 @@ static size_t layout_scratch(Model *m, float *base) {
 
 static void set_shape(Model *m, const Config *cfg, int rows) {
     m->cfg = *cfg;
-    m->vops = variant_find(cfg->variant);
+    m->vops = cfg->vt; /* resolved from the table the command layer installed */
     m->V = cfg->vocab_size;
     m->C = cfg->d_model;
     m->n_layer = cfg->n_layer;
@@ -142,6 +142,7 @@ int model_build_rows(Model *m, const Config *cfg, int rows) {
                          .acts = m->a.conn,
                          .scratch = m->s.conn,
                          .partials = m->s.partials};
+    if (m->vops->setup) m->vops->setup(&m->stream);
     model_init_params(m);
     return 0;
 }

@@ -63,7 +63,7 @@ enum {
     RB_PH_COUNT
 };
 
-typedef struct {
+typedef struct Model {
     Config cfg;
     int V, C, n_layer, L, nh, hs, H, T, B, N, nthreads;
     const VariantOps *vops;

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "csvout.h"
 #include "data.h"
 #include "dist.h"
 #include "model.h"
@@ -23,13 +22,17 @@
 #include "probe.h"
 #include "profile.h"
 #include "progress.h"
+#include "rundir.h"
+#include "runlog.h"
 #include "util.h"
 
-#ifndef RESBENCH_GIT_REV
-#define RESBENCH_GIT_REV "unknown"
-#endif
-
 static volatile sig_atomic_t stop_signal = 0;
+static TrainTestHook test_hook; /* NULL in resbench; tests inject faults through it */
+
+void train_set_test_hook(TrainTestHook hook) {
+    test_hook = hook;
+}
+
 static void on_signal(int sig) {
     stop_signal = sig;
 }
@@ -48,14 +51,6 @@ void train_set_threads(int threads) {
     openblas_set_num_threads(threads);
 }
 
-void train_run_dir(const Config *c, char *buf, size_t n) {
-    if (c->run_id[0])
-        snprintf(buf, n, "%s/%s", c->out, c->run_id);
-    else
-        snprintf(buf, n, "%s/%s-s%ld-%08llx", c->out, c->variant, c->seed,
-                 (unsigned long long)(config_hash(c) & 0xffffffffULL));
-}
-
 /* Mean validation loss; under MPI every rank evaluates its rows of each batch. For synth:hops
  * also the answer accuracy by hop count (probe[0..9] correct, probe[10..19] answers). */
 static double evaluate(Model *m, const Data *d, int *rows, int nbatches, double *probe) {
@@ -71,246 +66,31 @@ static double evaluate(Model *m, const Data *d, int *rows, int nbatches, double 
     return dist_mean(total / nbatches);
 }
 
-static const char *const EVAL_HEADER[] = {"step", "task", "hops", "accuracy", "n"};
-
-/* eval.csv: the reasoning probe at an evaluation step (synth:hops only). */
-static int log_probe(CsvOut *csv, const Data *d, const double *probe, long step) {
-    for (int h = 1; h <= data_probe_hops(d) && h <= RB_PROBE_MAX_HOPS; h++) {
-        double n = probe[RB_PROBE_MAX_HOPS + 1 + h];
-        char f[5][40];
-        snprintf(f[0], 40, "%ld", step);
-        snprintf(f[1], 40, "%s", d->kind == DATA_COMPOSE ? "compose" : "hops");
-        snprintf(f[2], 40, "%d", h);
-        rb_fmt_double(f[3], 40, n > 0 ? probe[h] / n : 0.0);
-        snprintf(f[4], 40, "%.0f", n);
-        const char *row[5] = {f[0], f[1], f[2], f[3], f[4]};
-        if (csv_row(csv, row) != 0) return -1;
-    }
-    return 0;
-}
-
-static int write_meta(const char *dir, const Model *m, const Data *d, long total, int resumed) {
-    char path[2200], desc[512], host[256] = "unknown", when[64];
-    gethostname(host, sizeof host - 1);
-    time_t now = time(NULL);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    data_describe(d, desc, sizeof desc);
-    char text[4096], fps[40], floor[40];
-    rb_fmt_double(fps, sizeof fps, flops_per_step(&m->cfg));
-    rb_fmt_double(floor, sizeof floor, data_loss_floor(d));
-    int n = snprintf(text, sizeof text,
-                     "# resbench run metadata\ngit_rev = %s\nhost = %s\nstart_time = %s\n"
-                     "resumed = %d\nthreads = %d\nn_params = %zu\ntotal_steps = %ld\n"
-                     "flops_per_step = %s\nmemory_bytes = %zu\nloss_floor = %s\ndata = %s\n",
-                     RESBENCH_GIT_REV, host, when, resumed, omp_get_max_threads(), m->n_params,
-                     total, fps, model_memory_bytes(m), floor, desc);
-    snprintf(path, sizeof path, "%s/meta.ini", dir);
-    return rb_write_file_atomic(path, text, (size_t)n);
-}
-
-static int write_config(const char *dir, const Config *c) {
-    char path[2200];
-    snprintf(path, sizeof path, "%s/config.ini", dir);
-    char *text = config_to_ini(c);
-    int rc = rb_write_file_atomic(path, text, strlen(text));
-    free(text);
-    return rc;
-}
-
-/* result.ini of the finished run; completes r's totals from the step count. */
-static int write_result(const char *dir, TrainResult *r, double tok_per_step, double fl_per_step,
-                        double wall_s, double best_val) {
-    r->tokens = r->steps * tok_per_step;
-    r->flops = r->steps * fl_per_step;
-    r->wall_s = wall_s;
-    r->best_val_loss = best_val;
-    char path[2200], text[2048], v[13][40];
-    const double vals[13] = {
-        r->tokens,         r->flops,         r->wall_s,    r->tok_per_s, r->train_s,
-        r->eval_s,         r->diag_s,        r->ckpt_s,    r->cpu_util,  r->final_train_loss,
-        r->final_val_loss, r->best_val_loss, r->loss_floor};
-    for (int k = 0; k < 13; k++) rb_fmt_double(v[k], sizeof v[k], vals[k]);
-    int n = snprintf(text, sizeof text,
-                     "# resbench final result\nsteps = %ld\ntokens = %s\nflops = %s\n"
-                     "wall_s = %s\n# speed of the %ld steps this process trained (train.h)\n"
-                     "timed_steps = %ld\ntok_per_s = %s\ntrain_s = %s\neval_s = %s\n"
-                     "diag_s = %s\nckpt_s = %s\ncpu_util = %s\nfinal_train_loss = %s\n"
-                     "final_val_loss = %s\nbest_val_loss = %s\nloss_floor = %s\n",
-                     r->steps, v[0], v[1], v[2], r->timed_steps, r->timed_steps, v[3], v[4], v[5],
-                     v[6], v[7], v[8], v[9], v[10], v[11], v[12]);
-    snprintf(path, sizeof path, "%s/result.ini", dir);
-    return rb_write_file_atomic(path, text, (size_t)n);
-}
-
-static int read_result_key(void *user, const char *section, const char *name, const char *value) {
-    TrainResult *r = user;
-    (void)section;
-    double v = strtod(value, NULL);
-    static const struct {
-        const char *key;
-        size_t off;
-    } KEYS[] = {{"tokens", offsetof(TrainResult, tokens)},
-                {"flops", offsetof(TrainResult, flops)},
-                {"wall_s", offsetof(TrainResult, wall_s)},
-                {"tok_per_s", offsetof(TrainResult, tok_per_s)},
-                {"train_s", offsetof(TrainResult, train_s)},
-                {"eval_s", offsetof(TrainResult, eval_s)},
-                {"diag_s", offsetof(TrainResult, diag_s)},
-                {"ckpt_s", offsetof(TrainResult, ckpt_s)},
-                {"cpu_util", offsetof(TrainResult, cpu_util)},
-                {"final_train_loss", offsetof(TrainResult, final_train_loss)},
-                {"final_val_loss", offsetof(TrainResult, final_val_loss)},
-                {"best_val_loss", offsetof(TrainResult, best_val_loss)},
-                {"loss_floor", offsetof(TrainResult, loss_floor)}};
-    if (!strcmp(name, "steps")) r->steps = (long)v;
-    if (!strcmp(name, "timed_steps")) r->timed_steps = (long)v;
-    for (size_t k = 0; k < sizeof KEYS / sizeof KEYS[0]; k++)
-        if (!strcmp(name, KEYS[k].key)) memcpy((char *)r + KEYS[k].off, &v, sizeof v);
-    return 1;
-}
-
-int train_read_result(const char *dir, TrainResult *r) {
-    char path[2200];
-    snprintf(path, sizeof path, "%s/result.ini", dir);
-    memset(r, 0, sizeof *r);
-    rb_copy_str(r->run_dir, sizeof r->run_dir, dir);
-    if (rb_check_regular(path) != 0) return -1;
-    r->cpu_util = NAN; /* results written before resbench recorded it */
-    int line = ini_parse(path, read_result_key, r);
-    if (line != 0) return rb_fail("%s: unreadable (line %d)", path, line);
-    return 0;
-}
-
-static const char *const METRICS_HEADER[] = {
-    "step", "tokens", "flops", "wall_s", "lr", "train_loss", "val_loss", "grad_norm", "tok_per_s"};
-
-static int log_metrics(CsvOut *csv, long step, double tokens, double flops, double wall, double lr,
-                       double loss, double val, double gnorm, double tok_s) {
-    char f[9][40];
-    snprintf(f[0], 40, "%ld", step);
-    snprintf(f[1], 40, "%.0f", tokens);
-    double v[7] = {flops, wall, lr, loss, val, gnorm, tok_s};
-    for (int k = 0; k < 7; k++) rb_fmt_double(f[2 + k], 40, v[k]);
-    const char *row[9];
-    for (int i = 0; i < 9; i++) row[i] = f[i];
-    if (val < 0) row[6] = NULL;
-    return csv_row(csv, row);
-}
-
-/* depth_attn.csv: the mixing weights of every consumer, averaged over the tokens of the last
- * forward (validation batch 0, so runs and steps are comparable). */
-static int log_depth_weights(CsvOut *csv, Model *m, long step) {
-    double w[RB_MAX_SUB + 1];
-    for (int c = 0;; c++) {
-        int n = m->vops->depth_weights(&m->stream, c, w, RB_MAX_SUB + 1);
-        if (n < 0) return 0;
-        for (int s = 0; s < n; s++) {
-            char f[4][40];
-            snprintf(f[0], 40, "%ld", step);
-            snprintf(f[1], 40, "%d", c + 1);
-            snprintf(f[2], 40, "%d", s);
-            rb_fmt_double(f[3], 40, w[s]);
-            const char *row[4] = {f[0], f[1], f[2], f[3]};
-            if (csv_row(csv, row) != 0) return -1;
-        }
-    }
-}
-
-static const char *const DEPTH_HEADER[] = {"step", "layer", "source", "weight"};
-/* step, layer, then the MixStat columns in enum order */
-static const char *const GAINS_HEADER[] = {"step",
-                                           "layer",
-                                           "fwd_gain",
-                                           "bwd_gain",
-                                           "composite_fwd_gain",
-                                           "composite_bwd_gain",
-                                           "row_sum_min",
-                                           "row_sum_max",
-                                           "col_sum_min",
-                                           "col_sum_max",
-                                           "dist_identity"};
-
-/* mhc.csv: per site the MixStats of the stream-mixing matrix (gains also of the product of all
- * so far), from the same forward on validation batch 0 (log_depth_weights or a fresh one). */
-static int log_mixing_gains(CsvOut *csv, Model *m, long step) {
-    double g[MIX_NSTATS * RB_MAX_SUB];
-    int n = m->vops->mixing_gains(&m->stream, g);
-    for (int l = 0; l < n; l++) {
-        char f[2 + MIX_NSTATS][40];
-        const char *row[2 + MIX_NSTATS];
-        snprintf(f[0], 40, "%ld", step);
-        snprintf(f[1], 40, "%d", l + 1);
-        for (int k = 0; k < MIX_NSTATS; k++) rb_fmt_double(f[2 + k], 40, g[MIX_NSTATS * l + k]);
-        for (int k = 0; k < 2 + MIX_NSTATS; k++) row[k] = f[k];
-        if (csv_row(csv, row) != 0) return -1;
-    }
-    return 0;
-}
-
-static const char *const PROFILE_HEADER[] = {"step",      "layer",          "kind",
-                                             "input_rms", "output_rms",     "stream_rms",
-                                             "grad_rms",  "param_grad_norm"};
-
-static int log_profile(CsvOut *csv, Model *m, long step) {
-    ProfileRow rows[RB_MAX_SUB + 1];
-    profile_rows(m, rows);
-    for (int l = 0; l <= m->L; l++) {
-        char f[8][40];
-        const ProfileRow *r = &rows[l];
-        snprintf(f[0], 40, "%ld", step);
-        snprintf(f[1], 40, "%d", r->layer);
-        snprintf(f[2], 40, "%s", r->kind);
-        double v[5] = {r->input_rms, r->output_rms, r->stream_rms, r->grad_rms, r->param_grad_norm};
-        for (int k = 0; k < 5; k++) rb_fmt_double(f[3 + k], 40, v[k]);
-        const char *row[8] = {f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
-        if (csv_row(csv, row) != 0) return -1;
-    }
-    return 0;
-}
-
-/* Diagnostics at a profile step, on validation batch 0 (the same tokens every time): mixing
- * weights and gains of the forward, then the profile, whose backward overwrites the gradients.
+/* Diagnostics at a profile step, on validation batch 0 (the same tokens every time): a forward,
+ * then the run log's mixing weights, gains and profile (whose backward overwrites the gradients).
  * It runs between optimizer steps, and every step zeroes the gradients first, so the trajectory
  * is unchanged (tested). */
-static int log_diagnostics(CsvOut *profile, CsvOut *depth, CsvOut *gains, Model *m, const Data *d,
-                           int *rows, long step) {
+static int log_diagnostics(RunLog *lg, Model *m, const Data *d, int *rows, long step) {
     data_val_rows(d, 0, m->cfg.batch_size, 0, m->B, rows); /* rank 0's rows under MPI */
     model_set_batch(m, rows);
     model_forward(m);
-    if (depth->f && log_depth_weights(depth, m, step) != 0) return -1;
-    if (gains->f && log_mixing_gains(gains, m, step) != 0) return -1;
-    return log_profile(profile, m, step);
+    return runlog_diagnostics(lg, m, step);
 }
 
 typedef struct {
     Data data;
     Model model;
-    CsvOut metrics, profile, depth, gains, eval;
+    RunLog log;
     int *rows;
     int data_open, model_built, lock_fd, finished;
 } RunState;
 
 static void run_free(RunState *rs) {
-    csv_close(&rs->metrics);
-    csv_close(&rs->profile);
-    csv_close(&rs->depth);
-    csv_close(&rs->gains);
-    csv_close(&rs->eval);
+    runlog_close(&rs->log);
     if (rs->model_built) model_free(&rs->model);
     if (rs->data_open) data_close(&rs->data);
     if (rs->lock_fd > 0) close(rs->lock_fd); /* releases the lock */
     free(rs->rows);
-}
-
-/* One process per run directory: an exclusive flock on DIR/lock, held until the run ends (the
- * kernel releases it when the process dies, so a killed run never leaves a stale lock). */
-static int lock_run_dir(RunState *rs, const char *dir) {
-    int rc = rb_lock_dir(dir, &rs->lock_fd);
-    if (rc == RB_EXIT_USAGE)
-        rb_fail("run directory %s is in use by another resbench process (%s); wait for it to "
-                "finish or choose another out/run_id",
-                dir, rb_error());
-    return rc;
 }
 
 /* Data-parallel preconditions, checked collectively before anything can fail on one rank only. */
@@ -336,7 +116,7 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
                 flops_per_step(c));
         return RB_EXIT_USAGE;
     }
-    train_run_dir(c, dir, dirn);
+    rundir_path(c, dir, dirn);
     char result[2200];
     snprintf(result, sizeof result, "%s/result.ini", dir);
     /* a finished run (result.ini is written before ckpt.bin is dropped) is left untouched, and
@@ -349,19 +129,12 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     if (model_build_rows(&rs->model, c, c->batch_size / dist_size()) != 0) return RB_EXIT_USAGE;
     if (lead && rb_mkdir_p(dir) != 0) return RB_EXIT_FAIL; /* disk full, permissions: I/O */
     if (lead) {
-        int rc = lock_run_dir(rs, dir);
+        int rc = rundir_lock(dir, &rs->lock_fd);
         if (rc != 0) return rc;
     }
-    char ckpt[2200], metrics[2200], depth[2200], gains[2200], profile[2200], eval[2200];
+    char ckpt[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
-    snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
-    snprintf(depth, sizeof depth, "%s/depth_attn.csv", dir);
-    snprintf(gains, sizeof gains, "%s/mhc.csv", dir);
-    snprintf(profile, sizeof profile, "%s/profile.csv", dir);
-    snprintf(eval, sizeof eval, "%s/eval.csv", dir);
-    int has_probe = data_probe_hops(&rs->data) > 0;
-    int has_depth = rs->model.vops->depth_weights != NULL;
-    int has_gains = rs->model.vops->mixing_gains != NULL;
+    unsigned files = runlog_files(&rs->model, &rs->data);
     rs->rows = rb_calloc((size_t)rs->model.B * (c->seq_len + 1), sizeof(int), "batch");
     if (resume && checkpoint_load(ckpt, &rs->model, st) != 0) return RB_EXIT_USAGE;
     if (resume && st->step >= train_total_steps(c)) {
@@ -372,18 +145,9 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
         return RB_EXIT_USAGE;
     }
     if (!lead) return 0; /* rank 0 alone writes */
-    if (resume) {        /* files of another resbench version: refuse before touching anything */
-        if (csv_check_header(metrics, METRICS_HEADER, 9) != 0 ||
-            csv_check_header(profile, PROFILE_HEADER, 8) != 0 ||
-            (has_depth && csv_check_header(depth, DEPTH_HEADER, 4) != 0) ||
-            (has_gains && csv_check_header(gains, GAINS_HEADER, 2 + MIX_NSTATS) != 0) ||
-            (has_probe && csv_check_header(eval, EVAL_HEADER, 5) != 0))
-            return RB_EXIT_USAGE;
-        if (csv_truncate_after(metrics, st->step) != 0) return RB_EXIT_FAIL;
-        if (csv_truncate_after(profile, st->step) != 0) return RB_EXIT_FAIL;
-        if (has_depth && csv_truncate_after(depth, st->step) != 0) return RB_EXIT_FAIL;
-        if (has_gains && csv_truncate_after(gains, st->step) != 0) return RB_EXIT_FAIL;
-        if (has_probe && csv_truncate_after(eval, st->step) != 0) return RB_EXIT_FAIL;
+    if (resume) { /* files of another resbench version are refused before anything is touched */
+        int rc = runlog_rewind(dir, files, st->step);
+        if (rc != 0) return rc;
     } else if (access(result, F_OK) == 0) {
         rb_fail("run directory %s already holds a finished run (result.ini): choose another "
                 "out/run_id",
@@ -395,16 +159,10 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
                 dir, dir);
         return RB_EXIT_USAGE;
     }
-    if (write_config(dir, c) != 0 ||
-        write_meta(dir, &rs->model, &rs->data, train_total_steps(c), resume) != 0)
+    if (rundir_write_config(dir, c) != 0 ||
+        rundir_write_meta(dir, &rs->model, &rs->data, train_total_steps(c), resume) != 0)
         return RB_EXIT_FAIL;
-    if (csv_open(&rs->metrics, metrics, METRICS_HEADER, 9, resume) != 0) return RB_EXIT_FAIL;
-    if (csv_open(&rs->profile, profile, PROFILE_HEADER, 8, resume) != 0) return RB_EXIT_FAIL;
-    if (has_depth && csv_open(&rs->depth, depth, DEPTH_HEADER, 4, resume) != 0) return RB_EXIT_FAIL;
-    if (has_gains && csv_open(&rs->gains, gains, GAINS_HEADER, 2 + MIX_NSTATS, resume) != 0)
-        return RB_EXIT_FAIL;
-    if (has_probe && csv_open(&rs->eval, eval, EVAL_HEADER, 5, resume) != 0) return RB_EXIT_FAIL;
-    return 0;
+    return runlog_open(&rs->log, dir, files, resume);
 }
 
 int train_run(const Config *c, int resume, int flags, TrainResult *res) {
@@ -431,9 +189,6 @@ int train_run(const Config *c, int resume, int flags, TrainResult *res) {
     }
     Model *m = &rs.model;
     int lead = dist_rank() == 0, r0 = dist_rank() * m->B;
-    /* fault injection for tests: RESBENCH_INJECT_NAN=STEP puts a NaN into a gradient at STEP */
-    const char *inj = getenv("RESBENCH_INJECT_NAN");
-    long inject_nan = inj ? atol(inj) : 0;
     long total = train_total_steps(c);
     double tok_per_step = (double)c->batch_size * c->seq_len, fl_per_step = flops_per_step(c);
     int n_eval = (int)data_val_batches(&rs.data, c->batch_size);
@@ -473,7 +228,7 @@ int train_run(const Config *c, int resume, int flags, TrainResult *res) {
         }
         model_backward(m);
         dist_mean_floats(m->grads, m->n_params); /* then identical optimizer steps everywhere */
-        if (step + 1 == inject_nan) m->grads[m->tensors[m->n_tensors > 6 ? 6 : 0].offset] = NAN;
+        if (test_hook) test_hook(m, step + 1);
         double lr = lr_at(c, step, total);
         double gnorm = grad_global_norm(m);
         if (!isfinite(gnorm)) {
@@ -502,14 +257,14 @@ int train_run(const Config *c, int resume, int flags, TrainResult *res) {
             val = evaluate(m, &rs.data, rs.rows, n_eval, probe);
             res->eval_s += rb_now() - t_eval;
             if (val < st.best_val) st.best_val = val;
-            if (lead && rs.eval.f && log_probe(&rs.eval, &rs.data, probe, done) != 0) io_fail = 1;
+            if (lead && runlog_probe(&rs.log, &rs.data, probe, done) != 0) io_fail = 1;
         }
         double now = rb_now(), wall = now - t_start;
         double tok_s = (double)(done - log_from) * tok_per_step / (interval_s + 1e-12);
         double eta = (now - t_loop) / (double)(done - st.step) * (double)(total - done);
         if (log_now) {
-            if (lead && log_metrics(&rs.metrics, done, done * tok_per_step, done * fl_per_step,
-                                    wall, lr, loss, val, gnorm, tok_s) != 0)
+            if (lead && runlog_metrics(&rs.log, done, done * tok_per_step, done * fl_per_step, wall,
+                                       lr, loss, val, gnorm, tok_s) != 0)
                 io_fail = 1;
         }
         progress_step(&prog, done, total, loss, val, tok_s, eta, log_now);
@@ -520,7 +275,7 @@ int train_run(const Config *c, int resume, int flags, TrainResult *res) {
         int profile_now = last || (c->profile_every > 0 && done % c->profile_every == 0);
         double t_diag = rb_now();
         if (profile_now && lead && !io_fail &&
-            log_diagnostics(&rs.profile, &rs.depth, &rs.gains, m, &rs.data, rs.rows, done) != 0)
+            log_diagnostics(&rs.log, m, &rs.data, rs.rows, done) != 0)
             io_fail = 1;
         res->diag_s += rb_now() - t_diag;
         /* ranks agree on stopping (a signal may reach them at different steps), on failures and
@@ -546,9 +301,12 @@ int train_run(const Config *c, int resume, int flags, TrainResult *res) {
          * last steps identically. */
         if (last && lead) {
             CkptState cs = {done, rb_now() - t_start, st.best_val};
+            res->tokens = done * tok_per_step;
+            res->flops = done * fl_per_step;
+            res->wall_s = rb_now() - t_start;
+            res->best_val_loss = st.best_val;
             if (checkpoint_save_model(model_path, m, &cs) != 0 ||
-                write_result(res->run_dir, res, tok_per_step, fl_per_step, rb_now() - t_start,
-                             st.best_val) != 0)
+                rundir_write_result(res->run_dir, res) != 0)
                 io_fail = 1;
         }
         if (last && dist_max_int(io_fail)) {

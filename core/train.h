@@ -1,4 +1,5 @@
-/* The training runner: budgets, evaluation, metrics.csv, checkpoints, resume. */
+/* The training runner: budgets, the loop, evaluation, checkpoints, resume. The run directory
+ * (rundir.c) and the CSV files it appends to (runlog.c) are separate concerns. */
 #ifndef RB_TRAIN_H
 #define RB_TRAIN_H
 #include "config.h"
@@ -33,7 +34,12 @@ void train_set_threads(int threads);
  * RB_EXIT_USAGE (bad input or a non-finite loss: rb_error() says why), RB_EXIT_FAIL (I/O) or
  * RB_EXIT_INTERRUPTED. */
 int train_run(const Config *c, int resume, int flags, TrainResult *res);
-/* OUT/RUN_ID, with the default id VARIANT-sSEED-HASH8 when run_id is empty. */
+/* OUT/RUN_ID, with the default id VARIANT-sSEED-HASH8 when run_id is empty (rundir.c). */
 void train_run_dir(const Config *c, char *buf, size_t n);
+/* Test seam: called after every backward with the model and the step (1-based) about to be
+ * applied, e.g. to put a NaN into a gradient. NULL (the default) in resbench itself. */
+struct Model;
+typedef void (*TrainTestHook)(struct Model *m, long step);
+void train_set_test_hook(TrainTestHook hook);
 
 #endif

@@ -7,7 +7,7 @@
 #   experiments/campaign.sh [PART...]      (parts 1-5; default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-R=build/resbench
+R=${RESBENCH:-build/resbench}  # RESBENCH=PATH runs a frozen binary while the tree changes
 C=experiments/configs/campaign
 OUT=out=results/reference/campaign
 if [ ! -f ../shared/data/tinyshakespeare.txt ]; then

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "util.h"
-#include "variant.h"
+#include "registry.h"
 
 static int extra_index(const char *const *extra, const char *opt) {
     for (int k = 0; extra && extra[k]; k++)

@@ -18,7 +18,7 @@
 #include "stats.h"
 #include "train.h"
 #include "util.h"
-#include "variant.h"
+#include "registry.h"
 
 #define MAX_VARIANTS 16
 #define MAX_SEEDS 64
@@ -202,11 +202,11 @@ int cmd_ablate(int argc, char **argv) {
     if (nv < 0 || ns < 0) rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
     for (int v = 0; v < nv; v++) { /* every variant must accept the base config before any run */
         Config c = base;
-        rb_copy_str(c.variant, sizeof c.variant, names[v]);
-        if (config_validate(&c) != 0) rb_die(RB_EXIT_USAGE, "ablate: %s: %s", names[v], rb_error());
+        if (config_set_variant(&c, names[v], "--variants") != 0 || config_validate(&c) != 0)
+            rb_die(RB_EXIT_USAGE, "ablate: %s: %s", names[v], rb_error());
     }
     Config key = base; /* the experiment's identity: everything but variant, seed and paths */
-    snprintf(key.variant, sizeof key.variant, "prenorm");
+    config_set_variant(&key, "prenorm", "ablate");
     key.seed = 0;
     char exp[2048];
     if (exp_create(&key, "ablate", vals[2], exp, sizeof exp) != 0)
@@ -221,7 +221,7 @@ int cmd_ablate(int argc, char **argv) {
         for (int v = 0; v < nv; v++) {
             ExpRun *a = &runs[n++];
             a->cfg = base;
-            rb_copy_str(a->cfg.variant, sizeof a->cfg.variant, names[v]);
+            config_set_variant(&a->cfg, names[v], "--variants");
             a->cfg.seed = seeds[s];
             rb_copy_str(a->cfg.out, sizeof a->cfg.out, exp);
             snprintf(a->cfg.run_id, sizeof a->cfg.run_id, "%s-s%ld", a->cfg.variant, seeds[s]);

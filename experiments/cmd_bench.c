@@ -15,7 +15,7 @@
 #include "rng.h"
 #include "train.h"
 #include "util.h"
-#include "variant.h"
+#include "registry.h"
 
 #define MAX_VARIANTS 16
 #define MAX_STEPS 10000
@@ -158,7 +158,8 @@ static int measure_gemms(const Config *c, GemmShape *g, double *peak) {
 
 static void build_run(BenchRun *r, const Config *base, const char *variant, int warmup) {
     Config c = *base;
-    snprintf(c.variant, sizeof c.variant, "%s", variant);
+    if (config_set_variant(&c, variant, "--variants") != 0)
+        rb_die(RB_EXIT_USAGE, "bench: %s", rb_error());
     snprintf(r->name, sizeof r->name, "%s", variant);
     int have_reset = reset_peak_rss() == 0;
     double rss0 = proc_status_mb("VmRSS");

@@ -14,7 +14,7 @@
 #include "csvread.h"
 #include "plot.h"
 #include "util.h"
-#include "variant.h"
+#include "registry.h"
 
 #ifndef RESBENCH_PLOTS_DIR
 #define RESBENCH_PLOTS_DIR "plots"
@@ -168,14 +168,14 @@ static void plot_help(void) {
  * variant and seed (shape, data, budget, schedule...), else one line names the key. */
 static int check_one_group(const PlotRun *runs, int n) {
     for (int i = 1; i < n; i++) {
-        Config a = runs[0].cfg, b = runs[i].cfg;
-        ConfigDiff d;
-        rb_copy_str(b.variant, sizeof b.variant, a.variant);
-        b.seed = a.seed;
-        if (config_first_difference(&a, &b, 1, &d))
+        ConfigDiff diffs[64], *d = NULL;
+        int nd = config_differences(&runs[0].cfg, &runs[i].cfg, CONFIG_TRAJECTORY, diffs, 64);
+        for (int k = 0; k < nd && !d; k++)
+            if (strcmp(diffs[k].key, "variant") && strcmp(diffs[k].key, "seed")) d = &diffs[k];
+        if (d)
             return rb_fail("plot: the runs differ in %s (%s in %s, %s in %s): curves average "
                            "runs that differ only in variant and seed; plot each group on its own",
-                           d.key, d.a, runs[0].dir, d.b, runs[i].dir);
+                           d->key, d->a, runs[0].dir, d->b, runs[i].dir);
     }
     return 0;
 }

@@ -120,7 +120,8 @@ static int load_run_dir(const char *exp, RRun *r) {
         if (config_load_ini(&r->cfg, p) != 0) return -1;
         r->has_cfg = 1;
         Config key = r->cfg; /* pairs: same seed, data_seed, budget, every trajectory key */
-        key.variant[0] = 0;
+        key.variant[0] = 0;  /* and its options: they belong to the arm, not to the pairing */
+        key.vt = NULL;
         r->pair_key = config_hash(&key) | 1; /* never 0 */
     }
     CsvTable t;

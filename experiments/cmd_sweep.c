@@ -15,7 +15,7 @@
 #include "plot.h"
 #include "runs.h"
 #include "util.h"
-#include "variant.h"
+#include "registry.h"
 
 #define MAX_GRID 16
 /* Fewer optimizer steps than this (or than warmup) cannot rank a shape: the run is still trained
@@ -46,7 +46,7 @@ static int shape_config(const Config *base, double budget, const char *v, long l
         return rb_fail("shape n_layer=%ld d_model=%ld is outside [1, 128] x [8, 16384]", layers,
                        width);
     *c = *base;
-    rb_copy_str(c->variant, sizeof c->variant, v);
+    if (config_set_variant(c, v, "--variants") != 0) return -1;
     c->n_layer = (int)layers;
     c->d_model = (int)width;
     c->seed = seed;
@@ -54,9 +54,7 @@ static int shape_config(const Config *base, double budget, const char *v, long l
     if (width % head != 0)
         return rb_fail("d_model=%ld is not a multiple of the head size %d", width, head);
     c->n_head = (int)width / head;
-    int L = 2 * c->n_layer, N = base->attnres_blocks < L ? base->attnres_blocks : L;
-    while (L % N) N--;
-    c->attnres_blocks = N;
+    if (c->vt->fit_shape) c->vt->fit_shape(c); /* e.g. attnres_block: blocks dividing L */
     c->steps = 0;
     c->budget_tokens = 0;
     c->budget_flops = budget;
@@ -92,10 +90,17 @@ static int write_jobs(const char *path, const ExpRun *runs, int n, const char *e
         put_quoted(f, self);
         fputs(" train --config ", f);
         put_quoted(f, ini);
-        fprintf(f,
-                " variant=%s n_layer=%d d_model=%d n_head=%d mlp_hidden=0 attnres_blocks=%d "
-                "seed=%ld steps=0 budget_tokens=0 budget_flops=%.17g ",
-                c->variant, c->n_layer, c->d_model, c->n_head, c->attnres_blocks, c->seed,
+        fprintf(f, " variant=%s n_layer=%d d_model=%d n_head=%d mlp_hidden=0 ", c->variant,
+                c->n_layer, c->d_model, c->n_head);
+        for (int k = 0; k < c->vt->n_options; k++) { /* e.g. attnres_blocks fitted to the depth */
+            const VariantOption *o = &c->vt->options[k];
+            double v = config_option(c, o->key);
+            if (o->choices)
+                fprintf(f, "%s=%s ", o->key, o->choices[(int)v]);
+            else
+                fprintf(f, "%s=%.0f ", o->key, v);
+        }
+        fprintf(f, "seed=%ld steps=0 budget_tokens=0 budget_flops=%.17g ", c->seed,
                 c->budget_flops);
         char kv[2300];
         snprintf(kv, sizeof kv, "out=%s", exp);
@@ -280,8 +285,8 @@ int cmd_sweep(int argc, char **argv) {
     int nw = cli_int_list(vals[3] ? vals[3] : "64,128,256", widths, MAX_GRID, "--widths");
     if (nv < 0 || ns < 0 || nl < 0 || nw < 0) rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
     Config at_base = base; /* the budget in FLOPs, measured at the base shape with prenorm */
-    snprintf(at_base.variant, sizeof at_base.variant, "prenorm");
-    if (config_validate(&at_base) != 0) rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
+    if (config_set_variant(&at_base, "prenorm", "sweep") != 0 || config_validate(&at_base) != 0)
+        rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
     double budget = base.budget_flops > 0 ? base.budget_flops
                                           : train_total_steps(&at_base) * flops_per_step(&at_base);
     Config key = at_base;

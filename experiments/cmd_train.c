@@ -10,7 +10,7 @@
 #include "dist.h"
 #include "train.h"
 #include "util.h"
-#include "variant.h"
+#include "registry.h"
 
 static void train_help(void) {
     printf(
@@ -23,9 +23,9 @@ static void train_help(void) {
         "overridden) and reproduces the same losses.\n"
         "Data-parallel: `mpirun -np K resbench train ...` (MPI build) splits every batch over K\n"
         "ranks (batch_size must be divisible by K) and averages the gradients; rank 0 writes.\n"
-        "\nvariants:\n");
-    for (int i = 0; rb_variants[i]; i++)
-        printf("  %-15s %s\n", rb_variants[i]->name, rb_variants[i]->summary);
+        "\nvariants (variant=NAME, or NAME:OPTION=VALUE,...; an option may also be given as its\n"
+        "key, e.g. attnres_blocks=8; only the chosen variant's options enter its config):\n");
+    config_print_variants(stdout);
     printf("\nkeys (default, meaning):\n");
     config_print_keys(stdout);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dist.h"
+#include "registry.h"
 #include "util.h"
 
 #ifndef RESBENCH_GIT_REV
@@ -62,6 +63,7 @@ int main(int argc, char **argv) {
     /* a write beyond the file-size limit (ulimit -f) fails with EFBIG and a clear error instead of
      * killing the process */
     signal(SIGXFSZ, SIG_IGN);
+    variants_install(); /* the core reads variant names and options through this table */
     dist_init(&argc, &argv);
     if (dist_size() > 1 && (argc < 2 || strcmp(argv[1], "train") != 0)) {
         if (dist_rank() == 0)

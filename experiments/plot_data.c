@@ -8,7 +8,7 @@
 #include "data.h"
 #include "plot.h"
 #include "util.h"
-#include "variant.h"
+#include "registry.h"
 
 typedef struct {
     double sum, min, max;

@@ -152,7 +152,7 @@ static int check_experiment_config(const char *path, const Config *key) {
     config_defaults(&old);
     if (config_load_ini(&old, path) != 0) return rb_fail("%s", rb_error());
     ConfigDiff d;
-    if (config_first_difference(key, &old, 1, &d))
+    if (config_first_difference(key, &old, CONFIG_TRAJECTORY | CONFIG_ALL_OPTIONS, &d))
         return rb_fail("%s: this experiment was created with %s = %s, this command has %s = %s; "
                        "repeat it with the experiment's config or choose another --name",
                        path, d.key, d.b, d.key, d.a);
@@ -174,7 +174,7 @@ int exp_create(const Config *key, const char *prefix, const char *name, char *ex
     if (check_experiment_config(path, key) != 0) return -1; /* before anything is written */
     if (rb_mkdir_p(exp) != 0 || lock_experiment(exp) != 0) return -1;
     if (check_experiment_config(path, key) != 0) return -1; /* another owner may have created it */
-    char *ini = config_to_ini(key);
+    char *ini = config_design_to_ini(key); /* every variant's options: the whole design */
     int rc = rb_write_file_atomic(path, ini, strlen(ini));
     free(ini);
     return rc;

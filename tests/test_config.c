@@ -33,6 +33,15 @@ START_TEST(test_bad_arguments) {
     expect_arg_error("run_id=a/b", "not a plain directory name");
     expect_arg_error("run_id=..", "not a plain directory name");
     expect_arg_error("run_id=.", "not a plain directory name");
+    expect_arg_error("variant=resnet", "unknown value 'resnet' (allowed: prenorm|attnres_full");
+    expect_arg_error("variant=attnres_block:heads=2", "'heads' is not an option (options of "
+                                                      "attnres_block: blocks)");
+    expect_arg_error("variant=prenorm:blocks=2", "options of prenorm: none");
+    expect_arg_error("variant=attnres_block:blocks", "'blocks' needs =VALUE");
+    expect_arg_error("variant=attnres_block:", "has no option after ':'");
+    expect_arg_error("attnres_blocks=0", "key 'attnres_blocks': 0 is out of range [1, 256]");
+    expect_arg_error("mhc_streams=2.5", "key 'mhc_streams': '2.5' is not an integer");
+    expect_arg_error("variant=mhc:streams=9", "key 'mhc_streams': 9 is out of range [2, 8]");
     char long_arg[320] = "data=";
     memset(long_arg + 5, 'y', 250);
     expect_arg_error(long_arg, "value is longer than 191 characters"); /* INI line limit */
@@ -64,8 +73,64 @@ START_TEST(test_cross_key_validation) {
     ck_assert(config_apply_arg(&c, "budget_flops=1e12") == 0); /* now two the user set */
     ck_assert(config_validate(&c) != 0 && strstr(rb_error(), "budget_flops=1e+12"));
     expect_invalid("min_lr=1", NULL, "min_lr=1 is larger than lr");
-    expect_invalid("variant=resnet", NULL, "allowed: prenorm");
     expect_invalid("eval_tokens=10", NULL, "smaller than seq_len");
+}
+END_TEST
+
+/* Variant options belong to their variant: a spec sets them, only the chosen variant's enter the
+ * run's config.ini and hash, and an experiment's design lists every variant's. */
+START_TEST(test_variant_options) {
+    Config a, b;
+    config_defaults(&a);
+    config_defaults(&b);
+    uint64_t plain = config_hash(&a);
+    tu_set(&b, "mhc_streams", "8"); /* another variant's option: not part of a prenorm run */
+    tu_set(&b, "attnres_blocks", "2");
+    ck_assert(config_hash(&b) == plain);
+    char *ini = tu_keep(config_to_ini(&b));
+    ck_assert_msg(!strstr(ini, "mhc_streams") && !strstr(ini, "attnres_blocks"), "%s", ini);
+    char *design = tu_keep(config_design_to_ini(&b));
+    ck_assert_msg(strstr(design, "attnres_blocks = 2\nmhc_streams = 8\nsinkhorn_iters = 20\n"),
+                  "%s", design);
+    /* the chosen variant's options (given or default) follow its name */
+    tu_set(&b, "variant", "mhc");
+    ini = tu_keep(config_to_ini(&b));
+    ck_assert_msg(strstr(ini, "variant = mhc\nmhc_streams = 8\nsinkhorn_iters = 20\n"), "%s", ini);
+    ck_assert(!strstr(ini, "attnres_blocks"));
+    /* the spec form is the same config as the keys */
+    tu_set(&a, "variant", "mhc:streams=8");
+    ck_assert(config_hash(&a) != plain);
+    tu_set(&a, "attnres_blocks", "2");
+    ck_assert(config_hash(&a) == config_hash(&b));
+    ck_assert(config_option(&a, "mhc_streams") == 8 && config_option(&a, "sinkhorn_iters") == 20);
+    /* runs compare only the options both variants have; a design compares every option */
+    ConfigDiff d;
+    Config p;
+    config_defaults(&p);
+    ck_assert(config_differences(&a, &p, CONFIG_TRAJECTORY, &d, 1) == 1 &&
+              !strcmp(d.key, "variant"));
+    tu_set(&p, "variant", "hc");
+    ck_assert(config_first_difference(&a, &p, CONFIG_TRAJECTORY, &d));
+    ck_assert_msg(!strcmp(d.key, "variant"), "%s", d.key);
+    ConfigDiff all[8];
+    int n = config_differences(&a, &p, CONFIG_TRAJECTORY, all, 8);
+    ck_assert_int_eq(n, 2); /* variant, and mhc_streams (hc has it too: 8 vs 4) */
+    ck_assert_str_eq(all[1].key, "mhc_streams");
+    n = config_differences(&a, &p, CONFIG_TRAJECTORY | CONFIG_ALL_OPTIONS, all, 8);
+    ck_assert_int_eq(n, 3); /* + attnres_blocks 2 vs 4 */
+    /* a run's config.ini read back gives the same hash */
+    char *dir = tu_tempdir(), path[512];
+    snprintf(path, sizeof path, "%s/r.ini", dir);
+    ck_assert(tu_write(path, ini, strlen(ini)) == 0);
+    Config back;
+    config_defaults(&back);
+    ck_assert_msg(config_load_ini(&back, path) == 0, "%s", rb_error());
+    ck_assert(config_hash(&back) == config_hash(&b));
+    /* an option given twice in one file is refused like any key */
+    const char *twice = "mhc_streams = 3\n[model]\nmhc_streams = 4\n";
+    ck_assert(tu_write(path, twice, strlen(twice)) == 0);
+    ck_assert(config_load_ini(&back, path) != 0);
+    ck_assert_msg(strstr(rb_error(), "'mhc_streams' is given a second time"), "%s", rb_error());
 }
 END_TEST
 
@@ -131,6 +196,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_bad_arguments);
     tcase_add_test(tc, test_cross_key_validation);
     tcase_add_test(tc, test_ini_file);
+    tcase_add_test(tc, test_variant_options);
     tcase_add_test(tc, test_roundtrip_and_hash);
     suite_add_tcase(s, tc);
     return s;

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "mhc.h"
+#include "sinkhorn.h"
 #include "rng.h"
 #include "testutil.h"
 
@@ -54,9 +54,9 @@ END_TEST
 static Config mhc_config(const char *variant) {
     Config c;
     tu_tiny_config(&c);
-    snprintf(c.variant, sizeof c.variant, "%s", variant);
-    c.mhc_streams = 4;
-    c.sinkhorn_iters = 6;
+    tu_set(&c, "variant", variant);
+    tu_set_int(&c, "mhc_streams", 4);
+    tu_set_int(&c, "sinkhorn_iters", 6);
     return c;
 }
 
@@ -75,7 +75,7 @@ START_TEST(test_model_finite_differences) {
         tu_model_grad_check(&c);
         tu_randomize_conn = perturb_conn; /* asymmetric mixing, non-trivial gates */
         tu_model_grad_check(&c);
-        c.mhc_streams = 3;
+        tu_set_int(&c, "mhc_streams", 3);
         tu_model_grad_check(&c);
     }
     tu_randomize_conn = NULL;
@@ -145,7 +145,7 @@ END_TEST
 
 /* hc site layout: W (d x (n+2)), static read (n), write (n), mix (n x n), s_alpha, s_beta. */
 static float *hc_static(Model *m, int l) {
-    int n = m->cfg.mhc_streams, d = m->C;
+    int n = (int)config_option(&m->cfg, "mhc_streams"), d = m->C;
     size_t site = (size_t)d * (n + 2) + 2 * n + n * n + 2;
     return m->p.conn + l * site + (size_t)d * (n + 2);
 }

@@ -32,7 +32,7 @@ START_TEST(test_plot_figures) {
         c.eval_every = 4;
         c.profile_every = 6;
         c.vocab_size = 256; /* byte data */
-        snprintf(c.variant, sizeof c.variant, "%s", variants[i]);
+        tu_set(&c, "variant", variants[i]);
         snprintf(c.out, sizeof c.out, "%s", out);
         TrainResult r;
         ck_assert_msg(train_run(&c, 0, 1, &r) == 0, "%s", rb_error());

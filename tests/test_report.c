@@ -78,7 +78,7 @@ static void fake_run(const char *exp, const char *v, int seed, double growth, do
     mkdir(dir, 0755);
     Config c;
     config_defaults(&c);
-    snprintf(c.variant, sizeof c.variant, "%s", v);
+    tu_set(&c, "variant", v);
     c.seed = seed;
     c.data_seed = data_seed;
     c.n_layer = 2;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "registry.h"
 #include "rng.h"
 #include "testutil.h"
 
@@ -18,9 +19,9 @@ static void randomize_conn(Model *m) {
 static Config variant_config(const char *variant, int n_layer, int blocks) {
     Config c;
     tu_tiny_config(&c);
-    snprintf(c.variant, sizeof c.variant, "%s", variant);
+    tu_set(&c, "variant", variant);
     c.n_layer = n_layer;
-    c.attnres_blocks = blocks;
+    if (blocks > 0) tu_set_int(&c, "attnres_blocks", blocks);
     return c;
 }
 
@@ -124,7 +125,7 @@ START_TEST(test_denseformer_init_is_prenorm) {
     Config c = variant_config("denseformer", 3, 0);
     Model d;
     build(&d, c, 0);
-    snprintf(c.variant, sizeof c.variant, "prenorm");
+    tu_set(&c, "variant", "prenorm");
     Model p;
     build(&p, c, 0);
     ck_assert(d.loss == p.loss);
@@ -142,7 +143,7 @@ START_TEST(test_block_rejects_bad_n) {
     Config c = variant_config("attnres_block", 3, 4);
     ck_assert(config_validate(&c) != 0);
     ck_assert_msg(strstr(rb_error(), "does not divide the L = 2*n_layer = 6"), "%s", rb_error());
-    c.attnres_blocks = 3;
+    tu_set_int(&c, "attnres_blocks", 3);
     ck_assert(config_validate(&c) == 0);
 }
 END_TEST
@@ -154,14 +155,49 @@ START_TEST(test_variant_flops) {
     Config c = variant_config("prenorm", 2, 0);
     c.d_model = 16;
     double base = flops_per_token(&c) - 2 * 4 * 16; /* prenorm's own adds removed */
-    snprintf(c.variant, sizeof c.variant, "attnres_full");
+    tu_set(&c, "variant", "attnres_full");
     ck_assert_double_eq(flops_per_token(&c) - base, 3520);
-    snprintf(c.variant, sizeof c.variant, "denseformer");
+    tu_set(&c, "variant", "denseformer");
     ck_assert_double_eq(flops_per_token(&c) - base, 608);
     /* Block N = 2 (S = 2): sources 1,2,2,3 + readout 3 = 11 -> 2464, + 4 x (2d + d) + 2d = 224 */
-    snprintf(c.variant, sizeof c.variant, "attnres_block");
-    c.attnres_blocks = 2;
+    tu_set(&c, "variant", "attnres_block");
+    tu_set_int(&c, "attnres_blocks", 2);
     ck_assert_double_eq(flops_per_token(&c) - base, 2464 + 192 + 32);
+}
+END_TEST
+
+/* What every installed variant must bring, checked by construction so that a new variant (its file
+ * and one line in registry.c) cannot skip it: its section in docs/variants.md, finite differences
+ * of the whole model at initialization, valid defaults for its options and a
+ * one-line error past each end of an option's range. (Its PyTorch fixture: test_reference.) */
+START_TEST(test_every_variant_by_construction) {
+    char *doc = tu_read(RB_SOURCE_DIR "/docs/variants.md");
+    ck_assert(doc != NULL);
+    for (int i = 0; rb_variants[i]; i++) {
+        const VariantOps *v = rb_variants[i];
+        char head[96];
+        snprintf(head, sizeof head, ". %s: ", v->name);
+        ck_assert_msg(strstr(doc, head), "docs/variants.md has no section '## N%s...'", head);
+        ck_assert_msg(v->summary && v->param_count && v->init_params && v->act_count &&
+                          v->scratch_count && v->begin && v->input && v->commit && v->output &&
+                          v->output_backward && v->commit_backward && v->input_backward &&
+                          v->begin_backward && v->flops_per_token && v->stream_rms,
+                      "%s lacks a required VariantOps function", v->name);
+        Config c = variant_config(v->name, 4, 0);
+        ck_assert_msg(config_validate(&c) == 0, "%s defaults: %s", v->name, rb_error());
+        ck_assert(flops_per_token(&c) > 0);
+        tu_randomize_conn = NULL; /* as initialized (the variant's own tests add random weights) */
+        tu_model_grad_check(&c);
+        for (int k = 0; k < v->n_options; k++) {
+            const VariantOption *o = &v->options[k];
+            ck_assert_msg(config_option(&c, o->key) == o->def, "%s: %s", v->name, o->key);
+            if (o->choices) continue;
+            char spec[128];
+            snprintf(spec, sizeof spec, "%s:%s=%.0f", v->name, o->name, o->max + 1);
+            ck_assert(config_set(&c, "variant", spec, "test") != 0);
+            ck_assert_msg(strstr(rb_error(), "out of range"), "%s", rb_error());
+        }
+    }
 }
 END_TEST
 
@@ -171,6 +207,7 @@ static Suite *variants_suite(void) {
     tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_finite_differences);
+    tcase_add_test(tc, test_every_variant_by_construction);
     tcase_add_test(tc, test_block_sources_worked_example);
     tcase_add_test(tc, test_full_uniform_at_zero_queries);
     tcase_add_test(tc, test_block_with_n_equal_l_is_full);

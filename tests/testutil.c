@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "registry.h"
 #include "rng.h"
 #include "util.h"
 
@@ -160,4 +161,19 @@ int tu_run_cli(const char *args, char *out, size_t n) {
     out[got] = 0;
     int status = pclose(p);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* every test program reads configs through the installed variant table, as resbench does */
+__attribute__((constructor)) static void tu_install_variants(void) {
+    variants_install();
+}
+
+void tu_set(Config *c, const char *key, const char *value) {
+    ck_assert_msg(config_set(c, key, value, "test") == 0, "%s", rb_error());
+}
+
+void tu_set_int(Config *c, const char *key, long value) {
+    char v[32];
+    snprintf(v, sizeof v, "%ld", value);
+    tu_set(c, key, v);
 }

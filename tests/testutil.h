@@ -14,6 +14,10 @@ void *tu_mem(size_t bytes);
 void *tu_keep(void *p); /* hand a malloc'd pointer to the arena */
 void tu_free_all(void);
 
+/* Sets one config key (a variant, a variant option, any key); fails the test on an error. */
+void tu_set(Config *c, const char *key, const char *value);
+void tu_set_int(Config *c, const char *key, long value);
+
 /* A tiny model that runs in milliseconds: 2 blocks, d=16, 2 heads, T=8, B=2, V=64. */
 void tu_tiny_config(Config *c);
 /* Fill a model's batch with deterministic tokens < V. */

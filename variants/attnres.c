@@ -30,11 +30,13 @@ typedef struct {
     float *db, *racc, *dv;   /* scratch: (N + 1, ntok, d), (ntok, d), (ntok, d) */
 } Lay;
 
+enum { ATTNRES_FULL, ATTNRES_BLOCK }; /* the flavours (VariantOps.flavour) */
+
 static int is_full(const Config *c) {
-    return strcmp(c->variant, "attnres_full") == 0;
+    return c->vt->flavour == ATTNRES_FULL;
 }
 static int n_blocks(const Config *c) {
-    return is_full(c) ? config_n_sub(c) : c->attnres_blocks;
+    return is_full(c) ? config_n_sub(c) : (int)config_option(c, "attnres_blocks");
 }
 
 /* Points y into acts/scratch (or only counts when they are NULL); returns {acts, scratch} sizes. */
@@ -61,20 +63,37 @@ static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratc
     if (ns) *ns = s;
 }
 
-static Lay lay_of(const Stream *st) {
+_Static_assert(sizeof(Lay) <= sizeof(((Stream *)0)->layout), "Lay fits Stream.layout");
+
+static void attnres_setup(Stream *st) {
     Lay y;
     layout(&y, st->cfg, st->ntok, st->acts, st->scratch, NULL, NULL);
+    memcpy(st->layout, &y, sizeof y);
+}
+
+static Lay lay_of(const Stream *st) {
+    Lay y;
+    memcpy(&y, st->layout, sizeof y);
     return y;
 }
 
 static int attnres_check(const Config *c) {
-    int L = config_n_sub(c), N = c->attnres_blocks;
+    int L = config_n_sub(c), N = n_blocks(c);
     if (!is_full(c) && (N > L || L % N != 0))
         return rb_fail("key 'attnres_blocks': %d does not divide the L = 2*n_layer = %d sublayers "
                        "(allowed: divisors of %d)",
                        N, L, L);
     if (L + 1 > RB_MAX_SUB) return rb_fail("attnres: at most %d sublayers", RB_MAX_SUB - 1);
     return 0;
+}
+
+/* sweep: the largest divisor of L not above the requested number of blocks */
+static void attnres_fit_shape(Config *c) {
+    int L = config_n_sub(c), N = n_blocks(c) < L ? n_blocks(c) : L;
+    while (L % N) N--;
+    char v[16];
+    snprintf(v, sizeof v, "%d", N);
+    config_set(c, "attnres_blocks", v, "fit_shape");
 }
 
 static size_t attnres_params(const Config *c) {
@@ -389,21 +408,31 @@ static double attnres_stream_rms(const Stream *st, int l) {
 
 #define ATTNRES_OPS                                                                                \
     .check_config = attnres_check, .param_count = attnres_params, .init_params = attnres_init,     \
-    .act_count = attnres_acts, .scratch_count = attnres_scratch, .begin = attnres_begin,           \
-    .input = attnres_input, .commit = attnres_commit, .output = attnres_output,                    \
-    .output_backward = attnres_output_backward, .commit_backward = attnres_commit_backward,        \
-    .input_backward = attnres_input_backward, .begin_backward = attnres_begin_backward,            \
-    .flops_per_token = attnres_flops, .depth_weights = attnres_weights,                            \
-    .stream_rms = attnres_stream_rms
+    .act_count = attnres_acts, .scratch_count = attnres_scratch, .setup = attnres_setup,           \
+    .begin = attnres_begin, .input = attnres_input, .commit = attnres_commit,                      \
+    .output = attnres_output, .output_backward = attnres_output_backward,                          \
+    .commit_backward = attnres_commit_backward, .input_backward = attnres_input_backward,          \
+    .begin_backward = attnres_begin_backward, .flops_per_token = attnres_flops,                    \
+    .depth_weights = attnres_weights, .stream_rms = attnres_stream_rms
+
+static const VariantOption block_options[] = {
+    {"attnres_blocks", "blocks", 1, 256, 4, NULL,
+     "number of blocks N (L = 2*n_layer divisible by N)"},
+};
 
 const VariantOps variant_attnres_full = {
     .name = "attnres_full",
     .summary = "softmax attention over all earlier sublayer outputs (Full AttnRes)",
+    .flavour = ATTNRES_FULL,
     ATTNRES_OPS,
 };
 
 const VariantOps variant_attnres_block = {
     .name = "attnres_block",
-    .summary = "attention over attnres_blocks block sums + partial sum (Block AttnRes)",
+    .summary = "attention over N block sums + the partial sum (Block AttnRes)",
+    .flavour = ATTNRES_BLOCK,
+    .options = block_options,
+    .n_options = 1,
+    .fit_shape = attnres_fit_shape,
     ATTNRES_OPS,
 };

@@ -37,9 +37,17 @@ static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratc
     if (ns) *ns = s;
 }
 
-static Lay lay_of(const Stream *st) {
+_Static_assert(sizeof(Lay) <= sizeof(((Stream *)0)->layout), "Lay fits Stream.layout");
+
+static void df_setup(Stream *st) {
     Lay y;
     layout(&y, st->cfg, st->ntok, st->acts, st->scratch, NULL, NULL);
+    memcpy(st->layout, &y, sizeof y);
+}
+
+static Lay lay_of(const Stream *st) {
+    Lay y;
+    memcpy(&y, st->layout, sizeof y);
     return y;
 }
 
@@ -223,6 +231,7 @@ const VariantOps variant_denseformer = {
     .init_params = df_init,
     .act_count = df_acts,
     .scratch_count = df_scratch,
+    .setup = df_setup,
     .begin = df_begin,
     .input = df_input,
     .commit = df_commit,

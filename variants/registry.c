@@ -1,7 +1,8 @@
-/* The table of residual variants. Adding a variant = one file + one line here. */
-#include <string.h>
+/* The table of residual variants. Adding a variant = its file in variants/ (built by a glob) +
+ * one line here; its options, flavour and checks live in its own table entry. */
+#include "registry.h"
 
-#include "variant.h"
+#include <string.h>
 
 extern const VariantOps variant_prenorm, variant_attnres_full, variant_attnres_block,
     variant_denseformer, variant_mhc, variant_hc;
@@ -13,6 +14,10 @@ const VariantOps *const rb_variants[] = {&variant_prenorm,
                                          &variant_mhc,
                                          &variant_hc,
                                          NULL};
+
+void variants_install(void) {
+    config_use_variants(rb_variants);
+}
 
 const VariantOps *variant_find(const char *name) {
     for (int i = 0; rb_variants[i]; i++)

@@ -3,9 +3,10 @@
 # SIGTERM, a full disk (ulimit -f), corrupted checkpoints (truncations and byte flips), two
 # processes on one run directory, an ablation killed mid-way, and an injected NaN gradient. Every
 # case must end in a clear error or in metrics identical to an uninterrupted run.
-# usage: test_faults.sh RESBENCH
+# usage: test_faults.sh RESBENCH TRAIN_NAN   (TRAIN_NAN: tests/train_nan.c, the NaN case)
 set -uo pipefail
 BIN=$1
+NAN_BIN=${2:?usage: test_faults.sh RESBENCH TRAIN_NAN (tests/train_nan.c)}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 CFG=(steps=1500 log_every=1 ckpt_every=10 eval_every=250 eval_tokens=512 profile_every=250
@@ -156,7 +157,7 @@ done
 echo "ablation killed mid-way: prenorm skipped, attnres_block resumed, both equal to a clean ablation"
 
 # 7. a NaN injected into a gradient stops the run, names step and sublayer, keeps the checkpoint
-RESBENCH_INJECT_NAN=437 "$BIN" train "${CFG[@]}" run_id=nan >/dev/null 2>"$OUT/nan.err"
+"$NAN_BIN" 437 "${CFG[@]}" run_id=nan >/dev/null 2>"$OUT/nan.err"
 rc=$?
 [ $rc -eq 2 ] || fail "NaN: exit $rc"
 grep -q "non-finite gradient at step 437 in tensor w2 of sublayer 2 (MLP of block 1)" "$OUT/nan.err" ||

@@ -7,6 +7,13 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "registry.h"
+
+/* configs are read through the installed variant table, as in resbench */
+__attribute__((constructor)) static void fuzz_install_variants(void) {
+    variants_install();
+}
+
 static const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix) {
     static char path[256];
     snprintf(path, sizeof path, "/tmp/resbench-fuzz-%d%s", (int)getpid(), suffix);

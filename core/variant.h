@@ -1,6 +1,8 @@
-/* The residual-stream interface (design.md). The core calls only these functions; it never knows
- * which variant runs. Sublayers are numbered l = 0..L-1 here (the spec's 1..L), L = 2*n_layer:
- * even l = attention, odd l = MLP.
+/* The residual-stream interface (docs/architecture.md). The core owns it and calls only these
+ * functions; it never knows which variant runs. The table of variants lives above the core
+ * (variants/registry.c) and reaches it through the config (Config.vt, resolved by config_set from
+ * the table the command layer installs with config_use_variants). Sublayers are numbered l = 0..L-1
+ * here (the spec's 1..L), L = 2*n_layer: even l = attention, odd l = MLP.
  *
  * Forward:  begin(emb); for l: h = input(l); y = f_l(h); commit(l, y); out = output()
  * Backward: output_backward(dout); for l = L-1..0: dy = commit_backward(l); dh = f_l'(dy);
@@ -35,6 +37,8 @@ typedef enum {
     MIX_NSTATS
 } MixStat;
 
+#define RB_STREAM_LAYOUT_WORDS 64 /* room for a variant's layout (pointers and sizes) */
+
 typedef struct Stream {
     const Config *cfg;
     int n_sub, d, ntok; /* L sublayers, width C, tokens N in the batch */
@@ -45,16 +49,40 @@ typedef struct Stream {
     float *partials;    /* nthreads * d floats for deterministic reductions over tokens */
     /* value[0] = embedding, value[l + 1] = output of sublayer l, set by the variant if it wants */
     const float *value[RB_MAX_SUB + 1];
+    /* the variant's layout of its slices, computed once by setup() when the model is built */
+    double layout[RB_STREAM_LAYOUT_WORDS];
 } Stream;
+
+/* An option of a variant (`attnres_blocks = 4` in a config, or `variant = attnres_block:blocks=4`):
+ * an integer in [min, max], or, when choices is set, one of the NULL-terminated names (stored as
+ * its index). Only the chosen variant's options enter the run's config and its hash. */
+typedef struct VariantOption {
+    const char *key;  /* config key, unique among all variants (shared only by flavours) */
+    const char *name; /* short name inside a variant spec */
+    double min, max, def;
+    const char *const *choices;
+    const char *help;
+} VariantOption;
+
+#define RB_MAX_VARIANT_OPTIONS 8
 
 typedef struct VariantOps {
     const char *name;
     const char *summary;
+    int flavour;                  /* which form of a shared implementation (e.g. full or block) */
+    const void *flavour_data;     /* ... or the data that defines it (multi-stream kinds) */
+    const VariantOption *options; /* n_options entries */
+    int n_options;
     int (*check_config)(const Config *c); /* rb_fail + -1 on a bad combination, or NULL */
+    /* Optional: make the options valid for a new shape the way `sweep` documents (e.g. the number
+     * of blocks becomes the largest divisor of L not above the requested one). */
+    void (*fit_shape)(Config *c);
     size_t (*param_count)(const Config *c);
     void (*init_params)(const Config *c, float *params, Rng *rng);
     size_t (*act_count)(const Config *c, int ntok);
     size_t (*scratch_count)(const Config *c, int ntok);
+    /* Optional: computes st->layout once, after the slices are set (model_build). */
+    void (*setup)(Stream *st);
     void (*begin)(Stream *st, const float *emb);
     const float *(*input)(Stream *st, int l);
     void (*commit)(Stream *st, int l, const float *y);
@@ -78,8 +106,7 @@ typedef struct VariantOps {
     double (*stream_rms)(const Stream *st, int l);
 } VariantOps;
 
-const VariantOps *variant_find(const char *name);
-const char *variant_names(void); /* "a|b|c" */
-extern const VariantOps *const rb_variants[];
+/* The value of option `key` in c (given, or the default of the variant that declares it). */
+double config_option(const Config *c, const char *key);
 
 #endif

@@ -1,10 +1,10 @@
-/* Sinkhorn projection of mhc (docs/variants.md, section 4), exposed for its own finite-difference
- * test. */
-#ifndef RB_MHC_H
-#define RB_MHC_H
+/* The Sinkhorn projection of mhc (docs/variants.md, section 4), unrolled forward and backward;
+ * exposed for its own finite-difference test. */
+#ifndef RB_SINKHORN_H
+#define RB_SINKHORN_H
 
-#define MHC_MAX_N 8      /* mhc_streams upper bound */
-#define MHC_MAX_ITERS 64 /* sinkhorn_iters upper bound (the tape lives on the stack) */
+#define SINKHORN_MAX_N 8      /* largest matrix (mhc_streams' upper bound) */
+#define SINKHORN_MAX_ITERS 64 /* sinkhorn_iters upper bound (the tape is on the stack) */
 
 /* P[src * n + dst] from logits[src * n + dst]: softmax over dst + 1e-6, then 2*iters - 1
  * alternating normalizations starting and ending with the one over src (each column sums to ~1).

@@ -1,0 +1,155 @@
+/* hc: Hyper-Connections (docs/variants.md, section 5), a kind of the shared multi-stream
+ * mechanics (streams.c): static A_m (one-hot e_{l mod n}), A_r (I), B (1) plus
+ * s * tanh(norm(X_i) W) per stream (one sgemm over all tokens and streams), s = 0.01, W = 0 at
+ * init. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "streams.h"
+
+/* Parameter slices of a site: W (d x (n+2)) columns [m | r_0..r_{n-1} | beta], then the static
+ * part laid out like the coefficients (read A_m (n), write B (n), mix A_r (n x n)), then
+ * s_alpha, s_beta. */
+typedef struct {
+    float *W, *stat, *s_ab;
+} Site;
+
+static Site site_of(const Streams *y, const float *p) {
+    Site s;
+    s.W = (float *)p;
+    s.stat = s.W + (size_t)y->d * (y->n + 2);
+    s.s_ab = s.stat + y->K;
+    return s;
+}
+
+static int hc_raw(int n) {
+    return n * (n + 2);
+}
+
+static size_t hc_site_params(int n, int d) {
+    return (size_t)d * (n + 2) + (2 * n + n * n) + 2;
+}
+
+/* A_m = e_{l mod n}, B = 1, A_r = I, s = 0.01, W = 0 */
+static void hc_init_site(float *p, int n, int d, int l, Rng *rng) {
+    Streams y = {.n = n, .d = d, .K = 2 * n + n * n};
+    Site s = site_of(&y, p);
+    s.stat[l % n] = 1.0f;
+    for (int j = 0; j < n; j++) s.stat[n + j] = 1.0f;
+    for (int i = 0; i < n; i++) s.stat[2 * n + i * n + i] = 1.0f;
+    s.s_ab[0] = s.s_ab[1] = 0.01f;
+}
+
+static void hc_coefficients(const Streams *y, const float *p, int l) {
+    Site site = site_of(y, p), *s = &site;
+    int n = y->n, K = y->K, R = y->R, d = y->d;
+    const float *X = streams_state(y, l);
+    float *raw = streams_site_raw(y, l), *rinv = streams_site_rinv(y, l),
+          *coef = streams_site_coef(y, l);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, y->ntok * n, n + 2, d, 1.0f, X, d, s->W,
+                n + 2, 0.0f, raw, n + 2);
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < y->ntok; t++) {
+        float *c = coef + (size_t)t * K;
+        const float *rw = raw + (size_t)t * R;
+        const float *ri = rinv + (size_t)t * n;
+        for (int i = 0; i < n; i++) {
+            const float *z = rw + i * (n + 2);
+            c[i] = s->stat[i] + s->s_ab[0] * tanhf(ri[i] * z[0]);
+            c[n + i] = s->stat[n + i] + s->s_ab[1] * tanhf(ri[i] * z[n + 1]);
+            for (int j = 0; j < n; j++)
+                c[2 * n + i * n + j] =
+                    s->stat[2 * n + i * n + j] + s->s_ab[0] * tanhf(ri[i] * z[1 + j]);
+        }
+    }
+}
+
+/* hc, one token: coefficient = static + s * tanh(rinv_i * z) per stream i and column; writes
+ * draw, the token's s_alpha/s_beta gradients (dscal) and dL/drinv_i for each stream. */
+static void token_coef_backward(const Streams *y, const Site *s, int l, int t, float *drinv) {
+    int n = y->n, K = y->K, R = y->R;
+    const float *dc = y->dcoef + (size_t)t * K, *rw = streams_site_raw(y, l) + (size_t)t * R;
+    const float *ri = streams_site_rinv(y, l) + (size_t)t * n;
+    float *dr = y->draw + (size_t)t * R, dsa = 0, dsb = 0;
+    for (int i = 0; i < n; i++) {
+        const float *z = rw + i * (n + 2);
+        float *dz = dr + i * (n + 2);
+        drinv[i] = 0;
+        for (int col = 0; col < n + 2; col++) { /* col 0: read, 1..n: mix row i, n+1: write */
+            float gc = col == 0 ? dc[i] : (col <= n ? dc[2 * n + i * n + col - 1] : dc[n + i]);
+            float sc = col == n + 1 ? s->s_ab[1] : s->s_ab[0];
+            float th = tanhf(ri[i] * z[col]);
+            if (col == n + 1)
+                dsb += gc * th;
+            else
+                dsa += gc * th;
+            float dpre = gc * sc * (1 - th * th);
+            dz[col] = dpre * ri[i];
+            drinv[i] += dpre * z[col];
+        }
+    }
+    y->dscal[2 * (size_t)t] = dsa;
+    y->dscal[2 * (size_t)t + 1] = dsb;
+}
+
+/* The norms' path: k_i = -dL/drinv_i rinv_i^3 / d per stream. */
+static void hc_token_backward(const Streams *y, const float *p, int l, int t, float *k) {
+    Site s = site_of(y, p);
+    const float *ri = streams_site_rinv(y, l) + (size_t)t * y->n;
+    int n = y->n, d = y->d;
+    token_coef_backward(y, &s, l, t, k);
+    for (int i = 0; i < n; i++) k[i] *= -ri[i] * ri[i] * ri[i] / d;
+}
+
+/* hc: static coefficients, s_alpha, s_beta (sums over tokens in a fixed order), then W and the
+ * state through the projection: two sgemms. */
+static void hc_params_backward(const Streams *y, const float *p, float *gp, int l) {
+    int n = y->n, K = y->K, d = y->d;
+    Site s = site_of(y, p), g = site_of(y, gp);
+    for (int q = 0; q < K; q++) {
+        double acc = 0;
+        for (int t = 0; t < y->ntok; t++) acc += y->dcoef[(size_t)t * K + q];
+        g.stat[q] += (float)acc;
+    }
+    double dsa = 0, dsb = 0;
+    for (int t = 0; t < y->ntok; t++) {
+        dsa += y->dscal[2 * (size_t)t];
+        dsb += y->dscal[2 * (size_t)t + 1];
+    }
+    g.s_ab[0] += (float)dsa;
+    g.s_ab[1] += (float)dsb;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, n + 2, y->ntok * n, 1.0f,
+                streams_state(y, l), d, y->draw, n + 2, 1.0f, g.W, n + 2);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, y->ntok * n, d, n + 2, 1.0f, y->draw,
+                n + 2, s.W, n + 2, 1.0f, y->dX[l % 2], d);
+}
+
+/* projection 2 n d (n+2) forward, twice that backward */
+static double hc_coef_flops(const Streams *y) {
+    double n = y->n, d = y->d;
+    return 3 * (2 * n * d * (n + 2));
+}
+
+static const StreamKind hc_kind = {
+    .norm_per_stream = 1,
+    .raw_per_token = hc_raw,
+    .site_param_count = hc_site_params,
+    .init_site = hc_init_site,
+    .coefficients = hc_coefficients,
+    .token_backward = hc_token_backward,
+    .params_backward = hc_params_backward,
+    .coef_flops = hc_coef_flops,
+};
+
+static const VariantOption hc_options[] = {STREAMS_OPTION_N};
+
+const VariantOps variant_hc = {
+    .name = "hc",
+    .summary = "n residual streams, unconstrained static + tanh mixing (Hyper-Connections)",
+    .flavour_data = &hc_kind,
+    .options = hc_options,
+    .n_options = 1,
+    STREAMS_OPS,
+};
