@@ -41,6 +41,36 @@ int cli_parse(int argc, char **argv, Config *c, const char **resume_dir, const c
     return 0;
 }
 
+int cli_positional(int argc, char **argv, const char *const *opts, const char **vals,
+                   const char **pos, int min_pos, int max_pos, const char *what) {
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int k = -1;
+        size_t len = 0;
+        for (int j = 0; opts && opts[j] && k < 0; j++) {
+            len = strlen(opts[j]);
+            size_t name = opts[j][len - 1] == '=' ? len - 1 : len;
+            if (!strncmp(a, opts[j], name) && a[name] == 0) k = j;
+        }
+        if (k >= 0 && opts[k][len - 1] == '=') {
+            if (i + 1 >= argc) return rb_fail("%s needs a value", a);
+            vals[k] = argv[++i];
+        } else if (k >= 0) {
+            vals[k] = "1";
+        } else if (a[0] == '-') {
+            return rb_fail("unknown option '%s' (see --help)", a);
+        } else if (npos == max_pos) {
+            return rb_fail("at most %d %s (got another: '%s')", max_pos, what, a);
+        } else {
+            pos[npos++] = a;
+        }
+    }
+    if (npos < min_pos && npos == 0) return rb_fail("no %s given (see --help)", what);
+    if (npos < min_pos) return rb_fail("needs %d %s, got %d (see --help)", min_pos, what, npos);
+    return npos;
+}
+
 int cli_wants_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;

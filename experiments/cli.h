@@ -12,6 +12,12 @@ int cli_parse(int argc, char **argv, Config *c, const char **resume_dir, const c
  * rb_error() naming the option. */
 int cli_int_list(const char *s, long *out, int max, const char *what);
 int cli_variant_list(const char *s, char (*names)[32], int max);
+/* Commands over directories (plot, fit, compare, report): options from `opts` (NULL-terminated;
+ * a name ending in '=' takes a value, e.g. "--out=", stored in vals[i]; others are flags, vals[i]
+ * set to "1"), the rest positional (at least min_pos, at most max_pos, into pos). -1 with
+ * rb_error() naming the problem. --help is the caller's (cli_wants_help). */
+int cli_positional(int argc, char **argv, const char *const *opts, const char **vals,
+                   const char **pos, int min_pos, int max_pos, const char *what);
 /* 1 if argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
 

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "csvread.h"
 #include "probe.h"
+#include "results.h"
 #include "runs.h"
 #include "stats.h"
 #include "train.h"
@@ -58,87 +59,6 @@ static int parse_variants(const char *s, char names[][32]) {
     int n = 0;
     for (; n < MAX_VARIANTS && rb_variants[n]; n++) rb_copy_str(names[n], 32, rb_variants[n]->name);
     return n;
-}
-
-/* Per variant: mean +- std of the final validation loss and the paired difference to prenorm
- * (runs of one seed share data order and initial core weights: pairs by seed), with its 95%
- * interval and Holm-adjusted p over the variants. */
-static void print_table(const ExpRun *runs, int n, char names[][32], int nv) {
-    Sample pre[MAX_SEEDS];
-    int npre = 0;
-    for (int i = 0; i < n && npre < MAX_SEEDS; i++)
-        if (!strcmp(runs[i].cfg.variant, "prenorm") && !isnan(runs[i].r.final_val_loss))
-            pre[npre++] = (Sample){runs[i].r.final_val_loss, (uint64_t)runs[i].cfg.seed + 1};
-    double ref = exp_prenorm_tok_s(runs, n), util[MAX_SEEDS * MAX_VARIANTS], worst;
-    int nu = 0;
-    for (int i = 0; i < n && nu < MAX_SEEDS * MAX_VARIANTS; i++)
-        if (!isnan(runs[i].r.final_val_loss)) util[nu++] = runs[i].r.cpu_util;
-    int comparable = exp_speeds_comparable(util, nu, &worst);
-    Comparison c[MAX_VARIANTS];
-    int idx[MAX_VARIANTS], m = 0, count[MAX_VARIANTS] = {0};
-    double mean[MAX_VARIANTS], sd[MAX_VARIANTS], tok[MAX_VARIANTS], over[MAX_VARIANTS];
-    for (int v = 0; v < nv; v++) {
-        Sample x[MAX_SEEDS];
-        double vals[MAX_SEEDS];
-        int k = 0;
-        tok[v] = over[v] = 0;
-        for (int i = 0; i < n && k < MAX_SEEDS; i++)
-            if (!strcmp(runs[i].cfg.variant, names[v]) && !isnan(runs[i].r.final_val_loss)) {
-                vals[k] = runs[i].r.final_val_loss;
-                x[k++] = (Sample){runs[i].r.final_val_loss, (uint64_t)runs[i].cfg.seed + 1};
-                tok[v] += runs[i].r.tok_per_s;
-                over[v] += exp_overhead_pct(ref, runs[i].r.tok_per_s);
-            }
-        count[v] = k;
-        mean[v] = stats_mean(vals, k);
-        sd[v] = stats_std(vals, k);
-        tok[v] = k ? tok[v] / k : NAN;
-        over[v] = k ? over[v] / k : NAN;
-        if (k && npre && strcmp(names[v], "prenorm")) {
-            c[m] = claim_compare(x, k, pre, npre, 1);
-            idx[m++] = v;
-        }
-    }
-    claim_holm(c, m, 1);
-    printf("\n%-14s %4s  %-17s  %-42s %7s %8s %9s\n", "variant", "runs", "val loss",
-           "paired delta vs prenorm [95% CI]", "p Holm", "tok/s", "overhead");
-    for (int v = 0; v < nv; v++) {
-        if (count[v] == 0) {
-            printf("%-14s %4d  (all runs failed)\n", names[v], 0);
-            continue;
-        }
-        char loss[32], delta[80] = "-", ov[16] = "-", ph[16] = "-";
-        snprintf(loss, sizeof loss, "%.4f +- %.4f", mean[v], sd[v]);
-        for (int j = 0; j < m; j++) {
-            if (idx[j] != v) continue;
-            const Comparison *q = &c[j];
-            if (isnan(q->half_width))
-                snprintf(delta, sizeof delta, "%+.4f (interval needs 2+ seeds)", q->delta);
-            else
-                snprintf(delta, sizeof delta, "%+.4f [%+.4f, %+.4f] %s%s", q->delta,
-                         q->delta - q->half_width, q->delta + q->half_width,
-                         q->paired ? "paired" : "Welch",
-                         q->verdict_holm == VERDICT_NOISE ? " noise" : "");
-            if (!isnan(q->p_holm)) snprintf(ph, sizeof ph, "%.4f", q->p_holm);
-        }
-        if (!comparable)
-            snprintf(ov, sizeof ov, "n/c");
-        else if (!isnan(over[v]) && strcmp(names[v], "prenorm"))
-            snprintf(ov, sizeof ov, "%+.1f%%", over[v]);
-        printf("%-14s %4d  %-17s  %-42s %7s %8.0f %9s\n", names[v], count[v], loss, delta, ph,
-               tok[v], ov);
-    }
-    printf("(paired: mean of per-seed differences, t interval on seeds-1 df; \"noise\": not "
-           "significant after Holm's correction over the %d variants; tok/s: training steps "
-           "only)\n",
-           m);
-    if (!comparable && isnan(worst))
-        printf("overheads not compared (n/c): some runs were written by an older resbench that "
-               "did not record whether they had their cores; `resbench bench` measures speed\n");
-    else if (!comparable)
-        printf("overheads not compared (n/c): a run had %.0f%% of its cores (CPU utilization "
-               "below %.0f%%: another job shared them); `resbench bench` measures speed\n",
-               100 * worst, 100 * RB_MIN_CPU_UTIL);
 }
 
 /* synth:hops: per variant the final answer accuracy at each hop count, mean with a 95% CI over
@@ -206,7 +126,7 @@ int cmd_ablate(int argc, char **argv) {
             rb_die(RB_EXIT_USAGE, "ablate: %s: %s", names[v], rb_error());
     }
     Config key = base; /* the experiment's identity: everything but variant, seed and paths */
-    config_set_variant(&key, "prenorm", "ablate");
+    config_set_variant(&key, RB_BASELINE, "ablate");
     key.seed = 0;
     char exp[2048];
     if (exp_create(&key, "ablate", vals[2], exp, sizeof exp) != 0)
@@ -228,7 +148,10 @@ int cmd_ablate(int argc, char **argv) {
             exp_run(a, n, nv * ns);
         }
     if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
-    print_table(runs, n, names, nv);
+    AblationTable table; /* the same table report.md shows, as text */
+    ablation_table(runs, n, (const char(*)[32])names, nv, &table);
+    printf("\n");
+    ablation_table_write(stdout, &table, 0);
     int failed = 0;
     for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");
     print_probe(runs, n, names, nv);

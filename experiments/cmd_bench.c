@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "runs.h"
 #include "model.h"
 #include "ops.h"
 #include "optim.h"
@@ -197,7 +198,7 @@ static int find_run(const BenchRun *runs, int nv, const char *name) {
 }
 
 static void print_table(const BenchRun *runs, int nv, const Config *c, double peak) {
-    int pre = find_run(runs, nv, "prenorm");
+    int pre = find_run(runs, nv, RB_BASELINE);
     double N = (double)c->batch_size * c->seq_len;
     printf("\n%-14s %9s %8s %8s %7s %9s", "variant", "step ms", "tok/s", "GFLOP/s", "%peak",
            "overhead");
@@ -229,7 +230,7 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
     if (rb_mkdir_p(dir) != 0) return -1;
     char path[4200], *buf = rb_calloc(1 << 16, 1, "bench csv");
     size_t n = 0, cap = 1 << 16;
-    int pre = find_run(runs, nv, "prenorm");
+    int pre = find_run(runs, nv, RB_BASELINE);
     n += (size_t)snprintf(
         buf + n, cap - n,
         "variant,threads,n_layer,d_model,n_head,seq_len,batch_size,step_ms,tok_per_"
@@ -277,11 +278,11 @@ static int bench_args(int argc, char **argv, char **out) {
 
 static void thread_scaling(const Config *base, const BenchRun *runs, int nv, int threads, int steps,
                            int warmup) {
-    int pre = find_run(runs, nv, "prenorm");
+    int pre = find_run(runs, nv, RB_BASELINE);
     if (threads < 2 || pre < 0) return;
     train_set_threads(1);
     BenchRun *one = rb_calloc(1, sizeof *one, "bench run");
-    build_run(one, base, "prenorm", warmup);
+    build_run(one, base, RB_BASELINE, warmup);
     time_runs(one, 1, steps < 10 ? steps : 10, warmup);
     double N = (double)base->batch_size * base->seq_len;
     printf("\nthread scaling (prenorm): 1 thread %.0f tok/s, %d threads %.0f tok/s: speedup %.2fx "

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "config.h"
 #include "csvread.h"
 #include "plot.h"
@@ -149,25 +150,15 @@ static void compare_help(void) {
 }
 
 int cmd_compare(int argc, char **argv) {
-    const char *dirs[2] = {NULL, NULL}, *out = NULL;
-    int nd = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            compare_help();
-            return RB_EXIT_OK;
-        }
-        if (!strcmp(argv[i], "--out")) {
-            if (i + 1 >= argc) rb_die(RB_EXIT_USAGE, "compare: --out needs a directory");
-            out = argv[++i];
-        } else if (argv[i][0] == '-') {
-            rb_die(RB_EXIT_USAGE, "compare: unknown option '%s' (see --help)", argv[i]);
-        } else if (nd < 2) {
-            dirs[nd++] = argv[i];
-        } else {
-            rb_die(RB_EXIT_USAGE, "compare: two directories only (got a third: '%s')", argv[i]);
-        }
+    if (cli_wants_help(argc, argv)) {
+        compare_help();
+        return RB_EXIT_OK;
     }
-    if (nd < 2) rb_die(RB_EXIT_USAGE, "compare: needs two directories A B (see --help)");
+    static const char *const opts[] = {"--out=", NULL};
+    const char *vals[1] = {NULL}, *dirs[2] = {NULL, NULL};
+    int nd = cli_positional(argc, argv, opts, vals, dirs, 2, 2, "directories (A and B)");
+    if (nd < 0) rb_die(RB_EXIT_USAGE, "compare: %s", rb_error());
+    const char *out = vals[0];
     static Side a, b;
     if (open_side(dirs[0], &a) != 0 || open_side(dirs[1], &b) != 0)
         rb_die(RB_EXIT_USAGE, "%s", rb_error());

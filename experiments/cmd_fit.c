@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "csvout.h"
 #include "csvread.h"
 #include "fit.h"
+#include "results.h"
 #include "plot.h"
 #include "stats.h"
 #include "util.h"
@@ -36,48 +38,37 @@ static FitGroup *find_group(FitGroup *g, int *ng, const char *v, int nl, int dm,
 }
 
 static int load_summary(const char *dir, FitGroup *g, int *ng) {
-    char path[4200];
-    CsvTable t;
-    if (rb_join(path, sizeof path, dir, "summary.csv") != 0 || csv_load(path, &t) != 0)
-        return rb_fail("fit: %s", rb_error());
-    static const char *const need[] = {"variant", "seed",   "n_layer",        "d_model",  "tokens",
-                                       "flops",   "status", "final_val_loss", "tok_per_s"};
-    int col[9];
-    for (int k = 0; k < 9; k++)
-        if ((col[k] = csv_col(&t, need[k])) < 0) {
-            csv_table_free(&t);
-            return rb_fail("fit: %s has no column '%s' (not a resbench summary.csv)", path,
-                           need[k]);
-        }
-    for (size_t r = 0; r < csv_nrows(&t); r++) {
-        double loss = csv_num(&t, r, col[7]);
-        if (!strcmp(csv_cell(&t, r, col[6]), "failed") || !isfinite(loss)) continue;
-        double fl = csv_num(&t, r, col[5]);
+    ExpResults e;
+    if (results_load(dir, "fit", &e) != 0) return -1;
+    int rc = 0;
+    for (int r = 0; r < e.n && rc == 0; r++) {
+        const ExpRun *a = &e.runs[r];
+        double loss = a->r.final_val_loss, fl = a->r.flops;
+        if (!strcmp(a->status, "failed") || !isfinite(loss)) continue;
         if (!isfinite(fl) || fl <= 0) {
-            rb_fail("fit: %s: row %zu, column flops: '%s' is not a positive number", path, r + 2,
-                    csv_cell(&t, r, col[5]));
-            csv_table_free(&t);
-            return -1;
+            rc = rb_fail("fit: %s/summary.csv: row %d, column flops: '%g' is not a positive number",
+                         dir, r + 2, fl);
+            break;
         }
-        FitGroup *gr = find_group(g, ng, csv_cell(&t, r, col[0]), csv_int(&t, r, col[2], -1),
-                                  csv_int(&t, r, col[3], -1), csv_num(&t, r, col[4]), fl);
+        FitGroup *gr =
+            find_group(g, ng, a->cfg.variant, a->cfg.n_layer, a->cfg.d_model, a->r.tokens, fl);
         if (!gr || gr->n == FIT_MAX_SEEDS) {
-            csv_table_free(&t);
-            return rb_fail("fit: too many groups or seeds in %s", path);
+            rc = rb_fail("fit: too many groups or seeds in %s/summary.csv", dir);
+            break;
         }
-        gr->seed[gr->n] = csv_int(&t, r, col[1], -1);
-        gr->tok_per_s[gr->n] = csv_num(&t, r, col[8]);
+        gr->seed[gr->n] = a->cfg.seed;
+        gr->tok_per_s[gr->n] = a->r.tok_per_s;
         gr->loss[gr->n++] = loss;
     }
-    csv_table_free(&t);
-    return 0;
+    results_free(&e);
+    return rc;
 }
 
 /* Achieved FLOP rate of group i over prenorm's at the same shape and token budget: the factor that
  * turns a compute multiplier into a wall-clock one (NAN without a prenorm twin or speeds). */
 static double flop_rate_ratio(const FitGroup *g, int ng, int i) {
     for (int j = 0; j < ng; j++)
-        if (!strcmp(g[j].variant, "prenorm") && g[j].n_layer == g[i].n_layer &&
+        if (!strcmp(g[j].variant, RB_BASELINE) && g[j].n_layer == g[i].n_layer &&
             g[j].d_model == g[i].d_model && g[j].tokens == g[i].tokens) {
             double ti = stats_mean(g[i].tok_per_s, g[i].n), tj = stats_mean(g[j].tok_per_s, g[j].n);
             if (!(ti > 0) || !(tj > 0)) return NAN;
@@ -284,7 +275,7 @@ static void print_results(const FitGroup *g, int ng, const FitResult *r, const d
     printf("%-14s %5s  %-22s %-22s  %s\n", "variant", "sizes", "compute multiplier",
            "wall-clock multiplier", "verdict: at equal compute | at equal wall time");
     for (int p = 0; p < r->n_pooled; p++) {
-        if (!strcmp(r->pooled_variant[p], "prenorm")) continue;
+        if (!strcmp(r->pooled_variant[p], RB_BASELINE)) continue;
         printf("%-14s %5d  ", r->pooled_variant[p], r->pooled_sizes[p]);
         print_estimate(&r->pooled[p], 1);
         printf(" ");
@@ -296,33 +287,24 @@ static void print_results(const FitGroup *g, int ng, const FitResult *r, const d
 }
 
 int cmd_fit(int argc, char **argv) {
-    const char *out = NULL, *dirs[64];
-    int ndirs = 0, boot = 2000;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fit_help();
-            return RB_EXIT_OK;
-        }
-        if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "--bootstrap")) && i + 1 >= argc)
-            rb_die(RB_EXIT_USAGE, "fit: %s needs a value", argv[i]);
-        if (!strcmp(argv[i], "--out")) {
-            out = argv[++i];
-        } else if (!strcmp(argv[i], "--bootstrap")) {
-            char *end;
-            long b = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || b < 100 || b > 100000)
-                rb_die(RB_EXIT_USAGE, "fit: --bootstrap '%s': expected an integer in [100, 100000]",
-                       argv[i]);
-            boot = (int)b;
-        } else if (argv[i][0] == '-') {
-            rb_die(RB_EXIT_USAGE, "fit: unknown option '%s'", argv[i]);
-        } else if (ndirs < 64) {
-            dirs[ndirs++] = argv[i];
-        } else {
-            rb_die(RB_EXIT_USAGE, "fit: more than 64 experiment directories");
-        }
+    if (cli_wants_help(argc, argv)) {
+        fit_help();
+        return RB_EXIT_OK;
     }
-    if (!ndirs) rb_die(RB_EXIT_USAGE, "fit: no experiment directory given (see --help)");
+    static const char *const opts[] = {"--out=", "--bootstrap=", NULL};
+    const char *vals[2] = {NULL, NULL}, *dirs[64];
+    int ndirs = cli_positional(argc, argv, opts, vals, dirs, 1, 64, "experiment directories");
+    if (ndirs < 0) rb_die(RB_EXIT_USAGE, "fit: %s", rb_error());
+    const char *out = vals[0];
+    int boot = 2000;
+    if (vals[1]) {
+        char *end;
+        long b = strtol(vals[1], &end, 10);
+        if (*end || end == vals[1] || b < 100 || b > 100000)
+            rb_die(RB_EXIT_USAGE, "fit: --bootstrap '%s': expected an integer in [100, 100000]",
+                   vals[1]);
+        boot = (int)b;
+    }
     static FitGroup g[MAX_GROUPS];
     int ng = 0;
     for (int i = 0; i < ndirs; i++)

@@ -10,23 +10,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "csvread.h"
 #include "plot.h"
+#include "results.h"
 #include "util.h"
 #include "registry.h"
 
 #ifndef RESBENCH_PLOTS_DIR
 #define RESBENCH_PLOTS_DIR "plots"
 #endif
-
-static int load_table(const char *dir, const char *name, CsvTable *t) {
-    char p[4200];
-    if (!rb_is_file_in(dir, name)) return 0;
-    if (rb_join(p, sizeof p, dir, name) != 0) return -1;
-    if (csv_load(p, t) != 0) return -1;
-    return 1;
-}
 
 /* Every column the figures read must be present: one line naming the file and the column. */
 static int require_columns(const CsvTable *t, const char *dir, const char *name,
@@ -68,12 +62,12 @@ static int load_run(const char *dir, PlotRun *r) {
     snprintf(r->variant, sizeof r->variant, "%s", c.variant);
     r->seed = c.seed;
     r->cfg = c;
-    if (load_table(dir, "metrics.csv", &r->metrics) != 1)
+    if (results_csv_in(dir, "metrics.csv", &r->metrics) != 1)
         return rb_fail("%s/metrics.csv: missing or malformed", dir);
-    if ((r->has_profile = load_table(dir, "profile.csv", &r->profile)) < 0 ||
-        (r->has_depth = load_table(dir, "depth_attn.csv", &r->depth)) < 0 ||
-        (r->has_gains = load_table(dir, "mhc.csv", &r->gains)) < 0 ||
-        (r->has_eval = load_table(dir, "eval.csv", &r->eval)) < 0)
+    if ((r->has_profile = results_csv_in(dir, "profile.csv", &r->profile)) < 0 ||
+        (r->has_depth = results_csv_in(dir, "depth_attn.csv", &r->depth)) < 0 ||
+        (r->has_gains = results_csv_in(dir, "mhc.csv", &r->gains)) < 0 ||
+        (r->has_eval = results_csv_in(dir, "eval.csv", &r->eval)) < 0)
         return -1;
     if (check_run_columns(r) != 0) return -1;
     return 0;
@@ -168,10 +162,8 @@ static void plot_help(void) {
  * variant and seed (shape, data, budget, schedule...), else one line names the key. */
 static int check_one_group(const PlotRun *runs, int n) {
     for (int i = 1; i < n; i++) {
-        ConfigDiff diffs[64], *d = NULL;
-        int nd = config_differences(&runs[0].cfg, &runs[i].cfg, CONFIG_TRAJECTORY, diffs, 64);
-        for (int k = 0; k < nd && !d; k++)
-            if (strcmp(diffs[k].key, "variant") && strcmp(diffs[k].key, "seed")) d = &diffs[k];
+        ConfigDiff diffs[64];
+        const ConfigDiff *d = results_design_difference(&runs[0].cfg, &runs[i].cfg, diffs);
         if (d)
             return rb_fail("plot: the runs differ in %s (%s in %s, %s in %s): curves average "
                            "runs that differ only in variant and seed; plot each group on its own",
@@ -213,25 +205,15 @@ int plot_dirs(const char *const *dirs, int ndirs, const char *out) {
 }
 
 int cmd_plot(int argc, char **argv) {
-    const char *out = NULL;
-    const char *dirs[64];
-    int ndirs = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            plot_help();
-            return RB_EXIT_OK;
-        }
-        if (!strcmp(argv[i], "--out")) {
-            if (i + 1 >= argc) rb_die(RB_EXIT_USAGE, "plot: --out needs a directory");
-            out = argv[++i];
-        } else if (argv[i][0] == '-') {
-            rb_die(RB_EXIT_USAGE, "plot: unknown option '%s' (see --help)", argv[i]);
-        } else if (ndirs < 64) {
-            dirs[ndirs++] = argv[i];
-        }
+    if (cli_wants_help(argc, argv)) {
+        plot_help();
+        return RB_EXIT_OK;
     }
-    if (ndirs == 0) rb_die(RB_EXIT_USAGE, "plot: no directory given (see --help)");
-    int rc = plot_dirs(dirs, ndirs, out);
+    static const char *const opts[] = {"--out=", NULL};
+    const char *vals[1] = {NULL}, *dirs[64];
+    int ndirs = cli_positional(argc, argv, opts, vals, dirs, 1, 64, "directories");
+    if (ndirs < 0) rb_die(RB_EXIT_USAGE, "plot: %s", rb_error());
+    int rc = plot_dirs(dirs, ndirs, vals[0]);
     if (rc != RB_EXIT_OK) rb_die(rc, "%s", rb_error());
     return RB_EXIT_OK;
 }

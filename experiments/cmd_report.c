@@ -11,33 +11,36 @@
 #include <time.h>
 
 #include "claims.h"
+#include "cli.h"
 #include "config.h"
 #include "csvread.h"
 #include "plot.h"
 #include "report_html.h"
 #include "runs.h"
+#include "results.h"
 #include "stats.h"
 #include "util.h"
 
 #define MAX_RUNS 512
-#define MAX_VARIANTS 16
+#define MAX_VARIANTS RB_MAX_ARMS
 
 #ifndef RESBENCH_GIT_REV
 #define RESBENCH_GIT_REV "unknown"
 #endif
 
+/* One run's measurements, from the experiment (results.c) and its run files. */
 typedef struct {
     char variant[32], dir[4200];
     long seed;
-    double val_loss, tok_s, overhead, cpu_util, tokens, growth, grad_cv, acc_top, acc_one;
-    int has_cfg, top_hops;
-    uint64_t pair_key; /* hash of the trajectory config with the variant blanked (0: no config) */
-    Config cfg;
+    double val_loss, tokens, growth, grad_cv, acc_top, acc_one;
+    int top_hops;
+    uint64_t pair_key; /* results_pair_key (0: no config) */
 } RRun;
 
 typedef struct {
     const char *dir;
-    RRun *runs;
+    ExpResults exp; /* every run of summary.csv with its config */
+    RRun *runs;     /* the successful ones */
     int n, nv;
     char variants[MAX_VARIANTS][32];
     FILE *json;       /* report.json, written alongside the markdown */
@@ -97,42 +100,24 @@ static void report_help(void) {
         "    accuracy at the largest hop count (synth:hops runs).\n");
 }
 
-static int file_exists(const char *dir, const char *name) {
-    char p[4400];
-    struct stat st;
-    return rb_join(p, sizeof p, dir, name) == 0 && stat(p, &st) == 0;
-}
-
-static int load_csv_in(const char *dir, const char *name, CsvTable *t) {
-    char p[4400];
-    if (!file_exists(dir, name)) return 0;
-    if (rb_join(p, sizeof p, dir, name) != 0 || csv_load(p, t) != 0) return -1;
-    return 1;
-}
-
-/* One run's measurements from its directory (profiles, probe, config). */
-static int load_run_dir(const char *exp, RRun *r) {
-    snprintf(r->dir, sizeof r->dir, "%s/%s-s%ld", exp, r->variant, r->seed);
+/* One run's measurements from its directory (profiles, probe). */
+static int load_run_dir(const ExpRun *a, RRun *r) {
+    rb_copy_str(r->variant, sizeof r->variant, a->cfg.variant);
+    rb_copy_str(r->dir, sizeof r->dir, a->r.run_dir);
+    r->seed = a->cfg.seed;
+    r->val_loss = a->r.final_val_loss;
+    r->tokens = a->r.tokens;
+    r->pair_key = results_pair_key(a);
     r->growth = r->grad_cv = r->acc_top = r->acc_one = NAN;
-    char p[4400];
-    config_defaults(&r->cfg);
-    if (rb_join(p, sizeof p, r->dir, "config.ini") == 0 && file_exists(r->dir, "config.ini")) {
-        if (config_load_ini(&r->cfg, p) != 0) return -1;
-        r->has_cfg = 1;
-        Config key = r->cfg; /* pairs: same seed, data_seed, budget, every trajectory key */
-        key.variant[0] = 0;  /* and its options: they belong to the arm, not to the pairing */
-        key.vt = NULL;
-        r->pair_key = config_hash(&key) | 1; /* never 0 */
-    }
     CsvTable t;
-    int rc = load_csv_in(r->dir, "profile.csv", &t);
+    int rc = results_csv_in(r->dir, "profile.csv", &t);
     if (rc < 0) return -1;
     if (rc) {
         r->growth = profile_growth(&t);
         r->grad_cv = profile_grad_cv(&t);
         csv_table_free(&t);
     }
-    if ((rc = load_csv_in(r->dir, "eval.csv", &t)) < 0) return -1;
+    if ((rc = results_csv_in(r->dir, "eval.csv", &t)) < 0) return -1;
     if (rc) {
         r->acc_top = eval_accuracy(&t, 0, &r->top_hops);
         r->acc_one = eval_accuracy(&t, 1, NULL);
@@ -141,44 +126,16 @@ static int load_run_dir(const char *exp, RRun *r) {
     return 0;
 }
 
-static void add_variant(Report *rp, const char *v) {
-    for (int i = 0; i < rp->nv; i++)
-        if (!strcmp(rp->variants[i], v)) return;
-    if (rp->nv < MAX_VARIANTS) rb_copy_str(rp->variants[rp->nv++], 32, v);
-}
-
 static int load_report(Report *rp) {
-    CsvTable t;
-    char p[4400];
-    if (rb_join(p, sizeof p, rp->dir, "summary.csv") != 0 || !file_exists(rp->dir, "summary.csv"))
-        return rb_fail("report: %s has no summary.csv (is it an ablate experiment directory?)",
-                       rp->dir);
-    if (csv_load(p, &t) != 0) return rb_fail("report: %s", rb_error());
-    int cv = csv_col(&t, "variant"), cs = csv_col(&t, "seed"), cl = csv_col(&t, "final_val_loss"),
-        ct = csv_col(&t, "tok_per_s"), co = csv_col(&t, "overhead_pct"),
-        cst = csv_col(&t, "status"), ck = csv_col(&t, "tokens"), cu = csv_col(&t, "cpu_util");
-    if (cv < 0 || cs < 0 || cl < 0 || ct < 0 || co < 0 || cst < 0 || ck < 0) {
-        csv_table_free(&t);
-        return rb_fail("report: %s lacks a column of resbench's summary.csv", p);
+    if (results_load(rp->dir, "report", &rp->exp) != 0) return -1;
+    rp->runs = rb_calloc((size_t)rp->exp.n + 1, sizeof(RRun), "report runs");
+    for (int i = 0; i < rp->exp.n; i++) {
+        const ExpRun *a = &rp->exp.runs[i];
+        if (!strcmp(a->status, "failed")) continue;
+        if (load_run_dir(a, &rp->runs[rp->n++]) != 0) return -1;
     }
-    rp->runs = rb_calloc(MAX_RUNS, sizeof(RRun), "report runs");
-    for (size_t r = 0; r < csv_nrows(&t) && rp->n < MAX_RUNS; r++) {
-        if (!strcmp(csv_cell(&t, r, cst), "failed")) continue;
-        RRun *x = &rp->runs[rp->n++];
-        rb_copy_str(x->variant, sizeof x->variant, csv_cell(&t, r, cv));
-        x->seed = csv_int(&t, r, cs, -1);
-        x->val_loss = csv_num(&t, r, cl);
-        x->tok_s = csv_num(&t, r, ct);
-        x->overhead = csv_num(&t, r, co);
-        x->cpu_util = cu >= 0 ? csv_num(&t, r, cu) : NAN; /* absent in older summaries */
-        x->tokens = csv_num(&t, r, ck);
-        add_variant(rp, x->variant);
-        if (load_run_dir(rp->dir, x) != 0) {
-            csv_table_free(&t);
-            return -1;
-        }
-    }
-    csv_table_free(&t);
+    for (int v = 0; v < rp->exp.nv; v++)
+        rb_copy_str(rp->variants[rp->nv++], 32, rp->exp.variants[v]);
     return rp->n ? 0 : rb_fail("report: %s/summary.csv lists no successful run", rp->dir);
 }
 
@@ -210,13 +167,13 @@ static double sample_std(const Sample *s, int n) {
  * prenorm itself and variants without data stay VERDICT_FEW_SEEDS. */
 static void compare_all(const Report *rp, size_t field, int better_lower, Comparison *c) {
     Sample pre[MAX_RUNS], x[MAX_RUNS];
-    int np = samples(rp, "prenorm", field, pre);
+    int np = samples(rp, RB_BASELINE, field, pre);
     Comparison fam[MAX_VARIANTS];
     int idx[MAX_VARIANTS], m = 0;
     for (int v = 0; v < rp->nv; v++) {
         c[v] = (Comparison){VERDICT_FEW_SEEDS, VERDICT_FEW_SEEDS, 0, 0, NAN, NAN, NAN, NAN};
         int k = samples(rp, rp->variants[v], field, x);
-        if (!strcmp(rp->variants[v], "prenorm") || !k || !np) continue;
+        if (!strcmp(rp->variants[v], RB_BASELINE) || !k || !np) continue;
         c[v] = claim_compare(x, k, pre, np, better_lower);
         fam[m] = c[v];
         idx[m++] = v;
@@ -248,62 +205,30 @@ static void print_p(FILE *f, double p) {
         fprintf(f, "%.4f", p);
 }
 
-/* Value of `key = value` in an INI text (NULL when absent); copied into buf. */
-static const char *ini_value(const char *ini, const char *key, char *buf, size_t n) {
-    size_t kl = strlen(key);
-    for (const char *l = ini; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-        if (strncmp(l, key, kl) || strncmp(l + kl, " = ", 3)) continue;
-        const char *v = l + kl + 3, *e = strchr(v, '\n');
-        size_t len = e ? (size_t)(e - v) : strlen(v);
-        if (len >= n) len = n - 1;
-        memcpy(buf, v, len);
-        buf[len] = 0;
-        return buf;
-    }
-    return NULL;
-}
-
-/* Keys that must agree for a fair comparison: the trajectory keys (config.c's table) except the
- * run's identity (variant, seed). */
-static int budget_key(const char *key) {
-    return config_key_is_trajectory(key) && strcmp(key, "variant") && strcmp(key, "seed");
-}
-
 static int check_budgets(FILE *f, const Report *rp) {
     int bad = 0, have = 0;
-    char *ref = NULL, refv[1200], v[1200];
-    const RRun *r0 = NULL;
-    for (int i = 0; i < rp->n; i++) {
-        const RRun *r = &rp->runs[i];
-        if (fabs(r->tokens - rp->runs[0].tokens) > 0.5) {
+    const ExpRun *r0 = NULL;
+    const ExpResults *e = &rp->exp;
+    for (int i = 0; i < e->n; i++) {
+        const ExpRun *r = &e->runs[i];
+        if (!strcmp(r->status, "failed")) continue;
+        if (!r0) r0 = r;
+        if (fabs(r->r.tokens - r0->r.tokens) > 0.5) {
             fprintf(f, "- **WARNING: %s seed %ld trained on %.0f tokens, %s seed %ld on %.0f.**\n",
-                    r->variant, r->seed, r->tokens, rp->runs[0].variant, rp->runs[0].seed,
-                    rp->runs[0].tokens);
+                    r->cfg.variant, r->cfg.seed, r->r.tokens, r0->cfg.variant, r0->cfg.seed,
+                    r0->r.tokens);
             bad++;
         }
         if (!r->has_cfg) continue;
         have++;
-        char *ini = config_to_ini(&r->cfg);
-        if (!ref) {
-            ref = ini;
-            r0 = r;
-            continue;
+        ConfigDiff diffs[64];
+        const ConfigDiff *d =
+            r0->has_cfg ? results_design_difference(&r0->cfg, &r->cfg, diffs) : NULL;
+        if (d) {
+            fprintf(f, "- **WARNING: `%s` differs: %s for %s seed %ld, %s for %s seed %ld.**\n",
+                    d->key, d->a, r0->cfg.variant, r0->cfg.seed, d->b, r->cfg.variant, r->cfg.seed);
+            bad++;
         }
-        for (const char *l = ref, *nl; (nl = strchr(l, '\n')) != NULL; l = nl + 1) {
-            const char *eq = strstr(l, " = ");
-            if (l[0] != '#' && eq && eq < nl) {
-                char key[64];
-                snprintf(key, sizeof key, "%.*s", (int)(eq - l), l);
-                if (budget_key(key) && ini_value(ref, key, refv, sizeof refv) &&
-                    (!ini_value(ini, key, v, sizeof v) || strcmp(refv, v))) {
-                    fprintf(
-                        f, "- **WARNING: `%s` differs: %s for %s seed %ld, %s for %s seed %ld.**\n",
-                        key, refv, r0->variant, r0->seed, v, r->variant, r->seed);
-                    bad++;
-                }
-            }
-        }
-        free(ini);
     }
     if (have < rp->n) {
         fprintf(f,
@@ -313,20 +238,17 @@ static int check_budgets(FILE *f, const Report *rp) {
         bad++;
     }
     if (!bad && r0) {
-        char steps[64] = "", data[1100] = "", dseed[64] = "";
-        ini_value(ref, "steps", steps, sizeof steps);
-        ini_value(ref, "data", data, sizeof data);
-        ini_value(ref, "data_seed", dseed, sizeof dseed);
+        char data_seed[32];
+        snprintf(data_seed, sizeof data_seed, "%ld", r0->cfg.data_seed);
         fprintf(f,
                 "All %d runs had identical budgets and data order: %.0f training tokens each "
-                "(steps = %s), data = `%s`, data_seed = %s, and the same shape, schedule and "
+                "(steps = %ld), data = `%s`, data_seed = %s, and the same shape, schedule and "
                 "evaluation set; they differ only in variant and model seed.\n",
-                rp->n, rp->runs[0].tokens, steps, data, dseed);
+                rp->n, r0->r.tokens, train_total_steps(&r0->cfg), r0->cfg.data, data_seed);
     } else if (bad) {
         fprintf(f, "\n**The runs of this experiment did NOT have identical budgets and data "
                    "order: the comparisons below are not fair.**\n");
     }
-    free(ref);
     return bad;
 }
 
@@ -350,55 +272,10 @@ static void write_config(FILE *f, const Report *rp) {
 }
 
 static void write_ablation(FILE *f, const Report *rp) {
-    Comparison c[MAX_VARIANTS];
-    compare_all(rp, offsetof(RRun, val_loss), 1, c);
-    double util[MAX_RUNS], worst;
-    for (int i = 0; i < rp->n; i++) util[i] = rp->runs[i].cpu_util;
-    int comparable = exp_speeds_comparable(util, rp->n, &worst);
-    fprintf(f, "## Ablation\n\n| variant | runs | final val loss (mean +- std) | delta vs "
-               "prenorm [95%% CI] | p | p (Holm) | tok/s | overhead |\n"
-               "|---|---|---|---|---|---|---|---|\n");
-    for (int v = 0; v < rp->nv; v++) {
-        const char *name = rp->variants[v];
-        Sample x[MAX_RUNS], tok[MAX_RUNS], over[MAX_RUNS];
-        int k = samples(rp, name, offsetof(RRun, val_loss), x);
-        int kt = samples(rp, name, offsetof(RRun, tok_s), tok);
-        int ko = samples(rp, name, offsetof(RRun, overhead), over);
-        fprintf(f, "| %s | %d | %.4f +- %.4f | ", name, k, sample_mean(x, k), sample_std(x, k));
-        if (strcmp(name, "prenorm") && !isnan(c[v].delta)) {
-            print_interval(f, &c[v], 4);
-            fprintf(f, " | ");
-            print_p(f, c[v].p);
-            fprintf(f, " | ");
-            print_p(f, c[v].p_holm);
-            fprintf(f, " | ");
-        } else {
-            fprintf(f, "- | - | - | ");
-        }
-        fprintf(f, "%.0f | ", kt ? sample_mean(tok, kt) : NAN);
-        if (!comparable)
-            fprintf(f, "n/c |\n");
-        else if (strcmp(name, "prenorm") && ko)
-            fprintf(f, "%+.1f%% |\n", sample_mean(over, ko));
-        else
-            fprintf(f, "- |\n");
-    }
-    fprintf(f,
-            "\n(delta: mean over seeds of variant minus prenorm at the same seed and data order, "
-            "with a Student t 95%% interval on pairs-1 degrees of freedom; Welch's interval "
-            "when runs cannot be paired. p: two-sided; p (Holm): adjusted for the %d variants "
-            "compared with one baseline. tok/s: training steps only, as measured while the runs "
-            "trained; overhead: mean over the variant's runs of prenorm's mean tok/s / the run's "
-            "- 1; `resbench bench` measures speed under controlled conditions.)\n\n",
-            rp->nv > 0 ? rp->nv - 1 : 0);
-    if (!comparable && isnan(worst))
-        fprintf(f, "Overheads are not compared (n/c): some runs were written by an older resbench "
-                   "that did not record whether they had their cores.\n\n");
-    else if (!comparable)
-        fprintf(f,
-                "Overheads are not compared (n/c): a run had %.0f%% of its cores (CPU "
-                "utilization below %.0f%%): another job shared them.\n\n",
-                100 * worst, 100 * RB_MIN_CPU_UTIL);
+    AblationTable t;
+    ablation_table(rp->exp.runs, rp->exp.n, (const char(*)[32])rp->variants, rp->nv, &t);
+    fprintf(f, "## Ablation\n\n");
+    ablation_table_write(f, &t, 1);
 }
 
 static void write_figures(FILE *f, const Report *rp) {
@@ -419,7 +296,7 @@ static void write_figures(FILE *f, const Report *rp) {
         for (size_t i = 0; i < sizeof figs / sizeof figs[0]; i++) {
             char name[128];
             snprintf(name, sizeof name, "%s.png", figs[i][0]);
-            if (!file_exists(figdir, name)) continue;
+            if (!rb_is_file_in(figdir, name)) continue;
             fprintf(f, "![%s](figures/%s)\n\n", figs[i][1], name);
             shown++;
         }
@@ -471,7 +348,7 @@ static void write_claim(FILE *f, const Report *rp, const char *title, const char
     for (int v = 0; v < rp->nv; v++) {
         const char *name = rp->variants[v];
         Sample x[MAX_RUNS];
-        int k = samples(rp, name, field, x), reference = !strcmp(name, "prenorm");
+        int k = samples(rp, name, field, x), reference = !strcmp(name, RB_BASELINE);
         double mean = k ? sample_mean(x, k) : NAN, sd = k ? sample_std(x, k) : NAN;
         json_claim_row(rp, v == 0, name, k, mean, sd, reference || !k ? NULL : &c[v]);
         verdicts[v] = c[v].verdict_holm;
@@ -499,7 +376,7 @@ static void write_claim(FILE *f, const Report *rp, const char *title, const char
 static void write_multiplier(FILE *f, const Report *rp) {
     fprintf(f, "### 4. About 1.25x compute-equivalent\n\n");
     CsvTable t;
-    int rc = load_csv_in(rp->dir, "fit_pooled.csv", &t);
+    int rc = results_csv_in(rp->dir, "fit_pooled.csv", &t);
     if (rc <= 0) {
         fprintf(f,
                 "No `fit_pooled.csv` in this directory: the compute multiplier needs prenorm over "
@@ -535,7 +412,7 @@ static void write_multiplier(FILE *f, const Report *rp) {
             "|\n|---|---|---|---|---|\n");
     for (size_t r = 0; cv >= 0 && cm >= 0 && cl >= 0 && ch >= 0 && r < csv_nrows(&t); r++) {
         const char *v = csv_cell(&t, r, cv);
-        if (!strcmp(v, "prenorm")) continue;
+        if (!strcmp(v, RB_BASELINE)) continue;
         double m = csv_num(&t, r, cm), lo = csv_num(&t, r, cl), hi = csv_num(&t, r, ch);
         const char *verdict = "undecided (needs 2+ seeds)";
         if (isfinite(lo) && !isnan(hi))
@@ -620,7 +497,7 @@ static void write_claims(FILE *f, const Report *rp) {
     fprintf(f, "### At a glance\n\n| variant | magnitude bounded | gradients uniform | lower loss "
                "| multi-hop accuracy |\n|---|---|---|---|---|\n");
     for (int v = 0; v < rp->nv; v++) {
-        if (!strcmp(rp->variants[v], "prenorm")) continue;
+        if (!strcmp(rp->variants[v], RB_BASELINE)) continue;
         fprintf(f, "| %s | %s | %s | %s | %s |\n", rp->variants[v], verdict_name(vg[v]),
                 verdict_name(vc[v]), verdict_name(vl[v]), top ? verdict_name(va[v]) : "no data");
     }
@@ -631,6 +508,7 @@ int report_write(const char *dir, int plot) {
     Report rp = {.dir = dir};
     if (load_report(&rp) != 0) {
         free(rp.runs);
+        results_free(&rp.exp);
         return -1;
     }
     if (plot) {
@@ -685,6 +563,7 @@ int report_write(const char *dir, int plot) {
     free(jbuf);
     free(buf);
     free(rp.runs);
+    results_free(&rp.exp);
     if (rc == 0 && unfair)
         fprintf(stderr,
                 "report: WARNING: the runs in %s did not have identical budgets and data "
@@ -694,23 +573,16 @@ int report_write(const char *dir, int plot) {
 }
 
 int cmd_report(int argc, char **argv) {
-    const char *dir = NULL;
-    int plot = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            report_help();
-            return RB_EXIT_OK;
-        }
-        if (!strcmp(argv[i], "--no-plot"))
-            plot = 0;
-        else if (argv[i][0] == '-')
-            rb_die(RB_EXIT_USAGE, "report: unknown option '%s' (see --help)", argv[i]);
-        else if (dir)
-            rb_die(RB_EXIT_USAGE, "report: one RESULTS_DIR only (got '%s' and '%s')", dir, argv[i]);
-        else
-            dir = argv[i];
+    if (cli_wants_help(argc, argv)) {
+        report_help();
+        return RB_EXIT_OK;
     }
-    if (!dir) rb_die(RB_EXIT_USAGE, "report: no RESULTS_DIR given (see --help)");
+    static const char *const opts[] = {"--no-plot", NULL};
+    const char *vals[1] = {NULL}, *dirs[1] = {NULL};
+    if (cli_positional(argc, argv, opts, vals, dirs, 1, 1, "RESULTS_DIR") < 0)
+        rb_die(RB_EXIT_USAGE, "report: %s", rb_error());
+    const char *dir = dirs[0];
+    int plot = vals[0] == NULL;
     if (report_write(dir, plot) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     printf("report: %s/report.md (and report.json, report.html)\n", dir);
     return RB_EXIT_OK;

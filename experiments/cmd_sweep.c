@@ -179,7 +179,7 @@ static double cell_mean(const ExpRun *runs, int n, const char *v, long layers, l
 /* Variant minus prenorm per shape (mean over seeds; negative = the variant is better). */
 static void print_delta(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
                         const long *widths, int nw) {
-    if (!cell(runs, n, "prenorm", layers[0], widths[0])) return;
+    if (!cell(runs, n, RB_BASELINE, layers[0], widths[0])) return;
     printf("%s minus prenorm (negative: %s lower)\n%8s", v, v, "");
     for (int w = 0; w < nw; w++) printf(" %9ld", widths[w]);
     printf("\n");
@@ -187,7 +187,7 @@ static void print_delta(const ExpRun *runs, int n, const char *v, const long *la
         printf("%8ld", layers[l]);
         for (int w = 0; w < nw; w++)
             printf(" %+9.4f", cell_mean(runs, n, v, layers[l], widths[w]) -
-                                  cell_mean(runs, n, "prenorm", layers[l], widths[w]));
+                                  cell_mean(runs, n, RB_BASELINE, layers[l], widths[w]));
         printf("\n");
     }
 }
@@ -200,7 +200,7 @@ static int write_scale(const ExpRun *runs, int n, const char *figdir) {
         double x = runs[i].r.final_val_loss;
         if (isnan(x)) continue;
         all = fmin(all, x);
-        if (!strcmp(runs[i].cfg.variant, "prenorm")) centre = fmin(centre, x);
+        if (!strcmp(runs[i].cfg.variant, RB_BASELINE)) centre = fmin(centre, x);
     }
     if (!isfinite(centre)) centre = all;
     for (int i = 0; i < n; i++)
@@ -259,7 +259,7 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
             printf(
                 "best %s shape: n_layer=%ld d_model=%ld (d_model/n_layer = %.1f), val loss %.4f\n",
                 names[v], layers[bl], widths[bw], (double)widths[bw] / layers[bl], best);
-        if (strcmp(names[v], "prenorm")) print_delta(runs, n, names[v], layers, nl, widths, nw);
+        if (strcmp(names[v], RB_BASELINE)) print_delta(runs, n, names[v], layers, nl, widths, nw);
         if (plotted[0]) strncat(plotted, " ", np - strlen(plotted) - 1);
         strncat(plotted, names[v], np - strlen(plotted) - 1);
     }
@@ -285,7 +285,7 @@ int cmd_sweep(int argc, char **argv) {
     int nw = cli_int_list(vals[3] ? vals[3] : "64,128,256", widths, MAX_GRID, "--widths");
     if (nv < 0 || ns < 0 || nl < 0 || nw < 0) rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
     Config at_base = base; /* the budget in FLOPs, measured at the base shape with prenorm */
-    if (config_set_variant(&at_base, "prenorm", "sweep") != 0 || config_validate(&at_base) != 0)
+    if (config_set_variant(&at_base, RB_BASELINE, "sweep") != 0 || config_validate(&at_base) != 0)
         rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
     double budget = base.budget_flops > 0 ? base.budget_flops
                                           : train_total_steps(&at_base) * flops_per_step(&at_base);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runs.h"
+
 double power_law_loss(const PowerLaw *f, double C) {
     return f->a * pow(C, -f->b) + f->c;
 }
@@ -114,7 +116,7 @@ static int multipliers_weighted(const FitGroup *g, int ng, const SeedMap *sm, co
             wsum += weight[sm->idx[i][k]];
         }
         mult[i] = wsum > 0 ? sum / wsum : NAN; /* the mean loss until the law is known */
-        if (!strcmp(g[i].variant, "prenorm") && isfinite(mult[i]) && np < 256) {
+        if (!strcmp(g[i].variant, RB_BASELINE) && isfinite(mult[i]) && np < 256) {
             int seen = 0;
             for (int j = 0; j < np; j++) seen |= fabs(C[j] - g[i].flops) <= 1e-9 * g[i].flops;
             distinct += !seen;

@@ -28,6 +28,7 @@ static int finished_before(const Config *c, const char *dir, TrainResult *r) {
 
 void exp_run(ExpRun *a, int k, int n) {
     char dir[2048], ckpt[2200];
+    a->has_cfg = 1; /* the run's config is a->cfg (pairs runs in the ablation table) */
     train_run_dir(&a->cfg, dir, sizeof dir);
     if (finished_before(&a->cfg, dir, &a->r)) {
         a->status = "skipped";
@@ -62,7 +63,7 @@ double exp_prenorm_tok_s(const ExpRun *runs, int n) {
     double s = 0;
     int k = 0;
     for (int i = 0; i < n; i++)
-        if (!strcmp(runs[i].cfg.variant, "prenorm") && strcmp(runs[i].status, "failed")) {
+        if (!strcmp(runs[i].cfg.variant, RB_BASELINE) && strcmp(runs[i].status, "failed")) {
             s += runs[i].r.tok_per_s;
             k++;
         }
@@ -88,12 +89,13 @@ int exp_speeds_comparable(const double *cpu_util, int n, double *worst) {
 }
 
 int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
-    static const char *const H[] = {
-        "variant",    "seed",   "n_layer",      "d_model",  "n_head",         "seq_len",
-        "batch_size", "params", "tokens",       "flops",    "final_val_loss", "best_val_loss",
-        "tok_per_s",  "wall_s", "overhead_pct", "cpu_util", "status",         "warning"};
+    static const char *const H[] = {"variant",   "seed",    "n_layer",        "d_model",
+                                    "n_head",    "seq_len", "batch_size",     "params",
+                                    "tokens",    "flops",   "final_val_loss", "best_val_loss",
+                                    "tok_per_s", "wall_s",  "overhead_pct",   "cpu_util",
+                                    "status",    "warning", "run_id"};
     enum { NCOL = sizeof H / sizeof H[0] };
-    _Static_assert(NCOL == 18, "summary.csv: the header and the row below must agree");
+    _Static_assert(NCOL == 19, "summary.csv: the header and the row below must agree");
     char path[2200];
     snprintf(path, sizeof path, "%s/summary.csv", exp);
     CsvOut csv;
@@ -121,9 +123,10 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
                              a->r.cpu_util};
         for (int k = 0; k < 8; k++) rb_fmt_double(f[8 + k], 48, v[k]);
         snprintf(f[16], 48, "%s", a->status);
-        const char *row[18];
+        const char *row[19];
         for (int k = 0; k < 17; k++) row[k] = f[k];
         row[17] = a->warning;
+        row[18] = c->run_id; /* the run's directory inside the experiment */
         if (csv_row(&csv, row) != 0) {
             csv_close(&csv);
             return -1;

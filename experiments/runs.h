@@ -5,11 +5,15 @@
 #include "config.h"
 #include "train.h"
 
+#define RB_BASELINE "prenorm" /* the variant every other is compared with */
+
 typedef struct {
     Config cfg; /* the run's full config: out = experiment dir, run_id = its directory */
     TrainResult r;
     const char *status; /* "ok", "skipped" (finished earlier), "failed" */
     char warning[96];   /* design warning recorded in summary.csv (sweep: too few steps) */
+    int has_cfg;        /* cfg holds the run's config (always when trained; results_load: if
+                           its config.ini was there) */
 } ExpRun;
 
 /* Train a.cfg unless OUT/RUN_ID already holds a finished run of the same config (then its

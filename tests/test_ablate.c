@@ -75,6 +75,17 @@ START_TEST(test_ablate_runs_and_resumes) {
              out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
     ck_assert_msg(strstr(buf, "delta vs prenorm") && strstr(buf, "attnres_full"), "%s", buf);
+    /* the console table and report.md are one table: the same paired interval in both */
+    const char *row = strstr(buf, "\nattnres_full ");
+    ck_assert_msg(row && strstr(row, "(2 pairs)"), "%s", buf);
+    char interval[128];
+    const char *open = strchr(row + 1, '[') - 8, *close = strstr(row, "(2 pairs)") + 9;
+    while (*open == ' ') open++;
+    ck_assert(close > open && close - open < (long)sizeof interval);
+    snprintf(interval, sizeof interval, "%.*s", (int)(close - open), open);
+    snprintf(path, sizeof path, "%s/exp/report.md", out);
+    char *md = tu_read(path);
+    ck_assert_msg(md && strstr(md, interval), "report.md lacks '%s'", interval);
     snprintf(path, sizeof path, "%s/exp/summary.csv", out);
     CsvTable t;
     ck_assert_msg(csv_load(path, &t) == 0, "%s", rb_error());

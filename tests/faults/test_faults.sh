@@ -149,8 +149,8 @@ while [ "$(lines "$OUT/abl/attnres_block-s1/metrics.csv")" -lt 300 ]; do sleep 0
 kill -9 $pid
 wait $pid 2>/dev/null
 RESBENCH_PLOTS=/nonexistent "$BIN" ablate "${ABL[@]}" --name abl >"$OUT/abl.log" 2>&1
-grep -q "^prenorm,.*,skipped,[^,]*$" "$OUT/abl/summary.csv" || fail "ablation: prenorm was not skipped"
-grep -q "^attnres_block,.*,ok,[^,]*$" "$OUT/abl/summary.csv" || fail "ablation: attnres_block not redone"
+grep -q "^prenorm,.*,skipped,[^,]*,[^,]*$" "$OUT/abl/summary.csv" || fail "ablation: prenorm was not skipped"
+grep -q "^attnres_block,.*,ok,[^,]*,[^,]*$" "$OUT/abl/summary.csv" || fail "ablation: attnres_block not redone"
 for v in prenorm attnres_block; do
   [ "$(traj "$OUT/abl-ref/$v-s1")" = "$(traj "$OUT/abl/$v-s1")" ] || fail "ablation: $v differs"
 done

@@ -115,7 +115,7 @@ t 2 "unknown option '--bogus'" "${R[@]}" plot --bogus
 t 2 "unknown option '--bogus'" "${R[@]}" report --bogus
 t 2 "unknown option '--bogus'" "${R[@]}" bench --bogus
 t 2 "unknown option '--bogus'" "${R[@]}" compare --bogus
-t 2 "needs two directories" "${R[@]}" compare prot/done
+t 2 "compare: needs 2 directories (A and B), got 1" "${R[@]}" compare prot/done
 t 2 "inputs/none is neither a finished run" "${R[@]}" compare inputs/none prot/done
 t 2 "prot/cut is neither a finished run" "${R[@]}" compare prot/done prot/cut
 t 2 "unknown option '--bogus'" "${R[@]}" data --bogus
@@ -128,11 +128,11 @@ t 2 "--layers needs an argument" "${R[@]}" sweep --layers
 t 2 "--jobs needs an argument" "${R[@]}" sweep --jobs
 t 2 "--out needs a value" "${R[@]}" fit prot/exp --out
 t 2 "--bootstrap 'x'" "${R[@]}" fit prot/exp --bootstrap x
-t 2 "--out needs a directory" "${R[@]}" plot prot/exp --out
-t 2 "no experiment directory" "${R[@]}" fit
-t 2 "no directory given" "${R[@]}" plot
+t 2 "plot: --out needs a value" "${R[@]}" plot prot/exp --out
+t 2 "fit: no experiment directories given" "${R[@]}" fit
+t 2 "plot: no directories given" "${R[@]}" plot
 t 2 "no RESULTS_DIR" "${R[@]}" report
-t 2 "one RESULTS_DIR only" "${R[@]}" report prot/exp prot/done
+t 2 "report: at most 1 RESULTS_DIR (got another" "${R[@]}" report prot/exp prot/done
 t 2 "inputs/none" "${R[@]}" fit inputs/none
 t 2 "inputs/none" "${R[@]}" plot inputs/none
 t 2 "inputs/none" "${R[@]}" report inputs/none
