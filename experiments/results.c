@@ -105,7 +105,7 @@ int results_load(const char *exp, const char *who, ExpResults *e) {
     int col[S_NCOLS];
     for (int k = 0; k < S_NCOLS; k++) {
         col[k] = csv_col(&t, SUMMARY_COLS[k]);
-        if (col[k] < 0 && k < S_REQUIRED) {
+        if (k < S_REQUIRED && col[k] < 0) {
             csv_table_free(&t);
             return rb_fail("%s: %s has no column '%s' (not a resbench summary.csv)", who, p,
                            SUMMARY_COLS[k]);
@@ -233,7 +233,7 @@ void ablation_table_write(FILE *f, const AblationTable *t, int markdown) {
                                           "overhead"};
     TextTable tt = {.ncols = 8};
     memcpy(tt.header, header, sizeof header);
-    for (int v = 0; v < t->n && v < RB_TABLE_MAX_ROWS; v++) {
+    for (int v = 0; v < t->n && v < RB_MAX_ARMS && v < RB_TABLE_MAX_ROWS; v++) {
         const AblationRow *r = &t->rows[v];
         char(*c)[96] = tt.cell[tt.nrows++];
         snprintf(c[0], 96, "%s", r->name);
