@@ -94,28 +94,34 @@ static int save_file(const char *path, const Model *m, const CkptState *st, int 
     return rb_fsync_dir(path);
 }
 
-/* Names the first trajectory key in which the checkpoint's stored config differs from cfg. */
-static void report_config_difference(const char *path, const Config *cfg, const char *text,
-                                     size_t len, uint64_t saved_hash) {
+/* The checkpoint's stored config against cfg when their hashes differ: 0 when it is the same
+ * config (no trajectory key differs: an older resbench hashed configs differently, e.g. with every
+ * variant's options; the checksum, verified next, covers the text), else -1 naming the first key
+ * that differs. */
+static int check_stored_config(const char *path, const Config *cfg, const char *text, size_t len,
+                               uint64_t saved_hash) {
     char *copy = rb_calloc(len + 1, 1, "checkpoint config");
     memcpy(copy, text, len);
     Config saved;
     config_defaults(&saved);
     ConfigDiff d;
-    int readable = config_load_ini_text(&saved, copy, path) == 0;
-    if (!readable || config_hash(&saved) != saved_hash) /* header and config text disagree */
-        rb_fail("checkpoint %s: checksum mismatch (file is corrupt: its config text does not "
-                "match its header)",
+    int rc = -1;
+    if (config_load_ini_text(&saved, copy, path) != 0)
+        rb_fail("checkpoint %s: checksum mismatch (file is corrupt: its config text is "
+                "unreadable)",
                 path);
-    else if (config_first_difference(cfg, &saved, 1, &d))
+    else if (config_first_difference(cfg, &saved, CONFIG_TRAJECTORY, &d))
         rb_fail("checkpoint %s: written by a different config: %s = %s here, %s in the checkpoint "
                 "(on resume only keys that leave the trajectory alone, such as threads or "
                 "log_every, may change)",
                 path, d.key, d.a, d.b);
-    else
+    else if (config_hash(&saved) == saved_hash)
         rb_fail("checkpoint %s: written by a different config (hash %016llx, this config %016llx)",
                 path, (unsigned long long)saved_hash, (unsigned long long)config_hash(cfg));
+    else
+        rc = 0;
     free(copy);
+    return rc;
 }
 
 static int load_file(const char *path, Model *m, CkptState *st, int params_only);
@@ -169,10 +175,9 @@ static int load_file(const char *path, Model *m, CkptState *st, int params_only)
                 path, (unsigned long long)h.config_len, size);
         goto done;
     }
-    if (h.config_hash != config_hash(&m->cfg)) { /* before sizes: name the key that differs */
-        report_config_difference(path, &m->cfg, buf + sizeof h, h.config_len, h.config_hash);
+    if (h.config_hash != config_hash(&m->cfg) && /* before sizes: name the key that differs */
+        check_stored_config(path, &m->cfg, buf + sizeof h, h.config_len, h.config_hash) != 0)
         goto done;
-    }
     if (h.n_params != m->n_params) {
         rb_fail("checkpoint %s: holds %llu parameters, the config needs %zu (different model)",
                 path, (unsigned long long)h.n_params, m->n_params);

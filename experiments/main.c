@@ -29,6 +29,7 @@ int cmd_fit(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -46,6 +47,7 @@ static const Command COMMANDS[] = {
     {"report", cmd_report,
      "report.md: budgets check, ablation table, figures, claims with verdicts"},
     {"compare", cmd_compare, "two runs or two experiments: config difference, deltas, curves"},
+    {"sample", cmd_sample, "generate text from a run's model with a KV cache"},
     {"bench", cmd_bench, "the benchmark: sgemm peak, tok/s, GFLOP/s, phases, overheads, RSS"},
 };
 #define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])

@@ -133,6 +133,18 @@ t 2 "fit: no experiment directories given" "${R[@]}" fit
 t 2 "plot: no directories given" "${R[@]}" plot
 t 2 "no RESULTS_DIR" "${R[@]}" report
 t 2 "report: at most 1 RESULTS_DIR (got another" "${R[@]}" report prot/exp prot/done
+t 2 "sample: no RUN_DIR given" "${R[@]}" sample
+t 2 "inputs/none has no config.ini (not a run directory)" "${R[@]}" sample inputs/none
+t 2 "(tokens, not text); give --prompt-tokens" "${R[@]}" sample prot/done --prompt hi
+t 2 "--prompt-tokens: 999 is outside the vocabulary [0, 256)" "${R[@]}" sample prot/done --prompt-tokens 1,999
+t 2 "at most seq_len=16" "${R[@]}" sample prot/done --prompt-tokens 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17
+t 2 "--temperature '-1': expected a number in [0, 100]" "${R[@]}" sample prot/done --temperature -1
+t 2 "--top-k 9999 is larger than the vocabulary (256)" "${R[@]}" sample prot/done --top-k 9999
+t 2 "--tokens '0': expected an integer" "${R[@]}" sample prot/done --tokens 0
+t 2 "give --prompt or --prompt-tokens, not both" "${R[@]}" sample prot/done --prompt a --prompt-tokens 1
+mkdir -p scratch/nomodel && cp prot/done/config.ini scratch/nomodel/
+t 2 "scratch/nomodel has no model.bin or ckpt.bin: nothing to sample from" "${R[@]}" sample scratch/nomodel
+t 0 "0 " "${R[@]}" sample prot/done --tokens 5 --seed 3
 t 2 "inputs/none" "${R[@]}" fit inputs/none
 t 2 "inputs/none" "${R[@]}" plot inputs/none
 t 2 "inputs/none" "${R[@]}" report inputs/none
