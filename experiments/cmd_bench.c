@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_infer.h"
 #include "cli.h"
 #include "runs.h"
 #include "model.h"
@@ -39,7 +40,7 @@ typedef struct {
 
 static void bench_help(void) {
     printf("usage: resbench bench [--variants LIST] [--steps N] [--warmup N] [--out DIR]\n"
-           "                      [--config FILE] [--shape] [key=value ...]\n\n"
+           "                      [--config FILE] [--shape] [--infer] [key=value ...]\n\n"
            "Measures, in one process:\n"
            "  1. OpenBLAS sgemm GFLOP/s on the model's own GEMM shapes (forward and backward\n"
            "     calls exactly as the model makes them); the best is the practical peak;\n"
@@ -53,7 +54,11 @@ static void bench_help(void) {
            "  3. prenorm with 1 thread, for the thread scaling.\n"
            "Default shape: n_layer=6 d_model=256 n_head=4 seq_len=256 batch_size=16,\n"
            "vocab 256, threads = all cores; key=value (after the optional --shape) changes it.\n"
-           "Writes DIR/bench.csv and DIR/gemm.csv (default DIR: results/bench).\n");
+           "Writes DIR/bench.csv and DIR/gemm.csv (default DIR: results/bench).\n"
+           "--infer times inference instead (after the sgemm peak): per variant the prefill of\n"
+           "seq_len tokens at batch 1 and the decode per token at batch 1 and 16 after seq_len/2\n"
+           "tokens of context, with the KV cache (median of N repetitions, interleaved), the\n"
+           "KV-cache and variant-state bytes and the overheads vs prenorm; DIR/infer.csv.\n");
 }
 
 static double median(double *x, int n) {
@@ -272,7 +277,7 @@ static int bench_args(int argc, char **argv, char **out) {
     out[n++] = argv[0];
     for (int i = 0; i < 6; i++) out[n++] = defaults[i];
     for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--shape") != 0) out[n++] = argv[i];
+        if (strcmp(argv[i], "--shape") != 0 && strcmp(argv[i], "--infer") != 0) out[n++] = argv[i];
     return n;
 }
 
@@ -299,6 +304,8 @@ int cmd_bench(int argc, char **argv) {
         bench_help();
         return RB_EXIT_OK;
     }
+    int infer = 0;
+    for (int i = 1; i < argc; i++) infer |= !strcmp(argv[i], "--infer");
     char **args = rb_calloc((size_t)argc + 8, sizeof(char *), "arguments");
     int nargs = bench_args(argc, argv, args);
     static const char *const extra[] = {"--variants", "--steps", "--warmup", "--out", NULL};
@@ -336,6 +343,11 @@ int cmd_bench(int argc, char **argv) {
                g[k].fwd_gflops, g[k].bwd_gflops);
     printf("sgemm peak (best of these): %.1f GFLOP/s\n", peak);
     fflush(stdout);
+    if (infer) { /* inference instead of training steps */
+        if (bench_infer(&c, names, nv, (int)steps, vals[3]) != 0)
+            rb_die(RB_EXIT_FAIL, "bench: %s", rb_error());
+        return RB_EXIT_OK;
+    }
     BenchRun *runs = rb_calloc((size_t)nv, sizeof *runs, "bench runs");
     for (int v = 0; v < nv; v++) build_run(&runs[v], &c, names[v], (int)warmup);
     time_runs(runs, nv, (int)steps, (int)warmup);

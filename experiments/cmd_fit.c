@@ -217,6 +217,21 @@ static int write_figure(const char *outdir, const FitGroup *g, int ng, const Fit
         fprintf(cf, "%.6e %.6f\n", C, power_law_loss(&r->law, C));
     }
     fclose(cf);
+    /* the law and each variant's pooled multiplier with its interval, printed on the figure */
+    if (rb_join(path, sizeof path, figdir, "fit_annotation.txt") != 0) return -1;
+    FILE *af = fopen(path, "w");
+    if (!af) return rb_fail("cannot write %s", path);
+    fprintf(af, "prenorm: L(C) = %.4g C^-%.4g + %.4g\n", r->law.a, r->law.b, r->law.c);
+    for (int p = 0; p < r->n_pooled; p++) {
+        const FitEstimate *e = &r->pooled[p];
+        if (!strcmp(r->pooled_variant[p], RB_BASELINE)) continue;
+        if (isnan(e->lo))
+            fprintf(af, "%s: %.2fx (no interval)\n", r->pooled_variant[p], e->point);
+        else
+            fprintf(af, "%s: %.2fx [%.2f, %.2f]\n", r->pooled_variant[p], e->point, e->lo, e->hi);
+    }
+    fprintf(af, "(paper, Block AttnRes: 1.25x)");
+    fclose(af);
     if (plot_gnuplot("fit.gp", figdir, variants) != 0)
         fprintf(stderr, "resbench: fit: figure not drawn: %s\n", rb_error());
     return 0;

@@ -87,7 +87,8 @@ static int write_loss(PlotRun **rs, int k, const char *figdir, const char *v, in
     return 0;
 }
 
-/* Per-sublayer columns at each run's last profile step, averaged over runs. */
+/* Per-sublayer columns at each run's last profile step: mean, min and max over the runs (the
+ * seed band of the dilution and gradient figures). */
 static int write_profile(PlotRun **rs, int k, const char *figdir, const char *v) {
     static const char *cols[] = {"stream_rms", "output_rms", "grad_rms", "param_grad_norm",
                                  "input_rms"};
@@ -109,12 +110,15 @@ static int write_profile(PlotRun **rs, int k, const char *figdir, const char *v)
     FILE *f = open_dat(figdir, "profile", v);
     if (!f) return -1;
     fprintf(f,
-            "# layer stream_rms output_rms grad_rms param_grad_norm input_rms (mean of %d runs)\n",
+            "# layer, then stream_rms output_rms grad_rms param_grad_norm input_rms: the mean of "
+            "%d runs (columns 2-6), their minimum (7-11) and maximum (12-16) over the runs\n",
             k);
     for (int l = 1; l <= layers; l++) {
         fprintf(f, "%d", l);
         for (int c = 0; c < 5; c++)
             fprintf(f, " %.6g", st[l][c].n ? st[l][c].sum / st[l][c].n : NAN);
+        for (int c = 0; c < 5; c++) fprintf(f, " %.6g", st[l][c].n ? st[l][c].min : NAN);
+        for (int c = 0; c < 5; c++) fprintf(f, " %.6g", st[l][c].n ? st[l][c].max : NAN);
         fprintf(f, "\n");
     }
     fclose(f);

@@ -24,6 +24,14 @@ do for [v in variants] {
     set xtics 1
     set xtics add ("emb" 0)
     if (v eq "denseformer") {
+        # DenseFormer's weights are unconstrained (negative, or above 1): a diverging palette
+        # centred on 0 over the data's whole range, instead of the softmax weights' [0, 1]
+        stats f using 3 nooutput
+        wmax = abs(STATS_min) > abs(STATS_max) ? abs(STATS_min) : abs(STATS_max)
+        wmax = wmax < 1 ? 1 : wmax
+        set cbrange [-wmax:wmax]
+        set palette defined (-1 "#2166ac", 0 "#ffffff", 1 "#b2182b")
+        set cblabel "beta (0 = white; unconstrained)"
         set ylabel "block k (output Y_k averages X_0..X_k)" noenhanced
         set xlabel "source block j (emb = the embedding X_0)" noenhanced
     } else {
@@ -38,4 +46,7 @@ do for [v in variants] {
     set output outdir."/depth_".v.".".fmt
     set title v.": mixing weights over depth (validation batch)" noenhanced
     plot f using 1:2:3 with image notitle
+    set cbrange [0:1] # back to the softmax weights' range and palette for the next variant
+    set palette defined (0 "#ffffff", 0.5 "#fdae6b", 1 "#7f2704")
+    set cblabel "weight (token mean)"
 }

@@ -4,6 +4,7 @@
 # attenuation shows as a minimum below 1) and the distance ||H - I||_F (does the mixing move?).
 load plotsdir."/common.gp"
 set xlabel "site (sublayer)"
+set xtics 1
 set key below maxcols 2 font ",9"
 set bmargin 9
 set output outdir."/gains.".fmt

@@ -1,36 +1,46 @@
 # Figures 2 and 3: per-sublayer magnitudes at the last profile step (validation batch 0), mean
-# over seeds. Sublayer 1, 3, 5, ... are attention, 2, 4, 6, ... MLP.
+# over seeds as lines, the range over seeds as a band (columns: mean c, min c+5, max c+10).
+# Sublayer 1, 3, 5, ... are attention, 2, 4, 6, ... MLP.
 load plotsdir."/common.gp"
 set xlabel "sublayer (odd = attention, even = MLP)"
+set xtics 1
 set key below maxcols 6 font ",10"
 set bmargin 8
 
 set output outdir."/dilution.".fmt
-set multiplot layout 1,2 title "Hidden-state magnitude across depth (RMS over tokens and channels)"
+set multiplot layout 1,2 title "Hidden-state magnitude across depth (RMS over tokens and channels; line: mean over seeds, band: their range)"
 set title "residual state after the sublayer" noenhanced
 set ylabel "stream RMS"
-plot for [v in variants] datadir."/profile_".v.".dat" using 1:2 with linespoints \
+plot for [v in variants] datadir."/profile_".v.".dat" using 1:7:12 with filledcurves \
+     lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
+     for [v in variants] datadir."/profile_".v.".dat" using 1:2 with linespoints \
      lc rgb color(v) lw 2 pt 7 ps 0.6 title v
 set title "what the sublayer writes" noenhanced
 set ylabel "output RMS"
 set logscale y
 set format y "%.0e"
-plot for [v in variants] datadir."/profile_".v.".dat" using 1:3 with linespoints \
+plot for [v in variants] datadir."/profile_".v.".dat" using 1:8:13 with filledcurves \
+     lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
+     for [v in variants] datadir."/profile_".v.".dat" using 1:3 with linespoints \
      lc rgb color(v) lw 2 pt 7 ps 0.6 title v
 unset multiplot
 unset logscale y
 set format y "% h"
 
 set output outdir."/gradients.".fmt
-set multiplot layout 1,2 title "Gradient magnitude across depth"
+set multiplot layout 1,2 title "Gradient magnitude across depth (line: mean over seeds, band: their range)"
 set logscale y
 set format y "%.0e"
 set title "dLoss/d(sublayer input), through the sublayer" noenhanced
 set ylabel "gradient RMS"
-plot for [v in variants] datadir."/profile_".v.".dat" using 1:4 with linespoints \
+plot for [v in variants] datadir."/profile_".v.".dat" using 1:9:14 with filledcurves \
+     lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
+     for [v in variants] datadir."/profile_".v.".dat" using 1:4 with linespoints \
      lc rgb color(v) lw 2 pt 7 ps 0.6 title v
 set title "sublayer parameters (norm gain + matrices)" noenhanced
 set ylabel "parameter-gradient L2 norm"
-plot for [v in variants] datadir."/profile_".v.".dat" using 1:5 with linespoints \
+plot for [v in variants] datadir."/profile_".v.".dat" using 1:10:15 with filledcurves \
+     lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
+     for [v in variants] datadir."/profile_".v.".dat" using 1:5 with linespoints \
      lc rgb color(v) lw 2 pt 7 ps 0.6 title v
 unset multiplot

@@ -60,6 +60,11 @@ START_TEST(test_fit_multiplier) {
     snprintf(args, sizeof args, "fit %s", dir);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
     ck_assert_msg(strstr(buf, "prenorm fit over 5 sizes"), "%s", buf);
+    /* the figure's annotation: the law and the pooled multiplier (one seed: no interval) */
+    snprintf(path, sizeof path, "%s/figures/fit_annotation.txt", dir);
+    const char *ann = tu_read(path);
+    ck_assert_msg(ann && strstr(ann, "prenorm: L(C) = ") && strstr(ann, "attnres_block: 1.25x"),
+                  "%s", ann ? ann : "(missing)");
     snprintf(path, sizeof path, "%s/fit.csv", dir);
     CsvTable t;
     ck_assert(csv_load(path, &t) == 0);
