@@ -273,7 +273,9 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
     char *field = (char *)c + k->offset;
     if (k->type == K_STR) {
         /* the resolved config.ini line "key = value" must fit in an INI line */
-        size_t max = k->size - 1, line_max = INI_MAX_LINE - 2 - strlen(key) - 3;
+        /* a variant spec may be longer than the name it stores (NAME:OPTION=VALUE,...) */
+        size_t max = !strcmp(key, "variant") ? 511 : k->size - 1;
+        size_t line_max = INI_MAX_LINE - 2 - strlen(key) - 3;
         if (line_max < max) max = line_max;
         if (strlen(value) > max)
             return rb_fail("%s: key '%s': value is longer than %zu characters", where, key, max);

@@ -50,6 +50,47 @@ static void build(Model *m, Config c, int randomize) {
 
 /* Spec example L = 6, S = 3: sublayer 1 reads [b0]; 2 [b0, v1]; 3 [b0, v1+v2]; 4 [b0, b1];
  * 5 [b0, b1, v4]; 6 [b0, b1, v4+v5]; out [b0, b1, b2]. With w = 0 each input is the plain mean. */
+/* The AttnRes design options (docs/variants.md, section 2): sigmoid scores, no key norm, both,
+ * for Full and Block; finite differences of every parameter, as initialized and randomized. */
+START_TEST(test_finite_differences_attnres_options) {
+    const char *specs[] = {"attnres_full:score=sigmoid", "attnres_full:keynorm=off",
+                           "attnres_block:score=sigmoid,keynorm=off", "attnres_block:score=sigmoid",
+                           "attnres_block:keynorm=off"};
+    for (int i = 0; i < 5; i++) {
+        Config c = variant_config("attnres_full", 3, 0);
+        tu_set(&c, "variant", specs[i]);
+        if (i >= 2) tu_set(&c, "attnres_blocks", "2");
+        tu_randomize_conn = NULL;
+        tu_model_grad_check(&c);
+        tu_randomize_conn = randomize_conn;
+        tu_model_grad_check(&c);
+    }
+    tu_randomize_conn = NULL;
+}
+END_TEST
+
+/* Sigmoid scores at zero queries weight every source 1/2 (not 1/m): the first sublayer reads e/2;
+ * without the key norm a query sees the raw source (a score scales with the source's size). */
+START_TEST(test_attnres_options_by_hand) {
+    Config c = variant_config("attnres_full", 2, 0);
+    tu_set(&c, "variant", "attnres_full:score=sigmoid");
+    Model m;
+    build(&m, c, 0);
+    float e = m.a.emb[0], h = m.sub_in[0][0];
+    ck_assert_msg(fabsf(h - 0.5f * e) < 1e-7f, "h %g, e %g", h, e);
+    model_free(&m);
+    /* keynorm=off: w = 0 except w[0] = 1 gives scores equal to the sources' first channel */
+    tu_set(&c, "variant", "attnres_full:score=softmax,keynorm=off"); /* options persist: reset */
+    build(&m, c, 0);
+    m.p.conn[(size_t)1 * m.C] = 1.0f; /* sublayer 1's query: channel 0 */
+    model_forward(&m);
+    float x0 = m.a.emb[0], x1 = m.a.sub_out[0];
+    float w0 = expf(x0) / (expf(x0) + expf(x1)), want = w0 * x0 + (1 - w0) * x1;
+    ck_assert_msg(fabsf(m.sub_in[1][0] - want) < 1e-5f, "h %g, want %g", m.sub_in[1][0], want);
+    model_free(&m);
+}
+END_TEST
+
 START_TEST(test_block_sources_worked_example) {
     Model m;
     build(&m, variant_config("attnres_block", 3, 2), 0);
@@ -163,6 +204,11 @@ START_TEST(test_variant_flops) {
     tu_set(&c, "variant", "attnres_block");
     tu_set_int(&c, "attnres_blocks", 2);
     ck_assert_double_eq(flops_per_token(&c) - base, 2464 + 192 + 32);
+    /* without the key norm: 12d per source (no norm term) and no 1/rms: 11 x 192 + 4 x 16 */
+    tu_set(&c, "attnres_keynorm", "off");
+    ck_assert_double_eq(flops_per_token(&c) - base, 11 * 192 + 4 * 16);
+    tu_set(&c, "attnres_score", "sigmoid"); /* the same work as softmax */
+    ck_assert_double_eq(flops_per_token(&c) - base, 11 * 192 + 4 * 16);
 }
 END_TEST
 
@@ -207,6 +253,8 @@ static Suite *variants_suite(void) {
     tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_finite_differences);
+    tcase_add_test(tc, test_finite_differences_attnres_options);
+    tcase_add_test(tc, test_attnres_options_by_hand);
     tcase_add_test(tc, test_every_variant_by_construction);
     tcase_add_test(tc, test_block_sources_worked_example);
     tcase_add_test(tc, test_full_uniform_at_zero_queries);

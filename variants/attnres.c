@@ -22,6 +22,7 @@
 
 typedef struct {
     int L, N, S, d, ntok, M; /* M = N + 1: most sources any consumer has */
+    int sigmoid, keynorm;    /* options: sigmoid scores instead of softmax; RMSNorm on the keys */
     float *blocks;           /* (N, ntok, d) block sums b_1..b_N (S > 1 only) */
     float *partial;          /* (L - N, ntok, d) partial sum read by each sublayer with j > 0 */
     float *h;                /* (L + 1, ntok, d) aggregated inputs, then the readout */
@@ -38,12 +39,16 @@ static int is_full(const Config *c) {
 static int n_blocks(const Config *c) {
     return is_full(c) ? config_n_sub(c) : (int)config_option(c, "attnres_blocks");
 }
+enum { SCORE_SOFTMAX, SCORE_SIGMOID };
+enum { KEYNORM_ON, KEYNORM_OFF };
 
 /* Points y into acts/scratch (or only counts when they are NULL); returns {acts, scratch} sizes. */
 static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratch, size_t *na,
                    size_t *ns) {
     y->L = config_n_sub(c);
     y->N = n_blocks(c);
+    y->sigmoid = (int)config_option(c, "attnres_score") == SCORE_SIGMOID;
+    y->keynorm = (int)config_option(c, "attnres_keynorm") == KEYNORM_ON;
     y->S = y->L / y->N;
     y->d = c->d_model;
     y->ntok = ntok;
@@ -115,6 +120,19 @@ static size_t attnres_scratch(const Config *c, int ntok) {
     return ns;
 }
 
+/* The key scale of each row of a new source: 1/rms (keys = RMSNorm(source)) or, without the key
+ * norm, 1 (keys = the source itself). */
+static void key_scales(const Lay *y, float *rinv, const float *x) {
+    if (y->keynorm)
+        rms_inverse_rows(rinv, x, y->ntok, y->d, 1);
+    else
+        for (int t = 0; t < y->ntok; t++) rinv[t] = 1.0f;
+}
+
+static float sigmoidf(float x) {
+    return 1.0f / (1.0f + expf(-x));
+}
+
 static const float *block_rep(const Stream *st, const Lay *y, int k) {
     if (k == 0 || y->S == 1) return st->value[k]; /* e, or (Full) the output of sublayer k-1 */
     return y->blocks + (size_t)(k - 1) * y->ntok * y->d;
@@ -164,8 +182,12 @@ static const float *aggregate(Stream *st, int l) {
             zt[s] = rinv[s][t] * dot;
             mx = zt[s] > mx ? zt[s] : mx;
         }
-        for (int s = 0; s < m; s++) sum += at[s] = expf(zt[s] - mx);
-        for (int s = 0; s < m; s++) at[s] /= sum;
+        if (y.sigmoid) { /* independent gates: no normalization over the sources */
+            for (int s = 0; s < m; s++) at[s] = sigmoidf(zt[s]);
+        } else {
+            for (int s = 0; s < m; s++) sum += at[s] = expf(zt[s] - mx);
+            for (int s = 0; s < m; s++) at[s] /= sum;
+        }
         const float *x0 = src[0] + (size_t)t * d;
         for (int i = 0; i < d; i++) ht[i] = at[0] * x0[i];
         for (int s = 1; s < m; s++) {
@@ -179,7 +201,7 @@ static const float *aggregate(Stream *st, int l) {
 static void attnres_begin(Stream *st, const float *emb) {
     Lay y = lay_of(st);
     st->value[0] = emb;
-    rms_inverse_rows(y.rinv_b, emb, y.ntok, y.d, 1);
+    key_scales(&y, y.rinv_b, emb);
 }
 
 /* Block AttnRes, two-phase (spec 3). Phase 1, when block n starts: the block's S queries against
@@ -209,7 +231,7 @@ static void block_phase1(Stream *st, const Lay *y, int l0) {
         for (int q = 0; q < S; q++) {
             float *z = z0 + q * zrow, *a = a0 + q * zrow, mx = z[0];
             for (int s = 1; s < m0; s++) mx = z[s] > mx ? z[s] : mx;
-            for (int s = 0; s < m0; s++) a[s] = expf(z[s] - mx);
+            for (int s = 0; s < m0; s++) a[s] = y->sigmoid ? sigmoidf(z[s]) : expf(z[s] - mx);
             memset(h0 + q * hrow, 0, d * sizeof(float));
         }
         for (int s = 0; s < m0; s++) {
@@ -237,6 +259,18 @@ static const float *block_phase2(Stream *st, const Lay *y, int l) {
     for (int t = 0; t < y->ntok; t++) {
         float *z = y->z + ((size_t)l * y->ntok + t) * M, *a = y->a + ((size_t)l * y->ntok + t) * M;
         float *ht = h + (size_t)t * d, m1 = z[0], l1 = 0;
+        if (y->sigmoid) { /* gates add up without normalization: h += sigmoid(z_p) p */
+            if (m > m0) {
+                const float *p = src[m0] + (size_t)t * d;
+                float dot = 0;
+#pragma omp simd reduction(+ : dot)
+                for (int i = 0; i < d; i++) dot += w[i] * p[i];
+                z[m0] = rinv[m0][t] * dot;
+                a[m0] = sigmoidf(z[m0]);
+                for (int i = 0; i < d; i++) ht[i] += a[m0] * p[i];
+            }
+            continue;
+        }
         for (int s = 1; s < m0; s++) m1 = z[s] > m1 ? z[s] : m1;
         for (int s = 0; s < m0; s++) l1 += a[s];
         float c1 = 1.0f, ep = 0.0f;
@@ -276,7 +310,7 @@ static void attnres_commit(Stream *st, int l, const float *v) {
     int n = l / y.S, j = l % y.S;
     size_t nd = (size_t)y.ntok * y.d;
     if (y.S == 1) { /* Full: the output itself is block n+1 */
-        rms_inverse_rows(y.rinv_b + (size_t)(n + 1) * y.ntok, v, y.ntok, y.d, 1);
+        key_scales(&y, y.rinv_b + (size_t)(n + 1) * y.ntok, v);
         return;
     }
     int done = j == y.S - 1;
@@ -290,7 +324,7 @@ static void attnres_commit(Stream *st, int l, const float *v) {
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < (long)nd; i++) dst[i] = prev[i] + v[i];
     }
-    rms_inverse_rows(rdst, dst, y.ntok, y.d, 1);
+    key_scales(&y, rdst, dst);
 }
 
 static const float *attnres_output(Stream *st) {
@@ -327,9 +361,12 @@ static void source_backward(Stream *st, int l, const float *g) {
             for (int s = 0; s < m; s++) {
                 const float *x = src[s] + (size_t)t * d;
                 float *dx = dsrc[s] + (size_t)t * d;
-                float ds = at[s] * (da[s] - mean), r = rinv[s][t];
-                /* dw += ds k_s;  dx += a g + ds * r * (w - k_s (w.k_s) / d), k_s = r x */
-                float cw = ds * r, cx = ds * r * r * zt[s] / d;
+                /* softmax: ds = a (da - sum a da); sigmoid: ds = a (1 - a) da */
+                float ds = y.sigmoid ? at[s] * (1 - at[s]) * da[s] : at[s] * (da[s] - mean);
+                float r = rinv[s][t];
+                /* dw += ds k_s;  dx += a g + ds * r * (w - k_s (w.k_s) / d), k_s = r x; without
+                 * the key norm k_s = x (r = 1) and the second term of the norm's Jacobian drops */
+                float cw = ds * r, cx = y.keynorm ? ds * r * r * zt[s] / d : 0.0f;
                 for (int i = 0; i < d; i++) {
                     pw[i] += cw * x[i];
                     dx[i] += at[s] * gt[i] + cw * w[i] - cx * x[i];
@@ -373,8 +410,11 @@ static void attnres_begin_backward(Stream *st, float *demb) {
  * dsrc (6d) = 14d. Per sublayer output: 1/rms (2d) and, for S > 1, the partial sum (d). */
 static double attnres_flops(const Config *c) {
     int L = config_n_sub(c), N = n_blocks(c), S = L / N;
+    int keynorm = (int)config_option(c, "attnres_keynorm") == KEYNORM_ON;
     double d = c->d_model, sources = 0;
     for (int l = 0; l <= L; l++) sources += (l == L ? N : l / S) + 1 + (l < L && l % S > 0);
+    if (!keynorm) /* no 1/rms per output, no norm term (2d) in each source's gradient */
+        return 12 * d * sources + L * (S > 1 ? d : 0);
     return 14 * d * sources + L * (2 * d + (S > 1 ? d : 0)) + 2 * d;
 }
 
@@ -402,7 +442,16 @@ static double attnres_stream_rms(const Stream *st, int l) {
     int m = sources(st, &y, l + 1, src, rinv, dsrc);
     double ms = 0;
     for (int s = 0; s < m; s++)
-        for (int t = 0; t < y.ntok; t++) ms += 1.0 / ((double)rinv[s][t] * rinv[s][t]) - RB_EPS;
+        for (int t = 0; t < y.ntok; t++) {
+            if (y.keynorm) { /* from the cached key scale */
+                ms += 1.0 / ((double)rinv[s][t] * rinv[s][t]) - RB_EPS;
+                continue;
+            }
+            const float *x = src[s] + (size_t)t * y.d; /* no key norm: no cached 1/rms */
+            double sq = 0;
+            for (int i = 0; i < y.d; i++) sq += (double)x[i] * x[i];
+            ms += sq / y.d;
+        }
     return sqrt(ms / ((double)m * y.ntok));
 }
 
@@ -415,15 +464,28 @@ static double attnres_stream_rms(const Stream *st, int l) {
     .begin_backward = attnres_begin_backward, .flops_per_token = attnres_flops,                    \
     .depth_weights = attnres_weights, .stream_rms = attnres_stream_rms
 
+static const char *const SCORES[] = {"softmax", "sigmoid", NULL};
+static const char *const ON_OFF[] = {"on", "off", NULL};
+#define SCORE_OPTION                                                                               \
+    {"attnres_score", "score", 0, 1, SCORE_SOFTMAX, SCORES,                                        \
+     "depth weights: softmax over the sources, or an independent sigmoid gate per source"}
+#define KEYNORM_OPTION                                                                             \
+    {"attnres_keynorm", "keynorm", 0, 1, KEYNORM_ON, ON_OFF,                                       \
+     "RMSNorm on the keys (off: scores from the raw sources)"}
+static const VariantOption full_options[] = {SCORE_OPTION, KEYNORM_OPTION};
 static const VariantOption block_options[] = {
     {"attnres_blocks", "blocks", 1, 256, 4, NULL,
      "number of blocks N (L = 2*n_layer divisible by N)"},
+    SCORE_OPTION,
+    KEYNORM_OPTION,
 };
 
 const VariantOps variant_attnres_full = {
     .name = "attnres_full",
     .summary = "softmax attention over all earlier sublayer outputs (Full AttnRes)",
     .flavour = ATTNRES_FULL,
+    .options = full_options,
+    .n_options = 2,
     ATTNRES_OPS,
 };
 
@@ -432,7 +494,7 @@ const VariantOps variant_attnres_block = {
     .summary = "attention over N block sums + the partial sum (Block AttnRes)",
     .flavour = ATTNRES_BLOCK,
     .options = block_options,
-    .n_options = 1,
+    .n_options = 3,
     .fit_shape = attnres_fit_shape,
     ATTNRES_OPS,
 };
