@@ -35,7 +35,9 @@ START_TEST(test_bad_arguments) {
     expect_arg_error("run_id=.", "not a plain directory name");
     expect_arg_error("variant=resnet", "unknown value 'resnet' (allowed: prenorm|attnres_full");
     expect_arg_error("variant=attnres_block:heads=2", "'heads' is not an option (options of "
-                                                      "attnres_block: blocks)");
+                                                      "attnres_block: blocks, score, keynorm)");
+    expect_arg_error("variant=attnres_full:score=tanh",
+                     "key 'attnres_score': 'tanh' is not allowed (allowed: softmax|sigmoid)");
     expect_arg_error("variant=prenorm:blocks=2", "options of prenorm: none");
     expect_arg_error("variant=attnres_block:blocks", "'blocks' needs =VALUE");
     expect_arg_error("variant=attnres_block:", "has no option after ':'");

@@ -29,9 +29,12 @@ static char *take(char **p, size_t n) {
     return r;
 }
 
-static int load_fixture(const char *variant, Fixture *fx) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/fixtures/%s.bin", RB_SOURCE_DIR, variant);
+/* The fixture of a variant spec: ':' -> '-', '=' -> '_', ',' -> '-' (make_fixtures.py). */
+static int load_fixture(const char *spec, Fixture *fx) {
+    char path[1024], name[128];
+    snprintf(name, sizeof name, "%s", spec);
+    for (char *p = name; *p; p++) *p = *p == ':' || *p == ',' ? '-' : (*p == '=' ? '_' : *p);
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s.bin", RB_SOURCE_DIR, name);
     char *buf = tu_read(path);
     if (!buf) return -1;
     char *p = buf;
@@ -171,6 +174,12 @@ static void check_variant(const char *variant) {
 START_TEST(test_reference_variants) {
     /* every installed variant, by construction: a new one fails here until its fixture exists */
     for (int i = 0; rb_variants[i]; i++) check_variant(rb_variants[i]->name);
+    /* and the variant options that change the math (make_fixtures.py's CONFIGS) */
+    static const char *const OPTION_SPECS[] = {
+        "attnres_full:score=sigmoid", "attnres_full:keynorm=off", "attnres_block:score=sigmoid",
+        "attnres_block:keynorm=off"};
+    for (size_t i = 0; i < sizeof OPTION_SPECS / sizeof OPTION_SPECS[0]; i++)
+        check_variant(OPTION_SPECS[i]);
 }
 END_TEST
 

@@ -467,11 +467,15 @@ static double attnres_stream_rms(const Stream *st, int l) {
 static const char *const SCORES[] = {"softmax", "sigmoid", NULL};
 static const char *const ON_OFF[] = {"on", "off", NULL};
 #define SCORE_OPTION                                                                               \
-    {"attnres_score", "score", 0, 1, SCORE_SOFTMAX, SCORES,                                        \
-     "depth weights: softmax over the sources, or an independent sigmoid gate per source"}
+    {                                                                                              \
+        "attnres_score", "score", 0, 1, SCORE_SOFTMAX, SCORES,                                     \
+            "depth weights: softmax over the sources, or an independent sigmoid gate per source"   \
+    }
 #define KEYNORM_OPTION                                                                             \
-    {"attnres_keynorm", "keynorm", 0, 1, KEYNORM_ON, ON_OFF,                                       \
-     "RMSNorm on the keys (off: scores from the raw sources)"}
+    {                                                                                              \
+        "attnres_keynorm", "keynorm", 0, 1, KEYNORM_ON, ON_OFF,                                    \
+            "RMSNorm on the keys (off: scores from the raw sources)"                               \
+    }
 static const VariantOption full_options[] = {SCORE_OPTION, KEYNORM_OPTION};
 static const VariantOption block_options[] = {
     {"attnres_blocks", "blocks", 1, 256, 4, NULL,

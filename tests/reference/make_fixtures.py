@@ -56,7 +56,18 @@ CONFIGS = {
     "denseformer": dict(BASE, n_layer=3, seed=1237),
     "mhc": dict(BASE, mhc_streams=4, sinkhorn_iters=20, seed=1238),
     "hc": dict(BASE, mhc_streams=3, seed=1239),
+    # the AttnRes design options (docs/variants.md, section 2), named by their variant spec; the
+    # fixture file replaces ':' by '-' and '=' by '_'
+    "attnres_full:score=sigmoid": dict(BASE, seed=1241, score="sigmoid"),
+    "attnres_full:keynorm=off": dict(BASE, seed=1241, keynorm="off"),
+    "attnres_block:score=sigmoid": dict(BASE, n_layer=3, attnres_blocks=2, seed=1236,
+                                        score="sigmoid"),
+    "attnres_block:keynorm=off": dict(BASE, n_layer=3, attnres_blocks=2, seed=1236, keynorm="off"),
 }
+
+
+def fixture_name(spec):
+    return spec.replace(":", "-").replace("=", "_").replace(",", "-")
 
 
 def rmsnorm(x, g):
@@ -149,11 +160,14 @@ def sublayer(params, l, h, cfg):
     return mlp(h, params["mlp_g"][l // 2], params["w13"][l // 2], params["w2"][l // 2], cfg)
 
 
-def depth_attention(sources, w):
-    """Spec 2: softmax over sources of w . RMSNorm(source) (no scale), weighted sum of raw sources."""
+def depth_attention(sources, w, cfg):
+    """Spec 2: softmax over sources of w . RMSNorm(source) (no scale), weighted sum of raw sources.
+    Options: score=sigmoid gates each source by sigmoid(score) (no normalization over sources);
+    keynorm=off scores the raw sources."""
     V = torch.stack(sources)  # (m, B, T, d)
-    keys = V * torch.rsqrt(V.pow(2).mean(-1, keepdim=True) + EPS)
-    a = torch.softmax(torch.einsum("d,mbtd->mbt", w, keys), dim=0)
+    keys = V * torch.rsqrt(V.pow(2).mean(-1, keepdim=True) + EPS) if cfg.get("keynorm", "on") == "on" else V
+    scores = torch.einsum("d,mbtd->mbt", w, keys)
+    a = torch.sigmoid(scores) if cfg.get("score", "softmax") == "sigmoid" else torch.softmax(scores, dim=0)
     return torch.einsum("mbt,mbtd->btd", a, V)
 
 
@@ -167,18 +181,18 @@ def stream_prenorm(params, e, cfg):
 def stream_attnres(params, e, cfg):
     """Spec 3 (Full is N = L): sources are e, the completed block sums and the partial sum."""
     L = 2 * cfg["n_layer"]
-    N = L if cfg["variant"] == "attnres_full" else cfg["attnres_blocks"]
+    N = L if cfg["variant"] == "attnres_full" else cfg["attnres_blocks"]  # variant: the base name
     S = L // N
     w = params["conn"]
     blocks, partial = [e], None
     for l in range(L):
         srcs = blocks + ([partial] if partial is not None else [])
-        v = sublayer(params, l, depth_attention(srcs, w[l]), cfg)
+        v = sublayer(params, l, depth_attention(srcs, w[l], cfg), cfg)
         partial = v if partial is None else partial + v
         if (l + 1) % S == 0:
             blocks.append(partial)
             partial = None
-    return depth_attention(blocks, w[L])
+    return depth_attention(blocks, w[L], cfg)
 
 
 def stream_denseformer(params, e, cfg):
@@ -318,8 +332,9 @@ def flat(d, cfg):
     return torch.cat([d[name].reshape(-1) for name, _, _ in param_shapes(cfg)])
 
 
-def build(variant):
-    cfg = dict(CONFIGS[variant], variant=variant)
+def build(spec):
+    variant = spec.split(":")[0]  # the header stores the whole spec (options included)
+    cfg = dict(CONFIGS[spec], variant=variant)
     gen = torch.Generator().manual_seed(cfg["seed"])
     params = init_params(cfg, gen)
     B, T, V = cfg["batch_size"], cfg["seq_len"], cfg["vocab_size"]
@@ -340,7 +355,7 @@ def build(variant):
     header = [0x58464252, 1, cfg["n_layer"], cfg["d_model"], cfg["n_head"], T, B,
               cfg["mlp_hidden"], V, cfg["n_steps"], n_params, cfg["tie_embeddings"], cfg["warmup"],
               cfg["attnres_blocks"], cfg["mhc_streams"], cfg["sinkhorn_iters"]]
-    out = struct.pack("<16i", *header) + variant.encode().ljust(32, b"\0")
+    out = struct.pack("<16i", *header) + spec.encode().ljust(32, b"\0")
     out += struct.pack("<8d", cfg["lr"], cfg["min_lr"], cfg["weight_decay"], cfg["grad_clip"],
                        cfg["beta1"], cfg["beta2"], cfg["adam_eps"], cfg["rope_theta"])
 
@@ -356,9 +371,9 @@ def build(variant):
 def main():
     check = "--check" in sys.argv
     bad = 0
-    for variant in CONFIGS:
-        data = build(variant)
-        path = os.path.join(FIXDIR, variant + ".bin")
+    for spec in CONFIGS:
+        data = build(spec)
+        path = os.path.join(FIXDIR, fixture_name(spec) + ".bin")
         if not check:
             os.makedirs(FIXDIR, exist_ok=True)
             with open(path, "wb") as f:
