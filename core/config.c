@@ -507,6 +507,10 @@ static char *config_text(const Config *c, int trajectory_only, int all_options) 
     return buf;
 }
 
+int config_key_is_variant_option(const char *name) {
+    return !find_key(name) && any_option(name) != NULL;
+}
+
 int config_key_is_trajectory(const char *name) {
     const KeySpec *k = find_key(name);
     return (k && k->trajectory) || (!k && any_option(name));

@@ -4,7 +4,7 @@
 # quick start; finished runs are skipped and interrupted ones resume, so the script can be stopped
 # and restarted at any point. One training process at a time (threads=1 in the configs; pass
 # threads=2 ... to a part by hand only for a new campaign: thread count changes the rounding).
-#   experiments/campaign.sh [PART...]      (parts 1-5; default: all)
+#   experiments/campaign.sh [PART...]      (parts 1-6; default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 R=${RESBENCH:-build/resbench}  # RESBENCH=PATH runs a frozen binary while the tree changes
@@ -16,7 +16,7 @@ if [ ! -f ../shared/data/tinyshakespeare.txt ]; then
 else
   TEXT=1
 fi
-parts=("${@:-1 2 3 4 5}")
+parts=("${@:-1 2 3 4 5 6}")
 # shellcheck disable=SC2068
 for part in ${parts[@]}; do
   case $part in
@@ -44,6 +44,9 @@ SHAPES
        --layers 2,3,4,6,8 --widths 64,96,128,160,192 --seeds 1,2 --name part4-sweep $OUT ;;
   5) $R ablate --config $C/part5_compose.ini --variants prenorm,attnres_full,attnres_block,mhc \
        --seeds 1,2,3,4 --name part5-compose $OUT ;;
-  *) echo "campaign: unknown part '$part' (1-5)" >&2; exit 2 ;;
+  6) [ $TEXT = 1 ] && $R ablate --config $C/part6_table4.ini \
+       --variants prenorm,attnres_full,attnres_block,attnres_full:score=sigmoid,attnres_full:keynorm=off,attnres_block:keynorm=off,attnres_block:blocks=8,attnres_block:blocks=2 \
+       --seeds 1,2,3,4 --name part6-table4 $OUT ;;
+  *) echo "campaign: unknown part '$part' (1-6)" >&2; exit 2 ;;
   esac
 done

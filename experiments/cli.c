@@ -107,8 +107,15 @@ int cli_variant_list(const char *s, char (*names)[32], int max) {
     if (rb_copy_str(buf, sizeof buf, s) != 0) return rb_fail("--variants: list too long");
     int n = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (!variant_find(tok))
-            return rb_fail("--variants: unknown variant '%s' (allowed: %s)", tok, variant_names());
+        Config probe; /* an arm is a variant spec: NAME or NAME:OPTION=VALUE,... */
+        config_defaults(&probe);
+        if (strlen(tok) > 31) return rb_fail("--variants: '%s' is longer than 31 characters", tok);
+        if (!variant_find(tok) && config_set_variant(&probe, tok, "--variants") != 0) {
+            if (!strchr(tok, ':'))
+                return rb_fail("--variants: unknown variant '%s' (allowed: %s)", tok,
+                               variant_names());
+            return -1;
+        }
         if (n == max) return rb_fail("--variants: more than %d", max);
         for (int i = 0; i < n; i++)
             if (!strcmp(names[i], tok))

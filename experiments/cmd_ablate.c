@@ -73,7 +73,7 @@ static void print_probe(const ExpRun *runs, int n, char names[][32], int nv) {
         snprintf(path, sizeof path, "%s/%s/eval.csv", runs[i].cfg.out, runs[i].cfg.run_id);
         if (access(path, R_OK) != 0 || csv_load(path, &t) != 0) continue;
         int v = 0;
-        while (v < nv && strcmp(names[v], runs[i].cfg.variant)) v++;
+        while (v < nv && strcmp(names[v], exp_arm(&runs[i]))) v++;
         for (int h = 1; h <= RB_PROBE_MAX_HOPS && v < nv; h++) {
             double a = eval_accuracy(&t, h, NULL);
             if (isnan(a) || k[v][h] == MAX_SEEDS) continue;
@@ -141,10 +141,11 @@ int cmd_ablate(int argc, char **argv) {
         for (int v = 0; v < nv; v++) {
             ExpRun *a = &runs[n++];
             a->cfg = base;
-            config_set_variant(&a->cfg, names[v], "--variants");
+            config_set_variant(&a->cfg, names[v], "--variants"); /* an arm: a variant spec */
+            rb_copy_str(a->arm, sizeof a->arm, names[v]);
             a->cfg.seed = seeds[s];
             rb_copy_str(a->cfg.out, sizeof a->cfg.out, exp);
-            snprintf(a->cfg.run_id, sizeof a->cfg.run_id, "%s-s%ld", a->cfg.variant, seeds[s]);
+            exp_arm_run_id(a->cfg.run_id, sizeof a->cfg.run_id, names[v], seeds[s]);
             exp_run(a, n, nv * ns);
         }
     if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());

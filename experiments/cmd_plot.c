@@ -98,6 +98,18 @@ static int collect(const char *dir, PlotRun *runs, int *n, int max) {
     }
     for (int i = 0; i < count; i++) free(names[i]);
     free(names);
+    if (rc == 0 && found && rb_is_file_in(dir, "summary.csv")) { /* an experiment: label by arm */
+        ExpResults e;
+        if (results_load(dir, "plot", &e) != 0) return -1;
+        for (int i = *n - found; i < *n; i++) {
+            const char *base = strrchr(runs[i].dir, '/');
+            base = base ? base + 1 : runs[i].dir;
+            for (int k = 0; k < e.n; k++)
+                if (!strcmp(e.runs[k].cfg.run_id, base))
+                    rb_copy_str(runs[i].variant, sizeof runs[i].variant, exp_arm(&e.runs[k]));
+        }
+        results_free(&e);
+    }
     if (rc == 0 && found == 0)
         return rb_fail("plot: %s holds no run (no metrics.csv in it or its subdirectories)", dir);
     return rc;

@@ -102,7 +102,7 @@ static void report_help(void) {
 
 /* One run's measurements from its directory (profiles, probe). */
 static int load_run_dir(const ExpRun *a, RRun *r) {
-    rb_copy_str(r->variant, sizeof r->variant, a->cfg.variant);
+    rb_copy_str(r->variant, sizeof r->variant, exp_arm(a));
     rb_copy_str(r->dir, sizeof r->dir, a->r.run_dir);
     r->seed = a->cfg.seed;
     r->val_loss = a->r.final_val_loss;
@@ -215,8 +215,7 @@ static int check_budgets(FILE *f, const Report *rp) {
         if (!r0) r0 = r;
         if (fabs(r->r.tokens - r0->r.tokens) > 0.5) {
             fprintf(f, "- **WARNING: %s seed %ld trained on %.0f tokens, %s seed %ld on %.0f.**\n",
-                    r->cfg.variant, r->cfg.seed, r->r.tokens, r0->cfg.variant, r0->cfg.seed,
-                    r0->r.tokens);
+                    exp_arm(r), r->cfg.seed, r->r.tokens, exp_arm(r0), r0->cfg.seed, r0->r.tokens);
             bad++;
         }
         if (!r->has_cfg) continue;
@@ -226,7 +225,7 @@ static int check_budgets(FILE *f, const Report *rp) {
             r0->has_cfg ? results_design_difference(&r0->cfg, &r->cfg, diffs) : NULL;
         if (d) {
             fprintf(f, "- **WARNING: `%s` differs: %s for %s seed %ld, %s for %s seed %ld.**\n",
-                    d->key, d->a, r0->cfg.variant, r0->cfg.seed, d->b, r->cfg.variant, r->cfg.seed);
+                    d->key, d->a, exp_arm(r0), r0->cfg.seed, d->b, exp_arm(r), r->cfg.seed);
             bad++;
         }
     }

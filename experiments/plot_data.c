@@ -224,8 +224,10 @@ static int write_probe(PlotRun **rs, int k, const char *figdir, const char *v) {
 
 /* Variants in registry order (consistent colours and legends), unknown names after them. */
 static int variant_rank(const char *v) {
+    size_t len = strcspn(v, ":"); /* an arm with options sorts after its variant */
     for (int i = 0; rb_variants[i]; i++)
-        if (!strcmp(rb_variants[i]->name, v)) return i;
+        if (strlen(rb_variants[i]->name) == len && !strncmp(rb_variants[i]->name, v, len))
+            return 2 * i + (v[len] == ':');
     return 1000;
 }
 

@@ -54,11 +54,12 @@ static int load_row(const CsvTable *t, size_t r, const int *col, const char *exp
     config_defaults(&a->cfg);
     rb_copy_str(a->cfg.out, sizeof a->cfg.out, exp);
     a->cfg.seed = csv_int(t, r, col[S_SEED], -1);
-    const char *v = csv_cell(t, r, col[S_VARIANT]);
+    const char *v = csv_cell(t, r, col[S_VARIANT]); /* the arm: a variant spec */
+    rb_copy_str(a->arm, sizeof a->arm, v);
     if (col[S_RUN_ID] >= 0) /* older summaries: ablate's VARIANT-sSEED */
         rb_copy_str(a->cfg.run_id, sizeof a->cfg.run_id, csv_cell(t, r, col[S_RUN_ID]));
     else
-        snprintf(a->cfg.run_id, sizeof a->cfg.run_id, "%s-s%ld", v, a->cfg.seed);
+        exp_arm_run_id(a->cfg.run_id, sizeof a->cfg.run_id, v, a->cfg.seed);
     const char *st = csv_cell(t, r, col[S_STATUS]);
     a->status = !strcmp(st, "failed") ? "failed" : (!strcmp(st, "skipped") ? "skipped" : "ok");
     TrainResult *x = &a->r;
@@ -119,7 +120,7 @@ int results_load(const char *exp, const char *who, ExpResults *e) {
             rb_fail("%s: %s", who, rb_error());
             return -1;
         }
-        add_variant(e, a->cfg.variant);
+        add_variant(e, exp_arm(a));
     }
     csv_table_free(&t);
     return 0;
@@ -132,8 +133,10 @@ void results_free(ExpResults *e) {
 
 const ConfigDiff *results_design_difference(const Config *a, const Config *b, ConfigDiff buf[64]) {
     int n = config_differences(a, b, CONFIG_TRAJECTORY, buf, 64);
-    for (int k = 0; k < n; k++)
-        if (strcmp(buf[k].key, "variant") && strcmp(buf[k].key, "seed")) return &buf[k];
+    for (int k = 0; k < n; k++) /* the variant and its options make the arm */
+        if (strcmp(buf[k].key, "variant") && strcmp(buf[k].key, "seed") &&
+            !config_key_is_variant_option(buf[k].key))
+            return &buf[k];
     return NULL;
 }
 
@@ -157,7 +160,7 @@ void ablation_table(const ExpRun *runs, int n, const char (*names)[32], int nv, 
     for (int i = 0; i < n; i++) {
         if (!strcmp(runs[i].status, "failed") || isnan(runs[i].r.final_val_loss)) continue;
         util[nu++] = runs[i].r.cpu_util;
-        if (!strcmp(runs[i].cfg.variant, RB_BASELINE))
+        if (!strcmp(exp_arm(&runs[i]), RB_BASELINE))
             pre[npre++] = (Sample){runs[i].r.final_val_loss, results_pair_key(&runs[i])};
     }
     double ref = exp_prenorm_tok_s(runs, n);
@@ -171,7 +174,7 @@ void ablation_table(const ExpRun *runs, int n, const char (*names)[32], int nv, 
         double tok = 0, over = 0;
         for (int i = 0; i < n; i++) {
             const ExpRun *a = &runs[i];
-            if (strcmp(a->cfg.variant, names[v]) || !strcmp(a->status, "failed") ||
+            if (strcmp(exp_arm(a), names[v]) || !strcmp(a->status, "failed") ||
                 isnan(a->r.final_val_loss))
                 continue;
             vals[k] = a->r.final_val_loss;

@@ -59,11 +59,22 @@ void exp_run(ExpRun *a, int k, int n) {
            a->r.wall_s, a->r.tok_per_s);
 }
 
+const char *exp_arm(const ExpRun *a) {
+    return a->arm[0] ? a->arm : a->cfg.variant;
+}
+
+void exp_arm_run_id(char *buf, size_t n, const char *arm, long seed) {
+    char name[64];
+    rb_copy_str(name, sizeof name, arm);
+    for (char *p = name; *p; p++) *p = *p == ':' || *p == ',' ? '-' : (*p == '=' ? '_' : *p);
+    snprintf(buf, n, "%s-s%ld", name, seed);
+}
+
 double exp_prenorm_tok_s(const ExpRun *runs, int n) {
     double s = 0;
     int k = 0;
     for (int i = 0; i < n; i++)
-        if (!strcmp(runs[i].cfg.variant, RB_BASELINE) && strcmp(runs[i].status, "failed")) {
+        if (!strcmp(exp_arm(&runs[i]), RB_BASELINE) && strcmp(runs[i].status, "failed")) {
             s += runs[i].r.tok_per_s;
             k++;
         }
@@ -105,7 +116,7 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
         const ExpRun *a = &runs[i];
         const Config *c = &a->cfg;
         char f[17][48];
-        snprintf(f[0], 48, "%s", c->variant);
+        snprintf(f[0], 48, "%s", exp_arm(a)); /* the arm: a variant spec */
         snprintf(f[1], 48, "%ld", c->seed);
         snprintf(f[2], 48, "%d", c->n_layer);
         snprintf(f[3], 48, "%d", c->d_model);

@@ -9,6 +9,7 @@
 
 typedef struct {
     Config cfg; /* the run's full config: out = experiment dir, run_id = its directory */
+    char arm[32]; /* its arm: the variant spec it was given (NAME or NAME:OPTION=VALUE,...) */
     TrainResult r;
     const char *status; /* "ok", "skipped" (finished earlier), "failed" */
     char warning[96];   /* design warning recorded in summary.csv (sweep: too few steps) */
@@ -33,6 +34,11 @@ double exp_overhead_pct(double prenorm_tok_s, double tok_s);
 int exp_speeds_comparable(const double *cpu_util, int n, double *worst);
 /* EXP/summary.csv (atomic): one row per run. */
 int exp_write_summary(const char *exp, const ExpRun *runs, int n);
+/* The arm of a run: its arm label, or its variant's name when none was set. */
+const char *exp_arm(const ExpRun *a);
+/* The directory name of an arm's run: the spec with ':' -> '-', '=' -> '_', ',' -> '-', then
+ * -sSEED ("attnres_full-score_sigmoid-s1"; a plain variant gives VARIANT-sSEED as before). */
+void exp_arm_run_id(char *buf, size_t n, const char *arm, long seed);
 /* Creates EXP = OUT/NAME (NAME defaults to PREFIX-HASH8 of key) and writes key as experiment.ini.
  */
 int exp_create(const Config *key, const char *prefix, const char *name, char *exp, size_t n);

@@ -11,7 +11,11 @@ color(v) = v eq "prenorm" ? "#000000" : \
            v eq "attnres_block" ? "#E69F00" : \
            v eq "denseformer" ? "#009E73" : \
            v eq "mhc" ? "#0072B2" : \
-           v eq "hc" ? "#CC79A7" : "#999999"
+           v eq "hc" ? "#CC79A7" : \
+           v eq "attnres_full:score=sigmoid" || v eq "attnres_block:score=sigmoid" ? "#56B4E9" : \
+           v eq "attnres_full:keynorm=off" || v eq "attnres_block:keynorm=off" ? "#882255" : \
+           "#999999"
+# other arms (variant specs with options) are grey
 set datafile missing "nan"
 set grid lc rgb "#dddddd"
 set key noenhanced box opaque

@@ -120,6 +120,41 @@ START_TEST(test_ablate_runs_and_resumes) {
 }
 END_TEST
 
+/* Arms are variant specs: options make separate arms, labelled by their spec in summary.csv and
+ * report.md, each in its own run directory with the option in its config.ini, paired by seed. */
+START_TEST(test_ablate_arms_with_options) {
+    char *out = tu_tempdir(), args[2048], path[2048];
+    static char buf[65536];
+    snprintf(args, sizeof args,
+             "ablate --variants prenorm,attnres_full,attnres_full:score=sigmoid --seeds 1,2 --name "
+             "arms n_layer=1 d_model=16 n_head=2 seq_len=16 batch_size=2 steps=4 eval_tokens=32 "
+             "out=%s",
+             out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "\nattnres_full:score=sigmoid ") && strstr(buf, "(2 pairs)"), "%s",
+                  buf);
+    snprintf(path, sizeof path, "%s/arms/attnres_full-score_sigmoid-s2/config.ini", out);
+    char *ini = tu_read(path);
+    ck_assert_msg(ini && strstr(ini, "variant = attnres_full\nattnres_score = sigmoid\n"), "%s",
+                  ini ? ini : "(missing)");
+    snprintf(path, sizeof path, "%s/arms/attnres_full-s2/config.ini", out);
+    ini = tu_read(path);
+    ck_assert(ini && strstr(ini, "attnres_score = softmax"));
+    snprintf(path, sizeof path, "%s/arms/summary.csv", out);
+    CsvTable t;
+    ck_assert(csv_load(path, &t) == 0);
+    ck_assert_str_eq(csv_cell(&t, 2, csv_col(&t, "variant")), "attnres_full:score=sigmoid");
+    ck_assert_str_eq(csv_cell(&t, 2, csv_col(&t, "run_id")), "attnres_full-score_sigmoid-s1");
+    csv_table_free(&t);
+    snprintf(path, sizeof path, "%s/arms/report.md", out);
+    char *md = tu_read(path);
+    ck_assert_msg(md && strstr(md, "| attnres_full:score=sigmoid | 2 |"), "%s", md ? md : "");
+    ck_assert_int_eq(
+        tu_run_cli("ablate --variants prenorm,attnres_full:score=tanh", buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "'tanh' is not allowed (allowed: softmax|sigmoid)"), "%s", buf);
+}
+END_TEST
+
 /* Without a budget an ablation trains ABLATE_DEFAULT_STEPS = 400 steps (the quick start); a budget
  * given in any form replaces it. */
 START_TEST(test_ablate_default_budget) {
@@ -164,6 +199,7 @@ static Suite *ablate_suite(void) {
     tcase_add_test(tc, test_paired_by_hand);
     tcase_add_test(tc, test_holm_by_hand);
     tcase_add_test(tc, test_ablate_runs_and_resumes);
+    tcase_add_test(tc, test_ablate_arms_with_options);
     tcase_add_test(tc, test_ablate_default_budget);
     suite_add_tcase(s, tc);
     return s;
