@@ -8,7 +8,7 @@
 #define RB_BASELINE "prenorm" /* the variant every other is compared with */
 
 typedef struct {
-    Config cfg; /* the run's full config: out = experiment dir, run_id = its directory */
+    Config cfg;   /* the run's full config: out = experiment dir, run_id = its directory */
     char arm[32]; /* its arm: the variant spec it was given (NAME or NAME:OPTION=VALUE,...) */
     TrainResult r;
     const char *status; /* "ok", "skipped" (finished earlier), "failed" */
