@@ -462,12 +462,16 @@ static void format_value(const Config *c, const KeySpec *k, char *out, size_t n)
         snprintf(out, n, "%s", field);
 }
 
-static void format_option(const Config *c, const VariantOption *o, char *out, size_t n) {
-    double v = config_option(c, o->key);
+/* An option's value as config.ini writes it: the choice's name, or the integer. */
+static void option_text(const VariantOption *o, double v, char *out, size_t n) {
     if (o->choices)
         snprintf(out, n, "%s", o->choices[(int)v]);
     else
         snprintf(out, n, "%.0f", v);
+}
+
+void config_format_option(const Config *c, const VariantOption *o, char *out, size_t n) {
+    option_text(o, config_option(c, o->key), out, n);
 }
 
 /* The variant options a text or a comparison covers, after the `variant` line: the chosen
@@ -499,7 +503,7 @@ static char *config_text(const Config *c, int trajectory_only, int all_options) 
         const VariantOption *opts[64];
         int n = options_of(c, all_options, opts);
         for (int k = 0; k < n; k++) {
-            format_option(c, opts[k], val, sizeof val);
+            config_format_option(c, opts[k], val, sizeof val);
             snprintf(line, sizeof line, "%s = %s\n", opts[k]->key, val);
             append(&buf, &len, &cap, line);
         }
@@ -528,8 +532,8 @@ int config_differences(const Config *a, const Config *b, int flags, ConfigDiff *
         int no = options_of(a, (flags & CONFIG_ALL_OPTIONS) != 0, opts);
         for (int k = 0; k < no && n < max; k++) {
             if (!(flags & CONFIG_ALL_OPTIONS) && !variant_option(b->vt, opts[k]->key)) continue;
-            format_option(a, opts[k], d[n].a, sizeof d[n].a);
-            format_option(b, opts[k], d[n].b, sizeof d[n].b);
+            config_format_option(a, opts[k], d[n].a, sizeof d[n].a);
+            config_format_option(b, opts[k], d[n].b, sizeof d[n].b);
             if (strcmp(d[n].a, d[n].b) != 0)
                 snprintf(d[n++].key, sizeof d->key, "%s", opts[k]->key);
         }
@@ -577,10 +581,7 @@ void config_print_variants(FILE *f) {
                 list_names(range, sizeof range, o->choices, "|");
             else
                 snprintf(range, sizeof range, "%.0f..%.0f", o->min, o->max);
-            if (o->choices)
-                snprintf(def, sizeof def, "%s", o->choices[(int)o->def]);
-            else
-                snprintf(def, sizeof def, "%.0f", o->def);
+            option_text(o, o->def, def, sizeof def);
             fprintf(f, "      %s=%s (key %s, %s, default %s)\n", o->name, range, o->key, o->help,
                     def);
         }

@@ -39,15 +39,7 @@ int infer_init(Infer *s, const Model *m, int B, int max_chunk) {
     s->vscratch_n = m->vops->scratch_count(&m->cfg, (int)N);
     s->vacts = rb_calloc(s->vacts_n + 1, sizeof(float), "inference");
     s->vscratch = rb_calloc(s->vscratch_n + 1, sizeof(float), "inference");
-    s->stream = (Stream){.cfg = &m->cfg,
-                         .n_sub = m->L,
-                         .d = m->C,
-                         .ntok = (int)N,
-                         .params = m->p.conn,
-                         .grads = m->g.conn,
-                         .acts = s->vacts,
-                         .scratch = s->vscratch,
-                         .partials = m->s.partials};
+    s->stream = model_stream(m, s->vacts, s->vscratch, (int)N);
     return 0;
 }
 
@@ -75,12 +67,7 @@ size_t infer_variant_bytes_per_token(const Infer *s) {
 /* RoPE of one head vector x (hs entries) at absolute position p (the training tables). */
 static void rope_at(float *x, const Model *m, int p) {
     int half = m->hs / 2;
-    const float *cs = m->rope_cos + (size_t)p * half, *sn = m->rope_sin + (size_t)p * half;
-    for (int i = 0; i < half; i++) {
-        float x1 = x[i], x2 = x[i + half];
-        x[i] = x1 * cs[i] - x2 * sn[i];
-        x[i + half] = x1 * sn[i] + x2 * cs[i];
-    }
+    rope_rotate(x, m->rope_cos + (size_t)p * half, m->rope_sin + (size_t)p * half, half, 1.0f);
 }
 
 /* Attention of the chunk (n tokens per sequence at positions pos..pos+n-1) over the cache: the

@@ -133,18 +133,23 @@ int model_build_rows(Model *m, const Config *cfg, int rows) {
     rope_tables(m->rope_cos, m->rope_sin, m->T, m->hs, cfg->rope_theta);
     m->inputs = rb_calloc(m->N, sizeof(int), "inputs");
     m->targets = rb_calloc(m->N, sizeof(int), "targets");
-    m->stream = (Stream){.cfg = &m->cfg,
-                         .n_sub = m->L,
-                         .d = m->C,
-                         .ntok = m->N,
-                         .params = m->p.conn,
-                         .grads = m->g.conn,
-                         .acts = m->a.conn,
-                         .scratch = m->s.conn,
-                         .partials = m->s.partials};
-    if (m->vops->setup) m->vops->setup(&m->stream);
+    m->stream = model_stream(m, m->a.conn, m->s.conn, m->N);
     model_init_params(m);
     return 0;
+}
+
+Stream model_stream(const Model *m, float *acts, float *scratch, int ntok) {
+    Stream st = {.cfg = &m->cfg,
+                 .n_sub = m->L,
+                 .d = m->C,
+                 .ntok = ntok,
+                 .params = m->p.conn,
+                 .grads = m->g.conn,
+                 .acts = acts,
+                 .scratch = scratch,
+                 .partials = m->s.partials};
+    if (m->vops->setup) m->vops->setup(&st);
+    return st;
 }
 
 void model_free(Model *m) {

@@ -105,14 +105,8 @@ static void rope_apply(float *qkv, const float *cosv, const float *sinv, int B, 
         int t = n % T;
         const float *cs = cosv + (size_t)t * half, *sn = sinv + (size_t)t * half;
         for (int part = 0; part < 2; part++)
-            for (int h = 0; h < nh; h++) {
-                float *x = qkv + (size_t)n * 3 * C + part * C + h * hs;
-                for (int i = 0; i < half; i++) {
-                    float x1 = x[i], x2 = x[i + half], s = sign * sn[i];
-                    x[i] = x1 * cs[i] - x2 * s;
-                    x[i + half] = x1 * s + x2 * cs[i];
-                }
-            }
+            for (int h = 0; h < nh; h++)
+                rope_rotate(qkv + (size_t)n * 3 * C + part * C + h * hs, cs, sn, half, sign);
     }
 }
 

@@ -26,6 +26,15 @@ void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp
 
 /* RoPE on the q and k thirds of qkv (B*T, 3C), rotate-half pairing (i, i + hs/2). */
 void rope_tables(float *cosv, float *sinv, int T, int hs, double theta);
+/* One head vector x (2 half entries) rotated by the angles of one position (cs, sn: its row of
+ * the tables), pairing (i, i + half); sign -1 rotates back (the backward). */
+static inline void rope_rotate(float *x, const float *cs, const float *sn, int half, float sign) {
+    for (int i = 0; i < half; i++) {
+        float x1 = x[i], x2 = x[i + half], s = sign * sn[i];
+        x[i] = x1 * cs[i] - x2 * s;
+        x[i + half] = x1 * s + x2 * cs[i];
+    }
+}
 void rope_forward(float *qkv, const float *cosv, const float *sinv, int B, int T, int C, int nh);
 void rope_backward(float *dqkv, const float *cosv, const float *sinv, int B, int T, int C, int nh);
 

@@ -108,5 +108,7 @@ typedef struct VariantOps {
 
 /* The value of option `key` in c (given, or the default of the variant that declares it). */
 double config_option(const Config *c, const char *key);
+/* Option o's value in c as config.ini writes it (a choice's name, or the integer). */
+void config_format_option(const Config *c, const VariantOption *o, char *out, size_t n);
 
 #endif

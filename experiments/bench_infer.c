@@ -10,6 +10,7 @@
 #include "infer.h"
 #include "rng.h"
 #include "runs.h"
+#include "stats.h"
 #include "util.h"
 
 #define DECODE_TOKENS 32 /* decode steps timed per repetition */
@@ -22,16 +23,6 @@ typedef struct {
         dec16_s[BENCH_INFER_MAX_REPS];
     double prefill, dec1, dec16; /* medians: seconds per prefill, per decode step */
 } InferRun;
-
-static double median_of(double *x, int n) {
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) {
-            double t = x[j];
-            x[j] = x[j - 1];
-            x[j - 1] = t;
-        }
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 /* Context of T/2 tokens, then DECODE_TOKENS single-token steps: seconds per step. */
 static double time_decode(Infer *s, const int *tokens, int B, int T) {
@@ -78,9 +69,9 @@ int bench_infer(const Config *base, char (*names)[32], int nv, int reps, const c
         }
     int pre = -1;
     for (int v = 0; v < nv; v++) {
-        runs[v].prefill = median_of(runs[v].prefill_s, reps);
-        runs[v].dec1 = median_of(runs[v].dec1_s, reps);
-        runs[v].dec16 = median_of(runs[v].dec16_s, reps);
+        runs[v].prefill = stats_median(runs[v].prefill_s, reps);
+        runs[v].dec1 = stats_median(runs[v].dec1_s, reps);
+        runs[v].dec16 = stats_median(runs[v].dec16_s, reps);
         if (!strcmp(runs[v].name, RB_BASELINE)) pre = v;
     }
     printf("\ninference: prefill of %d tokens (batch 1), decode per token after %d tokens of "

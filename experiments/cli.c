@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include <stdlib.h>
@@ -71,6 +73,17 @@ int cli_positional(int argc, char **argv, const char *const *opts, const char **
     return npos;
 }
 
+int cli_number(const char *s, double lo, double hi, int integer, const char *opt, double *v) {
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(*v) || *v < lo || *v > hi ||
+        (integer && *v != floor(*v)))
+        return rb_fail("%s '%s': expected %s in [%g, %g]", opt, s,
+                       integer ? "an integer" : "a number", lo, hi);
+    return 0;
+}
+
 int cli_wants_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
@@ -107,15 +120,12 @@ int cli_variant_list(const char *s, char (*names)[32], int max) {
     if (rb_copy_str(buf, sizeof buf, s) != 0) return rb_fail("--variants: list too long");
     int n = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (strlen(tok) > 31) return rb_fail("--variants: '%s' is longer than 31 characters", tok);
+        if (!strchr(tok, ':') && !variant_find(tok))
+            return rb_fail("--variants: unknown variant '%s' (allowed: %s)", tok, variant_names());
         Config probe; /* an arm is a variant spec: NAME or NAME:OPTION=VALUE,... */
         config_defaults(&probe);
-        if (strlen(tok) > 31) return rb_fail("--variants: '%s' is longer than 31 characters", tok);
-        if (!variant_find(tok) && config_set_variant(&probe, tok, "--variants") != 0) {
-            if (!strchr(tok, ':'))
-                return rb_fail("--variants: unknown variant '%s' (allowed: %s)", tok,
-                               variant_names());
-            return -1;
-        }
+        if (config_set_variant(&probe, tok, "--variants") != 0) return -1;
         if (n == max) return rb_fail("--variants: more than %d", max);
         for (int i = 0; i < n; i++)
             if (!strcmp(names[i], tok))

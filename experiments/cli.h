@@ -18,6 +18,9 @@ int cli_variant_list(const char *s, char (*names)[32], int max);
  * rb_error() naming the problem. --help is the caller's (cli_wants_help). */
 int cli_positional(int argc, char **argv, const char *const *opts, const char **vals,
                    const char **pos, int min_pos, int max_pos, const char *what);
+/* The value of option opt: a finite number in [lo, hi] (an integer if integer is set), or -1
+ * with rb_error() "OPT 'S': expected an integer in [LO, HI]". */
+int cli_number(const char *s, double lo, double hi, int integer, const char *opt, double *v);
 /* 1 if argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
 

@@ -15,6 +15,7 @@
 #include "ops.h"
 #include "optim.h"
 #include "rng.h"
+#include "stats.h"
 #include "train.h"
 #include "util.h"
 #include "registry.h"
@@ -59,16 +60,6 @@ static void bench_help(void) {
            "seq_len tokens at batch 1 and the decode per token at batch 1 and 16 after seq_len/2\n"
            "tokens of context, with the KV cache (median of N repetitions, interleaved), the\n"
            "KV-cache and variant-state bytes and the overheads vs prenorm; DIR/infer.csv.\n");
-}
-
-static double median(double *x, int n) {
-    for (int i = 1; i < n; i++) /* insertion sort of at most MAX_STEPS values, outside timing */
-        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) {
-            double t = x[j];
-            x[j] = x[j - 1];
-            x[j - 1] = t;
-        }
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
 /* Peak resident set in MB (VmHWM), and the current one (VmRSS); -1 if unavailable. */
@@ -193,7 +184,7 @@ static void time_runs(BenchRun *runs, int nv, int steps, int warmup) {
             m->phase_s = NULL;
             for (int p = 0; p < RB_PH_COUNT; p++) runs[v].phase_s[p] += phase[p] / steps;
         }
-    for (int v = 0; v < nv; v++) runs[v].median_s = median(runs[v].step_s, steps);
+    for (int v = 0; v < nv; v++) runs[v].median_s = stats_median(runs[v].step_s, steps);
 }
 
 static int find_run(const BenchRun *runs, int nv, const char *name) {

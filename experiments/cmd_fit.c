@@ -311,15 +311,10 @@ int cmd_fit(int argc, char **argv) {
     int ndirs = cli_positional(argc, argv, opts, vals, dirs, 1, 64, "experiment directories");
     if (ndirs < 0) rb_die(RB_EXIT_USAGE, "fit: %s", rb_error());
     const char *out = vals[0];
-    int boot = 2000;
-    if (vals[1]) {
-        char *end;
-        long b = strtol(vals[1], &end, 10);
-        if (*end || end == vals[1] || b < 100 || b > 100000)
-            rb_die(RB_EXIT_USAGE, "fit: --bootstrap '%s': expected an integer in [100, 100000]",
-                   vals[1]);
-        boot = (int)b;
-    }
+    double resamples = 2000;
+    if (vals[1] && cli_number(vals[1], 100, 100000, 1, "--bootstrap", &resamples) != 0)
+        rb_die(RB_EXIT_USAGE, "fit: %s", rb_error());
+    int boot = (int)resamples;
     static FitGroup g[MAX_GROUPS];
     int ng = 0;
     for (int i = 0; i < ndirs; i++)

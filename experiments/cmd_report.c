@@ -182,27 +182,16 @@ static void compare_all(const Report *rp, size_t field, int better_lower, Compar
     for (int i = 0; i < m; i++) c[idx[i]] = fam[i];
 }
 
-/* "-0.0056 [-0.0072, -0.0041] (3 pairs)" or "... (Welch)" */
 static void print_interval(FILE *f, const Comparison *c, int digits) {
-    if (isnan(c->half_width)) {
-        fprintf(f, "%+.*f (%s)", digits, c->delta, c->paired ? "1 pair" : "1 seed");
-        return;
-    }
-    fprintf(f, "%+.*f [%+.*f, %+.*f] (", digits, c->delta, digits, c->delta - c->half_width, digits,
-            c->delta + c->half_width);
-    if (c->paired)
-        fprintf(f, "%d pairs)", c->n);
-    else
-        fprintf(f, "Welch, unpaired)");
+    char text[160];
+    results_fmt_interval(text, sizeof text, c, digits);
+    fputs(text, f);
 }
 
 static void print_p(FILE *f, double p) {
-    if (isnan(p))
-        fprintf(f, "-");
-    else if (p < 1e-4)
-        fprintf(f, "<1e-4");
-    else
-        fprintf(f, "%.4f", p);
+    char text[16];
+    results_fmt_p(text, sizeof text, p);
+    fputs(text, f);
 }
 
 static int check_budgets(FILE *f, const Report *rp) {

@@ -27,17 +27,6 @@ static void sample_help(void) {
            "of the length the model was trained on). Progress and settings go to stderr.\n");
 }
 
-static int parse_num(const char *s, double lo, double hi, int integer, const char *opt, double *v) {
-    char *end;
-    errno = 0;
-    *v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(*v) || *v < lo || *v > hi ||
-        (integer && *v != floor(*v)))
-        return rb_fail("%s '%s': expected %s in [%g, %g]", opt, s,
-                       integer ? "an integer" : "a number", lo, hi);
-    return 0;
-}
-
 /* The prompt as tokens (at most seq_len). 0, or -1 with rb_error(). */
 static int prompt_tokens(const Config *c, const char *text, const char *list, int *out, int *n) {
     int bytes = strncmp(c->data, "text:", 5) == 0;
@@ -94,11 +83,11 @@ int cmd_sample(int argc, char **argv) {
     if (cli_positional(argc, argv, opts, v, dirs, 1, 1, "RUN_DIR") < 0)
         rb_die(RB_EXIT_USAGE, "sample: %s", rb_error());
     double ntok = 200, temp = 0.8, topk = 0, seed = 1, threads = 0;
-    if ((v[2] && parse_num(v[2], 1, 1e7, 1, "--tokens", &ntok) != 0) ||
-        (v[3] && parse_num(v[3], 0, 100, 0, "--temperature", &temp) != 0) ||
-        (v[4] && parse_num(v[4], 0, 1 << 24, 1, "--top-k", &topk) != 0) ||
-        (v[5] && parse_num(v[5], 0, 1e15, 1, "--seed", &seed) != 0) ||
-        (v[6] && parse_num(v[6], 0, 1024, 1, "--threads", &threads) != 0))
+    if ((v[2] && cli_number(v[2], 1, 1e7, 1, "--tokens", &ntok) != 0) ||
+        (v[3] && cli_number(v[3], 0, 100, 0, "--temperature", &temp) != 0) ||
+        (v[4] && cli_number(v[4], 0, 1 << 24, 1, "--top-k", &topk) != 0) ||
+        (v[5] && cli_number(v[5], 0, 1e15, 1, "--seed", &seed) != 0) ||
+        (v[6] && cli_number(v[6], 0, 1024, 1, "--threads", &threads) != 0))
         rb_die(RB_EXIT_USAGE, "sample: %s", rb_error());
     const char *dir = dirs[0];
     char path[4400];

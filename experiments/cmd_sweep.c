@@ -93,12 +93,9 @@ static int write_jobs(const char *path, const ExpRun *runs, int n, const char *e
         fprintf(f, " variant=%s n_layer=%d d_model=%d n_head=%d mlp_hidden=0 ", c->variant,
                 c->n_layer, c->d_model, c->n_head);
         for (int k = 0; k < c->vt->n_options; k++) { /* e.g. attnres_blocks fitted to the depth */
-            const VariantOption *o = &c->vt->options[k];
-            double v = config_option(c, o->key);
-            if (o->choices)
-                fprintf(f, "%s=%s ", o->key, o->choices[(int)v]);
-            else
-                fprintf(f, "%s=%.0f ", o->key, v);
+            char val[64];
+            config_format_option(c, &c->vt->options[k], val, sizeof val);
+            fprintf(f, "%s=%s ", c->vt->options[k].key, val);
         }
         fprintf(f, "seed=%ld steps=0 budget_tokens=0 budget_flops=%.17g ", c->seed,
                 c->budget_flops);

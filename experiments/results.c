@@ -201,7 +201,7 @@ void ablation_table(const ExpRun *runs, int n, const char (*names)[32], int nv, 
     free(util);
 }
 
-static void fmt_p(char *out, size_t n, double p) {
+void results_fmt_p(char *out, size_t n, double p) {
     if (isnan(p))
         snprintf(out, n, "-");
     else if (p < 1e-4)
@@ -210,10 +210,9 @@ static void fmt_p(char *out, size_t n, double p) {
         snprintf(out, n, "%.4f", p);
 }
 
-/* "-0.0056 [-0.0072, -0.0041] (3 pairs)", "... (Welch, unpaired)", "+0.01 (1 pair)" */
-static void fmt_interval(char *out, size_t n, const Comparison *c) {
+void results_fmt_interval(char *out, size_t n, const Comparison *c, int digits) {
     if (isnan(c->half_width)) {
-        snprintf(out, n, "%+.4f (%s)", c->delta, c->paired ? "1 pair" : "1 seed");
+        snprintf(out, n, "%+.*f (%s)", digits, c->delta, c->paired ? "1 pair" : "1 seed");
         return;
     }
     char how[32];
@@ -221,8 +220,8 @@ static void fmt_interval(char *out, size_t n, const Comparison *c) {
         snprintf(how, sizeof how, "%d pairs", c->n);
     else
         snprintf(how, sizeof how, "Welch, unpaired");
-    snprintf(out, n, "%+.4f [%+.4f, %+.4f] (%s)", c->delta, c->delta - c->half_width,
-             c->delta + c->half_width, how);
+    snprintf(out, n, "%+.*f [%+.*f, %+.*f] (%s)", digits, c->delta, digits,
+             c->delta - c->half_width, digits, c->delta + c->half_width, how);
 }
 
 void ablation_table_write(FILE *f, const AblationTable *t, int markdown) {
@@ -248,11 +247,11 @@ void ablation_table_write(FILE *f, const AblationTable *t, int markdown) {
         }
         snprintf(c[2], 96, "%.4f +- %.4f", r->mean, r->sd);
         if (r->compared) {
-            fmt_interval(c[3], 96, &r->c);
+            results_fmt_interval(c[3], 96, &r->c, 4);
             if (r->c.verdict_holm == VERDICT_NOISE && !markdown)
                 strncat(c[3], " noise", 96 - strlen(c[3]) - 1);
-            fmt_p(c[4], 96, r->c.p);
-            fmt_p(c[5], 96, r->c.p_holm);
+            results_fmt_p(c[4], 96, r->c.p);
+            results_fmt_p(c[5], 96, r->c.p_holm);
         } else {
             for (int k = 3; k < 6; k++) snprintf(c[k], 96, "-");
         }

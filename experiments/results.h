@@ -54,6 +54,12 @@ void ablation_table(const ExpRun *runs, int n, const char (*names)[32], int nv, 
 /* markdown = 0: aligned text for the console; 1: a markdown table with its notes. */
 void ablation_table_write(FILE *f, const AblationTable *t, int markdown);
 
+/* "-0.0056 [-0.0072, -0.0041] (3 pairs)", "... (Welch, unpaired)", "+0.01 (1 pair)" with the
+ * given decimals, and a p-value as "0.0123", "<1e-4" or "-": the one text of a comparison for the
+ * console, report.md and report.json alike. */
+void results_fmt_interval(char *out, size_t n, const Comparison *c, int digits);
+void results_fmt_p(char *out, size_t n, double p);
+
 /* A table of text cells rendered as aligned text or as markdown. */
 #define RB_TABLE_MAX_COLS 10
 #define RB_TABLE_MAX_ROWS 64

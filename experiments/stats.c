@@ -1,6 +1,8 @@
 #include "stats.h"
 
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -15,6 +17,12 @@ double stats_std(const double *x, int n) {
     double m = stats_mean(x, n), s = 0;
     for (int i = 0; i < n; i++) s += (x[i] - m) * (x[i] - m);
     return sqrt(s / (n - 1));
+}
+
+double stats_median(double *x, int n) {
+    if (n < 1) return NAN;
+    gsl_sort(x, 1, (size_t)n);
+    return gsl_stats_median_from_sorted_data(x, 1, (size_t)n);
 }
 
 double stats_t975(double df) {

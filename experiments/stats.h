@@ -5,6 +5,8 @@
 
 double stats_mean(const double *x, int n);
 double stats_std(const double *x, int n); /* sample standard deviation (n - 1); 0 for n < 2 */
+/* Median of x (sorts x in place); the mean of the middle two for even n. */
+double stats_median(double *x, int n);
 /* Two-sided 95% critical value of Student's t: the 97.5% quantile with df degrees of freedom
  * (df > 0, fractional allowed). */
 double stats_t975(double df);

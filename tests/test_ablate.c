@@ -29,6 +29,14 @@ END_TEST
 /* The issue's example, attnres_block minus prenorm at seeds 1-3 of the committed tinyshakespeare
  * ablation: d = -0.0049, -0.0060, -0.0060; mean -0.0056333, sd 0.00063509, se 0.00036667,
  * t_0.975(2) = 4.3026527, half-width 0.0015777: [-0.0072110, -0.0040557], excluding 0. */
+/* The median of bench timings (GSL): odd and even counts. */
+START_TEST(test_median_by_hand) {
+    double odd[3] = {3, 1, 2}, even[4] = {4, 1, 3, 2};
+    ck_assert_double_eq(stats_median(odd, 3), 2);
+    ck_assert_double_eq(stats_median(even, 4), 2.5);
+}
+END_TEST
+
 START_TEST(test_paired_by_hand) {
     double x[] = {1.0 - 0.0049, 2.0 - 0.0060, 3.0 - 0.0060}, y[] = {1, 2, 3};
     Interval r = stats_paired_ci95(x, y, 3);
@@ -198,6 +206,7 @@ static Suite *ablate_suite(void) {
     tcase_add_test(tc, test_welch_by_hand);
     tcase_add_test(tc, test_paired_by_hand);
     tcase_add_test(tc, test_holm_by_hand);
+    tcase_add_test(tc, test_median_by_hand);
     tcase_add_test(tc, test_ablate_runs_and_resumes);
     tcase_add_test(tc, test_ablate_arms_with_options);
     tcase_add_test(tc, test_ablate_default_budget);
