@@ -12,6 +12,8 @@ set multiplot layout 1,2 title "Stream-mixing matrices (1 = norm-preserving, 0 =
 set title "gains (thin: single site, thick: composite)" noenhanced
 set ylabel "gain"
 set logscale y
+# room above and below the data: mHC's gains sit at exactly 1, which autoscaling puts on the frame
+set offsets 0, 0, graph 0.1, graph 0.1
 plot for [v in variants] datadir."/gains_".v.".dat" using 1:2 with linespoints \
          lc rgb color(v) lw 1 pt 7 ps 0.5 title v." fwd", \
      for [v in variants] datadir."/gains_".v.".dat" using 1:3 with lines \
