@@ -20,3 +20,6 @@ set datafile missing "nan"
 set grid lc rgb "#dddddd"
 set key noenhanced box opaque
 set border lw 1
+# Tick step for an integer axis of n sublayers or sites: every one up to 16, then every 2nd, 4th
+# (32 labels side by side overlap)
+int_tics(n) = n <= 16 ? 1 : (n <= 32 ? 2 : 4)

@@ -4,7 +4,9 @@
 # attenuation shows as a minimum below 1) and the distance ||H - I||_F (does the mixing move?).
 load plotsdir."/common.gp"
 set xlabel "site (sublayer)"
-set xtics 1
+stats datadir."/gains_".word(variants, 1).".dat" using 1 nooutput
+set xtics int_tics(STATS_max)
+set xrange [STATS_min:STATS_max]
 set key below maxcols 2 font ",9"
 set bmargin 9
 set output outdir."/gains.".fmt

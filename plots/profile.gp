@@ -3,7 +3,9 @@
 # Sublayer 1, 3, 5, ... are attention, 2, 4, 6, ... MLP.
 load plotsdir."/common.gp"
 set xlabel "sublayer (odd = attention, even = MLP)"
-set xtics 1
+stats datadir."/profile_".word(variants, 1).".dat" using 1 nooutput
+set xtics int_tics(STATS_max)
+set xrange [STATS_min:STATS_max]
 set key below maxcols 6 font ",10"
 set bmargin 8
 
