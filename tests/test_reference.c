@@ -177,7 +177,10 @@ START_TEST(test_reference_variants) {
     /* and the variant options that change the math (make_fixtures.py's CONFIGS) */
     static const char *const OPTION_SPECS[] = {
         "attnres_full:score=sigmoid", "attnres_full:keynorm=off", "attnres_block:score=sigmoid",
-        "attnres_block:keynorm=off"};
+        "attnres_block:keynorm=off",  "attnres_full:query=input", "attnres_full:query=static",
+        "attnres_full:window=2",      "attnres_full:heads=4",     "attnres_block:query=input",
+        "attnres_block:query=static", "attnres_block:window=1",   "attnres_block:heads=4",
+        "attnres_block:size=2"};
     for (size_t i = 0; i < sizeof OPTION_SPECS / sizeof OPTION_SPECS[0]; i++)
         check_variant(OPTION_SPECS[i]);
 }

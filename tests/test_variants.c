@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops.h"
 #include "registry.h"
 #include "rng.h"
 #include "testutil.h"
@@ -14,6 +15,16 @@ static void randomize_conn(Model *m) {
     rng_seed(&r, 77);
     size_t n = m->vops->param_count(&m->cfg);
     for (size_t i = 0; i < n; i++) m->p.conn[i] += 0.5f * rng_normal(&r);
+}
+
+/* Queries as randomize_conn, the query=input projections W_l (after the (L + 1) d queries) at
+ * 0.1 / sqrt(d): scores of order one, where finite differences stay accurate. */
+static void randomize_design(Model *m) {
+    Rng r;
+    rng_seed(&r, 78);
+    size_t n = m->vops->param_count(&m->cfg), nw = (size_t)(m->L + 1) * m->C;
+    for (size_t i = 0; i < n; i++)
+        m->p.conn[i] += (i < nw ? 0.5f : 0.1f / sqrtf((float)m->C)) * rng_normal(&r);
 }
 
 static Config variant_config(const char *variant, int n_layer, int blocks) {
@@ -87,6 +98,146 @@ START_TEST(test_attnres_options_by_hand) {
     float x0 = m.a.emb[0], x1 = m.a.sub_out[0];
     float w0 = expf(x0) / (expf(x0) + expf(x1)), want = w0 * x0 + (1 - w0) * x1;
     ck_assert_msg(fabsf(m.sub_in[1][0] - want) < 1e-5f, "h %g, want %g", m.sub_in[1][0], want);
+    model_free(&m);
+}
+END_TEST
+
+/* The Table-4 design options (docs/variants.md, section 2, "Design options"): input-dependent
+ * and static queries, a window over depth, heads, block size S; with other options and for both
+ * forms. Finite differences of every parameter (the d x d projections and the static logits
+ * included), as initialized and randomized. The step is 1e-3: at 2e-3 the central difference's
+ * truncation error (it grows as eps^2: 0.001, 0.004, 0.016, 0.063 at eps 0.5, 1, 2, 4 x 1e-3 for
+ * one random draw of query=input) passes the 5e-3 bound on some draws; at 1e-3 the worst is 2e-3.
+ */
+START_TEST(test_finite_differences_attnres_design) {
+    tu_fd_eps = 1e-3f;
+    const char *specs[] = {"attnres_full:query=input",
+                           "attnres_full:query=input,keynorm=off",
+                           "attnres_full:query=static",
+                           "attnres_full:query=static,score=sigmoid",
+                           "attnres_full:window=2",
+                           "attnres_full:heads=4",
+                           "attnres_full:heads=2,score=sigmoid,window=3",
+                           "attnres_block:query=input,blocks=2",
+                           "attnres_block:query=static,blocks=2",
+                           "attnres_block:window=1,blocks=3",
+                           "attnres_block:heads=2,keynorm=off,size=2",
+                           "attnres_block:query=input,heads=4,size=3"};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        Config c = variant_config("attnres_full", 3, 0);
+        tu_set(&c, "variant", specs[i]);
+        tu_randomize_conn = NULL;
+        tu_model_grad_check(&c);
+        tu_randomize_conn = randomize_design;
+        tu_model_grad_check(&c);
+    }
+    tu_randomize_conn = NULL;
+    tu_fd_eps = 2e-3f;
+}
+END_TEST
+
+/* The general path against the default one: query=input with W = 0 is the pseudo-query, so the
+ * same random queries give the same loss and gradients of every shared parameter (Full through
+ * the one-pass aggregate, Block through its two phases). */
+START_TEST(test_attnres_general_path_matches_default) {
+    const char *forms[][2] = {{"attnres_full", "attnres_full:query=input"},
+                              {"attnres_block:blocks=2", "attnres_block:blocks=2,query=input"}};
+    for (int f = 0; f < 2; f++) {
+        Config c = variant_config("attnres_full", 3, 0);
+        tu_set(&c, "variant", forms[f][0]);
+        Model a, b;
+        build(&a, c, 1);
+        tu_set(&c, "variant", forms[f][1]);
+        ck_assert_msg(model_build(&b, &c) == 0, "%s", rb_error());
+        size_t nw = a.vops->param_count(&a.cfg); /* the queries w_l, then b's projections */
+        memcpy(b.p.conn, a.p.conn, nw * sizeof(float));
+        tu_fill_batch(&b, 11);
+        model_zero_grad(&b);
+        model_forward(&b);
+        model_backward(&b);
+        ck_assert_msg(fabs(a.loss - b.loss) < 1e-6 * fabs(a.loss), "%s: %g vs %g", forms[f][1],
+                      a.loss, b.loss);
+        size_t shared = a.n_params; /* everything up to the end of the queries */
+        double worst = 0, scale = 0;
+        for (size_t k = 0; k < shared; k++) {
+            double e = fabs((double)a.grads[k] - b.grads[k]);
+            worst = e > worst ? e : worst;
+            scale = fabs(a.grads[k]) > scale ? fabs(a.grads[k]) : scale;
+        }
+        ck_assert_msg(worst <= 1e-5 * scale, "%s: gradients differ by %g (max %g)", forms[f][1],
+                      worst, scale);
+        model_free(&a);
+        model_free(&b);
+    }
+}
+END_TEST
+
+/* By hand at zero queries: window = 2 at L = 6 leaves consumer 5 reading e, v_4 and v_5 (1/3
+ * each, slots 1..3 at 0); static logits at 0 average like zero queries; heads = 2 with a query
+ * only in head 0's channels leaves head 1 uniform. */
+START_TEST(test_attnres_design_by_hand) {
+    Config c = variant_config("attnres_full", 3, 0);
+    tu_set(&c, "variant", "attnres_full:window=2");
+    Model m;
+    build(&m, c, 0);
+    double w[8];
+    ck_assert_int_eq(m.vops->depth_weights(&m.stream, 5, w, 8), 6);
+    double want[6] = {1.0 / 3, 0, 0, 0, 1.0 / 3, 1.0 / 3};
+    for (int k = 0; k < 6; k++) ck_assert_double_eq_tol(w[k], want[k], 1e-6);
+    size_t nd = (size_t)m.N * m.C;
+    for (size_t i = 0; i < nd; i++) {
+        double x = ((double)m.a.emb[i] + m.a.sub_out[3 * nd + i] + m.a.sub_out[4 * nd + i]) / 3;
+        ck_assert_double_eq_tol(m.sub_in[5][i], x, 1e-5);
+    }
+    model_free(&m);
+    tu_set(&c, "variant", "attnres_full:window=0,query=static");
+    build(&m, c, 0);
+    ck_assert_int_eq((int)m.vops->param_count(&m.cfg), 7 * 7); /* L + 1 consumers x M = 7 slots */
+    ck_assert_int_eq(m.vops->depth_weights(&m.stream, 3, w, 8), 4);
+    for (int k = 0; k < 4; k++) ck_assert_double_eq_tol(w[k], 0.25, 1e-6);
+    model_free(&m);
+    tu_set(&c, "variant", "attnres_full:query=pseudo,heads=2");
+    build(&m, c, 0);
+    int C = m.C;
+    m.p.conn[(size_t)1 * C] = 3.0f; /* sublayer 1's query, channel 0: head 0 only */
+    model_forward(&m);
+    const float *e = m.a.emb, *v1 = m.a.sub_out;
+    for (int t = 0; t < 4; t++) {
+        const float *et = e + (size_t)t * C, *vt = v1 + (size_t)t * C, *h = m.sub_in[1] + t * C;
+        float re = rms_inverse_row(et, C), rv = rms_inverse_row(vt, C); /* full-width key norm */
+        float z0 = 3.0f * re * et[0], z1 = 3.0f * rv * vt[0];
+        float a0 = expf(z0) / (expf(z0) + expf(z1));
+        ck_assert_double_eq_tol(h[0], a0 * et[0] + (1 - a0) * vt[0], 1e-5);
+        ck_assert_double_eq_tol(h[C - 1], 0.5 * (et[C - 1] + vt[C - 1]), 1e-5); /* head 1 */
+    }
+    model_free(&m);
+}
+END_TEST
+
+/* Bad combinations get one line naming the key and what is allowed. */
+START_TEST(test_attnres_design_refused) {
+    struct {
+        const char *spec, *says;
+    } bad[] = {{"attnres_full:window=6", "attnres_window"},
+               {"attnres_block:blocks=3,window=3", "allowed: 0 (all) or 1..2"},
+               {"attnres_full:heads=3", "does not divide d_model"},
+               {"attnres_full:query=static,heads=2", "needs a query"},
+               {"attnres_full:query=static,keynorm=off", "no effect with query=static"},
+               {"attnres_block:size=4", "attnres_block_size"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        Config c = variant_config("attnres_full", 3, 0); /* L = 6, d = 16 */
+        tu_set(&c, "variant", bad[i].spec);
+        ck_assert_msg(config_validate(&c) != 0, "%s accepted", bad[i].spec);
+        ck_assert_msg(strstr(rb_error(), bad[i].says) && !strchr(rb_error(), '\n'), "%s: %s",
+                      bad[i].spec, rb_error());
+    }
+    Config c = variant_config("attnres_full", 3, 0);
+    tu_set(&c, "variant", "attnres_block:size=3"); /* S = 3: N = 2 blocks */
+    ck_assert_msg(config_validate(&c) == 0, "%s", rb_error());
+    Model m;
+    build(&m, c, 0);
+    double w[8];
+    ck_assert_int_eq(m.vops->depth_weights(&m.stream, 6, w, 8), 3); /* readout: e, b_1, b_2 */
     model_free(&m);
 }
 END_TEST
@@ -209,6 +360,17 @@ START_TEST(test_variant_flops) {
     ck_assert_double_eq(flops_per_token(&c) - base, 11 * 192 + 4 * 16);
     tu_set(&c, "attnres_score", "sigmoid"); /* the same work as softmax */
     ck_assert_double_eq(flops_per_token(&c) - base, 11 * 192 + 4 * 16);
+    /* Full, L = 4 (15 sources over the 5 consumers): static weights 6d per source, no norms */
+    tu_set(&c, "variant", "attnres_full:score=softmax,keynorm=on,query=static");
+    ck_assert_double_eq(flops_per_token(&c) - base, 15 * 6 * 16);
+    /* window = 1: consumers read 1, 2, 2, 2, 2 sources */
+    tu_set(&c, "variant", "attnres_full:query=pseudo,window=1");
+    ck_assert_double_eq(flops_per_token(&c) - base, 9 * 14 * 16 + 4 * 32 + 32);
+    /* query=input: + three d x d products (6 d^2) and 7d per consumer */
+    tu_set(&c, "variant", "attnres_full:window=0,query=input");
+    ck_assert_double_eq(flops_per_token(&c) - base, 3520 + 5 * (6 * 256 + 7 * 16));
+    tu_set(&c, "variant", "attnres_full:query=pseudo,heads=4"); /* heads split the same dots */
+    ck_assert_double_eq(flops_per_token(&c) - base, 3520);
 }
 END_TEST
 
@@ -255,6 +417,10 @@ static Suite *variants_suite(void) {
     tcase_add_test(tc, test_finite_differences);
     tcase_add_test(tc, test_finite_differences_attnres_options);
     tcase_add_test(tc, test_attnres_options_by_hand);
+    tcase_add_test(tc, test_finite_differences_attnres_design);
+    tcase_add_test(tc, test_attnres_general_path_matches_default);
+    tcase_add_test(tc, test_attnres_design_by_hand);
+    tcase_add_test(tc, test_attnres_design_refused);
     tcase_add_test(tc, test_every_variant_by_construction);
     tcase_add_test(tc, test_block_sources_worked_example);
     tcase_add_test(tc, test_full_uniform_at_zero_queries);

@@ -39,10 +39,12 @@ double tu_fd_directional(tu_loss_fn f, void *ctx, float *x, const float *dir, lo
 double tu_grad_check(tu_loss_fn f, void *ctx, float *x, const float *g, long n, float eps, int k);
 
 /* Finite differences of the mean loss wrt every parameter tensor of a model built from c (along
- * grad/|grad| and on the 8 largest entries, eps 2e-3, tolerance 5e-3; see testutil.c). If
+ * grad/|grad| and on the 8 largest entries, eps tu_fd_eps, tolerance 5e-3; see testutil.c). If
  * tu_randomize_conn is set it is applied to the model first (non-trivial connection weights). */
 void tu_model_grad_check(const Config *c);
 extern void (*tu_randomize_conn)(Model *m);
+/* The finite-difference step of tu_model_grad_check (default 2e-3, see testutil.c). */
+extern float tu_fd_eps;
 
 #define RB_TEST_MAIN(suite_fn)                                                                     \
     int main(void) {                                                                               \

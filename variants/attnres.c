@@ -11,7 +11,12 @@
  *
  * Backward: db_k accumulates dL/db_k, racc the gradient of the current block's partial sums;
  * dL/dv_l = db_{n+1} + racc, complete when commit_backward(l) runs because every consumer of
- * b_{n+1} and of p_{l'>l} comes later in the forward order. */
+ * b_{n+1} and of p_{l'>l} comes later in the forward order.
+ *
+ * The paper's design ablations (query=input|static, window=W, heads=H; docs/variants.md section
+ * 2) run on a general path (aggregate_general / source_backward_general), for Full and Block
+ * alike (their queries or windows differ per sublayer, so Block's two phases do not apply). The
+ * default path is kept as it was, bit for bit; a test holds the general path to it. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -23,24 +28,34 @@
 typedef struct {
     int L, N, S, d, ntok, M; /* M = N + 1: most sources any consumer has */
     int sigmoid, keynorm;    /* options: sigmoid scores instead of softmax; RMSNorm on the keys */
+    int query, window, H;    /* options: QUERY_*, sources kept besides e (0: all), heads */
+    int general;             /* a non-default query, window or heads: the general path */
+    int MH;                  /* scores per token of one consumer: M sources x H heads */
     float *blocks;           /* (N, ntok, d) block sums b_1..b_N (S > 1 only) */
     float *partial;          /* (L - N, ntok, d) partial sum read by each sublayer with j > 0 */
     float *h;                /* (L + 1, ntok, d) aggregated inputs, then the readout */
     float *rinv_b, *rinv_p;  /* (N + 1, ntok), (L - N, ntok) */
-    float *a, *z;            /* (L + 1, ntok, M) softmax weights and scores */
+    float *a, *z;            /* (L + 1, ntok, MH) depth weights and scores */
+    float *q;                /* (L + 1, ntok, d) per-token queries (query=input) */
     float *db, *racc, *dv;   /* scratch: (N + 1, ntok, d), (ntok, d), (ntok, d) */
+    float *dq, *dk, *ds;     /* scratch (general path): (ntok, d), (ntok, d), (ntok, M) */
 } Lay;
 
-enum { ATTNRES_FULL, ATTNRES_BLOCK }; /* the flavours (VariantOps.flavour) */
+enum { ATTNRES_FULL, ATTNRES_BLOCK };       /* the flavours (VariantOps.flavour) */
+enum { MAX_HEADS = 64, MAX_SCORES = 1024 }; /* heads; scores per token of one consumer (M H) */
+enum { SCORE_SOFTMAX, SCORE_SIGMOID };
+enum { KEYNORM_ON, KEYNORM_OFF };
+enum { QUERY_PSEUDO, QUERY_INPUT, QUERY_STATIC };
 
 static int is_full(const Config *c) {
     return c->vt->flavour == ATTNRES_FULL;
 }
+/* N: L for Full; for Block the block count, or L / S when the block size S is given. */
 static int n_blocks(const Config *c) {
-    return is_full(c) ? config_n_sub(c) : (int)config_option(c, "attnres_blocks");
+    if (is_full(c)) return config_n_sub(c);
+    int size = (int)config_option(c, "attnres_block_size");
+    return size > 0 ? config_n_sub(c) / size : (int)config_option(c, "attnres_blocks");
 }
-enum { SCORE_SOFTMAX, SCORE_SIGMOID };
-enum { KEYNORM_ON, KEYNORM_OFF };
 
 /* Points y into acts/scratch (or only counts when they are NULL); returns {acts, scratch} sizes. */
 static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratch, size_t *na,
@@ -48,22 +63,32 @@ static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratc
     y->L = config_n_sub(c);
     y->N = n_blocks(c);
     y->sigmoid = (int)config_option(c, "attnres_score") == SCORE_SIGMOID;
-    y->keynorm = (int)config_option(c, "attnres_keynorm") == KEYNORM_ON;
+    y->query = (int)config_option(c, "attnres_query");
+    y->window = (int)config_option(c, "attnres_window");
+    y->H = (int)config_option(c, "attnres_heads");
+    /* static weights have no keys: no key norm to compute */
+    y->keynorm = (int)config_option(c, "attnres_keynorm") == KEYNORM_ON && y->query != QUERY_STATIC;
+    y->general = y->query != QUERY_PSEUDO || y->window > 0 || y->H > 1;
     y->S = y->L / y->N;
     y->d = c->d_model;
     y->ntok = ntok;
     y->M = y->N + 1;
+    y->MH = y->M * y->H;
     size_t nd = (size_t)ntok * y->d, a = 0, s = 0;
     y->blocks = rb_carve(acts, &a, y->S > 1 ? y->N * nd : 0);
     y->partial = rb_carve(acts, &a, (size_t)(y->L - y->N) * nd);
     y->h = rb_carve(acts, &a, (size_t)(y->L + 1) * nd);
     y->rinv_b = rb_carve(acts, &a, (size_t)(y->N + 1) * ntok);
     y->rinv_p = rb_carve(acts, &a, (size_t)(y->L - y->N) * ntok);
-    y->a = rb_carve(acts, &a, (size_t)(y->L + 1) * ntok * y->M);
-    y->z = rb_carve(acts, &a, (size_t)(y->L + 1) * ntok * y->M);
+    y->a = rb_carve(acts, &a, (size_t)(y->L + 1) * ntok * y->MH);
+    y->z = rb_carve(acts, &a, (size_t)(y->L + 1) * ntok * y->MH);
+    y->q = rb_carve(acts, &a, y->query == QUERY_INPUT ? (size_t)(y->L + 1) * nd : 0);
     y->db = rb_carve(scratch, &s, (size_t)(y->N + 1) * nd);
     y->racc = rb_carve(scratch, &s, nd);
     y->dv = rb_carve(scratch, &s, nd);
+    y->dq = rb_carve(scratch, &s, y->general && y->query != QUERY_STATIC ? nd : 0);
+    y->dk = rb_carve(scratch, &s, y->query == QUERY_INPUT ? nd : 0);
+    y->ds = rb_carve(scratch, &s, y->query == QUERY_STATIC ? (size_t)ntok * y->M : 0);
     if (na) *na = a;
     if (ns) *ns = s;
 }
@@ -83,29 +108,62 @@ static Lay lay_of(const Stream *st) {
 }
 
 static int attnres_check(const Config *c) {
-    int L = config_n_sub(c), N = n_blocks(c);
+    int L = config_n_sub(c), N = n_blocks(c), size = (int)config_option(c, "attnres_block_size");
+    if (!is_full(c) && size > 0 && (size > L || L % size != 0))
+        return rb_fail("key 'attnres_block_size': %d does not divide the L = 2*n_layer = %d "
+                       "sublayers (allowed: divisors of %d, or 0 to use attnres_blocks)",
+                       size, L, L);
     if (!is_full(c) && (N > L || L % N != 0))
         return rb_fail("key 'attnres_blocks': %d does not divide the L = 2*n_layer = %d sublayers "
                        "(allowed: divisors of %d)",
                        N, L, L);
     if (L + 1 > RB_MAX_SUB) return rb_fail("attnres: at most %d sublayers", RB_MAX_SUB - 1);
+    int window = (int)config_option(c, "attnres_window"),
+        H = (int)config_option(c, "attnres_heads");
+    int query = (int)config_option(c, "attnres_query");
+    if (window >= N)
+        return rb_fail("key 'attnres_window': %d keeps every source (the readout has %d besides "
+                       "the embedding); allowed: 0 (all) or 1..%d",
+                       window, N, N - 1);
+    if (c->d_model % H != 0)
+        return rb_fail("key 'attnres_heads': %d does not divide d_model = %d", H, c->d_model);
+    if ((N + 1) * H > MAX_SCORES)
+        return rb_fail("key 'attnres_heads': %d heads x %d sources = %d scores per token (at most "
+                       "%d)",
+                       H, N + 1, (N + 1) * H, MAX_SCORES);
+    if (query == QUERY_STATIC && H > 1)
+        return rb_fail("key 'attnres_heads': %d needs a query; query=static has one scalar weight "
+                       "per source (allowed with static: 1)",
+                       H);
+    if (query == QUERY_STATIC && (int)config_option(c, "attnres_keynorm") == KEYNORM_OFF)
+        return rb_fail("key 'attnres_keynorm': off has no effect with query=static (static "
+                       "weights read no keys); leave it at its default");
     return 0;
 }
 
-/* sweep: the largest divisor of L not above the requested number of blocks */
+/* sweep: the largest divisor of L not above the requested number of blocks (or, when the block
+ * size S is given, not above the requested S) */
 static void attnres_fit_shape(Config *c) {
-    int L = config_n_sub(c), N = n_blocks(c) < L ? n_blocks(c) : L;
+    int L = config_n_sub(c), size = (int)config_option(c, "attnres_block_size");
+    const char *key = size > 0 ? "attnres_block_size" : "attnres_blocks";
+    int want = size > 0 ? size : n_blocks(c), N = want < L ? want : L;
     while (L % N) N--;
     char v[16];
     snprintf(v, sizeof v, "%d", N);
-    config_set(c, "attnres_blocks", v, "fit_shape");
+    config_set(c, key, v, "fit_shape");
 }
 
+/* Parameters: a pseudo-query w_l per consumer ((L + 1) d); with query=input also a d x d
+ * projection W_l per consumer after them; with query=static only M logits per consumer. */
 static size_t attnres_params(const Config *c) {
-    return (size_t)(config_n_sub(c) + 1) * c->d_model;
+    size_t L1 = (size_t)config_n_sub(c) + 1, d = (size_t)c->d_model;
+    int query = (int)config_option(c, "attnres_query");
+    if (query == QUERY_STATIC) return L1 * (size_t)(n_blocks(c) + 1);
+    return L1 * d + (query == QUERY_INPUT ? L1 * d * d : 0);
 }
 static void attnres_init(const Config *c, float *params, Rng *rng) {
-    memset(params, 0, attnres_params(c) * sizeof(float)); /* zero queries: uniform at step 0 */
+    (void)rng; /* zero queries, projections and logits: uniform weights at step 0 */
+    memset(params, 0, attnres_params(c) * sizeof(float));
 }
 static size_t attnres_acts(const Config *c, int ntok) {
     Lay y;
@@ -142,21 +200,37 @@ static int partial_index(const Lay *y, int l) {
     return l / y->S * (y->S - 1) + l % y->S - 1;
 }
 
-/* The sources of consumer l: values, their 1/rms rows and where their gradients accumulate. */
-static int sources(const Stream *st, const Lay *y, int l, const float **src, const float **rinv,
-                   float **dsrc) {
+/* The slots consumer l reads, as indices into the M source slots: 0..n the completed block sums
+ * (0 = e), n + 1 the partial sum (j > 0). With window = W only e and the last W others. */
+static int source_slots(const Lay *y, int l, int *slot) {
     int n = l == y->L ? y->N : l / y->S, j = l == y->L ? 0 : l % y->S, m = 0;
-    size_t nd = (size_t)y->ntok * y->d;
-    for (int k = 0; k <= n; k++, m++) {
-        src[m] = block_rep(st, y, k);
-        rinv[m] = y->rinv_b + (size_t)k * y->ntok;
-        dsrc[m] = y->db + k * nd;
+    for (int k = 0; k <= n + (j > 0); k++) slot[m++] = k;
+    if (y->window > 0 && m - 1 > y->window) {
+        memmove(slot + 1, slot + m - y->window, y->window * sizeof(int));
+        m = 1 + y->window;
     }
-    if (j > 0) {
-        int pi = partial_index(y, l);
-        src[m] = y->partial + pi * nd;
-        rinv[m] = y->rinv_p + (size_t)pi * y->ntok;
-        dsrc[m++] = y->racc;
+    return m;
+}
+
+/* The sources of consumer l: values, their 1/rms rows and where their gradients accumulate
+ * (slot, when not NULL, receives their slot indices). */
+static int sources(const Stream *st, const Lay *y, int l, const float **src, const float **rinv,
+                   float **dsrc, int *slot) {
+    int n = l == y->L ? y->N : l / y->S, at[RB_MAX_SUB + 1];
+    int m = source_slots(y, l, slot ? slot : at);
+    const int *k = slot ? slot : at;
+    size_t nd = (size_t)y->ntok * y->d;
+    for (int s = 0; s < m; s++) {
+        if (k[s] <= n) {
+            src[s] = block_rep(st, y, k[s]);
+            rinv[s] = y->rinv_b + (size_t)k[s] * y->ntok;
+            dsrc[s] = y->db + k[s] * nd;
+        } else {
+            int pi = partial_index(y, l);
+            src[s] = y->partial + pi * nd;
+            rinv[s] = y->rinv_p + (size_t)pi * y->ntok;
+            dsrc[s] = y->racc;
+        }
     }
     return m;
 }
@@ -166,7 +240,7 @@ static const float *aggregate(Stream *st, int l) {
     Lay y = lay_of(st);
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
-    int m = sources(st, &y, l, src, rinv, dsrc), d = y.d, M = y.M;
+    int m = sources(st, &y, l, src, rinv, dsrc, NULL), d = y.d, M = y.M;
     const float *w = st->params + (size_t)l * d;
     float *h = y.h + (size_t)l * y.ntok * d;
     float *a = y.a + (size_t)l * y.ntok * M, *z = y.z + (size_t)l * y.ntok * M;
@@ -198,6 +272,160 @@ static const float *aggregate(Stream *st, int l) {
     return h;
 }
 
+/* The general path (docs/variants.md, section 2, "Design options"): queries q_l(t) = w_l, or
+ * w_l + rinv_last(t) W_l x_last(t) (query=input: x_last the latest source, the one nearest the
+ * consumer), or no query at all (query=static: a learned logit per source slot); H heads each
+ * score and normalize over the sources on their own d/H channels; window=W keeps e and the last
+ * W sources. Scores z[s H + g] (head g), weights a likewise. */
+static const float *query_row(const Stream *st, const Lay *y, int l, int t) {
+    if (y->query == QUERY_INPUT) return y->q + ((size_t)l * y->ntok + t) * y->d;
+    return st->params + (size_t)l * y->d;
+}
+static const float *projection(const Stream *st, const Lay *y, int l) { /* W_l, (d, d) */
+    return st->params + (size_t)(y->L + 1) * y->d + (size_t)l * y->d * y->d;
+}
+
+/* query=input: q = rinv_last * (x_last W_l^T) + w_l, one sgemm over the tokens. */
+static void input_queries(Stream *st, const Lay *y, int l, const float *x, const float *rinv) {
+    int d = y->d;
+    float *q = y->q + (size_t)l * y->ntok * d;
+    const float *w = st->params + (size_t)l * d;
+    matmul_forward(q, x, projection(st, y, l), y->ntok, d, d);
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < y->ntok; t++)
+        for (int i = 0; i < d; i++) q[(size_t)t * d + i] = rinv[t] * q[(size_t)t * d + i] + w[i];
+}
+
+static const float *aggregate_general(Stream *st, int l) {
+    Lay y = lay_of(st);
+    const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
+    float *dsrc[RB_MAX_SUB + 1];
+    int slot[RB_MAX_SUB + 1];
+    int m = sources(st, &y, l, src, rinv, dsrc, slot), d = y.d, H = y.H, dg = d / H, MH = y.MH;
+    if (y.query == QUERY_INPUT) input_queries(st, &y, l, src[m - 1], rinv[m - 1]);
+    const float *logit = st->params + (size_t)l * y.M; /* query=static */
+    float *h = y.h + (size_t)l * y.ntok * d;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < y.ntok; t++) {
+        float *at = y.a + ((size_t)l * y.ntok + t) * MH, *zt = y.z + ((size_t)l * y.ntok + t) * MH;
+        const float *q = query_row(st, &y, l, t);
+        float *ht = h + (size_t)t * d;
+        for (int s = 0; s < m; s++) {
+            const float *x = src[s] + (size_t)t * d;
+            for (int g = 0; g < H; g++) {
+                float dot = 0;
+                for (int i = g * dg; i < (g + 1) * dg; i++) dot += q[i] * x[i];
+                zt[s * H + g] = y.query == QUERY_STATIC ? logit[slot[s]] : rinv[s][t] * dot;
+            }
+        }
+        for (int g = 0; g < H; g++) {
+            float mx = -INFINITY, sum = 0;
+            for (int s = 0; s < m; s++) mx = zt[s * H + g] > mx ? zt[s * H + g] : mx;
+            for (int s = 0; s < m; s++) {
+                float *as = &at[s * H + g];
+                *as = y.sigmoid ? sigmoidf(zt[s * H + g]) : expf(zt[s * H + g] - mx);
+                sum += *as;
+            }
+            if (!y.sigmoid)
+                for (int s = 0; s < m; s++) at[s * H + g] /= sum;
+        }
+        memset(ht, 0, d * sizeof(float));
+        for (int s = 0; s < m; s++) {
+            const float *x = src[s] + (size_t)t * d;
+            for (int g = 0; g < H; g++)
+                for (int i = g * dg; i < (g + 1) * dg; i++) ht[i] += at[s * H + g] * x[i];
+        }
+    }
+    return h;
+}
+
+/* query=input backward, from dq = dL/dq per token (y->dq): q = w + r W x gives, with
+ * dq' = r dq, dW += dq'^T x and dk = dq' W (one sgemm each, as a matmul's backward); the latest
+ * source gets dx += dk - (r/d) (dq' . (q - w)) x, the second term through r = 1/rms(x) and only
+ * with the key norm (r W x = q - w). */
+static void query_input_backward(Stream *st, const Lay *y, int l, const float *x, const float *rinv,
+                                 float *dx) {
+    int d = y->d;
+    const float *w = st->params + (size_t)l * d, *q = y->q + (size_t)l * y->ntok * d;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < y->ntok; t++)
+        for (int i = 0; i < d; i++) y->dq[(size_t)t * d + i] *= rinv[t];
+    float *grad_w = st->grads + (size_t)(y->L + 1) * d + (size_t)l * d * d;
+    matmul_backward(y->dk, grad_w, y->dq, x, projection(st, y, l), y->ntok, d, d, 0.0f);
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < y->ntok; t++) {
+        const float *dqt = y->dq + (size_t)t * d, *qt = q + (size_t)t * d, *xt = x + (size_t)t * d;
+        const float *dk = y->dk + (size_t)t * d;
+        float c = 0, *dxt = dx + (size_t)t * d;
+        if (y->keynorm) {
+            for (int i = 0; i < d; i++) c += dqt[i] * (qt[i] - w[i]);
+            c *= rinv[t] / d;
+        }
+        for (int i = 0; i < d; i++) dxt[i] += dk[i] - c * xt[i];
+    }
+}
+
+/* Backward of the general path for consumer l, g = dL/dh_l. Per token and head (channels of the
+ * head only): da_s = g . x_s; ds_s = a_s (da_s - sum a da) (softmax) or a_s (1 - a_s) da_s;
+ * dx_s += a_s g + ds_s r_s q; dq += ds_s r_s x_s; with the key norm also
+ * dx_s -= r_s^2 / d (sum over heads ds_s z_s) x_s. Then dq flows into w_l (sum over tokens) and,
+ * for query=input, into W_l and the latest source; query=static sums ds into its logits. */
+static void source_backward_general(Stream *st, int l, const float *g) {
+    Lay y = lay_of(st);
+    const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
+    float *dsrc[RB_MAX_SUB + 1];
+    int slot[RB_MAX_SUB + 1];
+    int m = sources(st, &y, l, src, rinv, dsrc, slot), d = y.d, H = y.H, dg = d / H, MH = y.MH;
+    int stat = y.query == QUERY_STATIC;
+    if (stat) memset(y.ds, 0, (size_t)y.ntok * y.M * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < y.ntok; t++) {
+        const float *gt = g + (size_t)t * d, *q = query_row(st, &y, l, t);
+        const float *at = y.a + ((size_t)l * y.ntok + t) * MH;
+        const float *zt = y.z + ((size_t)l * y.ntok + t) * MH;
+        float *dq = stat ? NULL : y.dq + (size_t)t * d;
+        float da[MAX_SCORES], mean[MAX_HEADS] = {0};
+        if (dq) memset(dq, 0, d * sizeof(float));
+        for (int s = 0; s < m; s++) {
+            const float *x = src[s] + (size_t)t * d;
+            for (int h = 0; h < H; h++) {
+                float dot = 0;
+                for (int i = h * dg; i < (h + 1) * dg; i++) dot += gt[i] * x[i];
+                da[s * H + h] = dot;
+                mean[h] += at[s * H + h] * dot;
+            }
+        }
+        for (int s = 0; s < m; s++) {
+            const float *x = src[s] + (size_t)t * d;
+            float *dx = dsrc[s] + (size_t)t * d, r = rinv[s][t], zsum = 0;
+            for (int h = 0; h < H; h++) {
+                float a = at[s * H + h];
+                float ds = y.sigmoid ? a * (1 - a) * da[s * H + h] : a * (da[s * H + h] - mean[h]);
+                if (stat) y.ds[(size_t)t * y.M + slot[s]] = ds;
+                for (int i = h * dg; i < (h + 1) * dg; i++) {
+                    dx[i] += a * gt[i] + (stat ? 0.0f : ds * r * q[i]);
+                    if (dq) dq[i] += ds * r * x[i];
+                }
+                zsum += ds * zt[s * H + h];
+            }
+            if (y.keynorm) {
+                float cx = r * r * zsum / d;
+                for (int i = 0; i < d; i++) dx[i] -= cx * x[i];
+            }
+        }
+    }
+    float *dw = st->grads + (size_t)l * (stat ? y.M : d); /* logits, or w_l */
+    if (stat) {
+        for (int t = 0; t < y.ntok; t++)
+            for (int k = 0; k < y.M; k++) dw[k] += y.ds[(size_t)t * y.M + k];
+        return;
+    }
+    for (int t = 0; t < y.ntok; t++)
+        for (int i = 0; i < d; i++) dw[i] += y.dq[(size_t)t * d + i];
+    if (y.query == QUERY_INPUT)
+        query_input_backward(st, &y, l, src[m - 1], rinv[m - 1], dsrc[m - 1]);
+}
+
 static void attnres_begin(Stream *st, const float *emb) {
     Lay y = lay_of(st);
     st->value[0] = emb;
@@ -211,7 +439,7 @@ static void attnres_begin(Stream *st, const float *emb) {
 static void block_phase1(Stream *st, const Lay *y, int l0) {
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
-    int m0 = sources(st, y, l0, src, rinv, dsrc), d = y->d, M = y->M, S = y->S;
+    int m0 = sources(st, y, l0, src, rinv, dsrc, NULL), d = y->d, M = y->M, S = y->S;
     size_t zrow = (size_t)y->ntok * M, hrow = (size_t)y->ntok * d;
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < y->ntok; t++) {
@@ -251,7 +479,7 @@ static void block_phase1(Stream *st, const Lay *y, int l0) {
 static const float *block_phase2(Stream *st, const Lay *y, int l) {
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
-    int m = sources(st, y, l, src, rinv, dsrc), d = y->d, M = y->M;
+    int m = sources(st, y, l, src, rinv, dsrc, NULL), d = y->d, M = y->M;
     int m0 = l % y->S ? m - 1 : m; /* completed sources; the last one is p when j > 0 */
     const float *w = st->params + (size_t)l * d;
     float *h = y->h + (size_t)l * y->ntok * d;
@@ -299,6 +527,7 @@ static const float *block_phase2(Stream *st, const Lay *y, int l) {
 
 static const float *attnres_input(Stream *st, int l) {
     Lay y = lay_of(st);
+    if (y.general) return aggregate_general(st, l);
     if (y.S == 1) return aggregate(st, l); /* Full: one query per source set */
     if (l % y.S == 0) block_phase1(st, &y, l);
     return block_phase2(st, &y, l);
@@ -328,7 +557,8 @@ static void attnres_commit(Stream *st, int l, const float *v) {
 }
 
 static const float *attnres_output(Stream *st) {
-    return aggregate(st, lay_of(st).L);
+    Lay y = lay_of(st);
+    return y.general ? aggregate_general(st, y.L) : aggregate(st, y.L);
 }
 
 /* Backward of consumer l (docs/variants.md, section 2): g = dL/dh_l per token. */
@@ -336,7 +566,7 @@ static void source_backward(Stream *st, int l, const float *g) {
     Lay y = lay_of(st);
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
-    int m = sources(st, &y, l, src, rinv, dsrc), d = y.d, M = y.M, used = 1;
+    int m = sources(st, &y, l, src, rinv, dsrc, NULL), d = y.d, M = y.M, used = 1;
     const float *w = st->params + (size_t)l * d;
     const float *a = y.a + (size_t)l * y.ntok * M, *z = y.z + (size_t)l * y.ntok * M;
 #pragma omp parallel
@@ -383,7 +613,7 @@ static void attnres_output_backward(Stream *st, const float *dout) {
     Lay y = lay_of(st);
     memset(y.db, 0, (size_t)(y.N + 1) * y.ntok * y.d * sizeof(float));
     memset(y.racc, 0, (size_t)y.ntok * y.d * sizeof(float));
-    source_backward(st, y.L, dout);
+    (y.general ? source_backward_general : source_backward)(st, y.L, dout);
 }
 
 static const float *attnres_commit_backward(Stream *st, int l) {
@@ -398,7 +628,7 @@ static const float *attnres_commit_backward(Stream *st, int l) {
 }
 
 static void attnres_input_backward(Stream *st, int l, const float *dh) {
-    source_backward(st, l, dh);
+    (lay_of(st).general ? source_backward_general : source_backward)(st, l, dh);
 }
 
 static void attnres_begin_backward(Stream *st, float *demb) {
@@ -407,30 +637,41 @@ static void attnres_begin_backward(Stream *st, float *demb) {
 }
 
 /* Per token, per source of each consumer: forward dot + axpy (4d), backward dot (2d), dw (2d),
- * dsrc (6d) = 14d. Per sublayer output: 1/rms (2d) and, for S > 1, the partial sum (d). */
+ * dsrc (6d) = 14d; 12d without the key norm (its Jacobian term in dsrc drops); 6d for static
+ * weights (axpy, backward dot, dsrc). Heads split the same dots. Per sublayer output: 1/rms (2d,
+ * with the key norm) and, for S > 1, the partial sum (d); the embedding's 1/rms (2d).
+ * query=input adds per consumer three d x d products (forward, dW, dx: 6 d^2) and 7d of scaling. */
 static double attnres_flops(const Config *c) {
-    int L = config_n_sub(c), N = n_blocks(c), S = L / N;
-    int keynorm = (int)config_option(c, "attnres_keynorm") == KEYNORM_ON;
-    double d = c->d_model, sources = 0;
-    for (int l = 0; l <= L; l++) sources += (l == L ? N : l / S) + 1 + (l < L && l % S > 0);
-    if (!keynorm) /* no 1/rms per output, no norm term (2d) in each source's gradient */
-        return 12 * d * sources + L * (S > 1 ? d : 0);
-    return 14 * d * sources + L * (2 * d + (S > 1 ? d : 0)) + 2 * d;
+    Lay y;
+    layout(&y, c, 1, NULL, NULL, NULL, NULL);
+    double d = c->d_model, sources = 0,
+           per_source = y.query == QUERY_STATIC ? 6 * d
+                        : y.keynorm             ? 14 * d
+                                                : 12 * d;
+    int slot[RB_MAX_SUB + 1];
+    for (int l = 0; l <= y.L; l++) sources += source_slots(&y, l, slot);
+    double f = per_source * sources + y.L * (y.S > 1 ? d : 0);
+    if (y.keynorm) f += y.L * 2 * d + 2 * d;
+    if (y.query == QUERY_INPUT) f += (y.L + 1) * (6 * d * d + 7 * d);
+    return f;
 }
 
+/* Mean weight over tokens (and heads) per source, placed at the source's slot (a window leaves
+ * the slots it skips at 0); returns the number of slots up to the last one read. */
 static int attnres_weights(const Stream *st, int c, double *w, int max) {
     Lay y = lay_of(st);
     if (c > y.L) return -1;
-    const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
-    float *dsrc[RB_MAX_SUB + 1];
-    int m = sources(st, &y, c, src, rinv, dsrc);
-    const float *a = y.a + (size_t)c * y.ntok * y.M;
-    for (int s = 0; s < m && s < max; s++) {
+    int slot[RB_MAX_SUB + 1], m = source_slots(&y, c, slot), n = slot[m - 1] + 1;
+    for (int k = 0; k < n && k < max; k++) w[k] = 0;
+    const float *a = y.a + (size_t)c * y.ntok * y.MH;
+    for (int s = 0; s < m; s++) {
+        if (slot[s] >= max) continue;
         double acc = 0;
-        for (int t = 0; t < y.ntok; t++) acc += a[(size_t)t * y.M + s];
-        w[s] = acc / y.ntok;
+        for (int t = 0; t < y.ntok; t++)
+            for (int g = 0; g < y.H; g++) acc += a[(size_t)t * y.MH + s * y.H + g];
+        w[slot[s]] = acc / ((double)y.ntok * y.H);
     }
-    return m;
+    return n;
 }
 
 /* The running sources after sublayer l (what consumer l+1 can read): RMS over all of them, from
@@ -439,7 +680,7 @@ static double attnres_stream_rms(const Stream *st, int l) {
     Lay y = lay_of(st);
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
-    int m = sources(st, &y, l + 1, src, rinv, dsrc);
+    int m = sources(st, &y, l + 1, src, rinv, dsrc, NULL);
     double ms = 0;
     for (int s = 0; s < m; s++)
         for (int t = 0; t < y.ntok; t++) {
@@ -466,22 +707,48 @@ static double attnres_stream_rms(const Stream *st, int l) {
 
 static const char *const SCORES[] = {"softmax", "sigmoid", NULL};
 static const char *const ON_OFF[] = {"on", "off", NULL};
-#define SCORE_OPTION                                                                               \
+static const char *const QUERIES[] = {"pseudo", "input", "static", NULL};
+#define ATTNRES_OPTIONS                                                                            \
+    {"attnres_score",                                                                              \
+     "score",                                                                                      \
+     0,                                                                                            \
+     1,                                                                                            \
+     SCORE_SOFTMAX,                                                                                \
+     SCORES,                                                                                       \
+     "depth weights: softmax over the sources, or an independent sigmoid gate per source"},        \
+        {"attnres_keynorm",                                                                        \
+         "keynorm",                                                                                \
+         0,                                                                                        \
+         1,                                                                                        \
+         KEYNORM_ON,                                                                               \
+         ON_OFF,                                                                                   \
+         "RMSNorm on the keys (off: scores from the raw sources)"},                                \
+        {"attnres_query",                                                                          \
+         "query",                                                                                  \
+         0,                                                                                        \
+         2,                                                                                        \
+         QUERY_PSEUDO,                                                                             \
+         QUERIES,                                                                                  \
+         "pseudo: a learned vector per consumer; input: plus a d x d projection of the latest "    \
+         "source; static: a learned weight per source, no query"},                                 \
+        {"attnres_window",                                                                         \
+         "window",                                                                                 \
+         0,                                                                                        \
+         256,                                                                                      \
+         0,                                                                                        \
+         NULL,                                                                                     \
+         "read the embedding and only the last W other sources (0: all)"},                         \
     {                                                                                              \
-        "attnres_score", "score", 0, 1, SCORE_SOFTMAX, SCORES,                                     \
-            "depth weights: softmax over the sources, or an independent sigmoid gate per source"   \
+        "attnres_heads", "heads", 1, MAX_HEADS, 1, NULL,                                           \
+            "split the width into H groups, each with its own weights over depth"                  \
     }
-#define KEYNORM_OPTION                                                                             \
-    {                                                                                              \
-        "attnres_keynorm", "keynorm", 0, 1, KEYNORM_ON, ON_OFF,                                    \
-            "RMSNorm on the keys (off: scores from the raw sources)"                               \
-    }
-static const VariantOption full_options[] = {SCORE_OPTION, KEYNORM_OPTION};
+static const VariantOption full_options[] = {ATTNRES_OPTIONS};
 static const VariantOption block_options[] = {
     {"attnres_blocks", "blocks", 1, 256, 4, NULL,
      "number of blocks N (L = 2*n_layer divisible by N)"},
-    SCORE_OPTION,
-    KEYNORM_OPTION,
+    {"attnres_block_size", "size", 0, 256, 0, NULL,
+     "sublayers per block S (N = L/S; 0: use blocks)"},
+    ATTNRES_OPTIONS,
 };
 
 const VariantOps variant_attnres_full = {
@@ -489,7 +756,7 @@ const VariantOps variant_attnres_full = {
     .summary = "softmax attention over all earlier sublayer outputs (Full AttnRes)",
     .flavour = ATTNRES_FULL,
     .options = full_options,
-    .n_options = 2,
+    .n_options = sizeof full_options / sizeof full_options[0],
     ATTNRES_OPS,
 };
 
@@ -498,7 +765,7 @@ const VariantOps variant_attnres_block = {
     .summary = "attention over N block sums + the partial sum (Block AttnRes)",
     .flavour = ATTNRES_BLOCK,
     .options = block_options,
-    .n_options = 3,
+    .n_options = sizeof block_options / sizeof block_options[0],
     .fit_shape = attnres_fit_shape,
     ATTNRES_OPS,
 };
