@@ -26,6 +26,8 @@ for part in ${parts[@]}; do
          $R ablate --config $C/part2_depth.ini --variants prenorm,attnres_full,attnres_block,mhc \
            --seeds 1,2,3,4 --name part2-depth-L$L n_layer=$L $OUT
        done
+       $R plot --trend n_layer --out results/reference/campaign/part2-depth-trend \
+         results/reference/campaign/part2-depth-L{2,4,8,16}
      fi ;;
   3) if [ $TEXT = 1 ]; then
        while read -r L D H TOK WU NB; do
@@ -45,7 +47,7 @@ SHAPES
   5) $R ablate --config $C/part5_compose.ini --variants prenorm,attnres_full,attnres_block,mhc \
        --seeds 1,2,3,4 --name part5-compose $OUT ;;
   6) [ $TEXT = 1 ] && $R ablate --config $C/part6_table4.ini \
-       --variants prenorm,attnres_full,attnres_block,attnres_full:score=sigmoid,attnres_full:keynorm=off,attnres_block:keynorm=off,attnres_block:blocks=8,attnres_block:blocks=2 \
+       --variants prenorm,attnres_full,attnres_block,attnres_full:score=sigmoid,attnres_full:keynorm=off,attnres_block:keynorm=off,attnres_block:blocks=8,attnres_block:blocks=2,attnres_full:query=input,attnres_full:query=static,attnres_full:window=8,attnres_full:heads=16,attnres_block:blocks=1 \
        --seeds 1,2,3,4 --name part6-table4 $OUT ;;
   *) echo "campaign: unknown part '$part' (1-6)" >&2; exit 2 ;;
   esac

@@ -133,6 +133,11 @@ static int run_gnuplot(const char *script, const char *vars) {
 }
 
 int plot_gnuplot(const char *script_name, const char *figdir, const char *variants) {
+    return plot_gnuplot_with(script_name, figdir, variants, NULL);
+}
+
+int plot_gnuplot_with(const char *script_name, const char *figdir, const char *variants,
+                      const char *extra) {
     const char *env = getenv("RESBENCH_PLOTS");
     const char *pdir = env && *env ? env : RESBENCH_PLOTS_DIR;
     char script[4300], vars[16384];
@@ -143,8 +148,9 @@ int plot_gnuplot(const char *script_name, const char *figdir, const char *varian
         return rb_fail("plot: output path %s contains a quote", figdir);
     for (int fmt = 0; fmt < 2; fmt++) {
         snprintf(vars, sizeof vars,
-                 "plotsdir='%s'; datadir='%s'; outdir='%s'; fmt='%s'; variants='%s'", pdir, figdir,
-                 figdir, fmt ? "svg" : "png", variants);
+                 "plotsdir='%s'; datadir='%s'; outdir='%s'; fmt='%s'; variants='%s'%s%s", pdir,
+                 figdir, figdir, fmt ? "svg" : "png", variants, extra ? "; " : "",
+                 extra ? extra : "");
         if (run_gnuplot(script, vars) != 0) return -1;
     }
     return 0;
@@ -152,7 +158,8 @@ int plot_gnuplot(const char *script_name, const char *figdir, const char *varian
 
 static void plot_help(void) {
     printf(
-        "usage: resbench plot [--out DIR] RUN_OR_EXPERIMENT_DIR...\n\n"
+        "usage: resbench plot [--out DIR] RUN_OR_EXPERIMENT_DIR...\n"
+        "       resbench plot --trend KEY --out DIR EXPERIMENT_DIR...\n\n"
         "Gathers every run under the directories (a run directory has metrics.csv; an\n"
         "experiment directory holds runs; all must agree on every trajectory key but variant and\n"
         "seed), groups them by variant and writes into\n"
@@ -163,7 +170,13 @@ static void plot_help(void) {
         "  depth_VARIANT                   depth-attention / DenseFormer weights (depth_attn.csv)\n"
         "  gains                           mHC/HC mixing gains (mhc.csv)\n"
         "  probe                           synth:hops answer accuracy vs hop count (eval.csv)\n"
-        "and the .dat files they are drawn from. Needs gnuplot in PATH; scripts are read from\n"
+        "and the .dat files they are drawn from.\n\n"
+        "--trend KEY: ablations (ablate's experiment directories) that differ only in the\n"
+        "numeric config key KEY (e.g. n_layer): every variant's paired delta to prenorm of the\n"
+        "final validation loss (mean of the per-seed differences, 95%% t interval; filled points:\n"
+        "decided after Holm's correction within the experiment) against KEY, one line per\n"
+        "variant, into DIR/trend_KEY.{png,svg}, DIR/trend_KEY.csv and trend_KEY_VARIANT.dat.\n\n"
+        "Needs gnuplot in PATH; scripts are read from\n"
         "$RESBENCH_PLOTS or %s.\n",
         RESBENCH_PLOTS_DIR);
 }
@@ -221,10 +234,14 @@ int cmd_plot(int argc, char **argv) {
         plot_help();
         return RB_EXIT_OK;
     }
-    static const char *const opts[] = {"--out=", NULL};
-    const char *vals[1] = {NULL}, *dirs[64];
+    static const char *const opts[] = {"--out=", "--trend=", NULL};
+    const char *vals[2] = {NULL, NULL}, *dirs[64];
     int ndirs = cli_positional(argc, argv, opts, vals, dirs, 1, 64, "directories");
     if (ndirs < 0) rb_die(RB_EXIT_USAGE, "plot: %s", rb_error());
+    if (vals[1]) {
+        if (plot_trend(vals[1], dirs, ndirs, vals[0]) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
+        return RB_EXIT_OK;
+    }
     int rc = plot_dirs(dirs, ndirs, vals[0]);
     if (rc != RB_EXIT_OK) rb_die(rc, "%s", rb_error());
     return RB_EXIT_OK;

@@ -24,8 +24,13 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists);
 void plot_run_free(PlotRun *r);
 /* Render plots/SCRIPT (PNG and SVG) with gnuplot: data in and figures to figdir. */
 int plot_gnuplot(const char *script_name, const char *figdir, const char *variants);
+/* ... with extra gnuplot assignments ("name='value'; ...") for the script. */
+int plot_gnuplot_with(const char *script_name, const char *figdir, const char *variants,
+                      const char *extra);
 
 /* `resbench plot` without exiting: RB_EXIT_OK or an exit code with rb_error() set. */
 int plot_dirs(const char *const *dirs, int ndirs, const char *out);
+/* `resbench plot --trend KEY --out DIR EXP...` (plot_trend.c): 0, or -1 with rb_error(). */
+int plot_trend(const char *key, const char *const *dirs, int ndirs, const char *out);
 
 #endif

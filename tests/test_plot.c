@@ -1,5 +1,6 @@
 /* `resbench plot` end to end: two tiny runs (prenorm and attnres_full) in an experiment directory
  * give non-empty, valid PNG and SVG figures. Exits 77 (skipped) when gnuplot is not installed. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +60,75 @@ START_TEST(test_plot_figures) {
 }
 END_TEST
 
+/* Final validation loss of VARIANT-sSEED in an experiment, from its result.ini. */
+static double final_val(const char *exp, const char *run) {
+    char path[2300];
+    snprintf(path, sizeof path, "%s/%s/result.ini", exp, run);
+    char *text = tu_read(path);
+    ck_assert_msg(text != NULL, "missing %s", path);
+    const char *at = strstr(text, "final_val_loss = ");
+    ck_assert(at);
+    return atof(at + strlen("final_val_loss = "));
+}
+
+/* --trend over two tiny ablations that differ in n_layer: one CSV row per variant and depth whose
+ * delta is the mean of the per-seed differences read from the runs themselves; the figure exists;
+ * experiments differing in a second key, a missing --out and a non-numeric key are refused. */
+START_TEST(test_plot_trend) {
+    char *out = tu_tempdir(), args[8192], buf[8192], exp[2][1024];
+    const char *common = "--variants prenorm,attnres_full --seeds 1,2 d_model=16 n_head=2 "
+                         "seq_len=16 batch_size=2 steps=6 eval_every=3 eval_tokens=64";
+    for (int L = 1; L <= 2; L++) {
+        snprintf(args, sizeof args, "ablate %s --name depth%d n_layer=%d out=%s", common, L, L,
+                 out);
+        ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+        snprintf(exp[L - 1], sizeof exp[0], "%s/depth%d", out, L);
+    }
+    snprintf(args, sizeof args, "plot --trend n_layer --out %s/trend %s %s", out, exp[1], exp[0]);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    snprintf(args, sizeof args, "%s/trend/trend_n_layer.csv", out);
+    char *csv = tu_read(args);
+    ck_assert(csv);
+    for (int L = 1; L <= 2; L++) { /* sorted by n_layer although given in reverse */
+        double d = 0;
+        for (int s = 1; s <= 2; s++) {
+            char a[32], b[32];
+            snprintf(a, sizeof a, "attnres_full-s%d", s);
+            snprintf(b, sizeof b, "prenorm-s%d", s);
+            d += (final_val(exp[L - 1], a) - final_val(exp[L - 1], b)) / 2;
+        }
+        char row[64];
+        snprintf(row, sizeof row, "\n%d,attnres_full,2,", L);
+        const char *at = strstr(csv, row);
+        ck_assert_msg(at, "no row for n_layer %d in %s", L, csv);
+        ck_assert_msg(fabs(atof(at + strlen(row)) - d) < 2e-6, "n_layer %d: %s vs %g", L, at, d);
+    }
+    ck_assert(strstr(csv, "\n1,") < strstr(csv, "\n2,"));
+    snprintf(args, sizeof args, "%s/trend/trend_n_layer.png", out);
+    struct stat st;
+    ck_assert_msg(stat(args, &st) == 0 && st.st_size > 4000, "no figure %s", args);
+    /* refused: a third experiment that also changes d_model, no --out, a non-numeric key */
+    snprintf(args, sizeof args, "ablate %s --name wide n_layer=3 d_model=32 out=%s", common, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    snprintf(args, sizeof args, "plot --trend n_layer --out %s/t2 %s %s/wide", out, exp[0], out);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "also differ in d_model"), "%s", buf);
+    snprintf(args, sizeof args, "plot --trend n_layer %s %s", exp[0], exp[1]);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "--out"), "%s", buf);
+    snprintf(args, sizeof args, "plot --trend data --out %s/t3 %s %s", out, exp[0], exp[1]);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "not a number"), "%s", buf);
+}
+END_TEST
+
 static Suite *plot_suite(void) {
     Suite *s = suite_create("plot");
     TCase *tc = tcase_create("plot");
     tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_plot_figures);
+    tcase_add_test(tc, test_plot_trend);
     suite_add_tcase(s, tc);
     return s;
 }
