@@ -34,8 +34,9 @@ START_TEST(test_bad_arguments) {
     expect_arg_error("run_id=..", "not a plain directory name");
     expect_arg_error("run_id=.", "not a plain directory name");
     expect_arg_error("variant=resnet", "unknown value 'resnet' (allowed: prenorm|attnres_full");
-    expect_arg_error("variant=attnres_block:heads=2", "'heads' is not an option (options of "
-                                                      "attnres_block: blocks, score, keynorm)");
+    expect_arg_error("variant=attnres_block:temperature=2",
+                     "'temperature' is not an option (options of attnres_block: blocks, size, "
+                     "score, keynorm, query, window, heads)");
     expect_arg_error("variant=attnres_full:score=tanh",
                      "key 'attnres_score': 'tanh' is not allowed (allowed: softmax|sigmoid)");
     expect_arg_error("variant=prenorm:blocks=2", "options of prenorm: none");
@@ -92,7 +93,8 @@ START_TEST(test_variant_options) {
     char *ini = tu_keep(config_to_ini(&b));
     ck_assert_msg(!strstr(ini, "mhc_streams") && !strstr(ini, "attnres_blocks"), "%s", ini);
     char *design = tu_keep(config_design_to_ini(&b));
-    ck_assert_msg(strstr(design, "attnres_blocks = 2\nmhc_streams = 8\nsinkhorn_iters = 20\n"),
+    ck_assert_msg(strstr(design, "attnres_blocks = 2\nattnres_block_size = 0\nmhc_streams = 8\n"
+                                 "sinkhorn_iters = 20\n"),
                   "%s", design);
     /* the chosen variant's options (given or default) follow its name */
     tu_set(&b, "variant", "mhc");
