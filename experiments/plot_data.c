@@ -241,13 +241,17 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
                 (first < 0 || variant_rank(runs[i].variant) < variant_rank(runs[first].variant)))
                 first = i;
         if (first < 0) break;
-        const char *v = runs[first].variant;
+        /* an arm's spec (attnres_full:score=sigmoid) names its files as run ids do
+         * (attnres_full-score_sigmoid): ':' and '=' are not portable in file names */
+        char v[64];
+        rb_copy_str(v, sizeof v, runs[first].variant);
+        for (char *c = v; *c; c++) *c = *c == ':' || *c == ',' ? '-' : (*c == '=' ? '_' : *c);
         PlotRun *all[RB_PLOT_MAX_RUNS], *prof[RB_PLOT_MAX_RUNS], *gain[RB_PLOT_MAX_RUNS];
         PlotRun *probe[RB_PLOT_MAX_RUNS];
         int k = 0, kp = 0, kg = 0, ke = 0;
         const PlotRun *depth = NULL;
         for (int i = 0; i < n; i++) {
-            if (done[i] || strcmp(runs[i].variant, v)) continue;
+            if (done[i] || strcmp(runs[i].variant, runs[first].variant)) continue;
             done[i] = 1;
             all[k++] = &runs[i];
             if (runs[i].has_profile) prof[kp++] = &runs[i];

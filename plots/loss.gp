@@ -28,7 +28,12 @@ do for [axis in "flops tokens"] {
     set ylabel "loss (nats/token)"
     set logscale x
     set format x "%g"
-    set key top right
+    if (many) {
+        set key below horizontal maxcols 2 font ",8" spacing 0.9
+        set bmargin 13
+    } else {
+        set key top right
+    }
     set title "whole run" noenhanced
     set autoscale y
     set xrange [*:*]

@@ -6,8 +6,13 @@ set xlabel "sublayer (odd = attention, even = MLP)"
 stats datadir."/profile_".word(variants, 1).".dat" using 1 nooutput
 set xtics int_tics(STATS_max)
 set xrange [STATS_min:STATS_max]
-set key below maxcols 6 font ",10"
-set bmargin 8
+if (many) {
+    set key below horizontal maxcols 2 font ",8" spacing 0.9
+    set bmargin 13
+} else {
+    set key below maxcols 6 font ",10"
+    set bmargin 8
+}
 
 set output outdir."/dilution.".fmt
 set multiplot layout 1,2 title "Hidden-state magnitude across depth (RMS over tokens and channels; line: mean over seeds, band: their range)"

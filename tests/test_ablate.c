@@ -157,6 +157,9 @@ START_TEST(test_ablate_arms_with_options) {
     snprintf(path, sizeof path, "%s/arms/report.md", out);
     char *md = tu_read(path);
     ck_assert_msg(md && strstr(md, "| attnres_full:score=sigmoid | 2 |"), "%s", md ? md : "");
+    /* figure files name an arm as its run ids do (no ':' or '=' in file names) */
+    snprintf(path, sizeof path, "%s/arms/figures/val_attnres_full-score_sigmoid.dat", out);
+    ck_assert_msg(tu_read(path) != NULL, "missing %s", path);
     ck_assert_int_eq(
         tu_run_cli("ablate --variants prenorm,attnres_full:score=tanh", buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, "'tanh' is not allowed (allowed: softmax|sigmoid)"), "%s", buf);

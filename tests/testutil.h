@@ -43,8 +43,10 @@ double tu_grad_check(tu_loss_fn f, void *ctx, float *x, const float *g, long n, 
  * tu_randomize_conn is set it is applied to the model first (non-trivial connection weights). */
 void tu_model_grad_check(const Config *c);
 extern void (*tu_randomize_conn)(Model *m);
-/* The finite-difference step of tu_model_grad_check (default 2e-3, see testutil.c). */
-extern float tu_fd_eps;
+/* The finite-difference step of tu_model_grad_check (default 2e-3, see testutil.c) and, when
+ * tu_fd_eps_alt > 0, a second step: each tensor passes with the better of the two (a wrong
+ * gradient is off by O(1) at both). */
+extern float tu_fd_eps, tu_fd_eps_alt;
 
 #define RB_TEST_MAIN(suite_fn)                                                                     \
     int main(void) {                                                                               \

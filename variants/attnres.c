@@ -308,14 +308,18 @@ static const float *aggregate_general(Stream *st, int l) {
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < y.ntok; t++) {
         float *at = y.a + ((size_t)l * y.ntok + t) * MH, *zt = y.z + ((size_t)l * y.ntok + t) * MH;
-        const float *q = query_row(st, &y, l, t);
+        const float *q = y.query == QUERY_STATIC ? NULL : query_row(st, &y, l, t);
         float *ht = h + (size_t)t * d;
         for (int s = 0; s < m; s++) {
             const float *x = src[s] + (size_t)t * d;
             for (int g = 0; g < H; g++) {
+                if (y.query == QUERY_STATIC) { /* no query: q would point past the logits */
+                    zt[s * H + g] = logit[slot[s]];
+                    continue;
+                }
                 float dot = 0;
                 for (int i = g * dg; i < (g + 1) * dg; i++) dot += q[i] * x[i];
-                zt[s * H + g] = y.query == QUERY_STATIC ? logit[slot[s]] : rinv[s][t] * dot;
+                zt[s * H + g] = rinv[s][t] * dot;
             }
         }
         for (int g = 0; g < H; g++) {
@@ -380,7 +384,7 @@ static void source_backward_general(Stream *st, int l, const float *g) {
     if (stat) memset(y.ds, 0, (size_t)y.ntok * y.M * sizeof(float));
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < y.ntok; t++) {
-        const float *gt = g + (size_t)t * d, *q = query_row(st, &y, l, t);
+        const float *gt = g + (size_t)t * d, *q = stat ? NULL : query_row(st, &y, l, t);
         const float *at = y.a + ((size_t)l * y.ntok + t) * MH;
         const float *zt = y.z + ((size_t)l * y.ntok + t) * MH;
         float *dq = stat ? NULL : y.dq + (size_t)t * d;
