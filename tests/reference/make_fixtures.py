@@ -67,9 +67,10 @@ CONFIGS = {
     "attnres_full:query=static": dict(BASE, seed=1241, query="static"),
     "attnres_full:window=2": dict(BASE, seed=1241, window=2),
     "attnres_full:heads=4": dict(BASE, seed=1241, heads=4),
-    # seed 1236 (the other Block fixtures') makes this one ill-conditioned: PyTorch's own float32
-    # run drifts 2.9e-3 in step losses and 6.1e-3 in parameters from float64; 1245: 2.0e-5, 4.7e-5
-    "attnres_block:query=input": dict(BASE, n_layer=3, attnres_blocks=2, seed=1245, query="input"),
+    # seed 1246: of 1236, 1246 and 1247 (projections at 0.1 / sqrt(d)) the best conditioned; the
+    # C logits are within 1.7e-6 in the Release and the ASan build (1236: 3.2e-6, and at 0.3 /
+    # sqrt(d) with seed 1245 the ASan build was 1.2e-5 off)
+    "attnres_block:query=input": dict(BASE, n_layer=3, attnres_blocks=2, seed=1246, query="input"),
     "attnres_block:query=static": dict(BASE, n_layer=3, attnres_blocks=2, seed=1236,
                                        query="static"),
     "attnres_block:window=1": dict(BASE, n_layer=3, attnres_blocks=2, seed=1236, window=1),
@@ -167,9 +168,9 @@ def init_params(cfg, gen):
         elif name == "conn" and cfg["variant"] in ("mhc", "hc"):
             params[name] = init_streams(cfg, gen)
         elif name == "conn" and cfg.get("query", "pseudo") == "input":
-            C, n = cfg["d_model"], 2 * cfg["n_layer"] + 1  # W at 0.3 / sqrt(d): scores of order 1
+            C, n = cfg["d_model"], 2 * cfg["n_layer"] + 1  # W at 0.1 / sqrt(d): scores of order 1
             params[name] = torch.cat([0.3 * torch.randn(n * C, generator=gen),
-                                      0.3 / math.sqrt(C) * torch.randn(n * C * C, generator=gen)])
+                                      0.1 / math.sqrt(C) * torch.randn(n * C * C, generator=gen)])
         elif name == "conn":  # non-zero queries (or logits) so the depth softmax is not uniform
             params[name] = 0.3 * torch.randn(shape, generator=gen)
         else:
