@@ -474,6 +474,19 @@ void config_format_option(const Config *c, const VariantOption *o, char *out, si
     option_text(o, config_option(c, o->key), out, n);
 }
 
+int config_format_key(const Config *c, const char *key, char *out, size_t n) {
+    const KeySpec *k = find_key(key);
+    if (k) {
+        format_value(c, k, out, n);
+        return 0;
+    }
+    const VariantOption *o = variant_option(c->vt, key);
+    if (!o) o = any_option(key);
+    if (!o) return -1;
+    option_text(o, config_option(c, o->key), out, n);
+    return 0;
+}
+
 /* The variant options a text or a comparison covers, after the `variant` line: the chosen
  * variant's (all_options = 0), or every variant's, each key once (an experiment's design). */
 static int options_of(const Config *c, int all_options, const VariantOption **out) {

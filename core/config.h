@@ -72,6 +72,9 @@ int config_key_is_trajectory(const char *name);
 int config_validate(const Config *c);
 /* Resolved config as INI text (malloc'd): the chosen variant's options only. */
 char *config_to_ini(const Config *c);
+/* Key's value in c as config.ini writes it (a core key, or any variant's option): 0, or -1 for an
+ * unknown key. */
+int config_format_key(const Config *c, const char *key, char *out, size_t n);
 /* An experiment's design as INI text: every option of every variant (experiment.ini). */
 char *config_design_to_ini(const Config *c);
 /* Hash of every key that changes the training trajectory (not out/threads/log/ckpt cadence). */

@@ -7,6 +7,7 @@
 
 #include "data.h"
 #include "plot.h"
+#include "runs.h"
 #include "util.h"
 #include "registry.h"
 
@@ -241,11 +242,9 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
                 (first < 0 || variant_rank(runs[i].variant) < variant_rank(runs[first].variant)))
                 first = i;
         if (first < 0) break;
-        /* an arm's spec (attnres_full:score=sigmoid) names its files as run ids do
-         * (attnres_full-score_sigmoid): ':' and '=' are not portable in file names */
+        /* an arm's spec names its files as run ids do: ':' and '=' are not portable */
         char v[64];
-        rb_copy_str(v, sizeof v, runs[first].variant);
-        for (char *c = v; *c; c++) *c = *c == ':' || *c == ',' ? '-' : (*c == '=' ? '_' : *c);
+        exp_arm_file_name(v, sizeof v, runs[first].variant);
         PlotRun *all[RB_PLOT_MAX_RUNS], *prof[RB_PLOT_MAX_RUNS], *gain[RB_PLOT_MAX_RUNS];
         PlotRun *probe[RB_PLOT_MAX_RUNS];
         int k = 0, kp = 0, kg = 0, ke = 0;

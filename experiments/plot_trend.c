@@ -14,26 +14,12 @@
 #include "util.h"
 
 #define TREND_MAX_EXPS 32
+#define TREND_MAX_VARIANTS 64
 
 typedef struct {
     double x;
     AblationTable t;
 } TrendPoint;
-
-/* The value of a key in a run's config, as config.ini writes it, into out (64 bytes). */
-static int key_value(const Config *c, const char *key, char *out) {
-    char *ini = config_to_ini(c), pat[80];
-    snprintf(pat, sizeof pat, "\n%s = ", key);
-    const char *at = strstr(ini, pat);
-    int found = at != NULL;
-    if (found) {
-        at += strlen(pat);
-        size_t n = strcspn(at, "\n");
-        snprintf(out, 64, "%.*s", (int)(n < 63 ? n : 63), at);
-    }
-    free(ini);
-    return found;
-}
 
 /* The first run of e with a config and the baseline variant (its design stands for e's). */
 static const ExpRun *baseline_run(const ExpResults *e) {
@@ -65,7 +51,7 @@ static int load_point(const char *dir, const char *key, TrendPoint *p, const Exp
                        "to %s)",
                        dir, RB_BASELINE, RB_BASELINE);
     char v[64], *end;
-    if (!key_value(&b->cfg, key, v))
+    if (config_format_key(&b->cfg, key, v, sizeof v) != 0)
         return rb_fail("plot --trend: unknown key '%s' (see resbench train --help)", key);
     p->x = strtod(v, &end);
     if (end == v || *end || !isfinite(p->x))
@@ -84,16 +70,29 @@ static int cmp_x(const void *a, const void *b) {
     return (d > 0) - (d < 0);
 }
 
+/* The variants compared with prenorm in any experiment, in order of first appearance. */
+static int trend_variants(const TrendPoint *pts, int n, char (*names)[32]) {
+    int nv = 0;
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < pts[i].t.n; r++) {
+            const AblationRow *w = &pts[i].t.rows[r];
+            int k = 0;
+            while (k < nv && strcmp(names[k], w->name)) k++;
+            if (w->compared && k == nv && nv < TREND_MAX_VARIANTS)
+                rb_copy_str(names[nv++], 32, w->name);
+        }
+    return nv;
+}
+
 /* DIR/trend_KEY.csv and one .dat per variant (x, delta, lo, hi, decided after Holm). */
 static int write_trend(const char *out, const char *key, const TrendPoint *pts, int n,
-                       char *variants, size_t vn) {
+                       char (*names)[32], int nv) {
     char path[4300], *text = NULL;
     size_t len = 0;
     snprintf(path, sizeof path, "%s/trend_%s.csv", out, key);
     FILE *csv = open_memstream(&text, &len); /* written whole, atomically, below */
     if (!csv) return rb_fail("plot --trend: out of memory");
     fprintf(csv, "%s,variant,pairs,delta,lo,hi,p_holm,verdict_holm\n", key);
-    variants[0] = 0;
     for (int i = 0; i < n; i++)
         for (int r = 0; r < pts[i].t.n; r++) {
             const AblationRow *w = &pts[i].t.rows[r];
@@ -102,31 +101,21 @@ static int write_trend(const char *out, const char *key, const TrendPoint *pts, 
             fprintf(csv, "%.17g,%s,%d,%.6f,%.6f,%.6f,%.6g,%s\n", pts[i].x, w->name, c->n, c->delta,
                     c->delta - c->half_width, c->delta + c->half_width, c->p_holm,
                     verdict_name(c->verdict_holm));
-            char word[40];
-            snprintf(word, sizeof word, " %s ", w->name);
-            char padded[2100];
-            snprintf(padded, sizeof padded, " %s ", variants);
-            if (!strstr(padded, word)) {
-                if (variants[0]) strncat(variants, " ", vn - strlen(variants) - 1);
-                strncat(variants, w->name, vn - strlen(variants) - 1);
-            }
         }
     fclose(csv);
     int rc = rb_write_file_atomic(path, text, len);
     free(text);
     if (rc != 0) return -1;
-    char *save = NULL, list[2048];
-    rb_copy_str(list, sizeof list, variants);
-    for (char *v = strtok_r(list, " ", &save); v; v = strtok_r(NULL, " ", &save)) {
-        snprintf(path, sizeof path, "%s/trend_%s_%s.dat", out, key, v);
+    for (int k = 0; k < nv; k++) {
+        snprintf(path, sizeof path, "%s/trend_%s_%s.dat", out, key, names[k]);
         FILE *f = fopen(path, "w"); /* figure data, like plot's .dat files */
         if (!f) return rb_fail("plot --trend: cannot write %s", path);
         fprintf(f, "# %s delta lo hi decided_after_holm (%s vs %s, final validation loss)\n", key,
-                v, RB_BASELINE);
+                names[k], RB_BASELINE);
         for (int i = 0; i < n; i++)
             for (int r = 0; r < pts[i].t.n; r++) {
                 const AblationRow *w = &pts[i].t.rows[r];
-                if (!w->compared || strcmp(w->name, v)) continue;
+                if (!w->compared || strcmp(w->name, names[k])) continue;
                 const Comparison *c = &w->c;
                 fprintf(f, "%.17g %.6f %.6f %.6f %d\n", pts[i].x, c->delta,
                         c->delta - c->half_width, c->delta + c->half_width,
@@ -155,13 +144,19 @@ int plot_trend(const char *key, const char *const *dirs, int ndirs, const char *
             if (pts[i].x == pts[j].x)
                 rc = rb_fail("plot --trend %s: %s and %s both have %s = %g", key, dirs[j], dirs[i],
                              key, pts[i].x);
-    char variants[2048] = "";
+    char names[TREND_MAX_VARIANTS][32], variants[TREND_MAX_VARIANTS * 33] = "";
+    int nv = 0;
     if (rc == 0) {
         qsort(pts, (size_t)ndirs, sizeof pts[0], cmp_x);
-        rc = rb_mkdir_p(out) != 0 || write_trend(out, key, pts, ndirs, variants, sizeof variants);
+        nv = trend_variants(pts, ndirs, names);
+        if (nv == 0)
+            rc = rb_fail("plot --trend: no variant besides %s in these experiments", RB_BASELINE);
     }
-    if (rc == 0 && !variants[0])
-        rc = rb_fail("plot --trend: no variant besides %s in these experiments", RB_BASELINE);
+    if (rc == 0) rc = rb_mkdir_p(out) != 0 || write_trend(out, key, pts, ndirs, names, nv);
+    for (int k = 0; k < nv; k++) { /* the gnuplot word list */
+        if (k) strcat(variants, " ");
+        strcat(variants, names[k]);
+    }
     if (rc == 0) {
         char extra[128];
         snprintf(extra, sizeof extra, "trendkey='%s'", key);

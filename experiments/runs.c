@@ -63,10 +63,14 @@ const char *exp_arm(const ExpRun *a) {
     return a->arm[0] ? a->arm : a->cfg.variant;
 }
 
+void exp_arm_file_name(char *buf, size_t n, const char *arm) {
+    rb_copy_str(buf, n, arm);
+    for (char *p = buf; *p; p++) *p = *p == ':' || *p == ',' ? '-' : (*p == '=' ? '_' : *p);
+}
+
 void exp_arm_run_id(char *buf, size_t n, const char *arm, long seed) {
     char name[64];
-    rb_copy_str(name, sizeof name, arm);
-    for (char *p = name; *p; p++) *p = *p == ':' || *p == ',' ? '-' : (*p == '=' ? '_' : *p);
+    exp_arm_file_name(name, sizeof name, arm);
     snprintf(buf, n, "%s-s%ld", name, seed);
 }
 

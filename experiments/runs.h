@@ -39,6 +39,9 @@ const char *exp_arm(const ExpRun *a);
 /* The directory name of an arm's run: the spec with ':' -> '-', '=' -> '_', ',' -> '-', then
  * -sSEED ("attnres_full-score_sigmoid-s1"; a plain variant gives VARIANT-sSEED as before). */
 void exp_arm_run_id(char *buf, size_t n, const char *arm, long seed);
+/* The spec as a file name, the same replacement without the seed ("attnres_full-score_sigmoid"):
+ * figure and data files of an arm. */
+void exp_arm_file_name(char *buf, size_t n, const char *arm);
 /* Creates EXP = OUT/NAME (NAME defaults to PREFIX-HASH8 of key) and writes key as experiment.ini.
  */
 int exp_create(const Config *key, const char *prefix, const char *name, char *exp, size_t n);

@@ -86,6 +86,15 @@ START_TEST(test_variant_options) {
     Config a, b;
     config_defaults(&a);
     config_defaults(&b);
+    /* one key's text, as config.ini writes it: core keys and any variant's options */
+    char text[64];
+    ck_assert(config_format_key(&a, "n_layer", text, sizeof text) == 0);
+    ck_assert_str_eq(text, "4");
+    ck_assert(config_format_key(&a, "attnres_score", text, sizeof text) == 0);
+    ck_assert_str_eq(text, "softmax");
+    ck_assert(config_format_key(&a, "data", text, sizeof text) == 0);
+    ck_assert_str_eq(text, "synth:markov");
+    ck_assert(config_format_key(&a, "no_such_key", text, sizeof text) == -1);
     uint64_t plain = config_hash(&a);
     tu_set(&b, "mhc_streams", "8"); /* another variant's option: not part of a prenorm run */
     tu_set(&b, "attnres_blocks", "2");
