@@ -37,6 +37,11 @@ typedef enum {
     MIX_NSTATS
 } MixStat;
 
+/* Floats a variant's phase moves per token and step, and in how many passes (VariantOps). */
+typedef struct {
+    double floats, passes;
+} VariantTraffic;
+
 #define RB_STREAM_LAYOUT_WORDS 64 /* room for a variant's layout (pointers and sizes) */
 
 typedef struct Stream {
@@ -93,6 +98,10 @@ typedef struct VariantOps {
     void (*begin_backward)(Stream *st, float *demb); /* writes (not accumulates) demb */
     /* the variant's own FLOPs per token, forward + backward (see core/flops.c) */
     double (*flops_per_token)(const Config *c);
+    /* The floor model of its memory traffic (docs/performance.md): the floats per token and step,
+     * forward + backward, that its interface calls must read and write when every tensor is
+     * touched once per call, and the number of such passes over the batch. */
+    VariantTraffic (*traffic_per_token)(const Config *c);
     /* Optional diagnostics of the last forward: the mixing weights consumer c (0-based) put on its
      * sources, averaged over tokens, into w (at most max). Returns the number of sources, or -1
      * past the last consumer. NULL for variants without depth mixing. */

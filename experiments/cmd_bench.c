@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bench_infer.h"
+#include "membw.h"
 #include "cli.h"
 #include "runs.h"
 #include "model.h"
@@ -32,6 +33,9 @@ typedef struct {
     double step_s[MAX_STEPS];
     double phase_s[RB_PH_COUNT];
     double median_s, mean_s, flops, rss_peak_mb, rss_model_mb, estimate_mb;
+    /* the variant phase's floor (docs/performance.md): own FLOPs at the sgemm peak plus its
+     * traffic at the triad bandwidth measured at the size of one of its passes */
+    double own_gflop, traffic_mb, pass_mb, bw_gbs, floor_s;
 } BenchRun;
 
 typedef struct {
@@ -171,6 +175,39 @@ static void build_run(BenchRun *r, const Config *base, const char *variant, int 
     r->rss_model_mb = have_reset && rss0 >= 0 ? r->rss_peak_mb - rss0 : -1;
 }
 
+/* The floor of r's variant phase per step: its own FLOPs at the sgemm peak plus the floats its
+ * interface calls must move, at the triad rate measured at the size of one of its passes. */
+static void variant_floor(BenchRun *r, const Config *c, double peak, const Bandwidth *bw) {
+    double ntok = (double)c->batch_size * c->seq_len;
+    VariantTraffic t = r->m.vops->traffic_per_token(&r->m.cfg);
+    r->own_gflop = r->m.vops->flops_per_token(&r->m.cfg) * ntok * 1e-9;
+    r->traffic_mb = t.floats * sizeof(float) * ntok / (1024.0 * 1024.0);
+    r->pass_mb = r->traffic_mb / t.passes;
+    r->bw_gbs = membw_at(bw, r->pass_mb);
+    r->floor_s = r->own_gflop / peak + r->traffic_mb * 1024.0 * 1024.0 / (r->bw_gbs * 1e9);
+}
+
+static void print_floors(const BenchRun *runs, int nv) {
+    printf("\nvariant phase against its floor (own FLOPs at the sgemm peak + traffic at the triad\n"
+           "bandwidth of one pass's size; docs/performance.md):\n");
+    printf("%-14s %9s %10s %9s %9s %10s %10s %11s\n", "variant", "own GFLOP", "traffic MB",
+           "pass MB", "GB/s", "floor ms", "phase ms", "phase/floor");
+    for (int v = 0; v < nv; v++) {
+        const BenchRun *r = &runs[v];
+        double phase = r->phase_s[RB_PH_VARIANT];
+        printf("%-14s %9.3f %10.1f %9.2f %9.1f %10.2f %10.2f %10.2fx\n", r->name, r->own_gflop,
+               r->traffic_mb, r->pass_mb, r->bw_gbs, r->floor_s * 1e3, phase * 1e3,
+               phase / r->floor_s);
+    }
+}
+
+static void print_bandwidth(const Bandwidth *bw) {
+    printf("\nmemory bandwidth, triad a = b + s c (12 bytes per element, best pass), GB/s:\n");
+    for (int k = 0; k < bw->n; k++)
+        printf("  %8.2f MB %7.1f%s", bw->footprint_mb[k], bw->gbs[k], k % 4 == 3 ? "\n" : "");
+    if (bw->n % 4) printf("\n");
+}
+
 static void time_runs(BenchRun *runs, int nv, int steps, int warmup) {
     for (int s = 0; s < steps; s++)
         for (int v = 0; v < nv; v++) {
@@ -222,7 +259,7 @@ static void print_table(const BenchRun *runs, int nv, const Config *c, double pe
 }
 
 static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Config *c,
-                      const GemmShape *g, int ng, double peak, int threads) {
+                      const GemmShape *g, int ng, double peak, int threads, const Bandwidth *bw) {
     if (rb_mkdir_p(dir) != 0) return -1;
     char path[4200], *buf = rb_calloc(1 << 16, 1, "bench csv");
     size_t n = 0, cap = 1 << 16;
@@ -233,7 +270,9 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
         "s,gflops,peak_gflops,frac_peak,overhead_pct");
     for (int p = 0; p < RB_PH_COUNT; p++)
         n += (size_t)snprintf(buf + n, cap - n, ",%s_ms", PHASE_NAMES[p]);
-    n += (size_t)snprintf(buf + n, cap - n, ",rss_model_mb,rss_peak_mb,estimate_mb\n");
+    n += (size_t)snprintf(buf + n, cap - n,
+                          ",rss_model_mb,rss_peak_mb,estimate_mb,own_gflop,traffic_mb,pass_mb,"
+                          "bandwidth_gbs,floor_ms,phase_floor_ratio\n");
     for (int v = 0; v < nv; v++) {
         const BenchRun *r = &runs[v];
         double gf = r->flops / r->median_s * 1e-9;
@@ -245,8 +284,10 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
                               gf, peak, gf / peak, over);
         for (int p = 0; p < RB_PH_COUNT; p++)
             n += (size_t)snprintf(buf + n, cap - n, ",%.3f", r->phase_s[p] * 1e3);
-        n += (size_t)snprintf(buf + n, cap - n, ",%.1f,%.1f,%.1f\n", r->rss_model_mb,
-                              r->rss_peak_mb, r->estimate_mb);
+        n += (size_t)snprintf(buf + n, cap - n, ",%.1f,%.1f,%.1f,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f\n",
+                              r->rss_model_mb, r->rss_peak_mb, r->estimate_mb, r->own_gflop,
+                              r->traffic_mb, r->pass_mb, r->bw_gbs, r->floor_s * 1e3,
+                              r->phase_s[RB_PH_VARIANT] / r->floor_s);
     }
     int rc = rb_join(path, sizeof path, dir, "bench.csv");
     if (rc == 0) rc = rb_write_file_atomic(path, buf, n);
@@ -255,6 +296,12 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
         n += (size_t)snprintf(buf + n, cap - n, "%d,%d,%d,%.2f,%.2f\n", c->batch_size * c->seq_len,
                               g[k].IC, g[k].OC, g[k].fwd_gflops, g[k].bwd_gflops);
     if (rc == 0) rc = rb_join(path, sizeof path, dir, "gemm.csv");
+    if (rc == 0) rc = rb_write_file_atomic(path, buf, n);
+    n = (size_t)snprintf(buf, cap, "threads,footprint_mb,triad_gbs\n");
+    for (int k = 0; k < bw->n && rc == 0; k++)
+        n += (size_t)snprintf(buf + n, cap - n, "%d,%.4g,%.3f\n", threads, bw->footprint_mb[k],
+                              bw->gbs[k]);
+    if (rc == 0) rc = rb_join(path, sizeof path, dir, "bandwidth.csv");
     if (rc == 0) rc = rb_write_file_atomic(path, buf, n);
     free(buf);
     return rc;
@@ -333,6 +380,9 @@ int cmd_bench(int argc, char **argv) {
         printf("  %4d -> %4d   forward %7.1f   backward (dinp + dW) %7.1f\n", g[k].IC, g[k].OC,
                g[k].fwd_gflops, g[k].bwd_gflops);
     printf("sgemm peak (best of these): %.1f GFLOP/s\n", peak);
+    Bandwidth bw;
+    if (membw_measure(&bw, 0.25, 512) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    print_bandwidth(&bw);
     fflush(stdout);
     if (infer) { /* inference instead of training steps */
         if (bench_infer(&c, names, nv, (int)steps, vals[3]) != 0)
@@ -342,12 +392,14 @@ int cmd_bench(int argc, char **argv) {
     BenchRun *runs = rb_calloc((size_t)nv, sizeof *runs, "bench runs");
     for (int v = 0; v < nv; v++) build_run(&runs[v], &c, names[v], (int)warmup);
     time_runs(runs, nv, (int)steps, (int)warmup);
+    for (int v = 0; v < nv; v++) variant_floor(&runs[v], &c, peak, &bw);
     print_table(runs, nv, &c, peak);
-    if (write_csvs(vals[3], runs, nv, &c, g, ng, peak, threads) != 0)
+    print_floors(runs, nv);
+    if (write_csvs(vals[3], runs, nv, &c, g, ng, peak, threads, &bw) != 0)
         rb_die(RB_EXIT_FAIL, "bench: %s", rb_error());
     for (int v = 0; v < nv; v++) model_free(&runs[v].m);
     thread_scaling(&c, runs, nv, threads, (int)steps, (int)warmup);
-    printf("bench: wrote %s/bench.csv and %s/gemm.csv\n", vals[3], vals[3]);
+    printf("bench: wrote %s/bench.csv, gemm.csv and bandwidth.csv\n", vals[3]);
     free(runs);
     return RB_EXIT_OK;
 }

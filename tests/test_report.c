@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "claims.h"
+#include "membw.h"
 #include "testutil.h"
 
 /* Samples keyed by seed 1..n (key 0 = unpairable). */
@@ -287,8 +288,52 @@ START_TEST(test_bench_writes_csv) {
     }
     ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "variant")), "attnres_block");
     ck_assert(csv_num(&t, 0, csv_col(&t, "estimate_mb")) > 0);
+    /* the floor is the model of docs/performance.md, recomputed from the row: own FLOPs at the
+     * sgemm peak plus the traffic at the bandwidth; the traffic is the variant's own count
+     * (32 tokens, d = 16, L = 2: prenorm 6 L d floats; Block with N = L = 2 is Full: consumers
+     * with 1, 2, 3 sources, backward 3s + 1 = 21 rows, forward s + 1 = 9 rows) */
+    const double want_floats[2] = {6 * 2 * 16, 30 * 16};
+    for (size_t r = 0; r < 2; r++) {
+        double traffic = csv_num(&t, r, csv_col(&t, "traffic_mb"));
+        double bw = csv_num(&t, r, csv_col(&t, "bandwidth_gbs"));
+        double own = csv_num(&t, r, csv_col(&t, "own_gflop"));
+        double peak = csv_num(&t, r, csv_col(&t, "peak_gflops"));
+        double floor_ms = csv_num(&t, r, csv_col(&t, "floor_ms"));
+        double ratio = csv_num(&t, r, csv_col(&t, "phase_floor_ratio"));
+        double phase = csv_num(&t, r, csv_col(&t, "variant_ms"));
+        ck_assert_double_eq_tol(traffic, want_floats[r] * 4 * 32 / 1048576.0, 1e-5 * traffic);
+        ck_assert(bw > 0 && own > 0 && floor_ms > 0);
+        ck_assert_double_eq_tol(floor_ms, 1e3 * (own / peak + traffic * 1048576.0 / (bw * 1e9)),
+                                2e-5 * floor_ms);
+        ck_assert(fabs(ratio * floor_ms - phase) <= 6e-4 + 1e-3 * phase); /* CSV rounding */
+    }
+    csv_table_free(&t);
+    snprintf(path, sizeof path, "%s/bandwidth.csv", out);
+    ck_assert(csv_load(path, &t) == 0);
+    ck_assert_int_eq(csv_nrows(&t), 12); /* 0.25 MB .. 512 MB */
+    for (size_t r = 0; r < 12; r++) {
+        ck_assert_double_eq(csv_num(&t, r, csv_col(&t, "footprint_mb")), 0.25 * (1 << r));
+        ck_assert(csv_num(&t, r, csv_col(&t, "triad_gbs")) > 0);
+    }
     csv_table_free(&t);
     ck_assert_int_eq(tu_run_cli("bench --warmup x", buf, sizeof buf), 2);
+}
+END_TEST
+
+/* The bandwidth at a footprint: log-linear between measured sizes, clamped outside them. */
+START_TEST(test_membw_interpolation) {
+    Bandwidth bw = {.n = 3, .footprint_mb = {1, 4, 16}, .gbs = {100, 50, 20}};
+    ck_assert_double_eq(membw_at(&bw, 0.1), 100);
+    ck_assert_double_eq(membw_at(&bw, 1), 100);
+    ck_assert_double_eq_tol(membw_at(&bw, 2), 75, 1e-12); /* halfway in log between 1 and 4 */
+    ck_assert_double_eq_tol(membw_at(&bw, 8), 35, 1e-12); /* halfway between 4 and 16 */
+    ck_assert_double_eq(membw_at(&bw, 16), 20);
+    ck_assert_double_eq(membw_at(&bw, 1000), 20);
+    Bandwidth m;
+    ck_assert_int_eq(membw_measure(&m, 0.25, 1),
+                     0); /* 0.25, 0.5, 1 MB, the triad's values checked */
+    ck_assert_int_eq(m.n, 3);
+    for (int k = 0; k < 3; k++) ck_assert(m.gbs[k] > 0 && isfinite(m.gbs[k]));
 }
 END_TEST
 
@@ -301,6 +346,7 @@ int main(void) {
     tcase_add_test(tc, test_report_flags_unfair_budgets);
     tcase_add_test(tc, test_report_of_tiny_ablation);
     tcase_add_test(tc, test_bench_writes_csv);
+    tcase_add_test(tc, test_membw_interpolation);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -376,6 +376,35 @@ START_TEST(test_variant_flops) {
 }
 END_TEST
 
+/* The floor model's traffic (docs/performance.md), n_layer = 2 (L = 4), d = 16, in floats per
+ * token. prenorm: 6 rows per sublayer. Full: consumers with 1..5 sources, backward 3s + 1 and
+ * forward s + 1: 50 + 20 = 70 rows. Block N = 2 (S = 2): sources 1, 2, 2, 3 and the readout 3;
+ * backward 33 + 5 = 38; forward phase 1 (1 + 2, 2 + 2), phase 2 (3, 3), readout 3 + 1 = 17;
+ * partial sums 2 x 3 and dv 2 x 3: 67 rows. DenseFormer K = 2: 2K(K + 1) + 17K + 3 = 49 rows.
+ * Block with window = 1 takes the direct path: sources 1, 2, 2, 2, 2; backward 27 + 5, forward
+ * 9 + 5, partial sums and dv 12: 58 rows. mhc (n = 4, K = R = 24): per site 9nd + 5d + 6K + 2R + 2n = 856, four sites and 4nd + 4d. */
+START_TEST(test_variant_traffic) {
+    static const struct {
+        const char *variant;
+        double floats, passes;
+    } want[] = {{"prenorm", 6 * 4 * 16, 8},
+                {"attnres_full", 70 * 16, 10},
+                {"attnres_block:blocks=2", 67 * 16, 14},
+                {"attnres_block:blocks=2,window=1", 58 * 16, 14},
+                {"denseformer", 49 * 16, 11},
+                {"mhc", 4 * 856 + 4 * 64 + 4 * 16, 20}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        Config c = variant_config("prenorm", 2, 0);
+        c.d_model = 16;
+        tu_set(&c, "variant", want[i].variant);
+        VariantTraffic t = c.vt->traffic_per_token(&c);
+        ck_assert_msg(t.floats == want[i].floats && t.passes == want[i].passes,
+                      "%s: %g floats in %g passes, expected %g in %g", want[i].variant, t.floats,
+                      t.passes, want[i].floats, want[i].passes);
+    }
+}
+END_TEST
+
 /* What every installed variant must bring, checked by construction so that a new variant (its file
  * and one line in registry.c) cannot skip it: its section in docs/variants.md, finite differences
  * of the whole model at initialization, valid defaults for its options and a
@@ -391,11 +420,13 @@ START_TEST(test_every_variant_by_construction) {
         ck_assert_msg(v->summary && v->param_count && v->init_params && v->act_count &&
                           v->scratch_count && v->begin && v->input && v->commit && v->output &&
                           v->output_backward && v->commit_backward && v->input_backward &&
-                          v->begin_backward && v->flops_per_token && v->stream_rms,
+                          v->begin_backward && v->flops_per_token && v->traffic_per_token &&
+                          v->stream_rms,
                       "%s lacks a required VariantOps function", v->name);
         Config c = variant_config(v->name, 4, 0);
         ck_assert_msg(config_validate(&c) == 0, "%s defaults: %s", v->name, rb_error());
         ck_assert(flops_per_token(&c) > 0);
+        ck_assert(v->traffic_per_token(&c).floats > 0 && v->traffic_per_token(&c).passes > 0);
         tu_randomize_conn = NULL; /* as initialized (the variant's own tests add random weights) */
         tu_model_grad_check(&c);
         for (int k = 0; k < v->n_options; k++) {
@@ -430,6 +461,7 @@ static Suite *variants_suite(void) {
     tcase_add_test(tc, test_denseformer_init_is_prenorm);
     tcase_add_test(tc, test_block_rejects_bad_n);
     tcase_add_test(tc, test_variant_flops);
+    tcase_add_test(tc, test_variant_traffic);
     suite_add_tcase(s, tc);
     return s;
 }

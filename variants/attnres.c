@@ -660,6 +660,38 @@ static double attnres_flops(const Config *c) {
     return f;
 }
 
+/* floor (docs/performance.md), in rows of d per token. Backward of a consumer with s sources: read
+ * g and the sources, update their gradients (3s + 1). Forward, direct: read the sources, write h
+ * (s + 1); Block's two phases instead: phase 1 reads the block's completed sources once and writes
+ * the S partial outputs (s + S), phase 2 merges the partial sum (3 per later sublayer). Partial
+ * sums p_j = p_{j-1} + v_j (3 per sublayer after a block's first) and dv = db + dp (3 per sublayer
+ * before a block's last). query=input: x, q, dq and dx rows (6) and W, dW (4 d^2 / N). */
+static VariantTraffic attnres_traffic(const Config *c) {
+    Lay y;
+    layout(&y, c, 1, NULL, NULL, NULL, NULL);
+    int slot[RB_MAX_SUB + 1], two_phase = !y.general && y.S > 1;
+    double rows = 0, passes = 0, ntok = (double)c->batch_size * c->seq_len;
+    for (int l = 0; l <= y.L; l++) {
+        int s = source_slots(&y, l, slot), j = l % y.S;
+        rows += 3 * s + 1;
+        passes += 1;
+        if (!two_phase || l == y.L) {
+            rows += s + 1;
+            passes += 1;
+        } else if (j == 0) {
+            rows += s + y.S;
+            passes += 1;
+        } else {
+            rows += 3;
+            passes += 1;
+        }
+        if (l < y.L && y.S > 1 && j > 0) rows += 3, passes += 1;               /* p_j */
+        if (l < y.L && y.S > 1 && j < y.S - 1) rows += 3, passes += 1;         /* dv */
+        if (y.query == QUERY_INPUT) rows += 6 + 4.0 * y.d / ntok, passes += 3; /* q, W */
+    }
+    return (VariantTraffic){rows * y.d, passes};
+}
+
 /* Mean weight over tokens (and heads) per source, placed at the source's slot (a window leaves
  * the slots it skips at 0); returns the number of slots up to the last one read. */
 static int attnres_weights(const Stream *st, int c, double *w, int max) {
@@ -707,7 +739,8 @@ static double attnres_stream_rms(const Stream *st, int l) {
     .output = attnres_output, .output_backward = attnres_output_backward,                          \
     .commit_backward = attnres_commit_backward, .input_backward = attnres_input_backward,          \
     .begin_backward = attnres_begin_backward, .flops_per_token = attnres_flops,                    \
-    .depth_weights = attnres_weights, .stream_rms = attnres_stream_rms
+    .traffic_per_token = attnres_traffic, .depth_weights = attnres_weights,                        \
+    .stream_rms = attnres_stream_rms
 
 static const char *const SCORES[] = {"softmax", "sigmoid", NULL};
 static const char *const ON_OFF[] = {"on", "off", NULL};

@@ -208,6 +208,14 @@ static double df_flops(const Config *c) {
     return total;
 }
 
+/* floor (docs/performance.md), per block k in rows of d: forward mid = Y + v (3) and X_k = mid + v,
+ * Y_k from X_0..X_k (k + 4); backward the spread (read dY, read X_j and update dX_j for j <= k:
+ * 3k + 4) and the two gradient adds (3 each); once: demb = dY + dX_0 (3). */
+static VariantTraffic df_traffic(const Config *c) {
+    double K = c->n_layer, rows = 2 * K * (K + 1) + 17 * K + 3;
+    return (VariantTraffic){rows * c->d_model, 5 * K + 1};
+}
+
 static int df_weights(const Stream *st, int c, double *w, int max) {
     int k = c + 1;
     if (k > st->cfg->n_layer) return -1;
@@ -241,6 +249,7 @@ const VariantOps variant_denseformer = {
     .input_backward = df_input_backward,
     .begin_backward = df_begin_backward,
     .flops_per_token = df_flops,
+    .traffic_per_token = df_traffic,
     .depth_weights = df_weights,
     .stream_rms = df_stream_rms,
 };

@@ -65,6 +65,13 @@ static double prenorm_flops(const Config *c) {
     return 2.0 * config_n_sub(c) * c->d_model;
 }
 
+/* floor (docs/performance.md): per sublayer x' = x + y forward and dx += dh backward, three rows of
+ * d each; the copies of e, dout and demb can alias and are not counted */
+static VariantTraffic prenorm_traffic(const Config *c) {
+    int L = config_n_sub(c);
+    return (VariantTraffic){6.0 * L * c->d_model, 2.0 * L};
+}
+
 static double prenorm_stream_rms(const Stream *st, int l) {
     return rms_of(st->acts + (size_t)(l + 1) * st->ntok * st->d, (size_t)st->ntok * st->d);
 }
@@ -85,5 +92,6 @@ const VariantOps variant_prenorm = {
     .input_backward = prenorm_input_backward,
     .begin_backward = prenorm_begin_backward,
     .flops_per_token = prenorm_flops,
+    .traffic_per_token = prenorm_traffic,
     .stream_rms = prenorm_stream_rms,
 };

@@ -289,6 +289,19 @@ double streams_flops(const Config *c) {
     return y.L * site + 2 * nd;
 }
 
+/* floor (docs/performance.md), per token and site in floats: read (X in, u and the K coefficients
+ * out: nd + d + K), commit (X, v, coefficients in, X' out: 2nd + d + K), commit backward (dX', X,
+ * v, coefficients in, dy, dX, dcoef out: 3nd + 2d + 2K), input backward (du, X, coefficients, dcoef
+ * in, dX updated: 3nd + d + 2K), the R raw coefficients and n key scales written and read once;
+ * plus the replication and the mean and their backward (4nd + 4d). */
+VariantTraffic streams_traffic(const Config *c) {
+    Streams y;
+    layout(&y, c, 1, NULL, NULL, NULL, NULL);
+    double n = y.n, d = y.d, nd = n * d, K = y.K;
+    double site = 9 * nd + 5 * d + 6 * K + 2 * y.R + 2 * n;
+    return (VariantTraffic){y.L * site + 4 * nd + 4 * d, 4.0 * y.L + 4};
+}
+
 /* Row sums (H[a][.]) and column sums (H[.][a]) of an n x n matrix, min and max of each, and
  * the max of the absolute sums (gains): out[MixStat] for the single-site entries. */
 static void matrix_sums(const double *H, int n, double *out) {

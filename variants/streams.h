@@ -69,6 +69,7 @@ const float *streams_commit_backward(Stream *st, int l);
 void streams_input_backward(Stream *st, int l, const float *du);
 void streams_begin_backward(Stream *st, float *demb);
 double streams_flops(const Config *c);
+VariantTraffic streams_traffic(const Config *c);
 int streams_gains(const Stream *st, double *stats);
 double streams_stream_rms(const Stream *st, int l);
 
@@ -78,8 +79,8 @@ double streams_stream_rms(const Stream *st, int l);
     .input = streams_input, .commit = streams_commit, .output = streams_output,                    \
     .output_backward = streams_output_backward, .commit_backward = streams_commit_backward,        \
     .input_backward = streams_input_backward, .begin_backward = streams_begin_backward,            \
-    .flops_per_token = streams_flops, .mixing_gains = streams_gains,                               \
-    .stream_rms = streams_stream_rms
+    .flops_per_token = streams_flops, .traffic_per_token = streams_traffic,                        \
+    .mixing_gains = streams_gains, .stream_rms = streams_stream_rms
 
 /* mhc_streams, shared by both kinds */
 #define STREAMS_OPTION_N                                                                           \
