@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bench_infer.h"
+#include "bench_torch.h"
 #include "membw.h"
 #include "cli.h"
 #include "runs.h"
@@ -44,26 +45,34 @@ typedef struct {
 } GemmShape;
 
 static void bench_help(void) {
-    printf("usage: resbench bench [--variants LIST] [--steps N] [--warmup N] [--out DIR]\n"
-           "                      [--config FILE] [--shape] [--infer] [key=value ...]\n\n"
-           "Measures, in one process:\n"
-           "  1. OpenBLAS sgemm GFLOP/s on the model's own GEMM shapes (forward and backward\n"
-           "     calls exactly as the model makes them); the best is the practical peak;\n"
-           "  2. for every variant (default: all), the median time of N training steps (default\n"
-           "     20, after 3 warm-up steps; steps of the variants are interleaved so they share\n"
-           "     the same machine conditions): tok/s, achieved GFLOP/s (analytic FLOPs / time),\n"
-           "     fraction of the sgemm peak, overhead vs prenorm, per-phase breakdown (matmul,\n"
-           "     attention, elementwise incl. norms, residual variant, optimizer), peak RSS\n"
-           "     of the model vs the analytic estimate (params, grads, AdamW moments,\n"
-           "     activations, scratch);\n"
-           "  3. prenorm with 1 thread, for the thread scaling.\n"
-           "Default shape: n_layer=6 d_model=256 n_head=4 seq_len=256 batch_size=16,\n"
-           "vocab 256, threads = all cores; key=value (after the optional --shape) changes it.\n"
-           "Writes DIR/bench.csv and DIR/gemm.csv (default DIR: results/bench).\n"
-           "--infer times inference instead (after the sgemm peak): per variant the prefill of\n"
-           "seq_len tokens at batch 1 and the decode per token at batch 1 and 16 after seq_len/2\n"
-           "tokens of context, with the KV cache (median of N repetitions, interleaved), the\n"
-           "KV-cache and variant-state bytes and the overheads vs prenorm; DIR/infer.csv.\n");
+    printf(
+        "usage: resbench bench [--variants LIST] [--steps N] [--warmup N] [--out DIR]\n"
+        "                      [--config FILE] [--shape] [--infer | --vs-torch] [key=value ...]\n\n"
+        "Measures, in one process:\n"
+        "  1. OpenBLAS sgemm GFLOP/s on the model's own GEMM shapes (forward and backward\n"
+        "     calls exactly as the model makes them); the best is the practical peak; and the\n"
+        "     memory bandwidth, a STREAM-like triad at footprints of 0.25 to 512 MB;\n"
+        "  2. for every variant (default: all), the median time of N training steps (default\n"
+        "     20, after 3 warm-up steps; steps of the variants are interleaved so they share\n"
+        "     the same machine conditions): tok/s, achieved GFLOP/s (analytic FLOPs / time),\n"
+        "     fraction of the sgemm peak, overhead vs prenorm, per-phase breakdown (matmul,\n"
+        "     attention, elementwise incl. norms, residual variant, optimizer), peak RSS\n"
+        "     of the model vs the analytic estimate (params, grads, AdamW moments,\n"
+        "     activations, scratch);\n"
+        "  3. per variant the floor of its residual phase: its own FLOPs at the sgemm peak\n"
+        "     plus the floats it must move (docs/performance.md) at the triad bandwidth of one\n"
+        "     pass's size, and the measured phase / floor;\n"
+        "  4. prenorm with 1 thread, for the thread scaling.\n"
+        "Default shape: n_layer=6 d_model=256 n_head=4 seq_len=256 batch_size=16,\n"
+        "vocab 256, threads = all cores; key=value (after the optional --shape) changes it.\n"
+        "Writes DIR/bench.csv, DIR/gemm.csv and DIR/bandwidth.csv (default DIR: results/bench).\n"
+        "--vs-torch then times the same model, shape, threads and variants in PyTorch\n"
+        "(tests/reference/bench_torch.py; needs a python3 with torch: python3-torch, or\n"
+        "RESBENCH_PYTHON) and prints resbench / PyTorch tok/s; DIR/torch.csv.\n"
+        "--infer times inference instead (after the sgemm peak): per variant the prefill of\n"
+        "seq_len tokens at batch 1 and the decode per token at batch 1 and 16 after seq_len/2\n"
+        "tokens of context, with the KV cache (median of N repetitions, interleaved), the\n"
+        "KV-cache and variant-state bytes and the overheads vs prenorm; DIR/infer.csv.\n");
 }
 
 /* Peak resident set in MB (VmHWM), and the current one (VmRSS); -1 if unavailable. */
@@ -307,6 +316,32 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
     return rc;
 }
 
+/* The PyTorch peer on the same shape, threads and variants, right after resbench's own timing;
+ * prints resbench / PyTorch tok/s and writes DIR/torch.csv. */
+static int versus_torch(const char *py, const Config *c, const BenchRun *runs, char names[][32],
+                        int nv, int threads, int steps, int warmup, const char *dir) {
+    printf("\nPyTorch peer (%s, the same model, shape and threads; tests/reference/bench_torch.py):"
+           "\n",
+           py);
+    fflush(stdout);
+    double torch_tok[MAX_VARIANTS], N = (double)c->batch_size * c->seq_len;
+    if (bench_torch_run(py, c, names, nv, threads, steps, warmup, torch_tok) != 0) return -1;
+    char buf[4096], path[4200];
+    size_t n = (size_t)snprintf(buf, sizeof buf,
+                                "variant,threads,resbench_tok_per_s,torch_tok_per_s,ratio\n");
+    printf("%-14s %14s %13s %17s\n", "variant", "resbench tok/s", "PyTorch tok/s",
+           "resbench/PyTorch");
+    for (int v = 0; v < nv; v++) {
+        double ours = N / runs[v].median_s;
+        printf("%-14s %14.0f %13.0f %16.2fx\n", runs[v].name, ours, torch_tok[v],
+               ours / torch_tok[v]);
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s,%d,%.1f,%.1f,%.4f\n", runs[v].name,
+                              threads, ours, torch_tok[v], ours / torch_tok[v]);
+    }
+    if (rb_join(path, sizeof path, dir, "torch.csv") != 0) return -1;
+    return rb_write_file_atomic(path, buf, n);
+}
+
 /* Bench defaults go before the user's arguments, so --config and key=value override them. */
 static int bench_args(int argc, char **argv, char **out) {
     static char *defaults[] = {"n_layer=6",   "d_model=256",   "n_head=4",
@@ -315,7 +350,9 @@ static int bench_args(int argc, char **argv, char **out) {
     out[n++] = argv[0];
     for (int i = 0; i < 6; i++) out[n++] = defaults[i];
     for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--shape") != 0 && strcmp(argv[i], "--infer") != 0) out[n++] = argv[i];
+        if (strcmp(argv[i], "--shape") && strcmp(argv[i], "--infer") &&
+            strcmp(argv[i], "--vs-torch"))
+            out[n++] = argv[i];
     return n;
 }
 
@@ -342,8 +379,15 @@ int cmd_bench(int argc, char **argv) {
         bench_help();
         return RB_EXIT_OK;
     }
-    int infer = 0;
-    for (int i = 1; i < argc; i++) infer |= !strcmp(argv[i], "--infer");
+    int infer = 0, vs_torch = 0;
+    for (int i = 1; i < argc; i++) {
+        infer |= !strcmp(argv[i], "--infer");
+        vs_torch |= !strcmp(argv[i], "--vs-torch");
+    }
+    if (infer && vs_torch)
+        rb_die(RB_EXIT_USAGE, "bench: --vs-torch times training; not with --infer");
+    char py[1024] = "";
+    if (vs_torch && bench_torch_python(py, sizeof py) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     char **args = rb_calloc((size_t)argc + 8, sizeof(char *), "arguments");
     int nargs = bench_args(argc, argv, args);
     static const char *const extra[] = {"--variants", "--steps", "--warmup", "--out", NULL};
@@ -399,6 +443,9 @@ int cmd_bench(int argc, char **argv) {
         rb_die(RB_EXIT_FAIL, "bench: %s", rb_error());
     for (int v = 0; v < nv; v++) model_free(&runs[v].m);
     thread_scaling(&c, runs, nv, threads, (int)steps, (int)warmup);
+    if (vs_torch &&
+        versus_torch(py, &c, runs, names, nv, threads, (int)steps, (int)warmup, vals[3]) != 0)
+        rb_die(RB_EXIT_FAIL, "%s", rb_error());
     printf("bench: wrote %s/bench.csv, gemm.csv and bandwidth.csv\n", vals[3]);
     free(runs);
     return RB_EXIT_OK;

@@ -320,6 +320,39 @@ START_TEST(test_bench_writes_csv) {
 }
 END_TEST
 
+/* `bench --vs-torch` on a tiny shape: the PyTorch peer times the same variants and torch.csv holds
+ * both rates and their ratio (without a python3 that has torch, the one-line refusal instead). */
+START_TEST(test_bench_vs_torch) {
+    char *out = tu_tempdir(), args[2048], path[2048];
+    static char buf[16384];
+    snprintf(args, sizeof args,
+             "bench --vs-torch --steps 2 --warmup 1 --variants prenorm,attnres_block:blocks=2,mhc "
+             "--out %s n_layer=1 d_model=16 n_head=2 seq_len=16 batch_size=2",
+             out);
+    int rc = tu_run_cli(args, buf, sizeof buf);
+    if (rc == 1 && strstr(buf, "no python3 that can import torch")) {
+        printf("bench --vs-torch: skipped, no torch here: %s", buf);
+        return;
+    }
+    ck_assert_msg(rc == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "resbench/PyTorch") && strstr(buf, "PyTorch peer: torch"), "%s", buf);
+    snprintf(path, sizeof path, "%s/torch.csv", out);
+    CsvTable t;
+    ck_assert(csv_load(path, &t) == 0);
+    ck_assert_int_eq(csv_nrows(&t), 3);
+    ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "variant")), "attnres_block:blocks=2");
+    for (size_t r = 0; r < 3; r++) {
+        double ours = csv_num(&t, r, csv_col(&t, "resbench_tok_per_s"));
+        double peer = csv_num(&t, r, csv_col(&t, "torch_tok_per_s"));
+        ck_assert(ours > 0 && peer > 0);
+        ck_assert_double_eq_tol(csv_num(&t, r, csv_col(&t, "ratio")), ours / peer,
+                                1e-3 * ours / peer + 1e-4);
+    }
+    csv_table_free(&t);
+    ck_assert_int_eq(tu_run_cli("bench --vs-torch --infer", buf, sizeof buf), 2);
+}
+END_TEST
+
 /* The bandwidth at a footprint: log-linear between measured sizes, clamped outside them. */
 START_TEST(test_membw_interpolation) {
     Bandwidth bw = {.n = 3, .footprint_mb = {1, 4, 16}, .gbs = {100, 50, 20}};
@@ -347,6 +380,7 @@ int main(void) {
     tcase_add_test(tc, test_report_of_tiny_ablation);
     tcase_add_test(tc, test_bench_writes_csv);
     tcase_add_test(tc, test_membw_interpolation);
+    tcase_add_test(tc, test_bench_vs_torch);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

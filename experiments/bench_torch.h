@@ -1,0 +1,15 @@
+/* `bench --vs-torch` (docs/performance.md): the PyTorch peer, tests/reference/bench_torch.py, run
+ * in the same bench invocation on the same shape, thread count and variants; the ratios. */
+#ifndef RB_BENCH_TORCH_H
+#define RB_BENCH_TORCH_H
+#include "config.h"
+
+/* The python3 that can import torch ($RESBENCH_PYTHON, python3, /usr/bin/python3, in that order)
+ * into py; -1 (rb_error: what to install) when none can. */
+int bench_torch_python(char *py, size_t n);
+/* Runs the peer for the nv variants and fills torch_tok_s[v] (tokens per second, median step).
+ * 0, or -1 with rb_error. */
+int bench_torch_run(const char *py, const Config *c, char names[][32], int nv, int threads,
+                    int steps, int warmup, double *torch_tok_s);
+
+#endif
