@@ -51,6 +51,45 @@ START_TEST(test_sinkhorn_gradient_and_sums) {
 }
 END_TEST
 
+/* The lanes form (SK_LANES tokens at once) against the per-token oracle: bit-identical forward
+ * and backward, for every n and a few iteration counts, with logits of std 3 (saturating rows). */
+START_TEST(test_sinkhorn_lanes_match_oracle) {
+    Rng r;
+    rng_seed(&r, 17);
+    int iters_list[] = {1, 2, 6, 20, SINKHORN_LANES_MAX_ITERS};
+    for (int n = 2; n <= SINKHORN_LANES_MAX_N; n++)
+        for (int k = 0; k < 5; k++) {
+            int iters = iters_list[k], nn = n * n;
+            ck_assert(sinkhorn_lanes_ok(n, iters));
+            float lg[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES],
+                dP[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES],
+                P[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES],
+                dz[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES];
+            rng_fill_normal(&r, lg, nn * SK_LANES, 3.0f);
+            rng_fill_normal(&r, dP, nn * SK_LANES, 1.0f);
+            sinkhorn_forward_lanes(P, lg, n, iters);
+            sinkhorn_backward_lanes(dz, dP, lg, n, iters);
+            for (int t = 0; t < SK_LANES; t++) {
+                float z1[64], g1[64], P1[64], dz1[64];
+                for (int e = 0; e < nn; e++)
+                    z1[e] = lg[e * SK_LANES + t], g1[e] = dP[e * SK_LANES + t];
+                sinkhorn_forward(P1, NULL, z1, n, iters);
+                sinkhorn_backward(dz1, g1, z1, n, iters);
+                for (int e = 0; e < nn; e++) {
+                    ck_assert_msg(P[e * SK_LANES + t] == P1[e],
+                                  "n %d iters %d lane %d entry %d: P %a vs %a", n, iters, t, e,
+                                  P[e * SK_LANES + t], P1[e]);
+                    ck_assert_msg(dz[e * SK_LANES + t] == dz1[e],
+                                  "n %d iters %d lane %d entry %d: dz %a vs %a", n, iters, t, e,
+                                  dz[e * SK_LANES + t], dz1[e]);
+                }
+            }
+        }
+    ck_assert(!sinkhorn_lanes_ok(SINKHORN_LANES_MAX_N + 1, 20));
+    ck_assert(!sinkhorn_lanes_ok(4, SINKHORN_LANES_MAX_ITERS + 1));
+}
+END_TEST
+
 static Config mhc_config(const char *variant) {
     Config c;
     tu_tiny_config(&c);
@@ -236,6 +275,7 @@ static Suite *mhc_suite(void) {
     tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_sinkhorn_gradient_and_sums);
+    tcase_add_test(tc, test_sinkhorn_lanes_match_oracle);
     tcase_add_test(tc, test_model_finite_differences);
     tcase_add_test(tc, test_hc_init_is_prenorm);
     tcase_add_test(tc, test_mhc_alpha_zero_is_prenorm);

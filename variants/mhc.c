@@ -50,24 +50,79 @@ static float mhc_logit(const Site *s, int n, int q, float rinv, float m) {
     return rinv * s->alpha[g] * m + s->b[q];
 }
 
+/* All K logits of token t at site l, from the saved projection and 1/rms. */
+static void token_logits(const Streams *y, const Site *s, int l, int t, float *h) {
+    const float *m = streams_site_raw(y, l) + (size_t)t * y->K;
+    float r = streams_site_rinv(y, l)[(size_t)t * y->n];
+    for (int q = 0; q < y->K; q++) h[q] = mhc_logit(s, y->n, q, r, m[q]);
+}
+
+/* Token t0 + j of a lane block, the last token repeated to fill a partial block. */
+static int lane_token(const Streams *y, int t0, int j) {
+    return t0 + j < y->ntok ? t0 + j : y->ntok - 1;
+}
+
+/* Coefficients per block of SK_LANES tokens: read and write per token, the mix by the lanes form
+ * of Sinkhorn across the block (or per token where the lanes do not apply). */
 static void mhc_coefficients(const Streams *y, const float *p, int l) {
     Site site = site_of(y, p), *s = &site;
-    int n = y->n, K = y->K, nd = n * y->d;
+    int n = y->n, K = y->K, nd = n * y->d, nn = n * n;
+    int lanes = sinkhorn_lanes_ok(n, y->iters), nblk = (y->ntok + SK_LANES - 1) / SK_LANES;
     const float *X = streams_state(y, l);
-    float *raw = streams_site_raw(y, l), *rinv = streams_site_rinv(y, l),
-          *coef = streams_site_coef(y, l);
+    float *coef = streams_site_coef(y, l);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, y->ntok, K, nd, 1.0f, X, nd, s->phi, K,
-                0.0f, raw, K);
+                0.0f, streams_site_raw(y, l), K);
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y->ntok; t++) {
-        float h[2 * STREAMS_MAX_N + STREAMS_MAX_N * STREAMS_MAX_N], *c = coef + (size_t)t * K;
-        float r = rinv[(size_t)t * n];
-        for (int q = 0; q < K; q++) h[q] = mhc_logit(s, n, q, r, raw[(size_t)t * K + q]);
-        for (int i = 0; i < n; i++) {
-            c[i] = sigmoidf(h[i]) + 1e-6f;
-            c[n + i] = 2.0f * sigmoidf(h[n + i]);
+    for (int blk = 0; blk < nblk; blk++) {
+        float lg[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES],
+            P[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES];
+        int t0 = blk * SK_LANES;
+        for (int j = 0; j < SK_LANES && (lanes || t0 + j < y->ntok); j++) {
+            int t = lane_token(y, t0, j);
+            float h[2 * STREAMS_MAX_N + STREAMS_MAX_N * STREAMS_MAX_N], *c = coef + (size_t)t * K;
+            token_logits(y, s, l, t, h);
+            if (lanes)
+                for (int e = 0; e < nn; e++) lg[e * SK_LANES + j] = h[2 * n + e];
+            if (t != t0 + j) continue; /* padding lane */
+            for (int i = 0; i < n; i++) {
+                c[i] = sigmoidf(h[i]) + 1e-6f;
+                c[n + i] = 2.0f * sigmoidf(h[n + i]);
+            }
+            if (!lanes) sinkhorn_forward(c + 2 * n, NULL, h + 2 * n, n, y->iters);
         }
-        sinkhorn_forward(c + 2 * n, NULL, h + 2 * n, n, y->iters);
+        if (!lanes) continue;
+        sinkhorn_forward_lanes(P, lg, n, y->iters);
+        for (int j = 0; j < SK_LANES && t0 + j < y->ntok; j++)
+            for (int e = 0; e < nn; e++)
+                coef[(size_t)(t0 + j) * K + 2 * n + e] = P[e * SK_LANES + j];
+    }
+}
+
+/* The mix coefficients' backward for all tokens of site l before the per-token pass, in lane
+ * blocks: dcoef's mix part (dP) becomes the gradient of the mix logits, in place. */
+static void mhc_mix_backward(const Streams *y, const float *p, int l) {
+    int n = y->n, K = y->K, nn = n * n, nblk = (y->ntok + SK_LANES - 1) / SK_LANES;
+    if (!sinkhorn_lanes_ok(n, y->iters)) return; /* token_coef_backward does it per token */
+    Site s = site_of(y, p);
+#pragma omp parallel for schedule(static)
+    for (int blk = 0; blk < nblk; blk++) {
+        float lg[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES],
+            dP[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES],
+            dz[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES];
+        int t0 = blk * SK_LANES;
+        for (int j = 0; j < SK_LANES; j++) {
+            int t = lane_token(y, t0, j);
+            float h[2 * STREAMS_MAX_N + STREAMS_MAX_N * STREAMS_MAX_N];
+            token_logits(y, &s, l, t, h);
+            for (int e = 0; e < nn; e++) {
+                lg[e * SK_LANES + j] = h[2 * n + e];
+                dP[e * SK_LANES + j] = y->dcoef[(size_t)t * K + 2 * n + e];
+            }
+        }
+        sinkhorn_backward_lanes(dz, dP, lg, n, y->iters);
+        for (int j = 0; j < SK_LANES && t0 + j < y->ntok; j++)
+            for (int e = 0; e < nn; e++)
+                y->dcoef[(size_t)(t0 + j) * K + 2 * n + e] = dz[e * SK_LANES + j];
     }
 }
 
@@ -79,14 +134,16 @@ static float token_coef_backward(const Streams *y, const Site *s, int l, int t) 
     float *dc = y->dcoef + (size_t)t * K, *dr = y->draw + (size_t)t * K;
     const float *m = streams_site_raw(y, l) + (size_t)t * K;
     float r = streams_site_rinv(y, l)[(size_t)t * n], drinv = 0;
-    for (int q = 0; q < K; q++) h[q] = mhc_logit(s, n, q, r, m[q]);
+    token_logits(y, s, l, t, h);
     for (int i = 0; i < n; i++) {
         float sp = sigmoidf(h[i]), sq = sigmoidf(h[n + i]);
         dc[i] *= sp * (1 - sp);
         dc[n + i] *= 2 * sq * (1 - sq);
     }
-    sinkhorn_backward(dres, dc + 2 * n, h + 2 * n, n, y->iters);
-    memcpy(dc + 2 * n, dres, (size_t)n * n * sizeof(float));
+    if (!sinkhorn_lanes_ok(n, y->iters)) { /* else mhc_mix_backward did it in lanes */
+        sinkhorn_backward(dres, dc + 2 * n, h + 2 * n, n, y->iters);
+        memcpy(dc + 2 * n, dres, (size_t)n * n * sizeof(float));
+    }
     for (int q = 0; q < K; q++) { /* dc now holds dlogits */
         float a = s->alpha[q < n ? 0 : (q < 2 * n ? 1 : 2)];
         dr[q] = dc[q] * a * r;
@@ -141,6 +198,7 @@ static const StreamKind mhc_kind = {
     .site_param_count = mhc_site_params,
     .init_site = mhc_init_site,
     .coefficients = mhc_coefficients,
+    .mix_backward = mhc_mix_backward,
     .token_backward = mhc_token_backward,
     .params_backward = mhc_params_backward,
     .coef_flops = mhc_coef_flops,

@@ -109,3 +109,119 @@ void sinkhorn_backward(float *dlogits, const float *dP, const float *logits, int
     else
         sinkhorn_backward_n(dlogits, dP, logits, n, iters);
 }
+
+/* ---- Lanes: SK_LANES tokens at once, entry-major (X[e * SK_LANES + t], e = src * n + dst), so
+ * every line operation runs across the tokens in vector registers. Per token the operations and
+ * their order are exactly the scalar ones above (the exponentials stay scalar calls), so the
+ * results are bit-identical to sinkhorn_forward / sinkhorn_backward (tested), which stay as the
+ * oracle and serve the shapes the lanes do not (sinkhorn_lanes_ok). ---- */
+#define LANE_LOOP _Pragma("omp simd") for (int t = 0; t < SK_LANES; t++)
+
+int sinkhorn_lanes_ok(int n, int iters) {
+    return n <= SINKHORN_LANES_MAX_N && iters <= SINKHORN_LANES_MAX_ITERS;
+}
+
+SK_INLINE void softmax_rows_lanes(float *P, const float *logits, int n) {
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * n * SK_LANES;
+        float *p = P + (size_t)i * n * SK_LANES, mx[SK_LANES], sum[SK_LANES];
+        LANE_LOOP mx[t] = z[t];
+        for (int j = 1; j < n; j++)
+            LANE_LOOP mx[t] = z[j * SK_LANES + t] > mx[t] ? z[j * SK_LANES + t] : mx[t];
+        for (int t = 0; t < SK_LANES; t++) sum[t] = 0;
+        for (int j = 0; j < n; j++)
+            for (int t = 0; t < SK_LANES; t++) /* scalar expf, as in the oracle */
+                sum[t] += p[j * SK_LANES + t] = expf(z[j * SK_LANES + t] - mx[t]);
+        for (int j = 0; j < n; j++)
+            LANE_LOOP p[j * SK_LANES + t] = p[j * SK_LANES + t] / sum[t] + SK_EPS;
+    }
+}
+
+SK_INLINE void normalize_lanes(float *M, int n, int over_src) {
+    for (int a = 0; a < n; a++) { /* line a: column a (over src) or row a (over dst) */
+        int e0 = over_src ? a : a * n, step = over_src ? n : 1;
+        float s[SK_LANES], inv[SK_LANES];
+        LANE_LOOP s[t] = SK_EPS;
+        for (int b = 0; b < n; b++) LANE_LOOP s[t] += M[(e0 + b * step) * SK_LANES + t];
+        LANE_LOOP inv[t] = 1.0f / s[t];
+        for (int b = 0; b < n; b++) LANE_LOOP M[(e0 + b * step) * SK_LANES + t] *= inv[t];
+    }
+}
+
+SK_INLINE void sinkhorn_forward_lanes_n(float *P, float *tape, const float *logits, int n,
+                                        int iters) {
+    size_t nn = (size_t)n * n * SK_LANES;
+    softmax_rows_lanes(P, logits, n);
+    for (int k = 0; k < 2 * iters - 1; k++) {
+        if (tape) memcpy(tape + k * nn, P, nn * sizeof(float));
+        normalize_lanes(P, n, k % 2 == 0);
+    }
+}
+
+SK_INLINE void sinkhorn_backward_lanes_n(float *dlogits, const float *dP, const float *logits,
+                                         int n, int iters) {
+    float tape[(2 * SINKHORN_LANES_MAX_ITERS - 1) * SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N *
+               SK_LANES];
+    float G[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES];
+    size_t nn = (size_t)n * n * SK_LANES;
+    sinkhorn_forward_lanes_n(dlogits, tape, logits, n, iters); /* dlogits: scratch for P */
+    memcpy(G, dP, nn * sizeof(float));
+    for (int k = 2 * iters - 2; k >= 0; k--) {
+        const float *A = tape + k * nn;
+        int over_src = k % 2 == 0;
+        for (int a = 0; a < n; a++) {
+            int e0 = over_src ? a : a * n, step = over_src ? n : 1;
+            float s[SK_LANES], c[SK_LANES];
+            LANE_LOOP s[t] = SK_EPS, c[t] = 0;
+            for (int b = 0; b < n; b++) {
+                size_t e = (size_t)(e0 + b * step) * SK_LANES;
+                LANE_LOOP {
+                    s[t] += A[e + t];
+                    c[t] += G[e + t] * A[e + t];
+                }
+            }
+            LANE_LOOP {
+                s[t] = 1.0f / s[t];
+                c[t] *= s[t];
+            }
+            for (int b = 0; b < n; b++) {
+                size_t e = (size_t)(e0 + b * step) * SK_LANES;
+                LANE_LOOP G[e + t] = (G[e + t] - c[t]) * s[t];
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) { /* softmax backward per src row */
+        const float *z = logits + (size_t)i * n * SK_LANES;
+        const float *g = G + (size_t)i * n * SK_LANES;
+        float *dz = dlogits + (size_t)i * n * SK_LANES;
+        float mx[SK_LANES], sum[SK_LANES], S[SINKHORN_LANES_MAX_N * SK_LANES], dot[SK_LANES];
+        LANE_LOOP mx[t] = z[t];
+        for (int j = 1; j < n; j++)
+            LANE_LOOP mx[t] = z[j * SK_LANES + t] > mx[t] ? z[j * SK_LANES + t] : mx[t];
+        for (int t = 0; t < SK_LANES; t++) sum[t] = 0, dot[t] = 0;
+        for (int j = 0; j < n; j++)
+            for (int t = 0; t < SK_LANES; t++)
+                sum[t] += S[j * SK_LANES + t] = expf(z[j * SK_LANES + t] - mx[t]);
+        for (int j = 0; j < n; j++) LANE_LOOP {
+                S[j * SK_LANES + t] /= sum[t];
+                dot[t] += S[j * SK_LANES + t] * g[j * SK_LANES + t];
+            }
+        for (int j = 0; j < n; j++)
+            LANE_LOOP dz[j * SK_LANES + t] = S[j * SK_LANES + t] * (g[j * SK_LANES + t] - dot[t]);
+    }
+}
+
+void sinkhorn_forward_lanes(float *P, const float *logits, int n, int iters) {
+    if (n == 4)
+        sinkhorn_forward_lanes_n(P, NULL, logits, 4, iters);
+    else
+        sinkhorn_forward_lanes_n(P, NULL, logits, n, iters);
+}
+
+void sinkhorn_backward_lanes(float *dlogits, const float *dP, const float *logits, int n,
+                             int iters) {
+    if (n == 4)
+        sinkhorn_backward_lanes_n(dlogits, dP, logits, 4, iters);
+    else
+        sinkhorn_backward_lanes_n(dlogits, dP, logits, n, iters);
+}

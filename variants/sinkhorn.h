@@ -13,4 +13,15 @@ void sinkhorn_forward(float *P, float *tape, const float *logits, int n, int ite
 /* Gradient of the unrolled forward: recomputes the tape from the logits. */
 void sinkhorn_backward(float *dlogits, const float *dP, const float *logits, int n, int iters);
 
+/* The same two functions for SK_LANES tokens at once (vectorized across the tokens), arrays
+ * entry-major: X[(src * n + dst) * SK_LANES + t]. Bit-identical per token to the two above, for
+ * the shapes sinkhorn_lanes_ok accepts (n <= 4, iters <= 32: the tape stays 32 KB on the stack). */
+#define SK_LANES 8
+#define SINKHORN_LANES_MAX_N 4
+#define SINKHORN_LANES_MAX_ITERS 32
+int sinkhorn_lanes_ok(int n, int iters);
+void sinkhorn_forward_lanes(float *P, const float *logits, int n, int iters);
+void sinkhorn_backward_lanes(float *dlogits, const float *dP, const float *logits, int n,
+                             int iters);
+
 #endif

@@ -247,6 +247,7 @@ void streams_input_backward(Stream *st, int l, const float *du) {
     const float *X = streams_state(&y, l), *coef = streams_site_coef(&y, l);
     float *dX = y.dX[l % 2];
     int n = y.n, d = y.d, K = y.K;
+    if (y.kind->mix_backward) y.kind->mix_backward(&y, p, l);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < y.ntok; t++) {
         const float *c = coef + (size_t)t * K, *x = X + (size_t)t * n * d, *g = du + (size_t)t * d;

@@ -41,6 +41,9 @@ typedef struct StreamKind {
     size_t (*site_param_count)(int n, int d);
     void (*init_site)(float *p, int n, int d, int l, Rng *rng); /* p zeroed before */
     void (*coefficients)(const Streams *y, const float *p, int l);
+    /* Optional: the mix coefficients' backward for all tokens of site l at once, before the
+     * per-token pass of token_backward (mhc: Sinkhorn across lanes of tokens). */
+    void (*mix_backward)(const Streams *y, const float *p, int l);
     /* One token's coefficient backward: dcoef (read, write, mix) -> the projection's gradient
      * (draw) and k[i], the factor of X_i in dX_i through the norm(s). */
     void (*token_backward)(const Streams *y, const float *p, int l, int t, float *k);
