@@ -37,6 +37,7 @@ typedef struct {
     /* the variant phase's floor (docs/performance.md): own FLOPs at the sgemm peak plus its
      * traffic at the triad bandwidth measured at the size of one of its passes */
     double own_gflop, traffic_mb, pass_mb, bw_gbs, floor_s;
+    double overhead_pct; /* paired: median over rounds of step / prenorm's step in that round */
 } BenchRun;
 
 typedef struct {
@@ -55,7 +56,8 @@ static void bench_help(void) {
         "  2. for every variant (default: all), the median time of N training steps (default\n"
         "     20, after 3 warm-up steps; steps of the variants are interleaved so they share\n"
         "     the same machine conditions): tok/s, achieved GFLOP/s (analytic FLOPs / time),\n"
-        "     fraction of the sgemm peak, overhead vs prenorm, per-phase breakdown (matmul,\n"
+        "     fraction of the sgemm peak, overhead vs prenorm (median over rounds of the step\n"
+        "     time / prenorm's step time in the same round), per-phase breakdown (matmul,\n"
         "     attention, elementwise incl. norms, residual variant, optimizer), peak RSS\n"
         "     of the model vs the analytic estimate (params, grads, AdamW moments,\n"
         "     activations, scratch);\n"
@@ -239,6 +241,20 @@ static int find_run(const BenchRun *runs, int nv, const char *name) {
     return -1;
 }
 
+/* Overheads vs prenorm as pairs: a variant's step and prenorm's step of the same round ran
+ * back to back, so their ratio cancels the machine's slow and fast periods that medians of the
+ * two series separately do not (this machine's neighbours come and go). */
+static void paired_overheads(BenchRun *runs, int nv, int steps) {
+    int pre = find_run(runs, nv, RB_BASELINE);
+    double ratio[MAX_STEPS];
+    for (int v = 0; v < nv; v++) {
+        runs[v].overhead_pct = 0;
+        if (pre < 0 || v == pre) continue;
+        for (int s = 0; s < steps; s++) ratio[s] = runs[v].step_s[s] / runs[pre].step_s[s];
+        runs[v].overhead_pct = 100 * (stats_median(ratio, steps) - 1);
+    }
+}
+
 static void print_table(const BenchRun *runs, int nv, const Config *c, double peak) {
     int pre = find_run(runs, nv, RB_BASELINE);
     double N = (double)c->batch_size * c->seq_len;
@@ -252,7 +268,7 @@ static void print_table(const BenchRun *runs, int nv, const Config *c, double pe
         printf("%-14s %9.1f %8.0f %8.1f %6.1f%%", r->name, r->median_s * 1e3, N / r->median_s, gf,
                100 * gf / peak);
         if (pre >= 0 && v != pre)
-            printf(" %+8.1f%%", 100 * (r->median_s / runs[pre].median_s - 1));
+            printf(" %+8.1f%%", r->overhead_pct);
         else
             printf(" %9s", "-");
         for (int p = 0; p < RB_PH_COUNT; p++) {
@@ -272,7 +288,6 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
     if (rb_mkdir_p(dir) != 0) return -1;
     char path[4200], *buf = rb_calloc(1 << 16, 1, "bench csv");
     size_t n = 0, cap = 1 << 16;
-    int pre = find_run(runs, nv, RB_BASELINE);
     n += (size_t)snprintf(
         buf + n, cap - n,
         "variant,threads,n_layer,d_model,n_head,seq_len,batch_size,step_ms,tok_per_"
@@ -285,12 +300,11 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
     for (int v = 0; v < nv; v++) {
         const BenchRun *r = &runs[v];
         double gf = r->flops / r->median_s * 1e-9;
-        double over = pre >= 0 ? 100 * (r->median_s / runs[pre].median_s - 1) : 0;
         n += (size_t)snprintf(buf + n, cap - n,
                               "%s,%d,%d,%d,%d,%d,%d,%.3f,%.1f,%.2f,%.2f,%.4f,%.2f", r->name,
                               threads, c->n_layer, c->d_model, c->n_head, c->seq_len, c->batch_size,
                               r->median_s * 1e3, (double)c->batch_size * c->seq_len / r->median_s,
-                              gf, peak, gf / peak, over);
+                              gf, peak, gf / peak, r->overhead_pct);
         for (int p = 0; p < RB_PH_COUNT; p++)
             n += (size_t)snprintf(buf + n, cap - n, ",%.3f", r->phase_s[p] * 1e3);
         n += (size_t)snprintf(buf + n, cap - n, ",%.1f,%.1f,%.1f,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f\n",
@@ -437,6 +451,7 @@ int cmd_bench(int argc, char **argv) {
     for (int v = 0; v < nv; v++) build_run(&runs[v], &c, names[v], (int)warmup);
     time_runs(runs, nv, (int)steps, (int)warmup);
     for (int v = 0; v < nv; v++) variant_floor(&runs[v], &c, peak, &bw);
+    paired_overheads(runs, nv, (int)steps);
     print_table(runs, nv, &c, peak);
     print_floors(runs, nv);
     if (write_csvs(vals[3], runs, nv, &c, g, ng, peak, threads, &bw) != 0)
