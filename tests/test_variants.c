@@ -382,7 +382,8 @@ END_TEST
  * backward 33 + 5 = 38; forward phase 1 (1 + 2, 2 + 2), phase 2 (3, 3), readout 3 + 1 = 17;
  * partial sums 2 x 3 and dv 2 x 3: 67 rows. DenseFormer K = 2: 2K(K + 1) + 17K + 3 = 49 rows.
  * Block with window = 1 takes the direct path: sources 1, 2, 2, 2, 2; backward 27 + 5, forward
- * 9 + 5, partial sums and dv 12: 58 rows. mhc (n = 4, K = R = 24): per site 9nd + 5d + 6K + 2R + 2n = 856, four sites and 4nd + 4d. */
+ * 9 + 5, partial sums and dv 12: 58 rows. mhc (n = 4, K = R = 24): per site
+ * 9nd + 5d + 6K + 2R + 2n = 856, four sites and 4nd + 4d. */
 START_TEST(test_variant_traffic) {
     static const struct {
         const char *variant;
