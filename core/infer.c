@@ -152,7 +152,8 @@ const float *infer_step(Infer *s, const int *tokens, int n) {
     return s->logits;
 }
 
-int infer_sample(const float *logits, int V, double temperature, int top_k, Rng *rng) {
+int infer_sample(const float *logits, int V, double temperature, int top_k, Rng *rng,
+                 float *scratch) {
     int best = 0;
     for (int i = 1; i < V; i++)
         if (logits[i] > logits[best]) best = i;
@@ -160,7 +161,7 @@ int infer_sample(const float *logits, int V, double temperature, int top_k, Rng 
     /* the k-th largest logit as the cut (ties at the cut all stay in) */
     float cut = -INFINITY;
     if (top_k > 0 && top_k < V) {
-        float *sorted = rb_calloc((size_t)V, sizeof(float), "sampling");
+        float *sorted = scratch;
         memcpy(sorted, logits, (size_t)V * sizeof(float));
         for (int k = 0; k < top_k; k++) { /* partial selection: top_k passes */
             int arg = k;
@@ -171,7 +172,6 @@ int infer_sample(const float *logits, int V, double temperature, int top_k, Rng 
             sorted[arg] = t;
         }
         cut = sorted[top_k - 1];
-        free(sorted);
     }
     double sum = 0, mx = logits[best];
     for (int i = 0; i < V; i++)

@@ -36,7 +36,9 @@ size_t infer_kv_bytes(const Infer *s);
 size_t infer_variant_bytes_per_token(const Infer *s);
 
 /* One token from logits (V entries): temperature 0 takes the argmax; otherwise softmax of
- * logits / temperature over the top_k largest (top_k <= 0: all), drawn with rng. */
-int infer_sample(const float *logits, int V, double temperature, int top_k, Rng *rng);
+ * logits / temperature over the top_k largest (top_k <= 0: all), drawn with rng. scratch holds V
+ * floats for the top-k selection (the caller allocates it once, not per token). */
+int infer_sample(const float *logits, int V, double temperature, int top_k, Rng *rng,
+                 float *scratch);
 
 #endif

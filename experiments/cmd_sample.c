@@ -124,7 +124,8 @@ int cmd_sample(int argc, char **argv) {
     Rng rng;
     rng_seed(&rng, (uint64_t)seed);
     int V = c.vocab_size,
-        *ctx = rb_calloc((size_t)T, sizeof(int), "context"); /* the cache's tokens */
+        *ctx = rb_calloc((size_t)T, sizeof(int), "context");       /* the cache's tokens */
+    float *pick = rb_calloc((size_t)V, sizeof(float), "sampling"); /* top-k scratch */
     memcpy(ctx, prompt, (size_t)np * sizeof(int));
     for (int i = 0; i < np; i++) emit(prompt[i], bytes);
     const float *logits = infer_step(&s, ctx, np);
@@ -132,7 +133,7 @@ int cmd_sample(int argc, char **argv) {
     double t0 = rb_now();
     int refills = 0;
     for (long k = 0; k < (long)ntok; k++) {
-        int tok = infer_sample(last, V, temp, (int)topk, &rng);
+        int tok = infer_sample(last, V, temp, (int)topk, &rng, pick);
         emit(tok, bytes);
         if (k + 1 == (long)ntok) break;
         if (s.pos == T) { /* the window is full: prefill its last half again, with tok */
@@ -154,6 +155,7 @@ int cmd_sample(int argc, char **argv) {
     fprintf(stderr, "sample: %.0f tokens in %.2f s (%.0f tok/s, %d window refills)\n", ntok, dt,
             ntok / (dt + 1e-12), refills);
     free(ctx);
+    free(pick);
     free(prompt);
     infer_free(&s);
     model_free(&m);

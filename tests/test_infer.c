@@ -80,21 +80,22 @@ END_TEST
 
 START_TEST(test_sampling_distributions) {
     const float logits[3] = {logf(0.5f), logf(0.3f), logf(0.2f)};
+    float scratch[3];
     Rng r;
     int n = 40000, count[3] = {0, 0, 0};
-    ck_assert_int_eq(infer_sample(logits, 3, 0.0, 0, &r), 0); /* temperature 0: argmax */
-    ck_assert_int_eq(infer_sample(logits, 3, 1.0, 1, &r), 0); /* top-1: argmax */
+    ck_assert_int_eq(infer_sample(logits, 3, 0.0, 0, &r, scratch), 0); /* temperature 0: argmax */
+    ck_assert_int_eq(infer_sample(logits, 3, 1.0, 1, &r, scratch), 0); /* top-1: argmax */
     rng_seed(&r, 11);
-    for (int i = 0; i < n; i++) count[infer_sample(logits, 3, 1.0, 0, &r)]++;
+    for (int i = 0; i < n; i++) count[infer_sample(logits, 3, 1.0, 0, &r, scratch)]++;
     double p1[3] = {0.5, 0.3, 0.2};
     for (int k = 0; k < 3; k++) /* 5 standard errors at n = 40000 is < 0.013 */
         ck_assert_msg(fabs(count[k] / (double)n - p1[k]) < 0.013, "T=1: %d", count[k]);
     memset(count, 0, sizeof count);
-    for (int i = 0; i < n; i++) count[infer_sample(logits, 3, 1.0, 2, &r)]++;
+    for (int i = 0; i < n; i++) count[infer_sample(logits, 3, 1.0, 2, &r, scratch)]++;
     ck_assert_int_eq(count[2], 0); /* top-2 never draws the third */
     ck_assert_msg(fabs(count[0] / (double)n - 0.625) < 0.013, "top-2: %d", count[0]);
     memset(count, 0, sizeof count);
-    for (int i = 0; i < n; i++) count[infer_sample(logits, 3, 0.5, 0, &r)]++;
+    for (int i = 0; i < n; i++) count[infer_sample(logits, 3, 0.5, 0, &r, scratch)]++;
     double z = 0.25 + 0.09 + 0.04; /* T = 0.5 squares the probabilities */
     ck_assert_msg(fabs(count[0] / (double)n - 0.25 / z) < 0.013, "T=0.5: %d", count[0]);
     ck_assert_msg(fabs(count[2] / (double)n - 0.04 / z) < 0.013, "T=0.5: %d", count[2]);
@@ -103,7 +104,8 @@ START_TEST(test_sampling_distributions) {
     rng_seed(&a, 99);
     rng_seed(&b, 99);
     for (int i = 0; i < 1000; i++)
-        ck_assert_int_eq(infer_sample(logits, 3, 0.8, 0, &a), infer_sample(logits, 3, 0.8, 0, &b));
+        ck_assert_int_eq(infer_sample(logits, 3, 0.8, 0, &a, scratch),
+                         infer_sample(logits, 3, 0.8, 0, &b, scratch));
 }
 END_TEST
 
