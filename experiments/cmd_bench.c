@@ -301,7 +301,7 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
         const BenchRun *r = &runs[v];
         double gf = r->flops / r->median_s * 1e-9;
         n += (size_t)snprintf(buf + n, cap - n,
-                              "%s,%d,%d,%d,%d,%d,%d,%.3f,%.1f,%.2f,%.2f,%.4f,%.2f", r->name,
+                              "%s,%d,%d,%d,%d,%d,%d,%.3f,%.1f,%.2f,%.6g,%.4f,%.2f", r->name,
                               threads, c->n_layer, c->d_model, c->n_head, c->seq_len, c->batch_size,
                               r->median_s * 1e3, (double)c->batch_size * c->seq_len / r->median_s,
                               gf, peak, gf / peak, r->overhead_pct);
