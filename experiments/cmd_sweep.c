@@ -14,6 +14,7 @@
 #include "model.h"
 #include "plot.h"
 #include "runs.h"
+#include "stats.h"
 #include "util.h"
 #include "registry.h"
 
@@ -173,6 +174,56 @@ static double cell_mean(const ExpRun *runs, int n, const char *v, long layers, l
     return k ? s / k : NAN;
 }
 
+/* Seed noise of variant v's grid: the pooled within-cell standard deviation of one run's final
+ * validation loss (cells with 2 or more finished seeds), its degrees of freedom in *df and the
+ * smallest seed count of a cell in *kmin. NAN when no cell has 2 seeds. */
+static double seed_sd(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
+                      const long *widths, int nw, int *df, int *kmin) {
+    double ss = 0;
+    *df = 0;
+    *kmin = INT_MAX;
+    for (int l = 0; l < nl; l++)
+        for (int w = 0; w < nw; w++) {
+            double m = cell_mean(runs, n, v, layers[l], widths[w]);
+            int k = 0;
+            for (int i = 0; i < n; i++) {
+                const Config *c = &runs[i].cfg;
+                if (strcmp(c->variant, v) || c->n_layer != layers[l] || c->d_model != widths[w] ||
+                    isnan(runs[i].r.final_val_loss))
+                    continue;
+                ss += (runs[i].r.final_val_loss - m) * (runs[i].r.final_val_loss - m);
+                k++;
+            }
+            if (k > 0) *kmin = k < *kmin ? k : *kmin;
+            if (k > 1) *df += k - 1;
+        }
+    return *df > 0 ? sqrt(ss / *df) : NAN;
+}
+
+/* The shapes of variant v that its seeds cannot tell from the best: a cell is "within seed noise"
+ * when its mean minus the best mean is below t(0.975, df) x sd x sqrt(2 / k), the half width of a
+ * 95% interval on the difference of two k-seed means with the pooled seed sd (docs/usage.md).
+ * Marks them in near[l * nw + w], writes their d_model/n_layer range and returns the threshold
+ * (NAN: one seed only, nothing is marked but the best). */
+static double near_best(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
+                        const long *widths, int nw, double best, int *near, double *rmin,
+                        double *rmax) {
+    int df, kmin;
+    double sd = seed_sd(runs, n, v, layers, nl, widths, nw, &df, &kmin);
+    double thr = isnan(sd) ? NAN : stats_t975(df) * sd * sqrt(2.0 / kmin);
+    *rmin = INFINITY;
+    *rmax = 0;
+    for (int l = 0; l < nl; l++)
+        for (int w = 0; w < nw; w++) {
+            double m = cell_mean(runs, n, v, layers[l], widths[w]);
+            near[l * nw + w] = m == best || (!isnan(thr) && m - best < thr);
+            if (!near[l * nw + w]) continue;
+            *rmin = fmin(*rmin, (double)widths[w] / layers[l]);
+            *rmax = fmax(*rmax, (double)widths[w] / layers[l]);
+        }
+    return thr;
+}
+
 /* Variant minus prenorm per shape (mean over seeds; negative = the variant is better). */
 static void print_delta(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
                         const long *widths, int nw) {
@@ -212,18 +263,62 @@ static int write_scale(const ExpRun *runs, int n, const char *figdir) {
     return 0;
 }
 
+/* The best shape's seed-noise neighbourhood (near_best): printed, one row of best.csv and
+ * figures/sweep_near_V.dat (grid column and row of every shape within seed noise). */
+static int write_near(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
+                      const long *widths, int nw, double best, int bl, int bw, const char *figdir,
+                      FILE *csv) {
+    int near[MAX_GRID * MAX_GRID], df, kmin;
+    double rmin, rmax;
+    double thr = near_best(runs, n, v, layers, nl, widths, nw, best, near, &rmin, &rmax);
+    double sd = seed_sd(runs, n, v, layers, nl, widths, nw, &df, &kmin);
+    char path[4400], list[MAX_GRID * MAX_GRID * 16] = "";
+    snprintf(path, sizeof path, "%s/sweep_near_%s.dat", figdir, v);
+    FILE *f = fopen(path, "w");
+    if (!f) return rb_fail("cannot write %s", path);
+    fprintf(f, "# col row of the shapes within seed noise of the best\n");
+    for (int l = 0; l < nl; l++)
+        for (int w = 0; w < nw; w++) {
+            if (!near[l * nw + w]) continue;
+            fprintf(f, "%d %d\n", w, l);
+            size_t len = strlen(list);
+            snprintf(list + len, sizeof list - len, "%sL%ld-d%ld", len ? " " : "", layers[l],
+                     widths[w]);
+        }
+    if (fclose(f) != 0) return rb_fail("cannot write %s", path);
+    if (isnan(thr))
+        printf("one seed per shape: no seed noise to compare the shapes against\n");
+    else
+        printf("within seed noise of the best (mean loss less than %.4f above it; pooled seed sd "
+               "%.4f, %d df): %s (d_model/n_layer %.1f to %.1f)\n",
+               thr, sd, df, list, rmin, rmax);
+    fprintf(csv, "%s,%ld,%ld,%.6g,%.6g,%.6g,%d,%.6g,%s,%.6g,%.6g\n", v, layers[bl], widths[bw],
+            (double)widths[bw] / layers[bl], best, sd, df, thr, list, rmin, rmax);
+    return 0;
+}
+
 /* Per variant: the grid of mean validation loss (rows n_layer, columns d_model), the best shape,
  * and the heatmap data for plots/sweep.gp: sweep_V.dat (one block per n_layer, one row per
  * d_model: width, layers, loss, params, grid column, grid row) and sweep_best_V.dat (the best
  * cell's grid column and row). */
 static int report(const ExpRun *runs, int n, char names[][32], int nv, const long *layers, int nl,
-                  const long *widths, int nw, const char *figdir, char *plotted, size_t np) {
+                  const long *widths, int nw, const char *exp, const char *figdir, char *plotted,
+                  size_t np) {
     if (write_scale(runs, n, figdir) != 0) return -1;
+    char bpath[2300];
+    snprintf(bpath, sizeof bpath, "%s/best.csv.tmp", exp);
+    FILE *csv = fopen(bpath, "w");
+    if (!csv) return rb_fail("cannot write %s", bpath);
+    fprintf(csv, "variant,n_layer,d_model,ratio,val_loss,seed_sd,seed_df,noise_threshold,"
+                 "near_best,ratio_min,ratio_max\n");
     for (int v = 0; v < nv; v++) {
         char path[4400];
         snprintf(path, sizeof path, "%s/sweep_%s.dat", figdir, names[v]);
         FILE *f = fopen(path, "w");
-        if (!f) return rb_fail("cannot write %s", path);
+        if (!f) {
+            fclose(csv);
+            return rb_fail("cannot write %s", path);
+        }
         fprintf(f, "# d_model n_layer val_loss params col row (mean over seeds)\n");
         printf("\n%s: final validation loss (rows n_layer, columns d_model)\n%8s", names[v], "");
         for (int w = 0; w < nw; w++) printf(" %9ld", widths[w]);
@@ -249,17 +344,29 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
         }
         fclose(f);
         snprintf(path, sizeof path, "%s/sweep_best_%s.dat", figdir, names[v]);
-        if (!(f = fopen(path, "w"))) return rb_fail("cannot write %s", path);
+        if (!(f = fopen(path, "w"))) {
+            fclose(csv);
+            return rb_fail("cannot write %s", path);
+        }
         fprintf(f, "%d %d\n", bw, bl);
         fclose(f);
-        if (isfinite(best))
+        if (isfinite(best)) {
             printf(
                 "best %s shape: n_layer=%ld d_model=%ld (d_model/n_layer = %.1f), val loss %.4f\n",
                 names[v], layers[bl], widths[bw], (double)widths[bw] / layers[bl], best);
+            if (write_near(runs, n, names[v], layers, nl, widths, nw, best, bl, bw, figdir,
+                           csv) != 0) {
+                fclose(csv);
+                return -1;
+            }
+        }
         if (strcmp(names[v], RB_BASELINE)) print_delta(runs, n, names[v], layers, nl, widths, nw);
         if (plotted[0]) strncat(plotted, " ", np - strlen(plotted) - 1);
         strncat(plotted, names[v], np - strlen(plotted) - 1);
     }
+    char final[2300];
+    snprintf(final, sizeof final, "%s/best.csv", exp);
+    if (fclose(csv) != 0 || rename(bpath, final) != 0) return rb_fail("cannot write %s", final);
     return 0;
 }
 
@@ -323,7 +430,7 @@ int cmd_sweep(int argc, char **argv) {
     char figdir[2200], plotted[1024] = "";
     snprintf(figdir, sizeof figdir, "%s/figures", exp);
     if (rb_mkdir_p(figdir) != 0 ||
-        report(runs, n, names, nv, layers, nl, widths, nw, figdir, plotted, sizeof plotted) != 0)
+        report(runs, n, names, nv, layers, nl, widths, nw, exp, figdir, plotted, sizeof plotted) != 0)
         rb_die(RB_EXIT_FAIL, "%s", rb_error());
     int failed = 0;
     for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");

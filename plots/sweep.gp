@@ -1,5 +1,6 @@
 # Depth x width sweep at matched compute: final validation loss per shape (mean over seeds), one
-# heatmap per variant on the grid of shapes; the loss printed in each cell, the best shape boxed.
+# heatmap per variant on the grid of shapes; the loss printed in each cell, the best shape boxed,
+# the shapes within seed noise of it (sweep_near_V.dat) in dashed boxes.
 # One colour scale for all variants, centred on prenorm's best loss (white): blue cells beat it,
 # red cells lose to it.
 load plotsdir."/common.gp"
@@ -23,10 +24,11 @@ do for [v in variants] {
     stats f using 6 nooutput
     set yrange [-0.5 : STATS_max + 0.5]
     set output outdir."/sweep_".v.".".fmt
-    set title v.": validation loss at matched training compute (box: best shape)" noenhanced
+    set title v.": validation loss at matched training compute (box: best; dashed: within seed noise)" noenhanced
     plot f using 5:6:3 with image, \
          "" using 5:6:(sprintf("%.4f", $3)) with labels font ",10", \
          "" using 5:(-1):xtic(1) with points ps 0 notitle, \
          "" using (-1):6:ytic(2) with points ps 0 notitle, \
+         datadir."/sweep_near_".v.".dat" using 1:2:(0.42):(0.42) with boxxyerror lw 1.5 dt 2 lc rgb "#000000", \
          datadir."/sweep_best_".v.".dat" using 1:2:(0.5):(0.5) with boxxyerror lw 3 lc rgb "#000000"
 }

@@ -83,6 +83,63 @@ START_TEST(test_sweep_job_list) {
 }
 END_TEST
 
+/* The best shape's seed-noise neighbourhood, recomputed from summary.csv: the pooled within-shape
+ * sd of 2 seeds over 4 shapes (4 df), threshold t(0.975, 4) x sd x sqrt(2/2), and the set of
+ * shapes whose mean is less than the threshold above the best. */
+START_TEST(test_sweep_seed_noise) {
+    char *out = tu_tempdir(), args[2048], path[2048];
+    static char buf[65536];
+    snprintf(args, sizeof args,
+             "sweep --variants prenorm --seeds 1,2 --layers 1,2 --widths 16,32 n_layer=1 "
+             "d_model=16 n_head=2 seq_len=16 batch_size=2 steps=40 warmup=4 eval_every=20 "
+             "eval_tokens=64 threads=1 --name noise out=%s",
+             out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "within seed noise of the best"), "%s", buf);
+    CsvTable t, b;
+    snprintf(path, sizeof path, "%s/noise/summary.csv", out);
+    ck_assert_msg(csv_load(path, &t) == 0, "%s", rb_error());
+    ck_assert_int_eq((int)csv_nrows(&t), 8);
+    int cl = csv_col(&t, "n_layer"), cd = csv_col(&t, "d_model"), cv = csv_col(&t, "final_val_loss");
+    double sum[2][2] = {{0}}, sq[2][2] = {{0}};
+    for (size_t r = 0; r < 8; r++) {
+        int l = (int)csv_num(&t, r, cl) - 1, w = csv_num(&t, r, cd) == 32;
+        double x = csv_num(&t, r, cv);
+        sum[l][w] += x;
+        sq[l][w] += x * x;
+    }
+    double ss = 0, best = INFINITY;
+    for (int l = 0; l < 2; l++)
+        for (int w = 0; w < 2; w++) {
+            ss += sq[l][w] - sum[l][w] * sum[l][w] / 2;
+            best = fmin(best, sum[l][w] / 2);
+        }
+    double sd = sqrt(ss / 4), thr = 2.7764451051977987 * sd; /* t(0.975, 4 df) */
+    char expect[256] = "";
+    for (int l = 0; l < 2; l++)
+        for (int w = 0; w < 2; w++)
+            if (sum[l][w] / 2 - best < thr)
+                snprintf(expect + strlen(expect), sizeof expect - strlen(expect), "%sL%d-d%d",
+                         expect[0] ? " " : "", l + 1, w ? 32 : 16);
+    snprintf(path, sizeof path, "%s/noise/best.csv", out);
+    ck_assert_msg(csv_load(path, &b) == 0, "%s", rb_error());
+    ck_assert_int_eq((int)csv_nrows(&b), 1);
+    ck_assert_str_eq(csv_cell(&b, 0, csv_col(&b, "variant")), "prenorm");
+    ck_assert_double_eq_tol(csv_num(&b, 0, csv_col(&b, "val_loss")), best, 1e-5);
+    ck_assert_double_eq_tol(csv_num(&b, 0, csv_col(&b, "seed_sd")), sd, 1e-6 + 1e-4 * sd);
+    ck_assert_int_eq((int)csv_num(&b, 0, csv_col(&b, "seed_df")), 4);
+    ck_assert_double_eq_tol(csv_num(&b, 0, csv_col(&b, "noise_threshold")), thr, 1e-6 + 1e-4 * thr);
+    ck_assert_str_eq(csv_cell(&b, 0, csv_col(&b, "near_best")), expect);
+    snprintf(path, sizeof path, "%s/noise/figures/sweep_near_prenorm.dat", out);
+    char *near = tu_read(path);
+    int rows = 0;
+    for (char *p = near; *p; p++) rows += *p == '\n';
+    ck_assert_int_eq(rows - 1, (int)(strlen(expect) + 1) / 7); /* one line per "Lx-dyy" */
+    csv_table_free(&t);
+    csv_table_free(&b);
+}
+END_TEST
+
 START_TEST(test_sweep_errors) {
     static char buf[8192];
     ck_assert_int_eq(tu_run_cli("sweep --widths 16,20 d_model=16 n_head=2", buf, sizeof buf), 2);
@@ -99,6 +156,7 @@ static Suite *sweep_suite(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_sweep_local);
     tcase_add_test(tc, test_sweep_job_list);
+    tcase_add_test(tc, test_sweep_seed_noise);
     tcase_add_test(tc, test_sweep_errors);
     suite_add_tcase(s, tc);
     return s;
