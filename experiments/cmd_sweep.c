@@ -354,8 +354,8 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
             printf(
                 "best %s shape: n_layer=%ld d_model=%ld (d_model/n_layer = %.1f), val loss %.4f\n",
                 names[v], layers[bl], widths[bw], (double)widths[bw] / layers[bl], best);
-            if (write_near(runs, n, names[v], layers, nl, widths, nw, best, bl, bw, figdir,
-                           csv) != 0) {
+            if (write_near(runs, n, names[v], layers, nl, widths, nw, best, bl, bw, figdir, csv) !=
+                0) {
                 fclose(csv);
                 return -1;
             }
@@ -429,8 +429,8 @@ int cmd_sweep(int argc, char **argv) {
     if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     char figdir[2200], plotted[1024] = "";
     snprintf(figdir, sizeof figdir, "%s/figures", exp);
-    if (rb_mkdir_p(figdir) != 0 ||
-        report(runs, n, names, nv, layers, nl, widths, nw, exp, figdir, plotted, sizeof plotted) != 0)
+    if (rb_mkdir_p(figdir) != 0 || report(runs, n, names, nv, layers, nl, widths, nw, exp, figdir,
+                                          plotted, sizeof plotted) != 0)
         rb_die(RB_EXIT_FAIL, "%s", rb_error());
     int failed = 0;
     for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");

@@ -100,7 +100,8 @@ START_TEST(test_sweep_seed_noise) {
     snprintf(path, sizeof path, "%s/noise/summary.csv", out);
     ck_assert_msg(csv_load(path, &t) == 0, "%s", rb_error());
     ck_assert_int_eq((int)csv_nrows(&t), 8);
-    int cl = csv_col(&t, "n_layer"), cd = csv_col(&t, "d_model"), cv = csv_col(&t, "final_val_loss");
+    int cl = csv_col(&t, "n_layer"), cd = csv_col(&t, "d_model"),
+        cv = csv_col(&t, "final_val_loss");
     double sum[2][2] = {{0}}, sq[2][2] = {{0}};
     for (size_t r = 0; r < 8; r++) {
         int l = (int)csv_num(&t, r, cl) - 1, w = csv_num(&t, r, cd) == 32;
