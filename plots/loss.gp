@@ -6,12 +6,17 @@ load plotsdir."/common.gp"
 floor = real(system("cat '".datadir."/loss_floor.txt' 2>/dev/null || echo nan"))
 cmax = 0
 tmax = 0
-do for [v in variants] {   # the largest compute and token count of any variant
+runs = 0
+do for [v in variants] {   # the largest compute, token count and run count of any variant
     stats datadir."/val_".v.".dat" using 2 nooutput
     cmax = STATS_max > cmax ? STATS_max : cmax
     stats datadir."/val_".v.".dat" using 1 nooutput
     tmax = STATS_max > tmax ? STATS_max : tmax
+    stats datadir."/val_".v.".dat" using 6 nooutput
+    runs = STATS_max > runs ? STATS_max : runs
 }
+how = runs > 1 ? "line: mean over seeds, band: min..max; dotted: training loss" \
+               : "one run per variant; dotted: training loss"
 
 do for [axis in "flops tokens"] {
     col = axis eq "flops" ? 2 : 1
@@ -23,7 +28,7 @@ do for [axis in "flops tokens"] {
     xmax = raw / scale
     set output outdir."/loss_vs_".axis.".".fmt
     set multiplot layout 1,2 title (axis eq "flops" ? "Validation loss vs training compute" : \
-        "Validation loss vs training tokens")." (line: mean over seeds, band: min..max; dotted: training loss)" noenhanced
+        "Validation loss vs training tokens")." (".how.")" noenhanced
     set xlabel (axis eq "flops" ? "training compute (".unit.", analytic fwd + bwd)" : "training tokens (".unit.")")
     set ylabel "loss (nats/token)"
     set logscale x

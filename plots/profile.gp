@@ -13,9 +13,15 @@ if (many) {
     set key below maxcols 6 font ",10"
     set bmargin 8
 }
+spread = 0   # zero when every variant has one run: no band to explain
+do for [v in variants] {
+    stats datadir."/profile_".v.".dat" using ($12 - $7) nooutput
+    spread = STATS_max > spread ? STATS_max : spread
+}
+how = spread > 0 ? "line: mean over seeds, band: their range" : "one run per variant"
 
 set output outdir."/dilution.".fmt
-set multiplot layout 1,2 title "Hidden-state magnitude across depth (RMS over tokens and channels; line: mean over seeds, band: their range)"
+set multiplot layout 1,2 title "Hidden-state magnitude across depth (RMS over tokens and channels; ".how.")"
 set title "residual state after the sublayer" noenhanced
 set ylabel "stream RMS"
 plot for [v in variants] datadir."/profile_".v.".dat" using 1:7:12 with filledcurves \
@@ -35,7 +41,7 @@ unset logscale y
 set format y "% h"
 
 set output outdir."/gradients.".fmt
-set multiplot layout 1,2 title "Gradient magnitude across depth (line: mean over seeds, band: their range)"
+set multiplot layout 1,2 title "Gradient magnitude across depth (".how.")"
 set logscale y
 set format y "%.0e"
 set title "dLoss/d(sublayer input), through the sublayer" noenhanced
