@@ -240,6 +240,51 @@ static void print_delta(const ExpRun *runs, int n, const char *v, const long *la
     }
 }
 
+/* The finished run of variant v at one shape and seed, or NULL. */
+static const ExpRun *find_run(const ExpRun *runs, int n, const char *v, long layers, long width,
+                              long seed) {
+    for (int i = 0; i < n; i++) {
+        const Config *c = &runs[i].cfg;
+        if (!strcmp(c->variant, v) && c->n_layer == layers && c->d_model == width &&
+            c->seed == seed && !isnan(runs[i].r.final_val_loss))
+            return &runs[i];
+    }
+    return NULL;
+}
+
+/* Variant minus prenorm, paired by (shape, seed), pooled along one axis of the grid: for every
+ * n_layer (by_depth) or every d_model, the pairs over the other axis and the seeds, their mean
+ * and 95% t interval (stats_paired_ci95). Printed, and one row per value in deltas.csv. */
+static void paired_by_axis(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
+                           const long *widths, int nw, int by_depth, FILE *csv) {
+    const long *axis = by_depth ? layers : widths, *other = by_depth ? widths : layers;
+    int na = by_depth ? nl : nw, no = by_depth ? nw : nl;
+    const char *name = by_depth ? "n_layer" : "d_model";
+    printf("%s minus prenorm by %s (pairs: same shape and seed, over every %s and seed)\n", v, name,
+           by_depth ? "d_model" : "n_layer");
+    for (int a = 0; a < na; a++) {
+        double x[MAX_GRID * MAX_GRID], y[MAX_GRID * MAX_GRID];
+        int k = 0;
+        for (int o = 0; o < no; o++)
+            for (int i = 0; i < n; i++) {
+                const Config *c = &runs[i].cfg;
+                long l = by_depth ? axis[a] : other[o], w = by_depth ? other[o] : axis[a];
+                if (strcmp(c->variant, v) || c->n_layer != l || c->d_model != w ||
+                    isnan(runs[i].r.final_val_loss) || k == MAX_GRID * MAX_GRID)
+                    continue;
+                const ExpRun *b = find_run(runs, n, RB_BASELINE, l, w, c->seed);
+                if (!b) continue;
+                x[k] = runs[i].r.final_val_loss;
+                y[k++] = b->r.final_val_loss;
+            }
+        Interval ci = stats_paired_ci95(x, y, k);
+        printf("  %s=%-5ld %3d pairs  %+.4f [%+.4f, %+.4f]\n", name, axis[a], k, ci.delta,
+               ci.delta - ci.half_width, ci.delta + ci.half_width);
+        fprintf(csv, "%s,%ld,%s,%d,%.6g,%.6g,%.6g\n", name, axis[a], v, k, ci.delta,
+                ci.delta - ci.half_width, ci.delta + ci.half_width);
+    }
+}
+
 /* The colour scale of the heatmaps: centred on prenorm's best loss (else the overall best), half
  * span = the largest distance of any cell from it; sweep_scale.txt holds "centre halfspan". */
 static int write_scale(const ExpRun *runs, int n, const char *figdir) {
@@ -311,12 +356,21 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
     if (!csv) return rb_fail("cannot write %s", bpath);
     fprintf(csv, "variant,n_layer,d_model,ratio,val_loss,seed_sd,seed_df,noise_threshold,"
                  "near_best,ratio_min,ratio_max\n");
+    char dpath[2300];
+    snprintf(dpath, sizeof dpath, "%s/deltas.csv.tmp", exp);
+    FILE *dcsv = fopen(dpath, "w");
+    if (!dcsv) {
+        fclose(csv);
+        return rb_fail("cannot write %s", dpath);
+    }
+    fprintf(dcsv, "axis,value,variant,pairs,delta,lo,hi\n");
     for (int v = 0; v < nv; v++) {
         char path[4400];
         snprintf(path, sizeof path, "%s/sweep_%s.dat", figdir, names[v]);
         FILE *f = fopen(path, "w");
         if (!f) {
             fclose(csv);
+            fclose(dcsv);
             return rb_fail("cannot write %s", path);
         }
         fprintf(f, "# d_model n_layer val_loss params col row (mean over seeds)\n");
@@ -346,6 +400,7 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
         snprintf(path, sizeof path, "%s/sweep_best_%s.dat", figdir, names[v]);
         if (!(f = fopen(path, "w"))) {
             fclose(csv);
+            fclose(dcsv);
             return rb_fail("cannot write %s", path);
         }
         fprintf(f, "%d %d\n", bw, bl);
@@ -360,13 +415,22 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
                 return -1;
             }
         }
-        if (strcmp(names[v], RB_BASELINE)) print_delta(runs, n, names[v], layers, nl, widths, nw);
+        if (strcmp(names[v], RB_BASELINE)) {
+            print_delta(runs, n, names[v], layers, nl, widths, nw);
+            paired_by_axis(runs, n, names[v], layers, nl, widths, nw, 1, dcsv);
+            paired_by_axis(runs, n, names[v], layers, nl, widths, nw, 0, dcsv);
+        }
         if (plotted[0]) strncat(plotted, " ", np - strlen(plotted) - 1);
         strncat(plotted, names[v], np - strlen(plotted) - 1);
     }
     char final[2300];
     snprintf(final, sizeof final, "%s/best.csv", exp);
-    if (fclose(csv) != 0 || rename(bpath, final) != 0) return rb_fail("cannot write %s", final);
+    if (fclose(csv) != 0 || rename(bpath, final) != 0) {
+        fclose(dcsv);
+        return rb_fail("cannot write %s", final);
+    }
+    snprintf(final, sizeof final, "%s/deltas.csv", exp);
+    if (fclose(dcsv) != 0 || rename(dpath, final) != 0) return rb_fail("cannot write %s", final);
     return 0;
 }
 

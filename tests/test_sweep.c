@@ -37,6 +37,43 @@ static void check_summary(const char *path, const char *status) {
     csv_table_free(&t);
 }
 
+/* deltas.csv recomputed from summary.csv: attnres_block minus prenorm paired by shape (one seed),
+ * pooled over the other axis: 2 pairs per value, interval t(0.975, 1) x sd / sqrt(2). */
+static void check_deltas(const char *out) {
+    char path[2048];
+    CsvTable t, d;
+    snprintf(path, sizeof path, "%s/local/summary.csv", out);
+    ck_assert_msg(csv_load(path, &t) == 0, "%s", rb_error());
+    double loss[2][2][2]; /* [variant][n_layer - 1][d_model == 32] */
+    for (size_t r = 0; r < csv_nrows(&t); r++)
+        loss[!strcmp(csv_cell(&t, r, csv_col(&t, "variant")), "attnres_block")]
+            [(int)csv_num(&t, r, csv_col(&t, "n_layer")) - 1]
+            [csv_num(&t, r, csv_col(&t, "d_model")) == 32] =
+                csv_num(&t, r, csv_col(&t, "final_val_loss"));
+    snprintf(path, sizeof path, "%s/local/deltas.csv", out);
+    ck_assert_msg(csv_load(path, &d) == 0, "%s", rb_error());
+    ck_assert_int_eq((int)csv_nrows(&d), 4);
+    for (size_t r = 0; r < 4; r++) {
+        int depth = !strcmp(csv_cell(&d, r, csv_col(&d, "axis")), "n_layer");
+        int v = (int)csv_num(&d, r, csv_col(&d, "value"));
+        double a, b; /* the two paired differences along the other axis */
+        if (depth) {
+            a = loss[1][v - 1][0] - loss[0][v - 1][0];
+            b = loss[1][v - 1][1] - loss[0][v - 1][1];
+        } else {
+            a = loss[1][0][v == 32] - loss[0][0][v == 32];
+            b = loss[1][1][v == 32] - loss[0][1][v == 32];
+        }
+        double mean = (a + b) / 2, half = 12.706204736174707 * fabs(a - b) / 2; /* sd/sqrt2 */
+        ck_assert_int_eq((int)csv_num(&d, r, csv_col(&d, "pairs")), 2);
+        ck_assert_double_eq_tol(csv_num(&d, r, csv_col(&d, "delta")), mean, 1e-5);
+        ck_assert_double_eq_tol(csv_num(&d, r, csv_col(&d, "lo")), mean - half, 1e-5);
+        ck_assert_double_eq_tol(csv_num(&d, r, csv_col(&d, "hi")), mean + half, 1e-5);
+    }
+    csv_table_free(&t);
+    csv_table_free(&d);
+}
+
 START_TEST(test_sweep_local) {
     char *out = tu_tempdir(), args[2048], path[2048];
     static char buf[65536];
@@ -50,6 +87,7 @@ START_TEST(test_sweep_local) {
                   "%s", buf);
     snprintf(path, sizeof path, "%s/local/summary.csv", out);
     check_summary(path, "ok");
+    check_deltas(out);
 }
 END_TEST
 
