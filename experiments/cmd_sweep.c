@@ -3,6 +3,7 @@
  * data order and schedule shape; heads keep the base head size. Runs locally, or writes one command
  * line per run (--jobs) for GNU parallel or a Slurm array; running the same sweep command again
  * afterwards skips the finished runs and gathers summary.csv, the table and the heatmaps. */
+#define _GNU_SOURCE /* open_memstream */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -159,15 +160,19 @@ static int print_design(ExpRun *runs, int n, const char *v, const long *layers, 
     return flagged;
 }
 
+/* 1 when run a is a finished run (a final validation loss) of variant v at shape (layers, width).
+ */
+static int finished_at(const ExpRun *a, const char *v, long layers, long width) {
+    return !strcmp(a->cfg.variant, v) && a->cfg.n_layer == layers && a->cfg.d_model == width &&
+           !isnan(a->r.final_val_loss);
+}
+
 /* Mean final validation loss over the seeds of variant v at one shape (NAN: none finished). */
 static double cell_mean(const ExpRun *runs, int n, const char *v, long layers, long width) {
     double s = 0;
     int k = 0;
     for (int i = 0; i < n; i++) {
-        const Config *c = &runs[i].cfg;
-        if (strcmp(c->variant, v) || c->n_layer != layers || c->d_model != width ||
-            isnan(runs[i].r.final_val_loss))
-            continue;
+        if (!finished_at(&runs[i], v, layers, width)) continue;
         s += runs[i].r.final_val_loss;
         k++;
     }
@@ -187,10 +192,7 @@ static double seed_sd(const ExpRun *runs, int n, const char *v, const long *laye
             double m = cell_mean(runs, n, v, layers[l], widths[w]);
             int k = 0;
             for (int i = 0; i < n; i++) {
-                const Config *c = &runs[i].cfg;
-                if (strcmp(c->variant, v) || c->n_layer != layers[l] || c->d_model != widths[w] ||
-                    isnan(runs[i].r.final_val_loss))
-                    continue;
+                if (!finished_at(&runs[i], v, layers[l], widths[w])) continue;
                 ss += (runs[i].r.final_val_loss - m) * (runs[i].r.final_val_loss - m);
                 k++;
             }
@@ -201,16 +203,12 @@ static double seed_sd(const ExpRun *runs, int n, const char *v, const long *laye
 }
 
 /* The shapes of variant v that its seeds cannot tell from the best: a cell is "within seed noise"
- * when its mean minus the best mean is below t(0.975, df) x sd x sqrt(2 / k), the half width of a
- * 95% interval on the difference of two k-seed means with the pooled seed sd (docs/usage.md).
- * Marks them in near[l * nw + w], writes their d_model/n_layer range and returns the threshold
- * (NAN: one seed only, nothing is marked but the best). */
-static double near_best(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
-                        const long *widths, int nw, double best, int *near, double *rmin,
-                        double *rmax) {
-    int df, kmin;
-    double sd = seed_sd(runs, n, v, layers, nl, widths, nw, &df, &kmin);
-    double thr = isnan(sd) ? NAN : stats_t975(df) * sd * sqrt(2.0 / kmin);
+ * when its mean minus the best mean is below thr (write_near: the half width of a 95% interval on
+ * the difference of two shape means; NAN: one seed only, nothing is marked but the best). Marks
+ * them in near[l * nw + w] and writes their d_model/n_layer range. */
+static void near_best(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
+                      const long *widths, int nw, double best, double thr, int *near, double *rmin,
+                      double *rmax) {
     *rmin = INFINITY;
     *rmax = 0;
     for (int l = 0; l < nl; l++)
@@ -221,7 +219,6 @@ static double near_best(const ExpRun *runs, int n, const char *v, const long *la
             *rmin = fmin(*rmin, (double)widths[w] / layers[l]);
             *rmax = fmax(*rmax, (double)widths[w] / layers[l]);
         }
-    return thr;
 }
 
 /* Variant minus prenorm per shape (mean over seeds; negative = the variant is better). */
@@ -243,12 +240,8 @@ static void print_delta(const ExpRun *runs, int n, const char *v, const long *la
 /* The finished run of variant v at one shape and seed, or NULL. */
 static const ExpRun *find_run(const ExpRun *runs, int n, const char *v, long layers, long width,
                               long seed) {
-    for (int i = 0; i < n; i++) {
-        const Config *c = &runs[i].cfg;
-        if (!strcmp(c->variant, v) && c->n_layer == layers && c->d_model == width &&
-            c->seed == seed && !isnan(runs[i].r.final_val_loss))
-            return &runs[i];
-    }
+    for (int i = 0; i < n; i++)
+        if (finished_at(&runs[i], v, layers, width) && runs[i].cfg.seed == seed) return &runs[i];
     return NULL;
 }
 
@@ -267,12 +260,9 @@ static void paired_by_axis(const ExpRun *runs, int n, const char *v, const long 
         int k = 0;
         for (int o = 0; o < no; o++)
             for (int i = 0; i < n; i++) {
-                const Config *c = &runs[i].cfg;
                 long l = by_depth ? axis[a] : other[o], w = by_depth ? other[o] : axis[a];
-                if (strcmp(c->variant, v) || c->n_layer != l || c->d_model != w ||
-                    isnan(runs[i].r.final_val_loss) || k == MAX_GRID * MAX_GRID)
-                    continue;
-                const ExpRun *b = find_run(runs, n, RB_BASELINE, l, w, c->seed);
+                if (!finished_at(&runs[i], v, l, w) || k == MAX_GRID * MAX_GRID) continue;
+                const ExpRun *b = find_run(runs, n, RB_BASELINE, l, w, runs[i].cfg.seed);
                 if (!b) continue;
                 x[k] = runs[i].r.final_val_loss;
                 y[k++] = b->r.final_val_loss;
@@ -308,15 +298,17 @@ static int write_scale(const ExpRun *runs, int n, const char *figdir) {
     return 0;
 }
 
-/* The best shape's seed-noise neighbourhood (near_best): printed, one row of best.csv and
- * figures/sweep_near_V.dat (grid column and row of every shape within seed noise). */
+/* The best shape's seed-noise neighbourhood (near_best) with the threshold
+ * t(0.975, df) x sd x sqrt(2 / k): the half width of a 95% interval on the difference of two
+ * k-seed shape means, sd the pooled seed sd (seed_sd; docs/formats.md, best.csv). Printed, one row
+ * of best.csv and figures/sweep_near_V.dat (grid column and row of every shape within it). */
 static int write_near(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
                       const long *widths, int nw, double best, int bl, int bw, const char *figdir,
                       FILE *csv) {
     int near[MAX_GRID * MAX_GRID], df, kmin;
-    double rmin, rmax;
-    double thr = near_best(runs, n, v, layers, nl, widths, nw, best, near, &rmin, &rmax);
-    double sd = seed_sd(runs, n, v, layers, nl, widths, nw, &df, &kmin);
+    double rmin, rmax, sd = seed_sd(runs, n, v, layers, nl, widths, nw, &df, &kmin);
+    double thr = isnan(sd) ? NAN : stats_t975(df) * sd * sqrt(2.0 / kmin);
+    near_best(runs, n, v, layers, nl, widths, nw, best, thr, near, &rmin, &rmax);
     char path[4400], list[MAX_GRID * MAX_GRID * 16] = "";
     snprintf(path, sizeof path, "%s/sweep_near_%s.dat", figdir, v);
     FILE *f = fopen(path, "w");
@@ -350,28 +342,21 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
                   const long *widths, int nw, const char *exp, const char *figdir, char *plotted,
                   size_t np) {
     if (write_scale(runs, n, figdir) != 0) return -1;
-    char bpath[2300];
-    snprintf(bpath, sizeof bpath, "%s/best.csv.tmp", exp);
-    FILE *csv = fopen(bpath, "w");
-    if (!csv) return rb_fail("cannot write %s", bpath);
+    char *btext = NULL, *dtext = NULL; /* best.csv and deltas.csv, written whole at the end */
+    size_t blen = 0, dlen = 0;
+    FILE *csv = open_memstream(&btext, &blen), *dcsv = open_memstream(&dtext, &dlen);
+    if (!csv || !dcsv) rb_die(RB_EXIT_FAIL, "sweep: out of memory");
     fprintf(csv, "variant,n_layer,d_model,ratio,val_loss,seed_sd,seed_df,noise_threshold,"
                  "near_best,ratio_min,ratio_max\n");
-    char dpath[2300];
-    snprintf(dpath, sizeof dpath, "%s/deltas.csv.tmp", exp);
-    FILE *dcsv = fopen(dpath, "w");
-    if (!dcsv) {
-        fclose(csv);
-        return rb_fail("cannot write %s", dpath);
-    }
     fprintf(dcsv, "axis,value,variant,pairs,delta,lo,hi\n");
+    int rc = 0;
     for (int v = 0; v < nv; v++) {
         char path[4400];
         snprintf(path, sizeof path, "%s/sweep_%s.dat", figdir, names[v]);
         FILE *f = fopen(path, "w");
         if (!f) {
-            fclose(csv);
-            fclose(dcsv);
-            return rb_fail("cannot write %s", path);
+            rc = rb_fail("cannot write %s", path);
+            break;
         }
         fprintf(f, "# d_model n_layer val_loss params col row (mean over seeds)\n");
         printf("\n%s: final validation loss (rows n_layer, columns d_model)\n%8s", names[v], "");
@@ -399,9 +384,8 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
         fclose(f);
         snprintf(path, sizeof path, "%s/sweep_best_%s.dat", figdir, names[v]);
         if (!(f = fopen(path, "w"))) {
-            fclose(csv);
-            fclose(dcsv);
-            return rb_fail("cannot write %s", path);
+            rc = rb_fail("cannot write %s", path);
+            break;
         }
         fprintf(f, "%d %d\n", bw, bl);
         fclose(f);
@@ -409,11 +393,9 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
             printf(
                 "best %s shape: n_layer=%ld d_model=%ld (d_model/n_layer = %.1f), val loss %.4f\n",
                 names[v], layers[bl], widths[bw], (double)widths[bw] / layers[bl], best);
-            if (write_near(runs, n, names[v], layers, nl, widths, nw, best, bl, bw, figdir, csv) !=
-                0) {
-                fclose(csv);
-                return -1;
-            }
+            if ((rc = write_near(runs, n, names[v], layers, nl, widths, nw, best, bl, bw, figdir,
+                                 csv)) != 0)
+                break;
         }
         if (strcmp(names[v], RB_BASELINE)) {
             print_delta(runs, n, names[v], layers, nl, widths, nw);
@@ -423,15 +405,16 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
         if (plotted[0]) strncat(plotted, " ", np - strlen(plotted) - 1);
         strncat(plotted, names[v], np - strlen(plotted) - 1);
     }
-    char final[2300];
-    snprintf(final, sizeof final, "%s/best.csv", exp);
-    if (fclose(csv) != 0 || rename(bpath, final) != 0) {
-        fclose(dcsv);
-        return rb_fail("cannot write %s", final);
-    }
-    snprintf(final, sizeof final, "%s/deltas.csv", exp);
-    if (fclose(dcsv) != 0 || rename(dpath, final) != 0) return rb_fail("cannot write %s", final);
-    return 0;
+    fclose(csv);
+    fclose(dcsv);
+    char path[2300];
+    snprintf(path, sizeof path, "%s/best.csv", exp);
+    if (rc == 0) rc = rb_write_file_atomic(path, btext, blen);
+    snprintf(path, sizeof path, "%s/deltas.csv", exp);
+    if (rc == 0) rc = rb_write_file_atomic(path, dtext, dlen);
+    free(btext);
+    free(dtext);
+    return rc;
 }
 
 int cmd_sweep(int argc, char **argv) {
