@@ -121,17 +121,23 @@ int sinkhorn_lanes_ok(int n, int iters) {
     return n <= SINKHORN_LANES_MAX_N && iters <= SINKHORN_LANES_MAX_ITERS;
 }
 
+/* One src row of n logits z per lane: e = exp(z - max over the row) and their sum per lane (the
+ * softmax before its division; forward and backward both start from it). */
+SK_INLINE void exp_row_lanes(float *e, float *sum, const float *z, int n) {
+    float mx[SK_LANES];
+    LANE_LOOP mx[t] = z[t];
+    for (int j = 1; j < n; j++)
+        LANE_LOOP mx[t] = z[j * SK_LANES + t] > mx[t] ? z[j * SK_LANES + t] : mx[t];
+    for (int t = 0; t < SK_LANES; t++) sum[t] = 0;
+    for (int j = 0; j < n; j++)
+        for (int t = 0; t < SK_LANES; t++) /* scalar expf, as in the oracle */
+            sum[t] += e[j * SK_LANES + t] = expf(z[j * SK_LANES + t] - mx[t]);
+}
+
 SK_INLINE void softmax_rows_lanes(float *P, const float *logits, int n) {
     for (int i = 0; i < n; i++) {
-        const float *z = logits + (size_t)i * n * SK_LANES;
-        float *p = P + (size_t)i * n * SK_LANES, mx[SK_LANES], sum[SK_LANES];
-        LANE_LOOP mx[t] = z[t];
-        for (int j = 1; j < n; j++)
-            LANE_LOOP mx[t] = z[j * SK_LANES + t] > mx[t] ? z[j * SK_LANES + t] : mx[t];
-        for (int t = 0; t < SK_LANES; t++) sum[t] = 0;
-        for (int j = 0; j < n; j++)
-            for (int t = 0; t < SK_LANES; t++) /* scalar expf, as in the oracle */
-                sum[t] += p[j * SK_LANES + t] = expf(z[j * SK_LANES + t] - mx[t]);
+        float *p = P + (size_t)i * n * SK_LANES, sum[SK_LANES];
+        exp_row_lanes(p, sum, logits + (size_t)i * n * SK_LANES, n);
         for (int j = 0; j < n; j++)
             LANE_LOOP p[j * SK_LANES + t] = p[j * SK_LANES + t] / sum[t] + SK_EPS;
     }
@@ -194,14 +200,9 @@ SK_INLINE void sinkhorn_backward_lanes_n(float *dlogits, const float *dP, const 
         const float *z = logits + (size_t)i * n * SK_LANES;
         const float *g = G + (size_t)i * n * SK_LANES;
         float *dz = dlogits + (size_t)i * n * SK_LANES;
-        float mx[SK_LANES], sum[SK_LANES], S[SINKHORN_LANES_MAX_N * SK_LANES], dot[SK_LANES];
-        LANE_LOOP mx[t] = z[t];
-        for (int j = 1; j < n; j++)
-            LANE_LOOP mx[t] = z[j * SK_LANES + t] > mx[t] ? z[j * SK_LANES + t] : mx[t];
-        for (int t = 0; t < SK_LANES; t++) sum[t] = 0, dot[t] = 0;
-        for (int j = 0; j < n; j++)
-            for (int t = 0; t < SK_LANES; t++)
-                sum[t] += S[j * SK_LANES + t] = expf(z[j * SK_LANES + t] - mx[t]);
+        float sum[SK_LANES], S[SINKHORN_LANES_MAX_N * SK_LANES], dot[SK_LANES];
+        exp_row_lanes(S, sum, z, n);
+        for (int t = 0; t < SK_LANES; t++) dot[t] = 0;
         for (int j = 0; j < n; j++) LANE_LOOP {
                 S[j * SK_LANES + t] /= sum[t];
                 dot[t] += S[j * SK_LANES + t] * g[j * SK_LANES + t];
