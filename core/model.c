@@ -241,9 +241,10 @@ double model_forward(Model *m) {
     encoder_forward(m->a.emb, m->inputs, m->p.wte, m->N, m->C);
     model_phase_mark(m, RB_PH_ELEMENTWISE);
     v->begin(&m->stream, m->a.emb);
+    model_variant_mark(m, RB_VC_BEGIN);
     for (int l = 0; l < m->L; l++) {
         const float *h = v->input(&m->stream, l);
-        model_phase_mark(m, RB_PH_VARIANT);
+        model_variant_mark(m, RB_VC_INPUT);
         float *y = sub_slice(m->a.sub_out, l, N * C);
         m->sub_in[l] = h;
         if (l % 2 == 0)
@@ -251,10 +252,10 @@ double model_forward(Model *m) {
         else
             mlp_forward(m, l / 2, l, h, y);
         v->commit(&m->stream, l, y);
-        model_phase_mark(m, RB_PH_VARIANT);
+        model_variant_mark(m, RB_VC_COMMIT);
     }
     m->stream_out = v->output(&m->stream);
-    model_phase_mark(m, RB_PH_VARIANT);
+    model_variant_mark(m, RB_VC_OUTPUT);
     rmsnorm_forward(m->a.lnf, m->a.rstdf, m->stream_out, m->p.final_g, m->N, m->C);
     model_phase_mark(m, RB_PH_ELEMENTWISE);
     matmul_forward(m->a.logits, m->a.lnf, m->p.head, m->N, m->C, m->V);
@@ -322,20 +323,20 @@ void model_backward(Model *m) {
     if (m->grad_rms) m->grad_rms[m->L] = rms_of(s->dout, (size_t)m->N * m->C);
     model_phase_mark(m, RB_PH_ELEMENTWISE);
     v->output_backward(&m->stream, s->dout);
-    model_phase_mark(m, RB_PH_VARIANT);
+    model_variant_mark(m, RB_VC_OUTPUT_BWD);
     for (int l = m->L - 1; l >= 0; l--) {
         const float *dy = v->commit_backward(&m->stream, l);
-        model_phase_mark(m, RB_PH_VARIANT);
+        model_variant_mark(m, RB_VC_COMMIT_BWD);
         if (l % 2 == 0)
             attn_backward(m, l / 2, l, dy, s->dh);
         else
             mlp_backward(m, l / 2, l, dy, s->dh);
         if (m->grad_rms) m->grad_rms[l] = rms_of(s->dh, (size_t)m->N * m->C);
         v->input_backward(&m->stream, l, s->dh);
-        model_phase_mark(m, RB_PH_VARIANT);
+        model_variant_mark(m, RB_VC_INPUT_BWD);
     }
     v->begin_backward(&m->stream, s->demb);
-    model_phase_mark(m, RB_PH_VARIANT);
+    model_variant_mark(m, RB_VC_BEGIN_BWD);
     encoder_backward(m->g.wte, s->demb, m->inputs, m->N, m->C);
     model_phase_mark(m, RB_PH_ELEMENTWISE);
 }
@@ -352,6 +353,14 @@ void model_phase_mark(Model *m, int ph) {
     if (!m->phase_s) return;
     double now = rb_now();
     m->phase_s[ph] += now - m->phase_t;
+    m->phase_t = now;
+}
+
+void model_variant_mark(Model *m, int call) {
+    if (!m->phase_s) return;
+    double now = rb_now();
+    m->phase_s[RB_PH_VARIANT] += now - m->phase_t;
+    if (m->call_s) m->call_s[call] += now - m->phase_t;
     m->phase_t = now;
 }
 

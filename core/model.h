@@ -63,6 +63,19 @@ enum {
     RB_PH_COUNT
 };
 
+/* The variant phase split by interface call (bench's "where the variant phase goes"). */
+enum {
+    RB_VC_BEGIN,
+    RB_VC_INPUT,
+    RB_VC_COMMIT,
+    RB_VC_OUTPUT,
+    RB_VC_OUTPUT_BWD,
+    RB_VC_COMMIT_BWD,
+    RB_VC_INPUT_BWD,
+    RB_VC_BEGIN_BWD,
+    RB_VC_COUNT
+};
+
 typedef struct Model {
     Config cfg;
     int V, C, n_layer, L, nh, hs, H, T, B, N, nthreads;
@@ -84,6 +97,7 @@ typedef struct Model {
                          final norm, filled by model_backward (profiles) */
     double *phase_s;  /* if set (RB_PH_COUNT entries): seconds spent per phase, accumulated by
                          model_forward/model_backward (bench) */
+    double *call_s;   /* if set with phase_s (RB_VC_COUNT entries): the variant phase per call */
     double phase_t;
     double loss;
 } Model;
@@ -116,6 +130,8 @@ int model_locate_nonfinite_grad(const Model *m, char *buf, size_t n);
 /* Adds the time since the last mark to phase ph (no-op unless m->phase_s is set). */
 void model_phase_mark(Model *m, int ph);
 void model_phase_start(Model *m);
+/* The same for the variant phase, also adding the time to the interface call `call` (RB_VC_*). */
+void model_variant_mark(Model *m, int call);
 
 /* core/flops.c: analytic FLOPs per training step (forward + backward), documented there. */
 double flops_per_token(const Config *c);

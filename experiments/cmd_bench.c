@@ -27,12 +27,15 @@
 
 static const char *const PHASE_NAMES[RB_PH_COUNT] = {"matmul", "attention", "elementwise",
                                                      "variant", "optimizer"};
+static const char *const CALL_NAMES[RB_VC_COUNT] = {
+    "begin", "input", "commit", "output", "output_bwd", "commit_bwd", "input_bwd", "begin_bwd"};
 
 typedef struct {
     char name[32];
     Model m;
     double step_s[MAX_STEPS];
     double phase_s[RB_PH_COUNT];
+    double call_s[RB_VC_COUNT]; /* the variant phase by interface call */
     double median_s, mean_s, flops, rss_peak_mb, rss_model_mb, estimate_mb;
     /* the variant phase's floor (docs/performance.md): own FLOPs at the sgemm peak plus its
      * traffic at the triad bandwidth measured at the size of one of its passes */
@@ -212,6 +215,19 @@ static void print_floors(const BenchRun *runs, int nv) {
     }
 }
 
+/* Where each variant phase goes: mean ms per step in each interface call (forward | backward). */
+static void print_calls(const BenchRun *runs, int nv) {
+    printf("\nvariant phase by interface call, mean ms per step (docs/performance.md):\n%-14s",
+           "variant");
+    for (int p = 0; p < RB_VC_COUNT; p++) printf(" %10s", CALL_NAMES[p]);
+    printf("\n");
+    for (int v = 0; v < nv; v++) {
+        printf("%-14s", runs[v].name);
+        for (int p = 0; p < RB_VC_COUNT; p++) printf(" %10.2f", runs[v].call_s[p] * 1e3);
+        printf("\n");
+    }
+}
+
 static void print_bandwidth(const Bandwidth *bw) {
     printf("\nmemory bandwidth, triad a = b + s c (12 bytes per element, best pass), GB/s:\n");
     for (int k = 0; k < bw->n; k++)
@@ -223,14 +239,17 @@ static void time_runs(BenchRun *runs, int nv, int steps, int warmup) {
     for (int s = 0; s < steps; s++)
         for (int v = 0; v < nv; v++) {
             Model *m = &runs[v].m;
-            double phase[RB_PH_COUNT] = {0};
+            double phase[RB_PH_COUNT] = {0}, call[RB_VC_COUNT] = {0};
             m->phase_s = phase;
+            m->call_s = call;
             double t0 = rb_now();
             train_step(m, warmup + s + 1);
             runs[v].step_s[s] = rb_now() - t0;
             runs[v].mean_s += runs[v].step_s[s] / steps;
             m->phase_s = NULL;
+            m->call_s = NULL;
             for (int p = 0; p < RB_PH_COUNT; p++) runs[v].phase_s[p] += phase[p] / steps;
+            for (int p = 0; p < RB_VC_COUNT; p++) runs[v].call_s[p] += call[p] / steps;
         }
     for (int v = 0; v < nv; v++) runs[v].median_s = stats_median(runs[v].step_s, steps);
 }
@@ -296,7 +315,10 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
         n += (size_t)snprintf(buf + n, cap - n, ",%s_ms", PHASE_NAMES[p]);
     n += (size_t)snprintf(buf + n, cap - n,
                           ",rss_model_mb,rss_peak_mb,estimate_mb,own_gflop,traffic_mb,pass_mb,"
-                          "bandwidth_gbs,floor_ms,phase_floor_ratio\n");
+                          "bandwidth_gbs,floor_ms,phase_floor_ratio");
+    for (int p = 0; p < RB_VC_COUNT; p++)
+        n += (size_t)snprintf(buf + n, cap - n, ",%s_ms", CALL_NAMES[p]);
+    n += (size_t)snprintf(buf + n, cap - n, "\n");
     for (int v = 0; v < nv; v++) {
         const BenchRun *r = &runs[v];
         double gf = r->flops / r->median_s * 1e-9;
@@ -307,10 +329,13 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
                               gf, peak, gf / peak, r->overhead_pct);
         for (int p = 0; p < RB_PH_COUNT; p++)
             n += (size_t)snprintf(buf + n, cap - n, ",%.3f", r->phase_s[p] * 1e3);
-        n += (size_t)snprintf(buf + n, cap - n, ",%.1f,%.1f,%.1f,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f\n",
+        n += (size_t)snprintf(buf + n, cap - n, ",%.1f,%.1f,%.1f,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f",
                               r->rss_model_mb, r->rss_peak_mb, r->estimate_mb, r->own_gflop,
                               r->traffic_mb, r->pass_mb, r->bw_gbs, r->floor_s * 1e3,
                               r->phase_s[RB_PH_VARIANT] / r->floor_s);
+        for (int p = 0; p < RB_VC_COUNT; p++)
+            n += (size_t)snprintf(buf + n, cap - n, ",%.3f", r->call_s[p] * 1e3);
+        n += (size_t)snprintf(buf + n, cap - n, "\n");
     }
     int rc = rb_join(path, sizeof path, dir, "bench.csv");
     if (rc == 0) rc = rb_write_file_atomic(path, buf, n);
@@ -455,6 +480,7 @@ int cmd_bench(int argc, char **argv) {
     paired_overheads(runs, nv, (int)steps);
     print_table(runs, nv, &c, peak);
     print_floors(runs, nv);
+    print_calls(runs, nv);
     if (write_csvs(vals[3], runs, nv, &c, g, ng, peak, threads, &bw) != 0)
         rb_die(RB_EXIT_FAIL, "bench: %s", rb_error());
     for (int v = 0; v < nv; v++) model_free(&runs[v].m);

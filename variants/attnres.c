@@ -235,39 +235,51 @@ static int sources(const Stream *st, const Lay *y, int l, const float **src, con
     return m;
 }
 
-/* h_l = sum_s softmax(rinv_s * (w_l . s)) s, per token; scores and weights saved. */
+/* h_l = sum_s softmax(rinv_s * (w_l . s)) s, per token; scores and weights saved. Tokens go in
+ * blocks of TOK_BLOCK, source by source within a block: each source is read as one contiguous
+ * run of TOK_BLOCK rows instead of one row per token across all m sources, which keeps the
+ * hardware prefetchers on a few long streams (docs/performance.md). */
+enum { TOK_BLOCK = 32 };
+
 static const float *aggregate(Stream *st, int l) {
     Lay y = lay_of(st);
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
     int m = sources(st, &y, l, src, rinv, dsrc, NULL), d = y.d, M = y.M;
+    int nblk = (y.ntok + TOK_BLOCK - 1) / TOK_BLOCK;
     const float *w = st->params + (size_t)l * d;
     float *h = y.h + (size_t)l * y.ntok * d;
     float *a = y.a + (size_t)l * y.ntok * M, *z = y.z + (size_t)l * y.ntok * M;
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++) {
-        float *at = a + (size_t)t * M, *zt = z + (size_t)t * M, *ht = h + (size_t)t * d;
-        float mx = -INFINITY, sum = 0;
-        for (int s = 0; s < m; s++) {
-            const float *x = src[s] + (size_t)t * d;
-            float dot = 0;
+    for (int b = 0; b < nblk; b++) {
+        int t0 = b * TOK_BLOCK, t1 = t0 + TOK_BLOCK < y.ntok ? t0 + TOK_BLOCK : y.ntok;
+        for (int s = 0; s < m; s++)
+            for (int t = t0; t < t1; t++) {
+                const float *x = src[s] + (size_t)t * d;
+                float dot = 0;
 #pragma omp simd reduction(+ : dot)
-            for (int i = 0; i < d; i++) dot += w[i] * x[i];
-            zt[s] = rinv[s][t] * dot;
-            mx = zt[s] > mx ? zt[s] : mx;
+                for (int i = 0; i < d; i++) dot += w[i] * x[i];
+                z[(size_t)t * M + s] = rinv[s][t] * dot;
+            }
+        for (int t = t0; t < t1; t++) {
+            float *at = a + (size_t)t * M, *zt = z + (size_t)t * M, mx = -INFINITY, sum = 0;
+            for (int s = 0; s < m; s++) mx = zt[s] > mx ? zt[s] : mx;
+            if (y.sigmoid) { /* independent gates: no normalization over the sources */
+                for (int s = 0; s < m; s++) at[s] = sigmoidf(zt[s]);
+            } else {
+                for (int s = 0; s < m; s++) sum += at[s] = expf(zt[s] - mx);
+                for (int s = 0; s < m; s++) at[s] /= sum;
+            }
         }
-        if (y.sigmoid) { /* independent gates: no normalization over the sources */
-            for (int s = 0; s < m; s++) at[s] = sigmoidf(zt[s]);
-        } else {
-            for (int s = 0; s < m; s++) sum += at[s] = expf(zt[s] - mx);
-            for (int s = 0; s < m; s++) at[s] /= sum;
-        }
-        const float *x0 = src[0] + (size_t)t * d;
-        for (int i = 0; i < d; i++) ht[i] = at[0] * x0[i];
-        for (int s = 1; s < m; s++) {
-            const float *x = src[s] + (size_t)t * d;
-            for (int i = 0; i < d; i++) ht[i] += at[s] * x[i];
-        }
+        for (int s = 0; s < m; s++)
+            for (int t = t0; t < t1; t++) {
+                const float *x = src[s] + (size_t)t * d;
+                float c = a[(size_t)t * M + s], *ht = h + (size_t)t * d;
+                if (s == 0)
+                    for (int i = 0; i < d; i++) ht[i] = c * x[i];
+                else
+                    for (int i = 0; i < d; i++) ht[i] += c * x[i];
+            }
     }
     return h;
 }
@@ -565,7 +577,9 @@ static const float *attnres_output(Stream *st) {
     return y.general ? aggregate_general(st, y.L) : aggregate(st, y.L);
 }
 
-/* Backward of consumer l (docs/variants.md, section 2): g = dL/dh_l per token. */
+/* Backward of consumer l (docs/variants.md, section 2): g = dL/dh_l per token. Each thread takes
+ * a fixed range of tokens (its dw partial sums keep the result independent of scheduling) and
+ * walks it in blocks of TOK_BLOCK tokens, source by source, like aggregate. */
 static void source_backward(Stream *st, int l, const float *g) {
     Lay y = lay_of(st);
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
@@ -581,31 +595,37 @@ static void source_backward(Stream *st, int l, const float *g) {
         float *pw = st->partials + (size_t)tid * d;
         memset(pw, 0, d * sizeof(float));
         int t0 = (int)((long)y.ntok * tid / nt), t1 = (int)((long)y.ntok * (tid + 1) / nt);
-        for (int t = t0; t < t1; t++) {
-            const float *gt = g + (size_t)t * d, *at = a + (size_t)t * M, *zt = z + (size_t)t * M;
-            float da[RB_MAX_SUB + 1], mean = 0;
-            for (int s = 0; s < m; s++) {
-                const float *x = src[s] + (size_t)t * d;
-                float dot = 0;
+        for (int b0 = t0; b0 < t1; b0 += TOK_BLOCK) {
+            int b1 = b0 + TOK_BLOCK < t1 ? b0 + TOK_BLOCK : t1;
+            float da[TOK_BLOCK][RB_MAX_SUB + 1], mean[TOK_BLOCK];
+            for (int s = 0; s < m; s++)
+                for (int t = b0; t < b1; t++) {
+                    const float *gt = g + (size_t)t * d, *x = src[s] + (size_t)t * d;
+                    float dot = 0;
 #pragma omp simd reduction(+ : dot)
-                for (int i = 0; i < d; i++) dot += gt[i] * x[i];
-                da[s] = dot;
-                mean += at[s] * dot;
-            }
-            for (int s = 0; s < m; s++) {
-                const float *x = src[s] + (size_t)t * d;
-                float *dx = dsrc[s] + (size_t)t * d;
-                /* softmax: ds = a (da - sum a da); sigmoid: ds = a (1 - a) da */
-                float ds = y.sigmoid ? at[s] * (1 - at[s]) * da[s] : at[s] * (da[s] - mean);
-                float r = rinv[s][t];
-                /* dw += ds k_s;  dx += a g + ds * r * (w - k_s (w.k_s) / d), k_s = r x; without
-                 * the key norm k_s = x (r = 1) and the second term of the norm's Jacobian drops */
-                float cw = ds * r, cx = y.keynorm ? ds * r * r * zt[s] / d : 0.0f;
-                for (int i = 0; i < d; i++) {
-                    pw[i] += cw * x[i];
-                    dx[i] += at[s] * gt[i] + cw * w[i] - cx * x[i];
+                    for (int i = 0; i < d; i++) dot += gt[i] * x[i];
+                    da[t - b0][s] = dot;
                 }
+            for (int t = b0; t < b1; t++) {
+                mean[t - b0] = 0;
+                for (int s = 0; s < m; s++) mean[t - b0] += a[(size_t)t * M + s] * da[t - b0][s];
             }
+            for (int s = 0; s < m; s++)
+                for (int t = b0; t < b1; t++) {
+                    const float *x = src[s] + (size_t)t * d, *gt = g + (size_t)t * d;
+                    float *dx = dsrc[s] + (size_t)t * d, at = a[(size_t)t * M + s];
+                    /* softmax: ds = a (da - sum a da); sigmoid: ds = a (1 - a) da */
+                    float ds = y.sigmoid ? at * (1 - at) * da[t - b0][s]
+                                         : at * (da[t - b0][s] - mean[t - b0]);
+                    float r = rinv[s][t], zt = z[(size_t)t * M + s];
+                    /* dw += ds k_s;  dx += a g + ds * r * (w - k_s (w.k_s) / d), k_s = r x;
+                     * without the key norm k_s = x (r = 1) and the norm's second term drops */
+                    float cw = ds * r, cx = y.keynorm ? ds * r * r * zt / d : 0.0f;
+                    for (int i = 0; i < d; i++) {
+                        pw[i] += cw * x[i];
+                        dx[i] += at * gt[i] + cw * w[i] - cx * x[i];
+                    }
+                }
         }
     }
     float *dw = st->grads + (size_t)l * d;

@@ -42,26 +42,31 @@ static void hc_init_site(float *p, int n, int d, int l, Rng *rng) {
     s.s_ab[0] = s.s_ab[1] = 0.01f;
 }
 
+/* The projection z = X_i W of every (token, stream) row is kept column-major, (n + 2, ntok n):
+ * z^T = W^T X^T and dW^T = dz^T X have n + 2 rows, a shape OpenBLAS runs faster than the
+ * row-major X W and X^T dz (docs/performance.md). Column col of row (t, i): */
+static size_t z_at(const Streams *y, int t, int i, int col) {
+    return (size_t)col * y->ntok * y->n + (size_t)t * y->n + i;
+}
+
 static void hc_coefficients(const Streams *y, const float *p, int l) {
     Site site = site_of(y, p), *s = &site;
-    int n = y->n, K = y->K, R = y->R, d = y->d;
+    int n = y->n, K = y->K, d = y->d;
     const float *X = streams_state(y, l);
     float *raw = streams_site_raw(y, l), *rinv = streams_site_rinv(y, l),
           *coef = streams_site_coef(y, l);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, y->ntok * n, n + 2, d, 1.0f, X, d, s->W,
-                n + 2, 0.0f, raw, n + 2);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, n + 2, y->ntok * n, d, 1.0f, s->W, n + 2, X,
+                d, 0.0f, raw, y->ntok * n);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < y->ntok; t++) {
         float *c = coef + (size_t)t * K;
-        const float *rw = raw + (size_t)t * R;
         const float *ri = rinv + (size_t)t * n;
         for (int i = 0; i < n; i++) {
-            const float *z = rw + i * (n + 2);
-            c[i] = s->stat[i] + s->s_ab[0] * tanhf(ri[i] * z[0]);
-            c[n + i] = s->stat[n + i] + s->s_ab[1] * tanhf(ri[i] * z[n + 1]);
+            c[i] = s->stat[i] + s->s_ab[0] * tanhf(ri[i] * raw[z_at(y, t, i, 0)]);
+            c[n + i] = s->stat[n + i] + s->s_ab[1] * tanhf(ri[i] * raw[z_at(y, t, i, n + 1)]);
             for (int j = 0; j < n; j++)
-                c[2 * n + i * n + j] =
-                    s->stat[2 * n + i * n + j] + s->s_ab[0] * tanhf(ri[i] * z[1 + j]);
+                c[2 * n + i * n + j] = s->stat[2 * n + i * n + j] +
+                                       s->s_ab[0] * tanhf(ri[i] * raw[z_at(y, t, i, 1 + j)]);
         }
     }
 }
@@ -69,25 +74,23 @@ static void hc_coefficients(const Streams *y, const float *p, int l) {
 /* hc, one token: coefficient = static + s * tanh(rinv_i * z) per stream i and column; writes
  * draw, the token's s_alpha/s_beta gradients (dscal) and dL/drinv_i for each stream. */
 static void token_coef_backward(const Streams *y, const Site *s, int l, int t, float *drinv) {
-    int n = y->n, K = y->K, R = y->R;
-    const float *dc = y->dcoef + (size_t)t * K, *rw = streams_site_raw(y, l) + (size_t)t * R;
+    int n = y->n, K = y->K;
+    const float *dc = y->dcoef + (size_t)t * K, *raw = streams_site_raw(y, l);
     const float *ri = streams_site_rinv(y, l) + (size_t)t * n;
-    float *dr = y->draw + (size_t)t * R, dsa = 0, dsb = 0;
+    float dsa = 0, dsb = 0;
     for (int i = 0; i < n; i++) {
-        const float *z = rw + i * (n + 2);
-        float *dz = dr + i * (n + 2);
         drinv[i] = 0;
         for (int col = 0; col < n + 2; col++) { /* col 0: read, 1..n: mix row i, n+1: write */
             float gc = col == 0 ? dc[i] : (col <= n ? dc[2 * n + i * n + col - 1] : dc[n + i]);
             float sc = col == n + 1 ? s->s_ab[1] : s->s_ab[0];
-            float th = tanhf(ri[i] * z[col]);
+            float z = raw[z_at(y, t, i, col)], th = tanhf(ri[i] * z);
             if (col == n + 1)
                 dsb += gc * th;
             else
                 dsa += gc * th;
             float dpre = gc * sc * (1 - th * th);
-            dz[col] = dpre * ri[i];
-            drinv[i] += dpre * z[col];
+            y->draw[z_at(y, t, i, col)] = dpre * ri[i];
+            drinv[i] += dpre * z;
         }
     }
     y->dscal[2 * (size_t)t] = dsa;
@@ -104,7 +107,8 @@ static void hc_token_backward(const Streams *y, const float *p, int l, int t, fl
 }
 
 /* hc: static coefficients, s_alpha, s_beta (sums over tokens in a fixed order), then W and the
- * state through the projection: two sgemms. */
+ * state through the projection: two sgemms, dW^T = dz^T X (added to dW transposed) and
+ * dX += dz W^T. */
 static void hc_params_backward(const Streams *y, const float *p, float *gp, int l) {
     int n = y->n, K = y->K, d = y->d;
     Site s = site_of(y, p), g = site_of(y, gp);
@@ -120,10 +124,13 @@ static void hc_params_backward(const Streams *y, const float *p, float *gp, int 
     }
     g.s_ab[0] += (float)dsa;
     g.s_ab[1] += (float)dsb;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, n + 2, y->ntok * n, 1.0f,
-                streams_state(y, l), d, y->draw, n + 2, 1.0f, g.W, n + 2);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, y->ntok * n, d, n + 2, 1.0f, y->draw,
-                n + 2, s.W, n + 2, 1.0f, y->dX[l % 2], d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n + 2, d, y->ntok * n, 1.0f, y->draw,
+                y->ntok * n, streams_state(y, l), d, 0.0f, y->dprojT, d);
+    for (int k = 0; k < d; k++)
+        for (int col = 0; col < n + 2; col++)
+            g.W[(size_t)k * (n + 2) + col] += y->dprojT[(size_t)col * d + k];
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, y->ntok * n, d, n + 2, 1.0f, y->draw,
+                y->ntok * n, s.W, n + 2, 1.0f, y->dX[l % 2], d);
 }
 
 /* projection 2 n d (n+2) forward, twice that backward */

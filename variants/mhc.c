@@ -1,7 +1,10 @@
 /* mhc: manifold-constrained Hyper-Connections (docs/variants.md, section 4), a kind of the shared
  * multi-stream mechanics (streams.c). Coefficients from x = vec(X): m = x phi (one sgemm over all
  * tokens), h~ = rinv * alpha_g * m + b; read = sigmoid + 1e-6, write = 2 sigmoid, mix =
- * Sinkhorn(h~_res), unrolled both ways. */
+ * Sinkhorn(h~_res), unrolled both ways.
+ * The projections m and their gradient are kept coefficient-major, (K, ntok): m^T = phi^T X^T
+ * and dphi^T = dm^T X have K = 24 rows, a shape OpenBLAS runs about twice as fast as the
+ * token-major X phi and X^T dm (docs/performance.md). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -52,9 +55,9 @@ static float mhc_logit(const Site *s, int n, int q, float rinv, float m) {
 
 /* All K logits of token t at site l, from the saved projection and 1/rms. */
 static void token_logits(const Streams *y, const Site *s, int l, int t, float *h) {
-    const float *m = streams_site_raw(y, l) + (size_t)t * y->K;
+    const float *m = streams_site_raw(y, l) + t; /* m_q at m[q ntok] */
     float r = streams_site_rinv(y, l)[(size_t)t * y->n];
-    for (int q = 0; q < y->K; q++) h[q] = mhc_logit(s, y->n, q, r, m[q]);
+    for (int q = 0; q < y->K; q++) h[q] = mhc_logit(s, y->n, q, r, m[(size_t)q * y->ntok]);
 }
 
 /* Token t0 + j of a lane block, the last token repeated to fill a partial block. */
@@ -70,8 +73,8 @@ static void mhc_coefficients(const Streams *y, const float *p, int l) {
     int lanes = sinkhorn_lanes_ok(n, y->iters), nblk = (y->ntok + SK_LANES - 1) / SK_LANES;
     const float *X = streams_state(y, l);
     float *coef = streams_site_coef(y, l);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, y->ntok, K, nd, 1.0f, X, nd, s->phi, K,
-                0.0f, streams_site_raw(y, l), K);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, K, y->ntok, nd, 1.0f, s->phi, K, X, nd, 0.0f,
+                streams_site_raw(y, l), y->ntok); /* m^T = phi^T X^T */
 #pragma omp parallel for schedule(static)
     for (int blk = 0; blk < nblk; blk++) {
         float lg[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES],
@@ -131,8 +134,8 @@ static void mhc_mix_backward(const Streams *y, const float *p, int l) {
 static float token_coef_backward(const Streams *y, const Site *s, int l, int t) {
     int n = y->n, K = y->K;
     float h[2 * STREAMS_MAX_N + STREAMS_MAX_N * STREAMS_MAX_N], dres[STREAMS_MAX_N * STREAMS_MAX_N];
-    float *dc = y->dcoef + (size_t)t * K, *dr = y->draw + (size_t)t * K;
-    const float *m = streams_site_raw(y, l) + (size_t)t * K;
+    float *dc = y->dcoef + (size_t)t * K, *dr = y->draw + t; /* coefficient-major, like m */
+    const float *m = streams_site_raw(y, l) + t;
     float r = streams_site_rinv(y, l)[(size_t)t * n], drinv = 0;
     token_logits(y, s, l, t, h);
     for (int i = 0; i < n; i++) {
@@ -146,8 +149,8 @@ static float token_coef_backward(const Streams *y, const Site *s, int l, int t) 
     }
     for (int q = 0; q < K; q++) { /* dc now holds dlogits */
         float a = s->alpha[q < n ? 0 : (q < 2 * n ? 1 : 2)];
-        dr[q] = dc[q] * a * r;
-        drinv += dc[q] * a * m[q];
+        dr[(size_t)q * y->ntok] = dc[q] * a * r;
+        drinv += dc[q] * a * m[(size_t)q * y->ntok];
     }
     return drinv;
 }
@@ -163,7 +166,7 @@ static void mhc_token_backward(const Streams *y, const float *p, int l, int t, f
 }
 
 /* mhc: b and alpha (sums over tokens in a fixed order), then phi and the state through the
- * projection: two sgemms. */
+ * projection: two sgemms, dphi^T = dm^T X (added to dphi transposed) and dX += dm phi^T. */
 static void mhc_params_backward(const Streams *y, const float *p, float *gp, int l) {
     int n = y->n, K = y->K, nd = n * y->d;
     Site s = site_of(y, p), g = site_of(y, gp);
@@ -174,15 +177,17 @@ static void mhc_params_backward(const Streams *y, const float *p, float *gp, int
         for (int t = 0; t < y->ntok; t++) {
             float dh = y->dcoef[(size_t)t * K + q];
             db += dh;
-            da += (double)dh * raw[(size_t)t * K + q] * rinv[(size_t)t * n];
+            da += (double)dh * raw[(size_t)q * y->ntok + t] * rinv[(size_t)t * n];
         }
         g.b[q] += (float)db;
         g.alpha[q < n ? 0 : (q < 2 * n ? 1 : 2)] += (float)da;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nd, K, y->ntok, 1.0f, X, nd, y->draw, K,
-                1.0f, g.phi, K);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, y->ntok, nd, K, 1.0f, y->draw, K, s.phi, K,
-                1.0f, y->dX[l % 2], nd);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nd, y->ntok, 1.0f, y->draw, y->ntok,
+                X, nd, 0.0f, y->dprojT, nd);
+    for (int k = 0; k < nd; k++)
+        for (int q = 0; q < K; q++) g.phi[(size_t)k * K + q] += y->dprojT[(size_t)q * nd + k];
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, y->ntok, nd, K, 1.0f, y->draw, y->ntok,
+                s.phi, K, 1.0f, y->dX[l % 2], nd);
 }
 
 /* projection 2 nd K forward, twice that backward; Sinkhorn ~3n^2 per normalization forward,

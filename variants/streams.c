@@ -38,6 +38,7 @@ static void layout(Streams *y, const Config *c, int ntok, float *acts, float *sc
     y->dy = rb_carve(scratch, &s, nd);
     y->dcoef = rb_carve(scratch, &s, (size_t)ntok * y->K);
     y->draw = rb_carve(scratch, &s, (size_t)ntok * y->R);
+    y->dprojT = rb_carve(scratch, &s, (size_t)y->R * n * d);
     y->dscal = rb_carve(scratch, &s, (size_t)ntok * 2);
     if (na) *na = a;
     if (ns) *ns = s;

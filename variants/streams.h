@@ -24,14 +24,16 @@ typedef struct {
     float *u;    /* (L, ntok, d) sublayer inputs */
     float *out;  /* (ntok, d) mean of the last state */
     float *coef; /* (L, ntok, K): read (n), write (n), mix (n x n, [src][dst]) */
-    float *raw;  /* (L, ntok, R): the kind's projections of the state */
+    float *raw;  /* (L, R per token x ntok): the kind's projections of the state, laid out by the
+                    kind (coefficient-major: the sgemm shapes OpenBLAS runs fastest) */
     float
         *rinv; /* (L, ntok, n): 1/rms of the state (mhc: one over vec(X) in [0]; hc: per stream) */
-    float *dX[2]; /* scratch (ntok, n, d): gradient of the state after / before a site */
-    float *dy;    /* scratch (ntok, d): gradient of the sublayer output */
-    float *dcoef; /* scratch (ntok, K), then the kind's own gradients (mhc: the logits') */
-    float *draw;  /* scratch (ntok, R) */
-    float *dscal; /* scratch (ntok, 2): per-token gradients of two scalars (hc: s_alpha, s_beta) */
+    float *dX[2];  /* scratch (ntok, n, d): gradient of the state after / before a site */
+    float *dy;     /* scratch (ntok, d): gradient of the sublayer output */
+    float *dcoef;  /* scratch (ntok, K), then the kind's own gradients (mhc: the logits') */
+    float *draw;   /* scratch (R per token x ntok), laid out like raw */
+    float *dprojT; /* scratch (R, nd): the projection's gradient, transposed, before it is added */
+    float *dscal;  /* scratch (ntok, 2): per-token gradients of two scalars (hc: s_alpha, s_beta) */
 } Streams;
 
 /* What distinguishes mhc from hc: how the coefficients of a site are computed from its state. */
