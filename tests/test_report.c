@@ -308,6 +308,18 @@ START_TEST(test_bench_writes_csv) {
         ck_assert_double_eq_tol(floor_ms, 1e3 * (own / peak + traffic * 1048576.0 / (bw * 1e9)),
                                 2e-5 * floor_ms);
         ck_assert(fabs(ratio * floor_ms - phase) <= 6e-4 + 1e-3 * phase); /* CSV rounding */
+        /* the split by interface call covers the variant phase exactly (each call's time is
+         * added to both), up to the CSV's 1e-3 ms rounding of each of the 9 numbers */
+        const char *calls[] = {"begin_ms",      "input_ms",      "commit_ms",    "output_ms",
+                               "output_bwd_ms", "commit_bwd_ms", "input_bwd_ms", "begin_bwd_ms"};
+        double split = 0;
+        for (int k = 0; k < 8; k++) {
+            int col = csv_col(&t, calls[k]);
+            ck_assert_msg(col >= 0, "bench.csv lacks %s", calls[k]);
+            ck_assert(csv_num(&t, r, col) >= 0);
+            split += csv_num(&t, r, col);
+        }
+        ck_assert_msg(fabs(split - phase) <= 5e-3, "calls sum to %g ms, phase %g ms", split, phase);
     }
     csv_table_free(&t);
     snprintf(path, sizeof path, "%s/bandwidth.csv", out);
