@@ -597,26 +597,27 @@ static void source_backward(Stream *st, int l, const float *g) {
         int t0 = (int)((long)y.ntok * tid / nt), t1 = (int)((long)y.ntok * (tid + 1) / nt);
         for (int b0 = t0; b0 < t1; b0 += TOK_BLOCK) {
             int b1 = b0 + TOK_BLOCK < t1 ? b0 + TOK_BLOCK : t1;
-            float da[TOK_BLOCK][RB_MAX_SUB + 1], mean[TOK_BLOCK];
+            float da[(RB_MAX_SUB + 1) * TOK_BLOCK], mean[TOK_BLOCK]; /* da[s TOK_BLOCK + t] */
             for (int s = 0; s < m; s++)
                 for (int t = b0; t < b1; t++) {
                     const float *gt = g + (size_t)t * d, *x = src[s] + (size_t)t * d;
                     float dot = 0;
 #pragma omp simd reduction(+ : dot)
                     for (int i = 0; i < d; i++) dot += gt[i] * x[i];
-                    da[t - b0][s] = dot;
+                    da[s * TOK_BLOCK + t - b0] = dot;
                 }
             for (int t = b0; t < b1; t++) {
                 mean[t - b0] = 0;
-                for (int s = 0; s < m; s++) mean[t - b0] += a[(size_t)t * M + s] * da[t - b0][s];
+                for (int s = 0; s < m; s++)
+                    mean[t - b0] += a[(size_t)t * M + s] * da[s * TOK_BLOCK + t - b0];
             }
             for (int s = 0; s < m; s++)
                 for (int t = b0; t < b1; t++) {
                     const float *x = src[s] + (size_t)t * d, *gt = g + (size_t)t * d;
                     float *dx = dsrc[s] + (size_t)t * d, at = a[(size_t)t * M + s];
                     /* softmax: ds = a (da - sum a da); sigmoid: ds = a (1 - a) da */
-                    float ds = y.sigmoid ? at * (1 - at) * da[t - b0][s]
-                                         : at * (da[t - b0][s] - mean[t - b0]);
+                    float dat = da[s * TOK_BLOCK + t - b0];
+                    float ds = y.sigmoid ? at * (1 - at) * dat : at * (dat - mean[t - b0]);
                     float r = rinv[s][t], zt = z[(size_t)t * M + s];
                     /* dw += ds k_s;  dx += a g + ds * r * (w - k_s (w.k_s) / d), k_s = r x;
                      * without the key norm k_s = x (r = 1) and the norm's second term drops */
