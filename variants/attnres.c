@@ -597,7 +597,7 @@ static void source_backward(Stream *st, int l, const float *g) {
         int t0 = (int)((long)y.ntok * tid / nt), t1 = (int)((long)y.ntok * (tid + 1) / nt);
         for (int b0 = t0; b0 < t1; b0 += TOK_BLOCK) {
             int b1 = b0 + TOK_BLOCK < t1 ? b0 + TOK_BLOCK : t1;
-            float da[(RB_MAX_SUB + 1) * TOK_BLOCK], mean[TOK_BLOCK]; /* da[s TOK_BLOCK + t] */
+            float da[(RB_MAX_SUB + 1) * TOK_BLOCK], mean[TOK_BLOCK] = {0}; /* da[s TOK_BLOCK + t] */
             for (int s = 0; s < m; s++)
                 for (int t = b0; t < b1; t++) {
                     const float *gt = g + (size_t)t * d, *x = src[s] + (size_t)t * d;
@@ -607,7 +607,7 @@ static void source_backward(Stream *st, int l, const float *g) {
                     da[s * TOK_BLOCK + t - b0] = dot;
                 }
             for (int t = b0; t < b1; t++) {
-                mean[t - b0] = 0;
+                mean[t - b0] = 0; /* (re)set per block */
                 for (int s = 0; s < m; s++)
                     mean[t - b0] += a[(size_t)t * M + s] * da[s * TOK_BLOCK + t - b0];
             }
