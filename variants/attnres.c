@@ -607,7 +607,6 @@ static void source_backward(Stream *st, int l, const float *g) {
                     da[s * TOK_BLOCK + t - b0] = dot;
                 }
             for (int t = b0; t < b1; t++) {
-                mean[t - b0] = 0; /* (re)set per block */
                 for (int s = 0; s < m; s++)
                     mean[t - b0] += a[(size_t)t * M + s] * da[s * TOK_BLOCK + t - b0];
             }

@@ -124,11 +124,7 @@ static void hc_params_backward(const Streams *y, const float *p, float *gp, int 
     }
     g.s_ab[0] += (float)dsa;
     g.s_ab[1] += (float)dsb;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n + 2, d, y->ntok * n, 1.0f, y->draw,
-                y->ntok * n, streams_state(y, l), d, 0.0f, y->dprojT, d);
-    for (int k = 0; k < d; k++)
-        for (int col = 0; col < n + 2; col++)
-            g.W[(size_t)k * (n + 2) + col] += y->dprojT[(size_t)col * d + k];
+    streams_weight_grad(y, g.W, streams_state(y, l), d, n + 2, y->ntok * n);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, y->ntok * n, d, n + 2, 1.0f, y->draw,
                 y->ntok * n, s.W, n + 2, 1.0f, y->dX[l % 2], d);
 }

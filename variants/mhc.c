@@ -182,10 +182,7 @@ static void mhc_params_backward(const Streams *y, const float *p, float *gp, int
         g.b[q] += (float)db;
         g.alpha[q < n ? 0 : (q < 2 * n ? 1 : 2)] += (float)da;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, nd, y->ntok, 1.0f, y->draw, y->ntok,
-                X, nd, 0.0f, y->dprojT, nd);
-    for (int k = 0; k < nd; k++)
-        for (int q = 0; q < K; q++) g.phi[(size_t)k * K + q] += y->dprojT[(size_t)q * nd + k];
+    streams_weight_grad(y, g.phi, X, nd, K, y->ntok);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, y->ntok, nd, K, 1.0f, y->draw, y->ntok,
                 s.phi, K, 1.0f, y->dX[l % 2], nd);
 }

@@ -2,6 +2,7 @@
  */
 #include "streams.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -69,6 +70,14 @@ float *streams_site_raw(const Streams *y, int l) {
 }
 float *streams_site_rinv(const Streams *y, int l) {
     return y->rinv + (size_t)l * y->ntok * y->n;
+}
+
+void streams_weight_grad(const Streams *y, float *gW, const float *X, int rows, int cols,
+                         int inner) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cols, rows, inner, 1.0f, y->draw, inner,
+                X, rows, 0.0f, y->dprojT, rows);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) gW[(size_t)r * cols + c] += y->dprojT[(size_t)c * rows + r];
 }
 
 static float *site_params(const Streams *y, float *base, int l) {

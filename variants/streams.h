@@ -32,7 +32,8 @@ typedef struct {
     float *dy;     /* scratch (ntok, d): gradient of the sublayer output */
     float *dcoef;  /* scratch (ntok, K), then the kind's own gradients (mhc: the logits') */
     float *draw;   /* scratch (R per token x ntok), laid out like raw */
-    float *dprojT; /* scratch (R, nd): the projection's gradient, transposed, before it is added */
+    float *dprojT; /* scratch (R, nd), at least the projection's weights: their gradient,
+                      transposed, before it is added (streams_weight_grad) */
     float *dscal;  /* scratch (ntok, 2): per-token gradients of two scalars (hc: s_alpha, s_beta) */
 } Streams;
 
@@ -58,6 +59,11 @@ float *streams_state(const Streams *y, int l);
 float *streams_site_coef(const Streams *y, int l);
 float *streams_site_raw(const Streams *y, int l);
 float *streams_site_rinv(const Streams *y, int l);
+/* The projection's weight gradient for both kinds: gW (rows x cols) += X^T dz, with dz = y->draw
+ * kept coefficient-major (cols x inner) and X (inner x rows). One sgemm dz X into y->dprojT
+ * (cols x rows: the shape OpenBLAS runs fast), then added to gW transposed. */
+void streams_weight_grad(const Streams *y, float *gW, const float *X, int rows, int cols,
+                         int inner);
 
 /* The VariantOps functions shared by both kinds (the kind comes from Config.vt->flavour_data). */
 size_t streams_params(const Config *c);
