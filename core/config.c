@@ -76,7 +76,86 @@ static const KeySpec KEYS[] = {
 
 static const VariantOps *const *variant_table;
 
+/* The first declaration of option `key` in table, or NULL. */
+static const VariantOption *declared_in(const VariantOps *const *table, const char *key) {
+    for (int i = 0; table && table[i]; i++)
+        for (int k = 0; k < table[i]->n_options; k++)
+            if (!strcmp(table[i]->options[k].key, key)) return &table[i]->options[k];
+    return NULL;
+}
+
+static int same_declaration(const VariantOption *a, const VariantOption *b) {
+    return a == b || (!strcmp(a->name, b->name) && a->min == b->min && a->max == b->max &&
+                      a->def == b->def && a->choices == b->choices);
+}
+
+static const KeySpec *find_key(const char *name);
+
+/* One option's declaration: a key and a short name that fit, a default in its range, choices that
+ * match the range. */
+static int check_option(const VariantOps *v, const VariantOption *o) {
+    if (!o->key || !o->name || !o->key[0] || !o->name[0] ||
+        strlen(o->key) >= sizeof((ConfigOption *)0)->key)
+        return rb_fail("variant %s: an option without a key or short name, or a key longer than "
+                       "%zu characters",
+                       v->name, sizeof((ConfigOption *)0)->key - 1);
+    if (find_key(o->key))
+        return rb_fail("variant %s: option key '%s' is a core key", v->name, o->key);
+    int n = 0;
+    while (o->choices && o->choices[n]) n++;
+    if (o->choices && (o->min != 0 || o->max != n - 1))
+        return rb_fail("variant %s: option '%s' has %d choices but the range [%g, %g]", v->name,
+                       o->key, n, o->min, o->max);
+    if (!(o->def >= o->min && o->def <= o->max) || o->def != floor(o->def))
+        return rb_fail("variant %s: option '%s': default %g is not an integer in [%g, %g]", v->name,
+                       o->key, o->def, o->min, o->max);
+    return 0;
+}
+
+int config_check_variants(const VariantOps *const *table) {
+    int distinct = 0;
+    for (int i = 0; table && table[i]; i++) {
+        const VariantOps *v = table[i];
+        if (!v->name || !v->name[0] || strlen(v->name) >= sizeof((Config *)0)->variant)
+            return rb_fail("variant %d: no name, or a name longer than %zu characters", i,
+                           sizeof((Config *)0)->variant - 1);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(table[j]->name, v->name))
+                return rb_fail("variant %s is installed twice", v->name);
+        if (v->n_options < 0 || v->n_options > RB_MAX_VARIANT_OPTIONS ||
+            (v->n_options && !v->options))
+            return rb_fail("variant %s: %d options (allowed: 0..%d)", v->name, v->n_options,
+                           RB_MAX_VARIANT_OPTIONS);
+        for (int k = 0; k < v->n_options; k++) {
+            const VariantOption *o = &v->options[k];
+            if (check_option(v, o) != 0) return -1;
+            for (int q = 0; q < k; q++)
+                if (!strcmp(v->options[q].key, o->key) || !strcmp(v->options[q].name, o->name))
+                    return rb_fail("variant %s: option '%s' is declared twice", v->name, o->key);
+            const VariantOption *first = declared_in(table, o->key);
+            if (!same_declaration(first, o))
+                return rb_fail("variant %s: option '%s' differs from another variant's option of "
+                               "that key (a key is shared only by one declaration)",
+                               v->name, o->key);
+            int earlier = 0; /* declared by an earlier variant of the table */
+            for (int j = 0; j < i && !earlier; j++)
+                for (int q = 0; q < table[j]->n_options; q++)
+                    earlier |= !strcmp(table[j]->options[q].key, o->key);
+            distinct += !earlier;
+        }
+    }
+    if (distinct > RB_MAX_CONFIG_OPTIONS)
+        return rb_fail("the variants declare %d option keys; a config holds at most %d "
+                       "(RB_MAX_CONFIG_OPTIONS)",
+                       distinct, RB_MAX_CONFIG_OPTIONS);
+    return 0;
+}
+
 void config_use_variants(const VariantOps *const *table) {
+    if (config_check_variants(table) != 0) {
+        fprintf(stderr, "resbench: internal error in the variant table: %s\n", rb_error());
+        abort();
+    }
     variant_table = table;
 }
 
@@ -95,11 +174,7 @@ static const VariantOption *variant_option(const VariantOps *v, const char *key_
 
 /* The declaration of config key `key` by any variant (flavours may share one), or NULL. */
 static const VariantOption *any_option(const char *key) {
-    for (int i = 0; variant_table && variant_table[i]; i++)
-        for (int k = 0; k < variant_table[i]->n_options; k++)
-            if (!strcmp(variant_table[i]->options[k].key, key))
-                return &variant_table[i]->options[k];
-    return NULL;
+    return declared_in(variant_table, key);
 }
 
 static const ConfigOption *given_option(const Config *c, const char *key) {
@@ -108,12 +183,34 @@ static const ConfigOption *given_option(const Config *c, const char *key) {
     return NULL;
 }
 
+/* A key no installed variant declares is a misspelling in the code that reads it: it stops the
+ * program with the key's name instead of returning a value nothing could check (NaN cast to int).
+ */
 double config_option(const Config *c, const char *key) {
-    const ConfigOption *g = given_option(c, key);
-    if (g) return g->value;
     const VariantOption *o = variant_option(c->vt, key);
     if (!o) o = any_option(key);
-    return o ? o->def : NAN;
+    if (!o) {
+        fprintf(stderr,
+                "resbench: internal error: option '%s' is read but no installed variant "
+                "declares it (a misspelt key in the code)\n",
+                key);
+        abort();
+    }
+    const ConfigOption *g = given_option(c, o->key);
+    return g ? g->value : o->def;
+}
+
+int config_option_int(const Config *c, const VariantOption *o) {
+    const VariantOps *v = c->vt;
+    if (!v || !o || o < v->options || o >= v->options + v->n_options) {
+        fprintf(stderr,
+                "resbench: internal error: variant %s reads option '%s', which is not in "
+                "its own option table\n",
+                v ? v->name : "(none)", o ? o->key : "(null)");
+        abort();
+    }
+    const ConfigOption *g = given_option(c, o->key);
+    return (int)(g ? g->value : o->def);
 }
 
 static void list_names(char *buf, size_t n, const char *const *names, const char *sep) {
@@ -193,6 +290,17 @@ int config_set_variant(Config *c, const char *spec, const char *where) {
     }
     snprintf(c->variant, sizeof c->variant, "%s", v->name);
     c->vt = v;
+    return 0;
+}
+
+/* `variant = SPEC` (a file's line or an argument) states the whole arm: every variant option set
+ * before it goes back to its default, then the spec's own options apply (docs/usage.md). On an
+ * error c is unchanged. */
+static int set_whole_arm(Config *c, const char *spec, const char *where) {
+    Config t = *c;
+    t.n_opt = 0;
+    if (config_set_variant(&t, spec, where) != 0) return -1;
+    *c = t;
     return 0;
 }
 
@@ -289,7 +397,7 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
         if (len && (value[0] == ' ' || value[0] == '\t' || value[len - 1] == ' ' ||
                     value[len - 1] == '\t'))
             return rb_fail("%s: key '%s': '%s' starts or ends with white space", where, key, value);
-        if (!strcmp(key, "variant")) return config_set_variant(c, value, where);
+        if (!strcmp(key, "variant")) return set_whole_arm(c, value, where);
         if (!strcmp(key, "run_id") && value[0] && !rb_is_plain_name(value))
             return rb_fail("%s: key 'run_id': '%s' is not a plain directory name (no '/', not "
                            "starting with '.'): runs are written inside out",
@@ -325,8 +433,11 @@ typedef struct {
     FILE *f;
     int line, too_long;
     unsigned char seen[NKEYS]; /* a key given twice (in any sections) is an error */
-    char seen_opt[RB_MAX_CONFIG_OPTIONS][32];
-    int n_seen_opt;
+    /* the file's variant options, applied after the whole file (so after its variant line,
+     * wherever it stands): key, value and line of each */
+    char opt_key[RB_MAX_CONFIG_OPTIONS][32], opt_value[RB_MAX_CONFIG_OPTIONS][INI_MAX_LINE];
+    int opt_line[RB_MAX_CONFIG_OPTIONS], n_opt;
+    int variant_line; /* the line of the file's variant key, 0 if it has none */
 } IniCtx;
 
 /* fgets for inih that stops at a line inih would split (longer than INI_MAX_LINE - 2). */
@@ -352,17 +463,31 @@ static int config_ini_handler(void *user, const char *section, const char *name,
     snprintf(where, sizeof where, "config %s:%d", ctx->path, ctx->line);
     const KeySpec *k = find_key(name);
     int again = k && ctx->seen[k - KEYS]++;
-    if (!k && any_option(name)) {
-        for (int i = 0; i < ctx->n_seen_opt; i++) again |= !strcmp(ctx->seen_opt[i], name);
-        if (!again && ctx->n_seen_opt < RB_MAX_CONFIG_OPTIONS)
-            snprintf(ctx->seen_opt[ctx->n_seen_opt++], 32, "%s", name);
-    }
+    const VariantOption *o = k ? NULL : any_option(name);
+    for (int i = 0; o && i < ctx->n_opt; i++) again |= !strcmp(ctx->opt_key[i], name);
     if (again) {
         rb_fail("%s: key '%s' is given a second time (each key once per file, in any section)",
                 where, name);
         ctx->failed = 1;
         return 0;
     }
+    if (o) { /* checked now (one line naming it), applied after the file's variant line */
+        Config probe;
+        config_defaults(&probe);
+        /* at most one entry per declared key: config_check_variants keeps their number within
+         * RB_MAX_CONFIG_OPTIONS */
+        if (set_option(&probe, o, value, where) != 0 || ctx->n_opt == RB_MAX_CONFIG_OPTIONS) {
+            if (ctx->n_opt == RB_MAX_CONFIG_OPTIONS)
+                rb_fail("%s: more than %d variant options", where, RB_MAX_CONFIG_OPTIONS);
+            ctx->failed = 1;
+            return 0;
+        }
+        snprintf(ctx->opt_key[ctx->n_opt], sizeof ctx->opt_key[0], "%s", name);
+        snprintf(ctx->opt_value[ctx->n_opt], sizeof ctx->opt_value[0], "%s", value);
+        ctx->opt_line[ctx->n_opt++] = ctx->line;
+        return 1;
+    }
+    if (!strcmp(name, "variant")) ctx->variant_line = ctx->line > 0 ? ctx->line : 1;
     if (config_set(ctx->c, name, value, where) != 0) {
         ctx->failed = 1;
         return 0;
@@ -370,9 +495,31 @@ static int config_ini_handler(void *user, const char *section, const char *name,
     return 1;
 }
 
+/* The file's variant options, after its variant line: a spec states the whole arm, and the file's
+ * keys refine it. An option both in the file's spec and as a key of the same file is given twice.
+ */
+static int apply_file_options(IniCtx *ctx) {
+    for (int i = 0; i < ctx->n_opt; i++) {
+        char where[1200];
+        snprintf(where, sizeof where, "config %s:%d", ctx->path, ctx->opt_line[i]);
+        if (ctx->variant_line && given_option(ctx->c, ctx->opt_key[i]))
+            return rb_fail("%s: key '%s' is given a second time (also in the variant spec of "
+                           "line %d; each option once per file)",
+                           where, ctx->opt_key[i], ctx->variant_line);
+    }
+    for (int i = 0; i < ctx->n_opt; i++) {
+        char where[1200];
+        snprintf(where, sizeof where, "config %s:%d", ctx->path, ctx->opt_line[i]);
+        if (config_set(ctx->c, ctx->opt_key[i], ctx->opt_value[i], where) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Reads the whole file before changing c: a file that fails leaves c as it was. */
 int config_load_ini(Config *c, const char *path) {
     if (rb_check_regular(path) != 0) return rb_fail("config: %s", rb_error());
-    IniCtx ctx = {c, path, 0, fopen(path, "r"), 0, 0, {0}, {{0}}, 0};
+    Config t = *c;
+    IniCtx ctx = {.c = &t, .path = path, .f = fopen(path, "r")};
     if (!ctx.f) return rb_fail("config %s: cannot open: %s", path, strerror(errno));
     int line = ini_parse_stream(read_ini_line, &ctx, config_ini_handler, &ctx);
     fclose(ctx.f);
@@ -383,14 +530,19 @@ int config_load_ini(Config *c, const char *path) {
     if (line != 0)
         return rb_fail("config %s: line %d: syntax error (expected 'key = value' or [section])",
                        path, line);
+    if (apply_file_options(&ctx) != 0) return -1;
+    *c = t;
     return 0;
 }
 
 int config_load_ini_text(Config *c, const char *text, const char *name) {
-    IniCtx ctx = {c, name, 0, NULL, 0, 0, {0}, {{0}}, 0};
+    Config t = *c;
+    IniCtx ctx = {.c = &t, .path = name};
     int line = ini_parse_string(text, config_ini_handler, &ctx);
     if (ctx.failed) return -1;
     if (line != 0) return rb_fail("config %s: line %d: syntax error", name, line);
+    if (apply_file_options(&ctx) != 0) return -1;
+    *c = t;
     return 0;
 }
 
@@ -489,6 +641,7 @@ int config_format_key(const Config *c, const char *key, char *out, size_t n) {
 
 /* The variant options a text or a comparison covers, after the `variant` line: the chosen
  * variant's (all_options = 0), or every variant's, each key once (an experiment's design). */
+_Static_assert(RB_MAX_CONFIG_OPTIONS <= 64, "options_of's 64 entries hold every declared key");
 static int options_of(const Config *c, int all_options, const VariantOption **out) {
     int n = 0;
     if (!all_options) {
@@ -496,9 +649,12 @@ static int options_of(const Config *c, int all_options, const VariantOption **ou
         return n;
     }
     for (int i = 0; variant_table && variant_table[i]; i++)
-        for (int k = 0; k < variant_table[i]->n_options && n < 64; k++)
-            if (any_option(variant_table[i]->options[k].key) == &variant_table[i]->options[k])
-                out[n++] = &variant_table[i]->options[k];
+        for (int k = 0; k < variant_table[i]->n_options && n < 64; k++) {
+            const VariantOption *o = &variant_table[i]->options[k];
+            int listed = 0; /* flavours may share a declaration: each key once */
+            for (int j = 0; j < n; j++) listed |= !strcmp(out[j]->key, o->key);
+            if (!listed) out[n++] = any_option(o->key);
+        }
     return n;
 }
 

@@ -41,13 +41,25 @@ typedef struct {
 } Config;
 
 /* The variant table (NULL-terminated) that `variant` names are looked up in: the command layer
- * installs it once (variants/registry.c: variants_install) before any config is read. */
+ * installs it once (variants/registry.c: variants_install) before any config is read. The table is
+ * checked first (config_check_variants); a bad table stops the program with the reason. */
 void config_use_variants(const struct VariantOps *const *table);
+/* 0 when every variant of table has a unique name and well-formed options (keys that fit, defaults
+ * in range, a key shared only by one declaration, at most RB_MAX_CONFIG_OPTIONS keys in all), else
+ * -1 with rb_error() naming the variant and option. */
+int config_check_variants(const struct VariantOps *const *table);
 void config_defaults(Config *c);
-/* Sets `variant` from a spec "NAME" or "NAME:OPTION=VALUE,...": -1 with rb_error() when unknown. */
+/* An arm over a base config (the experiment layer: ablate, sweep, bench): sets `variant` from a
+ * spec "NAME" or "NAME:OPTION=VALUE,..." and applies the spec's options on top of the options c
+ * already has (the base's). -1 with rb_error() when the name or an option is unknown. */
 int config_set_variant(Config *c, const char *spec, const char *where);
-/* Set one key from text. where = "file:line" or "argument" for error messages. */
+/* Set one key from text. where = "file:line" or "argument" for error messages. Key `variant`
+ * states the whole arm: every variant option set before it returns to its default, then the
+ * spec's options apply; option keys set after it apply on top (docs/usage.md). */
 int config_set(Config *c, const char *key, const char *value, const char *where);
+/* A config file's keys in order, except that its variant options apply after its variant line
+ * (wherever that stands), so a file states one arm; an option both in the file's spec and as a key
+ * is an error. On any error c is unchanged. */
 int config_load_ini(Config *c, const char *path);
 /* The same from INI text in memory (a checkpoint's copy of its config); name is for errors. */
 int config_load_ini_text(Config *c, const char *text, const char *name);

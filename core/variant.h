@@ -115,7 +115,16 @@ typedef struct VariantOps {
     double (*stream_rms)(const Stream *st, int l);
 } VariantOps;
 
-/* The value of option `key` in c (given, or the default of the variant that declares it). */
+/* Option o of c's variant, read through its declaration: o points into c->vt's own table
+ * (&table[OPT_X] with the variant's enum of table positions), so a misspelt option does not
+ * compile. The value given, or o's default: the integer, or the index of a choice. A pointer
+ * outside c->vt's table stops the program naming the key (a variant reads only its own options). */
+int config_option_int(const Config *c, const VariantOption *o);
+/* Entries of an option table, for VariantOps.n_options: counted, never written by hand. */
+#define RB_COUNT(table) ((int)(sizeof(table) / sizeof((table)[0])))
+/* The value of option `key` in c by name (given, or the default of the variant that declares it),
+ * for code outside the variants (bench's PyTorch peer, tests). A key no installed variant declares
+ * stops the program naming it. */
 double config_option(const Config *c, const char *key);
 /* Option o's value in c as config.ini writes it (a choice's name, or the integer). */
 void config_format_option(const Config *c, const VariantOption *o, char *out, size_t n);

@@ -105,8 +105,13 @@ START_TEST(test_variant_options) {
     ck_assert_msg(strstr(design, "attnres_blocks = 2\nattnres_block_size = 0\nmhc_streams = 8\n"
                                  "sinkhorn_iters = 20\n"),
                   "%s", design);
-    /* the chosen variant's options (given or default) follow its name */
+    /* a variant spec states the whole arm: the options set before it return to their defaults */
     tu_set(&b, "variant", "mhc");
+    ini = tu_keep(config_to_ini(&b));
+    ck_assert_msg(strstr(ini, "variant = mhc\nmhc_streams = 4\nsinkhorn_iters = 20\n"), "%s", ini);
+    /* the chosen variant's options (given or default) follow its name */
+    tu_set(&b, "mhc_streams", "8");
+    tu_set(&b, "attnres_blocks", "2");
     ini = tu_keep(config_to_ini(&b));
     ck_assert_msg(strstr(ini, "variant = mhc\nmhc_streams = 8\nsinkhorn_iters = 20\n"), "%s", ini);
     ck_assert(!strstr(ini, "attnres_blocks"));
@@ -144,6 +149,78 @@ START_TEST(test_variant_options) {
     ck_assert(tu_write(path, twice, strlen(twice)) == 0);
     ck_assert(config_load_ini(&back, path) != 0);
     ck_assert_msg(strstr(rb_error(), "'mhc_streams' is given a second time"), "%s", rb_error());
+}
+END_TEST
+
+/* A variant spec states the whole arm (docs/usage.md, "Variant options"): `--config a.ini
+ * variant=attnres_full` is plain attnres_full whatever a.ini set; keys after the spec refine it;
+ * inside one file the variant line applies first, wherever it stands. */
+START_TEST(test_spec_states_whole_arm) {
+    char *dir = tu_tempdir(), path[512], path2[512];
+    snprintf(path, sizeof path, "%s/a.ini", dir);
+    snprintf(path2, sizeof path2, "%s/b.ini", dir);
+    const char *a_ini = "attnres_score = sigmoid\n[model]\nvariant = attnres_full\n";
+    const char *b_ini = "variant = attnres_full\nattnres_score = sigmoid\n";
+    ck_assert(tu_write(path, a_ini, strlen(a_ini)) == 0 &&
+              tu_write(path2, b_ini, strlen(b_ini)) == 0);
+    Config a, b, plain;
+    config_defaults(&a);
+    config_defaults(&b);
+    config_defaults(&plain);
+    tu_set(&plain, "variant", "attnres_full");
+    /* within one file the order of the variant line and the option keys does not matter */
+    ck_assert_msg(config_load_ini(&a, path) == 0, "%s", rb_error());
+    ck_assert_msg(config_load_ini(&b, path2) == 0, "%s", rb_error());
+    ck_assert(config_option(&a, "attnres_score") == 1 && config_hash(&a) == config_hash(&b));
+    ck_assert(config_hash(&a) != config_hash(&plain));
+    /* a later spec resets every option set before it: the issue's `--config a.ini variant=...` */
+    ck_assert(config_apply_arg(&a, "variant=attnres_full") == 0);
+    ck_assert_msg(config_option(&a, "attnres_score") == 0, "the file's score stuck");
+    ck_assert(config_hash(&a) == config_hash(&plain));
+    /* ... options of other variants too, and the spec's own options apply */
+    ck_assert(config_apply_arg(&b, "mhc_streams=8") == 0);
+    ck_assert(config_apply_arg(&b, "variant=attnres_full:keynorm=off") == 0);
+    ck_assert(config_option(&b, "attnres_score") == 0 && config_option(&b, "attnres_keynorm") == 1);
+    ck_assert(config_option(&b, "mhc_streams") == 4);
+    /* option keys after the spec apply on top of it */
+    ck_assert(config_apply_arg(&b, "attnres_score=sigmoid") == 0);
+    ck_assert(config_option(&b, "attnres_score") == 1 && config_option(&b, "attnres_keynorm") == 1);
+    /* a file's variant line resets the options of earlier arguments and files */
+    Config c;
+    config_defaults(&c);
+    ck_assert(config_apply_arg(&c, "attnres_score=sigmoid") == 0);
+    ck_assert(config_apply_arg(&c, "attnres_keynorm=off") == 0);
+    ck_assert_msg(config_load_ini(&c, path) == 0, "%s", rb_error());
+    ck_assert(config_option(&c, "attnres_score") == 1 && config_option(&c, "attnres_keynorm") == 0);
+    Config fresh; /* the same as the file alone */
+    config_defaults(&fresh);
+    ck_assert(config_load_ini(&fresh, path) == 0 && config_hash(&c) == config_hash(&fresh));
+    /* a file without a variant line refines the arm set before it */
+    const char *opts_only = "attnres_keynorm = off\n";
+    ck_assert(tu_write(path2, opts_only, strlen(opts_only)) == 0);
+    ck_assert_msg(config_load_ini(&c, path2) == 0, "%s", rb_error());
+    ck_assert(config_option(&c, "attnres_score") == 1 && config_option(&c, "attnres_keynorm") == 1);
+    /* one option both in a file's spec and as a key of that file is given twice */
+    const char *twice = "attnres_score = softmax\nvariant = attnres_full:score=sigmoid\n";
+    ck_assert(tu_write(path2, twice, strlen(twice)) == 0);
+    Config before = c;
+    ck_assert(config_load_ini(&c, path2) != 0);
+    ck_assert_msg(strstr(rb_error(), ":1: key 'attnres_score' is given a second time (also in the "
+                                     "variant spec of line 2"),
+                  "%s", rb_error());
+    ck_assert(!memcmp(&before, &c, sizeof c)); /* a file that fails changes nothing */
+    /* a bad spec changes nothing either */
+    ck_assert(config_apply_arg(&c, "variant=attnres_full:keynorm=on,score=tanh") != 0);
+    ck_assert(!memcmp(&before, &c, sizeof c));
+    /* the arm over a base (ablate, sweep, bench: config_set_variant) keeps the base's options
+     * and applies its own on top */
+    Config base;
+    config_defaults(&base);
+    tu_set(&base, "attnres_blocks", "2");
+    tu_set(&base, "attnres_score", "sigmoid");
+    ck_assert(config_set_variant(&base, "attnres_block:score=softmax", "--variants") == 0);
+    ck_assert(config_option(&base, "attnres_blocks") == 2 &&
+              config_option(&base, "attnres_score") == 0);
 }
 END_TEST
 
@@ -210,6 +287,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_cross_key_validation);
     tcase_add_test(tc, test_ini_file);
     tcase_add_test(tc, test_variant_options);
+    tcase_add_test(tc, test_spec_states_whole_arm);
     tcase_add_test(tc, test_roundtrip_and_hash);
     suite_add_tcase(s, tc);
     return s;

@@ -47,14 +47,42 @@ enum { SCORE_SOFTMAX, SCORE_SIGMOID };
 enum { KEYNORM_ON, KEYNORM_OFF };
 enum { QUERY_PSEUDO, QUERY_INPUT, QUERY_STATIC };
 
+/* The options (docs/variants.md, section 2), read through their position in this one table (OPT_*,
+ * so a misspelt option does not compile): Block AttnRes declares all of them, Full those from
+ * OPT_SCORE on. The table's order is the order config.ini lists them. */
+enum { OPT_BLOCKS, OPT_BLOCK_SIZE, OPT_SCORE, OPT_KEYNORM, OPT_QUERY, OPT_WINDOW, OPT_HEADS };
+static const char *const SCORES[] = {"softmax", "sigmoid", NULL};
+static const char *const ON_OFF[] = {"on", "off", NULL};
+static const char *const QUERIES[] = {"pseudo", "input", "static", NULL};
+static const VariantOption attnres_options[] = {
+    [OPT_BLOCKS] = {"attnres_blocks", "blocks", 1, 256, 4, NULL,
+                    "number of blocks N (L = 2*n_layer divisible by N)"},
+    [OPT_BLOCK_SIZE] = {"attnres_block_size", "size", 0, 256, 0, NULL,
+                        "sublayers per block S (N = L/S; 0: use blocks)"},
+    [OPT_SCORE] = {"attnres_score", "score", 0, 1, SCORE_SOFTMAX, SCORES,
+                   "depth weights: softmax over the sources, or an independent sigmoid gate per "
+                   "source"},
+    [OPT_KEYNORM] = {"attnres_keynorm", "keynorm", 0, 1, KEYNORM_ON, ON_OFF,
+                     "RMSNorm on the keys (off: scores from the raw sources)"},
+    [OPT_QUERY] = {"attnres_query", "query", 0, 2, QUERY_PSEUDO, QUERIES,
+                   "pseudo: a learned vector per consumer; input: plus a d x d projection of the "
+                   "latest source; static: a learned weight per source, no query"},
+    [OPT_WINDOW] = {"attnres_window", "window", 0, 256, 0, NULL,
+                    "read the embedding and only the last W other sources (0: all)"},
+    [OPT_HEADS] = {"attnres_heads", "heads", 1, MAX_HEADS, 1, NULL,
+                   "split the width into H groups, each with its own weights over depth"},
+};
+/* Option k (OPT_*) of c's AttnRes variant. */
+#define OPT(c, k) config_option_int(c, &attnres_options[k])
+
 static int is_full(const Config *c) {
     return c->vt->flavour == ATTNRES_FULL;
 }
 /* N: L for Full; for Block the block count, or L / S when the block size S is given. */
 static int n_blocks(const Config *c) {
     if (is_full(c)) return config_n_sub(c);
-    int size = (int)config_option(c, "attnres_block_size");
-    return size > 0 ? config_n_sub(c) / size : (int)config_option(c, "attnres_blocks");
+    int size = OPT(c, OPT_BLOCK_SIZE);
+    return size > 0 ? config_n_sub(c) / size : OPT(c, OPT_BLOCKS);
 }
 
 /* Points y into acts/scratch (or only counts when they are NULL); returns {acts, scratch} sizes. */
@@ -62,12 +90,12 @@ static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratc
                    size_t *ns) {
     y->L = config_n_sub(c);
     y->N = n_blocks(c);
-    y->sigmoid = (int)config_option(c, "attnres_score") == SCORE_SIGMOID;
-    y->query = (int)config_option(c, "attnres_query");
-    y->window = (int)config_option(c, "attnres_window");
-    y->H = (int)config_option(c, "attnres_heads");
+    y->sigmoid = OPT(c, OPT_SCORE) == SCORE_SIGMOID;
+    y->query = OPT(c, OPT_QUERY);
+    y->window = OPT(c, OPT_WINDOW);
+    y->H = OPT(c, OPT_HEADS);
     /* static weights have no keys: no key norm to compute */
-    y->keynorm = (int)config_option(c, "attnres_keynorm") == KEYNORM_ON && y->query != QUERY_STATIC;
+    y->keynorm = OPT(c, OPT_KEYNORM) == KEYNORM_ON && y->query != QUERY_STATIC;
     y->general = y->query != QUERY_PSEUDO || y->window > 0 || y->H > 1;
     y->S = y->L / y->N;
     y->d = c->d_model;
@@ -108,7 +136,7 @@ static Lay lay_of(const Stream *st) {
 }
 
 static int attnres_check(const Config *c) {
-    int L = config_n_sub(c), N = n_blocks(c), size = (int)config_option(c, "attnres_block_size");
+    int L = config_n_sub(c), N = n_blocks(c), size = is_full(c) ? 0 : OPT(c, OPT_BLOCK_SIZE);
     if (!is_full(c) && size > 0 && (size > L || L % size != 0))
         return rb_fail("key 'attnres_block_size': %d does not divide the L = 2*n_layer = %d "
                        "sublayers (allowed: divisors of %d, or 0 to use attnres_blocks)",
@@ -118,9 +146,7 @@ static int attnres_check(const Config *c) {
                        "(allowed: divisors of %d)",
                        N, L, L);
     if (L + 1 > RB_MAX_SUB) return rb_fail("attnres: at most %d sublayers", RB_MAX_SUB - 1);
-    int window = (int)config_option(c, "attnres_window"),
-        H = (int)config_option(c, "attnres_heads");
-    int query = (int)config_option(c, "attnres_query");
+    int window = OPT(c, OPT_WINDOW), H = OPT(c, OPT_HEADS), query = OPT(c, OPT_QUERY);
     if (window >= N)
         return rb_fail("key 'attnres_window': %d keeps every source (the readout has %d besides "
                        "the embedding); allowed: 0 (all) or 1..%d",
@@ -135,7 +161,7 @@ static int attnres_check(const Config *c) {
         return rb_fail("key 'attnres_heads': %d needs a query; query=static has one scalar weight "
                        "per source (allowed with static: 1)",
                        H);
-    if (query == QUERY_STATIC && (int)config_option(c, "attnres_keynorm") == KEYNORM_OFF)
+    if (query == QUERY_STATIC && OPT(c, OPT_KEYNORM) == KEYNORM_OFF)
         return rb_fail("key 'attnres_keynorm': off has no effect with query=static (static "
                        "weights read no keys); leave it at its default");
     return 0;
@@ -144,8 +170,8 @@ static int attnres_check(const Config *c) {
 /* sweep: the largest divisor of L not above the requested number of blocks (or, when the block
  * size S is given, not above the requested S) */
 static void attnres_fit_shape(Config *c) {
-    int L = config_n_sub(c), size = (int)config_option(c, "attnres_block_size");
-    const char *key = size > 0 ? "attnres_block_size" : "attnres_blocks";
+    int L = config_n_sub(c), size = OPT(c, OPT_BLOCK_SIZE);
+    const char *key = attnres_options[size > 0 ? OPT_BLOCK_SIZE : OPT_BLOCKS].key;
     int want = size > 0 ? size : n_blocks(c), N = want < L ? want : L;
     while (L % N) N--;
     char v[16];
@@ -157,7 +183,7 @@ static void attnres_fit_shape(Config *c) {
  * projection W_l per consumer after them; with query=static only M logits per consumer. */
 static size_t attnres_params(const Config *c) {
     size_t L1 = (size_t)config_n_sub(c) + 1, d = (size_t)c->d_model;
-    int query = (int)config_option(c, "attnres_query");
+    int query = OPT(c, OPT_QUERY);
     if (query == QUERY_STATIC) return L1 * (size_t)(n_blocks(c) + 1);
     return L1 * d + (query == QUERY_INPUT ? L1 * d * d : 0);
 }
@@ -762,58 +788,12 @@ static double attnres_stream_rms(const Stream *st, int l) {
     .traffic_per_token = attnres_traffic, .depth_weights = attnres_weights,                        \
     .stream_rms = attnres_stream_rms
 
-static const char *const SCORES[] = {"softmax", "sigmoid", NULL};
-static const char *const ON_OFF[] = {"on", "off", NULL};
-static const char *const QUERIES[] = {"pseudo", "input", "static", NULL};
-#define ATTNRES_OPTIONS                                                                            \
-    {"attnres_score",                                                                              \
-     "score",                                                                                      \
-     0,                                                                                            \
-     1,                                                                                            \
-     SCORE_SOFTMAX,                                                                                \
-     SCORES,                                                                                       \
-     "depth weights: softmax over the sources, or an independent sigmoid gate per source"},        \
-        {"attnres_keynorm",                                                                        \
-         "keynorm",                                                                                \
-         0,                                                                                        \
-         1,                                                                                        \
-         KEYNORM_ON,                                                                               \
-         ON_OFF,                                                                                   \
-         "RMSNorm on the keys (off: scores from the raw sources)"},                                \
-        {"attnres_query",                                                                          \
-         "query",                                                                                  \
-         0,                                                                                        \
-         2,                                                                                        \
-         QUERY_PSEUDO,                                                                             \
-         QUERIES,                                                                                  \
-         "pseudo: a learned vector per consumer; input: plus a d x d projection of the latest "    \
-         "source; static: a learned weight per source, no query"},                                 \
-        {"attnres_window",                                                                         \
-         "window",                                                                                 \
-         0,                                                                                        \
-         256,                                                                                      \
-         0,                                                                                        \
-         NULL,                                                                                     \
-         "read the embedding and only the last W other sources (0: all)"},                         \
-    {                                                                                              \
-        "attnres_heads", "heads", 1, MAX_HEADS, 1, NULL,                                           \
-            "split the width into H groups, each with its own weights over depth"                  \
-    }
-static const VariantOption full_options[] = {ATTNRES_OPTIONS};
-static const VariantOption block_options[] = {
-    {"attnres_blocks", "blocks", 1, 256, 4, NULL,
-     "number of blocks N (L = 2*n_layer divisible by N)"},
-    {"attnres_block_size", "size", 0, 256, 0, NULL,
-     "sublayers per block S (N = L/S; 0: use blocks)"},
-    ATTNRES_OPTIONS,
-};
-
 const VariantOps variant_attnres_full = {
     .name = "attnres_full",
     .summary = "softmax attention over all earlier sublayer outputs (Full AttnRes)",
     .flavour = ATTNRES_FULL,
-    .options = full_options,
-    .n_options = sizeof full_options / sizeof full_options[0],
+    .options = attnres_options + OPT_SCORE, /* all but the block options */
+    .n_options = RB_COUNT(attnres_options) - OPT_SCORE,
     ATTNRES_OPS,
 };
 
@@ -821,8 +801,8 @@ const VariantOps variant_attnres_block = {
     .name = "attnres_block",
     .summary = "attention over N block sums + the partial sum (Block AttnRes)",
     .flavour = ATTNRES_BLOCK,
-    .options = block_options,
-    .n_options = sizeof block_options / sizeof block_options[0],
+    .options = attnres_options,
+    .n_options = RB_COUNT(attnres_options),
     .fit_shape = attnres_fit_shape,
     ATTNRES_OPS,
 };

@@ -135,6 +135,9 @@ static double hc_coef_flops(const Streams *y) {
     return 3 * (2 * n * d * (n + 2));
 }
 
+enum { OPT_STREAMS }; /* positions in hc_options */
+static const VariantOption hc_options[] = {[OPT_STREAMS] = STREAMS_OPTION_N};
+
 static const StreamKind hc_kind = {
     .norm_per_stream = 1,
     .raw_per_token = hc_raw,
@@ -144,15 +147,14 @@ static const StreamKind hc_kind = {
     .token_backward = hc_token_backward,
     .params_backward = hc_params_backward,
     .coef_flops = hc_coef_flops,
+    .opt_streams = &hc_options[OPT_STREAMS],
 };
-
-static const VariantOption hc_options[] = {STREAMS_OPTION_N};
 
 const VariantOps variant_hc = {
     .name = "hc",
     .summary = "n residual streams, unconstrained static + tanh mixing (Hyper-Connections)",
     .flavour_data = &hc_kind,
     .options = hc_options,
-    .n_options = 1,
+    .n_options = RB_COUNT(hc_options),
     STREAMS_OPS,
 };

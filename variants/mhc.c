@@ -194,6 +194,13 @@ static double mhc_coef_flops(const Streams *y) {
     return 3 * (2 * nd * y->K) + (2.0 * y->iters - 1) * 3 * n * n * 4;
 }
 
+enum { OPT_STREAMS, OPT_ITERS }; /* positions in mhc_options */
+static const VariantOption mhc_options[] = {
+    [OPT_STREAMS] = STREAMS_OPTION_N,
+    [OPT_ITERS] = {"sinkhorn_iters", "iters", 1, SINKHORN_MAX_ITERS, 20, NULL,
+                   "Sinkhorn iterations (2*iters-1 normalizations)"},
+};
+
 static const StreamKind mhc_kind = {
     .norm_per_stream = 0,
     .raw_per_token = mhc_raw,
@@ -204,12 +211,8 @@ static const StreamKind mhc_kind = {
     .token_backward = mhc_token_backward,
     .params_backward = mhc_params_backward,
     .coef_flops = mhc_coef_flops,
-};
-
-static const VariantOption mhc_options[] = {
-    STREAMS_OPTION_N,
-    {"sinkhorn_iters", "iters", 1, SINKHORN_MAX_ITERS, 20, NULL,
-     "Sinkhorn iterations (2*iters-1 normalizations)"},
+    .opt_streams = &mhc_options[OPT_STREAMS],
+    .opt_iters = &mhc_options[OPT_ITERS],
 };
 
 const VariantOps variant_mhc = {
@@ -217,6 +220,6 @@ const VariantOps variant_mhc = {
     .summary = "n residual streams mixed by Sinkhorn-projected matrices (mHC)",
     .flavour_data = &mhc_kind,
     .options = mhc_options,
-    .n_options = 2,
+    .n_options = RB_COUNT(mhc_options),
     STREAMS_OPS,
 };

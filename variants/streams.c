@@ -17,7 +17,7 @@ static const StreamKind *kind_of(const Config *c) {
 static void layout(Streams *y, const Config *c, int ntok, float *acts, float *scratch, size_t *na,
                    size_t *ns) {
     const StreamKind *kind = kind_of(c);
-    int n = (int)config_option(c, "mhc_streams"), d = c->d_model;
+    int n = config_option_int(c, kind->opt_streams), d = c->d_model;
     y->kind = kind;
     y->L = config_n_sub(c);
     y->n = n;
@@ -25,7 +25,7 @@ static void layout(Streams *y, const Config *c, int ntok, float *acts, float *sc
     y->ntok = ntok;
     y->K = 2 * n + n * n;
     y->R = kind->raw_per_token(n);
-    y->iters = kind->norm_per_stream ? 0 : (int)config_option(c, "sinkhorn_iters");
+    y->iters = kind->norm_per_stream ? 0 : config_option_int(c, kind->opt_iters);
     y->site_params = kind->site_param_count(n, d);
     size_t nd = (size_t)ntok * d, a = 0, s = 0;
     y->X = rb_carve(acts, &a, (y->L + 1) * n * nd);

@@ -53,6 +53,9 @@ typedef struct StreamKind {
     /* The site's parameter gradients and the state's gradient through the projection. */
     void (*params_backward)(const Streams *y, const float *p, float *g, int l);
     double (*coef_flops)(const Streams *y); /* per token and site: projection fwd+bwd, Sinkhorn */
+    /* The kind's options, entries of its variant's own table: the stream count n, and the Sinkhorn
+     * iterations (NULL for a kind that has none, norm_per_stream = 1) */
+    const VariantOption *opt_streams, *opt_iters;
 } StreamKind;
 
 float *streams_state(const Streams *y, int l);
