@@ -62,6 +62,12 @@ static int read_shard(const char *path, int vocab, uint16_t **toks, size_t *n) {
                        header[0], header[1], LLMC_MAGIC);
     }
     size_t ntok = (size_t)(uint32_t)header[2];
+    if (ntok == 0 && size == sizeof header) {
+        free(buf);
+        return rb_fail("data llmc: %s: the shard holds no tokens (a header of 0 tokens and nothing "
+                       "after it); remove it or write its tokens",
+                       path);
+    }
     if (size != sizeof header + 2 * ntok) {
         free(buf);
         return rb_fail("data llmc: %s: header says %zu tokens but the file has %zu bytes (expected "
@@ -92,16 +98,21 @@ static int load_llmc(Data *d, const Config *c, const char *pattern) {
         return rb_fail("data llmc:%s: no file matches", pattern);
     }
     int failed = 0;
+    char a_val[1024] = ""; /* a validation shard, named when there is no training shard */
     for (size_t i = 0; i < g.gl_pathc && !failed; i++) {
         const char *base = strrchr(g.gl_pathv[i], '/');
         base = base ? base + 1 : g.gl_pathv[i];
         int is_val = strstr(base, "val") != NULL;
+        if (is_val && !a_val[0]) snprintf(a_val, sizeof a_val, "%s", g.gl_pathv[i]);
         failed = read_shard(g.gl_pathv[i], c->vocab_size, is_val ? &d->val : &d->train,
                             is_val ? &d->n_val : &d->n_train) != 0;
     }
     globfree(&g);
     if (failed) return -1;
-    if (d->n_train == 0) return rb_fail("data llmc:%s: no training shard (only val)", pattern);
+    if (d->n_train == 0)
+        return rb_fail("data llmc:%s: no training shard: every matching file is a validation shard "
+                       "(its name contains 'val', e.g. %s)",
+                       pattern, a_val);
     if (!d->val) { /* no val shard: hold out the end of the training tokens */
         size_t nval = (size_t)(d->n_train * c->val_fraction);
         d->val = rb_calloc(nval + 1, sizeof(uint16_t), "llmc val");

@@ -1,9 +1,15 @@
 /* Config: every bad input is a one-line error naming the key/file/value; the resolved config
  * round-trips; the trajectory hash ignores only keys that cannot change the losses. */
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "registry.h"
 #include "testutil.h"
+#include "variant.h"
 
 static void expect_arg_error(const char *arg, const char *needle) {
     Config c;
@@ -224,6 +230,109 @@ START_TEST(test_spec_states_whole_arm) {
 }
 END_TEST
 
+/* Runs fn in a child process: the test passes when the child stops with SIGABRT and its stderr
+ * names `needle` (no OpenMP runs in these children, so a bare fork is safe). */
+static void expect_abort(void (*fn)(void), const char *needle) {
+    int fd[2];
+    ck_assert(pipe(fd) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        close(fd[0]);
+        fn();
+        _exit(0); /* fn returned: no abort */
+    }
+    close(fd[1]);
+    char err[2048] = "";
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < sizeof err && (r = read(fd[0], err + n, sizeof err - 1 - n)) > 0) n += (size_t)r;
+    err[n] = 0;
+    close(fd[0]);
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                  "the child did not abort (status %d): '%s'", status, err);
+    ck_assert_msg(strstr(err, needle), "'%s' lacks '%s'", err, needle);
+}
+
+static void read_misspelt_option(void) {
+    Config c;
+    config_defaults(&c);
+    tu_set(&c, "variant", "attnres_full");
+    printf("%d\n", (int)config_option(&c, "attnres_scroe")); /* NaN cast to int, before */
+}
+
+static void read_foreign_option(void) {
+    Config c;
+    config_defaults(&c);
+    tu_set(&c, "variant", "attnres_full"); /* Full has no blocks: Block's declaration */
+    const VariantOps *block = variant_find("attnres_block");
+    printf("%d\n", config_option_int(&c, &block->options[0]));
+}
+
+/* Options are read through their declarations (a misspelt OPT_* does not compile); what remains
+ * by name fails loudly and at once, and the variant tables are checked when they are installed. */
+START_TEST(test_option_declarations) {
+    Config c;
+    config_defaults(&c);
+    tu_set(&c, "variant", "attnres_block:blocks=2");
+    const VariantOps *block = variant_find("attnres_block"), *full = variant_find("attnres_full");
+    ck_assert_str_eq(block->options[0].key, "attnres_blocks");
+    ck_assert_int_eq(config_option_int(&c, &block->options[0]), 2);
+    ck_assert_int_eq(config_option_int(&c, &block->options[1]), 0); /* size: its default */
+    ck_assert(config_option(&c, "blocks") == 2);                    /* by short name too */
+    /* flavours share one declaration of their common options; counts come from the tables */
+    ck_assert(full->options + full->n_options == block->options + block->n_options);
+    ck_assert_int_eq(full->n_options, 5);
+    ck_assert_int_eq(block->n_options, 7);
+    ck_assert_int_eq(variant_find("mhc")->n_options, 2);
+    ck_assert_int_eq(variant_find("hc")->n_options, 1);
+    expect_abort(read_misspelt_option, "option 'attnres_scroe' is read but no installed variant "
+                                       "declares it");
+    expect_abort(read_foreign_option, "variant attnres_full reads option 'attnres_blocks', which "
+                                      "is not in its own option table");
+    /* the installed table is well formed; broken ones are refused naming variant and option */
+    ck_assert_msg(config_check_variants(rb_variants) == 0, "%s", rb_error());
+    static const char *const two[] = {"a", "b", NULL};
+    const VariantOption bad_def[] = {{"x_width", "width", 1, 8, 9, NULL, "h"}};
+    const VariantOption bad_choice[] = {{"x_mode", "mode", 0, 2, 0, two, "h"}};
+    const VariantOption twice[] = {{"x_a", "a", 0, 1, 0, NULL, "h"},
+                                   {"x_a", "b", 0, 1, 0, NULL, "h"}};
+    const VariantOption core_key[] = {{"n_layer", "n", 0, 1, 0, NULL, "h"}};
+    const VariantOption long_key[] = {
+        {"x_an_option_key_of_forty_characters_", "k", 0, 1, 0, NULL, "h"}};
+    const VariantOption other_streams[] = {{"mhc_streams", "streams", 2, 16, 4, NULL, "h"}};
+    VariantOps v = *variant_find("prenorm");
+    v.name = "broken";
+    const VariantOps *table[] = {variant_find("mhc"), &v, NULL};
+    struct {
+        const VariantOption *opts;
+        int n;
+        const char *needle;
+    } cases[] = {
+        {bad_def, 1, "variant broken: option 'x_width': default 9 is not an integer in [1, 8]"},
+        {bad_choice, 1, "option 'x_mode' has 2 choices but the range [0, 2]"},
+        {twice, 2, "variant broken: option 'x_a' is declared twice"},
+        {core_key, 1, "option key 'n_layer' is a core key"},
+        {long_key, 1, "a key longer than 31 characters"},
+        {other_streams, 1, "option 'mhc_streams' differs from another variant's option"},
+        {bad_def, RB_MAX_VARIANT_OPTIONS + 1, "broken: 9 options (allowed: 0..8)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        v.options = cases[i].opts;
+        v.n_options = cases[i].n;
+        ck_assert_msg(config_check_variants(table) != 0, "case %zu accepted", i);
+        ck_assert_msg(strstr(rb_error(), cases[i].needle), "'%s' lacks '%s'", rb_error(),
+                      cases[i].needle);
+    }
+    const VariantOps *dup[] = {variant_find("mhc"), variant_find("mhc"), NULL};
+    ck_assert(config_check_variants(dup) != 0 && strstr(rb_error(), "mhc is installed twice"));
+}
+END_TEST
+
 START_TEST(test_ini_file) {
     char *dir = tu_tempdir(), path[512];
     snprintf(path, sizeof path, "%s/a.ini", dir);
@@ -288,6 +397,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_ini_file);
     tcase_add_test(tc, test_variant_options);
     tcase_add_test(tc, test_spec_states_whole_arm);
+    tcase_add_test(tc, test_option_declarations);
     tcase_add_test(tc, test_roundtrip_and_hash);
     suite_add_tcase(s, tc);
     return s;

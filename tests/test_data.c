@@ -288,6 +288,37 @@ START_TEST(test_llmc_shards) {
     write_shard(p, 20240520, 20, tok, 10);
     ck_assert(data_open(&d, &b) != 0 && strstr(rb_error(), "header says 20 tokens"));
     data_close(&d);
+    /* a shard with a header and no tokens is named, not taken for a missing training shard */
+    snprintf(p, sizeof p, "%s/s_train.bin", dir);
+    write_shard(p, 20240520, 0, tok, 0);
+    snprintf(p, sizeof p, "%s/s_val.bin", dir);
+    write_shard(p, 20240520, 50, tok, 50);
+    snprintf(spec, sizeof spec, "llmc:%s/s_*.bin", dir);
+    Config e = cfg_with(spec, 4);
+    e.vocab_size = 1000;
+    ck_assert(data_open(&d, &e) != 0);
+    ck_assert_msg(strstr(rb_error(), "s_train.bin: the shard holds no tokens"), "%s", rb_error());
+    data_close(&d);
+    snprintf(p, sizeof p, "%s/t_val.bin", dir); /* the empty one is the validation shard */
+    write_shard(p, 20240520, 0, tok, 0);
+    snprintf(p, sizeof p, "%s/t_train.bin", dir);
+    write_shard(p, 20240520, 300, tok, 300);
+    snprintf(spec, sizeof spec, "llmc:%s/t_*.bin", dir);
+    e = cfg_with(spec, 4);
+    e.vocab_size = 1000;
+    ck_assert(data_open(&d, &e) != 0);
+    ck_assert_msg(strstr(rb_error(), "t_val.bin: the shard holds no tokens"), "%s", rb_error());
+    data_close(&d);
+    /* only validation shards: the message names one */
+    snprintf(spec, sizeof spec, "llmc:%s/s_val.bin", dir);
+    e = cfg_with(spec, 4);
+    e.vocab_size = 1000;
+    ck_assert(data_open(&d, &e) != 0);
+    ck_assert_msg(
+        strstr(rb_error(), "no training shard: every matching file is a validation shard") &&
+            strstr(rb_error(), "s_val.bin"),
+        "%s", rb_error());
+    data_close(&d);
     snprintf(spec, sizeof spec, "llmc:%s/none_*.bin", dir);
     Config z = cfg_with(spec, 4);
     ck_assert(data_open(&d, &z) != 0 && strstr(rb_error(), "no file matches"));
