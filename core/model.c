@@ -114,7 +114,7 @@ int model_build_rows(Model *m, const Config *cfg, int rows) {
     memset(m, 0, sizeof *m);
     if (config_validate(cfg) != 0) return -1;
     set_shape(m, cfg, rows);
-    m->nthreads = omp_get_max_threads();
+    m->nthreads = omp_get_max_threads(); /* the most threads a step may use (per-thread scratch) */
     layout_params(m);
     m->params = rb_calloc(m->n_params, sizeof(float), "parameters");
     m->grads = rb_calloc(m->n_params, sizeof(float), "gradients");
@@ -234,9 +234,25 @@ static void mlp_forward(Model *m, int layer, int l, const float *h, float *y) {
     model_phase_mark(m, RB_PH_MATMUL);
 }
 
+int model_check_threads(const Model *m) {
+    int now = omp_get_max_threads();
+    if (now > m->nthreads)
+        return rb_fail("the model's per-thread scratch is sized for %d thread%s (the count when "
+                       "it was built), but this step would run %d: set the thread count before "
+                       "building the model",
+                       m->nthreads, m->nthreads == 1 ? "" : "s", now);
+    return 0;
+}
+
+/* Every step checks first: more threads than the scratch holds would write past it. */
+static void require_threads(const Model *m) {
+    if (model_check_threads(m) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
+}
+
 double model_forward(Model *m) {
     size_t N = m->N, C = m->C;
     const VariantOps *v = m->vops;
+    require_threads(m);
     model_phase_start(m);
     encoder_forward(m->a.emb, m->inputs, m->p.wte, m->N, m->C);
     model_phase_mark(m, RB_PH_ELEMENTWISE);
@@ -313,6 +329,7 @@ static void mlp_backward(Model *m, int layer, int l, const float *dy, float *dh)
 void model_backward(Model *m) {
     const VariantOps *v = m->vops;
     ScratchPtrs *s = &m->s;
+    require_threads(m);
     model_phase_start(m);
     crossentropy_backward(m->a.logits, m->a.lse, m->targets, m->N, m->V);
     model_phase_mark(m, RB_PH_ELEMENTWISE);

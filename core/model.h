@@ -46,8 +46,9 @@ typedef struct {
 
 typedef struct {
     float *dlnf, *dout, *demb, *dh, *dln, *dqkv, *datty, *dh13, *dg;
+    /* Per-thread scratch, one row per thread of Model.nthreads (the thread count at build): */
     float *att;      /* nthreads * RB_ATT_TILE * T */
-    float *partials; /* nthreads * max(C, variant needs) */
+    float *partials; /* nthreads * C: rmsnorm gains' and variants' (Stream.partials) partial sums */
     float *conn;     /* the variant's backward scratch */
 } ScratchPtrs;
 
@@ -78,6 +79,9 @@ enum {
 
 typedef struct Model {
     Config cfg;
+    /* nthreads: omp_get_max_threads() at build, the size of the per-thread scratch and so the
+     * most threads a step may use; model_forward/model_backward refuse more (model_check_threads)
+     */
     int V, C, n_layer, L, nh, hs, H, T, B, N, nthreads;
     const VariantOps *vops;
     Stream stream;
@@ -116,7 +120,12 @@ Stream model_stream(const Model *m, float *acts, float *scratch, int ntok);
 void model_init_params(Model *m);
 /* tokens: B rows of T+1 tokens; inputs = row[0..T-1], targets = row[1..T]. */
 void model_set_batch(Model *m, const int *rows);
-/* Forward over the current batch; returns the mean loss. */
+/* 0 when a step can run at the current thread count (omp_get_max_threads() <= m->nthreads), else
+ * -1 with rb_error() naming both counts. Fewer threads than at build are fine (and give the same
+ * losses as a model built at that count). */
+int model_check_threads(const Model *m);
+/* Forward over the current batch; returns the mean loss. Exits with RB_EXIT_USAGE and the reason
+ * when model_check_threads fails (so does model_backward). */
 double model_forward(Model *m);
 void model_zero_grad(Model *m);
 /* Backward of the last forward (its logits are overwritten with their gradient). */

@@ -51,7 +51,11 @@ typedef struct Stream {
     float *grads;       /* ... of the gradient buffer (zeroed before each backward) */
     float *acts;        /* ... of the activation buffer (saved for backward) */
     float *scratch;     /* ... of the backward scratch buffer */
-    float *partials;    /* nthreads * d floats for deterministic reductions over tokens */
+    /* nthreads * d floats for deterministic reductions over tokens, one row per thread;
+     * nthreads = omp_get_max_threads() when the model was built, which no step exceeds (the core
+     * refuses more: model_check_threads), so a variant may size its own per-thread scratch with
+     * omp_get_max_threads() in scratch_count */
+    float *partials;
     /* value[0] = embedding, value[l + 1] = output of sublayer l, set by the variant if it wants */
     const float *value[RB_MAX_SUB + 1];
     /* the variant's layout of its slices, computed once by setup() when the model is built */

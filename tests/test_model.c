@@ -3,8 +3,11 @@
  */
 #include <malloc.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ops.h"
 #include "optim.h"
@@ -200,6 +203,65 @@ START_TEST(test_profile_rows) {
 }
 END_TEST
 
+/* One forward + backward of m on batch 9 at the current thread count: the loss. */
+static double one_step(Model *m) {
+    tu_fill_batch(m, 9);
+    model_zero_grad(m);
+    double loss = model_forward(m);
+    model_backward(m);
+    return loss;
+}
+
+/* The per-thread scratch is sized for the thread count at build: a model built at 2 threads that
+ * steps at 1 computes exactly what a model built at 1 does; a model built at 1 refuses to step at
+ * 2 (one line naming both counts, exit 2) instead of writing past its scratch. For the variants
+ * with per-thread partial sums of their own (attnres_full, denseformer) and without (prenorm). */
+START_TEST(test_thread_count_change) {
+    const char *variants[] = {"prenorm", "attnres_full", "denseformer"};
+    int threads = omp_get_max_threads();
+    for (int i = 0; i < 3; i++) {
+        Config c;
+        tu_tiny_config(&c);
+        tu_set(&c, "variant", variants[i]);
+        Model one, two;
+        omp_set_num_threads(1);
+        ck_assert(model_build(&one, &c) == 0);
+        omp_set_num_threads(2);
+        ck_assert(model_build(&two, &c) == 0);
+        ck_assert_int_eq(one.nthreads, 1);
+        ck_assert_int_eq(two.nthreads, 2);
+        /* more threads than at build: refused */
+        ck_assert(model_check_threads(&two) == 0);
+        ck_assert(model_check_threads(&one) != 0);
+        ck_assert_msg(strstr(rb_error(), "sized for 1 thread (") &&
+                          strstr(rb_error(), "would run 2"),
+                      "%s", rb_error());
+        fflush(NULL);
+        pid_t pid = fork();
+        ck_assert(pid >= 0);
+        if (pid == 0) { /* the check comes before any parallel region of the step */
+            one_step(&one);
+            _exit(0);
+        }
+        int status;
+        ck_assert(waitpid(pid, &status, 0) == pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == RB_EXIT_USAGE,
+                      "%s: a step at 2 threads of a model built at 1 was not refused (status %d)",
+                      variants[i], status);
+        /* fewer threads than at build: the same numbers as a model built at that count */
+        omp_set_num_threads(1);
+        ck_assert(model_check_threads(&one) == 0 && model_check_threads(&two) == 0);
+        double l1 = one_step(&one), l2 = one_step(&two);
+        ck_assert_msg(l1 == l2, "%s: %.9g vs %.9g", variants[i], l1, l2);
+        ck_assert_msg(!memcmp(one.grads, two.grads, one.n_params * sizeof(float)), "%s",
+                      variants[i]);
+        model_free(&one);
+        model_free(&two);
+    }
+    omp_set_num_threads(threads);
+}
+END_TEST
+
 static Suite *model_suite(void) {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("model");
@@ -213,6 +275,7 @@ static Suite *model_suite(void) {
     tcase_add_test(tc, test_lr_schedule);
     tcase_add_test(tc, test_clipping_and_decay_mask);
     tcase_add_test(tc, test_profile_rows);
+    tcase_add_test(tc, test_thread_count_change);
     suite_add_tcase(s, tc);
     return s;
 }
