@@ -9,11 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util.h"
+#include <stdarg.h>
 
-#ifndef RESBENCH_GIT_REV
-#define RESBENCH_GIT_REV "unknown"
-#endif
+#include "buildinfo.h"
+#include "util.h"
 
 void rundir_path(const Config *c, char *buf, size_t n) {
     if (c->run_id[0])
@@ -45,23 +44,54 @@ int rundir_write_config(const char *dir, const Config *c) {
     return rc;
 }
 
+/* meta.ini's text, built one "key = value" line at a time (meta_line): a new field is one call. */
+typedef struct {
+    char text[8192];
+    size_t n;
+} MetaText;
+
+static void meta_line(MetaText *t, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void meta_line(MetaText *t, const char *key, const char *fmt, ...) {
+    char value[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    for (char *p = value; *p; p++) /* a value stays on its line */
+        if ((unsigned char)*p < 0x20) *p = ' ';
+    if (t->n < sizeof t->text)
+        t->n += (size_t)snprintf(t->text + t->n, sizeof t->text - t->n, "%s = %s\n", key, value);
+}
+
 int rundir_write_meta(const char *dir, const Model *m, const Data *d, long total, int resumed) {
     char path[2200], desc[512], host[256] = "unknown", when[64];
     gethostname(host, sizeof host - 1);
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     data_describe(d, desc, sizeof desc);
-    char text[4096], fps[40], floor[40];
+    char fps[40], floor[40];
     rb_fmt_double(fps, sizeof fps, flops_per_step(&m->cfg));
     rb_fmt_double(floor, sizeof floor, data_loss_floor(d));
-    int n = snprintf(text, sizeof text,
-                     "# resbench run metadata\ngit_rev = %s\nhost = %s\nstart_time = %s\n"
-                     "resumed = %d\nthreads = %d\nn_params = %zu\ntotal_steps = %ld\n"
-                     "flops_per_step = %s\nmemory_bytes = %zu\nloss_floor = %s\ndata = %s\n",
-                     RESBENCH_GIT_REV, host, when, resumed, omp_get_max_threads(), m->n_params,
-                     total, fps, model_memory_bytes(m), floor, desc);
+    MetaText t = {.n = 0};
+    t.n = (size_t)snprintf(t.text, sizeof t.text, "# resbench run metadata\n");
+    BuildFact facts[RB_BUILD_FACTS]; /* git_rev first: the build that made the run */
+    rb_build_facts(facts);
+    for (int i = 0; i < RB_BUILD_FACTS; i++) meta_line(&t, facts[i].key, "%s", facts[i].value);
+    meta_line(&t, "host", "%s", host);
+    meta_line(&t, "start_time", "%s", when);
+    meta_line(&t, "resumed", "%d", resumed);
+    meta_line(&t, "threads", "%d", omp_get_max_threads());
+    meta_line(&t, "n_params", "%zu", m->n_params);
+    meta_line(&t, "total_steps", "%ld", total);
+    meta_line(&t, "flops_per_step", "%s", fps);
+    meta_line(&t, "memory_bytes", "%zu", model_memory_bytes(m));
+    meta_line(&t, "loss_floor", "%s", floor);
+    meta_line(&t, "data", "%s", desc); /* last: a reader that sees it has the whole file */
+    if (t.n >= sizeof t.text)
+        return rb_fail("%s/meta.ini: more than %zu bytes", dir, sizeof t.text);
     snprintf(path, sizeof path, "%s/meta.ini", dir);
-    return rb_write_file_atomic(path, text, (size_t)n);
+    return rb_write_file_atomic(path, t.text, t.n);
 }
 
 /* result.ini's fields, in file order: the one description the writer and the reader share. A

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "buildinfo.h"
 #include "claims.h"
 #include "cli.h"
 #include "config.h"
@@ -23,10 +24,6 @@
 
 #define MAX_RUNS 512
 #define MAX_VARIANTS RB_MAX_ARMS
-
-#ifndef RESBENCH_GIT_REV
-#define RESBENCH_GIT_REV "unknown"
-#endif
 
 /* One run's measurements, from the experiment (results.c) and its run files. */
 typedef struct {
@@ -518,7 +515,7 @@ int report_write(const char *dir, int plot) {
     fprintf(f,
             "# resbench report: %s\n\n%d runs of %d variants, written %s by resbench %s "
             "(`resbench report %s`).\n\n## Budget and data order\n\n",
-            name, rp.n, rp.nv, when, RESBENCH_GIT_REV, dir);
+            name, rp.n, rp.nv, when, rb_git_rev(), dir);
     int unfair = check_budgets(f, &rp);
     fputc('{', rp.json);
     json_key(rp.json, "experiment");

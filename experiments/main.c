@@ -4,13 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buildinfo.h"
 #include "dist.h"
 #include "registry.h"
 #include "util.h"
 
-#ifndef RESBENCH_GIT_REV
-#define RESBENCH_GIT_REV "unknown revision"
-#endif
 #ifndef RESBENCH_BUILD_INFO
 #define RESBENCH_BUILD_INFO "unknown build"
 #endif
@@ -84,8 +82,12 @@ int main(int argc, char **argv) {
         return RB_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("resbench %s (%s, MPI %s, OpenMP %d threads available)\n", RESBENCH_GIT_REV,
+        printf("resbench %s (%s, MPI %s, OpenMP %d threads available)\n", rb_git_rev(),
                RESBENCH_BUILD_INFO, RB_HAVE_MPI ? "on" : "off", omp_get_max_threads());
+        BuildFact facts[RB_BUILD_FACTS]; /* the build lines of every run's meta.ini */
+        rb_build_facts(facts);
+        for (int i = 0; i < RB_BUILD_FACTS; i++) printf("%s = %s\n", facts[i].key, facts[i].value);
+        printf("threads = %d\n", omp_get_max_threads());
         return RB_EXIT_OK;
     }
     for (int i = 0; i < NCOMMANDS; i++)
