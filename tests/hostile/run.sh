@@ -365,5 +365,51 @@ if [ $rc -ne 3 ] || ! grep -q "repeating the same \`resbench ablate\` command" s
 fi
 [ -f scratch/busy/summary.csv ] && { L=$((L + 1)); echo "FAIL: an interrupted ablate wrote summary.csv"; }
 
+# ---- h34-core: variant specs, option keys, thread counts, empty shards, provenance
+# check NAME COND_CMD...: one more case; unclear when the condition fails
+check() {
+  local name=$1
+  shift
+  N=$((N + 1))
+  "$@" || { U=$((U + 1)); echo "FAIL #$N ($name)"; }
+}
+printf 'attnres_score = sigmoid\n[model]\nvariant = attnres_full\n' >inputs/sigmoid.ini
+printf 'variant = attnres_full:score=sigmoid\nattnres_score = softmax\n' >inputs/spec_and_key.ini
+# a spec states the whole arm: a later variant= resets the file's options; refusals leave nothing
+t 0 "final val loss" "${TR[@]}" --config inputs/sigmoid.ini variant=attnres_full run_id=arm_plain
+check "variant= after a file keeps its attnres_score" grep -q '^attnres_score = softmax$' scratch/arm_plain/config.ini
+t 0 "final val loss" "${TR[@]}" --config inputs/sigmoid.ini run_id=arm_file
+check "a file's own option before its variant line is lost" grep -q '^attnres_score = sigmoid$' scratch/arm_file/config.ini
+t 2 "key 'attnres_score' is given a second time (also in the variant spec of line 1" "${TR[@]}" --config inputs/spec_and_key.ini
+t 2 "key 'attnres_score': 'tanh' is not allowed" "${TR[@]}" --config inputs/sigmoid.ini variant=attnres_full:keynorm=off,score=tanh
+t 2 "'scroe' is not an option (options of attnres_full" "${TR[@]}" variant=attnres_full:scroe=sigmoid
+t 2 "unknown key 'attnres_scroe'" "${TR[@]}" variant=attnres_full attnres_scroe=sigmoid
+printf 'variant = attnres_full\nattnres_scroe = sigmoid\n' >inputs/misspelt.ini
+t 2 "misspelt.ini:2: unknown key 'attnres_scroe'" "${TR[@]}" --config inputs/misspelt.ini
+# a run resumed at another thread count (the per-thread scratch follows the build)
+cp -r prot/half scratch/thr
+t 0 "final val loss" "${R[@]}" train --resume scratch/thr threads=2 steps=400
+t 0 "final val loss" "${R[@]}" train "${TINY[@]}" variant=denseformer threads=2 out=scratch run_id=thr2
+# llm.c shards with a header and no tokens are named
+python3 - <<'PYEOF'
+import struct
+def shard(path, ntok, toks):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<256i", *([20240520, 1, ntok] + [0] * 253)))
+        f.write(struct.pack("<%dH" % len(toks), *toks))
+shard("inputs/e_train.bin", 0, [])
+shard("inputs/e_val.bin", 0, [])
+shard("inputs/f_train.bin", 2000, [i % 200 for i in range(2000)])
+shard("inputs/f_val.bin", 0, [])
+shard("inputs/g_val.bin", 500, [1] * 500)
+PYEOF
+t 2 "e_train.bin: the shard holds no tokens" "${TR[@]}" "data=llmc:inputs/e_*.bin"
+t 2 "f_val.bin: the shard holds no tokens" "${TR[@]}" "data=llmc:inputs/f_*.bin"
+t 2 "no training shard: every matching file is a validation shard" "${TR[@]}" "data=llmc:inputs/g_val.bin"
+# provenance: --version and every run's meta.ini name the build
+t 0 "git_rev = " "${R[@]}" --version
+check "meta.ini lacks a build fact" bash -c 'for k in git_rev build_type compiler blas blas_core threads; do
+  grep -qE "^$k = [^ ]" scratch/arm_plain/meta.ini || exit 1; done'
+
 echo "$N cases, $C crashes, $U unclear, $L data-loss"
 [ $C -eq 0 ] && [ $U -eq 0 ] && [ $L -eq 0 ] && [ "$N" -ge 150 ]
