@@ -16,15 +16,22 @@ static void train_help(void) {
     printf(
         "usage: resbench train [--config FILE] [key=value ...]\n"
         "       resbench train --resume RUN_DIR [key=value ...]\n\n"
-        "Trains one model and writes OUT/RUN_ID/: config.ini, meta.ini, metrics.csv, ckpt.bin,\n"
-        "result.ini. Keys from FILE are applied first, then the key=value arguments.\n"
+        "Trains one model and writes OUT/RUN_ID/: config.ini, metrics.csv, ckpt.bin,\n"
+        "result.ini and meta.ini (the build that made it: git_rev, compiler, BLAS and its "
+        "kernel).\n"
+        "Keys from FILE are applied first, then the key=value arguments, in order.\n"
         "--resume continues a killed run from its ckpt.bin with its own config.ini (only\n"
         "keys that do not change the trajectory, such as threads or log_every, may be\n"
         "overridden) and reproduces the same losses.\n"
         "Data-parallel: `mpirun -np K resbench train ...` (MPI build) splits every batch over K\n"
         "ranks (batch_size must be divisible by K) and averages the gradients; rank 0 writes.\n"
         "\nvariants (variant=NAME, or NAME:OPTION=VALUE,...; an option may also be given as its\n"
-        "key, e.g. attnres_blocks=8; only the chosen variant's options enter its config):\n");
+        "key, e.g. attnres_blocks=8; only the chosen variant's options enter its config).\n"
+        "A variant spec states the whole arm: setting variant returns every option set before it\n"
+        "(earlier file or argument) to its default, then applies the spec's options; option keys\n"
+        "after it apply on top. In one config file the variant line applies before the file's\n"
+        "option keys, wherever it stands. Example: --config a.ini variant=attnres_full is plain\n"
+        "attnres_full even if a.ini sets attnres_score = sigmoid.\n");
     config_print_variants(stdout);
     printf("\nkeys (default, meaning):\n");
     config_print_keys(stdout);
