@@ -78,16 +78,39 @@ static void json_claim_open(const Report *rp, const char *title) {
     fputs(",\"rows\":[", rp->json);
 }
 
+/* "builds": [{"build": ..., "runs": N}, ...], "mixed_build_pairs": ["seed 4: ...", ...] */
+static void json_builds(FILE *j, const ExpResults *e) {
+    BuildInfo b;
+    results_builds(e->runs, e->n, &b);
+    fputs("\"builds\":[", j);
+    for (int k = 0; k < b.n; k++) {
+        fputs(k ? ",{" : "{", j);
+        json_key(j, "build");
+        json_str(j, b.name[k]);
+        fprintf(j, ",\"runs\":%d}", b.runs[k]);
+    }
+    fputs("],\"mixed_build_pairs\":[", j);
+    for (int k = 0; k < b.n_mixed; k++) {
+        if (k) fputc(',', j);
+        json_str(j, b.mixed[k]);
+    }
+    fputc(']', j);
+    results_builds_free(&b);
+}
+
 static void report_help(void) {
     printf(
         "usage: resbench report [--no-plot] RESULTS_DIR\n\n"
         "Writes RESULTS_DIR/report.md (figures in RESULTS_DIR/figures/, linked relatively) for\n"
-        "an experiment directory written by `resbench ablate` (summary.csv, experiment.ini\n"
-        "and one VARIANT-sSEED/ directory per run):\n"
+        "an experiment directory written by `resbench ablate` (summary.csv,\n"
+        "experiment.ini and one directory per run; report.json and report.html alongside):\n"
         "  - the resolved base config and what differs between runs;\n"
         "  - a check that all runs had identical budgets and data order (a loud warning if not);\n"
-        "  - the ablation table (mean +- std, delta vs prenorm with a Welch 95%% CI);\n"
-        "  - the figures (drawn with `resbench plot` unless --no-plot);\n"
+        "  - the ablation table, one row per arm (mean +- std, paired delta vs prenorm with\n"
+        "    a 95%% CI), and which builds (meta.ini git_rev) made the runs, flagging pairs\n"
+        "    (same seed, two arms) made by different builds;\n"
+        "  - every figure in RESULTS_DIR/figures (drawn with `resbench plot` unless\n"
+        "    --no-plot), the experiment's first, then each arm's;\n"
         "  - the claims, each with a verdict per variant: reproduced, not reproduced, or\n"
         "    within seed noise (the 95%% CI of the difference to prenorm contains 0):\n"
         "    magnitude growth (last / first sublayer output RMS), gradient uniformity\n"
@@ -585,8 +608,10 @@ int report_write(const char *dir, int plot) {
     fputc('{', rp.json);
     json_key(rp.json, "experiment");
     json_str(rp.json, dir);
-    fprintf(rp.json, ",\"runs\":%d,\"variants\":%d,\"budgets_identical\":%s,\"claims\":[", rp.n,
-            rp.nv, unfair ? "false" : "true");
+    fprintf(rp.json, ",\"runs\":%d,\"variants\":%d,\"budgets_identical\":%s,", rp.n, rp.nv,
+            unfair ? "false" : "true");
+    json_builds(rp.json, &rp.exp);
+    fputs(",\"claims\":[", rp.json);
     fprintf(f, "\n");
     write_config(f, &rp);
     write_ablation(f, &rp);
