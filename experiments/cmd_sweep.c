@@ -424,7 +424,7 @@ static int report(const ExpRun *runs, int n, char names[][RB_ARM_MAX], int nv, c
                                  figdir, csv)) != 0)
                 break;
         }
-        if (strcmp(names[v], RB_BASELINE)) {
+        if (strcmp(names[v], RB_BASELINE) && cell(runs, n, RB_BASELINE, layers[0], widths[0])) {
             print_delta(runs, n, names[v], layers, nl, widths, nw);
             paired_by_axis(runs, n, names[v], layers, nl, widths, nw, 1, dcsv);
             paired_by_axis(runs, n, names[v], layers, nl, widths, nw, 0, dcsv);
