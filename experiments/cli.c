@@ -184,7 +184,7 @@ int cli_arm_list(const char *s, char (*arms)[RB_ARM_MAX], int max) {
             }
             for (int i = 0; i < n && rc == 0; i++)
                 if (!strcmp(arms[i], arm))
-                    rc = rb_fail("--variants: arm '%s' is given twice in '%s'", arm, s);
+                    rc = rb_fail("--variants: '%s' is given twice in '%s'", arm, s);
             if (rc == 0 && n == max) rc = rb_fail("--variants: more than %d arms", max);
             if (rc == 0) memcpy(arms[n++], arm, sizeof arm);
         }

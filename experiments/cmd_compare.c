@@ -17,7 +17,7 @@
 #include "util.h"
 
 typedef struct {
-    char dir[4096], label[128];
+    char dir[4096], label[4096];
     int is_exp; /* experiment directory (summary.csv) or single run (result.ini) */
     Config cfg; /* config.ini of the run, experiment.ini of the experiment */
     ExpResults exp; /* an experiment's runs, keyed by arm */

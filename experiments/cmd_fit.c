@@ -3,6 +3,7 @@
  * C reaching loss L is worth C_prenorm(L) / C of prenorm compute (1.25 = "matches a baseline
  * trained with 1.25x the compute"). The interval is a bootstrap over seeds (fit.h); the wall-clock
  * view scales the multiplier by the achieved FLOP rate of the variant relative to prenorm. */
+#define _GNU_SOURCE /* open_memstream */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,22 +108,26 @@ static void fmt(char *out, double v) {
 
 static int write_law(const char *outdir, const FitResult *r, int boot, const char *const *dirs,
                      int ndirs) {
-    char path[4200], buf[8192], a[48], b[48], c[48], e[48];
+    char path[4200], a[48], b[48], c[48], e[48], *text = NULL;
+    size_t len = 0;
     fmt(a, r->law.a);
     fmt(b, r->law.b);
     fmt(c, r->law.c);
     fmt(e, r->law.rmse);
-    int n = snprintf(buf, sizeof buf,
-                     "# resbench fit: prenorm's law L(C) = a * C^-b + c\n"
-                     "a = %s\nb = %s\nc = %s\nrmse = %s\npoints = %d\nc_at_bound = %d\n"
-                     "bootstrap = %d\nbootstrap_seed = %lu\nexperiments =",
-                     a, b, c, e, r->points, r->law.c_at_bound, boot, BOOT_SEED);
-    for (int i = 0; i < ndirs && n < (int)sizeof buf - 2; i++) /* the summaries fitted */
-        n += snprintf(buf + n, sizeof buf - n, " %s", dirs[i]);
-    if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
-    n += snprintf(buf + n, sizeof buf - n, "\n");
-    if (rb_join(path, sizeof path, outdir, "fit.ini") != 0) return -1;
-    return rb_write_file_atomic(path, buf, (size_t)n);
+    FILE *f = open_memstream(&text, &len); /* every directory, however long the list */
+    if (!f) return rb_fail("fit: out of memory");
+    fprintf(f,
+            "# resbench fit: prenorm's law L(C) = a * C^-b + c\n"
+            "a = %s\nb = %s\nc = %s\nrmse = %s\npoints = %d\nc_at_bound = %d\n"
+            "bootstrap = %d\nbootstrap_seed = %lu\nexperiments =",
+            a, b, c, e, r->points, r->law.c_at_bound, boot, BOOT_SEED);
+    for (int i = 0; i < ndirs; i++) fprintf(f, " %s", dirs[i]); /* the summaries fitted */
+    fprintf(f, "\n");
+    fclose(f);
+    int rc = rb_join(path, sizeof path, outdir, "fit.ini");
+    if (rc == 0) rc = rb_write_file_atomic(path, text, len);
+    free(text);
+    return rc;
 }
 
 static int write_tables(const char *outdir, const FitGroup *g, int ng, const FitResult *r,

@@ -230,7 +230,7 @@ START_TEST(test_arm_grammar) {
     ck_assert_int_eq(cli_arm_list("attnres_block:blocks=2,blocks=3", arms, 8), -1);
     ck_assert_msg(strstr(rb_error(), "option 'blocks' is given twice"), "%s", rb_error());
     ck_assert_int_eq(cli_arm_list("attnres_block:blocks=2,attnres_block:blocks=02", arms, 8), -1);
-    ck_assert_msg(strstr(rb_error(), "arm 'attnres_block:blocks=2' is given twice"), "%s",
+    ck_assert_msg(strstr(rb_error(), "'attnres_block:blocks=2' is given twice"), "%s",
                   rb_error());
     ck_assert_int_eq(cli_arm_list("attnres_block:nope=2", arms, 8), -1);
     ck_assert_int_eq(cli_arm_list("prenorm,,mhc", arms, 8), -1);
