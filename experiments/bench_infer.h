@@ -6,6 +6,7 @@
 
 #define BENCH_INFER_MAX_REPS 1000
 /* Times every variant's prefill and decode, prints the table, writes OUTDIR/infer.csv. */
-int bench_infer(const Config *base, char (*names)[RB_ARM_MAX], int nv, int reps, const char *outdir);
+int bench_infer(const Config *base, char (*names)[RB_ARM_MAX], int nv, int reps,
+                const char *outdir);
 
 #endif

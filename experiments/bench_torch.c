@@ -30,8 +30,8 @@ int bench_torch_python(char *py, size_t n) {
 }
 
 /* The peer's command line: the bench's resolved shape, recipe and variant options. */
-static void peer_command(char *cmd, size_t n, const char *py, const Config *c, char names[][RB_ARM_MAX],
-                         int nv, int threads, int steps, int warmup) {
+static void peer_command(char *cmd, size_t n, const char *py, const Config *c,
+                         char names[][RB_ARM_MAX], int nv, int threads, int steps, int warmup) {
     size_t k =
         (size_t)snprintf(cmd, n, "'%s' '%s' --threads %d --steps %d --warmup %d --variants '", py,
                          PEER_SCRIPT, threads, steps, warmup);

@@ -114,7 +114,8 @@ int cli_int_list(const char *s, long *out, int max, const char *what) {
     return n ? n : rb_fail("%s: empty list", what);
 }
 
-/* A piece of the list that continues the previous arm's options: OPTION=VALUE, no ':' before '='. */
+/* A piece of the list that continues the previous arm's options: OPTION=VALUE, no ':' before '='.
+ */
 static int continues_arm(const char *piece) {
     const char *eq = strchr(piece, '='), *colon = strchr(piece, ':');
     return eq && (!colon || colon > eq);

@@ -26,8 +26,8 @@ int cli_arm_list(const char *s, char (*arms)[RB_ARM_MAX], int max);
 /* The help text of the arm grammar, shared by every command's --help. */
 #define CLI_ARMS_HELP                                                                              \
     "An arm is a variant spec: NAME or NAME:OPTION=VALUE,OPTION=VALUE,... (options: resbench\n"    \
-    "train --help). In a list, a comma-separated piece holding '=' (and no ':' before it)\n"      \
-    "continues the previous arm's options: --variants prenorm,NAME:a=1,b=2,OTHER is three\n"      \
+    "train --help). In a list, a comma-separated piece holding '=' (and no ':' before it)\n"       \
+    "continues the previous arm's options: --variants prenorm,NAME:a=1,b=2,OTHER is three\n"       \
     "arms. Arms are stored canonically (short option names, values as config.ini writes them).\n"
 /* Commands over directories (plot, fit, compare, report): options from `opts` (NULL-terminated;
  * a name ending in '=' takes a value, e.g. "--out=", stored in vals[i]; others are flags, vals[i]

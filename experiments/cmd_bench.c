@@ -51,8 +51,8 @@ typedef struct {
 static void bench_help(void) {
     printf(
         "usage: resbench bench [--variants ARM,ARM,...] [--steps N] [--warmup N] [--out DIR]\n"
-        "                      [--config FILE] [--shape] [--infer | --vs-torch] [key=value ...]\n\n"
-        CLI_ARMS_HELP "\n"
+        "                      [--config FILE] [--shape] [--infer | --vs-torch] [key=value "
+        "...]\n\n" CLI_ARMS_HELP "\n"
         "Measures, in one process:\n"
         "  1. OpenBLAS sgemm GFLOP/s on the model's own GEMM shapes (forward and backward\n"
         "     calls exactly as the model makes them); the best is the practical peak; and the\n"
@@ -359,8 +359,9 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
 
 /* The PyTorch peer on the same shape, threads and variants, right after resbench's own timing;
  * prints resbench / PyTorch tok/s and writes DIR/torch.csv. */
-static int versus_torch(const char *py, const Config *c, const BenchRun *runs, char names[][RB_ARM_MAX],
-                        int nv, int threads, int steps, int warmup, const char *dir) {
+static int versus_torch(const char *py, const Config *c, const BenchRun *runs,
+                        char names[][RB_ARM_MAX], int nv, int threads, int steps, int warmup,
+                        const char *dir) {
     printf("\nPyTorch peer (%s, the same model, shape and threads; tests/reference/bench_torch.py):"
            "\n",
            py);

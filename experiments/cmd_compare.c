@@ -18,8 +18,8 @@
 
 typedef struct {
     char dir[4096], label[4096];
-    int is_exp; /* experiment directory (summary.csv) or single run (result.ini) */
-    Config cfg; /* config.ini of the run, experiment.ini of the experiment */
+    int is_exp;     /* experiment directory (summary.csv) or single run (result.ini) */
+    Config cfg;     /* config.ini of the run, experiment.ini of the experiment */
     ExpResults exp; /* an experiment's runs, keyed by arm */
 } Side;
 
@@ -154,13 +154,15 @@ static int write_curve(const Side *s, const char *path) {
 }
 
 static void compare_help(void) {
-    printf("usage: resbench compare [--out DIR] A B\n\n"
-           "A and B are two finished runs or two experiments (ablate/sweep directories). Prints\n"
-           "every config key in which they differ (A -> B), then for runs the final results side\n"
-           "by side, for experiments per arm (variant spec) the mean final validation loss of A and\n"
-           "B and B - A paired by run (same arm, shape and seed: the run directory name) with a\n"
-           "Student t 95%% interval, and the builds that made each side's runs. For runs it also draws both\n"
-           "validation curves into DIR/compare_loss.png (default DIR: B/compare).\n");
+    printf(
+        "usage: resbench compare [--out DIR] A B\n\n"
+        "A and B are two finished runs or two experiments (ablate/sweep directories). Prints\n"
+        "every config key in which they differ (A -> B), then for runs the final results side\n"
+        "by side, for experiments per arm (variant spec) the mean final validation loss of A and\n"
+        "B and B - A paired by run (same arm, shape and seed: the run directory name) with a\n"
+        "Student t 95%% interval, and the builds that made each side's runs. For runs it also "
+        "draws both\n"
+        "validation curves into DIR/compare_loss.png (default DIR: B/compare).\n");
 }
 
 int cmd_compare(int argc, char **argv) {

@@ -92,7 +92,8 @@ static void fit_help(void) {
     printf(
         "usage: resbench fit [--out DIR] [--bootstrap N] EXPERIMENT_DIR...\n\n"
         "Reads summary.csv of ablate/sweep experiments and groups runs by arm (variant spec),\n"
-        "shape and token budget. Fits L(C) = a C^-b + c to prenorm's mean losses (at least 4 distinct\n"
+        "shape and token budget. Fits L(C) = a C^-b + c to prenorm's mean losses (at least 4 "
+        "distinct\n"
         "compute values: a size ladder) and reports for every group the compute multiplier\n"
         "C_prenorm(L) / C ('inf' when its loss is below the fitted asymptote c), and per variant\n"
         "the multiplier pooled over sizes (geometric mean). 95%% intervals: bootstrap over seeds,\n"

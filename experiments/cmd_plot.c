@@ -194,8 +194,8 @@ int plot_gnuplot_with(const char *script_name, const char *figdir, const char *v
     if (strchr(figdir, '\'') || strchr(figdir, '"'))
         return rb_fail("plot: output path %s contains a quote", figdir);
     /* the whole assignment list, however many arms: one argument of at most 128 KiB (Linux) */
-    size_t need = strlen(pdir) + 2 * strlen(figdir) + strlen(variants) +
-                  (extra ? strlen(extra) : 0) + 128;
+    size_t need =
+        strlen(pdir) + 2 * strlen(figdir) + strlen(variants) + (extra ? strlen(extra) : 0) + 128;
     if (need > 128 * 1024)
         return rb_fail("plot: the list of arms to draw is %zu characters, more than gnuplot's "
                        "128 KiB argument holds; plot fewer arms at a time",
@@ -203,8 +203,9 @@ int plot_gnuplot_with(const char *script_name, const char *figdir, const char *v
     char *vars = rb_calloc(need, 1, "plot");
     int rc = 0;
     for (int fmt = 0; fmt < 2 && rc == 0; fmt++) {
-        snprintf(vars, need, "plotsdir='%s'; datadir='%s'; outdir='%s'; fmt='%s'; variants='%s'%s%s",
-                 pdir, figdir, figdir, fmt ? "svg" : "png", variants, extra ? "; " : "",
+        snprintf(vars, need,
+                 "plotsdir='%s'; datadir='%s'; outdir='%s'; fmt='%s'; variants='%s'%s%s", pdir,
+                 figdir, figdir, fmt ? "svg" : "png", variants, extra ? "; " : "",
                  extra ? extra : "");
         rc = run_gnuplot(script, vars);
     }

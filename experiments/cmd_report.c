@@ -40,8 +40,8 @@ typedef struct {
     RRun *runs;     /* the successful ones */
     int n, nv;
     char (*variants)[RB_ARM_MAX]; /* the arms: exp.variants */
-    FILE *json;       /* report.json, written alongside the markdown */
-    int *json_claims; /* claims written so far (for the separators) */
+    FILE *json;                   /* report.json, written alongside the markdown */
+    int *json_claims;             /* claims written so far (for the separators) */
 } Report;
 
 /* ---- report.json: the same tables and verdicts, machine-readable ---- */
@@ -300,14 +300,13 @@ static void write_ablation(FILE *f, const Report *rp) {
 
 /* Titles of the figures `resbench plot`, `sweep` and `fit` draw: whole-experiment figures by
  * name, per-arm figures by the prefix before the arm's file name. */
-static const char *const FIGURES[][2] = {
-    {"loss_vs_flops", "Validation loss vs training compute"},
-    {"loss_vs_tokens", "Validation loss vs tokens"},
-    {"dilution", "Hidden-state magnitude across depth"},
-    {"gradients", "Gradient magnitude across depth"},
-    {"gains", "Stream-mixing gains"},
-    {"probe", "Multi-hop answer accuracy"},
-    {"fit", "Scaling fit and compute multipliers"}};
+static const char *const FIGURES[][2] = {{"loss_vs_flops", "Validation loss vs training compute"},
+                                         {"loss_vs_tokens", "Validation loss vs tokens"},
+                                         {"dilution", "Hidden-state magnitude across depth"},
+                                         {"gradients", "Gradient magnitude across depth"},
+                                         {"gains", "Stream-mixing gains"},
+                                         {"probe", "Multi-hop answer accuracy"},
+                                         {"fit", "Scaling fit and compute multipliers"}};
 static const char *const ARM_FIGURES[][2] = {{"depth_", "Depth-mixing weights"},
                                              {"sweep_", "Validation loss over the shape grid"}};
 
@@ -322,7 +321,8 @@ static void write_figures(FILE *f, const Report *rp) {
     if (rb_join(figdir, sizeof figdir, rp->dir, "figures") == 0 && stat(figdir, &st) == 0 &&
         S_ISDIR(st.st_mode))
         count = rb_list_dir(figdir, &names);
-    int *shown = rb_calloc((size_t)(count > 0 ? count : 0) + 1, sizeof(int), "figures"), n_shown = 0;
+    int *shown = rb_calloc((size_t)(count > 0 ? count : 0) + 1, sizeof(int), "figures"),
+        n_shown = 0;
     for (int i = 0; i < count; i++) { /* only PNGs are linked (the SVGs sit beside them) */
         size_t len = strlen(names[i]);
         shown[i] = len < 5 || strcmp(names[i] + len - 4, ".png") ? -1 : 0;
@@ -513,8 +513,10 @@ static void write_multiplier(FILE *f, const Report *rp) {
 
 static void write_claims(FILE *f, const Report *rp) {
     size_t nv = (size_t)rp->nv + 1;
-    Verdict *vg = rb_calloc(nv, sizeof(Verdict), "claims"), *vc = rb_calloc(nv, sizeof(Verdict), "claims"),
-            *vl = rb_calloc(nv, sizeof(Verdict), "claims"), *va = rb_calloc(nv, sizeof(Verdict), "claims");
+    Verdict *vg = rb_calloc(nv, sizeof(Verdict), "claims"),
+            *vc = rb_calloc(nv, sizeof(Verdict), "claims"),
+            *vl = rb_calloc(nv, sizeof(Verdict), "claims"),
+            *va = rb_calloc(nv, sizeof(Verdict), "claims");
     fprintf(f, "## Claims\n\nEach claim compares every variant with prenorm run by run: the runs "
                "of one seed share the data order and the initial core weights, so the statistic "
                "is the mean of the per-seed differences (variant minus prenorm) with a Student t "

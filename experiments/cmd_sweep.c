@@ -364,9 +364,8 @@ static int write_near(const ExpRun *runs, int n, const char *v, const char *fnam
  * d_model: width, layers, loss, params, grid column, grid row) and sweep_best_V.dat (the best
  * cell's grid column and row). */
 static int report(const ExpRun *runs, int n, char names[][RB_ARM_MAX], int nv, const long *layers,
-                  int nl,
-                  const long *widths, int nw, const char *exp, const char *figdir, char *plotted,
-                  size_t np) {
+                  int nl, const long *widths, int nw, const char *exp, const char *figdir,
+                  char *plotted, size_t np) {
     if (write_scale(runs, n, figdir) != 0) return -1;
     char *btext = NULL, *dtext = NULL; /* best.csv and deltas.csv, written whole at the end */
     size_t blen = 0, dlen = 0;
@@ -461,8 +460,12 @@ int cmd_sweep(int argc, char **argv) {
     if (vals[0])
         nv = cli_arm_list(vals[0], names, MAX_GRID);
     else /* every installed variant, as ablate */
-        for (; rb_variants[nv] && nv < MAX_GRID; nv++)
-            rb_copy_str(names[nv], RB_ARM_MAX, rb_variants[nv]->name);
+        for (int i = 0; rb_variants[i]; i++) {
+            if (nv == MAX_GRID)
+                rb_die(RB_EXIT_USAGE, "sweep: more than %d variants installed: give --variants",
+                       MAX_GRID);
+            rb_copy_str(names[nv++], RB_ARM_MAX, rb_variants[i]->name);
+        }
     int ns = cli_int_list(vals[1] ? vals[1] : "1", seeds, MAX_GRID, "--seeds");
     int nl = cli_int_list(vals[2] ? vals[2] : "2,4,8", layers, MAX_GRID, "--layers");
     int nw = cli_int_list(vals[3] ? vals[3] : "64,128,256", widths, MAX_GRID, "--widths");

@@ -17,8 +17,8 @@ double power_law_loss(const PowerLaw *f, double C);
 /* Compute the fitted law needs to reach loss L: (a / (L - c))^(1/b); INFINITY when L <= c. */
 double power_law_compute(const PowerLaw *f, double L);
 
-#define FIT_MAX_SEEDS 64                  /* runs (seeds) of one group; more are refused */
-#define FIT_MAX_GROUPS 256                /* groups of one fit; more are refused */
+#define FIT_MAX_SEEDS 64                           /* runs (seeds) of one group; more are refused */
+#define FIT_MAX_GROUPS 256                         /* groups of one fit; more are refused */
 #define FIT_MAX_DISTINCT_SEEDS (FIT_MAX_SEEDS * 4) /* seeds over all groups; more are refused */
 
 /* The runs of one (arm, shape, token budget): one final loss per seed. */

@@ -275,8 +275,7 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
             if (runs[i].has_eval && csv_nrows(&runs[i].eval) > 0) probe[ke++] = &runs[i];
             if (runs[i].has_depth && !depth) depth = &runs[i];
         }
-        if ((rc = write_loss(all, k, figdir, v, 0) || write_loss(all, k, figdir, v, 1)) != 0)
-            break;
+        if ((rc = write_loss(all, k, figdir, v, 0) || write_loss(all, k, figdir, v, 1)) != 0) break;
         append_name(&lists->loss, v);
         if (kp) {
             if ((rc = write_profile(prof, kp, figdir, v)) != 0) break;
@@ -303,8 +302,8 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
     free(gain);
     free(probe);
     if (rc != 0) return -1;
-    char **each[] = {&lists->loss, &lists->profile, &lists->depth, &lists->gains, &lists->probe,
-                     &lists->mixing};
+    char **each[] = {&lists->loss,  &lists->profile, &lists->depth,
+                     &lists->gains, &lists->probe,   &lists->mixing};
     for (size_t i = 0; i < sizeof each / sizeof each[0]; i++) /* "" for a group without data */
         if (!*each[i]) append_name(each[i], "");
     /* gains.gp draws the row-sum panel for these variants only (older runs lack the columns) */

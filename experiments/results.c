@@ -16,7 +16,8 @@ int results_csv_in(const char *dir, const char *name, CsvTable *t) {
     return 1;
 }
 
-/* The arms in order of first appearance; at most one per run, so `cap` (the run count) holds them. */
+/* The arms in order of first appearance; at most one per run, so `cap` (the run count) holds them.
+ */
 static void add_variant(ExpResults *e, const char *v) {
     for (int i = 0; i < e->nv; i++)
         if (!strcmp(e->variants[i], v)) return;
@@ -237,7 +238,8 @@ void results_builds_write(FILE *f, const BuildInfo *b, int markdown) {
                 "as much as a new seed:%s\n%s",
                 bold, b->n_mixed, b->n_mixed == 1 ? "" : "s", b->n_mixed == 1 ? "was" : "were",
                 bold, markdown ? "\n" : "");
-        for (int i = 0; i < b->n_mixed; i++) fprintf(f, "%s%s\n", markdown ? "- " : "  ", b->mixed[i]);
+        for (int i = 0; i < b->n_mixed; i++)
+            fprintf(f, "%s%s\n", markdown ? "- " : "  ", b->mixed[i]);
         if (markdown) fprintf(f, "\n");
     }
 }

@@ -13,7 +13,8 @@ typedef struct {
     char dir[4200];
     ExpRun *runs; /* every row of summary.csv, failed ones included (status "failed") */
     int n;
-    char (*variants)[RB_ARM_MAX]; /* the arms, in order of first appearance (as many as there are) */
+    char (
+        *variants)[RB_ARM_MAX]; /* the arms, in order of first appearance (as many as there are) */
     int nv;
 } ExpResults;
 

@@ -89,7 +89,8 @@ void exp_read_build(const char *dir, char *out, size_t n) {
     if (rb_join(path, sizeof path, dir, "meta.ini") != 0 || !rb_is_file_in(dir, "meta.ini") ||
         rb_read_file(path, &text, &len) != 0)
         return;
-    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         const char *p = line;
         while (*p == ' ' || *p == '\t') p++;
         if (strncmp(p, "git_rev", 7)) continue;

@@ -11,8 +11,9 @@
 #define RB_BUILD_MAX 128
 
 typedef struct {
-    Config cfg;   /* the run's full config: out = experiment dir, run_id = its directory */
-    char arm[RB_ARM_MAX]; /* its arm: the variant spec it was given (NAME or NAME:OPTION=VALUE,...) */
+    Config cfg;           /* the run's full config: out = experiment dir, run_id = its directory */
+    char arm[RB_ARM_MAX]; /* its arm: the variant spec it was given (NAME or NAME:OPTION=VALUE,...)
+                           */
     char build[RB_BUILD_MAX]; /* the build that trained it: meta.ini's git_rev, or "unknown" */
     TrainResult r;
     const char *status; /* "ok", "skipped" (finished earlier), "failed" */
@@ -41,10 +42,10 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n);
 /* The arm of a run: its arm label, or its variant's name when none was set. */
 const char *exp_arm(const ExpRun *a);
 /* The directory name of an arm's run: the spec with ':' -> '-', '=' -> '_', ',' -> '-', then
- * -sSEED ("attnres_full-score_sigmoid-s1"; a plain variant gives VARIANT-sSEED as before). Injective
- * on canonical arms (option names hold no '_' or '-', values no '-': tests/test_ablate.c checks the
- * registry), portable ([a-z0-9_-]). 0, or -1 with rb_error() when it does not fit in n (a
- * directory name holds at most 255 characters). */
+ * -sSEED ("attnres_full-score_sigmoid-s1"; a plain variant gives VARIANT-sSEED as before).
+ * Injective on canonical arms (option names hold no '_' or '-', values no '-': tests/test_ablate.c
+ * checks the registry), portable ([a-z0-9_-]). 0, or -1 with rb_error() when it does not fit in n
+ * (a directory name holds at most 255 characters). */
 int exp_arm_run_id(char *buf, size_t n, const char *arm, long seed);
 /* The spec as a file name, the same replacement without the seed ("attnres_full-score_sigmoid"):
  * figure and data files of an arm. 0, or -1 with rb_error() when it does not fit. */

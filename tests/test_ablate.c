@@ -230,8 +230,7 @@ START_TEST(test_arm_grammar) {
     ck_assert_int_eq(cli_arm_list("attnres_block:blocks=2,blocks=3", arms, 8), -1);
     ck_assert_msg(strstr(rb_error(), "option 'blocks' is given twice"), "%s", rb_error());
     ck_assert_int_eq(cli_arm_list("attnres_block:blocks=2,attnres_block:blocks=02", arms, 8), -1);
-    ck_assert_msg(strstr(rb_error(), "'attnres_block:blocks=2' is given twice"), "%s",
-                  rb_error());
+    ck_assert_msg(strstr(rb_error(), "'attnres_block:blocks=2' is given twice"), "%s", rb_error());
     ck_assert_int_eq(cli_arm_list("attnres_block:nope=2", arms, 8), -1);
     ck_assert_int_eq(cli_arm_list("prenorm,,mhc", arms, 8), -1);
     ck_assert_int_eq(cli_arm_list("resnet", arms, 8), -1);
@@ -256,7 +255,8 @@ START_TEST(test_arm_file_names_injective) {
             const VariantOption *o = &v->options[a];
             ck_assert_msg(!strpbrk(o->name, "_-:=,"), "option name %s", o->name);
             ck_assert(o->min >= 0);
-            for (int c = 0; o->choices && o->choices[c]; c++) ck_assert(!strpbrk(o->choices[c], "-:=,"));
+            for (int c = 0; o->choices && o->choices[c]; c++)
+                ck_assert(!strpbrk(o->choices[c], "-:=,"));
             for (int b = a; b < v->n_options; b++)
                 for (int x = 0; x < 2; x++)
                     for (int y = 0; y < (b > a ? 2 : 1); y++) {
@@ -274,7 +274,8 @@ START_TEST(test_arm_file_names_injective) {
     }
     for (int i = 0; i < n; i++) {
         ck_assert(exp_arm_file_name(files[i], RB_ARM_MAX, names[i]) == 0);
-        ck_assert_msg(strspn(files[i], "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(files[i]),
+        ck_assert_msg(strspn(files[i], "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
+                          strlen(files[i]),
                       "%s", files[i]);
         for (int j = 0; j < i; j++)
             if (strcmp(names[i], names[j]))
@@ -342,7 +343,8 @@ START_TEST(test_ablate_builds_and_long_arm) {
              "seq_len=16 batch_size=2 steps=4 eval_tokens=32 threads=1 out=%s",
              arm, out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
-    ck_assert_msg(!strstr(buf, "WARNING") && strstr(buf, "Builds (meta.ini git_rev of each run): ") &&
+    ck_assert_msg(!strstr(buf, "WARNING") &&
+                      strstr(buf, "Builds (meta.ini git_rev of each run): ") &&
                       strstr(buf, " (4 runs)."),
                   "%s", buf);
     snprintf(path, sizeof path, "%s/b/summary.csv", out);
@@ -352,13 +354,15 @@ START_TEST(test_ablate_builds_and_long_arm) {
     ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "run_id")),
                      "attnres_full-score_sigmoid-keynorm_off-query_input-heads_2-s1");
     csv_table_free(&t);
-    snprintf(path, sizeof path, "%s/b/attnres_full-score_sigmoid-keynorm_off-query_input-heads_2-s1/config.ini", out);
+    snprintf(path, sizeof path,
+             "%s/b/attnres_full-score_sigmoid-keynorm_off-query_input-heads_2-s1/config.ini", out);
     char *ini = tu_read(path);
     ck_assert(ini && strstr(ini, "attnres_keynorm = off") && strstr(ini, "attnres_heads = 2"));
     /* seed 2's prenorm run made by another build; seed 1's arm run of an unknown one */
     snprintf(path, sizeof path, "%s/b/prenorm-s2", out);
     set_build(path, "edited-build");
-    snprintf(path, sizeof path, "%s/b/attnres_full-score_sigmoid-keynorm_off-query_input-heads_2-s1", out);
+    snprintf(path, sizeof path,
+             "%s/b/attnres_full-score_sigmoid-keynorm_off-query_input-heads_2-s1", out);
     set_build(path, NULL);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf); /* skips: all done */
     ck_assert_msg(strstr(buf, "edited-build (1 run)") && strstr(buf, "unknown (1 run)") &&
@@ -370,7 +374,8 @@ START_TEST(test_ablate_builds_and_long_arm) {
                   "%s", buf);
     snprintf(path, sizeof path, "%s/b/report.md", out);
     char *md = tu_read(path);
-    ck_assert_msg(md && strstr(md, "`edited-build` (1 run)") && strstr(md, "- seed 2: prenorm (edited-build), "),
+    ck_assert_msg(md && strstr(md, "`edited-build` (1 run)") &&
+                      strstr(md, "- seed 2: prenorm (edited-build), "),
                   "%s", md ? md : "");
     snprintf(path, sizeof path, "%s/b/report.json", out);
     char *json = tu_read(path);

@@ -231,8 +231,8 @@ START_TEST(test_fit_limits) {
     snprintf(args, sizeof args, "fit %s", dir);
     write_ladder(dir, FIT_MAX_GROUPS + 1, 1, 0);
     ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
-    ck_assert_msg(strstr(buf, "more than 256 groups") && !strchr(strchr(buf, '\n') + 1, '\n'),
-                  "%s", buf);
+    ck_assert_msg(strstr(buf, "more than 256 groups") && !strchr(strchr(buf, '\n') + 1, '\n'), "%s",
+                  buf);
     write_ladder(dir, 4, FIT_MAX_SEEDS + 1, 0);
     ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, "more than 64 runs"), "%s", buf);

@@ -157,8 +157,9 @@ START_TEST(test_plot_nan_losses) {
     ck_assert(tu_write(path, text, strlen(text)) == 0);
     snprintf(args, sizeof args, "plot %s/nan", out);
     ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
-    ck_assert_msg(strstr(buf, "nan/metrics.csv: column '") && strstr(buf, "holds no finite value") &&
-                      !strstr(buf, "empty x range") && !strchr(strchr(buf, '\n') + 1, '\n'),
+    ck_assert_msg(strstr(buf, "nan/metrics.csv: column '") &&
+                      strstr(buf, "holds no finite value") && !strstr(buf, "empty x range") &&
+                      !strchr(strchr(buf, '\n') + 1, '\n'),
                   "%s", buf);
 }
 END_TEST

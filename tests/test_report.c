@@ -403,8 +403,9 @@ START_TEST(test_report_past_old_limits) {
                               2 + 0.001 * (s % 7));
     for (int k = 1; k <= 16; k++)
         for (int s = 1; s <= 26; s++)
-            n += (size_t)snprintf(text + n, cap - n, "attnres_block:blocks=%d,%d,ok,%g,100,1000,1e9\n",
-                                  k, s, 2 - 0.01 * k + 0.001 * (s % 5));
+            n += (size_t)snprintf(text + n, cap - n,
+                                  "attnres_block:blocks=%d,%d,ok,%g,100,1000,1e9\n", k, s,
+                                  2 - 0.01 * k + 0.001 * (s % 5));
     ck_assert(n < cap);
     put(exp, "summary.csv", text);
     snprintf(args, sizeof args, "report --no-plot %s", exp);
@@ -428,7 +429,7 @@ START_TEST(test_report_links_every_figure) {
     snprintf(path, sizeof path, "%s/figures", exp);
     mkdir(path, 0755);
     const char *figs[] = {"loss_vs_flops.png", "depth_attnres_block.png", "depth_denseformer.png",
-                          "sweep_prenorm.png", "custom_view.png", "custom_view.svg"};
+                          "sweep_prenorm.png", "custom_view.png",         "custom_view.svg"};
     for (int i = 0; i < 6; i++) put(path, figs[i], "x");
     snprintf(args, sizeof args, "report --no-plot %s", exp);
     ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
@@ -436,10 +437,10 @@ START_TEST(test_report_links_every_figure) {
     char *rep = tu_read(path);
     const char *f = rep ? strstr(rep, "## Figures") : NULL;
     ck_assert(f);
-    const char *want[] = {"(figures/loss_vs_flops.png)", "### attnres_block\n",
+    const char *want[] = {"(figures/loss_vs_flops.png)",       "### attnres_block\n",
                           "(figures/depth_attnres_block.png)", "### denseformer\n",
-                          "(figures/depth_denseformer.png)", "### prenorm\n",
-                          "(figures/sweep_prenorm.png)", "(figures/custom_view.png)"};
+                          "(figures/depth_denseformer.png)",   "### prenorm\n",
+                          "(figures/sweep_prenorm.png)",       "(figures/custom_view.png)"};
     for (int i = 0; i < 8; i++) ck_assert_msg(strstr(f, want[i]), "no %s in %.3000s", want[i], f);
     ck_assert(!strstr(rep, "custom_view.svg"));
 }

@@ -208,8 +208,8 @@ START_TEST(test_arms_stay_separate) {
     const char *arm2 = "attnres_block:blocks=2";
     /* sweep: the arms' runs were one run id (VARIANT-L-d-s) before */
     snprintf(args, sizeof args,
-             "sweep --variants attnres_block,%s --layers 2 --widths 16,32 n_layer=2 d_model=16 "
-             ARM_SHAPE " --name sw out=%s",
+             "sweep --variants attnres_block,%s --layers 2 --widths 16,32 n_layer=2 "
+             "d_model=16 " ARM_SHAPE " --name sw out=%s",
              arm2, out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%.3000s", buf);
     ck_assert_msg(strstr(buf, "best attnres_block shape") &&
@@ -263,8 +263,9 @@ START_TEST(test_arms_stay_separate) {
                           "%.3000s", rep);
     }
     /* plot of two run directories outside their experiment: labelled by arm, not by variant */
-    snprintf(args, sizeof args, "plot --out %s/pl %s/d2/attnres_block-s1 %s/d2/attnres_block-blocks_2-s1",
-             out, out, out);
+    snprintf(args, sizeof args,
+             "plot --out %s/pl %s/d2/attnres_block-s1 %s/d2/attnres_block-blocks_2-s1", out, out,
+             out);
     int rc = tu_run_cli(args, buf, sizeof buf);
     ck_assert_msg(rc == 0 || strstr(buf, "gnuplot"), "%.3000s", buf);
     snprintf(path, sizeof path, "%s/pl/val_attnres_block-blocks_2.dat", out);
