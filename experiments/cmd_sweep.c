@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "model.h"
 #include "plot.h"
+#include "results.h"
 #include "runs.h"
 #include "stats.h"
 #include "util.h"
@@ -517,6 +518,11 @@ int cmd_sweep(int argc, char **argv) {
     if (rb_mkdir_p(figdir) != 0 || report(runs, n, names, nv, layers, nl, widths, nw, exp, figdir,
                                           plotted, sizeof plotted) != 0)
         rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    BuildInfo builds; /* which builds made the runs; pairs (same shape and seed) of two */
+    results_builds(runs, n, &builds);
+    printf("\n");
+    results_builds_write(stdout, &builds, 0);
+    results_builds_free(&builds);
     int failed = 0;
     for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");
     free(runs);

@@ -389,11 +389,12 @@ START_TEST(test_membw_interpolation) {
 }
 END_TEST
 
-/* Limits of the results library and the report at limit + 1: 1025 runs (results.c kept 1024), 17
- * arms (16 were kept), 609 runs of one arm (the report's 512-entry arrays): every run and arm is
- * in the table and the claims. */
-START_TEST(test_report_past_old_limits) {
-    char *exp = tu_tempdir(), args[2048], out[8192], path[2048];
+/* One experiment of the limits test: prenorm seeds 1..609 (seed 1 with a config.ini at n_layer
+ * L), 64 arms attnres_block:blocks=K with 7 seeds each: 1057 runs (results.c kept 1024), 65 arms
+ * (16 were kept, the table held 64 rows, a trend 64 arms), 609 runs of one arm (the report's
+ * 512-entry arrays). */
+static char *many_runs_experiment(int L) {
+    char *exp = tu_tempdir(), dir[2048];
     size_t cap = 1 << 17, n = 0;
     char *text = tu_mem(cap);
     n += (size_t)snprintf(text + n, cap - n,
@@ -401,24 +402,46 @@ START_TEST(test_report_past_old_limits) {
     for (int s = 1; s <= 609; s++)
         n += (size_t)snprintf(text + n, cap - n, "prenorm,%d,ok,%g,100,1000,1e9\n", s,
                               2 + 0.001 * (s % 7));
-    for (int k = 1; k <= 16; k++)
-        for (int s = 1; s <= 26; s++)
+    for (int k = 1; k <= 64; k++)
+        for (int s = 1; s <= 7; s++)
             n += (size_t)snprintf(text + n, cap - n,
                                   "attnres_block:blocks=%d,%d,ok,%g,100,1000,1e9\n", k, s,
                                   2 - 0.01 * k + 0.001 * (s % 5));
     ck_assert(n < cap);
     put(exp, "summary.csv", text);
+    snprintf(dir, sizeof dir, "%s/prenorm-s1", exp);
+    mkdir(dir, 0755);
+    Config c;
+    config_defaults(&c);
+    c.n_layer = L;
+    put(dir, "config.ini", tu_keep(config_to_ini(&c)));
+    return exp;
+}
+
+START_TEST(test_report_past_old_limits) {
+    char *exp = many_runs_experiment(2), args[4096], out[8192], path[2048];
     snprintf(args, sizeof args, "report --no-plot %s", exp);
     ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
     snprintf(path, sizeof path, "%s/report.md", exp);
     char *rep = tu_read(path);
-    ck_assert(rep && strstr(rep, "1025 runs of 17 variants"));
+    ck_assert(rep && strstr(rep, "1057 runs of 65 variants"));
     const char *abl = strstr(rep, "## Ablation");
     ck_assert_msg(abl && strstr(abl, "\n| prenorm | 609 | 2.0030 +- ") &&
-                      strstr(abl, "\n| attnres_block:blocks=16 | 26 |"),
+                      strstr(abl, "\n| attnres_block:blocks=64 | 7 |"),
                   "%.4000s", abl ? abl : rep);
     const char *loss = strstr(rep, "### 3. Lower loss");
-    ck_assert(loss && strstr(loss, "\n| attnres_block:blocks=16 | 26 | 1.8420 +- "));
+    ck_assert(loss && strstr(loss, "\n| attnres_block:blocks=64 | 7 | 1.3619 +- "));
+    /* a trend over two such experiments (n_layer 2 and 3): every arm's row */
+    char *exp3 = many_runs_experiment(3), *trend = tu_tempdir();
+    snprintf(args, sizeof args, "plot --trend n_layer --out %s %s %s", trend, exp, exp3);
+    int rc = tu_run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 0 || strstr(out, "gnuplot"), "%s", out);
+    snprintf(path, sizeof path, "%s/trend_n_layer.csv", trend);
+    CsvTable t;
+    ck_assert(csv_load(path, &t) == 0);
+    ck_assert_int_eq((int)csv_nrows(&t), 2 * 64);
+    ck_assert_str_eq(csv_cell(&t, 127, csv_col(&t, "variant")), "attnres_block:blocks=64");
+    csv_table_free(&t);
 }
 END_TEST
 

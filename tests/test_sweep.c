@@ -213,7 +213,9 @@ START_TEST(test_arms_stay_separate) {
              arm2, out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%.3000s", buf);
     ck_assert_msg(strstr(buf, "best attnres_block shape") &&
-                      strstr(buf, "best attnres_block:blocks=2 shape"),
+                      strstr(buf, "best attnres_block:blocks=2 shape") &&
+                      strstr(buf, "Builds (meta.ini git_rev of each run): ") &&
+                      strstr(buf, " (4 runs)."),
                   "%.3000s", buf);
     CsvTable t;
     snprintf(path, sizeof path, "%s/sw/summary.csv", out);
