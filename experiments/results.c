@@ -16,11 +16,16 @@ int results_csv_in(const char *dir, const char *name, CsvTable *t) {
     return 1;
 }
 
-/* The arms in order of first appearance; at most one per run, so `cap` (the run count) holds them.
- */
-static void add_variant(ExpResults *e, const char *v) {
+/* The arms in order of first appearance (the array grows). */
+static void add_variant(ExpResults *e, const char *v, int *cap) {
     for (int i = 0; i < e->nv; i++)
         if (!strcmp(e->variants[i], v)) return;
+    if (e->nv == *cap) {
+        *cap = *cap ? 2 * *cap : 16;
+        void *grown = realloc(e->variants, (size_t)*cap * RB_ARM_MAX);
+        if (!grown) rb_die(RB_EXIT_FAIL, "out of memory (experiment arms)");
+        e->variants = grown;
+    }
     rb_copy_str(e->variants[e->nv++], RB_ARM_MAX, v); /* v is an ExpRun.arm: it fits */
 }
 
@@ -122,7 +127,7 @@ int results_load(const char *exp, const char *who, ExpResults *e) {
         }
     }
     e->runs = rb_calloc(csv_nrows(&t) + 1, sizeof(ExpRun), "experiment runs"); /* every row */
-    e->variants = rb_calloc(csv_nrows(&t) + 1, RB_ARM_MAX, "experiment arms");
+    int cap = 0;
     for (size_t r = 0; r < csv_nrows(&t); r++) {
         ExpRun *a = &e->runs[e->n++];
         if (load_row(&t, r, col, exp, a) != 0) {
@@ -131,7 +136,7 @@ int results_load(const char *exp, const char *who, ExpResults *e) {
             results_free(e);
             return -1;
         }
-        add_variant(e, exp_arm(a));
+        add_variant(e, exp_arm(a), &cap);
     }
     csv_table_free(&t);
     return 0;
@@ -174,7 +179,9 @@ void results_builds(const ExpRun *runs, int n, BuildInfo *b) {
     b->runs = rb_calloc((size_t)n + 1, sizeof(int), "builds");
     b->mixed = rb_calloc((size_t)n + 1, sizeof(char *), "builds");
     int *done = rb_calloc((size_t)n + 1, sizeof(int), "builds");
+    uint64_t *group = rb_calloc((size_t)n + 1, sizeof(uint64_t), "builds");
     for (int i = 0; i < n; i++) {
+        group[i] = pair_group(&runs[i]);
         if (!strcmp(runs[i].status, "failed")) continue;
         const char *name = runs[i].build[0] ? runs[i].build : "unknown";
         int k = 0;
@@ -184,10 +191,10 @@ void results_builds(const ExpRun *runs, int n, BuildInfo *b) {
     }
     for (int i = 0; i < n; i++) { /* every pair group once: do its runs share one build? */
         if (done[i] || !strcmp(runs[i].status, "failed")) continue;
-        uint64_t g = pair_group(&runs[i]);
+        uint64_t g = group[i];
         int mixed = 0;
         for (int j = i; j < n; j++)
-            if (strcmp(runs[j].status, "failed") && pair_group(&runs[j]) == g) {
+            if (strcmp(runs[j].status, "failed") && group[j] == g) {
                 done[j] = 1;
                 mixed |= strcmp(runs[j].build, runs[i].build) != 0;
             }
@@ -198,13 +205,14 @@ void results_builds(const ExpRun *runs, int n, BuildInfo *b) {
         if (!m) rb_die(RB_EXIT_FAIL, "out of memory");
         fprintf(m, "seed %ld:", runs[i].cfg.seed);
         for (int j = i; j < n; j++)
-            if (strcmp(runs[j].status, "failed") && pair_group(&runs[j]) == g)
+            if (strcmp(runs[j].status, "failed") && group[j] == g)
                 fprintf(m, "%s %s (%s)", j == i ? "" : ",", exp_arm(&runs[j]),
                         runs[j].build[0] ? runs[j].build : "unknown");
         fclose(m);
         b->mixed[b->n_mixed++] = text;
     }
     free(done);
+    free(group);
 }
 
 void results_builds_free(BuildInfo *b) {
