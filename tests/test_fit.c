@@ -181,7 +181,7 @@ START_TEST(test_fit_arms_stay_apart) {
                     k, 2 + i, 64 * (i + 1), C, power_law_loss(&LAW, (1 + k / 100.0) * C));
         }
     fclose(f);
-    snprintf(args, sizeof args, "fit %s", dir);
+    snprintf(args, sizeof args, "fit --bootstrap 100 %s", dir); /* point estimates checked */
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
     CsvTable t;
     snprintf(path, sizeof path, "%s/fit_pooled.csv", dir);
@@ -228,7 +228,7 @@ static void write_ladder(const char *dir, int sizes, int seeds, int seed_step) {
 START_TEST(test_fit_limits) {
     char *dir = tu_tempdir(), args[1024];
     static char buf[65536];
-    snprintf(args, sizeof args, "fit %s", dir);
+    snprintf(args, sizeof args, "fit --bootstrap 100 %s", dir); /* point estimates checked */
     write_ladder(dir, FIT_MAX_GROUPS + 1, 1, 0);
     ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, "more than 256 groups") && !strchr(strchr(buf, '\n') + 1, '\n'), "%s",
