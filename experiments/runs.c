@@ -101,7 +101,10 @@ void exp_read_build(const char *dir, char *out, size_t n) {
         while (*p == ' ' || *p == '\t') p++;
         size_t k = strcspn(p, "\r\n");
         while (k && (p[k - 1] == ' ' || p[k - 1] == '\t')) k--;
-        if (k && k < n) snprintf(out, n, "%.*s", (int)k, p);
+        if (k && k < n)
+            snprintf(out, n, "%.*s", (int)k, p);
+        else if (k) /* longer than any revision: kept recognizable, marked as cut */
+            snprintf(out, n, "%.*s...", (int)(n - 4), p);
         break;
     }
     free(text);
