@@ -16,7 +16,7 @@
 #define DECODE_TOKENS 32 /* decode steps timed per repetition */
 
 typedef struct {
-    char name[32];
+    char name[RB_ARM_MAX];
     Model m;
     Infer one, many; /* batch 1 (prefill chunks of seq_len), batch 16 */
     double prefill_s[BENCH_INFER_MAX_REPS], dec1_s[BENCH_INFER_MAX_REPS],
@@ -38,7 +38,8 @@ static double time_decode(Infer *s, const int *tokens, int B, int T) {
     return dt;
 }
 
-int bench_infer(const Config *base, char (*names)[32], int nv, int reps, const char *outdir) {
+int bench_infer(const Config *base, char (*names)[RB_ARM_MAX], int nv, int reps,
+                const char *outdir) {
     int T = base->seq_len, B16 = 16;
     if (reps > BENCH_INFER_MAX_REPS) reps = BENCH_INFER_MAX_REPS;
     InferRun *runs = rb_calloc((size_t)nv, sizeof *runs, "bench runs");

@@ -30,8 +30,8 @@ int bench_torch_python(char *py, size_t n) {
 }
 
 /* The peer's command line: the bench's resolved shape, recipe and variant options. */
-static void peer_command(char *cmd, size_t n, const char *py, const Config *c, char names[][32],
-                         int nv, int threads, int steps, int warmup) {
+static void peer_command(char *cmd, size_t n, const char *py, const Config *c,
+                         char names[][RB_ARM_MAX], int nv, int threads, int steps, int warmup) {
     size_t k =
         (size_t)snprintf(cmd, n, "'%s' '%s' --threads %d --steps %d --warmup %d --variants '", py,
                          PEER_SCRIPT, threads, steps, warmup);
@@ -48,7 +48,7 @@ static void peer_command(char *cmd, size_t n, const char *py, const Config *c, c
                  c->weight_decay, c->grad_clip, c->rope_theta, c->tie_embeddings);
 }
 
-int bench_torch_run(const char *py, const Config *c, char names[][32], int nv, int threads,
+int bench_torch_run(const char *py, const Config *c, char names[][RB_ARM_MAX], int nv, int threads,
                     int steps, int warmup, double *torch_tok_s) {
     if (access(PEER_SCRIPT, R_OK) != 0)
         return rb_fail("bench --vs-torch: %s: not found (the peer lives in the source tree)",

@@ -2,6 +2,7 @@
  * in the same bench invocation on the same shape, thread count and variants; the ratios. */
 #ifndef RB_BENCH_TORCH_H
 #define RB_BENCH_TORCH_H
+#include "cli.h" /* RB_ARM_MAX */
 #include "config.h"
 
 /* The python3 that can import torch ($RESBENCH_PYTHON, python3, /usr/bin/python3, in that order)
@@ -9,7 +10,7 @@
 int bench_torch_python(char *py, size_t n);
 /* Runs the peer for the nv variants and fills torch_tok_s[v] (tokens per second, median step).
  * 0, or -1 with rb_error. */
-int bench_torch_run(const char *py, const Config *c, char names[][32], int nv, int threads,
+int bench_torch_run(const char *py, const Config *c, char names[][RB_ARM_MAX], int nv, int threads,
                     int steps, int warmup, double *torch_tok_s);
 
 #endif

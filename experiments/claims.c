@@ -1,6 +1,8 @@
 #include "claims.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "stats.h"
@@ -12,21 +14,36 @@ static Verdict decide(double gain, double half_width) {
     return VERDICT_NOISE;
 }
 
+/* n doubles (at least one), or exit 1 naming the shortage. */
+static double *doubles(int n) {
+    double *p = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+    if (!p) {
+        fprintf(stderr, "resbench: out of memory (%d samples)\n", n);
+        exit(1);
+    }
+    return p;
+}
+
 Comparison claim_compare(const Sample *x, int nx, const Sample *y, int ny, int better_lower) {
-    double px[1024] = {0}, py[1024] = {0}, ax[1024] = {0}, ay[1024] = {0};
+    /* every sample and pair, however many seeds */
+    double *px = doubles(nx), *py = doubles(nx), *ax = doubles(nx), *ay = doubles(ny);
     int np = 0;
-    for (int i = 0; i < nx && i < 1024; i++) {
+    for (int i = 0; i < nx; i++) {
         ax[i] = x[i].value;
         for (int j = 0; x[i].key && j < ny; j++)
-            if (y[j].key == x[i].key && np < 1024) {
+            if (y[j].key == x[i].key) {
                 px[np] = x[i].value;
                 py[np++] = y[j].value;
                 break;
             }
     }
-    for (int j = 0; j < ny && j < 1024; j++) ay[j] = y[j].value;
+    for (int j = 0; j < ny; j++) ay[j] = y[j].value;
     Comparison c = {VERDICT_FEW_SEEDS, VERDICT_FEW_SEEDS, np >= 2, 0, NAN, NAN, NAN, NAN};
     Interval r = c.paired ? stats_paired_ci95(px, py, np) : stats_welch(ax, nx, ay, ny);
+    free(px);
+    free(py);
+    free(ax);
+    free(ay);
     c.n = r.n;
     c.delta = r.delta;
     c.half_width = r.half_width;
@@ -37,8 +54,7 @@ Comparison claim_compare(const Sample *x, int nx, const Sample *y, int ny, int b
 }
 
 void claim_holm(Comparison *c, int m, int better_lower) {
-    double p[256] = {0}, adj[256] = {0};
-    if (m > 256) m = 256;
+    double *p = doubles(m), *adj = doubles(m); /* every comparison of the family */
     for (int i = 0; i < m; i++) p[i] = c[i].p;
     stats_holm(p, m, adj);
     for (int i = 0; i < m; i++) {
@@ -51,6 +67,8 @@ void claim_holm(Comparison *c, int m, int better_lower) {
         else
             c[i].verdict_holm = gain > 0 ? VERDICT_REPRODUCED : VERDICT_NOT_REPRODUCED;
     }
+    free(p);
+    free(adj);
 }
 
 const char *verdict_name(Verdict v) {
@@ -85,15 +103,21 @@ static int profile_column(const CsvTable *p, const char *name, double *out, int 
     return n;
 }
 
+/* At most RB_MAX_SUB sublayers per profile step (the model's limit): max = that + 1 tells a
+ * profile with more rows (not written by resbench) from one at the limit. */
+#define PROFILE_MAX (256 + 1)
+
 double profile_growth(const CsvTable *profile) {
-    double v[256];
-    int n = profile_column(profile, "output_rms", v, 256);
+    double v[PROFILE_MAX];
+    int n = profile_column(profile, "output_rms", v, PROFILE_MAX);
+    if (n == PROFILE_MAX) return NAN; /* more sublayers than a model has: not a profile */
     return n >= 2 && v[0] > 0 ? v[n - 1] / v[0] : NAN;
 }
 
 double profile_grad_cv(const CsvTable *profile) {
-    double v[256];
-    int n = profile_column(profile, "param_grad_norm", v, 256);
+    double v[PROFILE_MAX];
+    int n = profile_column(profile, "param_grad_norm", v, PROFILE_MAX);
+    if (n == PROFILE_MAX) return NAN;
     if (n < 2) return NAN;
     double mean = stats_mean(v, n), ss = 0;
     for (int i = 0; i < n; i++) ss += (v[i] - mean) * (v[i] - mean);

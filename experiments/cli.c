@@ -114,23 +114,86 @@ int cli_int_list(const char *s, long *out, int max, const char *what) {
     return n ? n : rb_fail("%s: empty list", what);
 }
 
-int cli_variant_list(const char *s, char (*names)[32], int max) {
-    if (has_empty_item(s)) return rb_fail("--variants: '%s' has an empty item", s);
-    char buf[1024];
-    if (rb_copy_str(buf, sizeof buf, s) != 0) return rb_fail("--variants: list too long");
-    int n = 0;
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (strlen(tok) > 31) return rb_fail("--variants: '%s' is longer than 31 characters", tok);
-        if (!strchr(tok, ':') && !variant_find(tok))
-            return rb_fail("--variants: unknown variant '%s' (allowed: %s)", tok, variant_names());
-        Config probe; /* an arm is a variant spec: NAME or NAME:OPTION=VALUE,... */
-        config_defaults(&probe);
-        if (config_set_variant(&probe, tok, "--variants") != 0) return -1;
-        if (n == max) return rb_fail("--variants: more than %d", max);
-        for (int i = 0; i < n; i++)
-            if (!strcmp(names[i], tok))
-                return rb_fail("--variants: '%s' is given twice in '%s'", tok, s);
-        rb_copy_str(names[n++], 32, tok);
+/* A piece of the list that continues the previous arm's options: OPTION=VALUE, no ':' before '='.
+ */
+static int continues_arm(const char *piece) {
+    const char *eq = strchr(piece, '='), *colon = strchr(piece, ':');
+    return eq && (!colon || colon > eq);
+}
+
+/* spec (NAME[:OPTION=VALUE,...]) checked and written canonically into out. */
+static int canonical_arm(const char *spec, char *out, size_t n) {
+    size_t name_len = strcspn(spec, ":");
+    char name[RB_ARM_MAX];
+    if (name_len >= sizeof name) return rb_fail("--variants: arm '%.40s...' is too long", spec);
+    memcpy(name, spec, name_len);
+    name[name_len] = 0;
+    const VariantOps *v = variant_find(name);
+    if (!v) return rb_fail("--variants: unknown variant '%s' (allowed: %s)", name, variant_names());
+    Config probe;
+    config_defaults(&probe);
+    if (config_set_variant(&probe, spec, "--variants") != 0) return -1;
+    size_t len = (size_t)snprintf(out, n, "%s", v->name);
+    const char *opts = spec[name_len] == ':' ? spec + name_len + 1 : "";
+    const VariantOption *seen[RB_MAX_VARIANT_OPTIONS * 4];
+    int nseen = 0;
+    while (*opts) {
+        size_t klen = strcspn(opts, "="), plen = strcspn(opts, ",");
+        const VariantOption *o = NULL;
+        for (int k = 0; k < v->n_options && !o; k++)
+            if ((strlen(v->options[k].key) == klen && !strncmp(v->options[k].key, opts, klen)) ||
+                (strlen(v->options[k].name) == klen && !strncmp(v->options[k].name, opts, klen)))
+                o = &v->options[k];
+        if (!o) return rb_fail("--variants: arm '%s': no option '%.*s'", spec, (int)klen, opts);
+        for (int k = 0; k < nseen; k++)
+            if (seen[k] == o)
+                return rb_fail("--variants: arm '%s': option '%s' is given twice", spec, o->name);
+        if (nseen < (int)(sizeof seen / sizeof seen[0])) seen[nseen++] = o;
+        char val[64];
+        config_format_option(&probe, o, val, sizeof val);
+        len += (size_t)snprintf(out + (len < n ? len : n), len < n ? n - len : 0, "%c%s=%s",
+                                nseen == 1 ? ':' : ',', o->name, val);
+        opts += plen + (opts[plen] == ',');
     }
+    if (len >= n)
+        return rb_fail("--variants: arm '%.60s...' is longer than %zu characters", spec, n - 1);
+    return 0;
+}
+
+int cli_arm_list(const char *s, char (*arms)[RB_ARM_MAX], int max) {
+    if (has_empty_item(s)) return rb_fail("--variants: '%s' has an empty item", s);
+    size_t len = strlen(s);
+    char *buf = rb_calloc(len + 1, 1, "--variants"), *spec = rb_calloc(len + 1, 1, "--variants");
+    memcpy(buf, s, len);
+    int n = 0, rc = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); rc == 0; tok = strtok_r(NULL, ",", &save)) {
+        if (tok && continues_arm(tok)) {
+            if (!spec[0] || !strchr(spec, ':'))
+                rc = rb_fail("--variants: '%s' continues no arm's options (an arm is "
+                             "NAME:OPTION=VALUE,...; e.g. %s:%s)",
+                             tok, spec[0] ? spec : "NAME", tok);
+            else
+                strcat(strcat(spec, ","), tok); /* spec holds pieces of s: it fits */
+            continue;
+        }
+        if (spec[0]) { /* the previous arm is complete */
+            char arm[RB_ARM_MAX];
+            if (canonical_arm(spec, arm, sizeof arm) != 0) {
+                rc = -1;
+                break;
+            }
+            for (int i = 0; i < n && rc == 0; i++)
+                if (!strcmp(arms[i], arm))
+                    rc = rb_fail("--variants: '%s' is given twice in '%s'", arm, s);
+            if (rc == 0 && n == max) rc = rb_fail("--variants: more than %d arms", max);
+            if (rc == 0) memcpy(arms[n++], arm, sizeof arm);
+        }
+        if (!tok) break;
+        strcpy(spec, tok);
+    }
+    free(buf);
+    free(spec);
+    if (rc != 0) return -1;
     return n ? n : rb_fail("--variants: empty list");
 }

@@ -11,7 +11,24 @@ int cli_parse(int argc, char **argv, Config *c, const char **resume_dir, const c
 /* Comma-separated lists of options such as --seeds 1,2 or --variants a,b: the count, or -1 with
  * rb_error() naming the option. */
 int cli_int_list(const char *s, long *out, int max, const char *what);
-int cli_variant_list(const char *s, char (*names)[32], int max);
+
+/* An arm: a variant spec NAME or NAME:OPTION=VALUE,... The core reads specs of at most 511
+ * characters (config_set_variant), so every arm fits in RB_ARM_MAX. */
+#define RB_ARM_MAX 512
+/* The arm list of --variants (the one grammar of ablate, sweep and bench; docs/usage.md, Arms):
+ *   list = arm ("," arm)*    arm = NAME [":" OPTION=VALUE ("," OPTION=VALUE)*]
+ * A comma-separated piece with '=' and no ':' before it continues the previous arm's options
+ * (variant names never hold '='), so "prenorm,attnres_full:query=input,heads=4" is two arms. Each
+ * arm is checked (config_set_variant) and stored in canonical form: the variant's name, then its
+ * options as given, each by its short name with the value as config.ini writes it; an option given
+ * twice in one arm, or an arm given twice, is refused. The count, or -1 with rb_error(). */
+int cli_arm_list(const char *s, char (*arms)[RB_ARM_MAX], int max);
+/* The help text of the arm grammar, shared by every command's --help. */
+#define CLI_ARMS_HELP                                                                              \
+    "An arm is a variant spec: NAME or NAME:OPTION=VALUE,OPTION=VALUE,... (options: resbench\n"    \
+    "train --help). In a list, a comma-separated piece holding '=' (and no ':' before it)\n"       \
+    "continues the previous arm's options: --variants prenorm,NAME:a=1,b=2,OTHER is three\n"       \
+    "arms. Arms are stored canonically (short option names, values as config.ini writes them).\n"
 /* Commands over directories (plot, fit, compare, report): options from `opts` (NULL-terminated;
  * a name ending in '=' takes a value, e.g. "--out=", stored in vals[i]; others are flags, vals[i]
  * set to "1"), the rest positional (at least min_pos, at most max_pos, into pos). -1 with

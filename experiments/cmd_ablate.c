@@ -32,16 +32,19 @@ int report_write(const char *dir, int plot);
 
 static void ablate_help(void) {
     printf(
-        "usage: resbench ablate [--config FILE] [--variants a,b,...] [--seeds 1,2,...]\n"
-        "                       [--name NAME] [key=value ...]\n\n"
-        "Trains every variant x seed with the same base config (shape, data, data_seed,\n"
-        "budget, schedule, evaluation set) into OUT/NAME/VARIANT-sSEED/, then writes\n"
+        "usage: resbench ablate [--config FILE] [--variants ARM,ARM,...] [--seeds 1,2,...]\n"
+        "                       [--name NAME] [key=value ...]\n\n" CLI_ARMS_HELP "\n"
+        "Trains every arm x seed with the same base config (shape, data, data_seed,\n"
+        "budget, schedule, evaluation set) into OUT/NAME/ARM-sSEED/ (ARM: the spec with ':'\n"
+        "and ',' -> '-', '=' -> '_'; two arms giving the same config are refused), then writes\n"
         "OUT/NAME/summary.csv and OUT/NAME/experiment.ini, prints per variant the mean +- std\n"
         "final validation loss, the paired difference to prenorm (runs of one seed share the\n"
         "data order and initial core weights) with a Student t 95%% interval and Holm-adjusted\n"
         "p over the variants, tok/s of the training steps and the step-time overhead (for\n"
         "synth:compose and synth:hops also the answer accuracy per hop count),\n"
         "draws OUT/NAME/figures/ (resbench plot) and writes OUT/NAME/report.md (resbench report).\n"
+        "The table names the builds that made the runs (meta.ini git_rev) and flags each seed\n"
+        "whose runs were made by different builds.\n"
         "Runs that already finished with the same config are skipped; interrupted ones resume.\n\n"
         "An existing OUT/NAME keeps its base config: a command with another one is refused,\n"
         "naming the first differing key. One process owns an experiment at a time "
@@ -54,16 +57,19 @@ static void ablate_help(void) {
         "(four seeds: the fewest for which paired intervals with Holm's correction decide).\n");
 }
 
-static int parse_variants(const char *s, char names[][32]) {
-    if (s) return cli_variant_list(s, names, MAX_VARIANTS);
+static int parse_variants(const char *s, char names[][RB_ARM_MAX]) {
+    if (s) return cli_arm_list(s, names, MAX_VARIANTS);
     int n = 0;
-    for (; n < MAX_VARIANTS && rb_variants[n]; n++) rb_copy_str(names[n], 32, rb_variants[n]->name);
+    for (; rb_variants[n]; n++) {
+        if (n == MAX_VARIANTS) return rb_fail("more than %d variants installed", MAX_VARIANTS);
+        rb_copy_str(names[n], RB_ARM_MAX, rb_variants[n]->name);
+    }
     return n;
 }
 
 /* synth:hops: per variant the final answer accuracy at each hop count, mean with a 95% CI over
  * seeds (from each run's eval.csv). */
-static void print_probe(const ExpRun *runs, int n, char names[][32], int nv) {
+static void print_probe(const ExpRun *runs, int n, char names[][RB_ARM_MAX], int nv) {
     int hops = 0;
     double acc[MAX_VARIANTS][RB_PROBE_MAX_HOPS + 1][MAX_SEEDS];
     int k[MAX_VARIANTS][RB_PROBE_MAX_HOPS + 1] = {{0}};
@@ -115,15 +121,25 @@ int cmd_ablate(int argc, char **argv) {
     if (cli_parse(argc, argv, &base, NULL, extra, vals) != 0)
         rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
     if (!base.budget_set) base.steps = ABLATE_DEFAULT_STEPS; /* the quick start's budget */
-    char names[MAX_VARIANTS][32];
+    static char names[MAX_VARIANTS][RB_ARM_MAX];
     long seeds[MAX_SEEDS];
     int nv = parse_variants(vals[0], names);
     int ns = cli_int_list(vals[1] ? vals[1] : "1,2,3,4", seeds, MAX_SEEDS, "--seeds");
     if (nv < 0 || ns < 0) rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
+    uint64_t hash[MAX_VARIANTS];
     for (int v = 0; v < nv; v++) { /* every variant must accept the base config before any run */
         Config c = base;
-        if (config_set_variant(&c, names[v], "--variants") != 0 || config_validate(&c) != 0)
+        char id[256];
+        if (config_set_variant(&c, names[v], "--variants") != 0 || config_validate(&c) != 0 ||
+            exp_arm_run_id(id, sizeof id, names[v], MAX_SEEDS) != 0)
             rb_die(RB_EXIT_USAGE, "ablate: %s: %s", names[v], rb_error());
+        hash[v] = config_hash(&c);
+        for (int w = 0; w < v; w++) /* two names for one arm would pool nothing and pair twice */
+            if (hash[w] == hash[v])
+                rb_die(RB_EXIT_USAGE,
+                       "ablate: --variants: arms '%s' and '%s' give the same config with this "
+                       "base config; give each arm once",
+                       names[w], names[v]);
     }
     Config key = base; /* the experiment's identity: everything but variant, seed and paths */
     config_set_variant(&key, RB_BASELINE, "ablate");
@@ -145,14 +161,16 @@ int cmd_ablate(int argc, char **argv) {
             rb_copy_str(a->arm, sizeof a->arm, names[v]);
             a->cfg.seed = seeds[s];
             rb_copy_str(a->cfg.out, sizeof a->cfg.out, exp);
-            exp_arm_run_id(a->cfg.run_id, sizeof a->cfg.run_id, names[v], seeds[s]);
+            if (exp_arm_run_id(a->cfg.run_id, sizeof a->cfg.run_id, names[v], seeds[s]) != 0)
+                rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
             exp_run(a, n, nv * ns);
         }
     if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     AblationTable table; /* the same table report.md shows, as text */
-    ablation_table(runs, n, (const char(*)[32])names, nv, &table);
+    ablation_table(runs, n, (const char(*)[RB_ARM_MAX])names, nv, &table);
     printf("\n");
     ablation_table_write(stdout, &table, 0);
+    ablation_table_free(&table);
     int failed = 0;
     for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");
     print_probe(runs, n, names, nv);

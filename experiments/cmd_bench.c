@@ -31,7 +31,7 @@ static const char *const CALL_NAMES[RB_VC_COUNT] = {
     "begin", "input", "commit", "output", "output_bwd", "commit_bwd", "input_bwd", "begin_bwd"};
 
 typedef struct {
-    char name[32];
+    char name[RB_ARM_MAX];
     Model m;
     double step_s[MAX_STEPS];
     double phase_s[RB_PH_COUNT];
@@ -50,8 +50,9 @@ typedef struct {
 
 static void bench_help(void) {
     printf(
-        "usage: resbench bench [--variants LIST] [--steps N] [--warmup N] [--out DIR]\n"
-        "                      [--config FILE] [--shape] [--infer | --vs-torch] [key=value ...]\n\n"
+        "usage: resbench bench [--variants ARM,ARM,...] [--steps N] [--warmup N] [--out DIR]\n"
+        "                      [--config FILE] [--shape] [--infer | --vs-torch] [key=value "
+        "...]\n\n" CLI_ARMS_HELP "\n"
         "Measures, in one process:\n"
         "  1. OpenBLAS sgemm GFLOP/s on the model's own GEMM shapes (forward and backward\n"
         "     calls exactly as the model makes them); the best is the practical peak; and the\n"
@@ -358,8 +359,9 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
 
 /* The PyTorch peer on the same shape, threads and variants, right after resbench's own timing;
  * prints resbench / PyTorch tok/s and writes DIR/torch.csv. */
-static int versus_torch(const char *py, const Config *c, const BenchRun *runs, char names[][32],
-                        int nv, int threads, int steps, int warmup, const char *dir) {
+static int versus_torch(const char *py, const Config *c, const BenchRun *runs,
+                        char names[][RB_ARM_MAX], int nv, int threads, int steps, int warmup,
+                        const char *dir) {
     printf("\nPyTorch peer (%s, the same model, shape and threads; tests/reference/bench_torch.py):"
            "\n",
            py);
@@ -436,10 +438,10 @@ int cmd_bench(int argc, char **argv) {
     if (cli_parse(nargs, args, &c, NULL, extra, vals) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     free(args);
     if (config_validate(&c) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
-    char names[MAX_VARIANTS][32];
+    static char names[MAX_VARIANTS][RB_ARM_MAX];
     int nv = 0;
     if (vals[0]) {
-        nv = cli_variant_list(vals[0], names, MAX_VARIANTS);
+        nv = cli_arm_list(vals[0], names, MAX_VARIANTS);
         if (nv < 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     } else {
         for (; nv < MAX_VARIANTS && rb_variants[nv]; nv++)

@@ -11,17 +11,16 @@
 #include "config.h"
 #include "csvread.h"
 #include "plot.h"
+#include "results.h"
 #include "stats.h"
 #include "train.h"
 #include "util.h"
 
-#define MAX_ROWS 512
-
 typedef struct {
-    char dir[4096], label[128];
-    int is_exp; /* experiment directory (summary.csv) or single run (result.ini) */
-    Config cfg; /* config.ini of the run, experiment.ini of the experiment */
-    CsvTable summary;
+    char dir[4096], label[4096];
+    int is_exp;     /* experiment directory (summary.csv) or single run (result.ini) */
+    Config cfg;     /* config.ini of the run, experiment.ini of the experiment */
+    ExpResults exp; /* an experiment's runs, keyed by arm */
 } Side;
 
 static int open_side(const char *dir, Side *s) {
@@ -39,8 +38,7 @@ static int open_side(const char *dir, Side *s) {
     config_defaults(&s->cfg);
     if (rb_join(p, sizeof p, dir, ini) != 0 || config_load_ini(&s->cfg, p) != 0)
         return rb_fail("compare: %s", rb_error());
-    if (s->is_exp && (rb_join(p, sizeof p, dir, "summary.csv") != 0 || csv_load(p, &s->summary)))
-        return rb_fail("compare: %s", rb_error());
+    if (s->is_exp && results_load(dir, "compare", &s->exp) != 0) return -1;
     return 0;
 }
 
@@ -65,48 +63,49 @@ static void print_runs(const Side *a, const Side *b) {
         printf("%-16s %14.6g %14.6g %+14.6g\n", names[k], va[k], vb[k], vb[k] - va[k]);
 }
 
-/* Final validation losses of variant v in summary t with their seeds (-1: no seed column). */
-static int variant_losses(const CsvTable *t, const char *v, double *loss, long *seed) {
-    int cv = csv_col(t, "variant"), cl = csv_col(t, "final_val_loss"), cs = csv_col(t, "seed");
+/* The finished runs of arm v in e: their final losses and run directories. */
+static int arm_runs(const ExpResults *e, const char *v, const ExpRun **out) {
     int n = 0;
-    for (size_t r = 0; cv >= 0 && cl >= 0 && r < csv_nrows(t) && n < MAX_ROWS; r++)
-        if (!strcmp(csv_cell(t, r, cv), v) && !isnan(csv_num(t, r, cl))) {
-            loss[n] = csv_num(t, r, cl);
-            seed[n++] = csv_int(t, r, cs, -1);
-        }
+    for (int i = 0; i < e->n; i++)
+        if (!strcmp(exp_arm(&e->runs[i]), v) && strcmp(e->runs[i].status, "failed") &&
+            !isnan(e->runs[i].r.final_val_loss))
+            out[n++] = &e->runs[i];
     return n;
 }
 
-/* Per variant in either experiment: mean final loss of A and B, and B - A paired by seed. */
+/* Per arm in either experiment: mean final loss of A and B, and B - A paired by run (the same
+ * run directory name: arm, shape and seed). */
 static void print_experiments(const Side *a, const Side *b) {
     printf("\n%-14s %18s %18s  %s\n", "variant", "A val loss", "B val loss",
-           "B - A [95% CI] (paired by seed)");
-    const CsvTable *ts[2] = {&a->summary, &b->summary};
-    char seen[64][32];
-    int nseen = 0;
-    for (int side = 0; side < 2; side++) {
-        const CsvTable *t = ts[side];
-        int cv = csv_col(t, "variant");
-        for (size_t r = 0; cv >= 0 && r < csv_nrows(t); r++) {
-            const char *v = csv_cell(t, r, cv);
+           "B - A [95% CI] (paired by run: arm, shape and seed)");
+    const ExpResults *es[2] = {&a->exp, &b->exp};
+    int total = a->exp.n + b->exp.n + 1;
+    const char **arms = rb_calloc((size_t)total, sizeof(char *), "compare");
+    const ExpRun **ra = rb_calloc((size_t)total, sizeof(ExpRun *), "compare"),
+                 **rb = rb_calloc((size_t)total, sizeof(ExpRun *), "compare");
+    double *xa = rb_calloc((size_t)total, sizeof(double), "compare"),
+           *xb = rb_calloc((size_t)total, sizeof(double), "compare"),
+           *pa = rb_calloc((size_t)total, sizeof(double), "compare"),
+           *pb = rb_calloc((size_t)total, sizeof(double), "compare");
+    int narms = 0;
+    for (int side = 0; side < 2; side++)
+        for (int v = 0; v < es[side]->nv; v++) {
             int dup = 0;
-            for (int i = 0; i < nseen; i++) dup |= !strcmp(seen[i], v);
-            if (dup || nseen == 64) continue;
-            rb_copy_str(seen[nseen++], 32, v);
+            for (int i = 0; i < narms; i++) dup |= !strcmp(arms[i], es[side]->variants[v]);
+            if (!dup) arms[narms++] = es[side]->variants[v];
         }
-    }
-    for (int i = 0; i < nseen; i++) {
-        double xa[MAX_ROWS], xb[MAX_ROWS], pa[MAX_ROWS], pb[MAX_ROWS];
-        long sa[MAX_ROWS], sb[MAX_ROWS];
-        int na = variant_losses(ts[0], seen[i], xa, sa),
-            nb = variant_losses(ts[1], seen[i], xb, sb);
-        int np = 0;
-        for (int j = 0; j < nb; j++) /* pair with A's run of the same variant and seed */
-            for (int q = 0; q < na; q++)
-                if (sb[j] >= 0 && sa[q] == sb[j]) {
+    for (int i = 0; i < narms; i++) {
+        int na = arm_runs(es[0], arms[i], ra), nb = arm_runs(es[1], arms[i], rb), np = 0;
+        for (int q = 0; q < na; q++) xa[q] = ra[q]->r.final_val_loss;
+        for (int j = 0; j < nb; j++) {
+            xb[j] = rb[j]->r.final_val_loss;
+            for (int q = 0; q < na; q++) /* pair with A's run of the same directory name */
+                if (!strcmp(ra[q]->cfg.run_id, rb[j]->cfg.run_id)) {
                     pa[np] = xa[q];
                     pb[np++] = xb[j];
+                    break;
                 }
+        }
         char ca[40] = "-", cb[40] = "-", cd[96] = "-";
         if (na) snprintf(ca, sizeof ca, "%.4f (%d)", stats_mean(xa, na), na);
         if (nb) snprintf(cb, sizeof cb, "%.4f (%d)", stats_mean(xb, nb), nb);
@@ -117,8 +116,22 @@ static void print_experiments(const Side *a, const Side *b) {
         } else if (np == 1) {
             snprintf(cd, sizeof cd, "%+.4f (1 pair)", pb[0] - pa[0]);
         }
-        printf("%-14s %18s %18s  %s\n", seen[i], ca, cb, cd);
+        printf("%-14s %18s %18s  %s\n", arms[i], ca, cb, cd);
     }
+    for (int side = 0; side < 2; side++) { /* which builds made each side's runs */
+        BuildInfo bi;
+        results_builds(es[side]->runs, es[side]->n, &bi);
+        printf("\n%s: ", side ? "B" : "A");
+        results_builds_write(stdout, &bi, 0);
+        results_builds_free(&bi);
+    }
+    free(arms);
+    free(ra);
+    free(rb);
+    free(xa);
+    free(xb);
+    free(pa);
+    free(pb);
 }
 
 /* Validation curve of a side: a run's metrics.csv, or every run of an experiment averaged by
@@ -141,12 +154,15 @@ static int write_curve(const Side *s, const char *path) {
 }
 
 static void compare_help(void) {
-    printf("usage: resbench compare [--out DIR] A B\n\n"
-           "A and B are two finished runs or two experiments (ablate/sweep directories). Prints\n"
-           "every config key in which they differ (A -> B), then for runs the final results side\n"
-           "by side, for experiments per variant the mean final validation loss of A and B and\n"
-           "B - A paired by seed with a Student t 95%% interval. For runs it also draws both\n"
-           "validation curves into DIR/compare_loss.png (default DIR: B/compare).\n");
+    printf(
+        "usage: resbench compare [--out DIR] A B\n\n"
+        "A and B are two finished runs or two experiments (ablate/sweep directories). Prints\n"
+        "every config key in which they differ (A -> B), then for runs the final results side\n"
+        "by side, for experiments per arm (variant spec) the mean final validation loss of A and\n"
+        "B and B - A paired by run (same arm, shape and seed: the run directory name) with a\n"
+        "Student t 95%% interval, and the builds that made each side's runs. For runs it also "
+        "draws both\n"
+        "validation curves into DIR/compare_loss.png (default DIR: B/compare).\n");
 }
 
 int cmd_compare(int argc, char **argv) {
@@ -169,8 +185,8 @@ int cmd_compare(int argc, char **argv) {
     print_config_diff(&a, &b);
     if (a.is_exp) {
         print_experiments(&a, &b);
-        csv_table_free(&a.summary);
-        csv_table_free(&b.summary);
+        results_free(&a.exp);
+        results_free(&b.exp);
         return RB_EXIT_OK;
     }
     print_runs(&a, &b);

@@ -3,6 +3,7 @@
  * C reaching loss L is worth C_prenorm(L) / C of prenorm compute (1.25 = "matches a baseline
  * trained with 1.25x the compute"). The interval is a bootstrap over seeds (fit.h); the wall-clock
  * view scales the multiplier by the achieved FLOP rate of the variant relative to prenorm. */
+#define _GNU_SOURCE /* open_memstream */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 #include "stats.h"
 #include "util.h"
 
-#define MAX_GROUPS 256
+#define MAX_GROUPS FIT_MAX_GROUPS
 #define BOOT_SEED 20260315UL
 
 static FitGroup *find_group(FitGroup *g, int *ng, const char *v, int nl, int dm, double tokens,
@@ -26,7 +27,11 @@ static FitGroup *find_group(FitGroup *g, int *ng, const char *v, int nl, int dm,
         if (!strcmp(g[i].variant, v) && g[i].n_layer == nl && g[i].d_model == dm &&
             g[i].tokens == tokens && fabs(g[i].flops - flops) <= 1e-6 * flops)
             return &g[i];
-    if (*ng == MAX_GROUPS) return NULL;
+    if (*ng == MAX_GROUPS) {
+        rb_fail("fit: more than %d groups (arm x shape x budget); one fit holds %d", MAX_GROUPS,
+                MAX_GROUPS);
+        return NULL;
+    }
     FitGroup *n = &g[(*ng)++];
     memset(n, 0, sizeof *n);
     rb_copy_str(n->variant, sizeof n->variant, v);
@@ -50,10 +55,16 @@ static int load_summary(const char *dir, FitGroup *g, int *ng) {
                          dir, r + 2, fl);
             break;
         }
-        FitGroup *gr =
-            find_group(g, ng, a->cfg.variant, a->cfg.n_layer, a->cfg.d_model, a->r.tokens, fl);
-        if (!gr || gr->n == FIT_MAX_SEEDS) {
-            rc = rb_fail("fit: too many groups or seeds in %s/summary.csv", dir);
+        FitGroup *gr = /* one group per arm, shape and budget: arms of one variant stay apart */
+            find_group(g, ng, exp_arm(a), a->cfg.n_layer, a->cfg.d_model, a->r.tokens, fl);
+        if (!gr) {
+            rc = -1;
+            break;
+        }
+        if (gr->n == FIT_MAX_SEEDS) {
+            rc = rb_fail("fit: %s/summary.csv: %s n_layer=%d d_model=%d has more than %d runs (the "
+                         "seeds a group holds)",
+                         dir, exp_arm(a), a->cfg.n_layer, a->cfg.d_model, FIT_MAX_SEEDS);
             break;
         }
         gr->seed[gr->n] = a->cfg.seed;
@@ -80,8 +91,9 @@ static double flop_rate_ratio(const FitGroup *g, int ng, int i) {
 static void fit_help(void) {
     printf(
         "usage: resbench fit [--out DIR] [--bootstrap N] EXPERIMENT_DIR...\n\n"
-        "Reads summary.csv of ablate/sweep experiments and groups runs by variant, shape and\n"
-        "token budget. Fits L(C) = a C^-b + c to prenorm's mean losses (at least 4 distinct\n"
+        "Reads summary.csv of ablate/sweep experiments and groups runs by arm (variant spec),\n"
+        "shape and token budget. Fits L(C) = a C^-b + c to prenorm's mean losses (at least 4 "
+        "distinct\n"
         "compute values: a size ladder) and reports for every group the compute multiplier\n"
         "C_prenorm(L) / C ('inf' when its loss is below the fitted asymptote c), and per variant\n"
         "the multiplier pooled over sizes (geometric mean). 95%% intervals: bootstrap over seeds,\n"
@@ -97,22 +109,26 @@ static void fmt(char *out, double v) {
 
 static int write_law(const char *outdir, const FitResult *r, int boot, const char *const *dirs,
                      int ndirs) {
-    char path[4200], buf[8192], a[48], b[48], c[48], e[48];
+    char path[4200], a[48], b[48], c[48], e[48], *text = NULL;
+    size_t len = 0;
     fmt(a, r->law.a);
     fmt(b, r->law.b);
     fmt(c, r->law.c);
     fmt(e, r->law.rmse);
-    int n = snprintf(buf, sizeof buf,
-                     "# resbench fit: prenorm's law L(C) = a * C^-b + c\n"
-                     "a = %s\nb = %s\nc = %s\nrmse = %s\npoints = %d\nc_at_bound = %d\n"
-                     "bootstrap = %d\nbootstrap_seed = %lu\nexperiments =",
-                     a, b, c, e, r->points, r->law.c_at_bound, boot, BOOT_SEED);
-    for (int i = 0; i < ndirs && n < (int)sizeof buf - 2; i++) /* the summaries fitted */
-        n += snprintf(buf + n, sizeof buf - n, " %s", dirs[i]);
-    if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
-    n += snprintf(buf + n, sizeof buf - n, "\n");
-    if (rb_join(path, sizeof path, outdir, "fit.ini") != 0) return -1;
-    return rb_write_file_atomic(path, buf, (size_t)n);
+    FILE *f = open_memstream(&text, &len); /* every directory, however long the list */
+    if (!f) return rb_fail("fit: out of memory");
+    fprintf(f,
+            "# resbench fit: prenorm's law L(C) = a * C^-b + c\n"
+            "a = %s\nb = %s\nc = %s\nrmse = %s\npoints = %d\nc_at_bound = %d\n"
+            "bootstrap = %d\nbootstrap_seed = %lu\nexperiments =",
+            a, b, c, e, r->points, r->law.c_at_bound, boot, BOOT_SEED);
+    for (int i = 0; i < ndirs; i++) fprintf(f, " %s", dirs[i]); /* the summaries fitted */
+    fprintf(f, "\n");
+    fclose(f);
+    int rc = rb_join(path, sizeof path, outdir, "fit.ini");
+    if (rc == 0) rc = rb_write_file_atomic(path, text, len);
+    free(text);
+    return rc;
 }
 
 static int write_tables(const char *outdir, const FitGroup *g, int ng, const FitResult *r,
@@ -140,7 +156,7 @@ static int write_tables(const char *outdir, const FitGroup *g, int ng, const Fit
         return -1;
     for (int i = 0; i < ng; i++) {
         const FitEstimate *e = &r->group[i];
-        rb_copy_str(f[0], 48, g[i].variant);
+        row[0] = g[i].variant; /* the arm, of any length */
         snprintf(f[1], 48, "%d", g[i].n_layer);
         snprintf(f[2], 48, "%d", g[i].d_model);
         snprintf(f[5], 48, "%d", g[i].n);
@@ -174,7 +190,7 @@ static int write_tables(const char *outdir, const FitGroup *g, int ng, const Fit
     for (int p = 0; p < r->n_pooled; p++) {
         const FitEstimate *e = &r->pooled[p];
         double q = pooled_rate[p];
-        rb_copy_str(f[0], 48, r->pooled_variant[p]);
+        row[0] = r->pooled_variant[p];
         snprintf(f[1], 48, "%d", r->pooled_sizes[p]);
         const double v[7] = {e->point, e->lo, e->hi, q, e->point * q, e->lo * q, e->hi * q};
         for (int k = 0; k < 7; k++) fmt(f[2 + k], v[k]);
@@ -185,32 +201,41 @@ static int write_tables(const char *outdir, const FitGroup *g, int ng, const Fit
 
 /* gnuplot data: the fitted curve and every variant's points (mean, std over seeds). */
 static int write_figure(const char *outdir, const FitGroup *g, int ng, const FitResult *r) {
-    char figdir[4200], path[4400], variants[1024] = "";
+    char figdir[4200], path[4400];
+    char *variants = rb_calloc((size_t)r->n_pooled + 1, RB_ARM_MAX + 1, "fit"); /* every arm */
     if (rb_join(figdir, sizeof figdir, outdir, "figures") != 0 || rb_mkdir_p(figdir) != 0)
         return -1;
     for (int p = 0; p < r->n_pooled; p++) {
         const char *v = r->pooled_variant[p];
-        char name[64];
-        snprintf(name, sizeof name, "fit_points_%.31s.dat", v);
-        if (rb_join(path, sizeof path, figdir, name) != 0) return -1;
-        FILE *pf = fopen(path, "w");
-        if (!pf) return rb_fail("cannot write %s", path);
+        char file[RB_ARM_MAX], name[RB_ARM_MAX + 32];
+        if (exp_arm_file_name(file, sizeof file, v) != 0) {
+            free(variants);
+            return -1;
+        }
+        snprintf(name, sizeof name, "fit_points_%s.dat", file);
+        FILE *pf = rb_join(path, sizeof path, figdir, name) == 0 ? fopen(path, "w") : NULL;
+        if (!pf) {
+            free(variants);
+            return rb_fail("cannot write %s/%s", figdir, name);
+        }
         for (int i = 0; i < ng; i++)
             if (!strcmp(g[i].variant, v))
                 fprintf(pf, "%.6e %.6f %.6f %.6f\n", g[i].flops, stats_mean(g[i].loss, g[i].n),
                         stats_std(g[i].loss, g[i].n), r->group[i].point);
         fclose(pf);
-        if (variants[0]) strncat(variants, " ", sizeof variants - strlen(variants) - 1);
-        strncat(variants, v, sizeof variants - strlen(variants) - 1);
+        if (variants[0]) strcat(variants, " ");
+        strcat(variants, file); /* sized for every arm's file name */
     }
     double cmin = INFINITY, cmax = 0;
     for (int i = 0; i < ng; i++) {
         cmin = fmin(cmin, g[i].flops);
         cmax = fmax(cmax, g[i].flops);
     }
-    if (rb_join(path, sizeof path, figdir, "fit_curve.dat") != 0) return -1;
-    FILE *cf = fopen(path, "w");
-    if (!cf) return rb_fail("cannot write %s", path);
+    FILE *cf = rb_join(path, sizeof path, figdir, "fit_curve.dat") == 0 ? fopen(path, "w") : NULL;
+    if (!cf) {
+        free(variants);
+        return rb_fail("cannot write %s/fit_curve.dat", figdir);
+    }
     fprintf(cf, "# C L(C) = %.6g C^-%.6g + %.6g\n", r->law.a, r->law.b, r->law.c);
     for (int k = 0; k <= 200; k++) {
         double C = cmin / 2 * pow(4 * cmax / cmin, k / 200.0);
@@ -218,9 +243,12 @@ static int write_figure(const char *outdir, const FitGroup *g, int ng, const Fit
     }
     fclose(cf);
     /* the law and each variant's pooled multiplier with its interval, printed on the figure */
-    if (rb_join(path, sizeof path, figdir, "fit_annotation.txt") != 0) return -1;
-    FILE *af = fopen(path, "w");
-    if (!af) return rb_fail("cannot write %s", path);
+    FILE *af =
+        rb_join(path, sizeof path, figdir, "fit_annotation.txt") == 0 ? fopen(path, "w") : NULL;
+    if (!af) {
+        free(variants);
+        return rb_fail("cannot write %s/fit_annotation.txt", figdir);
+    }
     fprintf(af, "prenorm: L(C) = %.4g C^-%.4g + %.4g\n", r->law.a, r->law.b, r->law.c);
     for (int p = 0; p < r->n_pooled; p++) {
         const FitEstimate *e = &r->pooled[p];
@@ -230,10 +258,11 @@ static int write_figure(const char *outdir, const FitGroup *g, int ng, const Fit
         else
             fprintf(af, "%s: %.2fx [%.2f, %.2f]\n", r->pooled_variant[p], e->point, e->lo, e->hi);
     }
-    fprintf(af, "(paper, Block AttnRes: 1.25x)");
+    fprintf(af, "(the paper's claim: about 1.25x)");
     fclose(af);
     if (plot_gnuplot("fit.gp", figdir, variants) != 0)
         fprintf(stderr, "resbench: fit: figure not drawn: %s\n", rb_error());
+    free(variants);
     return 0;
 }
 
@@ -320,6 +349,7 @@ int cmd_fit(int argc, char **argv) {
     for (int i = 0; i < ndirs; i++)
         if (load_summary(dirs[i], g, &ng) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     static FitResult r;
+    if (fit_check_limits(g, ng) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     if (fit_multipliers(g, ng, boot, BOOT_SEED, &r) != 0) {
         if (r.points < 4)
             rb_die(RB_EXIT_USAGE,
@@ -329,7 +359,7 @@ int cmd_fit(int argc, char **argv) {
                "no power law L = a C^-b + c fits",
                r.points);
     }
-    double rate[MAX_GROUPS], pooled_rate[16];
+    static double rate[MAX_GROUPS], pooled_rate[MAX_GROUPS];
     for (int i = 0; i < ng; i++) rate[i] = flop_rate_ratio(g, ng, i);
     for (int p = 0; p < r.n_pooled; p++)
         pooled_rate[p] = fit_pooled(g, ng, rate, r.pooled_variant[p]);

@@ -51,6 +51,39 @@ static int check_run_columns(const PlotRun *r) {
     return 0;
 }
 
+/* A loss column with no finite value draws nothing (gnuplot would stop on an empty range): one
+ * line naming the file and the column. */
+static int check_losses(const PlotRun *r) {
+    static const char *const cols[] = {"val_loss", "train_loss"};
+    for (int k = 0; k < 2; k++) {
+        int c = csv_col(&r->metrics, cols[k]), finite = 0;
+        for (size_t q = 0; q < csv_nrows(&r->metrics) && !finite; q++)
+            finite = isfinite(csv_num(&r->metrics, q, c));
+        if (!finite)
+            return rb_fail("plot: %s/metrics.csv: column '%s' holds no finite value (%s): nothing "
+                           "to draw for this run",
+                           r->dir, cols[k],
+                           csv_nrows(&r->metrics) ? "NaN or infinite losses: the run diverged"
+                                                  : "no rows");
+    }
+    return 0;
+}
+
+/* The arm of a run outside an experiment: its variant, with every option it sets away from the
+ * default (NAME:OPTION=VALUE,...), so runs of two arms of one variant are never pooled. */
+static void config_arm(const Config *c, char *out, size_t n) {
+    size_t len = (size_t)snprintf(out, n, "%s", c->variant);
+    int k = 0;
+    for (int i = 0; c->vt && i < c->vt->n_options; i++) {
+        const VariantOption *o = &c->vt->options[i];
+        if (config_option(c, o->key) == o->def) continue;
+        char val[64];
+        config_format_option(c, o, val, sizeof val);
+        if (len < n)
+            len += (size_t)snprintf(out + len, n - len, "%c%s=%s", k++ ? ',' : ':', o->name, val);
+    }
+}
+
 static int load_run(const char *dir, PlotRun *r) {
     memset(r, 0, sizeof *r);
     if (rb_copy_str(r->dir, sizeof r->dir, dir) != 0)
@@ -59,7 +92,7 @@ static int load_run(const char *dir, PlotRun *r) {
     config_defaults(&c);
     char p[4200];
     if (rb_join(p, sizeof p, dir, "config.ini") != 0 || config_load_ini(&c, p) != 0) return -1;
-    snprintf(r->variant, sizeof r->variant, "%s", c.variant);
+    config_arm(&c, r->variant, sizeof r->variant);
     r->seed = c.seed;
     r->cfg = c;
     if (results_csv_in(dir, "metrics.csv", &r->metrics) != 1)
@@ -69,16 +102,32 @@ static int load_run(const char *dir, PlotRun *r) {
         (r->has_gains = results_csv_in(dir, "mhc.csv", &r->gains)) < 0 ||
         (r->has_eval = results_csv_in(dir, "eval.csv", &r->eval)) < 0)
         return -1;
-    if (check_run_columns(r) != 0) return -1;
+    if (check_run_columns(r) != 0 || check_losses(r) != 0) return -1;
     return 0;
 }
 
-/* DIR is a run (it has metrics.csv) or holds runs one level down. */
-static int collect(const char *dir, PlotRun *runs, int *n, int max) {
-    if (rb_is_file_in(dir, "metrics.csv")) {
-        if (*n >= max) return rb_fail("plot: more than %d runs", max);
-        return load_run(dir, &runs[(*n)++]);
+/* The runs gathered so far (grows). */
+typedef struct {
+    PlotRun *r;
+    int n, cap;
+} PlotRuns;
+
+static PlotRun *next_run(PlotRuns *rs) {
+    if (rs->n == rs->cap) {
+        int cap = rs->cap ? 2 * rs->cap : 16;
+        PlotRun *grown = realloc(rs->r, (size_t)cap * sizeof *grown);
+        if (!grown) rb_die(RB_EXIT_FAIL, "out of memory (plot)");
+        rs->r = grown;
+        rs->cap = cap;
     }
+    return &rs->r[rs->n++];
+}
+
+/* DIR is a run (it has metrics.csv) or holds runs one level down. */
+static int collect(const char *dir, PlotRuns *rs) {
+    PlotRun *runs;
+    int *n = &rs->n;
+    if (rb_is_file_in(dir, "metrics.csv")) return load_run(dir, next_run(rs));
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return rb_fail("plot: %s is not a directory", dir);
@@ -89,15 +138,13 @@ static int collect(const char *dir, PlotRun *runs, int *n, int max) {
     for (int i = 0; i < count && rc == 0; i++) {
         char sub[4200];
         if (rb_join(sub, sizeof sub, dir, names[i]) == 0 && rb_is_file_in(sub, "metrics.csv")) {
-            if (*n >= max)
-                rc = rb_fail("plot: more than %d runs", max);
-            else
-                rc = load_run(sub, &runs[(*n)++]);
+            rc = load_run(sub, next_run(rs));
             found++;
         }
     }
     for (int i = 0; i < count; i++) free(names[i]);
     free(names);
+    runs = rs->r;
     if (rc == 0 && found && rb_is_file_in(dir, "summary.csv")) { /* an experiment: label by arm */
         ExpResults e;
         if (results_load(dir, "plot", &e) != 0) return -1;
@@ -140,20 +187,30 @@ int plot_gnuplot_with(const char *script_name, const char *figdir, const char *v
                       const char *extra) {
     const char *env = getenv("RESBENCH_PLOTS");
     const char *pdir = env && *env ? env : RESBENCH_PLOTS_DIR;
-    char script[4300], vars[16384];
+    char script[4300];
     if (rb_join(script, sizeof script, pdir, script_name) != 0) return -1;
     if (access(script, R_OK) != 0)
         return rb_fail("plot: cannot read %s (set RESBENCH_PLOTS to the plots/ directory)", script);
     if (strchr(figdir, '\'') || strchr(figdir, '"'))
         return rb_fail("plot: output path %s contains a quote", figdir);
-    for (int fmt = 0; fmt < 2; fmt++) {
-        snprintf(vars, sizeof vars,
+    /* the whole assignment list, however many arms: one argument of at most 128 KiB (Linux) */
+    size_t need =
+        strlen(pdir) + 2 * strlen(figdir) + strlen(variants) + (extra ? strlen(extra) : 0) + 128;
+    if (need > 128 * 1024)
+        return rb_fail("plot: the list of arms to draw is %zu characters, more than gnuplot's "
+                       "128 KiB argument holds; plot fewer arms at a time",
+                       strlen(variants));
+    char *vars = rb_calloc(need, 1, "plot");
+    int rc = 0;
+    for (int fmt = 0; fmt < 2 && rc == 0; fmt++) {
+        snprintf(vars, need,
                  "plotsdir='%s'; datadir='%s'; outdir='%s'; fmt='%s'; variants='%s'%s%s", pdir,
                  figdir, figdir, fmt ? "svg" : "png", variants, extra ? "; " : "",
                  extra ? extra : "");
-        if (run_gnuplot(script, vars) != 0) return -1;
+        rc = run_gnuplot(script, vars);
     }
-    return 0;
+    free(vars);
+    return rc;
 }
 
 static void plot_help(void) {
@@ -162,15 +219,17 @@ static void plot_help(void) {
         "       resbench plot --trend KEY --out DIR EXPERIMENT_DIR...\n\n"
         "Gathers every run under the directories (a run directory has metrics.csv; an\n"
         "experiment directory holds runs; all must agree on every trajectory key but variant and\n"
-        "seed), groups them by variant and writes into\n"
+        "seed), groups them by arm (an experiment's: its summary.csv; a lone run: its variant and\n"
+        "the options it sets away from the default) and writes into\n"
         "FIRST_DIR/figures/ (or --out DIR), as PNG and SVG:\n"
         "  loss_vs_flops, loss_vs_tokens   validation loss, mean over seeds with a min..max band\n"
         "  dilution                        per-sublayer stream and output RMS (profile.csv)\n"
         "  gradients                       per-sublayer gradient RMS and parameter-gradient norm\n"
-        "  depth_VARIANT                   depth-attention / DenseFormer weights (depth_attn.csv)\n"
-        "  gains                           mHC/HC mixing gains (mhc.csv)\n"
+        "  depth_ARM                       depth-mixing weights per arm (depth_attn.csv)\n"
+        "  gains                           stream-mixing gains (mhc.csv)\n"
         "  probe                           synth:hops answer accuracy vs hop count (eval.csv)\n"
-        "and the .dat files they are drawn from.\n\n"
+        "and the .dat files they are drawn from (ARM: the spec with ':' and ',' -> '-',\n"
+        "'=' -> '_'). A run whose metrics.csv has no finite loss is refused, naming it.\n\n"
         "--trend KEY: ablations (ablate's experiment directories) that differ only in the\n"
         "numeric config key KEY (e.g. n_layer): every variant's paired delta to prenorm of the\n"
         "final validation loss (mean of the per-seed differences, 95%% t interval; filled points:\n"
@@ -198,10 +257,12 @@ static int check_one_group(const PlotRun *runs, int n) {
 }
 
 int plot_dirs(const char *const *dirs, int ndirs, const char *out) {
-    static PlotRun runs[RB_PLOT_MAX_RUNS];
-    int n = 0, rc = RB_EXIT_OK, made = 0;
+    PlotRuns rs = {0};
+    int rc = RB_EXIT_OK, made = 0;
     for (int i = 0; i < ndirs && rc == RB_EXIT_OK; i++)
-        if (collect(dirs[i], runs, &n, RB_PLOT_MAX_RUNS) != 0) rc = RB_EXIT_USAGE;
+        if (collect(dirs[i], &rs) != 0) rc = RB_EXIT_USAGE;
+    PlotRun *runs = rs.r;
+    int n = rs.n;
     if (rc == RB_EXIT_OK && check_one_group(runs, n) != 0) rc = RB_EXIT_USAGE;
     char figdir[4200];
     if (out)
@@ -209,7 +270,7 @@ int plot_dirs(const char *const *dirs, int ndirs, const char *out) {
     else
         snprintf(figdir, sizeof figdir, "%s/figures", dirs[0]);
     if (rc == RB_EXIT_OK && rb_mkdir_p(figdir) != 0) rc = RB_EXIT_USAGE;
-    PlotLists lists;
+    PlotLists lists = {0};
     if (rc == RB_EXIT_OK && plot_write_data(runs, n, figdir, &lists) != 0) rc = RB_EXIT_FAIL;
     if (rc == RB_EXIT_OK) {
         const char *figs[][2] = {{"loss.gp", lists.loss},
@@ -224,6 +285,8 @@ int plot_dirs(const char *const *dirs, int ndirs, const char *out) {
         }
     }
     for (int i = 0; i < n; i++) plot_run_free(&runs[i]);
+    free(runs);
+    plot_lists_free(&lists);
     if (rc == RB_EXIT_OK)
         printf("plot: %d runs, %d figure groups written to %s\n", n, made, figdir);
     return rc;

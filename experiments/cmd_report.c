@@ -22,12 +22,10 @@
 #include "stats.h"
 #include "util.h"
 
-#define MAX_RUNS 512
-#define MAX_VARIANTS RB_MAX_ARMS
 
 /* One run's measurements, from the experiment (results.c) and its run files. */
 typedef struct {
-    char variant[32], dir[4200];
+    char variant[RB_ARM_MAX], dir[4200]; /* variant: the run's arm */
     long seed;
     double val_loss, tokens, growth, grad_cv, acc_top, acc_one;
     int top_hops;
@@ -39,9 +37,9 @@ typedef struct {
     ExpResults exp; /* every run of summary.csv with its config */
     RRun *runs;     /* the successful ones */
     int n, nv;
-    char variants[MAX_VARIANTS][32];
-    FILE *json;       /* report.json, written alongside the markdown */
-    int *json_claims; /* claims written so far (for the separators) */
+    char (*variants)[RB_ARM_MAX]; /* the arms: exp.variants */
+    FILE *json;                   /* report.json, written alongside the markdown */
+    int *json_claims;             /* claims written so far (for the separators) */
 } Report;
 
 /* ---- report.json: the same tables and verdicts, machine-readable ---- */
@@ -78,16 +76,39 @@ static void json_claim_open(const Report *rp, const char *title) {
     fputs(",\"rows\":[", rp->json);
 }
 
+/* "builds": [{"build": ..., "runs": N}, ...], "mixed_build_pairs": ["seed 4: ...", ...] */
+static void json_builds(FILE *j, const ExpResults *e) {
+    BuildInfo b;
+    results_builds(e->runs, e->n, &b);
+    fputs("\"builds\":[", j);
+    for (int k = 0; k < b.n; k++) {
+        fputs(k ? ",{" : "{", j);
+        json_key(j, "build");
+        json_str(j, b.name[k]);
+        fprintf(j, ",\"runs\":%d}", b.runs[k]);
+    }
+    fputs("],\"mixed_build_pairs\":[", j);
+    for (int k = 0; k < b.n_mixed; k++) {
+        if (k) fputc(',', j);
+        json_str(j, b.mixed[k]);
+    }
+    fputc(']', j);
+    results_builds_free(&b);
+}
+
 static void report_help(void) {
     printf(
         "usage: resbench report [--no-plot] RESULTS_DIR\n\n"
         "Writes RESULTS_DIR/report.md (figures in RESULTS_DIR/figures/, linked relatively) for\n"
-        "an experiment directory written by `resbench ablate` (summary.csv, experiment.ini\n"
-        "and one VARIANT-sSEED/ directory per run):\n"
+        "an experiment directory written by `resbench ablate` (summary.csv,\n"
+        "experiment.ini and one directory per run; report.json and report.html alongside):\n"
         "  - the resolved base config and what differs between runs;\n"
         "  - a check that all runs had identical budgets and data order (a loud warning if not);\n"
-        "  - the ablation table (mean +- std, delta vs prenorm with a Welch 95%% CI);\n"
-        "  - the figures (drawn with `resbench plot` unless --no-plot);\n"
+        "  - the ablation table, one row per arm (mean +- std, paired delta vs prenorm with\n"
+        "    a 95%% CI), and which builds (meta.ini git_rev) made the runs, flagging pairs\n"
+        "    (same seed, two arms) made by different builds;\n"
+        "  - every figure in RESULTS_DIR/figures (drawn with `resbench plot` unless\n"
+        "    --no-plot), the experiment's first, then each arm's;\n"
         "  - the claims, each with a verdict per variant: reproduced, not reproduced, or\n"
         "    within seed noise (the 95%% CI of the difference to prenorm contains 0):\n"
         "    magnitude growth (last / first sublayer output RMS), gradient uniformity\n"
@@ -131,8 +152,8 @@ static int load_report(Report *rp) {
         if (!strcmp(a->status, "failed")) continue;
         if (load_run_dir(a, &rp->runs[rp->n++]) != 0) return -1;
     }
-    for (int v = 0; v < rp->exp.nv; v++)
-        rb_copy_str(rp->variants[rp->nv++], 32, rp->exp.variants[v]);
+    rp->variants = rp->exp.variants;
+    rp->nv = rp->exp.nv;
     return rp->n ? 0 : rb_fail("report: %s/summary.csv lists no successful run", rp->dir);
 }
 
@@ -149,24 +170,29 @@ static int samples(const Report *rp, const char *v, size_t field, Sample *out) {
 }
 
 static double sample_mean(const Sample *s, int n) {
-    double x[MAX_RUNS];
+    double *x = rb_calloc((size_t)n + 1, sizeof(double), "samples"), m;
     for (int i = 0; i < n; i++) x[i] = s[i].value;
-    return stats_mean(x, n);
+    m = stats_mean(x, n);
+    free(x);
+    return m;
 }
 
 static double sample_std(const Sample *s, int n) {
-    double x[MAX_RUNS];
+    double *x = rb_calloc((size_t)n + 1, sizeof(double), "samples"), sd;
     for (int i = 0; i < n; i++) x[i] = s[i].value;
-    return stats_std(x, n);
+    sd = stats_std(x, n);
+    free(x);
+    return sd;
 }
 
 /* Every variant against prenorm on one measurement, Holm-corrected over the family; c[v] for
  * prenorm itself and variants without data stay VERDICT_FEW_SEEDS. */
 static void compare_all(const Report *rp, size_t field, int better_lower, Comparison *c) {
-    Sample pre[MAX_RUNS], x[MAX_RUNS];
+    Sample *pre = rb_calloc((size_t)rp->n + 1, sizeof(Sample), "samples"),
+           *x = rb_calloc((size_t)rp->n + 1, sizeof(Sample), "samples");
     int np = samples(rp, RB_BASELINE, field, pre);
-    Comparison fam[MAX_VARIANTS];
-    int idx[MAX_VARIANTS], m = 0;
+    Comparison *fam = rb_calloc((size_t)rp->nv + 1, sizeof(Comparison), "claims");
+    int *idx = rb_calloc((size_t)rp->nv + 1, sizeof(int), "claims"), m = 0;
     for (int v = 0; v < rp->nv; v++) {
         c[v] = (Comparison){VERDICT_FEW_SEEDS, VERDICT_FEW_SEEDS, 0, 0, NAN, NAN, NAN, NAN};
         int k = samples(rp, rp->variants[v], field, x);
@@ -177,6 +203,10 @@ static void compare_all(const Report *rp, size_t field, int better_lower, Compar
     }
     claim_holm(fam, m, better_lower);
     for (int i = 0; i < m; i++) c[idx[i]] = fam[i];
+    free(pre);
+    free(x);
+    free(fam);
+    free(idx);
 }
 
 static void print_interval(FILE *f, const Comparison *c, int digits) {
@@ -251,41 +281,88 @@ static void write_config(FILE *f, const Report *rp) {
         fprintf(f, "# experiment.ini is missing\n");
     free(text);
     fprintf(f, "```\n\nRuns:");
-    for (int i = 0; i < rp->n; i++)
-        fprintf(f, "%s `%s-s%ld`", i ? "," : "", rp->runs[i].variant, rp->runs[i].seed);
+    for (int i = 0; i < rp->n; i++) { /* their directories */
+        const char *base = strrchr(rp->runs[i].dir, '/');
+        fprintf(f, "%s `%s`", i ? "," : "", base ? base + 1 : rp->runs[i].dir);
+    }
     fprintf(f, " (each directory holds its own `config.ini`).\n\n");
 }
 
 static void write_ablation(FILE *f, const Report *rp) {
     AblationTable t;
-    ablation_table(rp->exp.runs, rp->exp.n, (const char(*)[32])rp->variants, rp->nv, &t);
+    ablation_table(rp->exp.runs, rp->exp.n, (const char(*)[RB_ARM_MAX])rp->variants, rp->nv, &t);
     fprintf(f, "## Ablation\n\n");
     ablation_table_write(f, &t, 1);
+    ablation_table_free(&t);
 }
 
+/* Titles of the figures `resbench plot`, `sweep` and `fit` draw: whole-experiment figures by
+ * name, per-arm figures by the prefix before the arm's file name. */
+static const char *const FIGURES[][2] = {{"loss_vs_flops", "Validation loss vs training compute"},
+                                         {"loss_vs_tokens", "Validation loss vs tokens"},
+                                         {"dilution", "Hidden-state magnitude across depth"},
+                                         {"gradients", "Gradient magnitude across depth"},
+                                         {"gains", "Stream-mixing gains"},
+                                         {"probe", "Multi-hop answer accuracy"},
+                                         {"fit", "Scaling fit and compute multipliers"}};
+static const char *const ARM_FIGURES[][2] = {{"depth_", "Depth-mixing weights"},
+                                             {"sweep_", "Validation loss over the shape grid"}};
+
+/* Every figure (PNG) in DIR/figures, linked: the experiment's figures first, then each arm's (a
+ * file PREFIX_ARMFILE.png, ARMFILE the arm's file name), then any other PNG found there. */
 static void write_figures(FILE *f, const Report *rp) {
-    static const char *const figs[][2] = {
-        {"loss_vs_flops", "Validation loss vs training compute"},
-        {"loss_vs_tokens", "Validation loss vs tokens"},
-        {"dilution", "Hidden-state magnitude across depth"},
-        {"gradients", "Gradient magnitude across depth"},
-        {"depth_attnres_full", "Full AttnRes depth-attention weights"},
-        {"depth_attnres_block", "Block AttnRes depth-attention weights"},
-        {"depth_denseformer", "DenseFormer weights"},
-        {"gains", "mHC / HC mixing gains"},
-        {"probe", "Multi-hop answer accuracy"}};
     char figdir[4400];
+    char **names = NULL;
+    int count = -1;
     fprintf(f, "## Figures\n\n");
-    int shown = 0;
-    if (rb_join(figdir, sizeof figdir, rp->dir, "figures") == 0)
-        for (size_t i = 0; i < sizeof figs / sizeof figs[0]; i++) {
-            char name[128];
-            snprintf(name, sizeof name, "%s.png", figs[i][0]);
-            if (!rb_is_file_in(figdir, name)) continue;
-            fprintf(f, "![%s](figures/%s)\n\n", figs[i][1], name);
-            shown++;
+    struct stat st;
+    if (rb_join(figdir, sizeof figdir, rp->dir, "figures") == 0 && stat(figdir, &st) == 0 &&
+        S_ISDIR(st.st_mode))
+        count = rb_list_dir(figdir, &names);
+    int *shown = rb_calloc((size_t)(count > 0 ? count : 0) + 1, sizeof(int), "figures"),
+        n_shown = 0;
+    for (int i = 0; i < count; i++) { /* only PNGs are linked (the SVGs sit beside them) */
+        size_t len = strlen(names[i]);
+        shown[i] = len < 5 || strcmp(names[i] + len - 4, ".png") ? -1 : 0;
+    }
+    for (size_t k = 0; k < sizeof FIGURES / sizeof FIGURES[0]; k++)
+        for (int i = 0; i < count; i++) {
+            if (shown[i] || strncmp(names[i], FIGURES[k][0], strlen(FIGURES[k][0])) ||
+                strcmp(names[i] + strlen(FIGURES[k][0]), ".png"))
+                continue;
+            fprintf(f, "![%s](figures/%s)\n\n", FIGURES[k][1], names[i]);
+            shown[i] = 1;
+            n_shown++;
         }
-    if (!shown) fprintf(f, "No figures (gnuplot missing, or --no-plot).\n\n");
+    for (int v = 0; v < rp->nv; v++) {
+        char file[RB_ARM_MAX], suffix[RB_ARM_MAX + 8];
+        if (exp_arm_file_name(file, sizeof file, rp->variants[v]) != 0) continue;
+        snprintf(suffix, sizeof suffix, "%s.png", file);
+        int header = 0;
+        for (size_t k = 0; k < sizeof ARM_FIGURES / sizeof ARM_FIGURES[0]; k++)
+            for (int i = 0; i < count; i++) {
+                size_t pl = strlen(ARM_FIGURES[k][0]);
+                if (shown[i] || strncmp(names[i], ARM_FIGURES[k][0], pl) ||
+                    strcmp(names[i] + pl, suffix))
+                    continue;
+                if (!header++) fprintf(f, "### %s\n\n", rp->variants[v]);
+                fprintf(f, "![%s: %s](figures/%s)\n\n", ARM_FIGURES[k][1], rp->variants[v],
+                        names[i]);
+                shown[i] = 1;
+                n_shown++;
+            }
+    }
+    int others = 0;
+    for (int i = 0; i < count; i++) {
+        if (shown[i]) continue;
+        if (!others++) fprintf(f, "### Other figures\n\n");
+        fprintf(f, "![%.*s](figures/%s)\n\n", (int)strlen(names[i]) - 4, names[i], names[i]);
+        n_shown++;
+    }
+    if (!n_shown) fprintf(f, "No figures (gnuplot missing, or --no-plot).\n\n");
+    for (int i = 0; i < count; i++) free(names[i]);
+    free(names);
+    free(shown);
 }
 
 /* One row of a claim in report.json; q NULL for prenorm and for variants without data. */
@@ -323,7 +400,8 @@ static void json_claim_row(const Report *rp, int first, const char *variant, int
  * verdicts[v] receives the corrected verdict. */
 static void write_claim(FILE *f, const Report *rp, const char *title, const char *what,
                         size_t field, int better_lower, int diff_digits, Verdict *verdicts) {
-    Comparison c[MAX_VARIANTS];
+    Comparison *c = rb_calloc((size_t)rp->nv + 1, sizeof(Comparison), "claims");
+    Sample *x = rb_calloc((size_t)rp->n + 1, sizeof(Sample), "samples");
     compare_all(rp, field, better_lower, c);
     json_claim_open(rp, title);
     fprintf(f,
@@ -332,7 +410,6 @@ static void write_claim(FILE *f, const Report *rp, const char *title, const char
             title, what);
     for (int v = 0; v < rp->nv; v++) {
         const char *name = rp->variants[v];
-        Sample x[MAX_RUNS];
         int k = samples(rp, name, field, x), reference = !strcmp(name, RB_BASELINE);
         double mean = k ? sample_mean(x, k) : NAN, sd = k ? sample_std(x, k) : NAN;
         json_claim_row(rp, v == 0, name, k, mean, sd, reference || !k ? NULL : &c[v]);
@@ -354,6 +431,8 @@ static void write_claim(FILE *f, const Report *rp, const char *title, const char
     }
     fputs("]}", rp->json);
     fprintf(f, "\n");
+    free(c);
+    free(x);
 }
 
 /* Claim 4 from fit_pooled.csv (resbench fit): the multiplier pooled over the ladder's sizes with
@@ -392,7 +471,7 @@ static void write_multiplier(FILE *f, const Report *rp) {
             "the variant's compute, geometric mean over the ladder's sizes, 95%% bootstrap "
             "interval over seeds; wall-clock = multiplier x the variant's FLOP rate / "
             "prenorm's). Reproduced when the interval lies above 1; the paper reports about "
-            "1.25 for Block AttnRes.\n\n"
+            "1.25 for its block variant.\n\n"
             "| variant | sizes | multiplier [95%%] | verdict | wall-clock multiplier [95%%] "
             "|\n|---|---|---|---|---|\n");
     for (size_t r = 0; cv >= 0 && cm >= 0 && cl >= 0 && ch >= 0 && r < csv_nrows(&t); r++) {
@@ -431,7 +510,11 @@ static void write_multiplier(FILE *f, const Report *rp) {
 }
 
 static void write_claims(FILE *f, const Report *rp) {
-    Verdict vg[MAX_VARIANTS], vc[MAX_VARIANTS], vl[MAX_VARIANTS], va[MAX_VARIANTS];
+    size_t nv = (size_t)rp->nv + 1;
+    Verdict *vg = rb_calloc(nv, sizeof(Verdict), "claims"),
+            *vc = rb_calloc(nv, sizeof(Verdict), "claims"),
+            *vl = rb_calloc(nv, sizeof(Verdict), "claims"),
+            *va = rb_calloc(nv, sizeof(Verdict), "claims");
     fprintf(f, "## Claims\n\nEach claim compares every variant with prenorm run by run: the runs "
                "of one seed share the data order and the initial core weights, so the statistic "
                "is the mean of the per-seed differences (variant minus prenorm) with a Student t "
@@ -441,8 +524,8 @@ static void write_claims(FILE *f, const Report *rp) {
                "noise** when it contains 0. Because several variants are tested against one "
                "baseline, the verdict that counts is Holm's: the same decision on Holm-adjusted "
                "p-values at family-wise level 0.05 over the variants of each claim. The paper's "
-               "claims are about attnres_full and attnres_block; the other variants are shown for "
-               "comparison.\n\n");
+               "claims are about its Attention Residuals variants; the others are shown for "
+               "comparison. Each arm (a variant spec) is one row.\n\n");
     write_claim(
         f, rp, "1. Hidden-state magnitude stays bounded",
         "Growth = output RMS of the last sublayer / output RMS of the first, at the last "
@@ -471,9 +554,10 @@ static void write_claims(FILE *f, const Report *rp) {
                  top);
         write_claim(f, rp, "5. The biggest gains are on multi-step reasoning", what,
                     offsetof(RRun, acc_top), 0, 3, va);
-        Verdict tmp[MAX_VARIANTS];
+        Verdict *tmp = rb_calloc(nv, sizeof(Verdict), "claims");
         write_claim(f, rp, "5b. (1-hop accuracy, for contrast)", "Accuracy on 1-hop queries.",
                     offsetof(RRun, acc_one), 0, 3, tmp);
+        free(tmp);
     } else {
         fprintf(f, "### 5. The biggest gains are on multi-step reasoning\n\nNo synth:compose or "
                    "synth:hops runs in this experiment (their runs write the probe to "
@@ -487,6 +571,10 @@ static void write_claims(FILE *f, const Report *rp) {
                 verdict_name(vc[v]), verdict_name(vl[v]), top ? verdict_name(va[v]) : "no data");
     }
     fprintf(f, "\n");
+    free(vg);
+    free(vc);
+    free(vl);
+    free(va);
 }
 
 int report_write(const char *dir, int plot) {
@@ -520,8 +608,10 @@ int report_write(const char *dir, int plot) {
     fputc('{', rp.json);
     json_key(rp.json, "experiment");
     json_str(rp.json, dir);
-    fprintf(rp.json, ",\"runs\":%d,\"variants\":%d,\"budgets_identical\":%s,\"claims\":[", rp.n,
-            rp.nv, unfair ? "false" : "true");
+    fprintf(rp.json, ",\"runs\":%d,\"variants\":%d,\"budgets_identical\":%s,", rp.n, rp.nv,
+            unfair ? "false" : "true");
+    json_builds(rp.json, &rp.exp);
+    fputs(",\"claims\":[", rp.json);
     fprintf(f, "\n");
     write_config(f, &rp);
     write_ablation(f, &rp);

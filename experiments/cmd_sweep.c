@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "model.h"
 #include "plot.h"
+#include "results.h"
 #include "runs.h"
 #include "stats.h"
 #include "util.h"
@@ -26,18 +27,19 @@
 
 static void sweep_help(void) {
     printf(
-        "usage: resbench sweep [--config FILE] [--variants a,b,...] [--seeds 1,...]\n"
+        "usage: resbench sweep [--config FILE] [--variants ARM,ARM,...] [--seeds 1,...]\n"
         "                      [--layers 2,4,8] [--widths 64,128,256] [--jobs FILE]\n"
-        "                      [--name NAME] [key=value ...]\n\n"
-        "Trains every variant x n_layer x d_model x seed. Matched compute: each shape gets the\n"
+        "                      [--name NAME] [key=value ...]\n\n" CLI_ARMS_HELP "\n"
+        "Trains every arm x n_layer x d_model x seed. Matched compute: each shape gets the\n"
         "base config's budget in FLOPs (steps x FLOPs/step of the base shape, or budget_flops),\n"
         "so deeper or wider shapes see fewer tokens; the head size d_model/n_head of the base\n"
-        "is kept. Block AttnRes uses the largest divisor of L not above attnres_blocks.\n"
-        "Writes OUT/NAME/ (runs VARIANT-LnLAYER-dWIDTH-sSEED, summary.csv, figures/sweep_V.png)\n"
-        "and prints per variant the validation loss grid and its best shape.\n"
+        "is kept. Options tied to the depth are fitted to each shape (a block count becomes the\n"
+        "largest divisor of 2*n_layer not above it). Writes OUT/NAME/ (runs\n"
+        "ARM-LnLAYER-dWIDTH-sSEED, ARM the spec with ':' and ',' -> '-', '=' -> '_'; summary.csv;\n"
+        "figures/sweep_ARM.png) and prints per arm the validation loss grid and its best shape.\n"
         "--jobs FILE writes one `resbench train` command per run instead of running them (see\n"
         "experiments/cluster/); then run the same sweep command without --jobs to gather.\n"
-        "defaults: variants prenorm,attnres_block; seeds 1; layers 2,4,8; widths 64,128,256.\n");
+        "defaults: every variant (as ablate); seeds 1; layers 2,4,8; widths 64,128,256.\n");
 }
 
 /* The run of variant v at shape (layers, width) with seed, or -1 with rb_error(). */
@@ -60,11 +62,32 @@ static int shape_config(const Config *base, double budget, const char *v, long l
     c->steps = 0;
     c->budget_tokens = 0;
     c->budget_flops = budget;
-    snprintf(c->run_id, sizeof c->run_id, "%s-L%ld-d%ld-s%ld", c->variant, layers, width, seed);
+    char arm[RB_ARM_MAX]; /* the run's directory: its arm's file name, the shape and the seed */
+    if (exp_arm_file_name(arm, sizeof arm, v) != 0) return -1;
+    size_t len = (size_t)snprintf(c->run_id, sizeof c->run_id, "%s-L%ld-d%ld-s%ld", arm, layers,
+                                  width, seed);
+    if (len >= sizeof c->run_id || len > 255)
+        return rb_fail("arm '%s': its run directory name %s-L%ld-d%ld-s%ld is longer than 255 "
+                       "characters",
+                       v, arm, layers, width, seed);
     if (config_validate(c) != 0) return -1;
     if (train_total_steps(c) < 1)
         return rb_fail("%s: the FLOP budget %.3g is less than one step", c->run_id, budget);
     return 0;
+}
+
+/* One CSV field: quoted when it holds a comma or a quote (an arm's options are comma-separated). */
+static void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
 }
 
 /* One shell word: single quotes, with ' written as '\'' (paths may hold spaces and quotes). */
@@ -113,7 +136,7 @@ static int write_jobs(const char *path, const ExpRun *runs, int n, const char *e
 /* The run of variant v at grid cell (l, w) among the first seed's runs, or NULL. */
 static const ExpRun *cell(const ExpRun *runs, int n, const char *v, long layers, long width) {
     for (int i = 0; i < n; i++)
-        if (!strcmp(runs[i].cfg.variant, v) && runs[i].cfg.n_layer == layers &&
+        if (!strcmp(exp_arm(&runs[i]), v) && runs[i].cfg.n_layer == layers &&
             runs[i].cfg.d_model == width)
             return &runs[i];
     return NULL;
@@ -150,7 +173,7 @@ static int print_design(ExpRun *runs, int n, const char *v, const long *layers, 
                      SWEEP_MIN_STEPS);
         else
             continue;
-        if (!strcmp(runs[i].cfg.variant, v) && runs[i].cfg.seed == runs[0].cfg.seed) {
+        if (!strcmp(exp_arm(&runs[i]), v) && runs[i].cfg.seed == runs[0].cfg.seed) {
             printf("warning: %s: %s (the run cannot rank its shape; it is trained and flagged "
                    "in summary.csv)\n",
                    runs[i].cfg.run_id, runs[i].warning);
@@ -163,7 +186,7 @@ static int print_design(ExpRun *runs, int n, const char *v, const long *layers, 
 /* 1 when run a is a finished run (a final validation loss) of variant v at shape (layers, width).
  */
 static int finished_at(const ExpRun *a, const char *v, long layers, long width) {
-    return !strcmp(a->cfg.variant, v) && a->cfg.n_layer == layers && a->cfg.d_model == width &&
+    return !strcmp(exp_arm(a), v) && a->cfg.n_layer == layers && a->cfg.d_model == width &&
            !isnan(a->r.final_val_loss);
 }
 
@@ -270,8 +293,10 @@ static void paired_by_axis(const ExpRun *runs, int n, const char *v, const long 
         Interval ci = stats_paired_ci95(x, y, k);
         printf("  %s=%-5ld %3d pairs  %+.4f [%+.4f, %+.4f]\n", name, axis[a], k, ci.delta,
                ci.delta - ci.half_width, ci.delta + ci.half_width);
-        fprintf(csv, "%s,%ld,%s,%d,%.6g,%.6g,%.6g\n", name, axis[a], v, k, ci.delta,
-                ci.delta - ci.half_width, ci.delta + ci.half_width);
+        fprintf(csv, "%s,%ld,", name, axis[a]);
+        csv_field(csv, v);
+        fprintf(csv, ",%d,%.6g,%.6g,%.6g\n", k, ci.delta, ci.delta - ci.half_width,
+                ci.delta + ci.half_width);
     }
 }
 
@@ -283,7 +308,7 @@ static int write_scale(const ExpRun *runs, int n, const char *figdir) {
         double x = runs[i].r.final_val_loss;
         if (isnan(x)) continue;
         all = fmin(all, x);
-        if (!strcmp(runs[i].cfg.variant, RB_BASELINE)) centre = fmin(centre, x);
+        if (!strcmp(exp_arm(&runs[i]), RB_BASELINE)) centre = fmin(centre, x);
     }
     if (!isfinite(centre)) centre = all;
     for (int i = 0; i < n; i++)
@@ -302,15 +327,15 @@ static int write_scale(const ExpRun *runs, int n, const char *figdir) {
  * t(0.975, df) x sd x sqrt(2 / k): the half width of a 95% interval on the difference of two
  * k-seed shape means, sd the pooled seed sd (seed_sd; docs/formats.md, best.csv). Printed, one row
  * of best.csv and figures/sweep_near_V.dat (grid column and row of every shape within it). */
-static int write_near(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
-                      const long *widths, int nw, double best, int bl, int bw, const char *figdir,
-                      FILE *csv) {
+static int write_near(const ExpRun *runs, int n, const char *v, const char *fname,
+                      const long *layers, int nl, const long *widths, int nw, double best, int bl,
+                      int bw, const char *figdir, FILE *csv) {
     int near[MAX_GRID * MAX_GRID], df, kmin;
     double rmin, rmax, sd = seed_sd(runs, n, v, layers, nl, widths, nw, &df, &kmin);
     double thr = isnan(sd) ? NAN : stats_t975(df) * sd * sqrt(2.0 / kmin);
     near_best(runs, n, v, layers, nl, widths, nw, best, thr, near, &rmin, &rmax);
     char path[4400], list[MAX_GRID * MAX_GRID * 16] = "";
-    snprintf(path, sizeof path, "%s/sweep_near_%s.dat", figdir, v);
+    snprintf(path, sizeof path, "%s/sweep_near_%s.dat", figdir, fname);
     FILE *f = fopen(path, "w");
     if (!f) return rb_fail("cannot write %s", path);
     fprintf(f, "# col row of the shapes within seed noise of the best\n");
@@ -329,7 +354,8 @@ static int write_near(const ExpRun *runs, int n, const char *v, const long *laye
         printf("within seed noise of the best (mean loss less than %.4f above it; pooled seed sd "
                "%.4f, %d df): %s (d_model/n_layer %.1f to %.1f)\n",
                thr, sd, df, list, rmin, rmax);
-    fprintf(csv, "%s,%ld,%ld,%.6g,%.6g,%.6g,%d,%.6g,%s,%.6g,%.6g\n", v, layers[bl], widths[bw],
+    csv_field(csv, v);
+    fprintf(csv, ",%ld,%ld,%.6g,%.6g,%.6g,%d,%.6g,%s,%.6g,%.6g\n", layers[bl], widths[bw],
             (double)widths[bw] / layers[bl], best, sd, df, thr, list, rmin, rmax);
     return 0;
 }
@@ -338,9 +364,9 @@ static int write_near(const ExpRun *runs, int n, const char *v, const long *laye
  * and the heatmap data for plots/sweep.gp: sweep_V.dat (one block per n_layer, one row per
  * d_model: width, layers, loss, params, grid column, grid row) and sweep_best_V.dat (the best
  * cell's grid column and row). */
-static int report(const ExpRun *runs, int n, char names[][32], int nv, const long *layers, int nl,
-                  const long *widths, int nw, const char *exp, const char *figdir, char *plotted,
-                  size_t np) {
+static int report(const ExpRun *runs, int n, char names[][RB_ARM_MAX], int nv, const long *layers,
+                  int nl, const long *widths, int nw, const char *exp, const char *figdir,
+                  char *plotted, size_t np) {
     if (write_scale(runs, n, figdir) != 0) return -1;
     char *btext = NULL, *dtext = NULL; /* best.csv and deltas.csv, written whole at the end */
     size_t blen = 0, dlen = 0;
@@ -351,8 +377,9 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
     fprintf(dcsv, "axis,value,variant,pairs,delta,lo,hi\n");
     int rc = 0;
     for (int v = 0; v < nv; v++) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/sweep_%s.dat", figdir, names[v]);
+        char path[4400], fname[RB_ARM_MAX]; /* the arm's files: its spec as a file name */
+        if ((rc = exp_arm_file_name(fname, sizeof fname, names[v])) != 0) break;
+        snprintf(path, sizeof path, "%s/sweep_%s.dat", figdir, fname);
         FILE *f = fopen(path, "w");
         if (!f) {
             rc = rb_fail("cannot write %s", path);
@@ -382,7 +409,7 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
             printf("\n");
         }
         fclose(f);
-        snprintf(path, sizeof path, "%s/sweep_best_%s.dat", figdir, names[v]);
+        snprintf(path, sizeof path, "%s/sweep_best_%s.dat", figdir, fname);
         if (!(f = fopen(path, "w"))) {
             rc = rb_fail("cannot write %s", path);
             break;
@@ -393,17 +420,17 @@ static int report(const ExpRun *runs, int n, char names[][32], int nv, const lon
             printf(
                 "best %s shape: n_layer=%ld d_model=%ld (d_model/n_layer = %.1f), val loss %.4f\n",
                 names[v], layers[bl], widths[bw], (double)widths[bw] / layers[bl], best);
-            if ((rc = write_near(runs, n, names[v], layers, nl, widths, nw, best, bl, bw, figdir,
-                                 csv)) != 0)
+            if ((rc = write_near(runs, n, names[v], fname, layers, nl, widths, nw, best, bl, bw,
+                                 figdir, csv)) != 0)
                 break;
         }
-        if (strcmp(names[v], RB_BASELINE)) {
+        if (strcmp(names[v], RB_BASELINE) && cell(runs, n, RB_BASELINE, layers[0], widths[0])) {
             print_delta(runs, n, names[v], layers, nl, widths, nw);
             paired_by_axis(runs, n, names[v], layers, nl, widths, nw, 1, dcsv);
             paired_by_axis(runs, n, names[v], layers, nl, widths, nw, 0, dcsv);
         }
         if (plotted[0]) strncat(plotted, " ", np - strlen(plotted) - 1);
-        strncat(plotted, names[v], np - strlen(plotted) - 1);
+        strncat(plotted, fname, np - strlen(plotted) - 1); /* np holds every arm: no cut */
     }
     fclose(csv);
     fclose(dcsv);
@@ -428,9 +455,18 @@ int cmd_sweep(int argc, char **argv) {
     Config base;
     if (cli_parse(argc, argv, &base, NULL, extra, vals) != 0)
         rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
-    char names[MAX_GRID][32];
+    static char names[MAX_GRID][RB_ARM_MAX];
     long seeds[MAX_GRID], layers[MAX_GRID], widths[MAX_GRID];
-    int nv = cli_variant_list(vals[0] ? vals[0] : "prenorm,attnres_block", names, MAX_GRID);
+    int nv = 0;
+    if (vals[0])
+        nv = cli_arm_list(vals[0], names, MAX_GRID);
+    else /* every installed variant, as ablate */
+        for (int i = 0; rb_variants[i]; i++) {
+            if (nv == MAX_GRID)
+                rb_die(RB_EXIT_USAGE, "sweep: more than %d variants installed: give --variants",
+                       MAX_GRID);
+            rb_copy_str(names[nv++], RB_ARM_MAX, rb_variants[i]->name);
+        }
     int ns = cli_int_list(vals[1] ? vals[1] : "1", seeds, MAX_GRID, "--seeds");
     int nl = cli_int_list(vals[2] ? vals[2] : "2,4,8", layers, MAX_GRID, "--layers");
     int nw = cli_int_list(vals[3] ? vals[3] : "64,128,256", widths, MAX_GRID, "--widths");
@@ -452,6 +488,7 @@ int cmd_sweep(int argc, char **argv) {
             for (int l = 0; l < nl; l++)
                 for (int w = 0; w < nw; w++) {
                     ExpRun *a = &runs[n++];
+                    rb_copy_str(a->arm, sizeof a->arm, names[v]); /* the run's arm */
                     if (shape_config(&base, budget, names[v], layers[l], widths[w], seeds[s],
                                      &a->cfg) != 0)
                         rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
@@ -474,11 +511,18 @@ int cmd_sweep(int argc, char **argv) {
     print_design(runs, n, names[0], layers, nl, widths, nw);
     for (int i = 0; i < n; i++) exp_run(&runs[i], i + 1, n);
     if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
-    char figdir[2200], plotted[1024] = "";
+    char figdir[2200];
+    static char plotted[MAX_GRID * (RB_ARM_MAX + 1)]; /* every arm's file name, space-separated */
+    plotted[0] = 0;
     snprintf(figdir, sizeof figdir, "%s/figures", exp);
     if (rb_mkdir_p(figdir) != 0 || report(runs, n, names, nv, layers, nl, widths, nw, exp, figdir,
                                           plotted, sizeof plotted) != 0)
         rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    BuildInfo builds; /* which builds made the runs; pairs (same shape and seed) of two */
+    results_builds(runs, n, &builds);
+    printf("\n");
+    results_builds_write(stdout, &builds, 0);
+    results_builds_free(&builds);
     int failed = 0;
     for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");
     free(runs);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "runs.h"
+#include "util.h"
 
 double power_law_loss(const PowerLaw *f, double C) {
     return f->a * pow(C, -f->b) + f->c;
@@ -81,7 +82,7 @@ int fit_power_law(const double *C, const double *L, int n, PowerLaw *f) {
 
 /* Index of every group entry's seed in the list of distinct seeds. */
 typedef struct {
-    int ns, seeds[FIT_MAX_SEEDS * 4];
+    int ns, seeds[FIT_MAX_DISTINCT_SEEDS];
     int (*idx)[FIT_MAX_SEEDS]; /* idx[group][entry] */
 } SeedMap;
 
@@ -107,7 +108,7 @@ static int seed_map(const FitGroup *g, int ng, SeedMap *m) {
  * be fitted (fewer than 4 distinct prenorm compute values, or no power law). */
 static int multipliers_weighted(const FitGroup *g, int ng, const SeedMap *sm, const int *weight,
                                 double *mult, PowerLaw *law, int *points) {
-    double C[256], L[256];
+    double C[FIT_MAX_GROUPS], L[FIT_MAX_GROUPS]; /* ng <= FIT_MAX_GROUPS (fit_multipliers) */
     int np = 0, distinct = 0;
     for (int i = 0; i < ng; i++) {
         double sum = 0, wsum = 0;
@@ -116,7 +117,7 @@ static int multipliers_weighted(const FitGroup *g, int ng, const SeedMap *sm, co
             wsum += weight[sm->idx[i][k]];
         }
         mult[i] = wsum > 0 ? sum / wsum : NAN; /* the mean loss until the law is known */
-        if (!strcmp(g[i].variant, RB_BASELINE) && isfinite(mult[i]) && np < 256) {
+        if (!strcmp(g[i].variant, RB_BASELINE) && isfinite(mult[i])) {
             int seen = 0;
             for (int j = 0; j < np; j++) seen |= fabs(C[j] - g[i].flops) <= 1e-9 * g[i].flops;
             distinct += !seen;
@@ -168,15 +169,40 @@ static void interval(double *vals, int boot, FitEstimate *e) {
     e->hi = quantile_sorted(vals, n, 0.975);
 }
 
+int fit_check_limits(const FitGroup *g, int ng) {
+    if (ng > FIT_MAX_GROUPS)
+        return rb_fail("fit: %d groups (arm x shape x budget), more than the %d one fit holds", ng,
+                       FIT_MAX_GROUPS);
+    long seeds[FIT_MAX_DISTINCT_SEEDS];
+    int ns = 0;
+    for (int i = 0; i < ng; i++) {
+        if (g[i].n > FIT_MAX_SEEDS)
+            return rb_fail("fit: group %s n_layer=%d d_model=%d has %d runs, more than the %d "
+                           "seeds a group holds",
+                           g[i].variant, g[i].n_layer, g[i].d_model, g[i].n, FIT_MAX_SEEDS);
+        for (int k = 0; k < g[i].n; k++) {
+            int j = 0;
+            while (j < ns && seeds[j] != g[i].seed[k]) j++;
+            if (j < ns) continue;
+            if (ns == FIT_MAX_DISTINCT_SEEDS)
+                return rb_fail("fit: more than %d distinct seeds over the experiments (the "
+                               "bootstrap resamples at most %d)",
+                               FIT_MAX_DISTINCT_SEEDS, FIT_MAX_DISTINCT_SEEDS);
+            seeds[ns++] = g[i].seed[k];
+        }
+    }
+    return 0;
+}
+
 int fit_multipliers(const FitGroup *g, int ng, int boot, unsigned long rng_seed, FitResult *out) {
-    if (ng > 256) return -1;
+    if (fit_check_limits(g, ng) != 0) return -1;
     memset(out, 0, sizeof *out);
     SeedMap sm;
     if (seed_map(g, ng, &sm) != 0) {
         free(sm.idx);
         return -1;
     }
-    int weight[FIT_MAX_SEEDS * 4] = {0};
+    int weight[FIT_MAX_DISTINCT_SEEDS] = {0};
     for (int j = 0; j < sm.ns; j++) weight[j] = 1;
     double mult[256];
     if (multipliers_weighted(g, ng, &sm, weight, mult, &out->law, &out->points) != 0) {
@@ -188,7 +214,7 @@ int fit_multipliers(const FitGroup *g, int ng, int boot, unsigned long rng_seed,
         int seen = 0;
         for (int p = 0; p < out->n_pooled; p++)
             seen |= !strcmp(out->pooled_variant[p], g[i].variant);
-        if (!seen && out->n_pooled < 16) {
+        if (!seen) { /* at most ng arms */
             int p = out->n_pooled++;
             snprintf(out->pooled_variant[p], sizeof out->pooled_variant[p], "%s", g[i].variant);
         }

@@ -1,6 +1,7 @@
 /* Scaling-law fit L(C) = a C^-b + c and compute multipliers (resbench fit). */
 #ifndef RB_FIT_H
 #define RB_FIT_H
+#include "cli.h" /* RB_ARM_MAX */
 
 typedef struct {
     double a, b, c, rmse;
@@ -16,11 +17,13 @@ double power_law_loss(const PowerLaw *f, double C);
 /* Compute the fitted law needs to reach loss L: (a / (L - c))^(1/b); INFINITY when L <= c. */
 double power_law_compute(const PowerLaw *f, double L);
 
-#define FIT_MAX_SEEDS 64
+#define FIT_MAX_SEEDS 64                           /* runs (seeds) of one group; more are refused */
+#define FIT_MAX_GROUPS 256                         /* groups of one fit; more are refused */
+#define FIT_MAX_DISTINCT_SEEDS (FIT_MAX_SEEDS * 4) /* seeds over all groups; more are refused */
 
-/* The runs of one (variant, shape, token budget): one final loss per seed. */
+/* The runs of one (arm, shape, token budget): one final loss per seed. */
 typedef struct {
-    char variant[32];
+    char variant[RB_ARM_MAX]; /* the arm */
     int n_layer, d_model;
     double tokens, flops;
     int n, seed[FIT_MAX_SEEDS];
@@ -45,11 +48,11 @@ typedef struct {
 typedef struct {
     PowerLaw law;
     int points; /* distinct prenorm compute values in the fit */
-    FitEstimate group[256];
-    int n_pooled;
-    char pooled_variant[16][32];
-    int pooled_sizes[16];
-    FitEstimate pooled[16];
+    FitEstimate group[FIT_MAX_GROUPS];
+    int n_pooled; /* at most one per group: every arm is pooled */
+    char pooled_variant[FIT_MAX_GROUPS][RB_ARM_MAX];
+    int pooled_sizes[FIT_MAX_GROUPS];
+    FitEstimate pooled[FIT_MAX_GROUPS];
 } FitResult;
 
 /* Geometric mean of vals[i] over the groups of variant v: the pooling of multipliers (and of
@@ -57,5 +60,7 @@ typedef struct {
 double fit_pooled(const FitGroup *g, int ng, const double *vals, const char *v);
 
 int fit_multipliers(const FitGroup *g, int ng, int boot, unsigned long rng_seed, FitResult *out);
+/* 0 when the groups fit the limits above, else -1 with rb_error() naming the limit. */
+int fit_check_limits(const FitGroup *g, int ng);
 
 #endif

@@ -3,22 +3,23 @@
 #define RB_PLOT_H
 #include "config.h"
 #include "csvread.h"
-
-#define RB_PLOT_MAX_RUNS 512
+#include "runs.h" /* RB_ARM_MAX */
 
 typedef struct {
-    char dir[4200], variant[32];
+    char dir[4200], variant[RB_ARM_MAX]; /* variant: the run's arm */
     long seed;
     Config cfg; /* the run's config.ini: runs drawn together must agree on all but variant, seed */
     CsvTable metrics, profile, depth, gains, eval;
     int has_profile, has_depth, has_gains, has_eval;
 } PlotRun;
 
-/* Space-separated variant names that have data for each figure group. */
+/* Space-separated arm file names (exp_arm_file_name) that have data for each figure group
+ * (malloc'd, as long as they need to be: plot_lists_free). */
 typedef struct {
-    char loss[1024], profile[1024], depth[1024], gains[1024], probe[1024];
-    char mixing[1024]; /* gains with row/column sums (newer mhc.csv): figdir/mixing_variants.txt */
+    char *loss, *profile, *depth, *gains, *probe;
+    char *mixing; /* gains with row/column sums (newer mhc.csv): figdir/mixing_variants.txt */
 } PlotLists;
+void plot_lists_free(PlotLists *l);
 
 int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists);
 void plot_run_free(PlotRun *r);

@@ -7,6 +7,7 @@
 
 #include "data.h"
 #include "plot.h"
+#include "probe.h"
 #include "runs.h"
 #include "util.h"
 #include "registry.h"
@@ -54,9 +55,23 @@ static double meta_loss_floor(const char *dir) {
     return v;
 }
 
-static void append_name(char *list, size_t n, const char *name) {
-    if (list[0]) strncat(list, " ", n - strlen(list) - 1);
-    strncat(list, name, n - strlen(list) - 1);
+/* Appends name to a space-separated list that grows as needed. */
+static void append_name(char **list, const char *name) {
+    size_t have = *list ? strlen(*list) : 0;
+    char *grown = realloc(*list, have + strlen(name) + 2);
+    if (!grown) rb_die(RB_EXIT_FAIL, "out of memory (plot)");
+    snprintf(grown + have, strlen(name) + 2, "%s%s", have ? " " : "", name);
+    *list = grown;
+}
+
+void plot_lists_free(PlotLists *l) {
+    free(l->loss);
+    free(l->profile);
+    free(l->depth);
+    free(l->gains);
+    free(l->probe);
+    free(l->mixing);
+    memset(l, 0, sizeof *l);
 }
 
 /* Loss curves: for every step of the first run, the column aggregated over the runs that logged
@@ -199,7 +214,7 @@ static int write_gains(PlotRun **rs, int k, const char *figdir, const char *v, i
 /* Reasoning probe: answer accuracy per hop count at each run's last evaluation, mean and
  * min..max over the runs. */
 static int write_probe(PlotRun **rs, int k, const char *figdir, const char *v) {
-    Stat st[10] = {{0}};
+    Stat st[RB_PROBE_MAX_HOPS + 1] = {{0}};
     int hops = 0;
     for (int i = 0; i < k; i++) {
         const CsvTable *t = &rs[i]->eval;
@@ -207,7 +222,7 @@ static int write_probe(PlotRun **rs, int k, const char *figdir, const char *v) {
         double last = last_step(t);
         for (size_t r = 0; r < csv_nrows(t); r++) {
             int h = csv_int(t, r, ch, -1);
-            if (csv_num(t, r, cs) != last || h < 1 || h > 9) continue;
+            if (csv_num(t, r, cs) != last || h < 1 || h > RB_PROBE_MAX_HOPS) continue;
             hops = h > hops ? h : hops;
             stat_add(&st[h], csv_num(t, r, ca));
         }
@@ -234,7 +249,11 @@ static int variant_rank(const char *v) {
 
 int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) {
     memset(lists, 0, sizeof *lists);
-    int done[RB_PLOT_MAX_RUNS] = {0};
+    int rc = 0, *done = rb_calloc((size_t)n + 1, sizeof(int), "plot");
+    PlotRun **all = rb_calloc((size_t)n + 1, sizeof(PlotRun *), "plot"),
+            **prof = rb_calloc((size_t)n + 1, sizeof(PlotRun *), "plot"),
+            **gain = rb_calloc((size_t)n + 1, sizeof(PlotRun *), "plot"),
+            **probe = rb_calloc((size_t)n + 1, sizeof(PlotRun *), "plot");
     for (int pass = 0; pass < n; pass++) {
         int first = -1; /* the next variant in rank order */
         for (int i = 0; i < n; i++)
@@ -243,10 +262,8 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
                 first = i;
         if (first < 0) break;
         /* an arm's spec names its files as run ids do: ':' and '=' are not portable */
-        char v[64];
-        exp_arm_file_name(v, sizeof v, runs[first].variant);
-        PlotRun *all[RB_PLOT_MAX_RUNS], *prof[RB_PLOT_MAX_RUNS], *gain[RB_PLOT_MAX_RUNS];
-        PlotRun *probe[RB_PLOT_MAX_RUNS];
+        char v[RB_ARM_MAX];
+        if ((rc = exp_arm_file_name(v, sizeof v, runs[first].variant)) != 0) break;
         int k = 0, kp = 0, kg = 0, ke = 0;
         const PlotRun *depth = NULL;
         for (int i = 0; i < n; i++) {
@@ -258,27 +275,37 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
             if (runs[i].has_eval && csv_nrows(&runs[i].eval) > 0) probe[ke++] = &runs[i];
             if (runs[i].has_depth && !depth) depth = &runs[i];
         }
-        if (write_loss(all, k, figdir, v, 0) || write_loss(all, k, figdir, v, 1)) return -1;
-        append_name(lists->loss, sizeof lists->loss, v);
+        if ((rc = write_loss(all, k, figdir, v, 0) || write_loss(all, k, figdir, v, 1)) != 0) break;
+        append_name(&lists->loss, v);
         if (kp) {
-            if (write_profile(prof, kp, figdir, v)) return -1;
-            append_name(lists->profile, sizeof lists->profile, v);
+            if ((rc = write_profile(prof, kp, figdir, v)) != 0) break;
+            append_name(&lists->profile, v);
         }
         if (depth) {
-            if (write_depth(depth, figdir, v)) return -1;
-            append_name(lists->depth, sizeof lists->depth, v);
+            if ((rc = write_depth(depth, figdir, v)) != 0) break;
+            append_name(&lists->depth, v);
         }
         if (kg) {
             int has_sums = 0;
-            if (write_gains(gain, kg, figdir, v, &has_sums)) return -1;
-            append_name(lists->gains, sizeof lists->gains, v);
-            if (has_sums) append_name(lists->mixing, sizeof lists->mixing, v);
+            if ((rc = write_gains(gain, kg, figdir, v, &has_sums)) != 0) break;
+            append_name(&lists->gains, v);
+            if (has_sums) append_name(&lists->mixing, v);
         }
         if (ke) {
-            if (write_probe(probe, ke, figdir, v)) return -1;
-            append_name(lists->probe, sizeof lists->probe, v);
+            if ((rc = write_probe(probe, ke, figdir, v)) != 0) break;
+            append_name(&lists->probe, v);
         }
     }
+    free(done);
+    free(all);
+    free(prof);
+    free(gain);
+    free(probe);
+    if (rc != 0) return -1;
+    char **each[] = {&lists->loss,  &lists->profile, &lists->depth,
+                     &lists->gains, &lists->probe,   &lists->mixing};
+    for (size_t i = 0; i < sizeof each / sizeof each[0]; i++) /* "" for a group without data */
+        if (!*each[i]) append_name(each[i], "");
     /* gains.gp draws the row-sum panel for these variants only (older runs lack the columns) */
     char path[4200];
     if (rb_join(path, sizeof path, figdir, "mixing_variants.txt") != 0) return -1;

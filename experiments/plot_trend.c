@@ -14,7 +14,6 @@
 #include "util.h"
 
 #define TREND_MAX_EXPS 32
-#define TREND_MAX_VARIANTS 64
 
 typedef struct {
     double x;
@@ -61,7 +60,7 @@ static int load_point(const char *dir, const char *key, TrendPoint *p, const Exp
         *first = b;
         *first_dir = dir;
     }
-    ablation_table(keep->runs, keep->n, (const char(*)[32])keep->variants, keep->nv, &p->t);
+    ablation_table(keep->runs, keep->n, (const char(*)[RB_ARM_MAX])keep->variants, keep->nv, &p->t);
     return 0;
 }
 
@@ -70,23 +69,23 @@ static int cmp_x(const void *a, const void *b) {
     return (d > 0) - (d < 0);
 }
 
-/* The variants compared with prenorm in any experiment, in order of first appearance. */
-static int trend_variants(const TrendPoint *pts, int n, char (*names)[32]) {
+/* The arms compared with prenorm in any experiment, in order of first appearance; names holds
+ * one per row of every table. */
+static int trend_variants(const TrendPoint *pts, int n, char (*names)[RB_ARM_MAX]) {
     int nv = 0;
     for (int i = 0; i < n; i++)
         for (int r = 0; r < pts[i].t.n; r++) {
             const AblationRow *w = &pts[i].t.rows[r];
             int k = 0;
             while (k < nv && strcmp(names[k], w->name)) k++;
-            if (w->compared && k == nv && nv < TREND_MAX_VARIANTS)
-                rb_copy_str(names[nv++], 32, w->name);
+            if (w->compared && k == nv) rb_copy_str(names[nv++], RB_ARM_MAX, w->name);
         }
     return nv;
 }
 
 /* DIR/trend_KEY.csv and one .dat per variant (x, delta, lo, hi, decided after Holm). */
 static int write_trend(const char *out, const char *key, const TrendPoint *pts, int n,
-                       char (*names)[32], int nv) {
+                       char (*names)[RB_ARM_MAX], int nv) {
     char path[4300], *text = NULL;
     size_t len = 0;
     snprintf(path, sizeof path, "%s/trend_%s.csv", out, key);
@@ -98,16 +97,25 @@ static int write_trend(const char *out, const char *key, const TrendPoint *pts, 
             const AblationRow *w = &pts[i].t.rows[r];
             if (!w->compared) continue;
             const Comparison *c = &w->c;
-            fprintf(csv, "%.17g,%s,%d,%.6f,%.6f,%.6f,%.6g,%s\n", pts[i].x, w->name, c->n, c->delta,
-                    c->delta - c->half_width, c->delta + c->half_width, c->p_holm,
-                    verdict_name(c->verdict_holm));
+            fprintf(csv, "%.17g,", pts[i].x);
+            if (strpbrk(w->name, ",\"")) { /* an arm's options are comma-separated */
+                fputc('"', csv);
+                for (const char *q = w->name; *q; q++) fprintf(csv, *q == '"' ? "\"\"" : "%c", *q);
+                fputc('"', csv);
+            } else {
+                fputs(w->name, csv);
+            }
+            fprintf(csv, ",%d,%.6f,%.6f,%.6f,%.6g,%s\n", c->n, c->delta, c->delta - c->half_width,
+                    c->delta + c->half_width, c->p_holm, verdict_name(c->verdict_holm));
         }
     fclose(csv);
     int rc = rb_write_file_atomic(path, text, len);
     free(text);
     if (rc != 0) return -1;
     for (int k = 0; k < nv; k++) {
-        snprintf(path, sizeof path, "%s/trend_%s_%s.dat", out, key, names[k]);
+        char file[RB_ARM_MAX]; /* the arm as a file name */
+        if (exp_arm_file_name(file, sizeof file, names[k]) != 0) return -1;
+        snprintf(path, sizeof path, "%s/trend_%s_%s.dat", out, key, file);
         FILE *f = fopen(path, "w"); /* figure data, like plot's .dat files */
         if (!f) return rb_fail("plot --trend: cannot write %s", path);
         fprintf(f, "# %s delta lo hi decided_after_holm (%s vs %s, final validation loss)\n", key,
@@ -133,6 +141,7 @@ int plot_trend(const char *key, const char *const *dirs, int ndirs, const char *
         return rb_fail("plot --trend %s: give 2 to %d experiment directories (got %d)", key,
                        TREND_MAX_EXPS, ndirs);
     static TrendPoint pts[TREND_MAX_EXPS];
+    memset(pts, 0, sizeof pts);
     const ExpRun *first = NULL;
     const char *first_dir = NULL;
     ExpResults *keep = rb_calloc((size_t)ndirs, sizeof(ExpResults), "trend");
@@ -144,7 +153,10 @@ int plot_trend(const char *key, const char *const *dirs, int ndirs, const char *
             if (pts[i].x == pts[j].x)
                 rc = rb_fail("plot --trend %s: %s and %s both have %s = %g", key, dirs[j], dirs[i],
                              key, pts[i].x);
-    char names[TREND_MAX_VARIANTS][32], variants[TREND_MAX_VARIANTS * 33] = "";
+    int rows = 0;
+    for (int i = 0; i < loaded; i++) rows += pts[i].t.n;
+    char(*names)[RB_ARM_MAX] = rb_calloc((size_t)rows + 1, RB_ARM_MAX, "trend");
+    char *variants = rb_calloc((size_t)rows + 1, RB_ARM_MAX + 1, "trend"); /* every file name */
     int nv = 0;
     if (rc == 0) {
         qsort(pts, (size_t)ndirs, sizeof pts[0], cmp_x);
@@ -153,17 +165,24 @@ int plot_trend(const char *key, const char *const *dirs, int ndirs, const char *
             rc = rb_fail("plot --trend: no variant besides %s in these experiments", RB_BASELINE);
     }
     if (rc == 0) rc = rb_mkdir_p(out) != 0 || write_trend(out, key, pts, ndirs, names, nv);
-    for (int k = 0; k < nv; k++) { /* the gnuplot word list */
+    for (int k = 0; k < nv; k++) { /* the gnuplot word list: the arms' file names */
+        char file[RB_ARM_MAX];
+        if (exp_arm_file_name(file, sizeof file, names[k]) != 0) continue;
         if (k) strcat(variants, " ");
-        strcat(variants, names[k]);
+        strcat(variants, file);
     }
     if (rc == 0) {
         char extra[128];
         snprintf(extra, sizeof extra, "trendkey='%s'", key);
         rc = plot_gnuplot_with("trend.gp", out, variants, extra);
     }
-    for (int i = 0; i < loaded; i++) results_free(&keep[i]);
+    for (int i = 0; i < loaded; i++) {
+        results_free(&keep[i]);
+        ablation_table_free(&pts[i].t);
+    }
     free(keep);
+    free(names);
+    free(variants);
     if (rc == 0) printf("plot: trend over %s of %d experiments written to %s\n", key, ndirs, out);
     return rc == 0 ? 0 : -1;
 }

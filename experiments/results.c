@@ -1,4 +1,5 @@
 /* The results library (results.h). */
+#define _GNU_SOURCE /* open_memstream */
 #include "results.h"
 
 #include <math.h>
@@ -8,8 +9,6 @@
 #include "stats.h"
 #include "util.h"
 
-#define RESULTS_MAX_RUNS 1024
-
 int results_csv_in(const char *dir, const char *name, CsvTable *t) {
     char p[4400];
     if (!rb_is_file_in(dir, name)) return 0;
@@ -17,10 +16,17 @@ int results_csv_in(const char *dir, const char *name, CsvTable *t) {
     return 1;
 }
 
-static void add_variant(ExpResults *e, const char *v) {
+/* The arms in order of first appearance (the array grows). */
+static void add_variant(ExpResults *e, const char *v, int *cap) {
     for (int i = 0; i < e->nv; i++)
         if (!strcmp(e->variants[i], v)) return;
-    if (e->nv < RB_MAX_ARMS) rb_copy_str(e->variants[e->nv++], 32, v);
+    if (e->nv == *cap) {
+        *cap = *cap ? 2 * *cap : 16;
+        void *grown = realloc(e->variants, (size_t)*cap * RB_ARM_MAX);
+        if (!grown) rb_die(RB_EXIT_FAIL, "out of memory (experiment arms)");
+        e->variants = grown;
+    }
+    rb_copy_str(e->variants[e->nv++], RB_ARM_MAX, v); /* v is an ExpRun.arm: it fits */
 }
 
 /* summary.csv's columns, in the order results_load reads them (the first seven are required) */
@@ -55,11 +61,18 @@ static int load_row(const CsvTable *t, size_t r, const int *col, const char *exp
     rb_copy_str(a->cfg.out, sizeof a->cfg.out, exp);
     a->cfg.seed = csv_int(t, r, col[S_SEED], -1);
     const char *v = csv_cell(t, r, col[S_VARIANT]); /* the arm: a variant spec */
-    rb_copy_str(a->arm, sizeof a->arm, v);
-    if (col[S_RUN_ID] >= 0) /* older summaries: ablate's VARIANT-sSEED */
-        rb_copy_str(a->cfg.run_id, sizeof a->cfg.run_id, csv_cell(t, r, col[S_RUN_ID]));
-    else
-        exp_arm_run_id(a->cfg.run_id, sizeof a->cfg.run_id, v, a->cfg.seed);
+    if (rb_copy_str(a->arm, sizeof a->arm, v) != 0 || !v[0])
+        return rb_fail("%s/summary.csv: row %zu, column variant: %s", exp, r + 2,
+                       v[0] ? "longer than a variant spec can be (511 characters)" : "empty");
+    if (col[S_RUN_ID] >= 0) { /* older summaries: ablate's VARIANT-sSEED */
+        const char *id = csv_cell(t, r, col[S_RUN_ID]);
+        if (!rb_is_plain_name(id) || rb_copy_str(a->cfg.run_id, sizeof a->cfg.run_id, id) != 0)
+            return rb_fail("%s/summary.csv: row %zu, column run_id: '%.60s' is not a run directory "
+                           "name",
+                           exp, r + 2, id);
+    } else if (exp_arm_run_id(a->cfg.run_id, sizeof a->cfg.run_id, v, a->cfg.seed) != 0) {
+        return -1;
+    }
     const char *st = csv_cell(t, r, col[S_STATUS]);
     a->status = !strcmp(st, "failed") ? "failed" : (!strcmp(st, "skipped") ? "skipped" : "ok");
     TrainResult *x = &a->r;
@@ -75,6 +88,7 @@ static int load_row(const CsvTable *t, size_t r, const int *col, const char *exp
     char dir[4400], path[4500];
     if (rb_join(dir, sizeof dir, exp, a->cfg.run_id) != 0) return -1;
     rb_copy_str(x->run_dir, sizeof x->run_dir, dir);
+    exp_read_build(dir, a->build, sizeof a->build);
     if (rb_is_file_in(dir, "config.ini")) {
         snprintf(path, sizeof path, "%s/config.ini", dir);
         Config c;
@@ -112,15 +126,17 @@ int results_load(const char *exp, const char *who, ExpResults *e) {
                            SUMMARY_COLS[k]);
         }
     }
-    e->runs = rb_calloc(RESULTS_MAX_RUNS, sizeof(ExpRun), "experiment runs");
-    for (size_t r = 0; r < csv_nrows(&t) && e->n < RESULTS_MAX_RUNS; r++) {
+    e->runs = rb_calloc(csv_nrows(&t) + 1, sizeof(ExpRun), "experiment runs"); /* every row */
+    int cap = 0;
+    for (size_t r = 0; r < csv_nrows(&t); r++) {
         ExpRun *a = &e->runs[e->n++];
         if (load_row(&t, r, col, exp, a) != 0) {
             csv_table_free(&t);
             rb_fail("%s: %s", who, rb_error());
+            results_free(e);
             return -1;
         }
-        add_variant(e, exp_arm(a));
+        add_variant(e, exp_arm(a), &cap);
     }
     csv_table_free(&t);
     return 0;
@@ -128,6 +144,7 @@ int results_load(const char *exp, const char *who, ExpResults *e) {
 
 void results_free(ExpResults *e) {
     free(e->runs);
+    free(e->variants);
     memset(e, 0, sizeof *e);
 }
 
@@ -148,10 +165,99 @@ uint64_t results_pair_key(const ExpRun *r) {
     return config_hash(&key) | 1; /* never 0 */
 }
 
+/* ---- the builds that made the runs ---- */
+
+/* The pair group of a run: its pairing key, or (no config) its seed. */
+static uint64_t pair_group(const ExpRun *r) {
+    uint64_t k = results_pair_key(r);
+    return k ? k : rb_mix64((uint64_t)r->cfg.seed) & ~1ULL; /* keys are odd: no clash */
+}
+
+void results_builds(const ExpRun *runs, int n, BuildInfo *b) {
+    memset(b, 0, sizeof *b);
+    b->name = rb_calloc((size_t)n + 1, RB_BUILD_MAX, "builds");
+    b->runs = rb_calloc((size_t)n + 1, sizeof(int), "builds");
+    b->mixed = rb_calloc((size_t)n + 1, sizeof(char *), "builds");
+    int *done = rb_calloc((size_t)n + 1, sizeof(int), "builds");
+    uint64_t *group = rb_calloc((size_t)n + 1, sizeof(uint64_t), "builds");
+    for (int i = 0; i < n; i++) {
+        group[i] = pair_group(&runs[i]);
+        if (!strcmp(runs[i].status, "failed")) continue;
+        const char *name = runs[i].build[0] ? runs[i].build : "unknown";
+        int k = 0;
+        while (k < b->n && strcmp(b->name[k], name)) k++;
+        if (k == b->n) rb_copy_str(b->name[b->n++], RB_BUILD_MAX, name);
+        b->runs[k]++;
+    }
+    for (int i = 0; i < n; i++) { /* every pair group once: do its runs share one build? */
+        if (done[i] || !strcmp(runs[i].status, "failed")) continue;
+        uint64_t g = group[i];
+        int mixed = 0;
+        for (int j = i; j < n; j++)
+            if (strcmp(runs[j].status, "failed") && group[j] == g) {
+                done[j] = 1;
+                mixed |= strcmp(runs[j].build, runs[i].build) != 0;
+            }
+        if (!mixed) continue;
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        if (!m) rb_die(RB_EXIT_FAIL, "out of memory");
+        fprintf(m, "seed %ld:", runs[i].cfg.seed);
+        for (int j = i; j < n; j++)
+            if (strcmp(runs[j].status, "failed") && group[j] == g)
+                fprintf(m, "%s %s (%s)", j == i ? "" : ",", exp_arm(&runs[j]),
+                        runs[j].build[0] ? runs[j].build : "unknown");
+        fclose(m);
+        b->mixed[b->n_mixed++] = text;
+    }
+    free(done);
+    free(group);
+}
+
+void results_builds_free(BuildInfo *b) {
+    for (int i = 0; i < b->n_mixed; i++) free(b->mixed[i]);
+    free(b->mixed);
+    free(b->name);
+    free(b->runs);
+    memset(b, 0, sizeof *b);
+}
+
+void results_builds_write(FILE *f, const BuildInfo *b, int markdown) {
+    const char *bold = markdown ? "**" : "";
+    fprintf(f, "Builds (meta.ini git_rev of each run):");
+    int unknown = 0;
+    for (int k = 0; k < b->n; k++) {
+        fprintf(f, "%s %s%s%s (%d run%s)", k ? "," : "", markdown ? "`" : "", b->name[k],
+                markdown ? "`" : "", b->runs[k], b->runs[k] == 1 ? "" : "s");
+        if (!strcmp(b->name[k], "unknown")) unknown = b->runs[k];
+    }
+    fprintf(f, "%s\n%s", b->n ? "." : " none.", markdown ? "\n" : "");
+    if (unknown)
+        fprintf(f,
+                "%sBuild unknown for %d run%s: no meta.ini (or no git_rev in it) in the run "
+                "director%s.%s\n%s",
+                bold, unknown, unknown == 1 ? "" : "s", unknown == 1 ? "y" : "ies", bold,
+                markdown ? "\n" : "");
+    if (b->n_mixed) {
+        fprintf(f,
+                "%sWARNING: %d pair group%s (same seed and data order, different arms) %s made by "
+                "different builds; a floating-point change between builds can move a trajectory "
+                "as much as a new seed:%s\n%s",
+                bold, b->n_mixed, b->n_mixed == 1 ? "" : "s", b->n_mixed == 1 ? "was" : "were",
+                bold, markdown ? "\n" : "");
+        for (int i = 0; i < b->n_mixed; i++)
+            fprintf(f, "%s%s\n", markdown ? "- " : "  ", b->mixed[i]);
+        if (markdown) fprintf(f, "\n");
+    }
+}
+
 /* ---- the ablation table ---- */
 
-void ablation_table(const ExpRun *runs, int n, const char (*names)[32], int nv, AblationTable *t) {
+void ablation_table(const ExpRun *runs, int n, const char (*names)[RB_ARM_MAX], int nv,
+                    AblationTable *t) {
     memset(t, 0, sizeof *t);
+    t->rows = rb_calloc((size_t)nv + 1, sizeof(AblationRow), "ablation table");
     Sample *pre = rb_calloc((size_t)n + 1, sizeof(Sample), "samples");
     Sample *x = rb_calloc((size_t)n + 1, sizeof(Sample), "samples");
     double *vals = rb_calloc((size_t)n + 1, sizeof(double), "samples");
@@ -165,9 +271,10 @@ void ablation_table(const ExpRun *runs, int n, const char (*names)[32], int nv, 
     }
     double ref = exp_prenorm_tok_s(runs, n);
     t->speeds_comparable = exp_speeds_comparable(util, nu, &t->worst_util);
-    Comparison fam[RB_MAX_ARMS];
-    int idx[RB_MAX_ARMS] = {0};
-    for (int v = 0; v < nv && v < RB_MAX_ARMS; v++) {
+    results_builds(runs, n, &t->builds);
+    Comparison *fam = rb_calloc((size_t)nv + 1, sizeof(Comparison), "ablation table");
+    int *idx = rb_calloc((size_t)nv + 1, sizeof(int), "ablation table");
+    for (int v = 0; v < nv; v++) {
         AblationRow *row = &t->rows[t->n++];
         rb_copy_str(row->name, sizeof row->name, names[v]);
         int k = 0;
@@ -195,10 +302,18 @@ void ablation_table(const ExpRun *runs, int n, const char (*names)[32], int nv, 
     }
     claim_holm(fam, t->n_compared, 1);
     for (int j = 0; j < t->n_compared; j++) t->rows[idx[j]].c = fam[j];
+    free(fam);
+    free(idx);
     free(pre);
     free(x);
     free(vals);
     free(util);
+}
+
+void ablation_table_free(AblationTable *t) {
+    free(t->rows);
+    results_builds_free(&t->builds);
+    memset(t, 0, sizeof *t);
 }
 
 void results_fmt_p(char *out, size_t n, double p) {
@@ -235,35 +350,37 @@ void ablation_table_write(FILE *f, const AblationTable *t, int markdown) {
                                           "overhead"};
     TextTable tt = {.ncols = 8};
     memcpy(tt.header, header, sizeof header);
-    for (int v = 0; v < t->n && v < RB_MAX_ARMS && v < RB_TABLE_MAX_ROWS; v++) {
+    enum { W = RB_TABLE_CELL };
+    for (int v = 0; v < t->n; v++) {
         const AblationRow *r = &t->rows[v];
-        char(*c)[96] = tt.cell[tt.nrows++];
-        snprintf(c[0], 96, "%s", r->name);
-        snprintf(c[1], 96, "%d", r->runs);
+        char(*c)[W] = table_add_row(&tt);
+        snprintf(c[0], W, "%s", r->name);
+        snprintf(c[1], W, "%d", r->runs);
         if (!r->runs) {
-            snprintf(c[2], 96, "(all runs failed)");
-            for (int k = 3; k < 8; k++) snprintf(c[k], 96, "-");
+            snprintf(c[2], W, "(all runs failed)");
+            for (int k = 3; k < 8; k++) snprintf(c[k], W, "-");
             continue;
         }
-        snprintf(c[2], 96, "%.4f +- %.4f", r->mean, r->sd);
+        snprintf(c[2], W, "%.4f +- %.4f", r->mean, r->sd);
         if (r->compared) {
-            results_fmt_interval(c[3], 96, &r->c, 4);
+            results_fmt_interval(c[3], W, &r->c, 4);
             if (r->c.verdict_holm == VERDICT_NOISE && !markdown)
-                strncat(c[3], " noise", 96 - strlen(c[3]) - 1);
-            results_fmt_p(c[4], 96, r->c.p);
-            results_fmt_p(c[5], 96, r->c.p_holm);
+                strncat(c[3], " noise", W - strlen(c[3]) - 1);
+            results_fmt_p(c[4], W, r->c.p);
+            results_fmt_p(c[5], W, r->c.p_holm);
         } else {
-            for (int k = 3; k < 6; k++) snprintf(c[k], 96, "-");
+            for (int k = 3; k < 6; k++) snprintf(c[k], W, "-");
         }
-        snprintf(c[6], 96, "%.0f", r->tok_s);
+        snprintf(c[6], W, "%.0f", r->tok_s);
         if (!t->speeds_comparable)
-            snprintf(c[7], 96, "n/c");
+            snprintf(c[7], W, "n/c");
         else if (!isnan(r->overhead))
-            snprintf(c[7], 96, "%+.1f%%", r->overhead);
+            snprintf(c[7], W, "%+.1f%%", r->overhead);
         else
-            snprintf(c[7], 96, "-");
+            snprintf(c[7], W, "-");
     }
     table_write(f, &tt, markdown);
+    table_free(&tt);
     fprintf(f,
             "\n(delta: mean over seeds of variant minus " RB_BASELINE
             " at the same seed and data order, with a Student t 95%% interval on pairs-1 degrees "
@@ -285,9 +402,28 @@ void ablation_table_write(FILE *f, const AblationTable *t, int markdown) {
                 "Overheads are not compared (n/c): a run had %.0f%% of its cores (CPU "
                 "utilization below %.0f%%): another job shared them.\n%s",
                 100 * t->worst_util, 100 * RB_MIN_CPU_UTIL, markdown ? "\n" : "");
+    results_builds_write(f, &t->builds, markdown);
 }
 
 /* ---- the table writer ---- */
+
+char (*table_add_row(TextTable *t))[RB_TABLE_CELL] {
+    if (t->nrows == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 16;
+        void *grown = realloc(t->cell, (size_t)cap * sizeof *t->cell);
+        if (!grown) rb_die(RB_EXIT_FAIL, "out of memory (table)");
+        t->cell = grown;
+        t->cap = cap;
+    }
+    memset(t->cell[t->nrows], 0, sizeof *t->cell);
+    return t->cell[t->nrows++];
+}
+
+void table_free(TextTable *t) {
+    free(t->cell);
+    t->cell = NULL;
+    t->nrows = t->cap = 0;
+}
 
 void table_write(FILE *f, const TextTable *t, int markdown) {
     if (markdown) {

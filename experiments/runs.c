@@ -32,6 +32,7 @@ void exp_run(ExpRun *a, int k, int n) {
     train_run_dir(&a->cfg, dir, sizeof dir);
     if (finished_before(&a->cfg, dir, &a->r)) {
         a->status = "skipped";
+        exp_read_build(dir, a->build, sizeof a->build);
         printf("run %d/%d %s: already done, val loss %.4f\n", k, n, dir, a->r.final_val_loss);
         return;
     }
@@ -48,6 +49,7 @@ void exp_run(ExpRun *a, int k, int n) {
                "experiment by repeating the same `resbench %s` command (finished runs are skipped, "
                "this one resumes)",
                exp_command, a->r.steps, dir, exp_command);
+    exp_read_build(dir, a->build, sizeof a->build);
     if (rc != RB_EXIT_OK) {
         fprintf(stderr, "resbench: run %s failed: %s\n", dir, rb_error());
         a->status = "failed";
@@ -63,15 +65,49 @@ const char *exp_arm(const ExpRun *a) {
     return a->arm[0] ? a->arm : a->cfg.variant;
 }
 
-void exp_arm_file_name(char *buf, size_t n, const char *arm) {
-    rb_copy_str(buf, n, arm);
+int exp_arm_file_name(char *buf, size_t n, const char *arm) {
+    if (rb_copy_str(buf, n, arm) != 0)
+        return rb_fail("arm '%s': its file name would be longer than %zu characters", arm, n - 1);
     for (char *p = buf; *p; p++) *p = *p == ':' || *p == ',' ? '-' : (*p == '=' ? '_' : *p);
+    return 0;
 }
 
-void exp_arm_run_id(char *buf, size_t n, const char *arm, long seed) {
-    char name[64];
-    exp_arm_file_name(name, sizeof name, arm);
-    snprintf(buf, n, "%s-s%ld", name, seed);
+int exp_arm_run_id(char *buf, size_t n, const char *arm, long seed) {
+    char name[RB_ARM_MAX];
+    if (exp_arm_file_name(name, sizeof name, arm) != 0) return -1;
+    size_t len = (size_t)snprintf(buf, n, "%s-s%ld", name, seed);
+    if (len >= n || len > 255)
+        return rb_fail("arm '%s': its run directory name %s-s%ld is longer than %zu characters",
+                       arm, name, seed, n - 1 < 255 ? n - 1 : 255);
+    return 0;
+}
+
+void exp_read_build(const char *dir, char *out, size_t n) {
+    char path[4400], *text = NULL;
+    size_t len;
+    rb_copy_str(out, n, "unknown");
+    if (rb_join(path, sizeof path, dir, "meta.ini") != 0 || !rb_is_file_in(dir, "meta.ini") ||
+        rb_read_file(path, &text, &len) != 0)
+        return;
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *p = line;
+        while (*p == ' ' || *p == '\t') p++;
+        if (strncmp(p, "git_rev", 7)) continue;
+        p += 7;
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p != '=') continue;
+        p++;
+        while (*p == ' ' || *p == '\t') p++;
+        size_t k = strcspn(p, "\r\n");
+        while (k && (p[k - 1] == ' ' || p[k - 1] == '\t')) k--;
+        if (k && k < n)
+            snprintf(out, n, "%.*s", (int)k, p);
+        else if (k) /* longer than any revision: kept recognizable, marked as cut */
+            snprintf(out, n, "%.*s...", (int)(n - 4), p);
+        break;
+    }
+    free(text);
 }
 
 double exp_prenorm_tok_s(const ExpRun *runs, int n) {
@@ -120,7 +156,7 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
         const ExpRun *a = &runs[i];
         const Config *c = &a->cfg;
         char f[17][48];
-        snprintf(f[0], 48, "%s", exp_arm(a)); /* the arm: a variant spec */
+        f[0][0] = 0; /* the arm: row[0] below, a variant spec of any length */
         snprintf(f[1], 48, "%ld", c->seed);
         snprintf(f[2], 48, "%d", c->n_layer);
         snprintf(f[3], 48, "%d", c->d_model);
@@ -140,6 +176,7 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
         snprintf(f[16], 48, "%s", a->status);
         const char *row[19];
         for (int k = 0; k < 17; k++) row[k] = f[k];
+        row[0] = exp_arm(a);
         row[17] = a->warning;
         row[18] = c->run_id; /* the run's directory inside the experiment */
         if (csv_row(&csv, row) != 0) {

@@ -2,14 +2,19 @@
  * when interrupted; the experiment's summary.csv. */
 #ifndef RB_RUNS_H
 #define RB_RUNS_H
+#include "cli.h" /* RB_ARM_MAX */
 #include "config.h"
 #include "train.h"
 
 #define RB_BASELINE "prenorm" /* the variant every other is compared with */
+/* A run's build: the git_rev of its meta.ini ("unknown" without one). */
+#define RB_BUILD_MAX 128
 
 typedef struct {
-    Config cfg;   /* the run's full config: out = experiment dir, run_id = its directory */
-    char arm[32]; /* its arm: the variant spec it was given (NAME or NAME:OPTION=VALUE,...) */
+    Config cfg;           /* the run's full config: out = experiment dir, run_id = its directory */
+    char arm[RB_ARM_MAX]; /* its arm: the variant spec it was given (NAME or NAME:OPTION=VALUE,...)
+                           */
+    char build[RB_BUILD_MAX]; /* the build that trained it: meta.ini's git_rev, or "unknown" */
     TrainResult r;
     const char *status; /* "ok", "skipped" (finished earlier), "failed" */
     char warning[96];   /* design warning recorded in summary.csv (sweep: too few steps) */
@@ -37,11 +42,17 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n);
 /* The arm of a run: its arm label, or its variant's name when none was set. */
 const char *exp_arm(const ExpRun *a);
 /* The directory name of an arm's run: the spec with ':' -> '-', '=' -> '_', ',' -> '-', then
- * -sSEED ("attnres_full-score_sigmoid-s1"; a plain variant gives VARIANT-sSEED as before). */
-void exp_arm_run_id(char *buf, size_t n, const char *arm, long seed);
+ * -sSEED ("attnres_full-score_sigmoid-s1"; a plain variant gives VARIANT-sSEED as before).
+ * Injective on canonical arms (option names hold no '_' or '-', values no '-': tests/test_ablate.c
+ * checks the registry), portable ([a-z0-9_-]). 0, or -1 with rb_error() when it does not fit in n
+ * (a directory name holds at most 255 characters). */
+int exp_arm_run_id(char *buf, size_t n, const char *arm, long seed);
 /* The spec as a file name, the same replacement without the seed ("attnres_full-score_sigmoid"):
- * figure and data files of an arm. */
-void exp_arm_file_name(char *buf, size_t n, const char *arm);
+ * figure and data files of an arm. 0, or -1 with rb_error() when it does not fit. */
+int exp_arm_file_name(char *buf, size_t n, const char *arm);
+/* The build of the run in dir: the git_rev of dir/meta.ini, or "unknown" (no meta.ini, or no such
+ * key). */
+void exp_read_build(const char *dir, char *out, size_t n);
 /* Creates EXP = OUT/NAME (NAME defaults to PREFIX-HASH8 of key) and writes key as experiment.ini.
  */
 int exp_create(const Config *key, const char *prefix, const char *name, char *exp, size_t n);

@@ -4,6 +4,7 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 double stats_mean(const double *x, int n) {
@@ -42,12 +43,17 @@ static Interval t_interval(double delta, double se, double df, int n) {
 }
 
 Interval stats_paired_ci95(const double *x, const double *y, int n) {
-    double d[1024] = {0};
-    if (n > 1024) n = 1024;
+    double *d = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1)); /* every pair */
+    if (!d) {
+        fprintf(stderr, "resbench: out of memory (%d pairs)\n", n);
+        exit(1);
+    }
     for (int i = 0; i < n; i++) d[i] = x[i] - y[i];
     double delta = stats_mean(d, n);
-    if (n < 2) return (Interval){delta, NAN, NAN, NAN, n};
-    return t_interval(delta, stats_std(d, n) / sqrt(n), n - 1, n);
+    Interval r = n < 2 ? (Interval){delta, NAN, NAN, NAN, n}
+                       : t_interval(delta, stats_std(d, n) / sqrt(n), n - 1, n);
+    free(d);
+    return r;
 }
 
 Interval stats_welch(const double *a, int na, const double *b, int nb) {
@@ -70,8 +76,12 @@ double stats_welch_ci95(const double *a, int na, const double *b, int nb, double
 }
 
 void stats_holm(const double *p, int m, double *adjusted) {
-    int idx[256], k = 0;
-    for (int i = 0; i < m && k < 256; i++) {
+    int *idx = malloc(sizeof(int) * (size_t)(m > 0 ? m : 1)), k = 0; /* every p-value */
+    if (!idx) {
+        fprintf(stderr, "resbench: out of memory (%d p-values)\n", m);
+        exit(1);
+    }
+    for (int i = 0; i < m; i++) {
         adjusted[i] = NAN;
         if (!isnan(p[i])) idx[k++] = i;
     }
@@ -88,4 +98,5 @@ void stats_holm(const double *p, int m, double *adjusted) {
         if (a > run) run = a;
         adjusted[idx[r]] = run;
     }
+    free(idx);
 }

@@ -4,7 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "claims.h"
+#include "cli.h"
 #include "csvread.h"
+#include "registry.h"
+#include "results.h"
+#include "runs.h"
 #include "stats.h"
 #include "testutil.h"
 
@@ -201,6 +206,185 @@ START_TEST(test_ablate_default_budget) {
 }
 END_TEST
 
+/* The arm list grammar (cli_arm_list): a piece with '=' and no ':' before it continues the
+ * previous arm's options; arms are stored canonically, of any length a spec can have. */
+START_TEST(test_arm_grammar) {
+    variants_install();
+    static char arms[8][RB_ARM_MAX];
+    ck_assert_int_eq(
+        cli_arm_list("prenorm,attnres_full:query=input,heads=4,attnres_block", arms, 8), 3);
+    ck_assert_str_eq(arms[0], "prenorm");
+    ck_assert_str_eq(arms[1], "attnres_full:query=input,heads=4");
+    ck_assert_str_eq(arms[2], "attnres_block");
+    /* canonical: short option names, values as config.ini writes them */
+    ck_assert_int_eq(cli_arm_list("attnres_block:attnres_blocks=02,score=sigmoid", arms, 8), 1);
+    ck_assert_str_eq(arms[0], "attnres_block:blocks=2,score=sigmoid");
+    /* longer than the old 31-character cap */
+    const char *longarm = "attnres_full:score=sigmoid,keynorm=off,query=input,window=2,heads=2";
+    ck_assert_int_eq(cli_arm_list(longarm, arms, 8), 1);
+    ck_assert_str_eq(arms[0], longarm);
+    /* refusals, one line each */
+    ck_assert_int_eq(cli_arm_list("attnres_full,heads=4", arms, 8), -1);
+    ck_assert_msg(strstr(rb_error(), "'heads=4' continues no arm's options"), "%s", rb_error());
+    ck_assert_int_eq(cli_arm_list("heads=4", arms, 8), -1);
+    ck_assert_int_eq(cli_arm_list("attnres_block:blocks=2,blocks=3", arms, 8), -1);
+    ck_assert_msg(strstr(rb_error(), "option 'blocks' is given twice"), "%s", rb_error());
+    ck_assert_int_eq(cli_arm_list("attnres_block:blocks=2,attnres_block:blocks=02", arms, 8), -1);
+    ck_assert_msg(strstr(rb_error(), "'attnres_block:blocks=2' is given twice"), "%s", rb_error());
+    ck_assert_int_eq(cli_arm_list("attnres_block:nope=2", arms, 8), -1);
+    ck_assert_int_eq(cli_arm_list("prenorm,,mhc", arms, 8), -1);
+    ck_assert_int_eq(cli_arm_list("resnet", arms, 8), -1);
+    ck_assert_int_eq(cli_arm_list("prenorm,mhc,hc", arms, 2), -1);
+    ck_assert_msg(strstr(rb_error(), "more than 2 arms"), "%s", rb_error());
+}
+END_TEST
+
+/* Run ids and file names of arms are portable ([a-z0-9_-]) and injective: the registry's option
+ * names hold no '_' or '-' and its values no '-' (the invariant the mapping relies on), and the
+ * file names of every arm with one or two options at two values each are distinct. */
+START_TEST(test_arm_file_names_injective) {
+    variants_install();
+    enum { MAX = 4096 };
+    static char names[MAX][RB_ARM_MAX], files[MAX][RB_ARM_MAX];
+    int n = 0;
+    for (int i = 0; rb_variants[i]; i++) {
+        const VariantOps *v = rb_variants[i];
+        ck_assert(!strpbrk(v->name, "-:=,"));
+        rb_copy_str(names[n++], RB_ARM_MAX, v->name);
+        for (int a = 0; a < v->n_options; a++) {
+            const VariantOption *o = &v->options[a];
+            ck_assert_msg(!strpbrk(o->name, "_-:=,"), "option name %s", o->name);
+            ck_assert(o->min >= 0);
+            for (int c = 0; o->choices && o->choices[c]; c++)
+                ck_assert(!strpbrk(o->choices[c], "-:=,"));
+            for (int b = a; b < v->n_options; b++)
+                for (int x = 0; x < 2; x++)
+                    for (int y = 0; y < (b > a ? 2 : 1); y++) {
+                        char spec[RB_ARM_MAX];
+                        const VariantOption *p = &v->options[b];
+                        double va = x ? o->max : o->min, vb = y ? p->max : p->min;
+                        int len = snprintf(spec, sizeof spec, "%s:%s=%g", v->name, o->name, va);
+                        if (b > a) snprintf(spec + len, sizeof spec - len, ",%s=%g", p->name, vb);
+                        static char one[1][RB_ARM_MAX];
+                        if (cli_arm_list(spec, one, 1) != 1) continue; /* e.g. both at min */
+                        ck_assert(n < MAX);
+                        memcpy(names[n++], one[0], RB_ARM_MAX);
+                    }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        ck_assert(exp_arm_file_name(files[i], RB_ARM_MAX, names[i]) == 0);
+        ck_assert_msg(strspn(files[i], "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
+                          strlen(files[i]),
+                      "%s", files[i]);
+        for (int j = 0; j < i; j++)
+            if (strcmp(names[i], names[j]))
+                ck_assert_msg(strcmp(files[i], files[j]), "%s and %s: %s", names[i], names[j],
+                              files[i]);
+    }
+    printf("%d arms, all file names distinct\n", n);
+    char id[256];
+    ck_assert(exp_arm_run_id(id, sizeof id, "attnres_full:score=sigmoid", 3) == 0);
+    ck_assert_str_eq(id, "attnres_full-score_sigmoid-s3");
+}
+END_TEST
+
+/* Statistics keep every sample: 1025 pairs (the old cut was 1024), 257 p-values (256). */
+START_TEST(test_stats_past_old_limits) {
+    enum { N = 1025 };
+    static double x[N], y[N], p[N], adj[N];
+    static Sample sx[N], sy[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = i == N - 1 ? 1025 : 0; /* only the last pair differs */
+        y[i] = 0;
+        sx[i] = (Sample){1 + x[i], (uint64_t)(i + 1)};
+        sy[i] = (Sample){1, (uint64_t)(i + 1)};
+        p[i] = i == 256 ? 0.001 : 0.5;
+    }
+    ck_assert_double_eq_tol(stats_paired_ci95(x, y, N).delta, 1.0, 1e-12);
+    ck_assert_int_eq(stats_paired_ci95(x, y, N).n, N);
+    Comparison c = claim_compare(sx, N, sy, N, 1);
+    ck_assert(c.paired && c.n == N);
+    ck_assert_double_eq_tol(c.delta, 1.0, 1e-12);
+    stats_holm(p, 257, adj);
+    ck_assert_double_eq_tol(adj[256], 257 * 0.001, 1e-12);
+    static Comparison fam[257];
+    for (int i = 0; i < 257; i++) fam[i] = (Comparison){.p = p[i], .delta = -1};
+    claim_holm(fam, 257, 1);
+    ck_assert_double_eq_tol(fam[256].p_holm, 0.257, 1e-12);
+    ck_assert_int_eq(fam[256].verdict_holm, VERDICT_NOISE);
+}
+END_TEST
+
+/* Replaces the git_rev line of DIR/meta.ini (rev NULL: removes meta.ini). */
+static void set_build(const char *dir, const char *rev) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/meta.ini", dir);
+    if (!rev) {
+        ck_assert(remove(path) == 0);
+        return;
+    }
+    char *text = tu_read(path), out[8192];
+    ck_assert(text);
+    char *k = strstr(text, "git_rev = "), *end = strchr(k, '\n');
+    snprintf(out, sizeof out, "%.*sgit_rev = %s%s", (int)(k - text), text, rev, end);
+    ck_assert(tu_write(path, out, strlen(out)) == 0);
+}
+
+/* An arm with four options (longer than the old 31-character cap) end to end, and provenance: the
+ * table and the report name the builds of the runs (meta.ini git_rev) and flag each pair (same
+ * seed, two arms) made by different builds; a run without meta.ini is of an unknown build. */
+START_TEST(test_ablate_builds_and_long_arm) {
+    char *out = tu_tempdir(), args[2048], path[2048];
+    static char buf[65536];
+    const char *arm = "attnres_full:score=sigmoid,keynorm=off,query=input,heads=2";
+    snprintf(args, sizeof args,
+             "ablate --variants prenorm,%s --seeds 1,2 --name b n_layer=1 d_model=16 n_head=2 "
+             "seq_len=16 batch_size=2 steps=4 eval_tokens=32 threads=1 out=%s",
+             arm, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(!strstr(buf, "WARNING") &&
+                      strstr(buf, "Builds (meta.ini git_rev of each run): ") &&
+                      strstr(buf, " (4 runs)."),
+                  "%s", buf);
+    snprintf(path, sizeof path, "%s/b/summary.csv", out);
+    CsvTable t;
+    ck_assert(csv_load(path, &t) == 0);
+    ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "variant")), arm);
+    ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "run_id")),
+                     "attnres_full-score_sigmoid-keynorm_off-query_input-heads_2-s1");
+    csv_table_free(&t);
+    snprintf(path, sizeof path,
+             "%s/b/attnres_full-score_sigmoid-keynorm_off-query_input-heads_2-s1/config.ini", out);
+    char *ini = tu_read(path);
+    ck_assert(ini && strstr(ini, "attnres_keynorm = off") && strstr(ini, "attnres_heads = 2"));
+    /* seed 2's prenorm run made by another build; seed 1's arm run of an unknown one */
+    snprintf(path, sizeof path, "%s/b/prenorm-s2", out);
+    set_build(path, "edited-build");
+    snprintf(path, sizeof path,
+             "%s/b/attnres_full-score_sigmoid-keynorm_off-query_input-heads_2-s1", out);
+    set_build(path, NULL);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf); /* skips: all done */
+    ck_assert_msg(strstr(buf, "edited-build (1 run)") && strstr(buf, "unknown (1 run)") &&
+                      strstr(buf, "Build unknown for 1 run: no meta.ini") &&
+                      strstr(buf, "WARNING: 2 pair groups (same seed and data order, different "
+                                  "arms) were made by different builds") &&
+                      strstr(buf, "  seed 2: prenorm (edited-build), ") &&
+                      strstr(buf, "  seed 1: prenorm ("),
+                  "%s", buf);
+    snprintf(path, sizeof path, "%s/b/report.md", out);
+    char *md = tu_read(path);
+    ck_assert_msg(md && strstr(md, "`edited-build` (1 run)") &&
+                      strstr(md, "- seed 2: prenorm (edited-build), "),
+                  "%s", md ? md : "");
+    snprintf(path, sizeof path, "%s/b/report.json", out);
+    char *json = tu_read(path);
+    ck_assert_msg(json && strstr(json, "{\"build\":\"edited-build\",\"runs\":1}") &&
+                      strstr(json, "\"mixed_build_pairs\":[\"seed 1: "),
+                  "%s", json ? json : "");
+}
+END_TEST
+
 static Suite *ablate_suite(void) {
     Suite *s = suite_create("ablate");
     TCase *tc = tcase_create("ablate");
@@ -213,6 +397,10 @@ static Suite *ablate_suite(void) {
     tcase_add_test(tc, test_ablate_runs_and_resumes);
     tcase_add_test(tc, test_ablate_arms_with_options);
     tcase_add_test(tc, test_ablate_default_budget);
+    tcase_add_test(tc, test_arm_grammar);
+    tcase_add_test(tc, test_arm_file_names_injective);
+    tcase_add_test(tc, test_stats_past_old_limits);
+    tcase_add_test(tc, test_ablate_builds_and_long_arm);
     suite_add_tcase(s, tc);
     return s;
 }

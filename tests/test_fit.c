@@ -165,6 +165,85 @@ START_TEST(test_fit_bootstrap_two_seeds) {
 }
 END_TEST
 
+/* Arms of one variant are fitted apart: write_summary's attnres_block (1.25x) and 17 arms
+ * attnres_block:blocks=K at the same shapes reaching L((1 + K/100) C); old fits grouped by the
+ * variant and pooled them, and kept at most 16 pooled arms. */
+START_TEST(test_fit_arms_stay_apart) {
+    char *dir = tu_tempdir(), args[1024], path[1024];
+    static char buf[65536];
+    write_summary(dir, 5);
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    FILE *f = fopen(path, "a");
+    for (int k = 1; k <= 17; k++)
+        for (int i = 0; i < 3; i++) {
+            double C = 1.02e13 * pow(10, i * 0.8);
+            fprintf(f, "attnres_block:blocks=%d,1,%d,%d,4,64,16,1000,1000,%.6e,%.6f,0,80,1,0,ok\n",
+                    k, 2 + i, 64 * (i + 1), C, power_law_loss(&LAW, (1 + k / 100.0) * C));
+        }
+    fclose(f);
+    snprintf(args, sizeof args, "fit --bootstrap 100 %s", dir); /* point estimates checked */
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    CsvTable t;
+    snprintf(path, sizeof path, "%s/fit_pooled.csv", dir);
+    ck_assert(csv_load(path, &t) == 0);
+    ck_assert_int_eq((int)csv_nrows(&t), 19); /* prenorm, attnres_block, 17 arms */
+    int seen = 0;
+    for (size_t r = 0; r < csv_nrows(&t); r++) {
+        const char *v = csv_cell(&t, r, csv_col(&t, "variant"));
+        double m = csv_num(&t, r, csv_col(&t, "multiplier")), want = 1;
+        int k;
+        if (sscanf(v, "attnres_block:blocks=%d", &k) == 1)
+            want = 1 + k / 100.0;
+        else if (!strcmp(v, "attnres_block"))
+            want = 1.25;
+        ck_assert_msg(fabs(m - want) < 0.005, "%s: multiplier %g, want %g", v, m, want);
+        ck_assert_int_eq(csv_int(&t, r, csv_col(&t, "sizes"), 0), strcmp(v, "prenorm") ? 3 : 5);
+        seen++;
+    }
+    ck_assert_int_eq(seen, 19);
+    csv_table_free(&t);
+    snprintf(path, sizeof path, "%s/figures/fit_points_attnres_block-blocks_17.dat", dir);
+    ck_assert_msg(tu_read(path), "no %s", path); /* the arm's points, a portable file name */
+}
+END_TEST
+
+/* summary.csv with prenorm at `sizes` shapes, seeds first_seed.. (seeds per shape), and
+ * optionally a shift of the seed range per shape (distinct seeds over the experiment). */
+static void write_ladder(const char *dir, int sizes, int seeds, int seed_step) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "variant,seed,n_layer,d_model,n_head,seq_len,batch_size,params,tokens,flops,"
+               "final_val_loss,best_val_loss,tok_per_s,wall_s,overhead_pct,status\n");
+    for (int i = 0; i < sizes; i++) {
+        double C = 1e13 * pow(10, i * 0.01);
+        for (int s = 0; s < seeds; s++)
+            fprintf(f, "prenorm,%d,%d,64,4,64,16,1000,1000,%.6e,%.6f,0,100,1,0,ok\n",
+                    1 + s + i * seed_step, 1 + i, C, power_law_loss(&LAW, C));
+    }
+    fclose(f);
+}
+
+/* Each capacity of fit at its limit + 1: a one-line refusal naming it (never a cut). */
+START_TEST(test_fit_limits) {
+    char *dir = tu_tempdir(), args[1024];
+    static char buf[65536];
+    snprintf(args, sizeof args, "fit --bootstrap 100 %s", dir); /* point estimates checked */
+    write_ladder(dir, FIT_MAX_GROUPS + 1, 1, 0);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "more than 256 groups") && !strchr(strchr(buf, '\n') + 1, '\n'), "%s",
+                  buf);
+    write_ladder(dir, 4, FIT_MAX_SEEDS + 1, 0);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "more than 64 runs"), "%s", buf);
+    write_ladder(dir, 5, 52, 52); /* 5 x 52 = 260 distinct seeds, 52 per group */
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "more than 256 distinct seeds"), "%s", buf);
+    write_ladder(dir, 4, FIT_MAX_SEEDS, 0); /* at the limits: fitted */
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+}
+END_TEST
+
 static Suite *fit_suite(void) {
     Suite *s = suite_create("fit");
     TCase *tc = tcase_create("fit");
@@ -172,6 +251,8 @@ static Suite *fit_suite(void) {
     tcase_add_test(tc, test_fit_recovers_law);
     tcase_add_test(tc, test_fit_multiplier);
     tcase_add_test(tc, test_fit_bootstrap_two_seeds);
+    tcase_add_test(tc, test_fit_arms_stay_apart);
+    tcase_add_test(tc, test_fit_limits);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -122,6 +122,65 @@ START_TEST(test_plot_trend) {
 }
 END_TEST
 
+/* One tiny prenorm run in DIR/RUN (config.ini, metrics.csv, ...). */
+static void tiny_run(const char *dir, const char *run) {
+    Config c;
+    tu_tiny_config(&c);
+    c.steps = 4;
+    c.eval_every = 2;
+    c.vocab_size = 256;
+    snprintf(c.out, sizeof c.out, "%s", dir);
+    snprintf(c.run_id, sizeof c.run_id, "%s", run);
+    TrainResult r;
+    ck_assert_msg(train_run(&c, 0, 1, &r) == 0, "%s", rb_error());
+}
+
+/* A run whose losses are all NaN (a diverged run): one line naming the file and the column, exit
+ * 2, instead of gnuplot's "empty x range" warnings. */
+START_TEST(test_plot_nan_losses) {
+    char *out = tu_tempdir(), args[4096], path[4096], buf[8192];
+    tiny_run(out, "nan");
+    snprintf(path, sizeof path, "%s/nan/metrics.csv", out);
+    char *old = tu_read(path); /* keep the header resbench writes: only the losses change */
+    ck_assert(old);
+    const char *nl = strchr(old, '\n');
+    char text[4096];
+    snprintf(text, sizeof text, "%.*s\n", (int)(nl - old), old);
+    int cols = 1;
+    for (const char *p = old; p < nl; p++) cols += *p == ',';
+    for (int step = 1; step <= 2; step++) { /* every cell nan except step, tokens, flops */
+        size_t len = strlen(text);
+        snprintf(text + len, sizeof text - len, "%d,%d,%d", step, 256 * step, 1000000 * step);
+        for (int k = 3; k < cols; k++) strncat(text, ",nan", sizeof text - strlen(text) - 1);
+        strncat(text, "\n", sizeof text - strlen(text) - 1);
+    }
+    ck_assert(tu_write(path, text, strlen(text)) == 0);
+    snprintf(args, sizeof args, "plot %s/nan", out);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "nan/metrics.csv: column '") &&
+                      strstr(buf, "holds no finite value") && !strstr(buf, "empty x range") &&
+                      !strchr(strchr(buf, '\n') + 1, '\n'),
+                  "%s", buf);
+}
+END_TEST
+
+/* More runs than the old fixed 512: all are read and drawn. */
+START_TEST(test_plot_many_runs) {
+    char *out = tu_tempdir(), args[4096], buf[8192];
+    tiny_run(out, "r0");
+    for (int i = 1; i <= 512; i++) {
+        snprintf(args, sizeof args, "cp -r %s/r0 %s/r%d", out, out, i);
+        ck_assert_int_eq(system(args), 0);
+    }
+    snprintf(args, sizeof args, "plot %s", out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "plot: 513 runs"), "%s", buf);
+    snprintf(args, sizeof args, "%s/figures/val_prenorm.dat", out);
+    char *dat = tu_read(args);
+    ck_assert_msg(dat && strstr(dat, "over 513 runs") && strstr(dat, " 513\n"), "%s", dat);
+}
+END_TEST
+
 static Suite *plot_suite(void) {
     Suite *s = suite_create("plot");
     TCase *tc = tcase_create("plot");
@@ -129,6 +188,8 @@ static Suite *plot_suite(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_plot_figures);
     tcase_add_test(tc, test_plot_trend);
+    tcase_add_test(tc, test_plot_nan_losses);
+    tcase_add_test(tc, test_plot_many_runs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,8 +6,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <ctype.h>
+#include <stdlib.h>
+
 #include "claims.h"
 #include "membw.h"
+#include "registry.h"
+#include "runs.h"
 #include "testutil.h"
 
 /* Samples keyed by seed 1..n (key 0 = unpairable). */
@@ -64,7 +69,7 @@ START_TEST(test_verdicts) {
 END_TEST
 
 static void put(const char *dir, const char *name, const char *text) {
-    char p[2048];
+    char p[4200];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     ck_assert(tu_write(p, text, strlen(text)) == 0);
 }
@@ -384,6 +389,145 @@ START_TEST(test_membw_interpolation) {
 }
 END_TEST
 
+/* One experiment of the limits test: prenorm seeds 1..609 (seed 1 with a config.ini at n_layer
+ * L), 64 arms attnres_block:blocks=K with 7 seeds each: 1057 runs (results.c kept 1024), 65 arms
+ * (16 were kept, the table held 64 rows, a trend 64 arms), 609 runs of one arm (the report's
+ * 512-entry arrays). */
+static char *many_runs_experiment(int L) {
+    char *exp = tu_tempdir(), dir[2048];
+    size_t cap = 1 << 17, n = 0;
+    char *text = tu_mem(cap);
+    n += (size_t)snprintf(text + n, cap - n,
+                          "variant,seed,status,final_val_loss,tok_per_s,tokens,flops\n");
+    for (int s = 1; s <= 609; s++)
+        n += (size_t)snprintf(text + n, cap - n, "prenorm,%d,ok,%g,100,1000,1e9\n", s,
+                              2 + 0.001 * (s % 7));
+    for (int k = 1; k <= 64; k++)
+        for (int s = 1; s <= 7; s++)
+            n += (size_t)snprintf(text + n, cap - n,
+                                  "attnres_block:blocks=%d,%d,ok,%g,100,1000,1e9\n", k, s,
+                                  2 - 0.01 * k + 0.001 * (s % 5));
+    ck_assert(n < cap);
+    put(exp, "summary.csv", text);
+    snprintf(dir, sizeof dir, "%s/prenorm-s1", exp);
+    mkdir(dir, 0755);
+    Config c;
+    config_defaults(&c);
+    c.n_layer = L;
+    put(dir, "config.ini", tu_keep(config_to_ini(&c)));
+    return exp;
+}
+
+START_TEST(test_report_past_old_limits) {
+    char *exp = many_runs_experiment(2), args[4096], out[8192], path[2048];
+    snprintf(args, sizeof args, "report --no-plot %s", exp);
+    ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(path, sizeof path, "%s/report.md", exp);
+    char *rep = tu_read(path);
+    ck_assert(rep && strstr(rep, "1057 runs of 65 variants"));
+    const char *abl = strstr(rep, "## Ablation");
+    ck_assert_msg(abl && strstr(abl, "\n| prenorm | 609 | 2.0030 +- ") &&
+                      strstr(abl, "\n| attnres_block:blocks=64 | 7 |"),
+                  "%.4000s", abl ? abl : rep);
+    const char *loss = strstr(rep, "### 3. Lower loss");
+    ck_assert(loss && strstr(loss, "\n| attnres_block:blocks=64 | 7 | 1.3619 +- "));
+    /* a trend over two such experiments (n_layer 2 and 3): every arm's row */
+    char *exp3 = many_runs_experiment(3), *trend = tu_tempdir();
+    snprintf(args, sizeof args, "plot --trend n_layer --out %s %s %s", trend, exp, exp3);
+    int rc = tu_run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 0 || strstr(out, "gnuplot"), "%s", out);
+    snprintf(path, sizeof path, "%s/trend_n_layer.csv", trend);
+    CsvTable t;
+    ck_assert(csv_load(path, &t) == 0);
+    ck_assert_int_eq((int)csv_nrows(&t), 2 * 64);
+    ck_assert_str_eq(csv_cell(&t, 127, csv_col(&t, "variant")), "attnres_block:blocks=64");
+    csv_table_free(&t);
+}
+END_TEST
+
+/* Every figure in figures/ is linked: the experiment's, each arm's under its arm (depth_ARMFILE),
+ * and ones the report has no title for; SVGs are not. */
+START_TEST(test_report_links_every_figure) {
+    char *exp = fake_experiment(0), args[2048], out[8192], path[2048];
+    snprintf(path, sizeof path, "%s/figures", exp);
+    mkdir(path, 0755);
+    const char *figs[] = {"loss_vs_flops.png", "depth_attnres_block.png", "depth_denseformer.png",
+                          "sweep_prenorm.png", "custom_view.png",         "custom_view.svg"};
+    for (int i = 0; i < 6; i++) put(path, figs[i], "x");
+    snprintf(args, sizeof args, "report --no-plot %s", exp);
+    ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(path, sizeof path, "%s/report.md", exp);
+    char *rep = tu_read(path);
+    const char *f = rep ? strstr(rep, "## Figures") : NULL;
+    ck_assert(f);
+    const char *want[] = {"(figures/loss_vs_flops.png)",       "### attnres_block\n",
+                          "(figures/depth_attnres_block.png)", "### denseformer\n",
+                          "(figures/depth_denseformer.png)",   "### prenorm\n",
+                          "(figures/sweep_prenorm.png)",       "(figures/custom_view.png)"};
+    for (int i = 0; i < 8; i++) ck_assert_msg(strstr(f, want[i]), "no %s in %.3000s", want[i], f);
+    ck_assert(!strstr(rep, "custom_view.svg"));
+}
+END_TEST
+
+/* No variant name in a string literal of experiments/ (the layer knows variants through the
+ * registry and the data): each installed variant's name, as a word, in no literal of any .c or .h,
+ * except the baseline (RB_BASELINE) and mhc.csv, the core's diagnostics file name. */
+START_TEST(test_no_variant_names_in_experiments) {
+    variants_install();
+    char **files = NULL, dir[2048];
+    snprintf(dir, sizeof dir, "%s/experiments", RB_SOURCE_DIR);
+    int nf = rb_list_dir(dir, &files), hits = 0;
+    ck_assert(nf > 10);
+    for (int i = 0; i < nf; i++) {
+        size_t len = strlen(files[i]);
+        if (len < 3 || (strcmp(files[i] + len - 2, ".c") && strcmp(files[i] + len - 2, ".h"))) {
+            free(files[i]);
+            continue;
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        const char *src = tu_read(path);
+        ck_assert(src);
+        for (const char *p = src; *p; p++) {
+            if (p[0] == '/' && p[1] == '*') { /* comments may name variants */
+                const char *e = strstr(p + 2, "*/");
+                p = e ? e + 1 : p + strlen(p) - 1;
+                continue;
+            }
+            if (p[0] == '/' && p[1] == '/') {
+                p += strcspn(p, "\n");
+                if (!*p) break;
+                continue;
+            }
+            if (*p == '\'') { /* a character literal */
+                p += p[1] == '\\' ? 3 : 2;
+                continue;
+            }
+            if (*p != '"') continue;
+            const char *q = p + 1; /* the literal p+1 .. q */
+            while (*q && *q != '"') q += *q == '\\' ? 2 : 1;
+            for (int v = 0; rb_variants[v]; v++) {
+                const char *name = rb_variants[v]->name;
+                size_t nl = strlen(name);
+                if (!strcmp(name, RB_BASELINE)) continue;
+                for (const char *m = p + 1; m < q && (m = strstr(m, name)) && m < q; m += nl) {
+                    int word = (m == p + 1 || !isalnum((unsigned char)m[-1])) &&
+                               !(isalnum((unsigned char)m[nl]) || m[nl] == '_');
+                    if (!word || !strncmp(m, "mhc.csv", 7)) continue;
+                    printf("%s: variant name '%s' in \"%.*s\"\n", files[i], name, (int)(q - p - 1),
+                           p + 1);
+                    hits++;
+                }
+            }
+            p = *q ? q : q - 1;
+        }
+        free(files[i]);
+    }
+    free(files);
+    ck_assert_int_eq(hits, 0);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("report");
     TCase *tc = tcase_create("report");
@@ -395,6 +539,9 @@ int main(void) {
     tcase_add_test(tc, test_bench_writes_csv);
     tcase_add_test(tc, test_membw_interpolation);
     tcase_add_test(tc, test_bench_vs_torch);
+    tcase_add_test(tc, test_report_past_old_limits);
+    tcase_add_test(tc, test_report_links_every_figure);
+    tcase_add_test(tc, test_no_variant_names_in_experiments);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

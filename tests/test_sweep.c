@@ -188,6 +188,117 @@ START_TEST(test_sweep_errors) {
 }
 END_TEST
 
+#define ARM_SHAPE                                                                                  \
+    "n_head=2 seq_len=16 batch_size=2 steps=6 warmup=2 eval_every=3 eval_tokens=32 threads=1"
+
+/* Count of lines of text that start with prefix. */
+static int lines_starting(const char *text, const char *prefix) {
+    int n = 0;
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        n += !strncmp(p, prefix, strlen(prefix));
+    return n;
+}
+
+/* Two arms of one variant (attnres_block with its default 4 blocks, and 2 blocks) through every
+ * command that names, groups, pairs, plots or reports runs: sweep, plot, plot --trend, report and
+ * compare keep them apart (fit: test_fit.c, test_fit_arms_stay_apart). */
+START_TEST(test_arms_stay_separate) {
+    char *out = tu_tempdir(), args[4096], path[4096];
+    static char buf[262144];
+    const char *arm2 = "attnres_block:blocks=2";
+    /* sweep: the arms' runs were one run id (VARIANT-L-d-s) before */
+    snprintf(args, sizeof args,
+             "sweep --variants attnres_block,%s --layers 2 --widths 16,32 n_layer=2 "
+             "d_model=16 " ARM_SHAPE " --name sw out=%s",
+             arm2, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%.3000s", buf);
+    ck_assert_msg(strstr(buf, "best attnres_block shape") &&
+                      strstr(buf, "best attnres_block:blocks=2 shape") &&
+                      strstr(buf, "Builds (meta.ini git_rev of each run): ") &&
+                      strstr(buf, " (4 runs)."),
+                  "%.3000s", buf);
+    CsvTable t;
+    snprintf(path, sizeof path, "%s/sw/summary.csv", out);
+    ck_assert(csv_load(path, &t) == 0);
+    ck_assert_int_eq((int)csv_nrows(&t), 4);
+    int per_arm[2] = {0};
+    for (size_t r = 0; r < 4; r++) {
+        const char *v = csv_cell(&t, r, csv_col(&t, "variant"));
+        per_arm[!strcmp(v, arm2)]++;
+        for (size_t q = 0; q < r; q++) /* every run its own directory */
+            ck_assert_str_ne(csv_cell(&t, r, csv_col(&t, "run_id")),
+                             csv_cell(&t, q, csv_col(&t, "run_id")));
+    }
+    ck_assert(per_arm[0] == 2 && per_arm[1] == 2);
+    csv_table_free(&t);
+    snprintf(path, sizeof path, "%s/sw/attnres_block-blocks_2-L2-d16-s1/config.ini", out);
+    char *ini = tu_read(path);
+    ck_assert_msg(ini && strstr(ini, "attnres_blocks = 2"), "%s", path);
+    snprintf(path, sizeof path, "%s/sw/attnres_block-L2-d16-s1/config.ini", out);
+    ck_assert((ini = tu_read(path)) && strstr(ini, "attnres_blocks = 4"));
+    snprintf(path, sizeof path, "%s/sw/figures/sweep_attnres_block-blocks_2.dat", out);
+    ck_assert_msg(tu_read(path), "no %s", path);
+    snprintf(path, sizeof path, "%s/sw/best.csv", out);
+    ck_assert(csv_load(path, &t) == 0 && csv_nrows(&t) == 2);
+    ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "variant")), arm2);
+    csv_table_free(&t);
+    /* two ablations (n_layer 2 and 4) of prenorm and both arms */
+    for (int L = 2; L <= 4; L += 2) {
+        snprintf(args, sizeof args,
+                 "ablate --variants prenorm,attnres_block,%s --seeds 1,2 --name d%d n_layer=%d "
+                 "d_model=16 " ARM_SHAPE " out=%s",
+                 arm2, L, L, out);
+        ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%.3000s", buf);
+        ck_assert_msg(lines_starting(buf, "attnres_block:blocks=2  2 ") == 1 &&
+                          lines_starting(buf, "attnres_block ") == 1,
+                      "%.3000s", buf);
+        snprintf(path, sizeof path, "%s/d%d/report.md", out, L);
+        char *rep = tu_read(path);
+        const char *abl = rep ? strstr(rep, "## Ablation") : NULL; /* one row per arm */
+        ck_assert_msg(abl && strstr(abl, "\n| attnres_block:blocks=2 | 2 |") &&
+                          strstr(abl, "\n| attnres_block | 2 |"),
+                      "%.3000s", rep);
+        snprintf(path, sizeof path, "%s/d%d/figures/depth_attnres_block-blocks_2.png", out, L);
+        if (tu_read(path)) /* gnuplot drew it: the report links every arm's figure */
+            ck_assert_msg(strstr(rep, "(figures/depth_attnres_block-blocks_2.png)") &&
+                              strstr(rep, "(figures/depth_attnres_block.png)"),
+                          "%.3000s", rep);
+    }
+    /* plot of two run directories outside their experiment: labelled by arm, not by variant */
+    snprintf(args, sizeof args,
+             "plot --out %s/pl %s/d2/attnres_block-s1 %s/d2/attnres_block-blocks_2-s1", out, out,
+             out);
+    int rc = tu_run_cli(args, buf, sizeof buf);
+    ck_assert_msg(rc == 0 || strstr(buf, "gnuplot"), "%.3000s", buf);
+    snprintf(path, sizeof path, "%s/pl/val_attnres_block-blocks_2.dat", out);
+    char *a2 = tu_read(path);
+    snprintf(path, sizeof path, "%s/pl/val_attnres_block.dat", out);
+    char *a1 = tu_read(path);
+    ck_assert_msg(a1 && a2 && strcmp(a1, a2) && strstr(a1, "over 1 runs") &&
+                      strstr(a2, "over 1 runs"),
+                  "%.3000s", buf);
+    /* plot --trend: one line per arm */
+    snprintf(args, sizeof args, "plot --trend n_layer --out %s/tr %s/d2 %s/d4", out, out, out);
+    rc = tu_run_cli(args, buf, sizeof buf);
+    ck_assert_msg(rc == 0 || strstr(buf, "gnuplot"), "%.3000s", buf);
+    snprintf(path, sizeof path, "%s/tr/trend_n_layer.csv", out);
+    ck_assert(csv_load(path, &t) == 0);
+    per_arm[0] = per_arm[1] = 0;
+    for (size_t r = 0; r < csv_nrows(&t); r++)
+        per_arm[!strcmp(csv_cell(&t, r, csv_col(&t, "variant")), arm2)]++;
+    ck_assert(per_arm[0] == 2 && per_arm[1] == 2);
+    csv_table_free(&t);
+    snprintf(path, sizeof path, "%s/tr/trend_n_layer_attnres_block-blocks_2.dat", out);
+    ck_assert_msg(tu_read(path), "no %s", path);
+    /* compare: per arm, paired run by run */
+    snprintf(args, sizeof args, "compare %s/d2 %s/d4", out, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%.3000s", buf);
+    ck_assert_msg(lines_starting(buf, "attnres_block:blocks=2 ") == 1 &&
+                      lines_starting(buf, "attnres_block  ") == 1 && strstr(buf, "(2 pairs)"),
+                  "%.3000s", buf);
+}
+END_TEST
+
 static Suite *sweep_suite(void) {
     Suite *s = suite_create("sweep");
     TCase *tc = tcase_create("sweep");
@@ -197,6 +308,7 @@ static Suite *sweep_suite(void) {
     tcase_add_test(tc, test_sweep_job_list);
     tcase_add_test(tc, test_sweep_seed_noise);
     tcase_add_test(tc, test_sweep_errors);
+    tcase_add_test(tc, test_arms_stay_separate);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -410,6 +410,58 @@ t 2 "no training shard: every matching file is a validation shard" "${TR[@]}" "d
 t 0 "git_rev = " "${R[@]}" --version
 check "meta.ini lacks a build fact" bash -c 'for k in git_rev build_type compiler blas blas_core threads; do
   grep -qE "^$k = [^ ]" scratch/arm_plain/meta.ini || exit 1; done'
+# ==== h34-arms: arms, the arm list grammar, capacities past their old limits, NaN losses in plot,
+# reports that follow the data, provenance (which build made each run) ====
+# check NAME FILE NEEDLE: one more case, unclear unless FILE holds NEEDLE
+check() {
+  N=$((N + 1))
+  grep -qF -- "$3" "$2" 2>/dev/null || { U=$((U + 1)); echo "FAIL #$N ($1: $2 lacks '$3')"; }
+}
+t 2 "'heads=4' continues no arm's options" "${R[@]}" ablate --variants prenorm,heads=4 "${TINY[@]}" out=scratch
+t 2 "'blocks=1' continues no arm's options" "${R[@]}" sweep --variants attnres_block,blocks=1 "${TINY[@]}" out=scratch
+t 2 "option 'blocks' is given twice" "${R[@]}" sweep --variants attnres_block:blocks=2,blocks=1 "${TINY[@]}" out=scratch
+t 2 "'attnres_block:blocks=2' is given twice" "${R[@]}" ablate --variants attnres_block:blocks=2,attnres_block:attnres_blocks=02 "${TINY[@]}" out=scratch
+t 2 "arms 'attnres_block' and 'attnres_block:blocks=2' give the same config" "${R[@]}" ablate --variants attnres_block,attnres_block:blocks=2 "${TINY[@]}" out=scratch
+t 2 "'colour' is not an option" "${R[@]}" bench --variants attnres_full:colour=red "${TINY[@]}"
+longarm="attnres_full:score=sigmoid$(printf ',window=1%.0s' $(seq 60))"
+t 2 "is too long" "${R[@]}" ablate --variants "$longarm" "${TINY[@]}" out=scratch
+t 0 "best attnres_block:blocks=2 shape" "${R[@]}" sweep --variants attnres_block:blocks=1,attnres_block:blocks=2 --layers 1 --widths 16 --name arms "${TINY[@]}" out=scratch
+check "sweep arms" scratch/arms/summary.csv "attnres_block-blocks_2-L1-d16-s1"
+t 0 "attnres_full:score=sigmoid,heads=2" "${R[@]}" ablate --variants "prenorm,attnres_full:score=sigmoid,heads=2" --seeds 1 --name multi "${TINY[@]}" out=scratch
+check "multi-option arm" scratch/multi/summary.csv '"attnres_full:score=sigmoid,heads=2",1,'
+mkdir -p scratch/fitarms
+{ echo "variant,seed,n_layer,d_model,tokens,flops,status,final_val_loss,tok_per_s"
+  for i in 1 2 3 4; do echo "prenorm,1,$i,16,1000,${i}e12,ok,$(echo "3 + 1 / $i" | bc -l),1"; done
+  echo "attnres_block,1,2,16,1000,2e12,ok,3.4,1"; echo "attnres_block:blocks=2,1,2,16,1000,2e12,ok,3.6,1"
+} >scratch/fitarms/summary.csv
+t 0 "attnres_block:blocks=2" "${R[@]}" fit scratch/fitarms
+check "fit arms" scratch/fitarms/fit_pooled.csv "attnres_block:blocks=2,1,"
+mkdir -p scratch/manygroups
+{ echo "variant,seed,n_layer,d_model,tokens,flops,status,final_val_loss,tok_per_s"
+  for i in $(seq 257); do echo "prenorm,1,$i,16,1000,1e12,ok,3,1"; done; } >scratch/manygroups/summary.csv
+t 2 "more than 256 groups" "${R[@]}" fit scratch/manygroups
+mkdir -p scratch/manyruns
+{ echo "variant,seed,status,final_val_loss,tok_per_s,tokens,flops"
+  for s in $(seq 1025); do echo "prenorm,$s,ok,3.$((s % 7)),1,1000,1e9"; done
+  for k in $(seq 17); do echo "attnres_block:blocks=$k,1,ok,3,1,1000,1e9"; done; } >scratch/manyruns/summary.csv
+t 0 "report: scratch/manyruns/report.md" "${R[@]}" report --no-plot scratch/manyruns
+check "1025 runs, 17 arms" scratch/manyruns/report.md "| prenorm | 1025 |"
+check "1025 runs, 17 arms" scratch/manyruns/report.md "| attnres_block:blocks=17 | 1 |"
+mkdir -p scratch/nanplot
+cp -r prot/done scratch/nanplot/run
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /_loss$/) c[i] = 1; print; next }
+  { for (i in c) $i = "nan"; print }' prot/done/metrics.csv >scratch/nanplot/run/metrics.csv
+t 2 "nanplot/run/metrics.csv: column 'val_loss' holds no finite value" "${R[@]}" plot scratch/nanplot --out scratch/nanplot/fig
+cp -r prot/exp scratch/builds
+mkdir -p scratch/builds/figures && : >scratch/builds/figures/extra_view.png
+sed -i 's/^git_rev = .*/git_rev = other-build/' scratch/builds/prenorm-s1/meta.ini
+t 0 "report: scratch/builds/report.md" "${R[@]}" report --no-plot scratch/builds
+check "mixed builds" scratch/builds/report.md "WARNING: 1 pair group (same seed and data order, different arms) was made by different builds"
+check "report links every figure" scratch/builds/report.md "(figures/extra_view.png)"
+rm scratch/builds/attnres_full-s1/meta.ini
+t 0 "Build unknown for 1 run" "${R[@]}" ablate --variants prenorm,attnres_full --seeds 1 --name builds "${TINY[@]}" out=scratch
+t 0 "Build unknown for 1 run" "${R[@]}" compare prot/exp scratch/builds
+# ==== end h34-arms ====
 
 echo "$N cases, $C crashes, $U unclear, $L data-loss"
 [ $C -eq 0 ] && [ $U -eq 0 ] && [ $L -eq 0 ] && [ "$N" -ge 150 ]
