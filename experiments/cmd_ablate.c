@@ -104,16 +104,36 @@ static void print_probe(const ExpRun *runs, int n, char names[][32], int nv) {
     }
 }
 
+/* The table, summary.csv and report.md of the runs (trained or gathered). */
+static int ablate_finish(const char *exp, ExpRun *runs, int n, char names[][32], int nv) {
+    if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    AblationTable table; /* the same table report.md shows, as text */
+    ablation_table(runs, n, (const char(*)[32])names, nv, &table);
+    printf("\n");
+    ablation_table_write(stdout, &table, 0);
+    int failed = 0;
+    for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");
+    print_probe(runs, n, names, nv);
+    fflush(stdout);
+    if (report_write(exp, 1) != 0) fprintf(stderr, "resbench: ablate: report: %s\n", rb_error());
+    printf("ablate: summary in %s/summary.csv, report in %s/report.md\n", exp, exp);
+    return failed ? RB_EXIT_FAIL : RB_EXIT_OK;
+}
+
 int cmd_ablate(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         ablate_help();
         return RB_EXIT_OK;
     }
-    static const char *const extra[] = {"--variants", "--seeds", "--name", NULL};
-    const char *vals[3] = {NULL, NULL, NULL};
+    static const char *const extra[] = {"--variants", "--seeds", "--name", "--jobs", NULL};
+    const char *vals[4] = {NULL, NULL, NULL, NULL};
+    int gather = exp_take_flag(&argc, argv, "--gather", extra);
     Config base;
     if (cli_parse(argc, argv, &base, NULL, extra, vals) != 0)
         rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
+    if (gather && vals[3])
+        rb_die(RB_EXIT_USAGE, "ablate: give --jobs FILE (write the job list) or --gather "
+                              "(collect its finished runs), not both");
     if (!base.budget_set) base.steps = ABLATE_DEFAULT_STEPS; /* the quick start's budget */
     char names[MAX_VARIANTS][32];
     long seeds[MAX_SEEDS];
@@ -129,14 +149,16 @@ int cmd_ablate(int argc, char **argv) {
     config_set_variant(&key, RB_BASELINE, "ablate");
     key.seed = 0;
     char exp[2048];
+    if (gather && exp_locate(&key, "ablate", vals[2], exp, sizeof exp) == 0 &&
+        !rb_is_file_in(exp, "experiment.ini"))
+        rb_die(RB_EXIT_USAGE,
+               "ablate --gather: %s is not an experiment (no experiment.ini): write "
+               "its job list first with the same command and --jobs FILE",
+               exp);
     if (exp_create(&key, "ablate", vals[2], exp, sizeof exp) != 0)
         rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
-    train_set_threads(base.threads);
     ExpRun *runs = rb_calloc((size_t)nv * ns, sizeof(ExpRun), "ablation");
     int n = 0;
-    printf("ablate: %d variants x %d seeds, %ld steps each (identical data order and budget), "
-           "into %s\n",
-           nv, ns, train_total_steps(&base), exp);
     for (int s = 0; s < ns; s++) /* seed-major: a partial ablation already covers every variant */
         for (int v = 0; v < nv; v++) {
             ExpRun *a = &runs[n++];
@@ -146,19 +168,30 @@ int cmd_ablate(int argc, char **argv) {
             a->cfg.seed = seeds[s];
             rb_copy_str(a->cfg.out, sizeof a->cfg.out, exp);
             exp_arm_run_id(a->cfg.run_id, sizeof a->cfg.run_id, names[v], seeds[s]);
-            exp_run(a, n, nv * ns);
         }
-    if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
-    AblationTable table; /* the same table report.md shows, as text */
-    ablation_table(runs, n, (const char(*)[32])names, nv, &table);
-    printf("\n");
-    ablation_table_write(stdout, &table, 0);
-    int failed = 0;
-    for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");
-    print_probe(runs, n, names, nv);
+    if (vals[3]) {
+        int listed, finished;
+        if (exp_write_jobs(vals[3], runs, n, exp, &listed, &finished) != 0)
+            rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
+        printf("ablate: %d commands written to %s (%d of %d runs already finished); run them "
+               "(GNU parallel, Slurm: experiments/cluster/), then repeat this ablate command with "
+               "--gather instead of --jobs\n",
+               listed, vals[3], finished, n);
+        free(runs);
+        return RB_EXIT_OK;
+    }
+    if (gather) {
+        if (exp_gather(runs, n) != 0) rb_die(RB_EXIT_USAGE, "ablate --gather: %s", rb_error());
+        printf("ablate: gathered %d finished runs (%d variants x %d seeds) of %s\n", n, nv, ns,
+               exp);
+    } else {
+        train_set_threads(base.threads);
+        printf("ablate: %d variants x %d seeds, %ld steps each (identical data order and budget), "
+               "into %s\n",
+               nv, ns, train_total_steps(&base), exp);
+        for (int i = 0; i < n; i++) exp_run(&runs[i], i + 1, n);
+    }
+    int rc = ablate_finish(exp, runs, n, names, nv);
     free(runs);
-    fflush(stdout);
-    if (report_write(exp, 1) != 0) fprintf(stderr, "resbench: ablate: report: %s\n", rb_error());
-    printf("ablate: summary in %s/summary.csv, report in %s/report.md\n", exp, exp);
-    return failed ? RB_EXIT_FAIL : RB_EXIT_OK;
+    return rc;
 }
