@@ -173,10 +173,10 @@ int cmd_ablate(int argc, char **argv) {
         int listed, finished;
         if (exp_write_jobs(vals[3], runs, n, exp, &listed, &finished) != 0)
             rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
-        printf("ablate: %d commands written to %s (%d of %d runs already finished); run them "
+        printf("ablate: %d command%s written to %s (%d of %d runs already finished); run them "
                "(GNU parallel, Slurm: experiments/cluster/), then repeat this ablate command with "
                "--gather instead of --jobs\n",
-               listed, vals[3], finished, n);
+               listed, listed == 1 ? "" : "s", vals[3], finished, n);
         free(runs);
         return RB_EXIT_OK;
     }

@@ -328,7 +328,7 @@ int exp_gather(ExpRun *runs, int n) {
     if (!bad) return 0;
     name_rest(list, sizeof list, bad);
     return rb_fail(
-        "in %s, %d of %d runs are not finished: %s; nothing was written (run their jobs: "
+        "in %s, %d of %d runs are not finished: %s; no summary was written (run their jobs: "
         "--jobs FILE lists just these; or repeat the command without --gather to "
         "train them here)",
         n ? runs[0].cfg.out : "", bad, n, list);
