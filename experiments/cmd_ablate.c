@@ -33,7 +33,7 @@ int report_write(const char *dir, int plot);
 static void ablate_help(void) {
     printf(
         "usage: resbench ablate [--config FILE] [--variants a,b,...] [--seeds 1,2,...]\n"
-        "                       [--name NAME] [key=value ...]\n\n"
+        "                       [--name NAME] [--jobs FILE | --gather] [key=value ...]\n\n"
         "Trains every variant x seed with the same base config (shape, data, data_seed,\n"
         "budget, schedule, evaluation set) into OUT/NAME/VARIANT-sSEED/, then writes\n"
         "OUT/NAME/summary.csv and OUT/NAME/experiment.ini, prints per variant the mean +- std\n"
@@ -47,6 +47,15 @@ static void ablate_help(void) {
         "naming the first differing key. One process owns an experiment at a time "
         "(OUT/NAME/lock).\n"
         "After an interrupt (exit 3), repeat the same command to continue.\n\n"
+        "Job lists (docs/usage.md, Job lists): --jobs FILE trains nothing and writes FILE, one\n"
+        "`resbench train` command per run that is not finished (`train --resume` for an\n"
+        "interrupted one), for GNU parallel or a Slurm array (experiments/cluster/parallel.sh,\n"
+        "slurm_array.sh; each line sets threads=1 unless the command sets threads=N). Once they\n"
+        "ran, the same command with --gather instead of --jobs trains nothing and builds\n"
+        "summary.csv, the table, figures and report.md from the run directories; it refuses,\n"
+        "naming them, while any run is missing, unfinished, damaged or of another config (no\n"
+        "partial summary). --jobs again lists just the runs still missing. The campaign:\n"
+        "experiments/campaign.sh --jobs DIR writes DIR/partN.jobs per part, --gather gathers.\n\n"
         "defaults: all variants, seeds 1,2,3,4, steps 400 unless a budget (steps, budget_tokens,\n"
         "budget_flops) is given, NAME = ablate-HASH8 of the base config; without arguments this\n"
         "is the quick-start ablation: the train defaults otherwise (n_layer=4, d_model=96,\n"
@@ -173,10 +182,7 @@ int cmd_ablate(int argc, char **argv) {
         int listed, finished;
         if (exp_write_jobs(vals[3], runs, n, exp, &listed, &finished) != 0)
             rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
-        printf("ablate: %d command%s written to %s (%d of %d runs already finished); run them "
-               "(GNU parallel, Slurm: experiments/cluster/), then repeat this ablate command with "
-               "--gather instead of --jobs\n",
-               listed, listed == 1 ? "" : "s", vals[3], finished, n);
+        exp_print_jobs("ablate", vals[3], listed, finished, n);
         free(runs);
         return RB_EXIT_OK;
     }

@@ -435,10 +435,8 @@ int cmd_sweep(int argc, char **argv) {
         int listed, finished;
         if (exp_write_jobs(vals[4], runs, n, exp, &listed, &finished) != 0)
             rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
-        printf("sweep: %d command%s written to %s (%.3g FLOPs each; %d of %d runs already "
-               "finished); run them (GNU parallel, Slurm: experiments/cluster/), then repeat this "
-               "sweep command with --gather instead of --jobs\n",
-               listed, listed == 1 ? "" : "s", vals[4], budget, finished, n);
+        printf("sweep: %.3g FLOPs per run (matched compute)\n", budget);
+        exp_print_jobs("sweep", vals[4], listed, finished, n);
         free(runs);
         return RB_EXIT_OK;
     }

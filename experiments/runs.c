@@ -465,6 +465,19 @@ int exp_write_jobs(const char *path, const ExpRun *runs, int n, const char *exp,
     return rc;
 }
 
+void exp_print_jobs(const char *who, const char *path, int listed, int finished, int n) {
+    if (listed == 0) {
+        printf("%s: all %d runs are finished; %s is empty: build the summary with --gather "
+               "instead of --jobs\n",
+               who, n, path);
+        return;
+    }
+    printf("%s: %d command%s written to %s (%d of %d runs already finished); run them (GNU "
+           "parallel, Slurm: experiments/cluster/), then repeat this %s command with --gather "
+           "instead of --jobs\n",
+           who, listed, listed == 1 ? "" : "s", path, finished, n, who);
+}
+
 int exp_take_flag(int *argc, char **argv, const char *flag, const char *const *value_opts) {
     int found = 0, out = 1;
     for (int i = 1; i < *argc; i++) {

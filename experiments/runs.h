@@ -65,6 +65,8 @@ void exp_run_build(const char *dir, char *buf, size_t n);
  * 0, or -1 with rb_error(). */
 int exp_write_jobs(const char *path, const ExpRun *runs, int n, const char *exp, int *listed,
                    int *finished);
+/* The one-line account of a written job list, and what to do next. */
+void exp_print_jobs(const char *who, const char *path, int listed, int finished, int n);
 /* Loads every run's result from its directory and trains nothing: 0 when all n are finished with
  * their config (status "ok"), else -1 with a one-line rb_error() that counts and names the runs
  * that are not (missing, unfinished, another config, unreadable result). */
