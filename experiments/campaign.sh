@@ -45,12 +45,14 @@ cd "$(dirname "$0")/.."
 R=${RESBENCH:-build/resbench}  # RESBENCH=PATH runs a frozen binary while the tree changes
 C=experiments/configs/campaign
 OUT=out=$CO
-if [ ! -f ../shared/data/tinyshakespeare.txt ]; then
-  echo "campaign: ../shared/data/tinyshakespeare.txt is missing (parts 1-4 and 6 train on it); skipping them" >&2
-  TEXT=0
-else
-  TEXT=1
-fi
+parts=("${@:-1 2 3 4 5 6}")
+TEXT=1
+# shellcheck disable=SC2068
+for part in ${parts[@]}; do
+  case $part in 1|2|3|4|5|6) ;; *) echo "campaign: unknown part '$part' (1-6)" >&2; exit 2 ;; esac
+  if [ "$part" != 5 ] && [ ! -f ../shared/data/tinyshakespeare.txt ]; then TEXT=0; fi
+done
+[ $TEXT = 1 ] || echo "campaign: ../shared/data/tinyshakespeare.txt is missing (parts 1-4 and 6 train on it); skipping them" >&2
 
 # experiment SUBCOMMAND ARGS...: one experiment of the current part, trained here, listed into the
 # part's job list, or gathered, by mode.
@@ -68,10 +70,8 @@ experiment() {
 # after COMMAND...: a step over a part's finished experiments (trend plot, fit): not in --jobs mode.
 after() { if [ $mode != jobs ]; then "$@"; fi; }
 
-parts=("${@:-1 2 3 4 5 6}")
 # shellcheck disable=SC2068
 for part in ${parts[@]}; do
-  case $part in 1|2|3|4|5|6) ;; *) echo "campaign: unknown part '$part' (1-6)" >&2; exit 2 ;; esac
   if [ "$part" != 5 ] && [ $TEXT = 0 ]; then continue; fi
   [ $mode = jobs ] && : >"$jobs_dir/part$part.jobs.tmp"
   case $part in
