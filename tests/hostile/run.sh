@@ -388,7 +388,7 @@ gcase() { # NAME: a copy of the protected experiment (runs prenorm-s1, attnres_f
   rm -f "scratch/$1/summary.csv" "scratch/$1/lock"
 }
 gcase g_garbage
-head -c 300 /dev/urandom >scratch/g_garbage/attnres_full-s1/result.ini
+printf "steps = 4\\nthis line is not key = value\\n\\001\\002garbage\\n" >scratch/g_garbage/attnres_full-s1/result.ini
 t 2 "attnres_full-s1 (scratch/g_garbage/attnres_full-s1/result.ini: unreadable" "${R[@]}" ablate "${JL[@]}" --name g_garbage --gather out=scratch
 t 2 "attnres_full-s1 (scratch/g_garbage/attnres_full-s1/result.ini: unreadable" "${R[@]}" ablate "${JL[@]}" --name g_garbage --jobs scratch/g.txt out=scratch
 gcase g_empty
