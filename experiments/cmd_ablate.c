@@ -33,7 +33,7 @@ int report_write(const char *dir, int plot);
 static void ablate_help(void) {
     printf(
         "usage: resbench ablate [--config FILE] [--variants ARM,ARM,...] [--seeds 1,2,...]\n"
-        "                       [--name NAME] [key=value ...]\n\n" CLI_ARMS_HELP "\n"
+        "                       [--name NAME] [--jobs FILE | --gather] [key=value ...]\n\n" CLI_ARMS_HELP "\n"
         "Trains every arm x seed with the same base config (shape, data, data_seed,\n"
         "budget, schedule, evaluation set) into OUT/NAME/ARM-sSEED/ (ARM: the spec with ':'\n"
         "and ',' -> '-', '=' -> '_'; two arms giving the same config are refused), then writes\n"
@@ -50,6 +50,15 @@ static void ablate_help(void) {
         "naming the first differing key. One process owns an experiment at a time "
         "(OUT/NAME/lock).\n"
         "After an interrupt (exit 3), repeat the same command to continue.\n\n"
+        "Job lists (docs/usage.md, Job lists): --jobs FILE trains nothing and writes FILE, one\n"
+        "`resbench train` command per run that is not finished (`train --resume` for an\n"
+        "interrupted one), for GNU parallel or a Slurm array (experiments/cluster/parallel.sh,\n"
+        "slurm_array.sh; each line sets threads=1 unless the command sets threads=N). Once they\n"
+        "ran, the same command with --gather instead of --jobs trains nothing and builds\n"
+        "summary.csv, the table, figures and report.md from the run directories; it refuses,\n"
+        "naming them, while any run is missing, unfinished, damaged or of another config (no\n"
+        "partial summary). --jobs again lists just the runs still missing. The campaign:\n"
+        "experiments/campaign.sh --jobs DIR writes DIR/partN.jobs per part, --gather gathers.\n\n"
         "defaults: all variants, seeds 1,2,3,4, steps 400 unless a budget (steps, budget_tokens,\n"
         "budget_flops) is given, NAME = ablate-HASH8 of the base config; without arguments this\n"
         "is the quick-start ablation: the train defaults otherwise (n_layer=4, d_model=96,\n"
@@ -110,16 +119,37 @@ static void print_probe(const ExpRun *runs, int n, char names[][RB_ARM_MAX], int
     }
 }
 
+/* The table, summary.csv and report.md of the runs (trained or gathered). */
+static int ablate_finish(const char *exp, ExpRun *runs, int n, char names[][RB_ARM_MAX], int nv) {
+    if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    AblationTable table; /* the same table report.md shows, as text */
+    ablation_table(runs, n, (const char(*)[RB_ARM_MAX])names, nv, &table);
+    printf("\n");
+    ablation_table_write(stdout, &table, 0);
+    ablation_table_free(&table);
+    int failed = 0;
+    for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");
+    print_probe(runs, n, names, nv);
+    fflush(stdout);
+    if (report_write(exp, 1) != 0) fprintf(stderr, "resbench: ablate: report: %s\n", rb_error());
+    printf("ablate: summary in %s/summary.csv, report in %s/report.md\n", exp, exp);
+    return failed ? RB_EXIT_FAIL : RB_EXIT_OK;
+}
+
 int cmd_ablate(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         ablate_help();
         return RB_EXIT_OK;
     }
-    static const char *const extra[] = {"--variants", "--seeds", "--name", NULL};
-    const char *vals[3] = {NULL, NULL, NULL};
+    static const char *const extra[] = {"--variants", "--seeds", "--name", "--jobs", NULL};
+    const char *vals[4] = {NULL, NULL, NULL, NULL};
+    int gather = exp_take_flag(&argc, argv, "--gather", extra);
     Config base;
     if (cli_parse(argc, argv, &base, NULL, extra, vals) != 0)
         rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
+    if (gather && vals[3])
+        rb_die(RB_EXIT_USAGE, "ablate: give --jobs FILE (write the job list) or --gather "
+                              "(collect its finished runs), not both");
     if (!base.budget_set) base.steps = ABLATE_DEFAULT_STEPS; /* the quick start's budget */
     static char names[MAX_VARIANTS][RB_ARM_MAX];
     long seeds[MAX_SEEDS];
@@ -145,14 +175,16 @@ int cmd_ablate(int argc, char **argv) {
     config_set_variant(&key, RB_BASELINE, "ablate");
     key.seed = 0;
     char exp[2048];
+    if (gather && exp_locate(&key, "ablate", vals[2], exp, sizeof exp) == 0 &&
+        !rb_is_file_in(exp, "experiment.ini"))
+        rb_die(RB_EXIT_USAGE,
+               "ablate --gather: %s is not an experiment (no experiment.ini): write "
+               "its job list first with the same command and --jobs FILE",
+               exp);
     if (exp_create(&key, "ablate", vals[2], exp, sizeof exp) != 0)
         rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
-    train_set_threads(base.threads);
     ExpRun *runs = rb_calloc((size_t)nv * ns, sizeof(ExpRun), "ablation");
     int n = 0;
-    printf("ablate: %d variants x %d seeds, %ld steps each (identical data order and budget), "
-           "into %s\n",
-           nv, ns, train_total_steps(&base), exp);
     for (int s = 0; s < ns; s++) /* seed-major: a partial ablation already covers every variant */
         for (int v = 0; v < nv; v++) {
             ExpRun *a = &runs[n++];
@@ -163,20 +195,27 @@ int cmd_ablate(int argc, char **argv) {
             rb_copy_str(a->cfg.out, sizeof a->cfg.out, exp);
             if (exp_arm_run_id(a->cfg.run_id, sizeof a->cfg.run_id, names[v], seeds[s]) != 0)
                 rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
-            exp_run(a, n, nv * ns);
         }
-    if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
-    AblationTable table; /* the same table report.md shows, as text */
-    ablation_table(runs, n, (const char(*)[RB_ARM_MAX])names, nv, &table);
-    printf("\n");
-    ablation_table_write(stdout, &table, 0);
-    ablation_table_free(&table);
-    int failed = 0;
-    for (int i = 0; i < n; i++) failed += !strcmp(runs[i].status, "failed");
-    print_probe(runs, n, names, nv);
+    if (vals[3]) {
+        int listed, finished;
+        if (exp_write_jobs(vals[3], runs, n, exp, &listed, &finished) != 0)
+            rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
+        exp_print_jobs("ablate", vals[3], listed, finished, n);
+        free(runs);
+        return RB_EXIT_OK;
+    }
+    if (gather) {
+        if (exp_gather(runs, n) != 0) rb_die(RB_EXIT_USAGE, "ablate --gather: %s", rb_error());
+        printf("ablate: gathered %d finished runs (%d variants x %d seeds) of %s\n", n, nv, ns,
+               exp);
+    } else {
+        train_set_threads(base.threads);
+        printf("ablate: %d variants x %d seeds, %ld steps each (identical data order and budget), "
+               "into %s\n",
+               nv, ns, train_total_steps(&base), exp);
+        for (int i = 0; i < n; i++) exp_run(&runs[i], i + 1, n);
+    }
+    int rc = ablate_finish(exp, runs, n, names, nv);
     free(runs);
-    fflush(stdout);
-    if (report_write(exp, 1) != 0) fprintf(stderr, "resbench: ablate: report: %s\n", rb_error());
-    printf("ablate: summary in %s/summary.csv, report in %s/report.md\n", exp, exp);
-    return failed ? RB_EXIT_FAIL : RB_EXIT_OK;
+    return rc;
 }

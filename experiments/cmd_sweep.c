@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "model.h"
@@ -28,7 +27,7 @@
 static void sweep_help(void) {
     printf(
         "usage: resbench sweep [--config FILE] [--variants ARM,ARM,...] [--seeds 1,...]\n"
-        "                      [--layers 2,4,8] [--widths 64,128,256] [--jobs FILE]\n"
+        "                      [--layers 2,4,8] [--widths 64,128,256] [--jobs FILE | --gather]\n"
         "                      [--name NAME] [key=value ...]\n\n" CLI_ARMS_HELP "\n"
         "Trains every arm x n_layer x d_model x seed. Matched compute: each shape gets the\n"
         "base config's budget in FLOPs (steps x FLOPs/step of the base shape, or budget_flops),\n"
@@ -37,8 +36,12 @@ static void sweep_help(void) {
         "largest divisor of 2*n_layer not above it). Writes OUT/NAME/ (runs\n"
         "ARM-LnLAYER-dWIDTH-sSEED, ARM the spec with ':' and ',' -> '-', '=' -> '_'; summary.csv;\n"
         "figures/sweep_ARM.png) and prints per arm the validation loss grid and its best shape.\n"
-        "--jobs FILE writes one `resbench train` command per run instead of running them (see\n"
-        "experiments/cluster/); then run the same sweep command without --jobs to gather.\n"
+        "--jobs FILE writes one `resbench train` command per run that is not finished instead\n"
+        "of running them (for GNU parallel or a Slurm array: experiments/cluster/); once they\n"
+        "ran, the same sweep command with --gather instead of --jobs builds summary.csv, the\n"
+        "table and the heatmaps from the run directories, training nothing; it refuses, naming\n"
+        "them, while runs are missing or unfinished. Without either flag the same command\n"
+        "trains whatever is left here and gathers (docs/usage.md, Job lists).\n"
         "defaults: every variant (as ablate); seeds 1; layers 2,4,8; widths 64,128,256.\n");
 }
 
@@ -88,49 +91,6 @@ static void csv_field(FILE *f, const char *s) {
         fputc(*s, f);
     }
     fputc('"', f);
-}
-
-/* One shell word: single quotes, with ' written as '\'' (paths may hold spaces and quotes). */
-static void put_quoted(FILE *f, const char *s) {
-    fputc('\'', f);
-    for (; *s; s++)
-        if (*s == '\'')
-            fputs("'\\''", f);
-        else
-            fputc(*s, f);
-    fputc('\'', f);
-}
-
-static int write_jobs(const char *path, const ExpRun *runs, int n, const char *exp) {
-    char self[4096];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len <= 0) return rb_fail("cannot find the resbench binary (/proc/self/exe)");
-    self[len] = 0;
-    FILE *f = fopen(path, "w");
-    if (!f) return rb_fail("--jobs: cannot write %s", path);
-    char ini[4200];
-    snprintf(ini, sizeof ini, "%s/experiment.ini", exp);
-    for (int i = 0; i < n; i++) {
-        const Config *c = &runs[i].cfg;
-        put_quoted(f, self);
-        fputs(" train --config ", f);
-        put_quoted(f, ini);
-        fprintf(f, " variant=%s n_layer=%d d_model=%d n_head=%d mlp_hidden=0 ", c->variant,
-                c->n_layer, c->d_model, c->n_head);
-        for (int k = 0; k < c->vt->n_options; k++) { /* e.g. attnres_blocks fitted to the depth */
-            char val[64];
-            config_format_option(c, &c->vt->options[k], val, sizeof val);
-            fprintf(f, "%s=%s ", c->vt->options[k].key, val);
-        }
-        fprintf(f, "seed=%ld steps=0 budget_tokens=0 budget_flops=%.17g ", c->seed,
-                c->budget_flops);
-        char kv[2300];
-        snprintf(kv, sizeof kv, "out=%s", exp);
-        put_quoted(f, kv);
-        fprintf(f, " run_id=%s threads=1\n", c->run_id);
-    }
-    if (fclose(f) != 0) return rb_fail("--jobs: cannot write %s", path);
-    return 0;
 }
 
 /* The run of variant v at grid cell (l, w) among the first seed's runs, or NULL. */
@@ -452,9 +412,13 @@ int cmd_sweep(int argc, char **argv) {
     static const char *const extra[] = {"--variants", "--seeds", "--layers", "--widths",
                                         "--jobs",     "--name",  NULL};
     const char *vals[6] = {0};
+    int gather = exp_take_flag(&argc, argv, "--gather", extra);
     Config base;
     if (cli_parse(argc, argv, &base, NULL, extra, vals) != 0)
         rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
+    if (gather && vals[4])
+        rb_die(RB_EXIT_USAGE, "sweep: give --jobs FILE (write the job list) or --gather (collect "
+                              "its finished runs), not both");
     static char names[MAX_GRID][RB_ARM_MAX];
     long seeds[MAX_GRID], layers[MAX_GRID], widths[MAX_GRID];
     int nv = 0;
@@ -494,22 +458,31 @@ int cmd_sweep(int argc, char **argv) {
                         rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
                 }
     char exp[2048];
+    if (gather && exp_locate(&key, "sweep", vals[5], exp, sizeof exp) == 0 &&
+        !rb_is_file_in(exp, "experiment.ini"))
+        rb_die(RB_EXIT_USAGE,
+               "sweep --gather: %s is not an experiment (no experiment.ini): write "
+               "its job list first with the same command and --jobs FILE",
+               exp);
     if (exp_create(&key, "sweep", vals[5], exp, sizeof exp) != 0)
         rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
     for (int i = 0; i < n; i++) rb_copy_str(runs[i].cfg.out, sizeof runs[i].cfg.out, exp);
     if (vals[4]) {
         print_design(runs, n, names[0], layers, nl, widths, nw);
-        if (write_jobs(vals[4], runs, n, exp) != 0) rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
-        printf("sweep: %d commands written to %s (%.3g FLOPs each); run them (GNU parallel, "
-               "Slurm: experiments/cluster/), then repeat this sweep command without --jobs\n",
-               n, vals[4], budget);
+        int listed, finished;
+        if (exp_write_jobs(vals[4], runs, n, exp, &listed, &finished) != 0)
+            rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
+        printf("sweep: %.3g FLOPs per run (matched compute)\n", budget);
+        exp_print_jobs("sweep", vals[4], listed, finished, n);
         free(runs);
         return RB_EXIT_OK;
     }
     train_set_threads(base.threads);
-    printf("sweep: %d runs, %.3g FLOPs each (matched compute), into %s\n", n, budget, exp);
+    printf("sweep: %d runs, %.3g FLOPs each (matched compute), %s %s\n", n, budget,
+           gather ? "gathered from" : "into", exp);
     print_design(runs, n, names[0], layers, nl, widths, nw);
-    for (int i = 0; i < n; i++) exp_run(&runs[i], i + 1, n);
+    if (gather && exp_gather(runs, n) != 0) rb_die(RB_EXIT_USAGE, "sweep --gather: %s", rb_error());
+    for (int i = 0; i < n && !gather; i++) exp_run(&runs[i], i + 1, n);
     if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     char figdir[2200];
     static char plotted[MAX_GRID * (RB_ARM_MAX + 1)]; /* every arm's file name, space-separated */

@@ -45,11 +45,13 @@ enum {
     S_WIDTH,
     S_WARNING,
     S_RUN_ID,
+    S_BUILD,
     S_NCOLS
 };
 static const char *const SUMMARY_COLS[S_NCOLS] = {
-    "variant",       "seed",   "status",   "final_val_loss", "tok_per_s", "tokens",  "flops",
-    "best_val_loss", "wall_s", "cpu_util", "n_layer",        "d_model",   "warning", "run_id"};
+    "variant", "seed",    "status",        "final_val_loss", "tok_per_s",
+    "tokens",  "flops",   "best_val_loss", "wall_s",         "cpu_util",
+    "n_layer", "d_model", "warning",       "run_id",         "build"};
 #define S_REQUIRED 7
 
 static double num_or_nan(const CsvTable *t, size_t r, int c) {
@@ -88,7 +90,10 @@ static int load_row(const CsvTable *t, size_t r, const int *col, const char *exp
     char dir[4400], path[4500];
     if (rb_join(dir, sizeof dir, exp, a->cfg.run_id) != 0) return -1;
     rb_copy_str(x->run_dir, sizeof x->run_dir, dir);
-    exp_read_build(dir, a->build, sizeof a->build);
+    if (col[S_BUILD] >= 0) /* older summaries: the run's meta.ini, if it is there */
+        rb_copy_str(a->build, sizeof a->build, csv_cell(t, r, col[S_BUILD]));
+    else
+        exp_read_build(dir, a->build, sizeof a->build);
     if (rb_is_file_in(dir, "config.ini")) {
         snprintf(path, sizeof path, "%s/config.ini", dir);
         Config c;

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* open_memstream */
 #include "runs.h"
 
 #include <math.h>
@@ -14,6 +15,18 @@
 /* The command that owns the experiment (for the "repeat it" hint after an interrupt). */
 static char exp_command[32] = "ablate";
 
+/* 0 when r (read from a result.ini) is a finished run of config c: its step count is the config's
+ * and its final validation loss a positive number; else -1 with rb_error(). result.ini's reader
+ * takes a missing or garbled value as 0, which this refuses. */
+static int check_result(const Config *c, const TrainResult *r) {
+    long want = train_total_steps(c);
+    if (r->steps != want)
+        return rb_fail("result.ini holds %ld steps, its config trains %ld", r->steps, want);
+    if (!(r->final_val_loss > 0) || !isfinite(r->final_val_loss) || !(r->tokens > 0))
+        return rb_fail("result.ini has no final_val_loss or tokens (a damaged file)");
+    return 0;
+}
+
 /* A finished run of exactly this config: its result.ini is loaded into r. */
 static int finished_before(const Config *c, const char *dir, TrainResult *r) {
     char path[4200];
@@ -23,7 +36,7 @@ static int finished_before(const Config *c, const char *dir, TrainResult *r) {
         config_load_ini(&old, path) != 0 || config_hash(&old) != config_hash(c))
         return 0;
     if (rb_join(path, sizeof path, dir, "result.ini") != 0 || access(path, F_OK) != 0) return 0;
-    return train_read_result(dir, r) == 0;
+    return train_read_result(dir, r) == 0 && check_result(c, r) == 0;
 }
 
 void exp_run(ExpRun *a, int k, int n) {
@@ -31,8 +44,8 @@ void exp_run(ExpRun *a, int k, int n) {
     a->has_cfg = 1; /* the run's config is a->cfg (pairs runs in the ablation table) */
     train_run_dir(&a->cfg, dir, sizeof dir);
     if (finished_before(&a->cfg, dir, &a->r)) {
-        a->status = "skipped";
         exp_read_build(dir, a->build, sizeof a->build);
+        a->status = "skipped";
         printf("run %d/%d %s: already done, val loss %.4f\n", k, n, dir, a->r.final_val_loss);
         return;
     }
@@ -49,14 +62,15 @@ void exp_run(ExpRun *a, int k, int n) {
                "experiment by repeating the same `resbench %s` command (finished runs are skipped, "
                "this one resumes)",
                exp_command, a->r.steps, dir, exp_command);
-    exp_read_build(dir, a->build, sizeof a->build);
     if (rc != RB_EXIT_OK) {
         fprintf(stderr, "resbench: run %s failed: %s\n", dir, rb_error());
+        exp_read_build(dir, a->build, sizeof a->build); /* the build that tried */
         a->status = "failed";
         a->r.final_val_loss = a->r.best_val_loss = NAN;
         return;
     }
     a->status = "ok";
+    exp_read_build(dir, a->build, sizeof a->build);
     printf("run %d/%d done: val loss %.4f, %.0f s, %.0f tok/s\n", k, n, a->r.final_val_loss,
            a->r.wall_s, a->r.tok_per_s);
 }
@@ -144,9 +158,9 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
                                     "n_head",    "seq_len", "batch_size",     "params",
                                     "tokens",    "flops",   "final_val_loss", "best_val_loss",
                                     "tok_per_s", "wall_s",  "overhead_pct",   "cpu_util",
-                                    "status",    "warning", "run_id"};
+                                    "build",     "status",  "warning",        "run_id"};
     enum { NCOL = sizeof H / sizeof H[0] };
-    _Static_assert(NCOL == 19, "summary.csv: the header and the row below must agree");
+    _Static_assert(NCOL == 20, "summary.csv: the header and the row below must agree");
     char path[2200];
     snprintf(path, sizeof path, "%s/summary.csv", exp);
     CsvOut csv;
@@ -155,8 +169,7 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
     for (int i = 0; i < n; i++) {
         const ExpRun *a = &runs[i];
         const Config *c = &a->cfg;
-        char f[17][48];
-        f[0][0] = 0; /* the arm: row[0] below, a variant spec of any length */
+        char f[16][48];
         snprintf(f[1], 48, "%ld", c->seed);
         snprintf(f[2], 48, "%d", c->n_layer);
         snprintf(f[3], 48, "%d", c->d_model);
@@ -173,12 +186,13 @@ int exp_write_summary(const char *exp, const ExpRun *runs, int n) {
                              exp_overhead_pct(ref, a->r.tok_per_s),
                              a->r.cpu_util};
         for (int k = 0; k < 8; k++) rb_fmt_double(f[8 + k], 48, v[k]);
-        snprintf(f[16], 48, "%s", a->status);
-        const char *row[19];
-        for (int k = 0; k < 17; k++) row[k] = f[k];
-        row[0] = exp_arm(a);
-        row[17] = a->warning;
-        row[18] = c->run_id; /* the run's directory inside the experiment */
+        const char *row[NCOL];
+        row[0] = exp_arm(a); /* the arm: a variant spec */
+        for (int k = 1; k < 16; k++) row[k] = f[k];
+        row[16] = a->build[0] ? a->build : "unknown";
+        row[17] = a->status;
+        row[18] = a->warning;
+        row[19] = c->run_id; /* the run's directory inside the experiment */
         if (csv_row(&csv, row) != 0) {
             csv_close(&csv);
             return -1;
@@ -214,16 +228,20 @@ static int check_experiment_config(const char *path, const Config *key) {
     return 0;
 }
 
-int exp_create(const Config *key, const char *prefix, const char *name, char *exp, size_t n) {
+int exp_locate(const Config *key, const char *prefix, const char *name, char *exp, size_t n) {
     char def[256];
     snprintf(def, sizeof def, "%s-%08llx", prefix,
              (unsigned long long)(config_hash(key) & 0xffffffffULL));
-    rb_copy_str(exp_command, sizeof exp_command, prefix);
     if (name && !rb_is_plain_name(name))
         return rb_fail("--name '%s': not a plain directory name (no '/', not starting with '.'); "
                        "the experiment is written inside out",
                        name);
-    if (rb_join(exp, n, key->out, name ? name : def) != 0) return -1;
+    return rb_join(exp, n, key->out, name ? name : def);
+}
+
+int exp_create(const Config *key, const char *prefix, const char *name, char *exp, size_t n) {
+    rb_copy_str(exp_command, sizeof exp_command, prefix);
+    if (exp_locate(key, prefix, name, exp, n) != 0) return -1;
     char path[4300];
     snprintf(path, sizeof path, "%s/experiment.ini", exp);
     if (check_experiment_config(path, key) != 0) return -1; /* before anything is written */
@@ -233,4 +251,260 @@ int exp_create(const Config *key, const char *prefix, const char *name, char *ex
     int rc = rb_write_file_atomic(path, ini, strlen(ini));
     free(ini);
     return rc;
+}
+
+
+/* ---- job lists and gather ---- */
+
+/* Where a run of an experiment stands, read from its directory. */
+typedef enum {
+    RUN_FINISHED,     /* result.ini of this config: loaded */
+    RUN_NEW,          /* nothing to keep: no directory, or no config.ini */
+    RUN_STARTED,      /* config.ini of this config, no checkpoint, no result (failed or running) */
+    RUN_INTERRUPTED,  /* config.ini of this config and ckpt.bin, no result: resumes */
+    RUN_OTHER_CONFIG, /* config.ini of another config */
+    RUN_DAMAGED       /* config.ini or result.ini unreadable or not a result of this config */
+} RunState;
+
+static RunState run_state(const ExpRun *a, TrainResult *r, char *why, size_t wn) {
+    char dir[2048], path[4400];
+    train_run_dir(&a->cfg, dir, sizeof dir);
+    if (access(dir, F_OK) != 0) {
+        snprintf(why, wn, "no run directory");
+        return RUN_NEW;
+    }
+    if (!rb_is_file_in(dir, "config.ini")) {
+        snprintf(why, wn, "no config.ini");
+        return RUN_NEW;
+    }
+    Config old;
+    config_defaults(&old);
+    if (rb_join(path, sizeof path, dir, "config.ini") != 0 || config_load_ini(&old, path) != 0) {
+        snprintf(why, wn, "%s", rb_error());
+        return RUN_DAMAGED;
+    }
+    if (config_hash(&old) != config_hash(&a->cfg)) {
+        ConfigDiff d;
+        if (config_first_difference(&a->cfg, &old, CONFIG_TRAJECTORY, &d))
+            snprintf(why, wn, "a run of another config: %s = %.200s there, %.200s here", d.key, d.b,
+                     d.a);
+        else
+            snprintf(why, wn, "a run of another config");
+        return RUN_OTHER_CONFIG;
+    }
+    if (rb_is_file_in(dir, "result.ini")) {
+        if (train_read_result(dir, r) != 0 || check_result(&a->cfg, r) != 0) {
+            snprintf(why, wn, "%s", rb_error());
+            return RUN_DAMAGED;
+        }
+        return RUN_FINISHED;
+    }
+    if (rb_is_file_in(dir, "ckpt.bin")) {
+        snprintf(why, wn, "interrupted: ckpt.bin, no result.ini");
+        return RUN_INTERRUPTED;
+    }
+    snprintf(why, wn, "not finished: no result.ini (failed, or still running)");
+    return RUN_STARTED;
+}
+
+/* Up to this many runs are named in a refusal (then "and N more"): the message stays one line. */
+#define RUNS_NAMED 6
+
+/* Appends "RUN_ID (why)" to a list of runs for a one-line message. */
+static void name_run(char *list, size_t n, int k, const ExpRun *a, const char *why) {
+    size_t len = strlen(list);
+    if (k < RUNS_NAMED)
+        snprintf(list + len, n - len, "%s%s (%s)", k ? ", " : "", a->cfg.run_id, why);
+}
+
+static void name_rest(char *list, size_t n, int k) {
+    size_t len = strlen(list);
+    if (k > RUNS_NAMED) snprintf(list + len, n - len, " and %d more", k - RUNS_NAMED);
+}
+
+int exp_gather(ExpRun *runs, int n) {
+    char list[4096] = "", why[1200];
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        ExpRun *a = &runs[i];
+        a->has_cfg = 1;
+        RunState st = run_state(a, &a->r, why, sizeof why);
+        if (st != RUN_FINISHED) {
+            name_run(list, sizeof list, bad++, a, why);
+            continue;
+        }
+        a->status = "ok";
+        train_run_dir(&a->cfg, a->r.run_dir, sizeof a->r.run_dir);
+        exp_read_build(a->r.run_dir, a->build, sizeof a->build);
+    }
+    if (!bad) return 0;
+    name_rest(list, sizeof list, bad);
+    return rb_fail(
+        "in %s, %d of %d runs are not finished: %s; no summary was written (run their jobs: "
+        "--jobs FILE lists just these; or repeat the command without --gather to "
+        "train them here)",
+        n ? runs[0].cfg.out : "", bad, n, list);
+}
+
+/* One shell word: single quotes, with ' written as '\'' (paths may hold spaces and quotes). */
+static void put_quoted(FILE *f, const char *s) {
+    fputc('\'', f);
+    for (; *s; s++)
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
+    fputc('\'', f);
+}
+
+#define JOB_MAX_ARGS 96
+#define JOB_ARG_LEN 1200
+
+/* The key=value words of a new run's line after `train --config EXP/experiment.ini`, in the order
+ * train applies them: the keys in which the run differs from the experiment's design, its variant,
+ * every option of the variant, out, run_id and threads. The count, or -1 with rb_error(). */
+static int job_args(const Config *run, const Config *design, int threads, char (*args)[JOB_ARG_LEN],
+                    ConfigDiff *d) {
+    int nd = config_differences(run, design, CONFIG_ALL_KEYS, d, JOB_MAX_ARGS / 2), k = 0;
+    for (int i = 0; i < nd; i++) {
+        const char *key = d[i].key;
+        if (!strcmp(key, "variant") || !strcmp(key, "out") || !strcmp(key, "run_id") ||
+            !strcmp(key, "threads") || config_key_is_variant_option(key))
+            continue;
+        snprintf(args[k++], JOB_ARG_LEN, "%s=%s", key, d[i].a);
+    }
+    snprintf(args[k++], JOB_ARG_LEN, "variant=%s", run->vt->name);
+    for (int o = 0; o < run->vt->n_options; o++) {
+        char val[64];
+        config_format_option(run, &run->vt->options[o], val, sizeof val);
+        snprintf(args[k++], JOB_ARG_LEN, "%s=%s", run->vt->options[o].key, val);
+    }
+    snprintf(args[k++], JOB_ARG_LEN, "out=%s", run->out);
+    snprintf(args[k++], JOB_ARG_LEN, "run_id=%s", run->run_id);
+    snprintf(args[k++], JOB_ARG_LEN, "threads=%d", threads);
+    return k;
+}
+
+/* The config `train --config INI ARGS...` builds must be the run's (else -1 naming the key). */
+static int check_job_args(const Config *run, const char *ini, int threads,
+                          char (*args)[JOB_ARG_LEN], int nargs) {
+    Config c, want = *run;
+    config_defaults(&c);
+    if (config_load_ini(&c, ini) != 0) return -1;
+    for (int i = 0; i < nargs; i++)
+        if (config_apply_arg(&c, args[i]) != 0) return -1;
+    want.threads = threads;
+    ConfigDiff d = {.key = "(hashed field)", .a = "?", .b = "?"};
+    if (config_first_difference(&c, &want, CONFIG_ALL_KEYS, &d) ||
+        config_hash(&c) != config_hash(&want))
+        return rb_fail("the job line of run %s would train %s = %s instead of %s (please report "
+                       "this resbench bug)",
+                       run->run_id, d.key, d.a, d.b);
+    return 0;
+}
+
+static int write_job(FILE *f, const char *self, const ExpRun *a, const char *ini,
+                     const Config *design, int threads, RunState st, char (*args)[JOB_ARG_LEN],
+                     ConfigDiff *d) {
+    put_quoted(f, self);
+    if (st == RUN_INTERRUPTED) {
+        char dir[2048];
+        train_run_dir(&a->cfg, dir, sizeof dir);
+        fputs(" train --resume ", f);
+        put_quoted(f, dir);
+        fprintf(f, " threads=%d\n", threads);
+        return 0;
+    }
+    int nargs = job_args(&a->cfg, design, threads, args, d);
+    if (check_job_args(&a->cfg, ini, threads, args, nargs) != 0) return -1;
+    fputs(" train --config ", f);
+    put_quoted(f, ini);
+    for (int i = 0; i < nargs; i++) {
+        fputc(' ', f);
+        put_quoted(f, args[i]);
+    }
+    fputc('\n', f);
+    return 0;
+}
+
+int exp_write_jobs(const char *path, const ExpRun *runs, int n, const char *exp, int *listed,
+                   int *finished) {
+    char self[4096], ini[4200], why[1200], list[4096] = "";
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return rb_fail("--jobs: cannot find the resbench binary (/proc/self/exe)");
+    self[len] = 0;
+    if (rb_join(ini, sizeof ini, exp, "experiment.ini") != 0) return -1;
+    Config design;
+    config_defaults(&design);
+    if (config_load_ini(&design, ini) != 0) return -1;
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *f = open_memstream(&text, &tlen);
+    if (!f) return rb_fail("--jobs: out of memory");
+    char(*args)[JOB_ARG_LEN] = rb_calloc(JOB_MAX_ARGS, JOB_ARG_LEN, "job line");
+    ConfigDiff *d = rb_calloc(JOB_MAX_ARGS / 2, sizeof(ConfigDiff), "job line");
+    int rc = 0, bad = 0;
+    *listed = *finished = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const ExpRun *a = &runs[i];
+        TrainResult r;
+        int threads = a->cfg.threads > 0 ? a->cfg.threads : 1; /* 0 = all cores: one per job */
+        RunState st = run_state(a, &r, why, sizeof why);
+        if (st == RUN_FINISHED) {
+            (*finished)++;
+        } else if (st == RUN_OTHER_CONFIG || st == RUN_DAMAGED) {
+            name_run(list, sizeof list, bad++, a, why); /* its job could only fail */
+        } else {
+            rc = write_job(f, self, a, ini, &design, threads, st, args, d);
+            (*listed)++;
+        }
+    }
+    fclose(f);
+    free(args);
+    free(d);
+    if (rc == 0 && bad) {
+        name_rest(list, sizeof list, bad);
+        rc = rb_fail("--jobs: in %s, %d run director%s cannot be run as a job: %s; move %s away "
+                     "(or choose another --name), then repeat this command",
+                     exp, bad, bad > 1 ? "ies" : "y", list, bad > 1 ? "them" : "it");
+    }
+    if (rc == 0 && rb_write_file_atomic(path, text, tlen) != 0) {
+        char err[1024];
+        rb_copy_str(err, sizeof err, rb_error());
+        rc = rb_fail("--jobs: cannot write %s (%s)", path, err);
+    }
+    free(text);
+    return rc;
+}
+
+void exp_print_jobs(const char *who, const char *path, int listed, int finished, int n) {
+    if (listed == 0) {
+        printf("%s: all %d runs are finished; %s is empty: build the summary with --gather "
+               "instead of --jobs\n",
+               who, n, path);
+        return;
+    }
+    printf("%s: %d command%s written to %s (%d of %d runs already finished); run them (GNU "
+           "parallel, Slurm: experiments/cluster/), then repeat this %s command with --gather "
+           "instead of --jobs\n",
+           who, listed, listed == 1 ? "" : "s", path, finished, n, who);
+}
+
+int exp_take_flag(int *argc, char **argv, const char *flag, const char *const *value_opts) {
+    int found = 0, out = 1;
+    for (int i = 1; i < *argc; i++) {
+        int takes_value = !strcmp(argv[i], "--config");
+        for (int k = 0; value_opts && value_opts[k]; k++)
+            takes_value |= !strcmp(argv[i], value_opts[k]);
+        if (takes_value && i + 1 < *argc) {
+            argv[out++] = argv[i++];
+            argv[out++] = argv[i];
+        } else if (!strcmp(argv[i], flag)) {
+            found = 1;
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    *argc = out;
+    return found;
 }

@@ -37,7 +37,7 @@ double exp_overhead_pct(double prenorm_tok_s, double tok_s);
 /* 1 when all n utilizations are >= RB_MIN_CPU_UTIL; 0 with *worst = the lowest (NAN when a run
  * did not record it: results of an older resbench). */
 int exp_speeds_comparable(const double *cpu_util, int n, double *worst);
-/* EXP/summary.csv (atomic): one row per run. */
+/* EXP/summary.csv (atomic): one row per run (docs/formats.md). */
 int exp_write_summary(const char *exp, const ExpRun *runs, int n);
 /* The arm of a run: its arm label, or its variant's name when none was set. */
 const char *exp_arm(const ExpRun *a);
@@ -56,5 +56,32 @@ void exp_read_build(const char *dir, char *out, size_t n);
 /* Creates EXP = OUT/NAME (NAME defaults to PREFIX-HASH8 of key) and writes key as experiment.ini.
  */
 int exp_create(const Config *key, const char *prefix, const char *name, char *exp, size_t n);
+/* The directory exp_create would use (OUT/NAME), without touching it. */
+int exp_locate(const Config *key, const char *prefix, const char *name, char *exp, size_t n);
+
+/* The build that made the run in DIR: the git_rev of DIR/meta.ini, or "unknown" when the file or
+ * the key is absent. */
+
+/* ---- job lists (`ablate --jobs`, `sweep --jobs`) and their gather (`--gather`) ---- */
+
+/* Writes PATH (whole, atomically): one shell command per run of runs[0..n) that is not finished
+ * with its config, in order: `BIN train --config EXP/experiment.ini KEY=VALUE ... variant=V
+ * OPTION=VALUE ... out=EXP run_id=ID threads=T` for a new run (the keys in which the run differs
+ * from experiment.ini, then its variant with every option), `BIN train --resume EXP/ID
+ * threads=T` for an interrupted one (checkpoint, no result). T is the runs' threads, or 1 when it
+ * is 0 (all cores): one core per job. Every new line is checked to rebuild its run's config
+ * exactly. *listed gets the number of lines, *finished the number of finished runs left out.
+ * 0, or -1 with rb_error(). */
+int exp_write_jobs(const char *path, const ExpRun *runs, int n, const char *exp, int *listed,
+                   int *finished);
+/* The one-line account of a written job list, and what to do next. */
+void exp_print_jobs(const char *who, const char *path, int listed, int finished, int n);
+/* Loads every run's result from its directory and trains nothing: 0 when all n are finished with
+ * their config (status "ok"), else -1 with a one-line rb_error() that counts and names the runs
+ * that are not (missing, unfinished, another config, unreadable result). */
+int exp_gather(ExpRun *runs, int n);
+/* Removes every FLAG (an option without a value) from argv, except where it is the value of one
+ * of value_opts (NULL-terminated, e.g. "--name"): 1 if it was given. */
+int exp_take_flag(int *argc, char **argv, const char *flag, const char *const *value_opts);
 
 #endif

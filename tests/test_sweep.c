@@ -1,6 +1,6 @@
 /* `resbench sweep`: matched compute across shapes, summary and table; the job-list path run through
  * GNU parallel (experiments/cluster/parallel.sh) when it is installed, else line by line, then
- * gathered by repeating the sweep command. */
+ * gathered with --gather and by repeating the sweep command. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +110,13 @@ START_TEST(test_sweep_job_list) {
         snprintf(cmd, sizeof cmd, "bash -e %s >/dev/null", jobs);
     }
     ck_assert_int_eq(system(cmd), 0);
-    /* gather: the same command without --jobs finds every run finished */
+    /* --gather: the runs' results, nothing trained (status ok: trained by their jobs) */
+    snprintf(args, sizeof args, "sweep " TINY " --name cluster --gather out=%s", out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "gathered from") && !strstr(buf, "already done"), "%s", buf);
+    snprintf(path, sizeof path, "%s/cluster/summary.csv", out);
+    check_summary(path, "ok");
+    /* the same command without --jobs or --gather finds every run finished */
     snprintf(args, sizeof args, "sweep " TINY " --name cluster out=%s", out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
     int done = 0;

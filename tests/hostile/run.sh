@@ -462,6 +462,61 @@ rm scratch/builds/attnres_full-s1/meta.ini
 t 0 "Build unknown for 1 run" "${R[@]}" ablate --variants prenorm,attnres_full --seeds 1 --name builds "${TINY[@]}" out=scratch
 t 0 "Build unknown for 1 run" "${R[@]}" compare prot/exp scratch/builds
 # ==== end h34-arms ====
+# ---- h34-jobs: job lists (ablate/sweep --jobs FILE), their gather (--gather), campaign.sh --jobs
+JL=(--variants prenorm,attnres_full --seeds 1 "${TINY[@]}")
+CAMPAIGN=$(dirname "$(readlink -f "$0")")/../../experiments/campaign.sh
+t 2 "give --jobs FILE (write the job list) or --gather" "${R[@]}" ablate "${JL[@]}" --jobs scratch/j.txt --gather out=scratch
+t 2 "give --jobs FILE (write the job list) or --gather" "${R[@]}" sweep --layers 1 --widths 16 --variants prenorm "${TINY[@]}" --gather --jobs scratch/j.txt out=scratch
+t 2 "--jobs needs an argument" "${R[@]}" ablate "${JL[@]}" out=scratch --jobs
+t 2 "--jobs: cannot write /proc/nowhere/jobs.txt" "${R[@]}" ablate "${JL[@]}" --name jl --jobs /proc/nowhere/jobs.txt out=scratch
+t 2 "--jobs: cannot write inputs/adir" "${R[@]}" ablate "${JL[@]}" --name jl --jobs inputs/adir out=scratch
+t 2 "--jobs: cannot write prot/exp/summary.csv/x" "${R[@]}" ablate "${JL[@]}" --name jl --jobs prot/exp/summary.csv/x out=scratch
+t 2 "scratch/none is not an experiment (no experiment.ini)" "${R[@]}" ablate "${JL[@]}" --name none --gather out=scratch
+t 2 "scratch/none is not an experiment (no experiment.ini)" "${R[@]}" sweep --layers 1 --widths 16 --variants prenorm "${TINY[@]}" --name none --gather out=scratch
+[ -e scratch/none ] && { U=$((U + 1)); echo "FAIL: a refused --gather created scratch/none"; }
+t 0 "2 commands written to scratch/jl.txt (0 of 2 runs" "${R[@]}" ablate "${JL[@]}" --name jl --jobs scratch/jl.txt out=scratch
+t 2 "in scratch/jl, 2 of 2 runs are not finished: prenorm-s1 (no run directory), attnres_full-s1 (no run directory)" "${R[@]}" ablate "${JL[@]}" --name jl --gather out=scratch
+t 2 "this experiment was created with" "${R[@]}" ablate "${JL[@]}" lr=0.01 --name jl --gather out=scratch
+t 0 "1 command written to scratch/sw.txt" "${R[@]}" sweep --layers 1 --widths 16 --variants prenorm "${TINY[@]}" --name sw --jobs scratch/sw.txt out=scratch
+t 2 "in scratch/sw, 1 of 1 runs are not finished: prenorm-L1-d16-s1 (no run directory)" "${R[@]}" sweep --layers 1 --widths 16 --variants prenorm "${TINY[@]}" --name sw --gather out=scratch
+gcase() { # NAME: a copy of the protected experiment (runs prenorm-s1, attnres_full-s1) without summary
+  rm -rf "scratch/$1"
+  cp -r prot/exp "scratch/$1"
+  rm -f "scratch/$1/summary.csv" "scratch/$1/lock"
+}
+gcase g_garbage
+printf "steps = 4\\nthis line is not key = value\\n\\001\\002garbage\\n" >scratch/g_garbage/attnres_full-s1/result.ini
+t 2 "attnres_full-s1 (scratch/g_garbage/attnres_full-s1/result.ini: unreadable" "${R[@]}" ablate "${JL[@]}" --name g_garbage --gather out=scratch
+t 2 "attnres_full-s1 (scratch/g_garbage/attnres_full-s1/result.ini: unreadable" "${R[@]}" ablate "${JL[@]}" --name g_garbage --jobs scratch/g.txt out=scratch
+gcase g_empty
+: >scratch/g_empty/prenorm-s1/result.ini
+t 2 "prenorm-s1 (result.ini holds 0 steps, its config trains 4)" "${R[@]}" ablate "${JL[@]}" --name g_empty --gather out=scratch
+gcase g_steps
+sed -i 's/^steps = 4$/steps = 3/' scratch/g_steps/prenorm-s1/result.ini
+t 2 "prenorm-s1 (result.ini holds 3 steps, its config trains 4)" "${R[@]}" ablate "${JL[@]}" --name g_steps --gather out=scratch
+gcase g_noloss
+sed -i 's/^final_val_loss = .*$/final_val_loss = nan/' scratch/g_noloss/prenorm-s1/result.ini
+t 2 "prenorm-s1 (result.ini has no final_val_loss" "${R[@]}" ablate "${JL[@]}" --name g_noloss --gather out=scratch
+gcase g_other
+sed -i 's/^lr = .*$/lr = 0.01/' scratch/g_other/attnres_full-s1/config.ini
+t 2 "attnres_full-s1 (a run of another config: lr = 0.01 there, 0.003 here)" "${R[@]}" ablate "${JL[@]}" --name g_other --gather out=scratch
+t 2 "1 run directory cannot be run as a job: attnres_full-s1 (a run of another config" "${R[@]}" ablate "${JL[@]}" --name g_other --jobs scratch/g.txt out=scratch
+gcase g_badcfg
+printf 'n_layer = x\n' >scratch/g_badcfg/prenorm-s1/config.ini
+t 2 "prenorm-s1 (config scratch/g_badcfg/prenorm-s1/config.ini:1: key 'n_layer'" "${R[@]}" ablate "${JL[@]}" --name g_badcfg --gather out=scratch
+gcase g_cut
+rm scratch/g_cut/prenorm-s1/result.ini
+t 2 "1 of 2 runs are not finished: prenorm-s1 (not finished: no result.ini" "${R[@]}" ablate "${JL[@]}" --name g_cut --gather out=scratch
+rm -rf scratch/g_cut/attnres_full-s1 && mkdir scratch/g_cut/attnres_full-s1
+t 2 "attnres_full-s1 (no config.ini)" "${R[@]}" ablate "${JL[@]}" --name g_cut --gather out=scratch
+[ -e scratch/g_cut/summary.csv ] && { L=$((L + 1)); echo "FAIL: a refused --gather wrote a summary"; }
+gcase g_ok
+t 0 "gathered 2 finished runs" "${R[@]}" ablate "${JL[@]}" --name g_ok --gather out=scratch
+t 2 "campaign: --jobs: cannot write to directory '/proc/nowhere'" bash "$CAMPAIGN" --jobs /proc/nowhere 5
+t 2 "campaign: give --jobs DIR or --gather, not both" bash "$CAMPAIGN" --gather --jobs scratch/cj 5
+t 2 "campaign: unknown option '--bogus'" bash "$CAMPAIGN" --bogus
+t 2 "campaign: unknown part '9' (1-6)" bash "$CAMPAIGN" --jobs scratch/cj 9
+t 2 "campaign: --jobs needs a directory" bash "$CAMPAIGN" --jobs
 
 echo "$N cases, $C crashes, $U unclear, $L data-loss"
 [ $C -eq 0 ] && [ $U -eq 0 ] && [ $L -eq 0 ] && [ "$N" -ge 150 ]
