@@ -43,7 +43,7 @@ Health train_health(const long *step, const double *loss, const double *gnorm, i
         if (gnorm[i] > rule->spike * med) {
             if (!h.spikes++) {
                 h.first_spike_step = step[i];
-                h.l_pre = median_range(loss, i - w, i);
+                h.l_pre = median_range(loss, i - tail, i);
             }
         }
     }

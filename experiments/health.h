@@ -8,12 +8,12 @@ typedef enum { HEALTH_TRAINED, HEALTH_DIVERGED, HEALTH_STALLED } HealthClass;
 
 /* The rule's parameters (docs/statistics.md; HEALTH_DEFAULT is the documented set). */
 typedef struct {
-    int window;     /* W: logged rows in the running median of grad_norm and in L_pre */
+    int window;     /* W: logged rows in the running median of grad_norm */
     double spike;   /* K: a spike is grad_norm > K x that median */
     int min_spikes; /* N */
     double f_learn; /* stalled if L_end > (1 - f_learn) L_start */
     double f_after; /* with N spikes: stalled if L_end > (1 - f_after) L_pre */
-    int tail;       /* L_end = median train loss of the last `tail` rows */
+    int tail;       /* L_end (L_pre): median train loss of the last `tail` rows (before the spike) */
 } HealthRule;
 
 #define HEALTH_DEFAULT ((HealthRule){10, 5.0, 3, 0.10, 0.05, 5})

@@ -13,25 +13,35 @@ typedef struct {
     double t, df, ncp;
 } NctArgs;
 
-/* Integrand of P(T' <= t) = int_0^inf Phi(t sqrt(v / df) - ncp) f_chi2(v; df) dv. */
-static double nct_integrand(double v, void *p) {
+/* P(T' <= t) = E[Phi(t S - ncp)] with S = sqrt(V / df), V ~ chi-square(df): the integrand over s
+ * with S's density 2 df s f_chi2(df s^2), which is smooth at 0 for every df (the chi-square density
+ * itself is not for df = 1). */
+static double nct_integrand(double s, void *p) {
     const NctArgs *a = p;
-    return gsl_cdf_ugaussian_P(a->t * sqrt(v / a->df) - a->ncp) * gsl_ran_chisq_pdf(v, a->df);
+    return gsl_cdf_ugaussian_P(a->t * s - a->ncp) * 2 * a->df * s *
+           gsl_ran_chisq_pdf(a->df * s * s, a->df);
 }
 
 double power_nct_cdf(double t, double df, double ncp) {
     if (!(df > 0) || !isfinite(t) || !isfinite(ncp)) return NAN;
     NctArgs a = {t, df, ncp};
     gsl_function f = {nct_integrand, &a};
-    /* the chi-square mass beyond this bound is below 1e-15: the integral over [0, hi] is all */
-    double hi = gsl_cdf_chisq_Qinv(1e-15, df), result = NAN, err = 0;
-    gsl_integration_workspace *w = gsl_integration_workspace_alloc(256);
+    gsl_integration_workspace *w = gsl_integration_workspace_alloc(512);
     if (!w) return NAN;
     gsl_error_handler_t *old = gsl_set_error_handler_off();
-    int rc = gsl_integration_qags(&f, 0, hi, 1e-13, 1e-10, 256, w, &result, &err);
+    /* S's mass outside [lo, hi] is below 2e-16; when GSL's chi-square quantile does not converge
+     * (df in the hundreds of thousands) S is normal, mean 1, SD 1/sqrt(2 df): 9 SDs either side */
+    double lo = sqrt(gsl_cdf_chisq_Pinv(1e-16, df) / df),
+           hi = sqrt(gsl_cdf_chisq_Qinv(1e-16, df) / df), result = NAN, err = 0;
+    if (!isfinite(lo) || !isfinite(hi) || !(hi > lo)) {
+        lo = fmax(0, 1 - 9 / sqrt(2 * df));
+        hi = 1 + 9 / sqrt(2 * df);
+    }
+    int rc = gsl_integration_qag(&f, lo, hi, 1e-14, 1e-11, 512, GSL_INTEG_GAUSS61, w, &result,
+                                 &err);
     gsl_set_error_handler(old);
     gsl_integration_workspace_free(w);
-    if (rc != GSL_SUCCESS && err > 1e-7) return NAN;
+    if (rc != GSL_SUCCESS && err > 1e-9) return NAN; /* an absolute error that small is harmless */
     return result < 0 ? 0 : result > 1 ? 1 : result;
 }
 
