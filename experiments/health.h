@@ -13,7 +13,7 @@ typedef struct {
     int min_spikes; /* N */
     double f_learn; /* stalled if L_end > (1 - f_learn) L_start */
     double f_after; /* with N spikes: stalled if L_end > (1 - f_after) L_pre */
-    int tail;       /* L_end (L_pre): median train loss of the last `tail` rows (before the spike) */
+    int tail; /* L_end (L_pre): median train loss of the last `tail` rows (before the spike) */
 } HealthRule;
 
 #define HEALTH_DEFAULT ((HealthRule){10, 5.0, 3, 0.10, 0.05, 5})

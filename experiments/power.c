@@ -37,8 +37,8 @@ double power_nct_cdf(double t, double df, double ncp) {
         lo = fmax(0, 1 - 9 / sqrt(2 * df));
         hi = 1 + 9 / sqrt(2 * df);
     }
-    int rc = gsl_integration_qag(&f, lo, hi, 1e-14, 1e-11, 512, GSL_INTEG_GAUSS61, w, &result,
-                                 &err);
+    int rc =
+        gsl_integration_qag(&f, lo, hi, 1e-14, 1e-11, 512, GSL_INTEG_GAUSS61, w, &result, &err);
     gsl_set_error_handler(old);
     gsl_integration_workspace_free(w);
     if (rc != GSL_SUCCESS && err > 1e-9) return NAN; /* an absolute error that small is harmless */

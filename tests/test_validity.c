@@ -92,21 +92,21 @@ END_TEST
  * against 0, which is the growth that was built in. */
 START_TEST(magnitude_outlier_first_output) {
     double in_a[8], in_b[8], out_a[8] = {0.028, 0.5, 0.6, 0.62, 0.7, 0.75, 0.8, 0.87},
-                            out_b[8] = {0.55, 0.56, 0.6, 0.7, 0.7, 0.8, 0.85, 0.90};
+                             out_b[8] = {0.55, 0.56, 0.6, 0.7, 0.7, 0.8, 0.85, 0.90};
     for (int l = 1; l <= 8; l++) {
         in_a[l - 1] = 1.0 * exp(0.05 * l);
         in_b[l - 1] = 1.3;
     }
     ProfilePoint pa[MEASURE_MAX_SUB], pb[MEASURE_MAX_SUB];
     int na = points_of(in_a, out_a, ONES, 8, 0, pa), nb = points_of(in_b, out_b, ONES, 8, 0, pb);
-    double ratio_a = pa[7].output_rms / pa[0].output_rms, ratio_b = pb[7].output_rms /
-                                                                     pb[0].output_rms;
+    double ratio_a = pa[7].output_rms / pa[0].output_rms,
+           ratio_b = pb[7].output_rms / pb[0].output_rms;
     ck_assert(ratio_a > 30 && ratio_b < 2); /* the old statistic: 31.1 vs 1.64 */
     /* leaving out sublayer 1's output moves the old ratio from 31 to 1.7: one sublayer decided it
      */
     ck_assert(pa[7].output_rms / pa[1].output_rms < 2);
-    SlopeStat a = measure_magnitude(pa, na, SUB_ANY, 0, 0), b = measure_magnitude(pb, nb, SUB_ANY,
-                                                                                  0, 0);
+    SlopeStat a = measure_magnitude(pa, na, SUB_ANY, 0, 0),
+              b = measure_magnitude(pb, nb, SUB_ANY, 0, 0);
     ck_assert_double_eq_tol(a.slope, 0.05, 1e-12);
     ck_assert_double_eq_tol(b.slope, 0.0, 1e-12);
     ck_assert(a.loo_change < 1e-12 && b.loo_change < 1e-12);
@@ -146,8 +146,8 @@ START_TEST(magnitude_per_type) {
     for (int l = 1; l <= 16; l++) in[l - 1] = (l % 2 ? 2.0 : 1.0) * exp(0.03 * l);
     ProfilePoint p[MEASURE_MAX_SUB];
     int n = points_of(in, ONES, ONES, 16, 0, p);
-    SlopeStat a = measure_magnitude(p, n, SUB_ATTN, 0, 0), m = measure_magnitude(p, n, SUB_MLP,
-                                                                                 0, 0),
+    SlopeStat a = measure_magnitude(p, n, SUB_ATTN, 0, 0),
+              m = measure_magnitude(p, n, SUB_MLP, 0, 0),
               all = measure_magnitude(p, n, SUB_ANY, 0, 0);
     ck_assert_int_eq(a.n, 8);
     ck_assert_int_eq(m.n, 8);
@@ -349,7 +349,7 @@ START_TEST(probe_floor_ceiling) {
     /* 16 starts, chance 1/32: 0 of 16 is what guessing gives 60% of the time */
     ck_assert_int_eq(probe_range(0, 16, 1.0 / 32, 0.05), PROBE_FLOOR);
     ck_assert_int_eq(probe_range(0, 64, 1.0 / 32, 0.05), PROBE_FLOOR);
-    ck_assert_int_eq(probe_range(1, 16, 1.0 / 32, 0.05), PROBE_FLOOR); /* P(X >= 1) = 0.398 */
+    ck_assert_int_eq(probe_range(1, 16, 1.0 / 32, 0.05), PROBE_FLOOR);  /* P(X >= 1) = 0.398 */
     ck_assert_int_eq(probe_range(3, 16, 1.0 / 32, 0.05), PROBE_TESTED); /* P(X >= 3) = 0.0137 */
     /* chance 1/2: P(X >= 10 | 16) = 14893 / 65536 = 0.227; P(X >= 13) = 697 / 65536 = 0.0106 */
     ck_assert_int_eq(probe_range(10, 16, 0.5, 0.05), PROBE_FLOOR);
@@ -585,9 +585,9 @@ END_TEST
 /* Final losses of one variant and prenorm from the committed part-1 summary, paired by seed. */
 static int part1(const char *variant, double *x, double *y, double *flops_x, double *flops_y) {
     CsvTable t;
-    ck_assert_msg(csv_load(RB_SOURCE_DIR "/results/reference/campaign/part1-loss/summary.csv",
-                           &t) == 0,
-                  "%s", rb_error());
+    ck_assert_msg(
+        csv_load(RB_SOURCE_DIR "/results/reference/campaign/part1-loss/summary.csv", &t) == 0, "%s",
+        rb_error());
     int cv = csv_col(&t, "variant"), cs = csv_col(&t, "seed"), cl = csv_col(&t, "final_val_loss"),
         cf = csv_col(&t, "flops"), n = 0;
     ck_assert(cv >= 0 && cs >= 0 && cl >= 0 && cf >= 0);
