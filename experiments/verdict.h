@@ -34,7 +34,8 @@ double verdict_tost_p(const double *d, int n, double margin);
 VerdictResult verdict_paired(const double *d, int n, int claim_sign, double margin,
                              double p_adjusted, int tested, double alpha);
 /* A family of m comparisons (d[i][0..n[i]), each with its claim_sign and tested flag): raw p,
- * Holm over the m (untested and undefined ones do not count), verdict of each into out[i]. */
+ * Holm over the m (untested and undefined ones do not count), verdict of each into out[i]. Holm
+ * (stats_holm) takes at most 256 p-values: members beyond that come out "not tested". */
 void verdict_family(const double *const *d, const int *n, int m, const int *claim_sign,
                     const int *tested, double margin, double alpha, VerdictResult *out);
 const char *verdict_kind_name(VerdictKind v);
