@@ -28,6 +28,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -46,6 +47,7 @@ static const Command COMMANDS[] = {
      "report.md: budgets check, ablation table, figures, claims with verdicts"},
     {"compare", cmd_compare, "two runs or two experiments: config difference, deltas, curves"},
     {"sample", cmd_sample, "generate text from a run's model with a KV cache"},
+    {"plan", cmd_plan, "seeds needed to decide an effect (or the detectable effect) from a pilot"},
     {"bench", cmd_bench, "the benchmark: sgemm peak, tok/s, GFLOP/s, phases, overheads, RSS"},
 };
 #define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
