@@ -146,6 +146,14 @@ static const StreamKind hc_kind = {
     .coef_flops = hc_coef_flops,
 };
 
+/* Muon's matrices: W of every site (d x (n + 2)), at the start of each site's slice */
+static int hc_matrices(const Config *c, MatrixRun *out, int max) {
+    int n = (int)config_option(c, "mhc_streams"), d = c->d_model;
+    if (max < 1) return -1;
+    out[0] = (MatrixRun){0, hc_site_params(n, d), d, n + 2, config_n_sub(c)};
+    return 1;
+}
+
 static const VariantOption hc_options[] = {STREAMS_OPTION_N};
 
 const VariantOps variant_hc = {
@@ -154,5 +162,6 @@ const VariantOps variant_hc = {
     .flavour_data = &hc_kind,
     .options = hc_options,
     .n_options = 1,
+    .matrices = hc_matrices,
     STREAMS_OPS,
 };

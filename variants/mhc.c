@@ -206,6 +206,14 @@ static const StreamKind mhc_kind = {
     .coef_flops = mhc_coef_flops,
 };
 
+/* Muon's matrices: phi of every site (nd x K), at the start of each site's slice */
+static int mhc_matrices(const Config *c, MatrixRun *out, int max) {
+    int n = (int)config_option(c, "mhc_streams"), d = c->d_model;
+    if (max < 1) return -1;
+    out[0] = (MatrixRun){0, mhc_site_params(n, d), n * d, mhc_raw(n), config_n_sub(c)};
+    return 1;
+}
+
 static const VariantOption mhc_options[] = {
     STREAMS_OPTION_N,
     {"sinkhorn_iters", "iters", 1, SINKHORN_MAX_ITERS, 20, NULL,
@@ -218,5 +226,6 @@ const VariantOps variant_mhc = {
     .flavour_data = &mhc_kind,
     .options = mhc_options,
     .n_options = 2,
+    .matrices = mhc_matrices,
     STREAMS_OPS,
 };
