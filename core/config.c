@@ -66,7 +66,7 @@ static const KeySpec KEYS[] = {
     KC(optimizer, OPTIMIZERS, SHOW_UNLESS_DEFAULT,
        "adamw | muon (Newton-Schulz-orthogonalised updates of the hidden weight matrices, AdamW "
        "for "
-       "the rest; docs/usage.md)"),
+       "the rest; docs/optimizers.md)"),
     KDS(muon_momentum, 0, 0.999999, SHOW_IF_MUON, "Muon: momentum of the matrix updates"),
     KIS(muon_nesterov, 0, 1, SHOW_IF_MUON, "Muon: 1 = Nesterov momentum, 0 = plain momentum"),
     KL(steps, 0, 1L << 40, 1, "budget in optimizer steps"),
