@@ -9,7 +9,13 @@
 #include "util.h"
 #include "variant.h" /* the interface the core owns (core/variant.h) */
 
-typedef enum { K_INT, K_LONG, K_DOUBLE, K_STR } KeyType;
+typedef enum { K_INT, K_LONG, K_DOUBLE, K_STR, K_CHOICE } KeyType;
+
+/* When config.ini (and so the run hash) leaves a key out: never, when it has its default (a key
+ * added later: runs made before it keep their identity), or unless optimizer=muon. */
+enum { SHOW_ALWAYS = 0, SHOW_UNLESS_DEFAULT = 1, SHOW_IF_MUON = 2 };
+
+static const char *const OPTIMIZERS[] = {"adamw", "muon", NULL};
 
 typedef struct {
     const char *name;
@@ -18,16 +24,24 @@ typedef struct {
     double min, max;
     int trajectory; /* changes the training trajectory, so it is part of the config hash */
     const char *help;
+    int show;                   /* SHOW_*: when config.ini writes it */
+    const char *const *choices; /* K_CHOICE: the NULL-terminated names (stored as an int) */
 } KeySpec;
 
 #define KI(f, lo, hi, tr, h)                                                                       \
-    { #f, K_INT, offsetof(Config, f), 0, lo, hi, tr, h }
+    { #f, K_INT, offsetof(Config, f), 0, lo, hi, tr, h, SHOW_ALWAYS, NULL }
 #define KL(f, lo, hi, tr, h)                                                                       \
-    { #f, K_LONG, offsetof(Config, f), 0, lo, hi, tr, h }
+    { #f, K_LONG, offsetof(Config, f), 0, lo, hi, tr, h, SHOW_ALWAYS, NULL }
 #define KD(f, lo, hi, tr, h)                                                                       \
-    { #f, K_DOUBLE, offsetof(Config, f), 0, lo, hi, tr, h }
+    { #f, K_DOUBLE, offsetof(Config, f), 0, lo, hi, tr, h, SHOW_ALWAYS, NULL }
 #define KS(f, tr, h)                                                                               \
-    { #f, K_STR, offsetof(Config, f), sizeof(((Config *)0)->f), 0, 0, tr, h }
+    { #f, K_STR, offsetof(Config, f), sizeof(((Config *)0)->f), 0, 0, tr, h, SHOW_ALWAYS, NULL }
+#define KC(f, names, show, h)                                                                      \
+    { #f, K_CHOICE, offsetof(Config, f), 0, 0, 0, 1, h, show, names }
+#define KIS(f, lo, hi, show, h)                                                                    \
+    { #f, K_INT, offsetof(Config, f), 0, lo, hi, 1, h, show, NULL }
+#define KDS(f, lo, hi, show, h)                                                                    \
+    { #f, K_DOUBLE, offsetof(Config, f), 0, lo, hi, 1, h, show, NULL }
 
 static const KeySpec KEYS[] = {
     KI(n_layer, 1, 128, 1, "transformer blocks; sublayers L = 2*n_layer"),
@@ -49,6 +63,12 @@ static const KeySpec KEYS[] = {
     KD(beta2, 0, 0.999999999, 1, "AdamW beta2"),
     KD(adam_eps, 1e-30, 1, 1, "AdamW epsilon"),
     KI(warmup, 0, 1 << 30, 1, "linear warmup steps"),
+    KC(optimizer, OPTIMIZERS, SHOW_UNLESS_DEFAULT,
+       "adamw | muon (Newton-Schulz-orthogonalised updates of the hidden weight matrices, AdamW "
+       "for "
+       "the rest; docs/optimizers.md)"),
+    KDS(muon_momentum, 0, 0.999999, SHOW_IF_MUON, "Muon: momentum of the matrix updates"),
+    KIS(muon_nesterov, 0, 1, SHOW_IF_MUON, "Muon: 1 = Nesterov momentum, 0 = plain momentum"),
     KL(steps, 0, 1L << 40, 1, "budget in optimizer steps"),
     KD(budget_tokens, 0, 1e18, 1, "budget in training tokens (steps = ceil(tokens / (B*T)))"),
     KD(budget_flops, 0, 1e24, 1, "budget in FLOPs (steps = floor(flops / flops_per_step))"),
@@ -324,6 +344,9 @@ void config_defaults(Config *c) {
     c->beta2 = 0.95;
     c->adam_eps = 1e-8;
     c->warmup = 40;
+    c->optimizer = RB_OPT_ADAMW;
+    c->muon_momentum = 0.95;
+    c->muon_nesterov = 1;
     c->steps = 1000;
     c->eval_every = 250;
     c->eval_tokens = 16384;
@@ -403,6 +426,18 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
                            "starting with '.'): runs are written inside out",
                            where, value);
         snprintf(field, k->size, "%s", value);
+        return 0;
+    }
+    if (k->type == K_CHOICE) {
+        int i = 0;
+        while (k->choices[i] && strcmp(k->choices[i], value)) i++;
+        if (!k->choices[i]) {
+            char allowed[256];
+            list_names(allowed, sizeof allowed, k->choices, "|");
+            return rb_fail("%s: key '%s': '%s' is not allowed (allowed: %s)", where, key, value,
+                           allowed);
+        }
+        *(int *)field = i;
         return 0;
     }
     double v;
@@ -586,6 +621,16 @@ int config_validate(const Config *c) {
     if (!v || strcmp(v->name, c->variant))
         return rb_fail("key 'variant': '%s' is not resolved (config_set_variant)", c->variant);
     if (v->check_config && v->check_config(c) != 0) return -1;
+    Config d;
+    config_defaults(&d);
+    if (c->optimizer != RB_OPT_MUON && c->muon_momentum != d.muon_momentum)
+        return rb_fail("key 'muon_momentum': %g has no effect with optimizer=adamw (set "
+                       "optimizer=muon, or leave the key out)",
+                       c->muon_momentum);
+    if (c->optimizer != RB_OPT_MUON && c->muon_nesterov != d.muon_nesterov)
+        return rb_fail("key 'muon_nesterov': %d has no effect with optimizer=adamw (set "
+                       "optimizer=muon, or leave the key out)",
+                       c->muon_nesterov);
     return 0;
 }
 
@@ -606,6 +651,8 @@ static void format_value(const Config *c, const KeySpec *k, char *out, size_t n)
         snprintf(out, n, "%d", *(const int *)field);
     else if (k->type == K_LONG)
         snprintf(out, n, "%ld", *(const long *)field);
+    else if (k->type == K_CHOICE)
+        snprintf(out, n, "%s", k->choices[*(const int *)field]);
     else if (k->type == K_DOUBLE) { /* shortest text that reads back to the same double */
         double v;
         memcpy(&v, field, sizeof v);
@@ -658,12 +705,25 @@ static int options_of(const Config *c, int all_options, const VariantOption **ou
     return n;
 }
 
+/* Whether config.ini writes key k of c (SHOW_*): a key left out reads back as its default. */
+static int key_shown(const Config *c, const KeySpec *k) {
+    if (k->show == SHOW_IF_MUON) return c->optimizer == RB_OPT_MUON;
+    if (k->show != SHOW_UNLESS_DEFAULT) return 1;
+    Config d;
+    config_defaults(&d);
+    char a[1100], b[1100];
+    format_value(c, k, a, sizeof a);
+    format_value(&d, k, b, sizeof b);
+    return strcmp(a, b) != 0;
+}
+
 static char *config_text(const Config *c, int trajectory_only, int all_options) {
     char *buf = NULL;
     size_t len = 0, cap = 0;
     append(&buf, &len, &cap, "# resbench resolved config\n");
     for (size_t i = 0; i < NKEYS; i++) {
         if (trajectory_only && !KEYS[i].trajectory) continue;
+        if (!key_shown(c, &KEYS[i])) continue;
         char line[1400], val[1100];
         format_value(c, &KEYS[i], val, sizeof val);
         snprintf(line, sizeof line, "%s = %s\n", KEYS[i].name, val);

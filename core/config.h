@@ -7,6 +7,8 @@
 
 struct VariantOps;
 
+enum { RB_OPT_ADAMW = 0, RB_OPT_MUON = 1 }; /* Config.optimizer */
+
 /* A variant option given in a config (any variant's; only the chosen variant's take effect). */
 typedef struct {
     char key[32];
@@ -25,6 +27,9 @@ typedef struct {
     /* optimizer and schedule */
     double lr, min_lr, weight_decay, grad_clip, beta1, beta2, adam_eps;
     int warmup;
+    int optimizer;        /* RB_OPT_ADAMW or RB_OPT_MUON (core/optim.h) */
+    double muon_momentum; /* Muon: momentum of the matrices' update */
+    int muon_nesterov;    /* Muon: 1 = Nesterov momentum */
     /* budget: exactly one of these is > 0 */
     long steps;
     double budget_tokens, budget_flops;

@@ -1,10 +1,14 @@
 /* Analytic FLOP count (multiply-add = 2 FLOPs). Counted: every matmul as computed, forward once and
  * backward twice (input and weight gradients), attention scores and weighted sums over the causal
- * tiles actually computed (RB_ATT_TILE rows at a time), and the residual variant's own work
- * (variant->flops_per_token). Not counted: norms, softmax, activations, the optimizer (a few FLOPs
- * per element each, < 2% at the default shape; the same for every variant). */
+ * tiles actually computed (RB_ATT_TILE rows at a time), the residual variant's own work
+ * (variant->flops_per_token), and the optimizer's matrix products: Muon's Newton-Schulz sgemms,
+ * once per step (not per token). Not counted: norms, softmax, activations, the optimizer's
+ * elementwise updates (AdamW's, and Muon's momentum: a few FLOPs per element each, < 2% at the
+ * default shape; the same for every variant), so an AdamW step counts exactly what it always did
+ * and a Muon step counts more (docs/usage.md, "Optimizers"). */
 #include "model.h"
 #include "ops.h"
+#include "optim.h"
 
 /* Key columns the tiled causal attention multiplies per query row, averaged over the T rows. */
 static double causal_cols_per_row(int T) {
@@ -28,5 +32,16 @@ double flops_per_token(const Config *c) {
 }
 
 double flops_per_step(const Config *c) {
-    return flops_per_token(c) * (double)c->batch_size * c->seq_len;
+    return flops_per_token(c) * (double)c->batch_size * c->seq_len + optimizer_flops_per_step(c);
+}
+
+double optimizer_flops_per_step(const Config *c) {
+    if (c->optimizer != RB_OPT_MUON) return 0;
+    MatrixRun runs[RB_MAX_MATRIX_RUNS];
+    int decay[RB_MAX_MATRIX_RUNS];
+    int n = model_matrices(c, runs, decay);
+    double f = 0;
+    for (int i = 0; i < n; i++)
+        f += runs[i].count * newton_schulz_flops(runs[i].rows, runs[i].cols);
+    return f;
 }

@@ -8,7 +8,10 @@
 #include <string.h>
 
 #include "ops.h"
+#include "optim.h"
 #include "util.h"
+
+static int muon_build(Model *m);
 
 static void add_tensor(Model *m, const char *name, size_t *off, size_t count, int decay) {
     m->tensors[m->n_tensors++] = (ParamTensor){name, *off, count, decay};
@@ -98,6 +101,38 @@ static void set_shape(Model *m, const Config *cfg, int rows) {
     m->N = m->B * m->T;
 }
 
+int model_matrices(const Config *cfg, MatrixRun *out, int *decay) {
+    static Model m; /* only the shape fields and the tensor table are used */
+    set_shape(&m, cfg, cfg->batch_size);
+    if (!m.vops) return 0;
+    layout_params(&m);
+    size_t C = m.C, H = m.H;
+    int nl = m.n_layer, n = 0;
+    const ParamTensor *t = m.tensors; /* wte attn_g wqkv wo mlp_g w13 w2 final_g [head] conn */
+    /* q, k, v: the three C x C row blocks of each wqkv; W1 and W3: the two H x C of each w13 */
+    out[n++] = (MatrixRun){t[2].offset, C * C, (int)C, (int)C, 3 * nl};
+    out[n++] = (MatrixRun){t[3].offset, C * C, (int)C, (int)C, nl};
+    out[n++] = (MatrixRun){t[5].offset, H * C, (int)H, (int)C, 2 * nl};
+    out[n++] = (MatrixRun){t[6].offset, C * H, (int)C, (int)H, nl};
+    for (int i = 0; i < n; i++) decay[i] = 1;
+    if (!m.vops->matrices) return n;
+    const ParamTensor *conn = &m.tensors[m.n_tensors - 1];
+    int nv = m.vops->matrices(cfg, out + n, RB_MAX_MATRIX_RUNS - n);
+    if (nv < 0 || nv > RB_MAX_MATRIX_RUNS - n)
+        return rb_fail("variant %s declares more than %d weight matrix runs", cfg->variant,
+                       RB_MAX_MATRIX_RUNS - n);
+    for (int i = n; i < n + nv; i++) {
+        MatrixRun *r = &out[i];
+        size_t end = r->offset + (size_t)(r->count - 1) * r->stride + (size_t)r->rows * r->cols;
+        if (r->count < 1 || r->rows < 1 || r->cols < 1 || end > conn->count)
+            return rb_fail("variant %s declares a weight matrix outside its parameters",
+                           cfg->variant);
+        r->offset += conn->offset;
+        decay[i] = conn->decay;
+    }
+    return n + nv;
+}
+
 size_t model_param_count(const Config *cfg) {
     static Model m; /* only the shape fields and the tensor table are used */
     set_shape(&m, cfg, cfg->batch_size);
@@ -134,6 +169,10 @@ int model_build_rows(Model *m, const Config *cfg, int rows) {
     m->inputs = rb_calloc(m->N, sizeof(int), "inputs");
     m->targets = rb_calloc(m->N, sizeof(int), "targets");
     m->stream = model_stream(m, m->a.conn, m->s.conn, m->N);
+    if (cfg->optimizer == RB_OPT_MUON && muon_build(m) != 0) {
+        model_free(m);
+        return -1;
+    }
     model_init_params(m);
     return 0;
 }
@@ -163,7 +202,27 @@ void model_free(Model *m) {
     free(m->rope_sin);
     free(m->inputs);
     free(m->targets);
+    free(m->is_mat);
+    free(m->ns_work);
     memset(m, 0, sizeof *m);
+}
+
+/* optimizer=muon: the matrices, the mask AdamW skips, the Newton-Schulz work space of the largest
+ */
+static int muon_build(Model *m) {
+    int n = model_matrices(&m->cfg, m->mat, m->mat_decay);
+    if (n < 0) return -1;
+    m->n_mat = n;
+    m->is_mat = rb_calloc(m->n_params, 1, "Muon matrix mask");
+    for (int i = 0; i < n; i++) {
+        const MatrixRun *r = &m->mat[i];
+        for (int j = 0; j < r->count; j++)
+            memset(m->is_mat + r->offset + (size_t)j * r->stride, 1, (size_t)r->rows * r->cols);
+        size_t w = (size_t)r->rows * r->cols + newton_schulz_work(r->rows, r->cols);
+        if (w > m->n_ns_work) m->n_ns_work = w;
+    }
+    m->ns_work = rb_calloc(m->n_ns_work, sizeof(float), "Newton-Schulz work space");
+    return 0;
 }
 
 static void fill_const(float *x, size_t n, float v) {
@@ -359,7 +418,8 @@ void model_backward(Model *m) {
 }
 
 size_t model_memory_bytes(const Model *m) {
-    return (4 * m->n_params + m->n_acts + m->n_scratch) * sizeof(float);
+    return (4 * m->n_params + m->n_acts + m->n_scratch + m->n_ns_work) * sizeof(float) +
+           (m->is_mat ? m->n_params : 0);
 }
 
 void model_phase_start(Model *m) {

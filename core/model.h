@@ -88,7 +88,16 @@ typedef struct Model {
     ParamTensor tensors[RB_MAX_TENSORS];
     int n_tensors;
     size_t n_params, n_acts, n_scratch;
-    float *params, *grads, *adam_m, *adam_v;
+    float *params, *grads, *adam_m, *adam_v; /* optimizer=muon: adam_m holds the matrices'
+                                                momentum, their adam_v stays 0 */
+    /* optimizer=muon (NULL / 0 under adamw): the matrices it orthogonalises (offsets into
+     * params), whether each run is weight-decayed, a byte per parameter (1 = a matrix entry,
+     * AdamW skips it), and the Newton-Schulz work space (core/optim.c), all sized at build */
+    MatrixRun mat[RB_MAX_MATRIX_RUNS];
+    int mat_decay[RB_MAX_MATRIX_RUNS], n_mat;
+    unsigned char *is_mat;
+    float *ns_work;
+    size_t n_ns_work;
     float *acts_mem, *scratch_mem;
     ParamPtrs p, g;
     ActPtrs a;
@@ -106,6 +115,12 @@ typedef struct Model {
     double loss;
 } Model;
 
+/* The hidden weight matrices of the model cfg describes (the core's: q, k, v, o, W1, W3, W2 of
+ * each block; then the variant's), offsets into the whole parameter buffer; decay[i] = 1 when
+ * run i lies in a weight-decayed tensor. Returns the number of runs (at most
+ * RB_MAX_MATRIX_RUNS), or -1 with rb_error() when the variant declares too many or a matrix
+ * outside its slice. */
+int model_matrices(const Config *cfg, MatrixRun *out, int *decay);
 /* Parameters of the model cfg describes (without building it). */
 size_t model_param_count(const Config *cfg);
 /* Validates cfg, allocates every buffer and initializes parameters from cfg->seed. */
@@ -145,5 +160,8 @@ void model_variant_mark(Model *m, int call);
 /* core/flops.c: analytic FLOPs per training step (forward + backward), documented there. */
 double flops_per_token(const Config *c);
 double flops_per_step(const Config *c);
+/* The optimizer's own FLOPs per step: Muon's Newton-Schulz products (0 under adamw; elementwise
+ * updates are not counted, like norms) */
+double optimizer_flops_per_step(const Config *c);
 
 #endif

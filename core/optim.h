@@ -1,4 +1,6 @@
-/* AdamW with decoupled weight decay, linear warmup + cosine decay, global-norm clipping. */
+/* The optimizers (docs/usage.md, "Optimizers"): AdamW with decoupled weight decay, and Muon for
+ * the hidden weight matrices (momentum orthogonalised by a quintic Newton-Schulz iteration, AdamW
+ * for every other parameter); linear warmup + cosine decay, global-norm clipping for both. */
 #ifndef RB_OPTIM_H
 #define RB_OPTIM_H
 #include "model.h"
@@ -12,5 +14,29 @@ double grad_global_norm(const Model *m);
 double adamw_step(Model *m, double lr, long t);
 /* The same with the gradient norm already computed. */
 void adamw_apply(Model *m, double lr, long t, double norm);
+/* One Muon update (model built with optimizer=muon): the matrices by Muon, the rest by AdamW
+ * with step number t; clipping as AdamW's. */
+void muon_apply(Model *m, double lr, long t, double norm);
+/* The configured optimizer's update (cfg.optimizer), the gradient norm already computed. */
+void optimizer_apply(Model *m, double lr, long t, double norm);
+/* ... and with the norm computed here; returns it. */
+double optimizer_step(Model *m, double lr, long t);
+
+/* Newton-Schulz: the quintic iteration's coefficients and step count (Keller Jordan's Muon) */
+#define RB_NS_A 3.4445f
+#define RB_NS_B (-4.7750f)
+#define RB_NS_C 2.0315f
+#define RB_NS_STEPS 5
+/* Floats of work space newton_schulz needs for a rows x cols matrix. */
+size_t newton_schulz_work(int rows, int cols);
+/* X (rows x cols, row-major) <- its approximate orthogonalisation: X / (||X||_F + 1e-7), then
+ * RB_NS_STEPS steps X <- a X + (b A + c A^2) X with A = X X^T (A = X^T X, X <- X (b A + c A^2)
+ * when rows > cols: the smaller Gram matrix), every product one sgemm. */
+void newton_schulz(float *X, int rows, int cols, float *work);
+/* Muon's update scale for a rows x cols matrix: 0.2 sqrt(max(rows, cols)), an update RMS of
+ * about 0.2 like AdamW's (Moonlight, arXiv 2502.16982). */
+double muon_scale(int rows, int cols);
+/* FLOPs of one newton_schulz call on a rows x cols matrix (its sgemms). */
+double newton_schulz_flops(int rows, int cols);
 
 #endif

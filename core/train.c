@@ -240,7 +240,7 @@ int train_run(const Config *c, int resume, int flags, TrainResult *res) {
                     step + 1, where, ckpt);
             break;
         }
-        adamw_apply(m, lr, step + 1, gnorm);
+        optimizer_apply(m, lr, step + 1, gnorm);
         double step_s = rb_now() - t_step;
         cpu_s += rb_cpu_now() - c_step;
         res->train_s += step_s;

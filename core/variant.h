@@ -75,6 +75,16 @@ typedef struct VariantOption {
 
 #define RB_MAX_VARIANT_OPTIONS 8
 
+/* `count` weight matrices of rows x cols floats (row-major), the first `offset` floats into a
+ * parameter slice, each `stride` floats after the previous: what optimizer=muon orthogonalises
+ * (docs/usage.md, "Optimizers"). Vectors and scalars are never declared; they stay with AdamW. */
+typedef struct MatrixRun {
+    size_t offset, stride;
+    int rows, cols, count;
+} MatrixRun;
+
+#define RB_MAX_MATRIX_RUNS 16 /* the core's runs and the variant's together */
+
 typedef struct VariantOps {
     const char *name;
     const char *summary;
@@ -106,6 +116,10 @@ typedef struct VariantOps {
      * forward + backward, that its interface calls must read and write when every tensor is
      * touched once per call, and the number of such passes over the batch. */
     VariantTraffic (*traffic_per_token)(const Config *c);
+    /* Optional: which of its parameters are hidden weight matrices (a projection such as mhc's
+     * phi), offsets within the variant's slice; writes at most max runs and returns how many.
+     * NULL: none (every parameter a vector or scalar, updated by AdamW under either optimizer). */
+    int (*matrices)(const Config *c, MatrixRun *out, int max);
     /* Optional diagnostics of the last forward: the mixing weights consumer c (0-based) put on its
      * sources, averaged over tokens, into w (at most max). Returns the number of sources, or -1
      * past the last consumer. NULL for variants without depth mixing. */

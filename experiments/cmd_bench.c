@@ -62,7 +62,8 @@ static void bench_help(void) {
         "     the same machine conditions): tok/s, achieved GFLOP/s (analytic FLOPs / time),\n"
         "     fraction of the sgemm peak, overhead vs prenorm (median over rounds of the step\n"
         "     time / prenorm's step time in the same round), per-phase breakdown (matmul,\n"
-        "     attention, elementwise incl. norms, residual variant, optimizer), peak RSS\n"
+        "     attention, elementwise incl. norms, residual variant, optimizer: AdamW, or\n"
+        "     Muon with optimizer=muon), peak RSS\n"
         "     of the model vs the analytic estimate (params, grads, AdamW moments,\n"
         "     activations, scratch);\n"
         "  3. per variant the floor of its residual phase: its own FLOPs at the sgemm peak\n"
@@ -117,7 +118,7 @@ static void train_step(Model *m, long t) {
     model_forward(m);
     model_backward(m);
     model_phase_start(m);
-    adamw_step(m, 1e-4, t);
+    optimizer_step(m, 1e-4, t); /* the configured optimizer (optimizer=muon: Muon's phase) */
     model_phase_mark(m, RB_PH_OPTIMIZER);
 }
 

@@ -187,6 +187,15 @@ static size_t attnres_params(const Config *c) {
     if (query == QUERY_STATIC) return L1 * (size_t)(n_blocks(c) + 1);
     return L1 * d + (query == QUERY_INPUT ? L1 * d * d : 0);
 }
+/* Muon's matrices: query=input's projections W_l (d x d, one per consumer, after the (L + 1) d
+ * pseudo-queries); the other forms have vectors and scalars only. */
+static int attnres_matrices(const Config *c, MatrixRun *out, int max) {
+    if (OPT(c, OPT_QUERY) != QUERY_INPUT) return 0;
+    if (max < 1) return -1;
+    size_t L1 = (size_t)config_n_sub(c) + 1, d = (size_t)c->d_model;
+    out[0] = (MatrixRun){L1 * d, d * d, (int)d, (int)d, (int)L1};
+    return 1;
+}
 static void attnres_init(const Config *c, float *params, Rng *rng) {
     (void)rng; /* zero queries, projections and logits: uniform weights at step 0 */
     memset(params, 0, attnres_params(c) * sizeof(float));
@@ -786,7 +795,7 @@ static double attnres_stream_rms(const Stream *st, int l) {
     .commit_backward = attnres_commit_backward, .input_backward = attnres_input_backward,          \
     .begin_backward = attnres_begin_backward, .flops_per_token = attnres_flops,                    \
     .traffic_per_token = attnres_traffic, .depth_weights = attnres_weights,                        \
-    .stream_rms = attnres_stream_rms
+    .stream_rms = attnres_stream_rms, .matrices = attnres_matrices
 
 const VariantOps variant_attnres_full = {
     .name = "attnres_full",

@@ -150,11 +150,20 @@ static const StreamKind hc_kind = {
     .opt_streams = &hc_options[OPT_STREAMS],
 };
 
+/* Muon's matrices: W of every site (d x (n + 2)), at the start of each site's slice */
+static int hc_matrices(const Config *c, MatrixRun *out, int max) {
+    int n = config_option_int(c, &hc_options[OPT_STREAMS]), d = c->d_model;
+    if (max < 1) return -1;
+    out[0] = (MatrixRun){0, hc_site_params(n, d), d, n + 2, config_n_sub(c)};
+    return 1;
+}
+
 const VariantOps variant_hc = {
     .name = "hc",
     .summary = "n residual streams, unconstrained static + tanh mixing (Hyper-Connections)",
     .flavour_data = &hc_kind,
     .options = hc_options,
     .n_options = RB_COUNT(hc_options),
+    .matrices = hc_matrices,
     STREAMS_OPS,
 };

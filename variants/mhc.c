@@ -215,11 +215,20 @@ static const StreamKind mhc_kind = {
     .opt_iters = &mhc_options[OPT_ITERS],
 };
 
+/* Muon's matrices: phi of every site (nd x K), at the start of each site's slice */
+static int mhc_matrices(const Config *c, MatrixRun *out, int max) {
+    int n = config_option_int(c, &mhc_options[OPT_STREAMS]), d = c->d_model;
+    if (max < 1) return -1;
+    out[0] = (MatrixRun){0, mhc_site_params(n, d), n * d, mhc_raw(n), config_n_sub(c)};
+    return 1;
+}
+
 const VariantOps variant_mhc = {
     .name = "mhc",
     .summary = "n residual streams mixed by Sinkhorn-projected matrices (mHC)",
     .flavour_data = &mhc_kind,
     .options = mhc_options,
     .n_options = RB_COUNT(mhc_options),
+    .matrices = mhc_matrices,
     STREAMS_OPS,
 };

@@ -517,6 +517,22 @@ t 2 "campaign: give --jobs DIR or --gather, not both" bash "$CAMPAIGN" --gather 
 t 2 "campaign: unknown option '--bogus'" bash "$CAMPAIGN" --bogus
 t 2 "campaign: unknown part '9' (1-6)" bash "$CAMPAIGN" --jobs scratch/cj 9
 t 2 "campaign: --jobs needs a directory" bash "$CAMPAIGN" --jobs
+# ---- h39-muon: the optimizer keys, and checkpoints across optimizers
+t 2 "key 'optimizer': 'sgd' is not allowed (allowed: adamw|muon)" "${TR[@]}" optimizer=sgd
+t 2 "key 'optimizer': 'Muon' is not allowed" "${TR[@]}" optimizer=Muon
+t 2 "key 'optimizer': '' is not allowed" "${TR[@]}" optimizer=
+t 2 "key 'muon_momentum': 1 is out of range" "${TR[@]}" optimizer=muon muon_momentum=1
+t 2 "key 'muon_momentum': -0.5 is out of range" "${TR[@]}" optimizer=muon muon_momentum=-0.5
+t 2 "key 'muon_momentum': 'nan' is not a finite number" "${TR[@]}" optimizer=muon muon_momentum=nan
+t 2 "key 'muon_nesterov': 2 is out of range" "${TR[@]}" optimizer=muon muon_nesterov=2
+t 2 "key 'muon_momentum': 0.9 has no effect with optimizer=adamw" "${TR[@]}" muon_momentum=0.9
+t 2 "key 'muon_nesterov': 0 has no effect with optimizer=adamw" "${TR[@]}" muon_nesterov=0
+t 2 "the budget gives 0 steps" "${TR[@]}" optimizer=muon steps=0 budget_flops=1000
+t 2 "optimizer = muon here, adamw in the checkpoint" "${R[@]}" train --resume prot/half optimizer=muon
+"$BIN" train "${TINY[@]}" optimizer=muon steps=40 stop_at_step=2 out=scratch run_id=mu >/dev/null 2>&1
+t 2 "optimizer = adamw here, muon in the checkpoint" "${R[@]}" train --resume scratch/mu optimizer=adamw
+t 2 "muon_momentum = 0.9 here, 0.95 in the checkpoint" "${R[@]}" train --resume scratch/mu muon_momentum=0.9
+t 0 "run scratch/mu: 40 steps" "${R[@]}" train --resume scratch/mu
 
 echo "$N cases, $C crashes, $U unclear, $L data-loss"
 [ $C -eq 0 ] && [ $U -eq 0 ] && [ $L -eq 0 ] && [ "$N" -ge 150 ]

@@ -22,6 +22,19 @@ Fixture layout (little-endian):
                    O(lr) steps (for mhc: directions Sinkhorn is invariant to), so this is the
                    accuracy an fp32 implementation can be held to; the C test allows 3x them (at least
                    1e-5 and 2e-5).
+
+Muon fixtures (tests/fixtures/muon/<spec>.bin, the same little-endian conventions): the same 5
+steps on the same batch under optimizer=muon, written from the Muon papers (Keller Jordan's Muon,
+2024; Moonlight, arXiv 2502.16982), not from the C code:
+  int32[16]  magic 0x554D4252 ('RBMU'), version 1, then the fields of the AdamW header
+  char[32]   variant spec
+  float64[10] lr, min_lr, weight_decay, grad_clip, beta1, beta2, adam_eps, rope_theta,
+             muon_momentum, muon_nesterov
+  int32[B*(T+1)] token rows
+  float32[P]  parameters
+  float32[n_steps] loss at each step (before its update)
+  float32[P]  parameters after n_steps Muon steps (float64 math)
+  float32[2]  PyTorch float32's own error on the same steps (losses, parameters), as above
 """
 import math
 import os
@@ -385,6 +398,137 @@ def adamw_steps(params, tokens, cfg):
     return losses, p
 
 
+NS_COEFFS = (3.4445, -4.7750, 2.0315)
+
+
+def newton_schulz(G, steps=5):
+    """Keller Jordan's quintic iteration: X = G / (||G||_F + 1e-7), then X <- a X + (b A + c A^2) X
+    with A = X X^T, on the wide orientation (a tall G is transposed first and back after)."""
+    a, b, c = NS_COEFFS
+    X = G / (G.norm() + 1e-7)
+    tall = X.shape[0] > X.shape[1]
+    if tall:
+        X = X.T
+    for _ in range(steps):
+        A = X @ X.T
+        X = a * X + (b * A + c * A @ A) @ X
+    return X.T if tall else X
+
+
+def muon_matrices(cfg):
+    """The 2-D hidden weights Muon updates, as (tensor name, view of that tensor) makers: attention
+    q, k, v (the three C x C row blocks of wqkv), o, the MLP's W1 and W3 (the two H x C row blocks
+    of w13) and W2 of every block; mhc's phi (nd x K) and hc's W (d x (n+2)) of every site; the
+    d x d projection of every consumer under query=input. Embedding, head, gains and every vector
+    or scalar stay with AdamW (the papers' split)."""
+    C, nl, H = cfg["d_model"], cfg["n_layer"], cfg["mlp_hidden"]
+    mats = []
+    for l in range(nl):
+        for i in range(3):
+            mats.append(("wqkv", lambda t, l=l, i=i: t[l, i * C:(i + 1) * C]))
+        mats.append(("wo", lambda t, l=l: t[l]))
+        for i in range(2):
+            mats.append(("w13", lambda t, l=l, i=i: t[l, i * H:(i + 1) * H]))
+        mats.append(("w2", lambda t, l=l: t[l]))
+    if cfg["variant"] in ("mhc", "hc"):
+        for l in range(2 * nl):
+            mats.append(("conn", lambda t, l=l: split_site(cfg, t, l)[0]))
+    if cfg["variant"].startswith("attnres") and cfg.get("query", "pseudo") == "input":
+        n = 2 * nl + 1
+        for c in range(n):
+            mats.append(("conn", lambda t, c=c: t[n * C:].view(n, C, C)[c]))
+    return mats
+
+
+def muon_steps(params, tokens, cfg):
+    """Muon (Moonlight's form): per matrix, buf <- mu buf + g, direction g + mu buf (Nesterov) or
+    buf, orthogonalised by newton_schulz, W <- W - lr (0.2 sqrt(max(rows, cols)) O + wd W), with the
+    decay of the tensor it lies in; AdamW (as adamw_steps) on every other entry. Global-norm
+    clipping and the schedule as AdamW's."""
+    decay = {name: d for name, _, d in param_shapes(cfg)}
+    p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    m = {k: torch.zeros_like(v) for k, v in params.items()}
+    v2 = {k: torch.zeros_like(v) for k, v in params.items()}
+    buf = {k: torch.zeros_like(v) for k, v in params.items()}
+    mats = muon_matrices(cfg)
+    is_mat = {k: torch.zeros_like(v, dtype=torch.bool) for k, v in params.items()}
+    for k, view in mats:
+        view(is_mat[k]).fill_(True)
+    mu, nesterov = cfg["muon_momentum"], cfg["muon_nesterov"]
+    losses = []
+    for step in range(cfg["n_steps"]):
+        for t in p.values():
+            t.grad = None
+        _, loss = forward(p, tokens, cfg)
+        loss.backward()
+        losses.append(loss.item())
+        norm = math.sqrt(sum(float((t.grad ** 2).sum()) for t in p.values()))
+        scale = cfg["grad_clip"] / norm if cfg["grad_clip"] > 0 and norm > cfg["grad_clip"] else 1.0
+        lr = lr_at(cfg, step, cfg["n_steps"])
+        t1 = step + 1
+        with torch.no_grad():
+            for k, t in p.items():  # AdamW where no matrix lies
+                g = t.grad * scale
+                m[k].mul_(cfg["beta1"]).add_((1 - cfg["beta1"]) * g)
+                v2[k].mul_(cfg["beta2"]).add_((1 - cfg["beta2"]) * g * g)
+                mhat = m[k] / (1 - cfg["beta1"] ** t1)
+                vhat = v2[k] / (1 - cfg["beta2"] ** t1)
+                wd = cfg["weight_decay"] if decay[k] else 0.0
+                upd = lr * (mhat / (vhat.sqrt() + cfg["adam_eps"]) + wd * t)
+                t.sub_(torch.where(is_mat[k], torch.zeros_like(upd), upd))
+            for k, view in mats:
+                G = view(p[k].grad) * scale
+                B = view(buf[k])
+                B.mul_(mu).add_(G)
+                O = newton_schulz(G + mu * B if nesterov else B)
+                W = view(p[k])
+                wd = cfg["weight_decay"] if decay[k] else 0.0
+                W.sub_(lr * (0.2 * math.sqrt(max(W.shape)) * O + wd * W))
+    return losses, p
+
+
+# Muon fixtures: every installed variant and query=input (the one AttnRes form with a matrix),
+# shapes and seeds of the AdamW fixtures; prenorm also with plain momentum
+MUON_CONFIGS = {spec: dict(CONFIGS[spec], muon_momentum=0.95, muon_nesterov=1)
+                for spec in ("prenorm", "attnres_full", "attnres_block", "denseformer", "mhc", "hc",
+                             "attnres_full:query=input", "attnres_block:query=input")}
+MUON_CONFIGS["prenorm:nesterov=0"] = dict(CONFIGS["prenorm"], muon_momentum=0.9, muon_nesterov=0)
+
+
+def build_muon(spec):
+    variant = spec.split(":")[0]
+    cfg = dict(MUON_CONFIGS[spec], variant=variant)
+    gen = torch.Generator().manual_seed(cfg["seed"])
+    params = init_params(cfg, gen)
+    B, T, V = cfg["batch_size"], cfg["seq_len"], cfg["vocab_size"]
+    tokens = torch.randint(0, V, (B, T + 1), generator=gen)
+    losses, final = muon_steps(params, tokens, cfg)
+    final64 = flat({k: v.detach() for k, v in final.items()}, cfg)
+    torch.set_default_dtype(torch.float32)
+    losses32, final32 = muon_steps({k: v.float() for k, v in params.items()}, tokens, cfg)
+    torch.set_default_dtype(torch.float64)
+    final32 = flat({k: v.detach().double() for k, v in final32.items()}, cfg)
+    fp32_err = float((final32 - final64).abs().max() / final64.abs().max())
+    fp32_loss_err = max(abs(a - b) / abs(a) for a, b in zip(losses, losses32))
+    n_params = flat(params, cfg).numel()
+    header = [0x554D4252, 1, cfg["n_layer"], cfg["d_model"], cfg["n_head"], T, B,
+              cfg["mlp_hidden"], V, cfg["n_steps"], n_params, cfg["tie_embeddings"], cfg["warmup"],
+              cfg["attnres_blocks"], cfg["mhc_streams"], cfg["sinkhorn_iters"]]
+    stored = spec.replace(":nesterov=0", "")  # the variant spec (the momentum is in the floats)
+    out = struct.pack("<16i", *header) + stored.encode().ljust(32, b"\0")
+    out += struct.pack("<10d", cfg["lr"], cfg["min_lr"], cfg["weight_decay"], cfg["grad_clip"],
+                       cfg["beta1"], cfg["beta2"], cfg["adam_eps"], cfg["rope_theta"],
+                       cfg["muon_momentum"], cfg["muon_nesterov"])
+
+    def f32(t):
+        return t.detach().reshape(-1).to(torch.float32).numpy().astype("<f4").tobytes()
+
+    out += tokens.reshape(-1).to(torch.int32).numpy().astype("<i4").tobytes()
+    out += f32(flat(params, cfg)) + f32(torch.tensor(losses)) + f32(final64)
+    out += struct.pack("<2f", fp32_loss_err, fp32_err)
+    return out
+
+
 def flat(d, cfg):
     return torch.cat([d[name].reshape(-1) for name, _, _ in param_shapes(cfg)])
 
@@ -425,21 +569,31 @@ def build(spec):
     return out
 
 
+def jobs():
+    """(spec, builder, path, header bytes) of every fixture: the AdamW ones, then Muon's."""
+    for spec in CONFIGS:
+        yield spec, build, os.path.join(FIXDIR, fixture_name(spec) + ".bin"), 128 + 64
+    for spec in MUON_CONFIGS:
+        yield spec, build_muon, os.path.join(FIXDIR, "muon", fixture_name(spec) + ".bin"), 128 + 80
+
+
 def main():
     check = "--check" in sys.argv
+    only_muon = "--muon" in sys.argv  # regenerate (or check) the Muon fixtures alone
     bad = 0
-    for spec in CONFIGS:
-        data = build(spec)
-        path = os.path.join(FIXDIR, fixture_name(spec) + ".bin")
+    for spec, builder, path, head in jobs():
+        if only_muon and builder is not build_muon:
+            continue
+        data = builder(spec)
         if not check:
-            os.makedirs(FIXDIR, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
                 f.write(data)
             print(f"wrote {path} ({len(data)} bytes)")
             continue
         with open(path, "rb") as f:
             old = f.read()
-        if len(old) != len(data) or old[:128 + 64] != data[:128 + 64]:
+        if len(old) != len(data) or old[:head] != data[:head]:
             print(f"{path}: layout or header changed; regenerate with make_fixtures.py")
             bad = 1
             continue
@@ -448,8 +602,8 @@ def main():
         # machine. The last two are PyTorch float32's own error on this machine's torch build and
         # CPU (5e-4 on one, 9e-5 on another for hc): a measurement, not a reference, so it is only
         # checked for being a plausible fp32 error (finite, below 1e-2), never compared.
-        a = np.frombuffer(old[192:-8], dtype="<f4")
-        b = np.frombuffer(data[192:-8], dtype="<f4")
+        a = np.frombuffer(old[head:-8], dtype="<f4")
+        b = np.frombuffer(data[head:-8], dtype="<f4")
         err = float(np.max(np.abs(a - b) / (np.abs(b) + 1e-3)))
         meas = np.frombuffer(data[-8:], dtype="<f4")
         print(f"{path}: max relative difference to a fresh generation {err:.2e}; "
