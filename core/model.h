@@ -79,6 +79,7 @@ enum {
 typedef struct Model {
     Config cfg;
     int V, C, n_layer, L, nh, hs, H, T, B, N, nthreads;
+    int backend, precision; /* RB_GEMM_*, RB_PREC_* (core/gemm.h), from cfg */
     const VariantOps *vops;
     Stream stream;
     ParamTensor tensors[RB_MAX_TENSORS];

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gemm.h"
 #include "util.h"
 
 #ifndef RESBENCH_GIT_REV
@@ -60,6 +61,12 @@ int rundir_write_meta(const char *dir, const Model *m, const Data *d, long total
                      "flops_per_step = %s\nmemory_bytes = %zu\nloss_floor = %s\ndata = %s\n",
                      RESBENCH_GIT_REV, host, when, resumed, omp_get_max_threads(), m->n_params,
                      total, fps, model_memory_bytes(m), floor, desc);
+    /* h36: the GEMM backend and precision the run trained with, and the OpenBLAS kernels */
+    n += snprintf(text + n, sizeof text - (size_t)n, "backend = %s\nprecision = %s\n",
+                  m->cfg.backend, m->cfg.precision);
+    if (!strcmp(m->cfg.backend, "openblas"))
+        n += snprintf(text + n, sizeof text - (size_t)n, "openblas_core = %s\n",
+                      gemm_openblas_core());
     snprintf(path, sizeof path, "%s/meta.ini", dir);
     return rb_write_file_atomic(path, text, (size_t)n);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dist.h"
+#include "gemm.h"
 #include "registry.h"
 #include "util.h"
 
@@ -86,6 +87,9 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) {
         printf("resbench %s (%s, MPI %s, OpenMP %d threads available)\n", RESBENCH_GIT_REV,
                RESBENCH_BUILD_INFO, RB_HAVE_MPI ? "on" : "off", omp_get_max_threads());
+        char gemms[512];
+        gemm_describe(gemms, sizeof gemms);
+        printf("GEMM backends: %s\n", gemms);
         return RB_EXIT_OK;
     }
     for (int i = 0; i < NCOMMANDS; i++)
