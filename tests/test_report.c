@@ -270,11 +270,13 @@ START_TEST(test_bench_writes_csv) {
     char *out = tu_tempdir(), args[2048], path[2048];
     static char buf[16384];
     snprintf(args, sizeof args,
-             "bench --steps 2 --warmup 1 --variants prenorm,attnres_block --out %s n_layer=1 "
+             "bench --steps 2 --warmup 1 --variants prenorm,attnres_block --backends openblas:fp32 "
+             "--out %s n_layer=1 "
              "d_model=16 n_head=2 seq_len=16 batch_size=2 attnres_blocks=2",
              out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
-    ck_assert(strstr(buf, "sgemm peak") && strstr(buf, "thread scaling"));
+    ck_assert(strstr(buf, "practical peak") && strstr(buf, "thread scaling"));
+    ck_assert(strstr(buf, "OpenBLAS kernels: "));
     snprintf(path, sizeof path, "%s/bench.csv", out);
     CsvTable t;
     ck_assert(csv_load(path, &t) == 0);
@@ -287,6 +289,8 @@ START_TEST(test_bench_writes_csv) {
         for (size_t r = 0; r < 2; r++) ck_assert(!isnan(csv_num(&t, r, k)));
     }
     ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "variant")), "attnres_block");
+    ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "backend")), "openblas");
+    ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "precision")), "fp32");
     ck_assert(csv_num(&t, 0, csv_col(&t, "estimate_mb")) > 0);
     /* the floor is the model of docs/performance.md, recomputed from the row: own FLOPs at the
      * sgemm peak plus the traffic at the bandwidth; the traffic is the variant's own count
