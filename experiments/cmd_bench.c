@@ -268,7 +268,7 @@ static void variant_floor(BenchRun *r, const Config *c, double peak, const Bandw
 }
 
 static void print_floors(const BenchRun *runs, int nv) {
-    printf("\nvariant phase against its floor (own FLOPs at the sgemm peak + traffic at the triad\n"
+    printf("\nvariant phase against its floor (own FLOPs at the GEMM peak + traffic at the triad\n"
            "bandwidth of one pass's size; docs/performance.md):\n");
     printf("%-14s %9s %10s %9s %9s %10s %10s %11s\n", "variant", "own GFLOP", "traffic MB",
            "pass MB", "GB/s", "floor ms", "phase ms", "phase/floor");
