@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "util.h"
 #include "variant.h" /* the interface the core owns (core/variant.h) */
 
@@ -87,6 +88,8 @@ static const KeySpec KEYS[] = {
     KL(seed, 0, 1L << 62, 1, "model seed (init)"),
     KL(data_seed, 0, 1L << 62, 1, "data seed (data order, synthetic worlds), independent of seed"),
     KI(threads, 0, 1024, 0, "OpenMP/OpenBLAS threads (0 = all cores)"),
+    KS(backend, 1, "GEMM backend: openblas | onednn (docs/performance.md)"),
+    KS(precision, 1, "matmul operands: fp32 | bf16 (bf16: backend=onednn, AVX512_BF16)"),
     KD(val_fraction, 0.001, 0.9, 1, "text/llmc: fraction held out for validation (the end)"),
     KS(data, 1, "synth:markov | synth:hops | text:PATH | llmc:GLOB"),
     KS(out, 0, "results root; the run writes OUT/RUN_ID/"),
@@ -356,6 +359,8 @@ void config_defaults(Config *c) {
     c->data_seed = 1;
     c->val_fraction = 0.1;
     snprintf(c->data, sizeof c->data, "synth:markov");
+    snprintf(c->backend, sizeof c->backend, "openblas");
+    snprintf(c->precision, sizeof c->precision, "fp32");
     snprintf(c->out, sizeof c->out, "results");
 }
 
@@ -421,6 +426,12 @@ int config_set(Config *c, const char *key, const char *value, const char *where)
                     value[len - 1] == '\t'))
             return rb_fail("%s: key '%s': '%s' starts or ends with white space", where, key, value);
         if (!strcmp(key, "variant")) return set_whole_arm(c, value, where);
+        if (!strcmp(key, "backend") && gemm_backend_index(value) < 0)
+            return rb_fail("%s: key 'backend': unknown value '%s' (allowed: openblas|onednn)",
+                           where, value);
+        if (!strcmp(key, "precision") && gemm_precision_index(value) < 0)
+            return rb_fail("%s: key 'precision': unknown value '%s' (allowed: fp32|bf16)", where,
+                           value);
         if (!strcmp(key, "run_id") && value[0] && !rb_is_plain_name(value))
             return rb_fail("%s: key 'run_id': '%s' is not a plain directory name (no '/', not "
                            "starting with '.'): runs are written inside out",
@@ -631,7 +642,7 @@ int config_validate(const Config *c) {
         return rb_fail("key 'muon_nesterov': %d has no effect with optimizer=adamw (set "
                        "optimizer=muon, or leave the key out)",
                        c->muon_nesterov);
-    return 0;
+    return gemm_check(gemm_backend_index(c->backend), gemm_precision_index(c->precision));
 }
 
 static void append(char **buf, size_t *len, size_t *cap, const char *s) {
@@ -717,12 +728,25 @@ static int key_shown(const Config *c, const KeySpec *k) {
     return strcmp(a, b) != 0;
 }
 
+/* Keys added after runs were recorded: the hash leaves them out at their default, so the run ids
+ * of those runs (which trained with the default) stay what they were. */
+static int hashed_only_off_default(const Config *c, const KeySpec *k) {
+    Config d;
+    char val[64], def[64];
+    if (strcmp(k->name, "backend") && strcmp(k->name, "precision")) return 0;
+    config_defaults(&d);
+    format_value(c, k, val, sizeof val);
+    format_value(&d, k, def, sizeof def);
+    return !strcmp(val, def);
+}
+
 static char *config_text(const Config *c, int trajectory_only, int all_options) {
     char *buf = NULL;
     size_t len = 0, cap = 0;
     append(&buf, &len, &cap, "# resbench resolved config\n");
     for (size_t i = 0; i < NKEYS; i++) {
-        if (trajectory_only && !KEYS[i].trajectory) continue;
+        if (trajectory_only && (!KEYS[i].trajectory || hashed_only_off_default(c, &KEYS[i])))
+            continue;
         if (!key_shown(c, &KEYS[i])) continue;
         char line[1400], val[1100];
         format_value(c, &KEYS[i], val, sizeof val);

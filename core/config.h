@@ -41,6 +41,7 @@ typedef struct {
     /* reproducibility and resources */
     long seed, data_seed;
     int threads;
+    char backend[16], precision[8]; /* GEMM backend and precision (core/gemm.h) */
     double val_fraction;
     char data[1024], out[1024], run_id[256];
 } Config;

@@ -1,12 +1,12 @@
 /* Forward-only inference with a KV cache (infer.h). */
 #include "infer.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "ops.h"
 #include "util.h"
 
@@ -92,8 +92,7 @@ static void attention_cached(Infer *s, int layer, int n) {
         }
         float *sc = s->scores + (size_t)bh * s->max_chunk * T;
         const float *q0 = s->qkv + (size_t)b * n * 3 * C + h * hs;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, len, hs, scale, q0, 3 * C, kb, hs,
-                    0.0f, sc, T);
+        gemm_f32(0, 1, n, len, hs, scale, q0, 3 * C, kb, hs, 0.0f, sc, T);
         for (int j = 0; j < n; j++) { /* row j sees positions 0..pos+j */
             float *row = sc + (size_t)j * T, mx = row[0], sum = 0;
             int last = pos + j;
@@ -103,8 +102,8 @@ static void attention_cached(Infer *s, int layer, int n) {
             for (int t = 0; t <= last; t++) row[t] *= inv;
             for (int t = last + 1; t < len; t++) row[t] = 0.0f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, len, 1.0f, sc, T, vb, hs,
-                    0.0f, s->atty + (size_t)b * n * C + h * hs, C);
+        gemm_f32(0, 0, n, hs, len, 1.0f, sc, T, vb, hs, 0.0f, s->atty + (size_t)b * n * C + h * hs,
+                 C);
     }
 }
 
@@ -131,6 +130,7 @@ const float *infer_step(Infer *s, const int *tokens, int n) {
     const VariantOps *v = m->vops;
     int N = s->B * n;
     size_t C = m->C;
+    gemm_select(m->backend, m->precision); /* the model's GEMM backend and precision */
     memcpy(s->tokens, tokens, (size_t)N * sizeof(int));
     encoder_forward(s->emb, s->tokens, m->p.wte, N, m->C);
     s->stream.ntok = N; /* the variant's layout for this chunk, inside its buffers */

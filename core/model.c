@@ -1,12 +1,12 @@
 #include "model.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "ops.h"
 #include "optim.h"
 #include "util.h"
@@ -141,6 +141,18 @@ size_t model_param_count(const Config *cfg) {
     return m.n_params;
 }
 
+/* Selects the config's GEMM backend and precision and creates what the linear layers' products
+ * need (bf16: primitives and operand buffers), so that no step creates or allocates any. */
+static int prepare_gemms(Model *m) {
+    m->backend = gemm_backend_index(m->cfg.backend);
+    m->precision = gemm_precision_index(m->cfg.precision);
+    gemm_select(m->backend, m->precision);
+    int C = m->C, H = m->H, shapes[5][2] = {{C, 3 * C}, {C, C}, {C, 2 * H}, {H, C}, {C, m->V}};
+    for (int k = 0; k < 5; k++)
+        if (gemm_prepare_linear(m->N, shapes[k][0], shapes[k][1]) != 0) return -1;
+    return 0;
+}
+
 int model_build(Model *m, const Config *cfg) {
     return model_build_rows(m, cfg, cfg->batch_size);
 }
@@ -150,6 +162,7 @@ int model_build_rows(Model *m, const Config *cfg, int rows) {
     if (config_validate(cfg) != 0) return -1;
     set_shape(m, cfg, rows);
     m->nthreads = omp_get_max_threads(); /* the most threads a step may use (per-thread scratch) */
+    if (prepare_gemms(m) != 0) return -1;
     layout_params(m);
     m->params = rb_calloc(m->n_params, sizeof(float), "parameters");
     m->grads = rb_calloc(m->n_params, sizeof(float), "gradients");
@@ -312,6 +325,7 @@ double model_forward(Model *m) {
     size_t N = m->N, C = m->C;
     const VariantOps *v = m->vops;
     require_threads(m);
+    gemm_select(m->backend, m->precision);
     model_phase_start(m);
     encoder_forward(m->a.emb, m->inputs, m->p.wte, m->N, m->C);
     model_phase_mark(m, RB_PH_ELEMENTWISE);
@@ -389,6 +403,7 @@ void model_backward(Model *m) {
     const VariantOps *v = m->vops;
     ScratchPtrs *s = &m->s;
     require_threads(m);
+    gemm_select(m->backend, m->precision);
     model_phase_start(m);
     crossentropy_backward(m->a.logits, m->a.lse, m->targets, m->N, m->V);
     model_phase_mark(m, RB_PH_ELEMENTWISE);
@@ -418,8 +433,13 @@ void model_backward(Model *m) {
 }
 
 size_t model_memory_bytes(const Model *m) {
+    size_t bf16 = 0;
+    if (m->precision == RB_PREC_BF16) {
+        int in = m->H > m->C ? m->H : m->C, out = 2 * m->H > 3 * m->C ? 2 * m->H : 3 * m->C;
+        bf16 = gemm_bf16_buffer_bytes(m->N, in, out > m->V ? out : m->V);
+    }
     return (4 * m->n_params + m->n_acts + m->n_scratch + m->n_ns_work) * sizeof(float) +
-           (m->is_mat ? m->n_params : 0);
+           (m->is_mat ? m->n_params : 0) + bf16;
 }
 
 void model_phase_start(Model *m) {

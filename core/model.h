@@ -83,6 +83,7 @@ typedef struct Model {
      * most threads a step may use; model_forward/model_backward refuse more (model_check_threads)
      */
     int V, C, n_layer, L, nh, hs, H, T, B, N, nthreads;
+    int backend, precision; /* RB_GEMM_*, RB_PREC_* (core/gemm.h), from cfg */
     const VariantOps *vops;
     Stream stream;
     ParamTensor tensors[RB_MAX_TENSORS];

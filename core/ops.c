@@ -1,6 +1,7 @@
 #include "ops.h"
 
-#include <cblas.h>
+#include "gemm.h"
+
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -72,17 +73,12 @@ void rmsnorm_backward(float *dinp, float *dgain, float *partials, const float *d
 }
 
 void matmul_forward(float *out, const float *inp, const float *w, int N, int IC, int OC) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, 0.0f, out,
-                OC);
+    gemm_linear_forward(out, inp, w, N, IC, OC);
 }
 
 void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                      int N, int IC, int OC, float beta_dinp) {
-    if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC,
-                    beta_dinp, dinp, IC);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f,
-                dw, IC);
+    gemm_linear_backward(dinp, dw, dout, inp, w, N, IC, OC, beta_dinp);
 }
 
 void rope_tables(float *cosv, float *sinv, int T, int hs, double theta) {
@@ -146,11 +142,11 @@ void attention_forward(float *out, float *probs, const float *qkv, int B, int T,
         for (int r0 = 0; r0 < T; r0 += RB_ATT_TILE) {
             int r1 = r0 + RB_ATT_TILE < T ? r0 + RB_ATT_TILE : T, rows = r1 - r0;
             /* scores of this row tile against keys 0..r1-1 only: later keys are masked */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, hs, scale,
-                        q + (size_t)r0 * C3, C3, k, C3, 0.0f, p + (size_t)r0 * T, T);
+            gemm_f32(0, 1, rows, r1, hs, scale, q + (size_t)r0 * C3, C3, k, C3, 0.0f,
+                     p + (size_t)r0 * T, T);
             causal_softmax_rows(p, T, r0, r1);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, r1, 1.0f,
-                        p + (size_t)r0 * T, T, v, C3, 0.0f, o + (size_t)r0 * C, C);
+            gemm_f32(0, 0, rows, hs, r1, 1.0f, p + (size_t)r0 * T, T, v, C3, 0.0f,
+                     o + (size_t)r0 * C, C);
         }
     }
 }
@@ -173,10 +169,8 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
             float beta = r0 == last ? 0.0f : 1.0f;
             const float *pt = p + (size_t)r0 * T;
             /* dV[0:r1] += P^T dO ; dP = dO V^T */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, rows, 1.0f, pt, T,
-                        dO + (size_t)r0 * C, C, beta, dv, C3);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, hs, 1.0f,
-                        dO + (size_t)r0 * C, C, v, C3, 0.0f, ds, T);
+            gemm_f32(1, 0, r1, hs, rows, 1.0f, pt, T, dO + (size_t)r0 * C, C, beta, dv, C3);
+            gemm_f32(0, 1, rows, r1, hs, 1.0f, dO + (size_t)r0 * C, C, v, C3, 0.0f, ds, T);
             /* softmax backward: dS = P * (dP - sum_j P dP) * scale, causal part only */
             for (int i = 0; i < rows; i++) {
                 const float *pr = pt + (size_t)i * T;
@@ -188,10 +182,8 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
                 for (int j = 0; j < ncol; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
                 for (int j = ncol; j < r1; j++) dr[j] = 0.0f;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, r1, 1.0f, ds, T, k, C3,
-                        0.0f, dq + (size_t)r0 * C3, C3);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, rows, 1.0f, ds, T,
-                        q + (size_t)r0 * C3, C3, beta, dk, C3);
+            gemm_f32(0, 0, rows, hs, r1, 1.0f, ds, T, k, C3, 0.0f, dq + (size_t)r0 * C3, C3);
+            gemm_f32(1, 0, r1, hs, rows, 1.0f, ds, T, q + (size_t)r0 * C3, C3, beta, dk, C3);
         }
     }
 }

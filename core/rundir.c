@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <stdarg.h>
+#include "gemm.h"
 
 #include "buildinfo.h"
 #include "util.h"
@@ -87,6 +88,11 @@ int rundir_write_meta(const char *dir, const Model *m, const Data *d, long total
     meta_line(&t, "flops_per_step", "%s", fps);
     meta_line(&t, "memory_bytes", "%zu", model_memory_bytes(m));
     meta_line(&t, "loss_floor", "%s", floor);
+    /* the GEMM backend and precision the run trained with, and the OpenBLAS kernels */
+    meta_line(&t, "backend", "%s", m->cfg.backend);
+    meta_line(&t, "precision", "%s", m->cfg.precision);
+    if (!strcmp(m->cfg.backend, "openblas"))
+        meta_line(&t, "openblas_core", "%s", gemm_openblas_core());
     meta_line(&t, "data", "%s", desc); /* last: a reader that sees it has the whole file */
     if (t.n >= sizeof t.text)
         return rb_fail("%s/meta.ini: more than %zu bytes", dir, sizeof t.text);

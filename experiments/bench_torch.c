@@ -31,10 +31,11 @@ int bench_torch_python(char *py, size_t n) {
 
 /* The peer's command line: the bench's resolved shape, recipe and variant options. */
 static void peer_command(char *cmd, size_t n, const char *py, const Config *c,
-                         char names[][RB_ARM_MAX], int nv, int threads, int steps, int warmup) {
-    size_t k =
-        (size_t)snprintf(cmd, n, "'%s' '%s' --threads %d --steps %d --warmup %d --variants '", py,
-                         PEER_SCRIPT, threads, steps, warmup);
+                         char names[][RB_ARM_MAX], int nv, int threads, int steps, int warmup,
+                         int bf16) {
+    size_t k = (size_t)snprintf(
+        cmd, n, "'%s' '%s' --threads %d --steps %d --warmup %d --autocast %s --variants '", py,
+        PEER_SCRIPT, threads, steps, warmup, bf16 ? "bf16" : "off");
     for (int v = 0; v < nv && k < n; v++)
         k += (size_t)snprintf(cmd + k, n - k, "%s%s", v ? "," : "", names[v]);
     if (k < n)
@@ -49,12 +50,12 @@ static void peer_command(char *cmd, size_t n, const char *py, const Config *c,
 }
 
 int bench_torch_run(const char *py, const Config *c, char names[][RB_ARM_MAX], int nv, int threads,
-                    int steps, int warmup, double *torch_tok_s) {
+                    int steps, int warmup, int autocast_bf16, double *torch_tok_s) {
     if (access(PEER_SCRIPT, R_OK) != 0)
         return rb_fail("bench --vs-torch: %s: not found (the peer lives in the source tree)",
                        PEER_SCRIPT);
     char cmd[4096], line[512];
-    peer_command(cmd, sizeof cmd, py, c, names, nv, threads, steps, warmup);
+    peer_command(cmd, sizeof cmd, py, c, names, nv, threads, steps, warmup, autocast_bf16);
     FILE *p = popen(cmd, "r");
     if (!p) return rb_fail("bench --vs-torch: cannot run %s", py);
     int found = 0;

@@ -33,7 +33,8 @@ int report_write(const char *dir, int plot);
 static void ablate_help(void) {
     printf(
         "usage: resbench ablate [--config FILE] [--variants ARM,ARM,...] [--seeds 1,2,...]\n"
-        "                       [--name NAME] [--jobs FILE | --gather] [key=value ...]\n\n" CLI_ARMS_HELP "\n"
+        "                       [--name NAME] [--jobs FILE | --gather] [key=value "
+        "...]\n\n" CLI_ARMS_HELP "\n"
         "Trains every arm x seed with the same base config (shape, data, data_seed,\n"
         "budget, schedule, evaluation set) into OUT/NAME/ARM-sSEED/ (ARM: the spec with ':'\n"
         "and ',' -> '-', '=' -> '_'; two arms giving the same config are refused), then writes\n"

@@ -12,6 +12,7 @@
 #include "bench_torch.h"
 #include "membw.h"
 #include "cli.h"
+#include "gemm.h"
 #include "runs.h"
 #include "model.h"
 #include "ops.h"
@@ -30,8 +31,16 @@ static const char *const PHASE_NAMES[RB_PH_COUNT] = {"matmul", "attention", "ele
 static const char *const CALL_NAMES[RB_VC_COUNT] = {
     "begin", "input", "commit", "output", "output_bwd", "commit_bwd", "input_bwd", "begin_bwd"};
 
+/* A GEMM backend and precision (core/gemm.h) that bench measures. */
+typedef struct {
+    int backend, precision;
+    char label[24]; /* "openblas/fp32" */
+} Combo;
+#define MAX_COMBOS (RB_GEMM_BACKENDS * RB_PRECISIONS)
+
 typedef struct {
     char name[RB_ARM_MAX];
+    int combo, backend, precision; /* index into the timed combos; its backend, precision */
     Model m;
     double step_s[MAX_STEPS];
     double phase_s[RB_PH_COUNT];
@@ -44,20 +53,25 @@ typedef struct {
 } BenchRun;
 
 typedef struct {
-    int IC, OC;
+    int IC, OC, combo;
     double fwd_gflops, bwd_gflops;
 } GemmShape;
 
 static void bench_help(void) {
     printf(
-        "usage: resbench bench [--variants ARM,ARM,...] [--steps N] [--warmup N] [--out DIR]\n"
-        "                      [--config FILE] [--shape] [--infer | --vs-torch] [key=value "
-        "...]\n\n" CLI_ARMS_HELP "\n"
+        "usage: resbench bench [--variants ARM,ARM,...] [--backends LIST] [--steps N] [--warmup "
+        "N]\n"
+        "                      [--out DIR] [--config FILE] [--shape] [--infer | --vs-torch]\n"
+        "                      [key=value ...]\n\n" CLI_ARMS_HELP "\n"
         "Measures, in one process:\n"
-        "  1. OpenBLAS sgemm GFLOP/s on the model's own GEMM shapes (forward and backward\n"
-        "     calls exactly as the model makes them); the best is the practical peak; and the\n"
-        "     memory bandwidth, a STREAM-like triad at footprints of 0.25 to 512 MB;\n"
-        "  2. for every variant (default: all), the median time of N training steps (default\n"
+        "  1. GEMM GFLOP/s on the model's own shapes (forward and backward calls exactly as\n"
+        "     the model makes them) for every GEMM backend and precision this build and CPU\n"
+        "     have (openblas/fp32, onednn/fp32, onednn/bf16; OpenBLAS's kernel name is\n"
+        "     printed); the best of all is the practical peak; and the memory bandwidth, a\n"
+        "     STREAM-like triad at footprints of 0.25 to 512 MB;\n"
+        "  2. for every backend/precision in --backends (default: every available one, e.g.\n"
+        "     openblas:fp32,onednn:fp32,onednn:bf16) and\n"
+        "     every variant (default: all), the median time of N training steps (default\n"
         "     20, after 3 warm-up steps; steps of the variants are interleaved so they share\n"
         "     the same machine conditions): tok/s, achieved GFLOP/s (analytic FLOPs / time),\n"
         "     fraction of the sgemm peak, overhead vs prenorm (median over rounds of the step\n"
@@ -122,6 +136,47 @@ static void train_step(Model *m, long t) {
     model_phase_mark(m, RB_PH_OPTIMIZER);
 }
 
+/* Every backend and precision this build and CPU can run, in a fixed order. */
+static int available_combos(Combo *out) {
+    int n = 0;
+    for (int b = 0; b < RB_GEMM_BACKENDS; b++)
+        for (int p = 0; p < RB_PRECISIONS; p++)
+            if (gemm_check(b, p) == 0) {
+                out[n] = (Combo){b, p, ""};
+                snprintf(out[n].label, sizeof out[n].label, "%s/%s", gemm_backend_name(b),
+                         gemm_precision_name(p));
+                n++;
+            }
+    return n;
+}
+
+/* --backends LIST: BACKEND:PRECISION,... each available; one-line errors. */
+static int parse_combos(const char *list, const Combo *avail, int navail, Combo *out) {
+    char buf[256];
+    if (rb_copy_str(buf, sizeof buf, list) != 0) return rb_fail("--backends '%s': too long", list);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        if (colon) *colon = 0;
+        int b = gemm_backend_index(tok), p = colon ? gemm_precision_index(colon + 1) : RB_PREC_FP32;
+        if (b < 0 || p < 0)
+            return rb_fail("--backends '%s': '%s%s%s' is not BACKEND[:PRECISION] (openblas|onednn, "
+                           "fp32|bf16)",
+                           list, tok, colon ? ":" : "", colon ? colon + 1 : "");
+        if (gemm_check(b, p) != 0) return rb_fail("--backends '%s': %s", list, rb_error());
+        int k = 0;
+        while (k < navail && !(avail[k].backend == b && avail[k].precision == p)) k++;
+        for (int j = 0; j < n; j++)
+            if (out[j].backend == b && out[j].precision == p)
+                return rb_fail("--backends '%s': %s given twice", list, avail[k].label);
+        if (n == MAX_COMBOS) return rb_fail("--backends '%s': too many entries", list);
+        out[n++] = avail[k];
+    }
+    if (!n) return rb_fail("--backends '%s': empty", list);
+    return n;
+}
+
 /* Seconds per call of fn, repeated until at least 0.2 s have passed. */
 static double time_gemm(int backward, float *out, float *dinp, float *dw, const float *inp,
                         const float *w, int N, int IC, int OC) {
@@ -138,8 +193,9 @@ static double time_gemm(int backward, float *out, float *dinp, float *dw, const 
     return t / reps;
 }
 
-/* The model's GEMM shapes: qkv, attention output, MLP in and out, LM head. */
-static int measure_gemms(const Config *c, GemmShape *g, double *peak) {
+/* The model's GEMM shapes: qkv, attention output, MLP in and out, LM head, on one backend and
+ * precision (selected here; bf16 primitives prepared before the timing). */
+static int measure_gemms(const Config *c, const Combo *combo, int ci, GemmShape *g, double *peak) {
     int C = c->d_model, H = config_mlp_hidden(c), V = c->vocab_size;
     int N = c->batch_size * c->seq_len;
     int shapes[5][2] = {{C, 3 * C}, {C, C}, {C, 2 * H}, {H, C}, {C, V}};
@@ -157,10 +213,12 @@ static int measure_gemms(const Config *c, GemmShape *g, double *peak) {
     rng_fill_normal(&rng, w, (long)(maxd * maxi), 0.02f);
     rng_fill_normal(&rng, out, (long)(N * maxd), 1.0f);
     *peak = 0;
+    gemm_select(combo->backend, combo->precision);
     for (int k = 0; k < 5; k++) {
         int IC = shapes[k][0], OC = shapes[k][1];
         double f = 2.0 * N * IC * OC;
-        g[k] = (GemmShape){IC, OC, 0, 0};
+        if (gemm_prepare_linear(N, IC, OC) != 0) rb_die(RB_EXIT_FAIL, "bench: %s", rb_error());
+        g[k] = (GemmShape){IC, OC, ci, 0, 0};
         g[k].fwd_gflops = f / time_gemm(0, out, dinp, dw, inp, w, N, IC, OC) * 1e-9;
         g[k].bwd_gflops = 2 * f / time_gemm(1, out, dinp, dw, inp, w, N, IC, OC) * 1e-9;
         if (g[k].fwd_gflops > *peak) *peak = g[k].fwd_gflops;
@@ -171,14 +229,21 @@ static int measure_gemms(const Config *c, GemmShape *g, double *peak) {
     free(out);
     free(w);
     free(dw);
+    gemm_select(RB_GEMM_OPENBLAS, RB_PREC_FP32);
     return 5;
 }
 
-static void build_run(BenchRun *r, const Config *base, const char *variant, int warmup) {
+static void build_run(BenchRun *r, const Config *base, const char *variant, int warmup,
+                      const Combo *combo, int ci) {
     Config c = *base;
     if (config_set_variant(&c, variant, "--variants") != 0)
         rb_die(RB_EXIT_USAGE, "bench: %s", rb_error());
+    snprintf(c.backend, sizeof c.backend, "%s", gemm_backend_name(combo->backend));
+    snprintf(c.precision, sizeof c.precision, "%s", gemm_precision_name(combo->precision));
     snprintf(r->name, sizeof r->name, "%s", variant);
+    r->combo = ci;
+    r->backend = combo->backend;
+    r->precision = combo->precision;
     int have_reset = reset_peak_rss() == 0;
     double rss0 = proc_status_mb("VmRSS");
     if (model_build(&r->m, &c) != 0) rb_die(RB_EXIT_USAGE, "bench: %s", rb_error());
@@ -205,7 +270,7 @@ static void variant_floor(BenchRun *r, const Config *c, double peak, const Bandw
 }
 
 static void print_floors(const BenchRun *runs, int nv) {
-    printf("\nvariant phase against its floor (own FLOPs at the sgemm peak + traffic at the triad\n"
+    printf("\nvariant phase against its floor (own FLOPs at the GEMM peak + traffic at the triad\n"
            "bandwidth of one pass's size; docs/performance.md):\n");
     printf("%-14s %9s %10s %9s %9s %10s %10s %11s\n", "variant", "own GFLOP", "traffic MB",
            "pass MB", "GB/s", "floor ms", "phase ms", "phase/floor");
@@ -277,9 +342,11 @@ static void paired_overheads(BenchRun *runs, int nv, int steps) {
     }
 }
 
-static void print_table(const BenchRun *runs, int nv, const Config *c, double peak) {
+static void print_table(const BenchRun *runs, int nv, const Config *c, double peak,
+                        const char *label) {
     int pre = find_run(runs, nv, RB_BASELINE);
     double N = (double)c->batch_size * c->seq_len;
+    printf("\ntraining steps on %s (%%peak: of the practical peak above):", label);
     printf("\n%-14s %9s %8s %8s %7s %9s", "variant", "step ms", "tok/s", "GFLOP/s", "%peak",
            "overhead");
     for (int p = 0; p < RB_PH_COUNT; p++) printf(" %11s", PHASE_NAMES[p]);
@@ -306,14 +373,15 @@ static void print_table(const BenchRun *runs, int nv, const Config *c, double pe
 }
 
 static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Config *c,
-                      const GemmShape *g, int ng, double peak, int threads, const Bandwidth *bw) {
+                      const GemmShape *g, int ng, double peak, int threads, const Bandwidth *bw,
+                      const Combo *combos) {
     if (rb_mkdir_p(dir) != 0) return -1;
     char path[4200], *buf = rb_calloc(1 << 16, 1, "bench csv");
     size_t n = 0, cap = 1 << 16;
     n += (size_t)snprintf(
         buf + n, cap - n,
-        "variant,threads,n_layer,d_model,n_head,seq_len,batch_size,step_ms,tok_per_"
-        "s,gflops,peak_gflops,frac_peak,overhead_pct");
+        "variant,backend,precision,threads,n_layer,d_model,n_head,seq_len,batch_size,step_ms,"
+        "tok_per_s,gflops,peak_gflops,frac_peak,overhead_pct");
     for (int p = 0; p < RB_PH_COUNT; p++)
         n += (size_t)snprintf(buf + n, cap - n, ",%s_ms", PHASE_NAMES[p]);
     n += (size_t)snprintf(buf + n, cap - n,
@@ -325,11 +393,11 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
     for (int v = 0; v < nv; v++) {
         const BenchRun *r = &runs[v];
         double gf = r->flops / r->median_s * 1e-9;
-        n += (size_t)snprintf(buf + n, cap - n,
-                              "%s,%d,%d,%d,%d,%d,%d,%.3f,%.1f,%.2f,%.6g,%.4f,%.2f", r->name,
-                              threads, c->n_layer, c->d_model, c->n_head, c->seq_len, c->batch_size,
-                              r->median_s * 1e3, (double)c->batch_size * c->seq_len / r->median_s,
-                              gf, peak, gf / peak, r->overhead_pct);
+        n += (size_t)snprintf(
+            buf + n, cap - n, "%s,%s,%s,%d,%d,%d,%d,%d,%d,%.3f,%.1f,%.2f,%.6g,%.4f,%.2f", r->name,
+            gemm_backend_name(r->backend), gemm_precision_name(r->precision), threads, c->n_layer,
+            c->d_model, c->n_head, c->seq_len, c->batch_size, r->median_s * 1e3,
+            (double)c->batch_size * c->seq_len / r->median_s, gf, peak, gf / peak, r->overhead_pct);
         for (int p = 0; p < RB_PH_COUNT; p++)
             n += (size_t)snprintf(buf + n, cap - n, ",%.3f", r->phase_s[p] * 1e3);
         n += (size_t)snprintf(buf + n, cap - n, ",%.1f,%.1f,%.1f,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f",
@@ -342,10 +410,13 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
     }
     int rc = rb_join(path, sizeof path, dir, "bench.csv");
     if (rc == 0) rc = rb_write_file_atomic(path, buf, n);
-    n = (size_t)snprintf(buf, cap, "N,IC,OC,fwd_gflops,bwd_gflops\n");
+    n = (size_t)snprintf(buf, cap, "backend,precision,N,IC,OC,fwd_gflops,bwd_gflops\n");
     for (int k = 0; k < ng && rc == 0; k++)
-        n += (size_t)snprintf(buf + n, cap - n, "%d,%d,%d,%.2f,%.2f\n", c->batch_size * c->seq_len,
-                              g[k].IC, g[k].OC, g[k].fwd_gflops, g[k].bwd_gflops);
+        n += (size_t)snprintf(buf + n, cap - n, "%s,%s,%d,%d,%d,%.2f,%.2f\n",
+                              gemm_backend_name(combos[g[k].combo].backend),
+                              gemm_precision_name(combos[g[k].combo].precision),
+                              c->batch_size * c->seq_len, g[k].IC, g[k].OC, g[k].fwd_gflops,
+                              g[k].bwd_gflops);
     if (rc == 0) rc = rb_join(path, sizeof path, dir, "gemm.csv");
     if (rc == 0) rc = rb_write_file_atomic(path, buf, n);
     n = (size_t)snprintf(buf, cap, "threads,footprint_mb,triad_gbs\n");
@@ -358,29 +429,39 @@ static int write_csvs(const char *dir, const BenchRun *runs, int nv, const Confi
     return rc;
 }
 
-/* The PyTorch peer on the same shape, threads and variants, right after resbench's own timing;
- * prints resbench / PyTorch tok/s and writes DIR/torch.csv. */
+/* The PyTorch peer on the same shape, threads and variants, in float32 and with bf16 autocast,
+ * right after resbench's own timing; prints resbench (every backend/precision timed) / PyTorch
+ * tok/s and writes DIR/torch.csv. runs: nc blocks of nv (one per combo). */
 static int versus_torch(const char *py, const Config *c, const BenchRun *runs,
-                        char names[][RB_ARM_MAX], int nv, int threads, int steps, int warmup,
-                        const char *dir) {
+                        char names[][RB_ARM_MAX], int nv, const Combo *combos, int nc, int threads,
+                        int steps, int warmup, const char *dir) {
     printf("\nPyTorch peer (%s, the same model, shape and threads; tests/reference/bench_torch.py):"
            "\n",
            py);
     fflush(stdout);
-    double torch_tok[MAX_VARIANTS], N = (double)c->batch_size * c->seq_len;
-    if (bench_torch_run(py, c, names, nv, threads, steps, warmup, torch_tok) != 0) return -1;
-    char buf[4096], path[4200];
-    size_t n = (size_t)snprintf(buf, sizeof buf,
-                                "variant,threads,resbench_tok_per_s,torch_tok_per_s,ratio\n");
-    printf("%-14s %14s %13s %17s\n", "variant", "resbench tok/s", "PyTorch tok/s",
-           "resbench/PyTorch");
-    for (int v = 0; v < nv; v++) {
-        double ours = N / runs[v].median_s;
-        printf("%-14s %14.0f %13.0f %16.2fx\n", runs[v].name, ours, torch_tok[v],
-               ours / torch_tok[v]);
-        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s,%d,%.1f,%.1f,%.4f\n", runs[v].name,
-                              threads, ours, torch_tok[v], ours / torch_tok[v]);
-    }
+    double torch_tok[2][MAX_VARIANTS], N = (double)c->batch_size * c->seq_len;
+    for (int bf = 0; bf < 2; bf++)
+        if (bench_torch_run(py, c, names, nv, threads, steps, warmup, bf, torch_tok[bf]) != 0)
+            return -1;
+    char buf[8192], path[4200];
+    size_t n =
+        (size_t)snprintf(buf, sizeof buf,
+                         "variant,backend,precision,threads,resbench_tok_per_s,"
+                         "torch_fp32_tok_per_s,torch_bf16_tok_per_s,ratio_fp32,ratio_bf16\n");
+    printf("%-14s %-14s %14s %13s %13s %10s %10s\n", "variant", "resbench", "resbench tok/s",
+           "torch fp32", "torch bf16", "/ fp32", "/ bf16");
+    for (int v = 0; v < nv; v++)
+        for (int k = 0; k < nc; k++) {
+            double ours = N / runs[k * nv + v].median_s;
+            printf("%-14s %-14s %14.0f %13.0f %13.0f %9.2fx %9.2fx\n", names[v], combos[k].label,
+                   ours, torch_tok[0][v], torch_tok[1][v], ours / torch_tok[0][v],
+                   ours / torch_tok[1][v]);
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s,%s,%s,%d,%.1f,%.1f,%.1f,%.4f,%.4f\n",
+                                  names[v], gemm_backend_name(combos[k].backend),
+                                  gemm_precision_name(combos[k].precision), threads, ours,
+                                  torch_tok[0][v], torch_tok[1][v], ours / torch_tok[0][v],
+                                  ours / torch_tok[1][v]);
+        }
     if (rb_join(path, sizeof path, dir, "torch.csv") != 0) return -1;
     return rb_write_file_atomic(path, buf, n);
 }
@@ -400,18 +481,19 @@ static int bench_args(int argc, char **argv, char **out) {
 }
 
 static void thread_scaling(const Config *base, const BenchRun *runs, int nv, int threads, int steps,
-                           int warmup) {
+                           int warmup, const Combo *combo) {
     int pre = find_run(runs, nv, RB_BASELINE);
     if (threads < 2 || pre < 0) return;
     train_set_threads(1);
     BenchRun *one = rb_calloc(1, sizeof *one, "bench run");
-    build_run(one, base, RB_BASELINE, warmup);
+    build_run(one, base, RB_BASELINE, warmup, combo, 0);
     time_runs(one, 1, steps < 10 ? steps : 10, warmup);
     double N = (double)base->batch_size * base->seq_len;
-    printf("\nthread scaling (prenorm): 1 thread %.0f tok/s, %d threads %.0f tok/s: speedup %.2fx "
-           "(efficiency %.0f%%)\n",
-           N / one->median_s, threads, N / runs[pre].median_s, one->median_s / runs[pre].median_s,
-           100 * one->median_s / runs[pre].median_s / threads);
+    printf(
+        "\nthread scaling (prenorm, %s): 1 thread %.0f tok/s, %d threads %.0f tok/s: speedup %.2fx "
+        "(efficiency %.0f%%)\n",
+        combo->label, N / one->median_s, threads, N / runs[pre].median_s,
+        one->median_s / runs[pre].median_s, 100 * one->median_s / runs[pre].median_s / threads);
     model_free(&one->m);
     free(one);
     train_set_threads(threads);
@@ -433,8 +515,9 @@ int cmd_bench(int argc, char **argv) {
     if (vs_torch && bench_torch_python(py, sizeof py) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     char **args = rb_calloc((size_t)argc + 8, sizeof(char *), "arguments");
     int nargs = bench_args(argc, argv, args);
-    static const char *const extra[] = {"--variants", "--steps", "--warmup", "--out", NULL};
-    const char *vals[4] = {NULL, "20", "3", "results/bench"};
+    static const char *const extra[] = {"--variants", "--steps",    "--warmup",
+                                        "--out",      "--backends", NULL};
+    const char *vals[5] = {NULL, "20", "3", "results/bench", NULL};
     Config c;
     if (cli_parse(nargs, args, &c, NULL, extra, vals) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
     free(args);
@@ -459,14 +542,32 @@ int cmd_bench(int argc, char **argv) {
            "%ld steps after %ld warm-up\n",
            c.n_layer, c.d_model, c.n_head, c.seq_len, c.batch_size, c.vocab_size, threads, steps,
            warmup);
-    GemmShape g[5];
-    double peak;
-    int ng = measure_gemms(&c, g, &peak);
-    printf("\nsgemm on the model's shapes (N=%d rows), GFLOP/s:\n", c.batch_size * c.seq_len);
-    for (int k = 0; k < ng; k++)
-        printf("  %4d -> %4d   forward %7.1f   backward (dinp + dW) %7.1f\n", g[k].IC, g[k].OC,
-               g[k].fwd_gflops, g[k].bwd_gflops);
-    printf("sgemm peak (best of these): %.1f GFLOP/s\n", peak);
+    Combo avail[MAX_COMBOS], combos[MAX_COMBOS];
+    int navail = available_combos(avail), nc = navail;
+    memcpy(combos, avail, sizeof avail);
+    if (vals[4] && (nc = parse_combos(vals[4], avail, navail, combos)) < 0)
+        rb_die(RB_EXIT_USAGE, "bench: %s", rb_error());
+    printf("OpenBLAS kernels: %s (openblas_get_corename)\n", gemm_openblas_core());
+    GemmShape g[5 * MAX_COMBOS];
+    double peak = 0, peak_fp32 = 0, combo_peak[MAX_COMBOS];
+    int ng = 0;
+    printf("\nGEMMs on the model's shapes (N=%d rows), GFLOP/s, forward | backward (dinp + dW):\n",
+           c.batch_size * c.seq_len);
+    for (int k = 0; k < navail; k++) {
+        int got = measure_gemms(&c, &avail[k], k, g + ng, &combo_peak[k]);
+        printf("  %-14s", avail[k].label);
+        for (int s = 0; s < got; s++)
+            printf("  %dx%d %6.1f|%6.1f", g[ng + s].IC, g[ng + s].OC, g[ng + s].fwd_gflops,
+                   g[ng + s].bwd_gflops);
+        printf("   best %.1f\n", combo_peak[k]);
+        ng += got;
+        if (combo_peak[k] > peak) peak = combo_peak[k];
+        if (avail[k].precision == RB_PREC_FP32 && combo_peak[k] > peak_fp32)
+            peak_fp32 = combo_peak[k];
+        fflush(stdout);
+    }
+    printf("practical peak (best of all): %.1f GFLOP/s; best fp32: %.1f GFLOP/s\n", peak,
+           peak_fp32);
     fflush(stdout);
     if (infer) { /* inference instead of training steps */
         if (bench_infer(&c, names, nv, (int)steps, vals[3]) != 0)
@@ -477,20 +578,45 @@ int cmd_bench(int argc, char **argv) {
     if (membw_measure(&bw, 0.25, 512) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     print_bandwidth(&bw);
     fflush(stdout);
-    BenchRun *runs = rb_calloc((size_t)nv, sizeof *runs, "bench runs");
-    for (int v = 0; v < nv; v++) build_run(&runs[v], &c, names[v], (int)warmup);
-    time_runs(runs, nv, (int)steps, (int)warmup);
-    for (int v = 0; v < nv; v++) variant_floor(&runs[v], &c, peak, &bw);
-    paired_overheads(runs, nv, (int)steps);
-    print_table(runs, nv, &c, peak);
-    print_floors(runs, nv);
-    print_calls(runs, nv);
-    if (write_csvs(vals[3], runs, nv, &c, g, ng, peak, threads, &bw) != 0)
+    /* one block of nv runs per backend/precision, timed one block after the other (the models
+     * of all blocks at once would not fit the memory of a small machine at the larger shapes) */
+    BenchRun *runs = rb_calloc((size_t)nv * nc, sizeof *runs, "bench runs");
+    for (int k = 0; k < nc; k++) {
+        BenchRun *block = runs + (size_t)k * nv;
+        for (int v = 0; v < nv; v++) build_run(&block[v], &c, names[v], (int)warmup, &combos[k], k);
+        time_runs(block, nv, (int)steps, (int)warmup);
+        for (int v = 0; v < nv; v++) variant_floor(&block[v], &c, peak, &bw);
+        paired_overheads(block, nv, (int)steps);
+        print_table(block, nv, &c, peak, combos[k].label);
+        print_floors(block, nv);
+        print_calls(block, nv);
+        for (int v = 0; v < nv; v++) model_free(&block[v].m);
+        fflush(stdout);
+    }
+    int pre = find_run(runs, nv, RB_BASELINE);
+    if (pre >= 0 && nc > 1) {
+        printf("\nprenorm step by backend/precision (speed-up over %s; GEMM-rate goal: fp32 step "
+               "at >= 70%% of the best fp32 GEMM rate, %.1f GFLOP/s):\n",
+               combos[0].label, peak_fp32);
+        for (int k = 0; k < nc; k++) {
+            const BenchRun *r = &runs[(size_t)k * nv + pre];
+            printf("  %-14s %8.1f ms  %5.2fx  %6.1f GFLOP/s = %3.0f%% of the best fp32 GEMM\n",
+                   combos[k].label, r->median_s * 1e3, runs[pre].median_s / r->median_s,
+                   r->flops / r->median_s * 1e-9, 100 * r->flops / r->median_s * 1e-9 / peak_fp32);
+        }
+    }
+    if (write_csvs(vals[3], runs, nv * nc, &c, g, ng, peak, threads, &bw, avail) != 0)
         rb_die(RB_EXIT_FAIL, "bench: %s", rb_error());
-    for (int v = 0; v < nv; v++) model_free(&runs[v].m);
-    thread_scaling(&c, runs, nv, threads, (int)steps, (int)warmup);
-    if (vs_torch &&
-        versus_torch(py, &c, runs, names, nv, threads, (int)steps, (int)warmup, vals[3]) != 0)
+    Combo base_combo = {gemm_backend_index(c.backend), gemm_precision_index(c.precision), ""};
+    snprintf(base_combo.label, sizeof base_combo.label, "%s/%s", c.backend, c.precision);
+    int base_k = 0;
+    while (base_k < nc - 1 && !(combos[base_k].backend == base_combo.backend &&
+                                combos[base_k].precision == base_combo.precision))
+        base_k++;
+    thread_scaling(&c, runs + (size_t)base_k * nv, nv, threads, (int)steps, (int)warmup,
+                   &combos[base_k]);
+    if (vs_torch && versus_torch(py, &c, runs, names, nv, combos, nc, threads, (int)steps,
+                                 (int)warmup, vals[3]) != 0)
         rb_die(RB_EXIT_FAIL, "%s", rb_error());
     printf("bench: wrote %s/bench.csv, gemm.csv and bandwidth.csv\n", vals[3]);
     free(runs);

@@ -22,7 +22,6 @@
 #include "stats.h"
 #include "util.h"
 
-
 /* One run's measurements, from the experiment (results.c) and its run files. */
 typedef struct {
     char variant[RB_ARM_MAX], dir[4200]; /* variant: the run's arm */

@@ -6,6 +6,7 @@
 
 #include "buildinfo.h"
 #include "dist.h"
+#include "gemm.h"
 #include "registry.h"
 #include "util.h"
 
@@ -90,6 +91,9 @@ int main(int argc, char **argv) {
         rb_build_facts(facts);
         for (int i = 0; i < RB_BUILD_FACTS; i++) printf("%s = %s\n", facts[i].key, facts[i].value);
         printf("threads = %d\n", omp_get_max_threads());
+        char gemms[512];
+        gemm_describe(gemms, sizeof gemms);
+        printf("GEMM backends: %s\n", gemms);
         return RB_EXIT_OK;
     }
     for (int i = 0; i < NCOMMANDS; i++)

@@ -253,7 +253,6 @@ int exp_create(const Config *key, const char *prefix, const char *name, char *ex
     return rc;
 }
 
-
 /* ---- job lists and gather ---- */
 
 /* Where a run of an experiment stands, read from its directory. */

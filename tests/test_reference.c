@@ -54,6 +54,7 @@ static int load_fixture(const char *spec, Fixture *fx) {
     memcpy(&fx->torch_fp32_err, take(&p, 4), 4);
     Config *c = &fx->cfg;
     config_defaults(c);
+    tu_apply_backend(c);
     c->n_layer = fx->h[2];
     c->d_model = fx->h[3];
     c->n_head = fx->h[4];

@@ -275,11 +275,13 @@ START_TEST(test_bench_writes_csv) {
     char *out = tu_tempdir(), args[2048], path[2048];
     static char buf[16384];
     snprintf(args, sizeof args,
-             "bench --steps 2 --warmup 1 --variants prenorm,attnres_block --out %s n_layer=1 "
+             "bench --steps 2 --warmup 1 --variants prenorm,attnres_block --backends openblas:fp32 "
+             "--out %s n_layer=1 "
              "d_model=16 n_head=2 seq_len=16 batch_size=2 attnres_blocks=2",
              out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
-    ck_assert(strstr(buf, "sgemm peak") && strstr(buf, "thread scaling"));
+    ck_assert(strstr(buf, "practical peak") && strstr(buf, "thread scaling"));
+    ck_assert(strstr(buf, "OpenBLAS kernels: "));
     snprintf(path, sizeof path, "%s/bench.csv", out);
     CsvTable t;
     ck_assert(csv_load(path, &t) == 0);
@@ -292,6 +294,8 @@ START_TEST(test_bench_writes_csv) {
         for (size_t r = 0; r < 2; r++) ck_assert(!isnan(csv_num(&t, r, k)));
     }
     ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "variant")), "attnres_block");
+    ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "backend")), "openblas");
+    ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "precision")), "fp32");
     ck_assert(csv_num(&t, 0, csv_col(&t, "estimate_mb")) > 0);
     /* the floor is the model of docs/performance.md, recomputed from the row: own FLOPs at the
      * sgemm peak plus the traffic at the bandwidth; the traffic is the variant's own count
@@ -346,7 +350,8 @@ START_TEST(test_bench_vs_torch) {
     static char buf[16384];
     snprintf(args, sizeof args,
              "bench --vs-torch --steps 2 --warmup 1 --variants prenorm,attnres_block:blocks=2,mhc "
-             "--out %s n_layer=1 d_model=16 n_head=2 seq_len=16 batch_size=2",
+             "--backends openblas:fp32 --out %s n_layer=1 d_model=16 n_head=2 seq_len=16 "
+             "batch_size=2",
              out);
     int rc = tu_run_cli(args, buf, sizeof buf);
     if (rc == 1 && strstr(buf, "no python3 that can import torch")) {
@@ -354,7 +359,9 @@ START_TEST(test_bench_vs_torch) {
         return;
     }
     ck_assert_msg(rc == 0, "%s", buf);
-    ck_assert_msg(strstr(buf, "resbench/PyTorch") && strstr(buf, "PyTorch peer: torch"), "%s", buf);
+    ck_assert_msg(strstr(buf, "torch bf16") && strstr(buf, "PyTorch peer: torch") &&
+                      strstr(buf, "bf16 autocast"),
+                  "%.2000s", buf);
     snprintf(path, sizeof path, "%s/torch.csv", out);
     CsvTable t;
     ck_assert(csv_load(path, &t) == 0);
@@ -362,10 +369,14 @@ START_TEST(test_bench_vs_torch) {
     ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "variant")), "attnres_block:blocks=2");
     for (size_t r = 0; r < 3; r++) {
         double ours = csv_num(&t, r, csv_col(&t, "resbench_tok_per_s"));
-        double peer = csv_num(&t, r, csv_col(&t, "torch_tok_per_s"));
-        ck_assert(ours > 0 && peer > 0);
-        ck_assert_double_eq_tol(csv_num(&t, r, csv_col(&t, "ratio")), ours / peer,
+        double peer = csv_num(&t, r, csv_col(&t, "torch_fp32_tok_per_s"));
+        double peer16 = csv_num(&t, r, csv_col(&t, "torch_bf16_tok_per_s"));
+        ck_assert(ours > 0 && peer > 0 && peer16 > 0);
+        ck_assert_double_eq_tol(csv_num(&t, r, csv_col(&t, "ratio_fp32")), ours / peer,
                                 1e-3 * ours / peer + 1e-4);
+        ck_assert_double_eq_tol(csv_num(&t, r, csv_col(&t, "ratio_bf16")), ours / peer16,
+                                1e-3 * ours / peer16 + 1e-4);
+        ck_assert_str_eq(csv_cell(&t, r, csv_col(&t, "backend")), "openblas");
     }
     csv_table_free(&t);
     ck_assert_int_eq(tu_run_cli("bench --vs-torch --infer", buf, sizeof buf), 2);

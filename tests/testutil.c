@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "gemm.h"
 #include "registry.h"
 #include "rng.h"
 #include "util.h"
@@ -31,8 +32,26 @@ void tu_free_all(void) {
     while (tu_nblocks > 0) free(tu_blocks[--tu_nblocks]);
 }
 
+/* RB_TEST_BACKEND (tests/CMakeLists.txt registers the model tests once per backend): the backend
+ * every test config uses, and the one op-level products run on. */
+void tu_apply_backend(Config *c) {
+    const char *b = getenv("RB_TEST_BACKEND");
+    if (b && *b) tu_set(c, "backend", b);
+}
+
+__attribute__((constructor)) static void tu_select_backend(void) {
+    const char *b = getenv("RB_TEST_BACKEND");
+    int k = b && *b ? gemm_backend_index(b) : RB_GEMM_OPENBLAS;
+    if (k < 0 || gemm_check(k, RB_PREC_FP32) != 0) {
+        fprintf(stderr, "RB_TEST_BACKEND=%s: not a backend of this build\n", b);
+        exit(1);
+    }
+    gemm_select(k, RB_PREC_FP32);
+}
+
 void tu_tiny_config(Config *c) {
     config_defaults(c);
+    tu_apply_backend(c);
     c->n_layer = 2;
     c->d_model = 16;
     c->n_head = 2;

@@ -18,6 +18,8 @@ void tu_free_all(void);
 void tu_set(Config *c, const char *key, const char *value);
 void tu_set_int(Config *c, const char *key, long value);
 
+/* Sets c's backend from RB_TEST_BACKEND when set (the per-backend test registrations). */
+void tu_apply_backend(Config *c);
 /* A tiny model that runs in milliseconds: 2 blocks, d=16, 2 heads, T=8, B=2, V=64. */
 void tu_tiny_config(Config *c);
 /* Fill a model's batch with deterministic tokens < V. */

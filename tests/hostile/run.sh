@@ -533,6 +533,15 @@ t 2 "optimizer = muon here, adamw in the checkpoint" "${R[@]}" train --resume pr
 t 2 "optimizer = adamw here, muon in the checkpoint" "${R[@]}" train --resume scratch/mu optimizer=adamw
 t 2 "muon_momentum = 0.9 here, 0.95 in the checkpoint" "${R[@]}" train --resume scratch/mu muon_momentum=0.9
 t 0 "run scratch/mu: 40 steps" "${R[@]}" train --resume scratch/mu
+# -- h36-perf: GEMM backend and precision keys (one line each; bf16 refused on a CPU without
+#    AVX512_BF16, which ONEDNN_MAX_CPU_ISA=AVX2 stands in for; skipped in a build without oneDNN)
+t 2 "key 'backend': unknown value 'mkl' (allowed: openblas|onednn)" "${R[@]}" train "${TINY[@]}" backend=mkl out=scratch
+t 2 "key 'precision': unknown value 'fp16' (allowed: fp32|bf16)" "${R[@]}" train "${TINY[@]}" precision=fp16 out=scratch
+t 2 "'bf16' needs backend=onednn" "${R[@]}" train "${TINY[@]}" precision=bf16 out=scratch
+if "$BIN" --version | grep -q 'onednn (oneDNN'; then
+  t 2 "needs a CPU with AVX512_BF16" env ONEDNN_MAX_CPU_ISA=AVX2 "${R[@]}" train "${TINY[@]}" backend=onednn precision=bf16 out=scratch
+  t 2 "--backends 'onednn:fp16'" "${R[@]}" bench --backends onednn:fp16 --steps 1 --out scratch/bb
+fi
 
 echo "$N cases, $C crashes, $U unclear, $L data-loss"
 [ $C -eq 0 ] && [ $U -eq 0 ] && [ $L -eq 0 ] && [ "$N" -ge 150 ]

@@ -64,7 +64,7 @@ ref.attention = attention  # the reference's sublayer() looks the name up at cal
 
 def parse(argv):
     opts = {"variants": "prenorm,attnres_full,attnres_block,denseformer,mhc,hc", "threads": "0",
-            "steps": "20", "warmup": "3"}
+            "steps": "20", "warmup": "3", "autocast": "off"}
     shape = dict(SHAPE)
     it = iter(argv)
     for a in it:
@@ -109,11 +109,14 @@ def build(variant, shape, seed):
     return cfg, params, opt, tokens
 
 
-def step(model):
+def step(model, autocast):
     cfg, params, opt, tokens = model
     opt.zero_grad(set_to_none=True)
-    _, loss = ref.forward(params, tokens, cfg)
-    loss.backward()
+    # bf16 autocast: PyTorch's CPU mixed precision (matmuls with bf16 operands, fp32 weights,
+    # gradients and optimizer state), the counterpart of resbench's precision=bf16
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        _, loss = ref.forward(params, tokens, cfg)
+    loss.float().backward()
     torch.nn.utils.clip_grad_norm_(list(params.values()), cfg["grad_clip"])
     opt.step()
     return loss
@@ -124,21 +127,25 @@ def main():
     torch.set_default_dtype(torch.float32)
     if int(opts["threads"]) > 0:
         torch.set_num_threads(int(opts["threads"]))
+    if opts["autocast"] not in ("off", "bf16"):
+        sys.exit(f"bench_torch.py: --autocast '{opts['autocast']}': expected off or bf16")
+    autocast = opts["autocast"] == "bf16"
     variants = [v for v in opts["variants"].split(",") if v]
     models = [build(v, shape, 7) for v in variants]
     for _ in range(int(opts["warmup"])):
         for m in models:
-            step(m)
+            step(m, autocast)
     times = [[] for _ in variants]
     for _ in range(int(opts["steps"])):
         for i, m in enumerate(models):
             t0 = time.perf_counter()
-            loss = step(m)
+            loss = step(m, autocast)
             times[i].append(time.perf_counter() - t0)
             if not math.isfinite(loss.item()):
                 sys.exit(f"bench_torch.py: {variants[i]}: non-finite loss")
     ntok = shape["batch_size"] * shape["seq_len"]
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, float32")
+    mode = "bf16 autocast" if autocast else "float32"
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, {mode}")
     print("variant,step_ms,tok_per_s")
     for v, t in zip(variants, times):
         med = statistics.median(t)
