@@ -30,8 +30,8 @@ static void train_help(void) {
         "A variant spec states the whole arm: setting variant returns every option set before it\n"
         "(earlier file or argument) to its default, then applies the spec's options; option keys\n"
         "after it apply on top. In one config file the variant line applies before the file's\n"
-        "option keys, wherever it stands. Example: --config a.ini variant=attnres_full is plain\n"
-        "attnres_full even if a.ini sets attnres_score = sigmoid.\n");
+        "option keys, wherever it stands. Example: --config a.ini variant=V trains V with its\n"
+        "default options even where a.ini sets one of them.\n");
     config_print_variants(stdout);
     printf("\nkeys (default, meaning):\n");
     config_print_keys(stdout);

@@ -90,10 +90,11 @@ static int load_row(const CsvTable *t, size_t r, const int *col, const char *exp
     char dir[4400], path[4500];
     if (rb_join(dir, sizeof dir, exp, a->cfg.run_id) != 0) return -1;
     rb_copy_str(x->run_dir, sizeof x->run_dir, dir);
-    if (col[S_BUILD] >= 0) /* older summaries: the run's meta.ini, if it is there */
+    /* the run's own meta.ini decides; summary.csv's column speaks for a run whose directory is
+     * gone (older summaries have no column: "unknown") */
+    exp_read_build(dir, a->build, sizeof a->build);
+    if (!rb_is_file_in(dir, "meta.ini") && col[S_BUILD] >= 0)
         rb_copy_str(a->build, sizeof a->build, csv_cell(t, r, col[S_BUILD]));
-    else
-        exp_read_build(dir, a->build, sizeof a->build);
     if (rb_is_file_in(dir, "config.ini")) {
         snprintf(path, sizeof path, "%s/config.ini", dir);
         Config c;

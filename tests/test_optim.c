@@ -181,10 +181,10 @@ static void load_fixture(const char *name, MuonFixture *fx) {
     c->steps = S;
     c->tie_embeddings = fx->h[11];
     c->warmup = fx->h[12];
+    tu_set(c, "variant", fx->variant); /* the arm first: option keys apply on top of it */
     if (fx->h[13] > 0) tu_set_int(c, "attnres_blocks", fx->h[13]);
     if (fx->h[14] > 0) tu_set_int(c, "mhc_streams", fx->h[14]);
     if (fx->h[15] > 0) tu_set_int(c, "sinkhorn_iters", fx->h[15]);
-    tu_set(c, "variant", fx->variant);
     c->lr = fx->hyper[0];
     c->min_lr = fx->hyper[1];
     c->weight_decay = fx->hyper[2];
