@@ -154,7 +154,9 @@ static void check_variant(const char *variant) {
            "steps %.2e (PyTorch fp32: %.2e, %.2e; one-ulp jitter: %.2e, %.2e)\n",
            variant, e_logits, e_loss, e_grad, e_steps, fx.h[9], e_final, fx.torch_fp32_loss_err,
            fx.torch_fp32_err, s_steps, s_final);
-    ck_assert_msg(e_logits < 1e-5, "logits off by %g", e_logits);
+    /* 3e-5: oneDNN's sgemm sums in a CPU-dependent order; its logits reached 1.07e-5 in the
+     * ASan build on one CI machine (OpenBLAS: below 4e-6); a wrong forward term is off by >= 1e-3 */
+    ck_assert_msg(e_logits < 3e-5, "logits off by %g", e_logits);
     ck_assert_msg(e_loss < 1e-5, "loss off by %g", e_loss);
     /* Bounds after Adam steps: 5x PyTorch's own fp32 error, or 5x what a one-ulp jitter of the
      * starting parameters does to our own run (the size of pure rounding effects on this build
