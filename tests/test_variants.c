@@ -2,6 +2,7 @@
  * parameter (connection weights at their init and randomized), the source bookkeeping of Block
  * AttnRes against the spec's worked example, Block with N = L equal to Full, w = 0 giving uniform
  * averages, DenseFormer at init equal to prenorm, and the FLOP counts of their own work. */
+#include <dirent.h>
 #include <math.h>
 #include <string.h>
 
@@ -406,18 +407,101 @@ START_TEST(test_variant_traffic) {
 }
 END_TEST
 
-/* What every installed variant must bring, checked by construction so that a new variant (its file
- * and one line in registry.c) cannot skip it: its section in docs/variants.md, finite differences
- * of the whole model at initialization, valid defaults for its options and a
- * one-line error past each end of an option's range. (Its PyTorch fixture: test_reference.) */
-START_TEST(test_every_variant_by_construction) {
-    char *doc = tu_read(RB_SOURCE_DIR "/docs/variants.md");
-    ck_assert(doc != NULL);
+/* The line of text that starts with prefix (up to its newline, in the arena), or NULL. */
+static const char *line_starting(const char *text, const char *prefix) {
+    size_t n = strlen(prefix);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, prefix, n)) {
+            size_t len = strcspn(p, "\n");
+            char *line = tu_mem(len + 1);
+            memcpy(line, p, len);
+            return line;
+        }
+    return NULL;
+}
+
+static const char *source_file(const char *rel) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", RB_SOURCE_DIR, rel);
+    const char *text = tu_read(path);
+    ck_assert_msg(text != NULL, "%s: unreadable", path);
+    return text;
+}
+
+/* The 4 places of a variant (docs/architecture.md, "Adding a variant"), for every installed one:
+ * its file defines the entry (and every entry a file in variants/ defines is in the table: a file
+ * without its registry line fails here), its docs (its section in docs/variants.md, its row in
+ * the README's table, every option a row in docs/usage.md's keys and a mention in the README) and
+ * its PyTorch reference (its model in make_fixtures.py's STREAMS and its fixture in CONFIGS). The
+ * rest derives from the table: test_reference walks it and the fixtures, golden.sh and the bench's
+ * PyTorch peer read it through the binary. */
+START_TEST(test_every_variant_in_its_four_places) {
+    const char *doc = source_file("docs/variants.md"), *usage = source_file("docs/usage.md"),
+               *readme = source_file("README.md"),
+               *ref = source_file("tests/reference/make_fixtures.py");
+    usage = strstr(usage, "\n## Configuration keys\n"); /* the key table, not the examples */
+    ck_assert_msg(usage != NULL, "docs/usage.md has no section '## Configuration keys'");
+    const char *keys = line_starting(usage, "| variant |");
+    ck_assert_msg(keys != NULL, "docs/usage.md's keys have no row '| variant |'");
     for (int i = 0; rb_variants[i]; i++) {
         const VariantOps *v = rb_variants[i];
-        char head[96];
-        snprintf(head, sizeof head, ". %s: ", v->name);
-        ck_assert_msg(strstr(doc, head), "docs/variants.md has no section '## N%s...'", head);
+        char want[160];
+        snprintf(want, sizeof want, ". %s: ", v->name); /* a heading "## N. NAME: ..." */
+        const char *at = strstr(doc, want), *num = at;
+        while (num && num > doc && num[-1] >= '0' && num[-1] <= '9') num--;
+        ck_assert_msg(at && num < at && num - doc >= 4 && !strncmp(num - 4, "\n## ", 4),
+                      "docs/variants.md has no section '## N. %s: ...'", v->name);
+        snprintf(want, sizeof want, "| `%s` |", v->name);
+        ck_assert_msg(line_starting(readme, want), "README.md's variant table has no row %s", want);
+        ck_assert_msg(strstr(keys, v->name), "docs/usage.md's variant row does not name %s",
+                      v->name);
+        snprintf(want, sizeof want, "\"%s\": stream_", v->name);
+        ck_assert_msg(strstr(ref, want), "make_fixtures.py's STREAMS has no %s", want);
+        snprintf(want, sizeof want, "\"%s\": dict(", v->name);
+        ck_assert_msg(strstr(ref, want), "make_fixtures.py's CONFIGS has no %s", want);
+        for (int k = 0; k < v->n_options; k++) {
+            const VariantOption *o = &v->options[k];
+            snprintf(want, sizeof want, "| %s |", o->key);
+            ck_assert_msg(line_starting(usage, want), "docs/usage.md has no key row %s", want);
+            char by_name[96];
+            snprintf(want, sizeof want, "`%s", o->key);
+            snprintf(by_name, sizeof by_name, "`%s=", o->name);
+            ck_assert_msg(strstr(readme, want) || strstr(readme, by_name),
+                          "README.md names neither %s nor %s= of %s", o->key, o->name, v->name);
+        }
+    }
+    /* every entry a variant file defines is in the table */
+    DIR *dir = opendir(RB_SOURCE_DIR "/variants");
+    ck_assert(dir != NULL);
+    int n_defined = 0;
+    for (struct dirent *e; (e = readdir(dir));) {
+        size_t len = strlen(e->d_name);
+        if (len < 3 || strcmp(e->d_name + len - 2, ".c") != 0) continue;
+        char rel[300];
+        snprintf(rel, sizeof rel, "variants/%s", e->d_name);
+        const char *src = source_file(rel);
+        for (const char *p = src; (p = strstr(p, "\nconst VariantOps variant_"));) {
+            p += strlen("\nconst VariantOps variant_");
+            char name[64];
+            ck_assert(sscanf(p, "%63[a-z0-9_]", name) == 1);
+            ck_assert_msg(variant_find(name), "%s defines variant_%s, which registry.c lacks", rel,
+                          name);
+            n_defined++;
+        }
+    }
+    closedir(dir);
+    int n_registered = 0;
+    while (rb_variants[n_registered]) n_registered++;
+    ck_assert_int_eq(n_defined, n_registered);
+}
+END_TEST
+
+/* What every installed variant must bring besides its places, checked by construction so that a
+ * new variant cannot skip it: finite differences of the whole model at initialization, valid
+ * defaults for its options and a one-line error past each end of an option's range. */
+START_TEST(test_every_variant_by_construction) {
+    for (int i = 0; rb_variants[i]; i++) {
+        const VariantOps *v = rb_variants[i];
         ck_assert_msg(v->summary && v->param_count && v->init_params && v->act_count &&
                           v->scratch_count && v->begin && v->input && v->commit && v->output &&
                           v->output_backward && v->commit_backward && v->input_backward &&
@@ -455,6 +539,7 @@ static Suite *variants_suite(void) {
     tcase_add_test(tc, test_attnres_general_path_matches_default);
     tcase_add_test(tc, test_attnres_design_by_hand);
     tcase_add_test(tc, test_attnres_design_refused);
+    tcase_add_test(tc, test_every_variant_in_its_four_places);
     tcase_add_test(tc, test_every_variant_by_construction);
     tcase_add_test(tc, test_block_sources_worked_example);
     tcase_add_test(tc, test_full_uniform_at_zero_queries);

@@ -6,7 +6,8 @@ with the same thread count and shape. The model is the independent reference of 
 mask and the rotary tables are built once per shape instead of per call. Steps of the variants are
 interleaved, as in resbench's bench, and the median step counts.
 
-Prints one CSV line per variant to stdout: variant,step_ms,tok_per_s (comment lines start with #).
+Prints one CSV line per variant to stdout: variant,step_ms,tok_per_s, the variant's spec quoted
+(comment lines start with #). resbench passes every arm's whole spec (each option of its variant).
 Exit 77 when torch is not installed.
   bench_torch.py --variants prenorm,mhc --threads 2 --steps 20 --warmup 3 n_layer=6 d_model=256 ...
 """
@@ -63,7 +64,7 @@ ref.attention = attention  # the reference's sublayer() looks the name up at cal
 
 
 def parse(argv):
-    opts = {"variants": "prenorm,attnres_full,attnres_block,denseformer,mhc,hc", "threads": "0",
+    opts = {"variants": ",".join(ref.STREAMS), "threads": "0",
             "steps": "20", "warmup": "3", "autocast": "off"}
     shape = dict(SHAPE)
     it = iter(argv)
@@ -79,6 +80,17 @@ def parse(argv):
     if shape["mlp_hidden"] == 0:  # resbench's default: 8/3 d rounded up to a multiple of 64
         shape["mlp_hidden"] = ((8 * shape["d_model"] + 2) // 3 + 63) // 64 * 64
     return opts, shape
+
+
+def arms(s):
+    """Arms as resbench's --variants splits them: a piece OPTION=VALUE belongs to the arm before."""
+    out = []
+    for piece in filter(None, s.split(",")):
+        if "=" in piece and ":" not in piece and out:
+            out[-1] += "," + piece
+        else:
+            out.append(piece)
+    return out
 
 
 def build(variant, shape, seed):
@@ -130,7 +142,7 @@ def main():
     if opts["autocast"] not in ("off", "bf16"):
         sys.exit(f"bench_torch.py: --autocast '{opts['autocast']}': expected off or bf16")
     autocast = opts["autocast"] == "bf16"
-    variants = [v for v in opts["variants"].split(",") if v]
+    variants = arms(opts["variants"])
     models = [build(v, shape, 7) for v in variants]
     for _ in range(int(opts["warmup"])):
         for m in models:
@@ -149,7 +161,7 @@ def main():
     print("variant,step_ms,tok_per_s")
     for v, t in zip(variants, times):
         med = statistics.median(t)
-        print(f"{v},{med * 1e3:.3f},{ntok / med:.1f}")
+        print(f'"{v}",{med * 1e3:.3f},{ntok / med:.1f}')  # quoted: a spec holds commas
 
 
 if __name__ == "__main__":

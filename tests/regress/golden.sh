@@ -11,14 +11,22 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 common="data=synth:markov n_layer=2 d_model=32 n_head=2 seq_len=16 batch_size=4 steps=12
   warmup=3 eval_every=6 eval_tokens=64 log_every=1 threads=1 out=$W"
-runs=(
-  "prenorm|variant=prenorm"
-  "attnres_full|variant=attnres_full"
-  "attnres_block|variant=attnres_block attnres_blocks=2"
-  "denseformer|variant=denseformer"
-  "mhc|variant=mhc mhc_streams=3 sinkhorn_iters=5"
-  "hc|variant=hc mhc_streams=3"
+# Every variant the binary registers (its `train --help` list, in registry order), each with the
+# non-default options below if it has an entry: a new variant runs here without an edit (its rows
+# are then missing from the recorded file until it is re-recorded with `golden.sh BIN DIR`).
+declare -A options=(
+  [attnres_block]="attnres_blocks=2"
+  [mhc]="mhc_streams=3 sinkhorn_iters=5"
+  [hc]="mhc_streams=3"
 )
+mapfile -t variants < <("$BIN" train --help | awk '/^variants \(/ { f = 1; next } /^keys / { f = 0 }
+  f && /^  [a-z]/ { print $1 }')
+[ "${#variants[@]}" -gt 0 ] || { echo "golden.sh: no variants in '$BIN train --help'" >&2; exit 1; }
+for v in "${!options[@]}"; do
+  [[ " ${variants[*]} " == *" $v "* ]] || { echo "golden.sh: options for unknown variant $v" >&2; exit 1; }
+done
+runs=()
+for v in "${variants[@]}"; do runs+=("$v|variant=$v ${options[$v]:-}"); done
 {
   echo "run,step,train_loss,val_loss,grad_norm"
   for r in "${runs[@]}"; do
