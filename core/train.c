@@ -165,193 +165,284 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     return runlog_open(&rs->log, dir, files, resume);
 }
 
-int train_run(const Config *c, int resume, int flags, TrainResult *res) {
-    int quiet = flags & TRAIN_QUIET;
-    memset(res, 0, sizeof *res);
-    RunState rs;
-    memset(&rs, 0, sizeof rs);
-    CkptState st = {0, 0, INFINITY};
-    if (check_ranks(c) != 0) return RB_EXIT_USAGE;
-    int failed = setup(&rs, c, resume, res->run_dir, sizeof res->run_dir, &st);
-    int worst = dist_max_int(failed); /* every rank stops if one could not start */
-    if (worst) {
-        if (!failed) rb_fail("another MPI rank failed to start (see its message)");
-        run_free(&rs);
-        return worst; /* RB_EXIT_USAGE (2) outranks RB_EXIT_FAIL (1) */
-    }
-    if (rs.finished) { /* resume of a finished run: report it, change nothing */
-        char dir[sizeof res->run_dir];
-        rb_copy_str(dir, sizeof dir, res->run_dir);
-        int rc = train_read_result(dir, res);
-        res->already_finished = 1;
-        run_free(&rs);
-        return rc == 0 ? RB_EXIT_OK : RB_EXIT_USAGE;
-    }
-    Model *m = &rs.model;
-    int lead = dist_rank() == 0, r0 = dist_rank() * m->B;
-    long total = train_total_steps(c);
-    double tok_per_step = (double)c->batch_size * c->seq_len, fl_per_step = flops_per_step(c);
-    int n_eval = (int)data_val_batches(&rs.data, c->batch_size);
+/* Everything the loop carries from step to step. */
+typedef struct {
+    const Config *c;
+    RunState *rs;
+    Model *m;
+    TrainResult *res;
+    CkptState st; /* the step the loop started from, and the best validation loss so far */
+    Progress prog;
+    int lead, r0, n_eval;
+    long total, log_from; /* log_from: the step of the last log line */
+    double tok_per_step, fl_per_step;
+    double t_start, t_loop, t_ckpt_last; /* t_start: minus the wall time before a resume */
+    double interval_s, cpu_s;            /* training-step time since the last log line; CPU time */
     char ckpt[2200], model_path[2200];
-    snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", res->run_dir);
-    snprintf(model_path, sizeof model_path, "%s/model.bin", res->run_dir);
-    res->loss_floor = data_loss_floor(&rs.data);
-    if (lead && !resume && (flags & TRAIN_ANNOUNCE)) { /* where to resume from after kill -9 */
+} Loop;
+
+/* What one optimizer step measured. */
+typedef struct {
+    double loss, lr, gnorm;
+} StepOut;
+
+/* One optimizer step (batch, forward, backward, all-reduce, update), timed. A non-finite loss or
+ * gradient stops the run before the update: RB_EXIT_USAGE, the last checkpoint kept. */
+static int train_step(Loop *L, long step, StepOut *out) {
+    Model *m = L->m;
+    double t_step = rb_now(), c_step = rb_cpu_now();
+    data_train_rows(&L->rs->data, step, L->c->batch_size, L->r0, m->B, L->rs->rows);
+    model_set_batch(m, L->rs->rows);
+    model_zero_grad(m);
+    out->loss = dist_mean(model_forward(m)); /* every rank sees the same loss */
+    if (!isfinite(out->loss)) {
+        rb_fail("training loss is %g at step %ld; stopped (the last checkpoint %s is kept; "
+                "lower lr or raise warmup)",
+                out->loss, step + 1, L->ckpt);
+        return RB_EXIT_USAGE;
+    }
+    model_backward(m);
+    dist_mean_floats(m->grads, m->n_params); /* then identical optimizer steps everywhere */
+    if (test_hook) test_hook(m, step + 1);
+    out->lr = lr_at(L->c, step, L->total);
+    out->gnorm = grad_global_norm(m);
+    if (!isfinite(out->gnorm)) {
+        char where[256] = "unknown";
+        model_locate_nonfinite_grad(m, where, sizeof where);
+        rb_fail("non-finite gradient at step %ld in %s; stopped before the update (the last "
+                "checkpoint %s is kept; lower lr or raise warmup)",
+                step + 1, where, L->ckpt);
+        return RB_EXIT_USAGE;
+    }
+    optimizer_apply(m, out->lr, step + 1, out->gnorm);
+    double step_s = rb_now() - t_step;
+    L->cpu_s += rb_cpu_now() - c_step;
+    L->res->train_s += step_s;
+    L->res->timed_steps++;
+    L->interval_s += step_s;
+    return 0;
+}
+
+/* The validation loss after step `done` (and the probe's accuracies, rank 0); 1 on an I/O error. */
+static int evaluate_now(Loop *L, long done, double *val) {
+    double probe[2 * (RB_PROBE_MAX_HOPS + 1)], t_eval = rb_now();
+    *val = evaluate(L->m, &L->rs->data, L->rs->rows, L->n_eval, probe);
+    L->res->eval_s += rb_now() - t_eval;
+    if (*val < L->st.best_val) L->st.best_val = *val;
+    return L->lead && runlog_probe(&L->rs->log, &L->rs->data, probe, done) != 0;
+}
+
+/* The metrics row (when log_now) and the progress line; 1 on an I/O error. */
+static int log_step(Loop *L, long done, const StepOut *s, double val, int log_now) {
+    double now = rb_now(), wall = now - L->t_start;
+    double tok_s = (double)(done - L->log_from) * L->tok_per_step / (L->interval_s + 1e-12);
+    double eta = (now - L->t_loop) / (double)(done - L->st.step) * (double)(L->total - done);
+    int io_fail = log_now && L->lead &&
+                  runlog_metrics(&L->rs->log, done, done * L->tok_per_step, done * L->fl_per_step,
+                                 wall, s->lr, s->loss, val, s->gnorm, tok_s) != 0;
+    progress_step(&L->prog, done, L->total, s->loss, val, tok_s, eta, log_now);
+    if (log_now) {
+        L->interval_s = 0;
+        L->log_from = done;
+    }
+    return io_fail;
+}
+
+/* Depth weights, gains and profile when due (rank 0, not after an I/O error); 1 on an I/O error. */
+static int profile_step(Loop *L, long done, int profile_now, int io_fail) {
+    double t_diag = rb_now();
+    int bad = profile_now && L->lead && !io_fail &&
+              log_diagnostics(&L->rs->log, L->m, &L->rs->data, L->rs->rows, done) != 0;
+    L->res->diag_s += rb_now() - t_diag;
+    return bad;
+}
+
+/* What all ranks agree on after a step (a signal may reach them at different steps): one
+ * all-reduce of three bits. */
+typedef struct {
+    int signalled, io_failed, ckpt_time_due;
+} Agreement;
+
+static Agreement agree_after_step(const Loop *L, int io_fail) {
+    int time_due = L->c->ckpt_minutes > 0 && rb_now() - L->t_ckpt_last >= 60 * L->c->ckpt_minutes;
+    int bits = dist_max_int((stop_signal != 0) | io_fail << 1 | time_due << 2);
+    Agreement a = {(bits & 1) != 0, (bits & 2) != 0, (bits & 4) != 0};
+    return a;
+}
+
+/* The run's numbers so far, into res. */
+static void record_step(Loop *L, long done, double loss, double val) {
+    TrainResult *res = L->res;
+    res->steps = done;
+    res->tok_per_s = res->timed_steps * L->tok_per_step / res->train_s;
+    res->cpu_util = L->cpu_s / (res->train_s * omp_get_max_threads());
+    res->final_train_loss = loss;
+    if (val >= 0) res->final_val_loss = val;
+}
+
+/* The end: model.bin, then result.ini (from then on the run is finished whatever happens), then
+ * ckpt.bin is dropped (or, with keep_ckpt, rewritten at the last step by the checkpoint policy).
+ * A kill before result.ini leaves the previous checkpoint, which resumes and retrains the last
+ * steps identically. RB_EXIT_FAIL when rank 0 could not write. */
+static int finish(Loop *L, long done, int io_fail) {
+    TrainResult *res = L->res;
+    if (L->lead) {
+        CkptState cs = {done, rb_now() - L->t_start, L->st.best_val};
+        res->tokens = done * L->tok_per_step;
+        res->flops = done * L->fl_per_step;
+        res->wall_s = rb_now() - L->t_start;
+        res->best_val_loss = L->st.best_val;
+        if (checkpoint_save_model(L->model_path, L->m, &cs) != 0 ||
+            rundir_write_result(res->run_dir, res) != 0)
+            io_fail = 1;
+    }
+    if (dist_max_int(io_fail)) {
+        if (!io_fail) rb_fail("MPI rank 0 could not write result.ini");
+        return RB_EXIT_FAIL;
+    }
+    if (L->lead && !L->c->keep_ckpt && unlink(L->ckpt) != 0 && errno != ENOENT)
+        fprintf(stderr, "resbench: warning: could not remove %s: %s\n", L->ckpt, strerror(errno));
+    return 0;
+}
+
+/* The checkpoint policy: at the last step only with keep_ckpt; before it every ckpt_every steps
+ * (or at every evaluation when 0), when the clock says so, and before stopping early. */
+static int checkpoint_if_due(Loop *L, long done, int last, int eval_now, int time_due, int stop) {
+    const Config *c = L->c;
+    int due = last ? c->keep_ckpt
+                   : stop || time_due || (c->ckpt_every > 0 ? done % c->ckpt_every == 0 : eval_now);
+    if (!due) return 0;
+    CkptState cs = {done, rb_now() - L->t_start, L->st.best_val};
+    double t_ckpt = rb_now();
+    int bad = L->lead && checkpoint_save(L->ckpt, L->m, &cs) != 0;
+    L->res->ckpt_s += rb_now() - t_ckpt;
+    L->t_ckpt_last = rb_now();
+    if (dist_max_int(bad)) {
+        if (!bad) rb_fail("MPI rank 0 could not write the checkpoint");
+        return RB_EXIT_FAIL;
+    }
+    return 0;
+}
+
+/* RB_EXIT_INTERRUPTED with the message of why the run stopped before its last step. */
+static int stopped_early(const Loop *L, long done, int planned, int signalled) {
+    if (planned && !signalled)
+        rb_fail("stopped after step %ld as stop_at_step asked; checkpoint written, continue "
+                "with `resbench train --resume %s`",
+                done, L->res->run_dir);
+    else
+        rb_fail("interrupted by signal %d after step %ld; checkpoint written, continue "
+                "with `resbench train --resume %s`",
+                stop_signal ? (int)stop_signal : SIGTERM, done, L->res->run_dir);
+    return RB_EXIT_INTERRUPTED;
+}
+
+/* The loop's fixed numbers, paths and clocks, after setup; announces the run directory. */
+static void loop_init(Loop *L, const Config *c, RunState *rs, TrainResult *res, CkptState st,
+                      int resume, int flags) {
+    memset(L, 0, sizeof *L);
+    L->c = c;
+    L->rs = rs;
+    L->m = &rs->model;
+    L->res = res;
+    L->st = st;
+    L->lead = dist_rank() == 0;
+    L->r0 = dist_rank() * L->m->B;
+    L->total = train_total_steps(c);
+    L->tok_per_step = (double)c->batch_size * c->seq_len;
+    L->fl_per_step = flops_per_step(c);
+    L->n_eval = (int)data_val_batches(&rs->data, c->batch_size);
+    snprintf(L->ckpt, sizeof L->ckpt, "%s/ckpt.bin", res->run_dir);
+    snprintf(L->model_path, sizeof L->model_path, "%s/model.bin", res->run_dir);
+    res->loss_floor = data_loss_floor(&rs->data);
+    if (L->lead && !resume && (flags & TRAIN_ANNOUNCE)) { /* where to resume from after kill -9 */
         printf("run directory %s (if stopped: resbench train --resume %s)\n", res->run_dir,
                res->run_dir);
         fflush(stdout);
     }
-    Progress prog;
     char log_path[2200];
     snprintf(log_path, sizeof log_path, "%s/train.log", res->run_dir);
-    progress_init(&prog, c->variant, quiet || !lead, log_path);
+    progress_init(&L->prog, c->variant, (flags & TRAIN_QUIET) || !L->lead, log_path);
+    L->t_start = rb_now() - st.wall_s;
+    L->t_loop = rb_now();
+    L->t_ckpt_last = rb_now();
+    L->log_from = st.step;
+    res->steps = st.step;
+}
+
+/* Starts every rank (or none); 0 to train, else the exit code (a finished run: RB_EXIT_OK after
+ * reading its result). */
+static int start(RunState *rs, const Config *c, int resume, TrainResult *res, CkptState *st,
+                 int *train) {
+    *train = 0;
+    if (check_ranks(c) != 0) return RB_EXIT_USAGE;
+    int failed = setup(rs, c, resume, res->run_dir, sizeof res->run_dir, st);
+    int worst = dist_max_int(failed); /* every rank stops if one could not start */
+    if (worst) {
+        if (!failed) rb_fail("another MPI rank failed to start (see its message)");
+        return worst; /* RB_EXIT_USAGE (2) outranks RB_EXIT_FAIL (1) */
+    }
+    if (rs->finished) { /* resume of a finished run: report it, change nothing */
+        char dir[sizeof res->run_dir];
+        rb_copy_str(dir, sizeof dir, res->run_dir);
+        int rc = train_read_result(dir, res);
+        res->already_finished = 1;
+        return rc == 0 ? RB_EXIT_OK : RB_EXIT_USAGE;
+    }
+    *train = 1;
+    return 0;
+}
+
+int train_run(const Config *c, int resume, int flags, TrainResult *res) {
+    memset(res, 0, sizeof *res);
+    RunState rs;
+    memset(&rs, 0, sizeof rs);
+    CkptState st = {0, 0, INFINITY};
+    int train;
+    int rc = start(&rs, c, resume, res, &st, &train);
+    if (!train) {
+        run_free(&rs);
+        return rc;
+    }
+    Loop L;
+    loop_init(&L, c, &rs, res, st, resume, flags);
     stop_signal = 0;
     void (*old_int)(int) = signal(SIGINT, on_signal), (*old_term)(int) = signal(SIGTERM, on_signal);
-    int rc = RB_EXIT_OK;
-    double t_start = rb_now() - st.wall_s, t_loop = rb_now(), loss = NAN, val = -1;
-    long log_from = st.step;
-    res->steps = st.step;
-    double interval_s = 0, cpu_s = 0; /* training-step time since the last log line; CPU time */
-    double t_ckpt_last = rb_now();
-    for (long step = st.step; step < total; step++) {
-        double t_step = rb_now(), c_step = rb_cpu_now();
-        data_train_rows(&rs.data, step, c->batch_size, r0, m->B, rs.rows);
-        model_set_batch(m, rs.rows);
-        model_zero_grad(m);
-        loss = dist_mean(model_forward(m)); /* every rank sees the same loss */
-        if (!isfinite(loss)) {
-            rc = RB_EXIT_USAGE;
-            rb_fail("training loss is %g at step %ld; stopped (the last checkpoint %s is kept; "
-                    "lower lr or raise warmup)",
-                    loss, step + 1, ckpt);
-            break;
-        }
-        model_backward(m);
-        dist_mean_floats(m->grads, m->n_params); /* then identical optimizer steps everywhere */
-        if (test_hook) test_hook(m, step + 1);
-        double lr = lr_at(c, step, total);
-        double gnorm = grad_global_norm(m);
-        if (!isfinite(gnorm)) {
-            char where[256] = "unknown";
-            model_locate_nonfinite_grad(m, where, sizeof where);
-            rc = RB_EXIT_USAGE;
-            rb_fail("non-finite gradient at step %ld in %s; stopped before the update (the last "
-                    "checkpoint %s is kept; lower lr or raise warmup)",
-                    step + 1, where, ckpt);
-            break;
-        }
-        optimizer_apply(m, lr, step + 1, gnorm);
-        double step_s = rb_now() - t_step;
-        cpu_s += rb_cpu_now() - c_step;
-        res->train_s += step_s;
-        res->timed_steps++;
-        interval_s += step_s;
+    for (long step = L.st.step; step < L.total; step++) {
+        StepOut s;
+        if ((rc = train_step(&L, step, &s)) != 0) break;
         long done = step + 1;
-        int last = done == total;
+        int last = done == L.total;
         int eval_now = last || (c->eval_every > 0 && done % c->eval_every == 0);
         int log_now = eval_now || done % c->log_every == 0;
-        val = -1;
-        int io_fail = 0;
-        if (eval_now) {
-            double probe[2 * (RB_PROBE_MAX_HOPS + 1)], t_eval = rb_now();
-            val = evaluate(m, &rs.data, rs.rows, n_eval, probe);
-            res->eval_s += rb_now() - t_eval;
-            if (val < st.best_val) st.best_val = val;
-            if (lead && runlog_probe(&rs.log, &rs.data, probe, done) != 0) io_fail = 1;
-        }
-        double now = rb_now(), wall = now - t_start;
-        double tok_s = (double)(done - log_from) * tok_per_step / (interval_s + 1e-12);
-        double eta = (now - t_loop) / (double)(done - st.step) * (double)(total - done);
-        if (log_now) {
-            if (lead && runlog_metrics(&rs.log, done, done * tok_per_step, done * fl_per_step, wall,
-                                       lr, loss, val, gnorm, tok_s) != 0)
-                io_fail = 1;
-        }
-        progress_step(&prog, done, total, loss, val, tok_s, eta, log_now);
-        if (log_now) {
-            interval_s = 0;
-            log_from = done;
-        }
         int profile_now = last || (c->profile_every > 0 && done % c->profile_every == 0);
-        double t_diag = rb_now();
-        if (profile_now && lead && !io_fail &&
-            log_diagnostics(&rs.log, m, &rs.data, rs.rows, done) != 0)
-            io_fail = 1;
-        res->diag_s += rb_now() - t_diag;
-        /* ranks agree on stopping (a signal may reach them at different steps), on failures and
-         * on a checkpoint that is due by the clock (ckpt_minutes) */
-        int time_due = c->ckpt_minutes > 0 && rb_now() - t_ckpt_last >= 60 * c->ckpt_minutes;
-        int agreed = dist_max_int((stop_signal != 0) | io_fail << 1 | time_due << 2);
-        int planned = c->stop_at_step > 0 && done == c->stop_at_step; /* same on every rank */
-        int stop = (agreed & 1) || planned;
-        time_due = (agreed & 4) != 0;
-        if (agreed & 2) {
-            rc = RB_EXIT_FAIL;
+        double val = -1;
+        int io_fail = eval_now && evaluate_now(&L, done, &val);
+        io_fail |= log_step(&L, done, &s, val, log_now);
+        io_fail |= profile_step(&L, done, profile_now, io_fail);
+        Agreement a = agree_after_step(&L, io_fail);
+        if (a.io_failed) {
             if (!io_fail) rb_fail("MPI rank 0 could not write its outputs");
-            break;
-        }
-        res->steps = done;
-        res->tok_per_s = res->timed_steps * tok_per_step / res->train_s;
-        res->cpu_util = cpu_s / (res->train_s * omp_get_max_threads());
-        res->final_train_loss = loss;
-        if (val >= 0) res->final_val_loss = val;
-        /* The end: model.bin, then result.ini (from then on the run is finished whatever
-         * happens), then ckpt.bin is dropped or, with keep_ckpt, rewritten at the last step. A
-         * kill before result.ini leaves the previous checkpoint, which resumes and retrains the
-         * last steps identically. */
-        if (last && lead) {
-            CkptState cs = {done, rb_now() - t_start, st.best_val};
-            res->tokens = done * tok_per_step;
-            res->flops = done * fl_per_step;
-            res->wall_s = rb_now() - t_start;
-            res->best_val_loss = st.best_val;
-            if (checkpoint_save_model(model_path, m, &cs) != 0 ||
-                rundir_write_result(res->run_dir, res) != 0)
-                io_fail = 1;
-        }
-        if (last && dist_max_int(io_fail)) {
             rc = RB_EXIT_FAIL;
-            if (!io_fail) rb_fail("MPI rank 0 could not write result.ini");
             break;
         }
-        if (last && lead && !c->keep_ckpt && unlink(ckpt) != 0 && errno != ENOENT)
-            fprintf(stderr, "resbench: warning: could not remove %s: %s\n", ckpt, strerror(errno));
-        int ckpt_now = last
-                           ? c->keep_ckpt
-                           : time_due || (c->ckpt_every > 0 ? done % c->ckpt_every == 0 : eval_now);
-        if (ckpt_now || (stop && !last)) {
-            CkptState cs = {done, rb_now() - t_start, st.best_val};
-            double t_ckpt = rb_now();
-            int bad = lead && checkpoint_save(ckpt, m, &cs) != 0;
-            res->ckpt_s += rb_now() - t_ckpt;
-            t_ckpt_last = rb_now();
-            if (dist_max_int(bad)) {
-                rc = RB_EXIT_FAIL;
-                if (!bad) rb_fail("MPI rank 0 could not write the checkpoint");
-                break;
-            }
-        }
-        if (stop && !last) {
-            rc = RB_EXIT_INTERRUPTED;
-            if (planned && !(agreed & 1))
-                rb_fail(
-                    "stopped after step %ld as stop_at_step asked; checkpoint written, continue "
-                    "with `resbench train --resume %s`",
-                    done, res->run_dir);
-            else
-                rb_fail("interrupted by signal %d after step %ld; checkpoint written, continue "
-                        "with `resbench train --resume %s`",
-                        stop_signal ? (int)stop_signal : SIGTERM, done, res->run_dir);
+        int planned = c->stop_at_step > 0 && done == c->stop_at_step; /* same on every rank */
+        int stop = (a.signalled || planned) && !last;
+        record_step(&L, done, s.loss, val);
+        if (last && (rc = finish(&L, done, io_fail)) != 0) break;
+        if ((rc = checkpoint_if_due(&L, done, last, eval_now, a.ckpt_time_due, stop)) != 0) break;
+        if (stop) {
+            rc = stopped_early(&L, done, planned, a.signalled);
             break;
         }
     }
-    progress_done(&prog);
+    progress_done(&L.prog);
     signal(SIGINT, old_int);
     signal(SIGTERM, old_term);
-    res->tokens = res->steps * tok_per_step;
-    res->flops = res->steps * fl_per_step;
-    res->wall_s = rb_now() - t_start;
-    res->best_val_loss = st.best_val;
+    res->tokens = res->steps * L.tok_per_step;
+    res->flops = res->steps * L.fl_per_step;
+    res->wall_s = rb_now() - L.t_start;
+    res->best_val_loss = L.st.best_val;
     run_free(&rs);
     return rc;
 }
