@@ -139,39 +139,54 @@ START_TEST(test_finite_differences_attnres_design) {
 }
 END_TEST
 
-/* The general path against the default one: query=input with W = 0 is the pseudo-query, so the
- * same random queries give the same loss and gradients of every shared parameter (Full through
- * the one-pass aggregate, Block through its two phases). */
+/* attnres.c computes one equation on two paths: the fast ones (Full's one-pass aggregate, Block's
+ * two phases, and their backward) serve the default query, window and heads; the general path
+ * serves every option. Every pair is held equal here, for every combination the fast paths take:
+ * Full, and Block at S = 1 (N = L), 2 (size=2), 3 and 6 (N = 1), each with either score and
+ * either key norm. query=input with W = 0 is the pseudo-query computed by the general path
+ * (q = w + r 0 x = w exactly, and its extra backward terms are exact zeros), so the same random
+ * queries must give the same loss and gradients of every shared parameter. */
 START_TEST(test_attnres_general_path_matches_default) {
-    const char *forms[][2] = {{"attnres_full", "attnres_full:query=input"},
-                              {"attnres_block:blocks=2", "attnres_block:blocks=2,query=input"}};
-    for (int f = 0; f < 2; f++) {
-        Config c = variant_config("attnres_full", 3, 0);
-        tu_set(&c, "variant", forms[f][0]);
-        Model a, b;
-        build(&a, c, 1);
-        tu_set(&c, "variant", forms[f][1]);
-        ck_assert_msg(model_build(&b, &c) == 0, "%s", rb_error());
-        size_t nw = a.vops->param_count(&a.cfg); /* the queries w_l, then b's projections */
-        memcpy(b.p.conn, a.p.conn, nw * sizeof(float));
-        tu_fill_batch(&b, 11);
-        model_zero_grad(&b);
-        model_forward(&b);
-        model_backward(&b);
-        ck_assert_msg(fabs(a.loss - b.loss) < 1e-6 * fabs(a.loss), "%s: %g vs %g", forms[f][1],
-                      a.loss, b.loss);
-        size_t shared = a.n_params; /* everything up to the end of the queries */
-        double worst = 0, scale = 0;
-        for (size_t k = 0; k < shared; k++) {
-            double e = fabs((double)a.grads[k] - b.grads[k]);
-            worst = e > worst ? e : worst;
-            scale = fabs(a.grads[k]) > scale ? fabs(a.grads[k]) : scale;
-        }
-        ck_assert_msg(worst <= 1e-5 * scale, "%s: gradients differ by %g (max %g)", forms[f][1],
-                      worst, scale);
-        model_free(&a);
-        model_free(&b);
-    }
+    static const char *const forms[] = {"attnres_full", "attnres_block:blocks=6",
+                                        "attnres_block:size=2", "attnres_block:blocks=2",
+                                        "attnres_block:blocks=1"};
+    static const char *const scores[] = {"softmax", "sigmoid"}, *const keynorms[] = {"on", "off"};
+    int pairs = 0;
+    for (int f = 0; f < 5; f++)
+        for (int sc = 0; sc < 2; sc++)
+            for (int kn = 0; kn < 2; kn++) {
+                char fast[160], general[200];
+                snprintf(fast, sizeof fast, "%s%cscore=%s,keynorm=%s", forms[f],
+                         strchr(forms[f], ':') ? ',' : ':', scores[sc], keynorms[kn]);
+                snprintf(general, sizeof general, "%s,query=input", fast);
+                Config c = variant_config("attnres_full", 3, 0);
+                tu_set(&c, "variant", fast);
+                Model a, b;
+                build(&a, c, 1);
+                tu_set(&c, "variant", general);
+                ck_assert_msg(model_build(&b, &c) == 0, "%s", rb_error());
+                size_t nw = a.vops->param_count(&a.cfg); /* the queries w_l, then b's W_l */
+                memcpy(b.p.conn, a.p.conn, nw * sizeof(float));
+                tu_fill_batch(&b, 11);
+                model_zero_grad(&b);
+                model_forward(&b);
+                model_backward(&b);
+                ck_assert_msg(fabs(a.loss - b.loss) < 1e-6 * fabs(a.loss), "%s: %.9g vs %.9g",
+                              general, a.loss, b.loss);
+                size_t shared = a.n_params; /* everything up to the end of the queries */
+                double worst = 0, scale = 0;
+                for (size_t k = 0; k < shared; k++) {
+                    double e = fabs((double)a.grads[k] - b.grads[k]);
+                    worst = e > worst ? e : worst;
+                    scale = fabs(a.grads[k]) > scale ? fabs(a.grads[k]) : scale;
+                }
+                ck_assert_msg(worst <= 1e-5 * scale, "%s: gradients differ by %g (max %g)", general,
+                              worst, scale);
+                model_free(&a);
+                model_free(&b);
+                pairs++;
+            }
+    ck_assert_int_eq(pairs, 20);
 }
 END_TEST
 

@@ -16,7 +16,9 @@
  * The paper's design ablations (query=input|static, window=W, heads=H; docs/variants.md section
  * 2) run on a general path (aggregate_general / source_backward_general), for Full and Block
  * alike (their queries or windows differ per sublayer, so Block's two phases do not apply). The
- * default path is kept as it was, bit for bit; a test holds the general path to it. */
+ * default path is kept as it was, bit for bit, for speed; test_variants holds every fast/general
+ * pair equal (forward and backward) for every combination the fast paths take (Full and Block at
+ * several S, each score, each key norm: test_attnres_general_path_matches_default). */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
