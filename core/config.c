@@ -768,11 +768,6 @@ int config_key_is_variant_option(const char *name) {
     return !find_key(name) && any_option(name) != NULL;
 }
 
-int config_key_is_trajectory(const char *name) {
-    const KeySpec *k = find_key(name);
-    return (k && k->trajectory) || (!k && any_option(name));
-}
-
 int config_differences(const Config *a, const Config *b, int flags, ConfigDiff *d, int max) {
     int n = 0;
     for (size_t i = 0; i < NKEYS && n < max; i++) {

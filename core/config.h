@@ -84,8 +84,6 @@ int config_first_difference(const Config *a, const Config *b, int flags, ConfigD
 int config_differences(const Config *a, const Config *b, int flags, ConfigDiff *d, int max);
 /* 1 for a key some variant declares as an option. */
 int config_key_is_variant_option(const char *name);
-/* 1 for a known key that changes the training trajectory (hashed into the run id), else 0. */
-int config_key_is_trajectory(const char *name);
 /* Cross-key checks (divisibility, budgets, ranges that depend on each other). */
 int config_validate(const Config *c);
 /* Resolved config as INI text (malloc'd): the chosen variant's options only. */

@@ -90,11 +90,6 @@ int dist_same_u64(uint64_t x) {
     return lo == hi;
 }
 
-void dist_abort(int code) {
-    if (active) MPI_Abort(MPI_COMM_WORLD, code);
-    exit(code);
-}
-
 #else /* one process */
 
 void dist_init(int *argc, char ***argv) {
@@ -127,9 +122,6 @@ int dist_max_int(int x) {
 int dist_same_u64(uint64_t x) {
     (void)x;
     return 1;
-}
-void dist_abort(int code) {
-    exit(code);
 }
 
 #endif

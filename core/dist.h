@@ -25,7 +25,5 @@ int dist_max_int(int x);
 int dist_same_u64(uint64_t x);
 /* Seconds spent in dist_mean_floats so far (the gradient allreduce). */
 double dist_comm_seconds(void);
-/* Ends the job on every rank (a rank that cannot continue). */
-void dist_abort(int code);
 
 #endif

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -188,12 +187,6 @@ int rb_mkdir_p(const char *path) {
     if (access(buf, W_OK) != 0)
         return rb_fail("output directory %s is not writable: %s", buf, strerror(errno));
     return 0;
-}
-
-size_t rb_peak_rss_kb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (size_t)ru.ru_maxrss;
 }
 
 int rb_copy_str(char *dst, size_t n, const char *src) {

@@ -51,7 +51,6 @@ int rb_fsync_dir(const char *dir_of_path);
 int rb_lock_dir(const char *dir, int *fd);
 /* 1 when name can be a directory inside another: not empty, no '/', not starting with '.'. */
 int rb_is_plain_name(const char *name);
-size_t rb_peak_rss_kb(void);
 /* Decimal text with the fewest digits (at least 6 significant) that strtod reads back as exactly
  * v, so results files round-trip; returns out. NaN and infinities print as nan, inf, -inf. */
 char *rb_fmt_double(char *out, size_t n, double v);
