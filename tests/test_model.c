@@ -12,6 +12,8 @@
 #include "ops.h"
 #include "optim.h"
 #include "profile.h"
+#include "registry.h"
+#include "alloc_count.h"
 #include "testutil.h"
 
 START_TEST(test_model_finite_differences) {
@@ -99,24 +101,39 @@ START_TEST(test_flops_hand_count) {
 }
 END_TEST
 
-/* The training step allocates nothing: heap in use is the same before and after a step. */
+/* The training step allocates nothing (docs/architecture.md, "Memory"): no allocation call at
+ * all (tests/alloc_count.c counts them, so a malloc/free pair fails too) and the same heap in use,
+ * for a step (forward, backward, clipping, update) of every variant under both optimizers. */
 START_TEST(test_no_allocation_in_step) {
-    Config c;
-    tu_tiny_config(&c);
-    Model m;
-    ck_assert(model_build(&m, &c) == 0);
-    tu_fill_batch(&m, 9);
-    for (int s = 0; s < 3; s++) {
-        struct mallinfo2 before = mallinfo2();
-        model_zero_grad(&m);
-        model_forward(&m);
-        model_backward(&m);
-        adamw_step(&m, 1e-3, s + 1);
-        struct mallinfo2 after = mallinfo2();
-        if (s > 0)
-            ck_assert_int_eq((long)after.uordblks, (long)before.uordblks); /* s=0 warms BLAS */
-    }
-    model_free(&m);
+    static const char *const optimizers[] = {"adamw", "muon"};
+    for (int i = 0; rb_variants[i]; i++)
+        for (int o = 0; o < 2; o++) {
+            Config c;
+            tu_tiny_config(&c);
+            tu_set(&c, "variant", rb_variants[i]->name);
+            tu_set(&c, "optimizer", optimizers[o]);
+            Model m;
+            ck_assert_msg(model_build(&m, &c) == 0, "%s", rb_error());
+            tu_fill_batch(&m, 9);
+            for (int s = 0; s < 3; s++) {
+                struct mallinfo2 before = mallinfo2();
+                long calls = tu_alloc_calls();
+                model_zero_grad(&m);
+                model_forward(&m);
+                model_backward(&m);
+                optimizer_apply(&m, 1e-3, s + 1, grad_global_norm(&m));
+                long made = tu_alloc_calls() - calls;
+                struct mallinfo2 after = mallinfo2();
+                ck_assert_msg(made == 0, "%s, %s: step %d made %ld allocation calls",
+                              rb_variants[i]->name, optimizers[o], s + 1, made);
+                if (s > 0) /* s = 0 warms BLAS (its allocations are its own, not counted above) */
+                    ck_assert_msg(after.uordblks == before.uordblks,
+                                  "%s, %s: step %d changed the heap in use by %ld bytes",
+                                  rb_variants[i]->name, optimizers[o], s + 1,
+                                  (long)after.uordblks - (long)before.uordblks);
+            }
+            model_free(&m);
+        }
 }
 END_TEST
 

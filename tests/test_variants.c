@@ -511,6 +511,19 @@ START_TEST(test_every_variant_in_its_four_places) {
 }
 END_TEST
 
+/* The loss of the model c builds, its connection weights randomized (the same draw for the same
+ * parameter count), on a fixed batch; its parameter count into n. */
+static double random_conn_loss(Config c, size_t *n) {
+    Model m;
+    ck_assert_msg(model_build(&m, &c) == 0, "%s", rb_error());
+    randomize_conn(&m);
+    tu_fill_batch(&m, 11);
+    double loss = model_forward(&m);
+    *n = m.n_params;
+    model_free(&m);
+    return loss;
+}
+
 /* What every installed variant must bring besides its places, checked by construction so that a
  * new variant cannot skip it: finite differences of the whole model at initialization, valid
  * defaults for its options and a one-line error past each end of an option's range. */
@@ -529,14 +542,49 @@ START_TEST(test_every_variant_by_construction) {
         ck_assert(v->traffic_per_token(&c).floats > 0 && v->traffic_per_token(&c).passes > 0);
         tu_randomize_conn = NULL; /* as initialized (the variant's own tests add random weights) */
         tu_model_grad_check(&c);
+        size_t n_unset;
+        double loss_unset = random_conn_loss(c, &n_unset);
         for (int k = 0; k < v->n_options; k++) {
             const VariantOption *o = &v->options[k];
-            ck_assert_msg(config_option(&c, o->key) == o->def, "%s: %s", v->name, o->key);
-            if (o->choices) continue;
-            char spec[128];
-            snprintf(spec, sizeof spec, "%s:%s=%.0f", v->name, o->name, o->max + 1);
-            ck_assert(config_set(&c, "variant", spec, "test") != 0);
-            ck_assert_msg(strstr(rb_error(), "out of range"), "%s", rb_error());
+            char def[64], spec[160];
+            if (o->choices)
+                snprintf(def, sizeof def, "%s", o->choices[(int)o->def]);
+            else
+                snprintf(def, sizeof def, "%.0f", o->def);
+            /* the declared default is what the variant computes with when the option is not
+             * given: the model with it set to the default is the same model, bit for bit */
+            Config e = c;
+            tu_set(&e, o->key, def);
+            size_t n_set;
+            double loss_set = random_conn_loss(e, &n_set);
+            ck_assert_msg(n_set == n_unset && loss_set == loss_unset,
+                          "%s: %s unset gives %zu parameters, loss %.9g; %s = %s gives %zu, %.9g",
+                          v->name, o->key, n_unset, loss_unset, o->key, def, n_set, loss_set);
+            /* restating the variant returns an option set before it to its default */
+            snprintf(spec, sizeof spec, "%s:%s=%s", v->name, o->name,
+                     o->choices ? o->choices[o->def == 0 ? 1 : 0] : "");
+            if (!o->choices)
+                snprintf(spec, sizeof spec, "%s:%s=%.0f", v->name, o->name,
+                         o->def > o->min ? o->min : o->min + 1);
+            Config r = c;
+            tu_set(&r, "variant", spec);
+            ck_assert(config_option(&r, o->key) != o->def);
+            tu_set(&r, "variant", v->name);
+            ck_assert_msg(config_option(&r, o->key) == o->def, "%s: %s kept after variant=%s",
+                          v->name, o->key, v->name);
+            /* one-line errors past both ends of the range (a choice: a name not among them) */
+            for (int end = 0; end < 2; end++) {
+                if (o->choices)
+                    snprintf(spec, sizeof spec, "%s:%s=%s", v->name, o->name,
+                             end ? "nosuchchoice" : "");
+                else
+                    snprintf(spec, sizeof spec, "%s:%s=%.0f", v->name, o->name,
+                             end ? o->max + 1 : o->min - 1);
+                Config b = c;
+                ck_assert_msg(config_set(&b, "variant", spec, "test") != 0, "%s accepted", spec);
+                if (!o->choices)
+                    ck_assert_msg(strstr(rb_error(), "out of range"), "%s: %s", spec, rb_error());
+            }
         }
     }
 }
