@@ -91,7 +91,7 @@ static const KeySpec KEYS[] = {
     KS(backend, 1, "GEMM backend: openblas | onednn (docs/performance.md)"),
     KS(precision, 1, "matmul operands: fp32 | bf16 (bf16: backend=onednn, AVX512_BF16)"),
     KD(val_fraction, 0.001, 0.9, 1, "text/llmc: fraction held out for validation (the end)"),
-    KS(data, 1, "synth:markov | synth:hops | text:PATH | llmc:GLOB"),
+    KS(data, 1, "synth:markov | synth:hops | synth:compose | text:PATH | llmc:GLOB"),
     KS(out, 0, "results root; the run writes OUT/RUN_ID/"),
     KS(run_id, 0, "run directory name (empty = VARIANT-sSEED-HASH)"),
 };

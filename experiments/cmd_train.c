@@ -93,7 +93,9 @@ int cmd_data(int argc, char **argv) {
         printf("usage: resbench data [--config FILE] [key=value ...]\n\n"
                "Opens the data source of the config (key data=, seq_len=, data_seed=, ...),\n"
                "prints its size and exact loss floor (synthetic sources) and the first\n"
-               "training row.\n");
+               "training row. Sources (docs/usage.md, \"Data\"): synth:markov, synth:hops,\n"
+               "synth:compose (each with optional :KEY=VALUE,... options), text:PATH\n"
+               "(bytes of a file), llmc:GLOB (llm.c token shards).\n");
         return RB_EXIT_OK;
     }
     Config c;
