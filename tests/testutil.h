@@ -28,6 +28,7 @@ void tu_fill_batch(Model *m, unsigned seed);
 char *tu_tempdir(void);
 char *tu_read(const char *path); /* whole file (in the arena) or NULL */
 int tu_write(const char *path, const void *data, size_t n);
+int tu_copy_tree(const char *src, const char *dst); /* recursive copy, 0 on success */
 
 /* Run the resbench binary with args (stdout and stderr captured into out); returns its exit code.
  */
