@@ -145,77 +145,35 @@ typedef struct {
     Config cfg;
 } MuonFixture;
 
-static char *take(char **p, size_t n) {
-    char *r = *p;
-    *p += n;
-    return r;
-}
-
 static void load_fixture(const char *name, MuonFixture *fx) {
     char path[1024];
     snprintf(path, sizeof path, "%s/tests/fixtures/muon/%s.bin", RB_SOURCE_DIR, name);
     char *buf = tu_read(path);
     ck_assert_msg(buf != NULL, "missing fixture %s", path);
     char *p = buf;
-    memcpy(fx->h, take(&p, sizeof fx->h), sizeof fx->h);
-    memcpy(fx->variant, take(&p, 32), 32);
-    memcpy(fx->hyper, take(&p, sizeof fx->hyper), sizeof fx->hyper);
+    memcpy(fx->h, tu_take(&p, sizeof fx->h), sizeof fx->h);
+    memcpy(fx->variant, tu_take(&p, 32), 32);
+    memcpy(fx->hyper, tu_take(&p, sizeof fx->hyper), sizeof fx->hyper);
     ck_assert_int_eq(fx->h[0], 0x554D4252);
     int B = fx->h[6], T = fx->h[5], P = fx->h[10], S = fx->h[9];
-    fx->tokens = (int *)take(&p, (size_t)B * (T + 1) * 4);
-    fx->params = (float *)take(&p, (size_t)P * 4);
-    fx->losses = (float *)take(&p, (size_t)S * 4);
-    fx->final = (float *)take(&p, (size_t)P * 4);
-    memcpy(&fx->fp32_loss_err, take(&p, 4), 4);
-    memcpy(&fx->fp32_err, take(&p, 4), 4);
+    fx->tokens = (int *)tu_take(&p, (size_t)B * (T + 1) * 4);
+    fx->params = (float *)tu_take(&p, (size_t)P * 4);
+    fx->losses = (float *)tu_take(&p, (size_t)S * 4);
+    fx->final = (float *)tu_take(&p, (size_t)P * 4);
+    memcpy(&fx->fp32_loss_err, tu_take(&p, 4), 4);
+    memcpy(&fx->fp32_err, tu_take(&p, 4), 4);
     Config *c = &fx->cfg;
-    config_defaults(c);
-    c->n_layer = fx->h[2];
-    c->d_model = fx->h[3];
-    c->n_head = fx->h[4];
-    c->seq_len = T;
-    c->batch_size = B;
-    c->mlp_hidden = fx->h[7];
-    c->vocab_size = fx->h[8];
-    c->steps = S;
-    c->tie_embeddings = fx->h[11];
-    c->warmup = fx->h[12];
-    tu_set(c, "variant", fx->variant); /* the arm first: option keys apply on top of it */
-    if (fx->h[13] > 0) tu_set_int(c, "attnres_blocks", fx->h[13]);
-    if (fx->h[14] > 0) tu_set_int(c, "mhc_streams", fx->h[14]);
-    if (fx->h[15] > 0) tu_set_int(c, "sinkhorn_iters", fx->h[15]);
-    c->lr = fx->hyper[0];
-    c->min_lr = fx->hyper[1];
-    c->weight_decay = fx->hyper[2];
-    c->grad_clip = fx->hyper[3];
-    c->beta1 = fx->hyper[4];
-    c->beta2 = fx->hyper[5];
-    c->adam_eps = fx->hyper[6];
-    c->rope_theta = fx->hyper[7];
+    tu_fixture_config(c, fx->h, fx->variant, fx->hyper);
     tu_set(c, "optimizer", "muon");
     c->muon_momentum = fx->hyper[8];
     c->muon_nesterov = (int)fx->hyper[9];
-}
-
-static double max_rel(const float *a, const float *ref, size_t n) {
-    double mx = 0, ref_max = 0;
-    for (size_t i = 0; i < n; i++) {
-        mx = fmax(mx, fabs((double)a[i] - ref[i]));
-        ref_max = fmax(ref_max, fabs(ref[i]));
-    }
-    return ref_max > 0 ? mx / ref_max : mx;
 }
 
 /* n steps on the fixture's batch from its parameters, each multiplied by 1 + u 2^-23 when jitter
  * is set (how far one ulp of rounding carries); losses[s] before step s. */
 static void muon_run(Model *m, const MuonFixture *fx, int jitter, double *losses) {
     memcpy(m->params, fx->params, m->n_params * 4);
-    uint64_t state = 0x9E3779B97F4A7C15ull;
-    for (size_t i = 0; jitter && i < m->n_params; i++) {
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        double u = (double)(state >> 11) / 9007199254740992.0 * 2 - 1;
-        m->params[i] *= (float)(1 + u * 0x1p-23);
-    }
+    if (jitter) tu_jitter_ulp(m->params, m->n_params);
     memset(m->adam_m, 0, m->n_params * 4);
     memset(m->adam_v, 0, m->n_params * 4);
     for (int s = 0; s < fx->h[9]; s++) {
@@ -238,15 +196,15 @@ static void check_fixture(const char *name) {
     muon_run(&m, &fx, 0, losses);
     for (int s = 0; s < fx.h[9]; s++)
         e_loss = fmax(e_loss, fabs(losses[s] - fx.losses[s]) / fabs(fx.losses[s]));
-    double e_final = max_rel(m.params, fx.final, m.n_params);
+    double e_final = tu_max_rel(m.params, fx.final, m.n_params);
     float *after = tu_mem(m.n_params * 4);
     memcpy(after, m.params, m.n_params * 4);
     /* a moved parameter of each kind: the reference's steps moved them, and so did ours */
-    double moved = max_rel(fx.params, fx.final, m.n_params);
+    double moved = tu_max_rel(fx.params, fx.final, m.n_params);
     muon_run(&m, &fx, 1, jit);
     for (int s = 0; s < fx.h[9]; s++)
         s_loss = fmax(s_loss, fabs(jit[s] - losses[s]) / fabs(losses[s]));
-    double s_final = max_rel(m.params, after, m.n_params);
+    double s_final = tu_max_rel(m.params, after, m.n_params);
     printf("%s (momentum %.2f%s) vs PyTorch: step losses %.2e, params after %d Muon steps %.2e "
            "(moved %.2e; PyTorch fp32: %.2e, %.2e; one-ulp jitter: %.2e, %.2e)\n",
            name, fx.hyper[8], fx.hyper[9] ? " Nesterov" : "", e_loss, fx.h[9], e_final, moved,

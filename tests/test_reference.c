@@ -26,12 +26,6 @@ typedef struct {
     Config cfg;
 } Fixture;
 
-static char *take(char **p, size_t n) {
-    char *r = *p;
-    *p += n;
-    return r;
-}
-
 /* The fixture of a variant spec: ':' -> '-', '=' -> '_', ',' -> '-' (make_fixtures.py). */
 static int load_fixture(const char *spec, Fixture *fx) {
     char path[1024], name[128];
@@ -41,68 +35,30 @@ static int load_fixture(const char *spec, Fixture *fx) {
     char *buf = tu_read(path);
     if (!buf) return -1;
     char *p = buf;
-    memcpy(fx->h, take(&p, sizeof fx->h), sizeof fx->h);
-    memcpy(fx->variant, take(&p, 32), 32);
-    memcpy(fx->hyper, take(&p, sizeof fx->hyper), sizeof fx->hyper);
+    memcpy(fx->h, tu_take(&p, sizeof fx->h), sizeof fx->h);
+    memcpy(fx->variant, tu_take(&p, 32), 32);
+    memcpy(fx->hyper, tu_take(&p, sizeof fx->hyper), sizeof fx->hyper);
     ck_assert_int_eq(fx->h[0], 0x58464252);
     int B = fx->h[6], T = fx->h[5], V = fx->h[8], P = fx->h[10], S = fx->h[9];
-    fx->tokens = (int *)take(&p, (size_t)B * (T + 1) * 4);
-    fx->params = (float *)take(&p, (size_t)P * 4);
-    fx->logits = (float *)take(&p, (size_t)B * T * V * 4);
-    memcpy(&fx->loss, take(&p, 4), 4);
-    fx->grads = (float *)take(&p, (size_t)P * 4);
-    fx->losses = (float *)take(&p, (size_t)S * 4);
-    fx->final = (float *)take(&p, (size_t)P * 4);
-    memcpy(&fx->torch_fp32_loss_err, take(&p, 4), 4);
-    memcpy(&fx->torch_fp32_err, take(&p, 4), 4);
-    Config *c = &fx->cfg;
-    config_defaults(c);
-    tu_apply_backend(c);
-    c->n_layer = fx->h[2];
-    c->d_model = fx->h[3];
-    c->n_head = fx->h[4];
-    c->seq_len = T;
-    c->batch_size = B;
-    c->mlp_hidden = fx->h[7];
-    c->vocab_size = V;
-    c->steps = S;
-    c->tie_embeddings = fx->h[11];
-    c->warmup = fx->h[12];
-    tu_set(c, "variant", fx->variant); /* the arm first: option keys apply on top of it */
-    if (fx->h[13] > 0) tu_set_int(c, "attnres_blocks", fx->h[13]);
-    if (fx->h[14] > 0) tu_set_int(c, "mhc_streams", fx->h[14]);
-    if (fx->h[15] > 0) tu_set_int(c, "sinkhorn_iters", fx->h[15]);
-    c->lr = fx->hyper[0];
-    c->min_lr = fx->hyper[1];
-    c->weight_decay = fx->hyper[2];
-    c->grad_clip = fx->hyper[3];
-    c->beta1 = fx->hyper[4];
-    c->beta2 = fx->hyper[5];
-    c->adam_eps = fx->hyper[6];
-    c->rope_theta = fx->hyper[7];
+    fx->tokens = (int *)tu_take(&p, (size_t)B * (T + 1) * 4);
+    fx->params = (float *)tu_take(&p, (size_t)P * 4);
+    fx->logits = (float *)tu_take(&p, (size_t)B * T * V * 4);
+    memcpy(&fx->loss, tu_take(&p, 4), 4);
+    fx->grads = (float *)tu_take(&p, (size_t)P * 4);
+    fx->losses = (float *)tu_take(&p, (size_t)S * 4);
+    fx->final = (float *)tu_take(&p, (size_t)P * 4);
+    memcpy(&fx->torch_fp32_loss_err, tu_take(&p, 4), 4);
+    memcpy(&fx->torch_fp32_err, tu_take(&p, 4), 4);
+    tu_fixture_config(&fx->cfg, fx->h, fx->variant, fx->hyper);
+    tu_apply_backend(&fx->cfg);
     return 0;
-}
-
-static double max_rel(const float *a, const float *ref, size_t n) {
-    double mx = 0, ref_max = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - ref[i]);
-        if (d > mx) mx = d;
-        if (fabs(ref[i]) > ref_max) ref_max = fabs(ref[i]);
-    }
-    return ref_max > 0 ? mx / ref_max : mx;
 }
 
 /* AdamW steps on the fixture's batch from its parameters (each multiplied by 1 + u 2^-23, u in
  * [-1, 1), when jitter is set); losses[s] before step s. */
 static void run_steps(Model *m, const Fixture *fx, int jitter, double *losses) {
     memcpy(m->params, fx->params, m->n_params * 4);
-    uint64_t state = 0x9E3779B97F4A7C15ull;
-    for (size_t i = 0; jitter && i < m->n_params; i++) {
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        double u = (double)(state >> 11) / 9007199254740992.0 * 2 - 1;
-        m->params[i] *= (float)(1 + u * 0x1p-23);
-    }
+    if (jitter) tu_jitter_ulp(m->params, m->n_params);
     memset(m->adam_m, 0, m->n_params * 4);
     memset(m->adam_v, 0, m->n_params * 4);
     for (int s = 0; s < fx->h[9]; s++) {
@@ -123,7 +79,7 @@ static void check_variant(const char *variant) {
     memcpy(m.params, fx.params, m.n_params * 4);
     model_set_batch(&m, fx.tokens);
     double loss = model_forward(&m);
-    double e_logits = max_rel(m.a.logits, fx.logits, (size_t)m.N * m.V);
+    double e_logits = tu_max_rel(m.a.logits, fx.logits, (size_t)m.N * m.V);
     double e_loss = fabs(loss - fx.loss) / fabs(fx.loss);
     model_zero_grad(&m);
     model_backward(&m);
@@ -131,7 +87,7 @@ static void check_variant(const char *variant) {
     for (int k = 0; k < m.n_tensors; k++) {
         const ParamTensor *t = &m.tensors[k];
         if (!t->count) continue;
-        double e = max_rel(m.grads + t->offset, fx.grads + t->offset, t->count);
+        double e = tu_max_rel(m.grads + t->offset, fx.grads + t->offset, t->count);
         /* 3e-5: fp32 rounding of attnres_full's w13 gradient reaches 1.07e-5 in the ASan build on
          * one CI machine (9.9e-6 in Release here); a wrong backward term is off by >= 1e-3 */
         ck_assert_msg(e < 3e-5, "%s: gradient of %s off by %g", variant, t->name, e);
@@ -143,7 +99,7 @@ static void check_variant(const char *variant) {
     run_steps(&m, &fx, 0, losses);
     for (int s = 0; s < fx.h[9]; s++)
         e_steps = fmax(e_steps, fabs(losses[s] - fx.losses[s]) / fabs(fx.losses[s]));
-    double e_final = max_rel(m.params, fx.final, m.n_params);
+    double e_final = tu_max_rel(m.params, fx.final, m.n_params);
     /* the same steps from parameters moved by one float32 ulp: how far rounding alone carries */
     float *after = malloc(m.n_params * 4);
     memcpy(after, m.params, m.n_params * 4);
@@ -151,7 +107,7 @@ static void check_variant(const char *variant) {
     run_steps(&m, &fx, 1, jittered);
     for (int s = 0; s < fx.h[9]; s++)
         s_steps = fmax(s_steps, fabs(jittered[s] - losses[s]) / fabs(losses[s]));
-    double s_final = max_rel(m.params, after, m.n_params);
+    double s_final = tu_max_rel(m.params, after, m.n_params);
     free(after);
     printf("%s vs PyTorch: logits %.2e loss %.2e grads %.2e step losses %.2e params after %d "
            "steps %.2e (PyTorch fp32: %.2e, %.2e; one-ulp jitter: %.2e, %.2e)\n",

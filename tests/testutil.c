@@ -101,6 +101,56 @@ int tu_write(const char *path, const void *data, size_t n) {
     return w == n ? 0 : -1;
 }
 
+char *tu_take(char **p, size_t n) {
+    char *r = *p;
+    *p += n;
+    return r;
+}
+
+void tu_fixture_config(Config *c, const int32_t h[16], const char *variant, const double hyper[8]) {
+    config_defaults(c);
+    c->n_layer = h[2];
+    c->d_model = h[3];
+    c->n_head = h[4];
+    c->seq_len = h[5];
+    c->batch_size = h[6];
+    c->mlp_hidden = h[7];
+    c->vocab_size = h[8];
+    c->steps = h[9];
+    c->tie_embeddings = h[11];
+    c->warmup = h[12];
+    tu_set(c, "variant", variant); /* the arm first: option keys apply on top of it */
+    if (h[13] > 0) tu_set_int(c, "attnres_blocks", h[13]);
+    if (h[14] > 0) tu_set_int(c, "mhc_streams", h[14]);
+    if (h[15] > 0) tu_set_int(c, "sinkhorn_iters", h[15]);
+    c->lr = hyper[0];
+    c->min_lr = hyper[1];
+    c->weight_decay = hyper[2];
+    c->grad_clip = hyper[3];
+    c->beta1 = hyper[4];
+    c->beta2 = hyper[5];
+    c->adam_eps = hyper[6];
+    c->rope_theta = hyper[7];
+}
+
+double tu_max_rel(const float *a, const float *ref, size_t n) {
+    double mx = 0, ref_max = 0;
+    for (size_t i = 0; i < n; i++) {
+        mx = fmax(mx, fabs((double)a[i] - ref[i]));
+        ref_max = fmax(ref_max, fabs(ref[i]));
+    }
+    return ref_max > 0 ? mx / ref_max : mx;
+}
+
+void tu_jitter_ulp(float *x, size_t n) {
+    uint64_t state = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; i++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        double u = (double)(state >> 11) / 9007199254740992.0 * 2 - 1;
+        x[i] *= (float)(1 + u * 0x1p-23);
+    }
+}
+
 static int copy_file(const char *src, const char *dst) {
     FILE *in = fopen(src, "rb");
     if (!in) return -1;

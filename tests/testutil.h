@@ -28,6 +28,15 @@ void tu_fill_batch(Model *m, unsigned seed);
 char *tu_tempdir(void);
 char *tu_read(const char *path); /* whole file (in the arena) or NULL */
 int tu_write(const char *path, const void *data, size_t n);
+/* Fixture files (tests/fixtures, docs/formats.md): the next n bytes of a buffer; the Config a
+ * fixture header describes (h[16] shape and options, hyper[8] AdamW and RoPE); the largest
+ * absolute difference relative to the largest |ref|; every x multiplied by 1 + u 2^-23 with u a
+ * fixed pseudo-random sequence in [-1, 1) (one ulp of rounding, to see how far rounding carries).
+ */
+char *tu_take(char **p, size_t n);
+void tu_fixture_config(Config *c, const int32_t h[16], const char *variant, const double hyper[8]);
+double tu_max_rel(const float *a, const float *ref, size_t n);
+void tu_jitter_ulp(float *x, size_t n);
 int tu_copy_tree(const char *src, const char *dst); /* recursive copy, 0 on success */
 
 /* Run the resbench binary with args (stdout and stderr captured into out); returns its exit code.
