@@ -169,22 +169,6 @@ static void load_fixture(const char *name, MuonFixture *fx) {
     c->muon_nesterov = (int)fx->hyper[9];
 }
 
-/* n steps on the fixture's batch from its parameters, each multiplied by 1 + u 2^-23 when jitter
- * is set (how far one ulp of rounding carries); losses[s] before step s. */
-static void muon_run(Model *m, const MuonFixture *fx, int jitter, double *losses) {
-    memcpy(m->params, fx->params, m->n_params * 4);
-    if (jitter) tu_jitter_ulp(m->params, m->n_params);
-    memset(m->adam_m, 0, m->n_params * 4);
-    memset(m->adam_v, 0, m->n_params * 4);
-    for (int s = 0; s < fx->h[9]; s++) {
-        model_set_batch(m, fx->tokens);
-        model_zero_grad(m);
-        losses[s] = model_forward(m);
-        model_backward(m);
-        optimizer_step(m, lr_at(&m->cfg, s, fx->h[9]), s + 1);
-    }
-}
-
 static void check_fixture(const char *name) {
     MuonFixture fx;
     load_fixture(name, &fx);
@@ -193,7 +177,7 @@ static void check_fixture(const char *name) {
     ck_assert_int_eq((int)m.n_params, fx.h[10]);
     double losses[64], jit[64], e_loss = 0, s_loss = 0;
     ck_assert(fx.h[9] <= 64);
-    muon_run(&m, &fx, 0, losses);
+    tu_fixture_steps(&m, fx.tokens, fx.params, fx.h[9], 0, losses);
     for (int s = 0; s < fx.h[9]; s++)
         e_loss = fmax(e_loss, fabs(losses[s] - fx.losses[s]) / fabs(fx.losses[s]));
     double e_final = tu_max_rel(m.params, fx.final, m.n_params);
@@ -201,7 +185,7 @@ static void check_fixture(const char *name) {
     memcpy(after, m.params, m.n_params * 4);
     /* a moved parameter of each kind: the reference's steps moved them, and so did ours */
     double moved = tu_max_rel(fx.params, fx.final, m.n_params);
-    muon_run(&m, &fx, 1, jit);
+    tu_fixture_steps(&m, fx.tokens, fx.params, fx.h[9], 1, jit);
     for (int s = 0; s < fx.h[9]; s++)
         s_loss = fmax(s_loss, fabs(jit[s] - losses[s]) / fabs(losses[s]));
     double s_final = tu_max_rel(m.params, after, m.n_params);

@@ -54,22 +54,6 @@ static int load_fixture(const char *spec, Fixture *fx) {
     return 0;
 }
 
-/* AdamW steps on the fixture's batch from its parameters (each multiplied by 1 + u 2^-23, u in
- * [-1, 1), when jitter is set); losses[s] before step s. */
-static void run_steps(Model *m, const Fixture *fx, int jitter, double *losses) {
-    memcpy(m->params, fx->params, m->n_params * 4);
-    if (jitter) tu_jitter_ulp(m->params, m->n_params);
-    memset(m->adam_m, 0, m->n_params * 4);
-    memset(m->adam_v, 0, m->n_params * 4);
-    for (int s = 0; s < fx->h[9]; s++) {
-        model_set_batch(m, fx->tokens);
-        model_zero_grad(m);
-        losses[s] = model_forward(m);
-        model_backward(m);
-        adamw_step(m, lr_at(&m->cfg, s, fx->h[9]), s + 1);
-    }
-}
-
 static void check_variant(const char *variant) {
     Fixture fx;
     ck_assert_msg(load_fixture(variant, &fx) == 0, "missing fixture for %s", variant);
@@ -96,7 +80,7 @@ static void check_variant(const char *variant) {
     /* 5 AdamW steps on the same batch from the fixture's parameters */
     double losses[64], e_steps = 0;
     ck_assert(fx.h[9] <= 64);
-    run_steps(&m, &fx, 0, losses);
+    tu_fixture_steps(&m, fx.tokens, fx.params, fx.h[9], 0, losses);
     for (int s = 0; s < fx.h[9]; s++)
         e_steps = fmax(e_steps, fabs(losses[s] - fx.losses[s]) / fabs(fx.losses[s]));
     double e_final = tu_max_rel(m.params, fx.final, m.n_params);
@@ -104,7 +88,7 @@ static void check_variant(const char *variant) {
     float *after = malloc(m.n_params * 4);
     memcpy(after, m.params, m.n_params * 4);
     double jittered[64], s_steps = 0;
-    run_steps(&m, &fx, 1, jittered);
+    tu_fixture_steps(&m, fx.tokens, fx.params, fx.h[9], 1, jittered);
     for (int s = 0; s < fx.h[9]; s++)
         s_steps = fmax(s_steps, fabs(jittered[s] - losses[s]) / fabs(losses[s]));
     double s_final = tu_max_rel(m.params, after, m.n_params);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "gemm.h"
+#include "optim.h"
 #include "registry.h"
 #include "rng.h"
 #include "util.h"
@@ -148,6 +149,21 @@ void tu_jitter_ulp(float *x, size_t n) {
         state = state * 6364136223846793005ull + 1442695040888963407ull;
         double u = (double)(state >> 11) / 9007199254740992.0 * 2 - 1;
         x[i] *= (float)(1 + u * 0x1p-23);
+    }
+}
+
+void tu_fixture_steps(Model *m, const int *tokens, const float *params, int steps, int jitter,
+                      double *losses) {
+    memcpy(m->params, params, m->n_params * 4);
+    if (jitter) tu_jitter_ulp(m->params, m->n_params);
+    memset(m->adam_m, 0, m->n_params * 4);
+    memset(m->adam_v, 0, m->n_params * 4);
+    for (int s = 0; s < steps; s++) {
+        model_set_batch(m, tokens);
+        model_zero_grad(m);
+        losses[s] = model_forward(m);
+        model_backward(m);
+        optimizer_step(m, lr_at(&m->cfg, s, steps), s + 1);
     }
 }
 

@@ -37,6 +37,10 @@ char *tu_take(char **p, size_t n);
 void tu_fixture_config(Config *c, const int32_t h[16], const char *variant, const double hyper[8]);
 double tu_max_rel(const float *a, const float *ref, size_t n);
 void tu_jitter_ulp(float *x, size_t n);
+/* `steps` optimizer steps (the config's optimizer, fresh moments) on one batch from `params`
+ * (jittered when set); losses[s] is the loss before step s. */
+void tu_fixture_steps(Model *m, const int *tokens, const float *params, int steps, int jitter,
+                      double *losses);
 int tu_copy_tree(const char *src, const char *dst); /* recursive copy, 0 on success */
 
 /* Run the resbench binary with args (stdout and stderr captured into out); returns its exit code.
