@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <string.h>
 
 void encoder_forward(float *out, const int *tokens, const float *wte, int N, int C) {
@@ -121,10 +122,8 @@ static void causal_softmax_rows(float *s, int T, int r0, int r1) {
         float mx = row[0];
         for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
         float sum = 0.0f;
-        for (int j = 0; j <= i; j++) {
-            row[j] = expf(row[j] - mx);
-            sum += row[j];
-        }
+        exp_shifted(row, row, mx, i + 1); /* expf(row[j] - mx), then the sum in the same order */
+        for (int j = 0; j <= i; j++) sum += row[j];
         float inv = 1.0f / sum;
         for (int j = 0; j <= i; j++) row[j] *= inv;
         for (int j = i + 1; j < r1; j++) row[j] = 0.0f;
@@ -188,12 +187,80 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
     }
 }
 
+/* ---- expf over arrays, bit for bit libm's ----
+ * The elementwise passes (SwiGLU, softmax, cross-entropy) spend most of their time in expf calls,
+ * which do not vectorize. expf_core is glibc's expf (sysdeps/ieee754/flt-32/e_expf.c, the
+ * ARM optimized-routines algorithm) as glibc 2.36 builds it for CPUs with FMA (__expf_fma, the
+ * variant libm picks on every CPU this x86-64-v3 build runs on): the same table, constants and
+ * operations, the fused multiply-adds where that build has them. It is inlined into plain loops
+ * that vectorize; inputs outside its main path (|x| >= 88 by glibc's test, inf, NaN) are redone
+ * by libm's expf. tests/test_ops.c checks every result against expf, bit for bit. */
+static const uint64_t EXP2F_TAB[32] = {
+    0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,
+    0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
+    0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d,
+    0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585,
+    0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13,
+    0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d,
+    0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069,
+    0x3fef5818dcfba487, 0x3fef7c97337b9b5f, 0x3fefa4afa2a490da, 0x3fefd0765b6e4540};
+
+static inline uint32_t expf_abstop(float x) { /* glibc's top12(x) & 0x7ff */
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return (u >> 20) & 0x7ff;
+}
+
+static inline float expf_core(float x) {
+    const double invln2n = 0x1.71547652b82fep+5, shift = 0x1.8p+52;
+    const double c0 = 0x1.c6af84b912394p-20, c1 = 0x1.ebfce50fac4f3p-13, c2 = 0x1.62e42ff0c52d6p-6;
+    double xd = x, kd = fma(invln2n, xd, shift); /* x N / ln2 rounded to an integer k: kd's bits */
+    uint64_t ki, t;
+    memcpy(&ki, &kd, 8);
+    kd -= shift;
+    double r = fma(invln2n, xd, -kd), s; /* exp(x) = 2^(k/N) 2^(r/N), N = 32 */
+    t = EXP2F_TAB[ki % 32] + (ki << 47);
+    memcpy(&s, &t, 8);
+    double z = fma(r, c0, c1), r2 = r * r, y = fma(r, c2, 1.0);
+    y = fma(z, r2, y);
+    return (float)(y * s);
+}
+
+void exp_shifted(float *dst, const float *src, float shift, long n) {
+    enum { TILE = 512 };
+    for (long i0 = 0; i0 < n; i0 += TILE) {
+        long len = n - i0 < TILE ? n - i0 : TILE;
+        float tmp[TILE];
+        for (long i = 0; i < len; i++) tmp[i] = src[i0 + i] - shift;
+        for (long i = 0; i < len; i++) dst[i0 + i] = expf_core(tmp[i]);
+        for (long i = 0; i < len; i++) /* the inputs expf_core does not cover (rare) */
+            if (expf_abstop(tmp[i]) >= 0x42b) dst[i0 + i] = expf(tmp[i]);
+    }
+}
+
+/* e[i] = expf(-a[i]) */
+static void exp_negated(float *e, const float *a, int n) {
+    for (int i = 0; i < n; i++) e[i] = expf_core(-a[i]);
+    for (int i = 0; i < n; i++) /* the inputs expf_core does not cover (rare) */
+        if (expf_abstop(a[i]) >= 0x42b) e[i] = expf(-a[i]);
+}
+
+/* SwiGLU in tiles of SWIGLU_TILE: first the expf calls alone (a scalar loop: libm's expf does
+ * not vectorize), then the arithmetic around them over the tile, which does. Per element the
+ * operations and their order are those of the one-loop form (tests/test_ops.c keeps it as the
+ * oracle and checks bit-identity; no FMA contraction under -std=c11), so the results are too. */
+enum { SWIGLU_TILE = 256 };
+
 void swiglu_forward(float *g, const float *h13, int N, int H) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *a = h13 + (size_t)n * 2 * H, *b = a + H;
-        float *o = g + (size_t)n * H;
-        for (int i = 0; i < H; i++) o[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+        float *o = g + (size_t)n * H, e[SWIGLU_TILE];
+        for (int i0 = 0; i0 < H; i0 += SWIGLU_TILE) {
+            int len = H - i0 < SWIGLU_TILE ? H - i0 : SWIGLU_TILE;
+            exp_negated(e, a + i0, len);
+            for (int i = 0; i < len; i++) o[i0 + i] = a[i0 + i] / (1.0f + e[i]) * b[i0 + i];
+        }
     }
 }
 
@@ -201,11 +268,15 @@ void swiglu_backward(float *dh13, const float *dg, const float *h13, int N, int 
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *a = h13 + (size_t)n * 2 * H, *b = a + H, *d = dg + (size_t)n * H;
-        float *da = dh13 + (size_t)n * 2 * H, *db = da + H;
-        for (int i = 0; i < H; i++) {
-            float s = 1.0f / (1.0f + expf(-a[i])), silu = a[i] * s;
-            da[i] = d[i] * b[i] * s * (1.0f + a[i] * (1.0f - s));
-            db[i] = d[i] * silu;
+        float *da = dh13 + (size_t)n * 2 * H, *db = da + H, e[SWIGLU_TILE];
+        for (int i0 = 0; i0 < H; i0 += SWIGLU_TILE) {
+            int len = H - i0 < SWIGLU_TILE ? H - i0 : SWIGLU_TILE;
+            exp_negated(e, a + i0, len);
+            for (int i = 0; i < len; i++) {
+                float ai = a[i0 + i], s = 1.0f / (1.0f + e[i]), silu = ai * s;
+                da[i0 + i] = d[i0 + i] * b[i0 + i] * s * (1.0f + ai * (1.0f - s));
+                db[i0 + i] = d[i0 + i] * silu;
+            }
         }
     }
 }
@@ -235,7 +306,8 @@ void crossentropy_backward(float *logits, const float *lse, const int *targets, 
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         float *z = logits + (size_t)n * V;
-        for (int i = 0; i < V; i++) z[i] = expf(z[i] - lse[n]) * inv_n;
+        exp_shifted(z, z, lse[n], V);
+        for (int i = 0; i < V; i++) z[i] *= inv_n;
         z[targets[n]] -= inv_n;
     }
 }

@@ -45,6 +45,9 @@ void attention_forward(float *out, float *probs, const float *qkv, int B, int T,
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *probs,
                         const float *qkv, int B, int T, int C, int nh);
 
+/* dst[i] = expf(src[i] - shift), bit for bit libm's expf, vectorized (dst may be src). */
+void exp_shifted(float *dst, const float *src, float shift, long n);
+
 /* g = silu(a) * b where h13 rows are [a (H) | b (H)] */
 void swiglu_forward(float *g, const float *h13, int N, int H);
 void swiglu_backward(float *dh13, const float *dg, const float *h13, int N, int H);

@@ -6,6 +6,7 @@
  * while a wrong term (missing factor, wrong sign, wrong index) gives errors of order 1. */
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,6 +198,93 @@ START_TEST(test_swiglu) {
 }
 END_TEST
 
+/* exp_shifted (the vectorized expf of the SwiGLU, softmax and cross-entropy passes) equals libm's
+ * expf bit for bit: on a sample of every float (every 40009th bit pattern: all exponents, signs,
+ * the specials; the whole range of 2^32 was checked once when it was written) and around the
+ * edges of its main path (|x| near 88, 103, 104), with shifts. A different libm expf would show
+ * here first. */
+START_TEST(test_exp_shifted_is_expf) {
+    enum { B = 4096 };
+    float *x = tu_mem(B * 4), *y = tu_mem(B * 4);
+    const float shifts[] = {0.0f, 1.5f, -3.25f};
+    long checked = 0;
+    for (uint64_t u0 = 0; u0 < (1ull << 32); u0 += (uint64_t)B * 40009) {
+        int n = 0;
+        for (uint64_t u = u0; n < B && u < (1ull << 32); u += 40009, n++) {
+            uint32_t b = (uint32_t)u;
+            memcpy(&x[n], &b, 4);
+        }
+        for (int k = 0; k < 3; k++) {
+            exp_shifted(y, x, shifts[k], n);
+            for (int i = 0; i < n; i++) {
+                float want = expf(x[i] - shifts[k]);
+                ck_assert_msg(memcmp(&want, &y[i], 4) == 0, "expf(%a - %g): %a, libm %a", x[i],
+                              shifts[k], y[i], want);
+            }
+            checked += n;
+        }
+    }
+    const float edges[] = {88.0f, 88.72f, 89.0f, 103.0f, 103.3f, 103.9f, 104.0f, 150.0f};
+    for (int e = 0; e < 8; e++)
+        for (int sgn = -1; sgn <= 1; sgn += 2) {
+            for (int i = 0; i < B; i++) x[i] = sgn * edges[e] * (1.0f + (i - B / 2) * 0x1p-20f);
+            exp_shifted(y, x, 0.0f, B);
+            for (int i = 0; i < B; i++) {
+                float want = expf(x[i]);
+                ck_assert_msg(memcmp(&want, &y[i], 4) == 0, "expf(%a): %a, libm %a", x[i], y[i],
+                              want);
+            }
+        }
+    ck_assert(checked > 300000);
+}
+END_TEST
+
+/* The one-loop SwiGLU, the oracle of ops.c's tiled form (expf calls apart from the arithmetic). */
+static void swiglu_forward_plain(float *g, const float *h13, int N, int H) {
+    for (int n = 0; n < N; n++) {
+        const float *a = h13 + (size_t)n * 2 * H, *b = a + H;
+        float *o = g + (size_t)n * H;
+        for (int i = 0; i < H; i++) o[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+    }
+}
+
+static void swiglu_backward_plain(float *dh13, const float *dg, const float *h13, int N, int H) {
+    for (int n = 0; n < N; n++) {
+        const float *a = h13 + (size_t)n * 2 * H, *b = a + H, *d = dg + (size_t)n * H;
+        float *da = dh13 + (size_t)n * 2 * H, *db = da + H;
+        for (int i = 0; i < H; i++) {
+            float s = 1.0f / (1.0f + expf(-a[i])), silu = a[i] * s;
+            da[i] = d[i] * b[i] * s * (1.0f + a[i] * (1.0f - s));
+            db[i] = d[i] * silu;
+        }
+    }
+}
+
+/* Tiled SwiGLU == the one-loop form bit for bit (same operations in the same order per element),
+ * for widths below, at and across the tile (256), with saturating, tiny and non-finite inputs. */
+START_TEST(test_swiglu_tiled_is_plain) {
+    const int widths[] = {9, 256, 300, 704};
+    for (int w = 0; w < 4; w++) {
+        int N = 5, H = widths[w];
+        size_t n13 = (size_t)N * 2 * H, ng = (size_t)N * H;
+        float *h13 = randn((long)n13, 40 + w, 4.0f), *dg = randn((long)ng, 50 + w, 1.0f);
+        h13[0] = 100.0f;  /* expf(-a) underflows */
+        h13[1] = -100.0f; /* expf(-a) overflows: silu -> -0 */
+        h13[2] = 1e-30f;
+        h13[3] = NAN;
+        h13[H + 4] = INFINITY;
+        float *g = tu_mem(ng * 4), *g0 = tu_mem(ng * 4), *d = tu_mem(n13 * 4),
+              *d0 = tu_mem(n13 * 4);
+        swiglu_forward(g, h13, N, H);
+        swiglu_forward_plain(g0, h13, N, H);
+        ck_assert_msg(memcmp(g, g0, ng * 4) == 0, "forward, H=%d", H);
+        swiglu_backward(d, dg, h13, N, H);
+        swiglu_backward_plain(d0, dg, h13, N, H);
+        ck_assert_msg(memcmp(d, d0, n13 * 4) == 0, "backward, H=%d", H);
+    }
+}
+END_TEST
+
 /* ---- fused softmax cross-entropy ---- */
 typedef struct {
     int N, V, *tgt;
@@ -235,6 +323,8 @@ static Suite *ops_suite(void) {
     tcase_add_test(tc, test_rope);
     tcase_add_test(tc, test_attention);
     tcase_add_test(tc, test_swiglu);
+    tcase_add_test(tc, test_swiglu_tiled_is_plain);
+    tcase_add_test(tc, test_exp_shifted_is_expf);
     tcase_add_test(tc, test_crossentropy);
     suite_add_tcase(s, tc);
     return s;
