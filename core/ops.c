@@ -130,60 +130,99 @@ static void causal_softmax_rows(float *s, int T, int r0, int r1) {
     }
 }
 
-void attention_forward(float *out, float *probs, const float *qkv, int B, int T, int C, int nh) {
+/* One (b, h) of the causal attention: scores per row tile, softmax, the product with v. */
+static void attention_head_forward(float *out, float *probs, const float *qkv, int b, int h, int T,
+                                   int C, int nh) {
     int hs = C / nh, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for schedule(static)
-    for (int bh = 0; bh < B * nh; bh++) {
-        int b = bh / nh, h = bh % nh;
-        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *p = probs + (size_t)bh * T * T, *o = out + (size_t)b * T * C + h * hs;
-        for (int r0 = 0; r0 < T; r0 += RB_ATT_TILE) {
-            int r1 = r0 + RB_ATT_TILE < T ? r0 + RB_ATT_TILE : T, rows = r1 - r0;
-            /* scores of this row tile against keys 0..r1-1 only: later keys are masked */
-            gemm_f32(0, 1, rows, r1, hs, scale, q + (size_t)r0 * C3, C3, k, C3, 0.0f,
-                     p + (size_t)r0 * T, T);
-            causal_softmax_rows(p, T, r0, r1);
-            gemm_f32(0, 0, rows, hs, r1, 1.0f, p + (size_t)r0 * T, T, v, C3, 0.0f,
-                     o + (size_t)r0 * C, C);
-        }
+    const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+    float *p = probs + ((size_t)b * nh + h) * T * T, *o = out + (size_t)b * T * C + h * hs;
+    for (int r0 = 0; r0 < T; r0 += RB_ATT_TILE) {
+        int r1 = r0 + RB_ATT_TILE < T ? r0 + RB_ATT_TILE : T, rows = r1 - r0;
+        /* scores of this row tile against keys 0..r1-1 only: later keys are masked */
+        gemm_f32(0, 1, rows, r1, hs, scale, q + (size_t)r0 * C3, C3, k, C3, 0.0f,
+                 p + (size_t)r0 * T, T);
+        causal_softmax_rows(p, T, r0, r1);
+        gemm_f32(0, 0, rows, hs, r1, 1.0f, p + (size_t)r0 * T, T, v, C3, 0.0f, o + (size_t)r0 * C,
+                 C);
     }
+}
+
+/* One (b, h) of the attention's backward: dq, dk, dv of the head (scratch: RB_ATT_TILE x T). */
+static void attention_head_backward(float *dqkv, float *ds, const float *dout, const float *probs,
+                                    const float *qkv, int b, int h, int T, int C, int nh) {
+    int hs = C / nh, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)hs);
+    const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+    float *dq = dqkv + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+    const float *p = probs + ((size_t)b * nh + h) * T * T, *dO = dout + (size_t)b * T * C + h * hs;
+    /* last tile first: it spans all keys, so it initializes dk and dv (beta = 0) */
+    int last = (T - 1) / RB_ATT_TILE * RB_ATT_TILE;
+    for (int r0 = last; r0 >= 0; r0 -= RB_ATT_TILE) {
+        int r1 = r0 + RB_ATT_TILE < T ? r0 + RB_ATT_TILE : T, rows = r1 - r0;
+        float beta = r0 == last ? 0.0f : 1.0f;
+        const float *pt = p + (size_t)r0 * T;
+        /* dV[0:r1] += P^T dO ; dP = dO V^T */
+        gemm_f32(1, 0, r1, hs, rows, 1.0f, pt, T, dO + (size_t)r0 * C, C, beta, dv, C3);
+        gemm_f32(0, 1, rows, r1, hs, 1.0f, dO + (size_t)r0 * C, C, v, C3, 0.0f, ds, T);
+        /* softmax backward: dS = P * (dP - sum_j P dP) * scale, causal part only */
+        for (int i = 0; i < rows; i++) {
+            const float *pr = pt + (size_t)i * T;
+            float *dr = ds + (size_t)i * T;
+            int ncol = r0 + i + 1;
+            float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+            for (int j = 0; j < ncol; j++) dot += pr[j] * dr[j];
+            for (int j = 0; j < ncol; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
+            for (int j = ncol; j < r1; j++) dr[j] = 0.0f;
+        }
+        gemm_f32(0, 0, rows, hs, r1, 1.0f, ds, T, k, C3, 0.0f, dq + (size_t)r0 * C3, C3);
+        gemm_f32(1, 0, r1, hs, rows, 1.0f, ds, T, q + (size_t)r0 * C3, C3, beta, dk, C3);
+    }
+}
+
+/* RoPE on the q and k of one (b, h): T rows of hs, stride 3C (sign -1: the backward). */
+static void rope_head(float *qkv, const float *cosv, const float *sinv, int b, int h, int T, int C,
+                      int nh, float sign) {
+    int hs = C / nh, half = hs / 2;
+    for (int t = 0; t < T; t++) {
+        float *x = qkv + ((size_t)b * T + t) * 3 * C + h * hs;
+        rope_rotate(x, cosv + (size_t)t * half, sinv + (size_t)t * half, half, sign);
+        rope_rotate(x + C, cosv + (size_t)t * half, sinv + (size_t)t * half, half, sign);
+    }
+}
+
+void attention_forward(float *out, float *probs, const float *qkv, int B, int T, int C, int nh) {
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * nh; bh++)
+        attention_head_forward(out, probs, qkv, bh / nh, bh % nh, T, C, nh);
 }
 
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *probs,
                         const float *qkv, int B, int T, int C, int nh) {
-    int hs = C / nh, C3 = 3 * C;
-    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * nh; bh++)
+        attention_head_backward(dqkv, scratch + (size_t)omp_get_thread_num() * RB_ATT_TILE * T,
+                                dout, probs, qkv, bh / nh, bh % nh, T, C, nh);
+}
+
+void rope_attention_forward(float *out, float *probs, float *qkv, const float *cosv,
+                            const float *sinv, int B, int T, int C, int nh) {
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * nh; bh++) {
-        int b = bh / nh, h = bh % nh;
-        const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *dq = dqkv + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
-        const float *p = probs + (size_t)bh * T * T, *dO = dout + (size_t)b * T * C + h * hs;
-        float *ds = scratch + (size_t)omp_get_thread_num() * RB_ATT_TILE * T;
-        /* last tile first: it spans all keys, so it initializes dk and dv (beta = 0) */
-        int last = (T - 1) / RB_ATT_TILE * RB_ATT_TILE;
-        for (int r0 = last; r0 >= 0; r0 -= RB_ATT_TILE) {
-            int r1 = r0 + RB_ATT_TILE < T ? r0 + RB_ATT_TILE : T, rows = r1 - r0;
-            float beta = r0 == last ? 0.0f : 1.0f;
-            const float *pt = p + (size_t)r0 * T;
-            /* dV[0:r1] += P^T dO ; dP = dO V^T */
-            gemm_f32(1, 0, r1, hs, rows, 1.0f, pt, T, dO + (size_t)r0 * C, C, beta, dv, C3);
-            gemm_f32(0, 1, rows, r1, hs, 1.0f, dO + (size_t)r0 * C, C, v, C3, 0.0f, ds, T);
-            /* softmax backward: dS = P * (dP - sum_j P dP) * scale, causal part only */
-            for (int i = 0; i < rows; i++) {
-                const float *pr = pt + (size_t)i * T;
-                float *dr = ds + (size_t)i * T;
-                int ncol = r0 + i + 1;
-                float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-                for (int j = 0; j < ncol; j++) dot += pr[j] * dr[j];
-                for (int j = 0; j < ncol; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
-                for (int j = ncol; j < r1; j++) dr[j] = 0.0f;
-            }
-            gemm_f32(0, 0, rows, hs, r1, 1.0f, ds, T, k, C3, 0.0f, dq + (size_t)r0 * C3, C3);
-            gemm_f32(1, 0, r1, hs, rows, 1.0f, ds, T, q + (size_t)r0 * C3, C3, beta, dk, C3);
-        }
+        rope_head(qkv, cosv, sinv, bh / nh, bh % nh, T, C, nh, 1.0f);
+        attention_head_forward(out, probs, qkv, bh / nh, bh % nh, T, C, nh);
+    }
+}
+
+void attention_rope_backward(float *dqkv, float *scratch, const float *dout, const float *probs,
+                             const float *qkv, const float *cosv, const float *sinv, int B, int T,
+                             int C, int nh) {
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * nh; bh++) {
+        attention_head_backward(dqkv, scratch + (size_t)omp_get_thread_num() * RB_ATT_TILE * T,
+                                dout, probs, qkv, bh / nh, bh % nh, T, C, nh);
+        rope_head(dqkv, cosv, sinv, bh / nh, bh % nh, T, C, nh, -1.0f);
     }
 }
 

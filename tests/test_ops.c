@@ -198,6 +198,33 @@ START_TEST(test_swiglu) {
 }
 END_TEST
 
+/* RoPE fused into the attention == rope_forward + attention_forward and attention_backward +
+ * rope_backward, bit for bit (rotated qkv, output, probabilities, dqkv), T across two row tiles. */
+START_TEST(test_rope_attention_fused_is_plain) {
+    int B = 2, T = RB_ATT_TILE + 9, C = 16, nh = 2;
+    long n = (long)B * T * 3 * C, no = (long)B * T * C, np = (long)B * nh * T * T;
+    float *qkv0 = randn(n, 60, 1), *dout = randn(no, 61, 1);
+    float *cosv = tu_mem((size_t)T * C / nh / 2 * 4), *sinv = tu_mem((size_t)T * C / nh / 2 * 4);
+    rope_tables(cosv, sinv, T, C / nh, 10000.0);
+    float *qa = tu_mem(n * 4), *qb = tu_mem(n * 4), *oa = tu_mem(no * 4), *ob = tu_mem(no * 4);
+    float *pa = tu_mem(np * 4), *pb = tu_mem(np * 4), *da = tu_mem(n * 4), *db = tu_mem(n * 4);
+    float *scratch = tu_mem((size_t)omp_get_max_threads() * RB_ATT_TILE * T * 4);
+    memcpy(qa, qkv0, n * 4);
+    memcpy(qb, qkv0, n * 4);
+    rope_forward(qa, cosv, sinv, B, T, C, nh);
+    attention_forward(oa, pa, qa, B, T, C, nh);
+    rope_attention_forward(ob, pb, qb, cosv, sinv, B, T, C, nh);
+    ck_assert(memcmp(qa, qb, n * 4) == 0);
+    ck_assert(memcmp(oa, ob, no * 4) == 0);
+    ck_assert(memcmp(pa, pb, np * 4) == 0);
+    attention_backward(da, scratch, dout, pa, qa, B, T, C, nh);
+    rope_backward(da, cosv, sinv, B, T, C, nh);
+    attention_rope_backward(db, scratch, dout, pb, qb, cosv, sinv, B, T, C, nh);
+    ck_assert(memcmp(da, db, n * 4) == 0);
+    ck_assert(memcmp(qa, qkv0, n * 4) != 0); /* the rotation did something */
+}
+END_TEST
+
 /* exp_shifted (the vectorized expf of the SwiGLU, softmax and cross-entropy passes) equals libm's
  * expf bit for bit: on a sample of every float (every 40009th bit pattern: all exponents, signs,
  * the specials; the whole range of 2^32 was checked once when it was written) and around the
@@ -324,6 +351,7 @@ static Suite *ops_suite(void) {
     tcase_add_test(tc, test_attention);
     tcase_add_test(tc, test_swiglu);
     tcase_add_test(tc, test_swiglu_tiled_is_plain);
+    tcase_add_test(tc, test_rope_attention_fused_is_plain);
     tcase_add_test(tc, test_exp_shifted_is_expf);
     tcase_add_test(tc, test_crossentropy);
     suite_add_tcase(s, tc);
