@@ -266,6 +266,34 @@ START_TEST(test_exp_shifted_is_expf) {
 }
 END_TEST
 
+/* The row-by-row RMSNorm forward, the oracle of ops.c's 4-row form. */
+static void rmsnorm_forward_plain(float *out, float *rstd, const float *inp, const float *gain,
+                                  int N, int C) {
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C, ss = 0.0f;
+        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        float r = 1.0f / sqrtf(ss / C + RB_EPS);
+        for (int c = 0; c < C; c++) o[c] = x[c] * r * gain[c];
+        rstd[n] = r;
+    }
+}
+
+/* 4-row RMSNorm == row by row, bit for bit, with a partial last block (N = 4k + 1..3). */
+START_TEST(test_rmsnorm_blocked_is_plain) {
+    for (int N = 4; N <= 7; N++) {
+        int C = 96;
+        float *x = randn((long)N * C, 70 + N, 3.0f), *g = randn(C, 80, 1.0f);
+        float *o = tu_mem((size_t)N * C * 4), *o0 = tu_mem((size_t)N * C * 4);
+        float *r = tu_mem((size_t)N * 4), *r0 = tu_mem((size_t)N * 4);
+        rmsnorm_forward(o, r, x, g, N, C);
+        rmsnorm_forward_plain(o0, r0, x, g, N, C);
+        ck_assert_msg(memcmp(o, o0, (size_t)N * C * 4) == 0 && memcmp(r, r0, (size_t)N * 4) == 0,
+                      "N=%d", N);
+    }
+}
+END_TEST
+
 /* The one-loop SwiGLU, the oracle of ops.c's tiled form (expf calls apart from the arithmetic). */
 static void swiglu_forward_plain(float *g, const float *h13, int N, int H) {
     for (int n = 0; n < N; n++) {
@@ -351,6 +379,7 @@ static Suite *ops_suite(void) {
     tcase_add_test(tc, test_attention);
     tcase_add_test(tc, test_swiglu);
     tcase_add_test(tc, test_swiglu_tiled_is_plain);
+    tcase_add_test(tc, test_rmsnorm_blocked_is_plain);
     tcase_add_test(tc, test_rope_attention_fused_is_plain);
     tcase_add_test(tc, test_exp_shifted_is_expf);
     tcase_add_test(tc, test_crossentropy);
