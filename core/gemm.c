@@ -108,6 +108,15 @@ long gemm_late_creations(void) {
     return 0;
 }
 
+int gemm_prepare_product(int tb, int M, int N, int K, int accumulate) {
+    return 0;
+}
+
+void gemm_product(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc) {
+    gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
 void gemm_linear_forward(float *out, const float *inp, const float *w, int N, int IC, int OC) {
     gemm_f32(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, 0.0f, out, OC);
 }
@@ -170,12 +179,12 @@ void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
                 K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* The three bf16 products of a linear layer: out = inp W^T, dinp (+)= dout W, dw += dout^T inp
- * (dout^T is rounded transposed, so every operand is plain row-major). */
-enum { P_FWD, P_DINP, P_DINP_ACC, P_DW, P_KINDS };
-
+/* bf16 products, each a oneDNN matmul C (M x N, fp32) (+)= A (M x K) B (K x N), the operands
+ * rounded to bf16 into plain row-major buffers; B may be stored transposed (N x K). A linear
+ * layer has three: out = inp W^T (B = W, transposed), dinp (+)= dout W and dw += dout^T inp (dout^T
+ * rounded transposed). gemm_product's general op(A) op(B) rounds op(A) into A's buffer. */
 typedef struct {
-    int kind, N, IC, OC, nthreads;
+    int M, N, K, b_transposed, accumulate, nthreads;
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, dst, pad;
     void *pad_buf;
@@ -238,6 +247,12 @@ static int create_prim(Prim *p, int M, int N, int K, int b_transposed, int accum
         ok = dnnl_memory_create(&p->pad, pad_md, engine, p->pad_buf) == dnnl_success;
     dnnl_primitive_desc_destroy(pd);
     if (!ok) return rb_fail("oneDNN: cannot create the bf16 matmul %d x %d x %d", M, N, K);
+    p->M = M;
+    p->N = N;
+    p->K = K;
+    p->b_transposed = b_transposed;
+    p->accumulate = accumulate;
+    p->nthreads = omp_get_max_threads();
     return 0;
 }
 
@@ -250,42 +265,20 @@ static void destroy_prim(Prim *p) {
     memset(p, 0, sizeof *p);
 }
 
-static int make_prim(Prim *p, int kind, int N, int IC, int OC) {
-    int rc;
-    if (kind == P_FWD)
-        rc = create_prim(p, N, OC, IC, 1, 0); /* inp (N, IC) x W^T, W stored (OC, IC) */
-    else if (kind == P_DW)
-        rc = create_prim(p, OC, IC, N, 0, 1); /* dout^T (OC, N) x inp (N, IC) */
-    else
-        rc = create_prim(p, N, IC, OC, 0, kind == P_DINP_ACC); /* dout (N, OC) x W (OC, IC) */
-    p->kind = kind;
-    p->N = N;
-    p->IC = IC;
-    p->OC = OC;
-    p->nthreads = omp_get_max_threads();
-    return rc;
-}
-
-static Prim *find_prim(int kind, int N, int IC, int OC) {
+static Prim *find_prim(int M, int N, int K, int bt, int acc) {
     int nt = omp_get_max_threads();
     for (int i = 0; i < n_prims; i++) {
         Prim *p = &prims[i];
-        if (p->kind == kind && p->N == N && p->IC == IC && p->OC == OC && p->nthreads == nt)
+        if (p->M == M && p->N == N && p->K == K && p->b_transposed == bt && p->accumulate == acc &&
+            p->nthreads == nt)
             return p;
     }
     return NULL;
 }
 
-static int buffers_for(int N, int IC, int OC) {
-    size_t io = (size_t)(IC > OC ? IC : OC);
-    return grow(&buf_a, &cap_a, (size_t)N * io) || grow(&buf_w, &cap_w, (size_t)IC * OC) ||
-                   grow(&buf_t, &cap_t, (size_t)N * io)
-               ? -1
-               : 0;
-}
-
-static Prim *get_prim(int kind, int N, int IC, int OC, int late) {
-    Prim *p = find_prim(kind, N, IC, OC);
+/* The primitive of this product, created (and counted as late when late) if there is none. */
+static Prim *get_prim(int M, int N, int K, int bt, int acc, int late) {
+    Prim *p = find_prim(M, N, K, bt, acc);
     if (p) return p;
     if (dnnl_ready() != 0) return NULL;
     if (n_prims < MAX_PRIMS)
@@ -295,7 +288,7 @@ static Prim *get_prim(int kind, int N, int IC, int OC, int late) {
         next_evict = (next_evict + 1) % MAX_PRIMS;
         destroy_prim(p);
     }
-    if (make_prim(p, kind, N, IC, OC) != 0 || buffers_for(N, IC, OC) != 0) {
+    if (create_prim(p, M, N, K, bt, acc) != 0) {
         destroy_prim(p);
         return NULL;
     }
@@ -303,11 +296,39 @@ static Prim *get_prim(int kind, int N, int IC, int OC, int late) {
     return p;
 }
 
+/* A linear layer's three products (late: created at call time) and its operand buffers. */
+static int linear_ready(int N, int IC, int OC, int dinp_acc, int late) {
+    size_t io = (size_t)(IC > OC ? IC : OC);
+    if (!get_prim(N, OC, IC, 1, 0, late) || !get_prim(N, IC, OC, 0, dinp_acc, late) ||
+        !get_prim(OC, IC, N, 0, 1, late))
+        return -1;
+    return grow(&buf_a, &cap_a, (size_t)N * io) || grow(&buf_w, &cap_w, (size_t)IC * OC) ||
+                   grow(&buf_t, &cap_t, (size_t)N * io)
+               ? -1
+               : 0;
+}
+
+static int selected_bf16(void) {
+    return sel_backend == RB_GEMM_ONEDNN && sel_precision == RB_PREC_BF16;
+}
+
 int gemm_prepare_linear(int N, int IC, int OC) {
-    if (sel_backend != RB_GEMM_ONEDNN || sel_precision != RB_PREC_BF16) return 0;
-    for (int kind = 0; kind < P_KINDS; kind++)
-        if (!get_prim(kind, N, IC, OC, 0)) return -1;
+    if (!selected_bf16()) return 0;
+    if (linear_ready(N, IC, OC, 0, 0) != 0 || linear_ready(N, IC, OC, 1, 0) != 0) return -1;
     next_evict = n_prims % MAX_PRIMS; /* prepared primitives are evicted last */
+    return 0;
+}
+
+/* gemm_product's primitive and buffers: op(A) rounded into buf_t (M x K), B into buf_w. */
+static int product_ready(int tb, int M, int N, int K, int accumulate, int late) {
+    if (!get_prim(M, N, K, tb, accumulate, late)) return -1;
+    return grow(&buf_t, &cap_t, (size_t)M * K) || grow(&buf_w, &cap_w, (size_t)K * N) ? -1 : 0;
+}
+
+int gemm_prepare_product(int tb, int M, int N, int K, int accumulate) {
+    if (!selected_bf16()) return 0;
+    if (product_ready(tb, M, N, K, accumulate, 0) != 0) return -1;
+    next_evict = n_prims % MAX_PRIMS;
     return 0;
 }
 
@@ -320,8 +341,8 @@ size_t gemm_bf16_buffer_bytes(int N, int max_in, int max_out) {
     return 2 * ((size_t)N * io * 2 + (size_t)max_in * max_out);
 }
 
-static void run_prim(int kind, int N, int IC, int OC, const void *a, const void *b, float *c) {
-    Prim *p = get_prim(kind, N, IC, OC, 1);
+static void run_prim(int M, int N, int K, int bt, int acc, const void *a, const void *b, float *c) {
+    Prim *p = get_prim(M, N, K, bt, acc, 1);
     if (!p) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     dnnl_memory_set_data_handle(p->src, (void *)a);
     dnnl_memory_set_data_handle(p->wei, (void *)b);
@@ -332,7 +353,7 @@ static void run_prim(int kind, int N, int IC, int OC, const void *a, const void 
                                {DNNL_ARG_SCRATCHPAD, p->pad}};
     if (dnnl_primitive_execute(p->prim, stream, p->pad ? 4 : 3, args) != dnnl_success ||
         dnnl_stream_wait(stream) != dnnl_success)
-        rb_die(RB_EXIT_FAIL, "oneDNN: bf16 matmul %d x %d x %d failed", N, IC, OC);
+        rb_die(RB_EXIT_FAIL, "oneDNN: bf16 matmul %d x %d x %d failed", M, N, K);
 }
 
 void gemm_linear_forward(float *out, const float *inp, const float *w, int N, int IC, int OC) {
@@ -340,11 +361,11 @@ void gemm_linear_forward(float *out, const float *inp, const float *w, int N, in
         gemm_f32(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, 0.0f, out, OC);
         return;
     }
-    Prim *p = get_prim(P_FWD, N, IC, OC, 1); /* makes the buffers big enough, also when late */
-    if (!p) rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    if (linear_ready(N, IC, OC, 0, 1) != 0) /* buffers big enough, also when late */
+        rb_die(RB_EXIT_FAIL, "%s", rb_error());
     gemm_round_bf16(buf_a, inp, (size_t)N * IC);
     gemm_round_bf16(buf_w, w, (size_t)OC * IC);
-    run_prim(P_FWD, N, IC, OC, buf_a, buf_w, out);
+    run_prim(N, OC, IC, 1, 0, buf_a, buf_w, out);
 }
 
 void gemm_linear_backward(float *dinp, float *dw, const float *dout, const float *inp,
@@ -354,17 +375,34 @@ void gemm_linear_backward(float *dinp, float *dw, const float *dout, const float
         gemm_f32(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
         return;
     }
-    int dinp_kind = beta_dinp != 0.0f ? P_DINP_ACC : P_DINP;
-    if (!get_prim(P_DW, N, IC, OC, 1) || (dinp && !get_prim(dinp_kind, N, IC, OC, 1)))
-        rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    int dinp_acc = beta_dinp != 0.0f;
+    if (linear_ready(N, IC, OC, dinp_acc, 1) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     if (dinp) {
         gemm_round_bf16(buf_a, dout, (size_t)N * OC);
         gemm_round_bf16(buf_w, w, (size_t)OC * IC);
-        run_prim(dinp_kind, N, IC, OC, buf_a, buf_w, dinp);
+        run_prim(N, IC, OC, 0, dinp_acc, buf_a, buf_w, dinp);
     }
     round_bf16_transposed(buf_t, dout, N, OC);
     gemm_round_bf16(buf_a, inp, (size_t)N * IC);
-    run_prim(P_DW, N, IC, OC, buf_t, buf_a, dw);
+    run_prim(OC, IC, N, 0, 1, buf_t, buf_a, dw);
+}
+
+void gemm_product(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc) {
+    if (sel_precision != RB_PREC_BF16) {
+        gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (lda != (ta ? M : K) || ldb != (tb ? K : N) || ldc != N || (beta != 0.0f && beta != 1.0f))
+        rb_die(RB_EXIT_FAIL, "gemm_product: bf16 needs dense operands and beta 0 or 1");
+    int acc = beta != 0.0f;
+    if (product_ready(tb, M, N, K, acc, 1) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    if (ta)
+        round_bf16_transposed(buf_t, A, K, M); /* A stored (K x M) */
+    else
+        gemm_round_bf16(buf_t, A, (size_t)M * K);
+    gemm_round_bf16(buf_w, B, (size_t)K * N);
+    run_prim(M, N, K, tb, acc, buf_t, buf_w, C);
 }
 
 void gemm_describe(char *buf, size_t n) {

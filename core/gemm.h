@@ -42,6 +42,16 @@ void gemm_linear_backward(float *dinp, float *dw, const float *dout, const float
  * (bf16: the oneDNN primitives of its three products and the operand buffers) so that the
  * training step creates and allocates nothing (model_build calls it per shape). 0 or -1. */
 int gemm_prepare_linear(int N, int IC, int OC);
+/* A product of trainable tensors outside the linear layers (mhc's and hc's coefficient
+ * projections and their gradients): row-major C (M x N) = op(A) op(B) + beta C on the selected
+ * backend and precision (bf16: op(A) and op(B) rounded to bf16, fp32 accumulation and output; the
+ * operands dense, lda and ldb their stored row lengths, ldc = N, beta 0 or 1). With fp32 it is
+ * gemm_f32 with alpha 1. */
+void gemm_product(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc);
+/* What gemm_prepare_linear does for one gemm_product shape (tb and beta != 0 as it will be
+ * called); the variants call it from setup. 0 or -1. */
+int gemm_prepare_product(int tb, int M, int N, int K, int accumulate);
 /* bf16 products whose primitive was not prepared and had to be created at call time (inference's
  * varying token counts do; a training step must not: tested). */
 long gemm_late_creations(void);

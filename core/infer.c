@@ -130,6 +130,11 @@ const float *infer_step(Infer *s, const int *tokens, int n) {
     const VariantOps *v = m->vops;
     int N = s->B * n;
     size_t C = m->C;
+    if (n < 1 || n > s->max_chunk || s->pos + n > s->T) /* the KV cache holds T positions */
+        rb_die(RB_EXIT_FAIL,
+               "infer: a chunk of %d tokens at position %d (chunks of at most %d, "
+               "positions below seq_len=%d)",
+               n, s->pos, s->max_chunk, s->T);
     gemm_select(m->backend, m->precision); /* the model's GEMM backend and precision */
     memcpy(s->tokens, tokens, (size_t)N * sizeof(int));
     encoder_forward(s->emb, s->tokens, m->p.wte, N, m->C);

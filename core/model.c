@@ -284,10 +284,8 @@ static void attn_forward(Model *m, int layer, int l, const float *h, float *y) {
     model_phase_mark(m, RB_PH_ELEMENTWISE);
     matmul_forward(qkv, ln, m->p.wqkv + layer * 3 * C * C, m->N, m->C, 3 * m->C);
     model_phase_mark(m, RB_PH_MATMUL);
-    rope_forward(qkv, m->rope_cos, m->rope_sin, m->B, m->T, m->C, m->nh);
-    model_phase_mark(m, RB_PH_ELEMENTWISE);
-    attention_forward(atty, probs, qkv, m->B, m->T, m->C, m->nh);
-    model_phase_mark(m, RB_PH_ATTENTION);
+    rope_attention_forward(atty, probs, qkv, m->rope_cos, m->rope_sin, m->B, m->T, m->C, m->nh);
+    model_phase_mark(m, RB_PH_ATTENTION); /* RoPE included: fused */
     matmul_forward(y, atty, m->p.wo + layer * C * C, m->N, m->C, m->C);
     model_phase_mark(m, RB_PH_MATMUL);
 }
@@ -368,10 +366,9 @@ static void attn_backward(Model *m, int layer, int l, const float *dy, float *dh
     matmul_backward(s->datty, m->g.wo + layer * C * C, dy, atty, m->p.wo + layer * C * C, m->N,
                     m->C, m->C, 0.0f);
     model_phase_mark(m, RB_PH_MATMUL);
-    attention_backward(s->dqkv, s->att, s->datty, probs, qkv, m->B, m->T, m->C, m->nh);
-    model_phase_mark(m, RB_PH_ATTENTION);
-    rope_backward(s->dqkv, m->rope_cos, m->rope_sin, m->B, m->T, m->C, m->nh);
-    model_phase_mark(m, RB_PH_ELEMENTWISE);
+    attention_rope_backward(s->dqkv, s->att, s->datty, probs, qkv, m->rope_cos, m->rope_sin, m->B,
+                            m->T, m->C, m->nh);
+    model_phase_mark(m, RB_PH_ATTENTION); /* RoPE included: fused */
     matmul_backward(s->dln, m->g.wqkv + layer * 3 * C * C, s->dqkv, ln,
                     m->p.wqkv + layer * 3 * C * C, m->N, m->C, 3 * m->C, 0.0f);
     model_phase_mark(m, RB_PH_MATMUL);

@@ -44,6 +44,20 @@ void rope_backward(float *dqkv, const float *cosv, const float *sinv, int B, int
 void attention_forward(float *out, float *probs, const float *qkv, int B, int T, int C, int nh);
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *probs,
                         const float *qkv, int B, int T, int C, int nh);
+/* RoPE fused into the attention (the model's path; docs/performance.md): each (b, h) task
+ * rotates its q and k in place and runs its attention on them while they are in cache (the
+ * rotated q, k stay in qkv for the backward); the backward rotates the head's dq, dk back right
+ * after computing them. Bit for bit rope_forward + attention_forward and attention_backward +
+ * rope_backward (the same operations per element; tests/test_ops.c), one pass over qkv and one
+ * over dqkv fewer per layer. */
+void rope_attention_forward(float *out, float *probs, float *qkv, const float *cosv,
+                            const float *sinv, int B, int T, int C, int nh);
+void attention_rope_backward(float *dqkv, float *scratch, const float *dout, const float *probs,
+                             const float *qkv, const float *cosv, const float *sinv, int B, int T,
+                             int C, int nh);
+
+/* dst[i] = expf(src[i] - shift), bit for bit libm's expf, vectorized (dst may be src). */
+void exp_shifted(float *dst, const float *src, float shift, long n);
 
 /* g = silu(a) * b where h13 rows are [a (H) | b (H)] */
 void swiglu_forward(float *g, const float *h13, int N, int H);

@@ -7,7 +7,9 @@
 
 /* Learning rate at 0-based step s of total steps. */
 double lr_at(const Config *c, long step, long total);
-/* L2 norm of the whole gradient buffer (double accumulation, fixed partition: deterministic). */
+/* L2 norm of the whole gradient buffer (double accumulation, fixed partition: deterministic):
+ * chunk k of RB_NORM_CHUNKS holds elements [n k / RB_NORM_CHUNKS, n (k + 1) / RB_NORM_CHUNKS). */
+#define RB_NORM_CHUNKS 64
 double grad_global_norm(const Model *m);
 /* One AdamW update with step number t (1-based); clips when cfg.grad_clip > 0. Returns the norm
  * before clipping. */

@@ -1,6 +1,7 @@
 /* `resbench bench --infer`: inference latency per variant (core/infer.c), interleaved like the
  * training bench: prefill of seq_len tokens at batch 1, decode per token at batch 1 and 16 (after
- * a context of seq_len/2), tokens/s, KV-cache and variant-state bytes, overheads vs prenorm. */
+ * a context of seq_len/2, up to 32 steps and never past seq_len), tokens/s, KV-cache and
+ * variant-state bytes, overheads vs prenorm. */
 #include "bench_infer.h"
 
 #include <stdio.h>
@@ -24,16 +25,22 @@ typedef struct {
     double prefill, dec1, dec16; /* medians: seconds per prefill, per decode step */
 } InferRun;
 
-/* Context of T/2 tokens, then DECODE_TOKENS single-token steps: seconds per step. */
+/* Decode steps timed after a context of T/2 tokens: DECODE_TOKENS, or the T - T/2 positions the
+ * context leaves when fewer (seq_len < 2 DECODE_TOKENS: the KV cache holds T positions). */
+static int decode_steps(int T) {
+    return T - T / 2 < DECODE_TOKENS ? T - T / 2 : DECODE_TOKENS;
+}
+
+/* Context of T/2 tokens, then decode_steps(T) single-token steps: seconds per step. */
 static double time_decode(Infer *s, const int *tokens, int B, int T) {
     infer_reset(s);
-    int ctx = T / 2;
+    int ctx = T / 2, steps = decode_steps(T); /* ctx >= 1: seq_len >= 2 */
     int *chunk = rb_calloc((size_t)B * ctx, sizeof(int), "bench");
     for (int b = 0; b < B; b++) memcpy(chunk + (size_t)b * ctx, tokens, (size_t)ctx * sizeof(int));
     infer_step(s, chunk, ctx);
     double t0 = rb_now();
-    for (int k = 0; k < DECODE_TOKENS; k++) infer_step(s, chunk + k % ctx, 1);
-    double dt = (rb_now() - t0) / DECODE_TOKENS;
+    for (int k = 0; k < steps; k++) infer_step(s, chunk + k % ctx, 1);
+    double dt = (rb_now() - t0) / steps;
     free(chunk);
     return dt;
 }
@@ -76,8 +83,8 @@ int bench_infer(const Config *base, char (*names)[RB_ARM_MAX], int nv, int reps,
         if (!strcmp(runs[v].name, RB_BASELINE)) pre = v;
     }
     printf("\ninference: prefill of %d tokens (batch 1), decode per token after %d tokens of "
-           "context (batch 1 and %d), median of %d repetitions\n",
-           T, T / 2, B16, reps);
+           "context (batch 1 and %d, %d steps), median of %d repetitions\n",
+           T, T / 2, B16, decode_steps(T), reps);
     printf("%-14s %11s %10s %11s %10s %12s %10s %9s %11s %9s %9s %9s\n", "variant", "prefill ms",
            "tok/s", "decode1 ms", "tok/s", "decode16 ms", "tok/s", "KV MB", "var B/tok", "prefill",
            "decode1", "decode16");

@@ -93,7 +93,8 @@ static void bench_help(void) {
         "RESBENCH_PYTHON) and prints resbench / PyTorch tok/s; DIR/torch.csv.\n"
         "--infer times inference instead (after the sgemm peak): per variant the prefill of\n"
         "seq_len tokens at batch 1 and the decode per token at batch 1 and 16 after seq_len/2\n"
-        "tokens of context, with the KV cache (median of N repetitions, interleaved), the\n"
+        "tokens of context (32 steps, fewer when seq_len leaves fewer), with the KV cache\n"
+        "(median of N repetitions, interleaved), the\n"
         "KV-cache and variant-state bytes and the overheads vs prenorm; DIR/infer.csv.\n");
 }
 

@@ -149,6 +149,49 @@ START_TEST(test_bf16_linear_is_rounded_operands) {
 }
 END_TEST
 
+/* gemm_product (mhc's and hc's projections): fp32 is gemm_f32 with alpha 1 bit for bit; bf16 is
+ * the product of the rounded op(A), op(B) accumulated in fp32 (as the linear layer above), for
+ * every transpose combination, overwriting (beta 0) and accumulating (beta 1). */
+START_TEST(test_gemm_product) {
+    enum { M = 24, N = 40, K = 56 };
+    float *A = tu_mem(M * K * 4), *B = tu_mem(K * N * 4), *Ar = tu_mem(M * K * 4);
+    float *Br = tu_mem(K * N * 4), *C = tu_mem(M * N * 4), *C0 = tu_mem(M * N * 4);
+    float *C1 = tu_mem(M * N * 4);
+    double *ref = tu_mem(M * N * 8);
+    Rng r;
+    rng_seed(&r, 13);
+    rng_fill_normal(&r, A, M * K, 1.0f);
+    rng_fill_normal(&r, B, K * N, 1.0f);
+    rng_fill_normal(&r, C0, M * N, 1.0f);
+    round_all(Ar, A, M * K);
+    round_all(Br, B, K * N);
+    for (int t = 0; t < 8; t++) {
+        int ta = t & 1, tb = (t >> 1) & 1, acc = t >> 2, lda = ta ? M : K, ldb = tb ? K : N;
+        int nb = have_onednn() ? 2 : 1;
+        for (int b = 0; b < nb; b++) {
+            gemm_select(b, RB_PREC_FP32);
+            memcpy(C, C0, M * N * 4);
+            memcpy(C1, C0, M * N * 4);
+            gemm_product(ta, tb, M, N, K, A, lda, B, ldb, (float)acc, C, N);
+            gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)acc, C1, N);
+            ck_assert(memcmp(C, C1, M * N * 4) == 0);
+        }
+        if (gemm_check(RB_GEMM_ONEDNN, RB_PREC_BF16) != 0) continue;
+        gemm_select(RB_GEMM_ONEDNN, RB_PREC_BF16);
+        ck_assert_int_eq(gemm_prepare_product(tb, M, N, K, acc), 0);
+        long late = gemm_late_creations();
+        memcpy(C, C0, M * N * 4);
+        gemm_product(ta, tb, M, N, K, A, lda, B, ldb, (float)acc, C, N);
+        ck_assert_int_eq(gemm_late_creations(), late);
+        oracle(ta, tb, M, N, K, 1.0f, Ar, lda, Br, ldb, (float)acc, ref, C0, N);
+        for (int i = 0; i < M * N; i++)
+            ck_assert_msg(fabs(C[i] - ref[i]) < 1e-5 * (1 + fabs(ref[i])),
+                          "bf16 ta=%d tb=%d beta=%d [%d]: %g vs %g", ta, tb, acc, i, C[i], ref[i]);
+    }
+    gemm_select(RB_GEMM_OPENBLAS, RB_PREC_FP32);
+}
+END_TEST
+
 /* A model at init, larger than the tiny one so the sums are long (K up to 192). */
 static void init_config(Config *c, const char *variant, const char *backend, const char *prec) {
     tu_tiny_config(c);
@@ -183,12 +226,12 @@ static void grads_at_init(const Config *c, float *g, double *loss) {
  * u: we allow 8u = 3.1% relative error per tensor (||g_bf16 - g_fp32|| / ||g_fp32||) and a cosine
  * of at least 1 - 32 u^2 = 1 - (8u)^2 / 2 (the cosine an error of 8u orthogonal to g would give);
  * the loss to 2u relative. A wrong bf16 path (a transposed operand, a lost accumulation) is off
- * by O(1); fp32 operands would give ~1e-6. Measured here: 0.5-1.2% (3u at worst, mhc). */
+ * by O(1); fp32 operands would give ~1e-6. Measured here: 0.5-1.7% (4.3u at worst, hc). */
 START_TEST(test_bf16_gradients_match_fp32) {
     if (!have_bf16("test_bf16_gradients_match_fp32")) return;
-    const char *variants[] = {"prenorm", "attnres_full", "mhc", "attnres_full:query=input"};
+    const char *variants[] = {"prenorm", "attnres_full", "mhc", "hc", "attnres_full:query=input"};
     double u = 0x1p-8;
-    for (int v = 0; v < 4; v++) {
+    for (int v = 0; v < (int)RB_COUNT(variants); v++) {
         Config c32, c16;
         init_config(&c32, variants[v], "onednn", "fp32");
         init_config(&c16, variants[v], "onednn", "bf16");
@@ -260,23 +303,27 @@ START_TEST(test_backend_runs_bit_identical) {
 END_TEST
 
 /* The bf16 primitives of every product of a step are made at model build: a step (with
- * attnres's query projection, which shares the attention output's shape) creates none. */
+ * attnres's query projection, which shares the attention output's shape, and mhc's and hc's
+ * coefficient projections, prepared by their setup) creates none. */
 START_TEST(test_bf16_step_creates_nothing) {
     if (!have_bf16("test_bf16_step_creates_nothing")) return;
-    Config c;
-    init_config(&c, "attnres_full:query=input", "onednn", "bf16");
-    Model m;
-    ck_assert(model_build(&m, &c) == 0);
-    tu_fill_batch(&m, 4);
-    long before = gemm_late_creations();
-    for (int s = 0; s < 2; s++) {
-        model_zero_grad(&m);
-        model_forward(&m);
-        model_backward(&m);
-        adamw_step(&m, 1e-3, s + 1);
+    const char *variants[] = {"attnres_full:query=input", "mhc", "hc"};
+    for (int v = 0; v < (int)RB_COUNT(variants); v++) {
+        Config c;
+        init_config(&c, variants[v], "onednn", "bf16");
+        Model m;
+        ck_assert(model_build(&m, &c) == 0);
+        tu_fill_batch(&m, 4);
+        long before = gemm_late_creations();
+        for (int s = 0; s < 2; s++) {
+            model_zero_grad(&m);
+            model_forward(&m);
+            model_backward(&m);
+            adamw_step(&m, 1e-3, s + 1);
+        }
+        ck_assert_msg(gemm_late_creations() == before, "%s", variants[v]);
+        model_free(&m);
     }
-    ck_assert_int_eq(gemm_late_creations(), before);
-    model_free(&m);
 }
 END_TEST
 
@@ -319,6 +366,7 @@ static Suite *gemm_suite(void) {
     tcase_add_test(tc, test_bf16_gradients_match_fp32);
     tcase_add_test(tc, test_backend_runs_bit_identical);
     tcase_add_test(tc, test_bf16_step_creates_nothing);
+    tcase_add_test(tc, test_gemm_product);
     tcase_add_test(tc, test_backend_keys);
     suite_add_tcase(s, tc);
     return s;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "csvread.h"
 #include "infer.h"
 #include "registry.h"
 #include "rng.h"
@@ -136,6 +137,37 @@ START_TEST(test_decode_across_attention_tiles) {
 }
 END_TEST
 
+/* `bench --infer` at short contexts: it decoded 32 tokens after seq_len/2 whatever seq_len was,
+ * past the KV cache's seq_len positions (seq_len=16 wrote beyond the cache and crashed); now it
+ * decodes the positions left (8 at seq_len=16, 1 at the smallest, 2) and writes a row per
+ * variant with finite, positive times. */
+START_TEST(test_bench_infer_short_context) {
+    const int seq_lens[] = {16, 2};
+    for (int k = 0; k < 2; k++) {
+        char *dir = tu_tempdir(), args[1024], out[16384], path[1200];
+        snprintf(args, sizeof args,
+                 "bench --infer --steps 1 --out %s --shape n_layer=2 d_model=16 n_head=2 "
+                 "seq_len=%d threads=1",
+                 dir, seq_lens[k]);
+        ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+        char want[64];
+        snprintf(want, sizeof want, "%d steps)", seq_lens[k] - seq_lens[k] / 2);
+        ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+        snprintf(path, sizeof path, "%s/infer.csv", dir);
+        CsvTable t;
+        ck_assert_int_eq(csv_load(path, &t), 0);
+        size_t nv = 0;
+        while (rb_variants[nv]) nv++;
+        ck_assert_int_eq(csv_nrows(&t), nv); /* every installed variant */
+        for (size_t r = 0; r < nv; r++) {
+            double ms = csv_num(&t, r, csv_col(&t, "decode1_ms"));
+            ck_assert_msg(isfinite(ms) && ms > 0, "row %zu: %g", r, ms);
+        }
+        csv_table_free(&t);
+    }
+}
+END_TEST
+
 static Suite *infer_suite(void) {
     Suite *s = suite_create("infer");
     TCase *tc = tcase_create("infer");
@@ -143,6 +175,7 @@ static Suite *infer_suite(void) {
     tcase_add_test(tc, test_decode_equals_forward_every_variant);
     tcase_add_test(tc, test_sampling_distributions);
     tcase_add_test(tc, test_decode_across_attention_tiles);
+    tcase_add_test(tc, test_bench_infer_short_context);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,6 +6,7 @@
  * while a wrong term (missing factor, wrong sign, wrong index) gives errors of order 1. */
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,6 +198,157 @@ START_TEST(test_swiglu) {
 }
 END_TEST
 
+/* RoPE fused into the attention == rope_forward + attention_forward and attention_backward +
+ * rope_backward, bit for bit (rotated qkv, output, probabilities, dqkv), T across two row tiles. */
+START_TEST(test_rope_attention_fused_is_plain) {
+    int B = 2, T = RB_ATT_TILE + 9, C = 16, nh = 2;
+    long n = (long)B * T * 3 * C, no = (long)B * T * C, np = (long)B * nh * T * T;
+    float *qkv0 = randn(n, 60, 1), *dout = randn(no, 61, 1);
+    float *cosv = tu_mem((size_t)T * C / nh / 2 * 4), *sinv = tu_mem((size_t)T * C / nh / 2 * 4);
+    rope_tables(cosv, sinv, T, C / nh, 10000.0);
+    float *qa = tu_mem(n * 4), *qb = tu_mem(n * 4), *oa = tu_mem(no * 4), *ob = tu_mem(no * 4);
+    float *pa = tu_mem(np * 4), *pb = tu_mem(np * 4), *da = tu_mem(n * 4), *db = tu_mem(n * 4);
+    float *scratch = tu_mem((size_t)omp_get_max_threads() * RB_ATT_TILE * T * 4);
+    memcpy(qa, qkv0, n * 4);
+    memcpy(qb, qkv0, n * 4);
+    rope_forward(qa, cosv, sinv, B, T, C, nh);
+    attention_forward(oa, pa, qa, B, T, C, nh);
+    rope_attention_forward(ob, pb, qb, cosv, sinv, B, T, C, nh);
+    ck_assert(memcmp(qa, qb, n * 4) == 0);
+    ck_assert(memcmp(oa, ob, no * 4) == 0);
+    ck_assert(memcmp(pa, pb, np * 4) == 0);
+    attention_backward(da, scratch, dout, pa, qa, B, T, C, nh);
+    rope_backward(da, cosv, sinv, B, T, C, nh);
+    attention_rope_backward(db, scratch, dout, pb, qb, cosv, sinv, B, T, C, nh);
+    ck_assert(memcmp(da, db, n * 4) == 0);
+    ck_assert(memcmp(qa, qkv0, n * 4) != 0); /* the rotation did something */
+}
+END_TEST
+
+/* exp_shifted (the vectorized expf of the SwiGLU, softmax and cross-entropy passes) equals libm's
+ * expf bit for bit: on a sample of every float (every 40009th bit pattern: all exponents, signs,
+ * the specials; the whole range of 2^32 was checked once when it was written) and around the
+ * edges of its main path (|x| near 88, 103, 104), with shifts. A different libm expf would show
+ * here first. */
+START_TEST(test_exp_shifted_is_expf) {
+    enum { B = 4096 };
+    float *x = tu_mem(B * 4), *y = tu_mem(B * 4);
+    const float shifts[] = {0.0f, 1.5f, -3.25f};
+    long checked = 0;
+    for (uint64_t u0 = 0; u0 < (1ull << 32); u0 += (uint64_t)B * 40009) {
+        int n = 0;
+        for (uint64_t u = u0; n < B && u < (1ull << 32); u += 40009, n++) {
+            uint32_t b = (uint32_t)u;
+            memcpy(&x[n], &b, 4);
+        }
+        for (int k = 0; k < 3; k++) {
+            exp_shifted(y, x, shifts[k], n);
+            for (int i = 0; i < n; i++) {
+                float want = expf(x[i] - shifts[k]);
+                ck_assert_msg(memcmp(&want, &y[i], 4) == 0, "expf(%a - %g): %a, libm %a", x[i],
+                              shifts[k], y[i], want);
+            }
+            checked += n;
+        }
+    }
+    const float edges[] = {88.0f, 88.72f, 89.0f, 103.0f, 103.3f, 103.9f, 104.0f, 150.0f};
+    for (int e = 0; e < 8; e++)
+        for (int sgn = -1; sgn <= 1; sgn += 2) {
+            for (int i = 0; i < B; i++) x[i] = sgn * edges[e] * (1.0f + (i - B / 2) * 0x1p-20f);
+            exp_shifted(y, x, 0.0f, B);
+            for (int i = 0; i < B; i++) {
+                float want = expf(x[i]);
+                ck_assert_msg(memcmp(&want, &y[i], 4) == 0, "expf(%a): %a, libm %a", x[i], y[i],
+                              want);
+            }
+        }
+    ck_assert(checked > 300000);
+}
+END_TEST
+
+/* The row-by-row RMSNorm forward, the oracle of ops.c's 4-row form. */
+static void rmsnorm_forward_plain(float *out, float *rstd, const float *inp, const float *gain,
+                                  int N, int C) {
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C, ss = 0.0f;
+        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        float r = 1.0f / sqrtf(ss / C + RB_EPS);
+        for (int c = 0; c < C; c++) o[c] = x[c] * r * gain[c];
+        rstd[n] = r;
+    }
+}
+
+/* 4-row RMSNorm == row by row, bit for bit, with a partial last block (N = 4k + 1..3). */
+START_TEST(test_rmsnorm_blocked_is_plain) {
+    for (int N = 4; N <= 7; N++) {
+        int C = 96;
+        float *x = randn((long)N * C, 70 + N, 3.0f), *g = randn(C, 80, 1.0f);
+        float *o = tu_mem((size_t)N * C * 4), *o0 = tu_mem((size_t)N * C * 4);
+        float *r = tu_mem((size_t)N * 4), *r0 = tu_mem((size_t)N * 4);
+        rmsnorm_forward(o, r, x, g, N, C);
+        rmsnorm_forward_plain(o0, r0, x, g, N, C);
+        ck_assert_msg(memcmp(o, o0, (size_t)N * C * 4) == 0 && memcmp(r, r0, (size_t)N * 4) == 0,
+                      "N=%d", N);
+    }
+}
+END_TEST
+
+/* The one-loop SwiGLU, the oracle of ops.c's tiled form (expf calls apart from the arithmetic). */
+static void swiglu_forward_plain(float *g, const float *h13, int N, int H) {
+    for (int n = 0; n < N; n++) {
+        const float *a = h13 + (size_t)n * 2 * H, *b = a + H;
+        float *o = g + (size_t)n * H;
+        for (int i = 0; i < H; i++) o[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+    }
+}
+
+static void swiglu_backward_plain(float *dh13, const float *dg, const float *h13, int N, int H) {
+    for (int n = 0; n < N; n++) {
+        const float *a = h13 + (size_t)n * 2 * H, *b = a + H, *d = dg + (size_t)n * H;
+        float *da = dh13 + (size_t)n * 2 * H, *db = da + H;
+        for (int i = 0; i < H; i++) {
+            float s = 1.0f / (1.0f + expf(-a[i])), silu = a[i] * s;
+            da[i] = d[i] * b[i] * s * (1.0f + a[i] * (1.0f - s));
+            db[i] = d[i] * silu;
+        }
+    }
+}
+
+/* Equal bits, or both NaN: which NaN (its sign) an operation on two NaNs returns depends on the
+ * operand order the compiler picked (x86 returns the first), which C leaves open. */
+static int same_floats(const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], 4) != 0 && !(isnan(a[i]) && isnan(b[i]))) return 0;
+    return 1;
+}
+
+/* Tiled SwiGLU == the one-loop form bit for bit (same operations in the same order per element),
+ * for widths below, at and across the tile (256), with saturating, tiny and non-finite inputs
+ * (NaN results: NaN in both). */
+START_TEST(test_swiglu_tiled_is_plain) {
+    const int widths[] = {9, 256, 300, 704};
+    for (int w = 0; w < 4; w++) {
+        int N = 5, H = widths[w];
+        size_t n13 = (size_t)N * 2 * H, ng = (size_t)N * H;
+        float *h13 = randn((long)n13, 40 + w, 4.0f), *dg = randn((long)ng, 50 + w, 1.0f);
+        h13[0] = 100.0f;  /* expf(-a) underflows */
+        h13[1] = -100.0f; /* expf(-a) overflows: silu -> -0 */
+        h13[2] = 1e-30f;
+        h13[3] = NAN;
+        h13[H + 4] = INFINITY;
+        float *g = tu_mem(ng * 4), *g0 = tu_mem(ng * 4), *d = tu_mem(n13 * 4),
+              *d0 = tu_mem(n13 * 4);
+        swiglu_forward(g, h13, N, H);
+        swiglu_forward_plain(g0, h13, N, H);
+        ck_assert_msg(same_floats(g, g0, ng), "forward, H=%d", H);
+        swiglu_backward(d, dg, h13, N, H);
+        swiglu_backward_plain(d0, dg, h13, N, H);
+        ck_assert_msg(same_floats(d, d0, n13), "backward, H=%d", H);
+    }
+}
+END_TEST
+
 /* ---- fused softmax cross-entropy ---- */
 typedef struct {
     int N, V, *tgt;
@@ -235,6 +387,10 @@ static Suite *ops_suite(void) {
     tcase_add_test(tc, test_rope);
     tcase_add_test(tc, test_attention);
     tcase_add_test(tc, test_swiglu);
+    tcase_add_test(tc, test_swiglu_tiled_is_plain);
+    tcase_add_test(tc, test_rmsnorm_blocked_is_plain);
+    tcase_add_test(tc, test_rope_attention_fused_is_plain);
+    tcase_add_test(tc, test_exp_shifted_is_expf);
     tcase_add_test(tc, test_crossentropy);
     suite_add_tcase(s, tc);
     return s;

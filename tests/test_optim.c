@@ -49,6 +49,33 @@ static void orthonormal(double *Q, int n, int k, uint64_t *state) {
     }
 }
 
+/* grad_global_norm sums four chunks side by side: the same value, bit for bit, as one chunk at a
+ * time in order (its plain form, here), on parameter counts that do and do not divide into 64. */
+START_TEST(test_grad_norm_is_plain) {
+    const int dims[] = {16, 24};
+    for (int k = 0; k < 2; k++) {
+        Config c;
+        tu_tiny_config(&c);
+        c.d_model = dims[k];
+        Model m;
+        ck_assert(model_build(&m, &c) == 0);
+        Rng r;
+        rng_seed(&r, 21 + k);
+        rng_fill_normal(&r, m.grads, (long)m.n_params, 1.0f);
+        size_t n = m.n_params;
+        double total = 0;
+        for (int ch = 0; ch < RB_NORM_CHUNKS; ch++) {
+            double s = 0;
+            for (size_t i = n * ch / RB_NORM_CHUNKS; i < n * (ch + 1) / RB_NORM_CHUNKS; i++)
+                s += (double)m.grads[i] * m.grads[i];
+            total += s;
+        }
+        double got = grad_global_norm(&m), want = sqrt(total);
+        ck_assert_msg(memcmp(&got, &want, 8) == 0, "n=%zu: %.17g vs %.17g", n, got, want);
+        model_free(&m);
+    }
+}
+END_TEST
 /* G = U diag(s) V^T with known U (rows x k), V (cols x k), k = min: after newton_schulz,
  * U^T X V must be diag(p^5(s_i / ||s||)) (the iteration maps each singular value through the
  * scalar polynomial and keeps the singular vectors), and those values must lie in the band the
@@ -400,6 +427,7 @@ static Suite *optim_suite(void) {
     TCase *tc = tcase_create("muon");
     tcase_add_checked_fixture(tc, NULL, tu_free_all);
     tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_grad_norm_is_plain);
     tcase_add_test(tc, test_newton_schulz_band);
     tcase_add_test(tc, test_newton_schulz_zero);
     tcase_add_test(tc, test_muon_reference);

@@ -2,11 +2,11 @@
  * mechanics (streams.c): static A_m (one-hot e_{l mod n}), A_r (I), B (1) plus
  * s * tanh(norm(X_i) W) per stream (one sgemm over all tokens and streams), s = 0.01, W = 0 at
  * init. */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "streams.h"
 
 /* Parameter slices of a site: W (d x (n+2)) columns [m | r_0..r_{n-1} | beta], then the static
@@ -55,8 +55,7 @@ static void hc_coefficients(const Streams *y, const float *p, int l) {
     const float *X = streams_state(y, l);
     float *raw = streams_site_raw(y, l), *rinv = streams_site_rinv(y, l),
           *coef = streams_site_coef(y, l);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, n + 2, y->ntok * n, d, 1.0f, s->W, n + 2, X,
-                d, 0.0f, raw, y->ntok * n);
+    gemm_product(1, 1, n + 2, y->ntok * n, d, s->W, n + 2, X, d, 0.0f, raw, y->ntok * n);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < y->ntok; t++) {
         float *c = coef + (size_t)t * K;
@@ -125,8 +124,8 @@ static void hc_params_backward(const Streams *y, const float *p, float *gp, int 
     g.s_ab[0] += (float)dsa;
     g.s_ab[1] += (float)dsb;
     streams_weight_grad(y, g.W, streams_state(y, l), d, n + 2, y->ntok * n);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, y->ntok * n, d, n + 2, 1.0f, y->draw,
-                y->ntok * n, s.W, n + 2, 1.0f, y->dX[l % 2], d);
+    gemm_product(1, 1, y->ntok * n, d, n + 2, y->draw, y->ntok * n, s.W, n + 2, 1.0f, y->dX[l % 2],
+                 d);
 }
 
 /* projection 2 n d (n+2) forward, twice that backward */

@@ -5,11 +5,11 @@
  * The projections m and their gradient are kept coefficient-major, (K, ntok): m^T = phi^T X^T
  * and dphi^T = dm^T X have K = 24 rows, a shape OpenBLAS runs about twice as fast as the
  * token-major X phi and X^T dm (docs/performance.md). */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "sinkhorn.h"
 #include "streams.h"
 
@@ -73,8 +73,8 @@ static void mhc_coefficients(const Streams *y, const float *p, int l) {
     int lanes = sinkhorn_lanes_ok(n, y->iters), nblk = (y->ntok + SK_LANES - 1) / SK_LANES;
     const float *X = streams_state(y, l);
     float *coef = streams_site_coef(y, l);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, K, y->ntok, nd, 1.0f, s->phi, K, X, nd, 0.0f,
-                streams_site_raw(y, l), y->ntok); /* m^T = phi^T X^T */
+    gemm_product(1, 1, K, y->ntok, nd, s->phi, K, X, nd, 0.0f, streams_site_raw(y, l),
+                 y->ntok); /* m^T = phi^T X^T */
 #pragma omp parallel for schedule(static)
     for (int blk = 0; blk < nblk; blk++) {
         float lg[SINKHORN_LANES_MAX_N * SINKHORN_LANES_MAX_N * SK_LANES],
@@ -183,8 +183,7 @@ static void mhc_params_backward(const Streams *y, const float *p, float *gp, int
         g.alpha[q < n ? 0 : (q < 2 * n ? 1 : 2)] += (float)da;
     }
     streams_weight_grad(y, g.phi, X, nd, K, y->ntok);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, y->ntok, nd, K, 1.0f, y->draw, y->ntok,
-                s.phi, K, 1.0f, y->dX[l % 2], nd);
+    gemm_product(1, 1, y->ntok, nd, K, y->draw, y->ntok, s.phi, K, 1.0f, y->dX[l % 2], nd);
 }
 
 /* projection 2 nd K forward, twice that backward; Sinkhorn ~3n^2 per normalization forward,

@@ -2,11 +2,11 @@
  */
 #include "streams.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "ops.h"
 #include "util.h"
 
@@ -47,10 +47,23 @@ static void layout(Streams *y, const Config *c, int ntok, float *acts, float *sc
 
 _Static_assert(sizeof(Streams) <= sizeof(((Stream *)0)->layout), "Streams fits Stream.layout");
 
+/* The projection's three products (the kind's coefficients, mix backward and streams_weight_grad:
+ * cols coefficients per row of width floats, inner rows) prepared for the selected backend and
+ * precision, so that a step creates nothing. A failure here is reported by the product itself. */
+static void prepare_products(const Streams *y) {
+    int width = y->kind->norm_per_stream ? y->d : y->n * y->d;
+    int inner = y->kind->norm_per_stream ? y->ntok * y->n : y->ntok;
+    int cols = (int)((size_t)y->R * y->ntok / inner);
+    (void)(gemm_prepare_product(1, cols, inner, width, 0) || /* raw^T = W^T X^T */
+           gemm_prepare_product(1, inner, width, cols, 1) || /* dX += draw^T W^T */
+           gemm_prepare_product(0, cols, width, inner, 0));  /* dW^T = draw X */
+}
+
 void streams_setup(Stream *st) {
     Streams y;
     layout(&y, st->cfg, st->ntok, st->acts, st->scratch, NULL, NULL);
     memcpy(st->layout, &y, sizeof y);
+    prepare_products(&y);
 }
 
 static Streams lay_of(const Stream *st) {
@@ -74,8 +87,7 @@ float *streams_site_rinv(const Streams *y, int l) {
 
 void streams_weight_grad(const Streams *y, float *gW, const float *X, int rows, int cols,
                          int inner) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cols, rows, inner, 1.0f, y->draw, inner,
-                X, rows, 0.0f, y->dprojT, rows);
+    gemm_product(0, 0, cols, rows, inner, y->draw, inner, X, rows, 0.0f, y->dprojT, rows);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) gW[(size_t)r * cols + c] += y->dprojT[(size_t)c * rows + r];
 }
