@@ -69,8 +69,10 @@ typedef struct {
     char (*variants)[RB_ARM_MAX]; /* the arms: exp.variants */
     int *failed;                  /* per arm: runs that failed to train (section 3) */
     int base;                     /* the baseline arm's index (-1: none) */
-    FILE *json;                   /* report.json, written alongside the markdown */
-    int *json_claims;             /* claims written so far (for the separators) */
+    const char *ref_name;         /* what the tables call the reference ("prenorm") */
+    int *ref;   /* per arm: the arm it is compared with (the baseline; -1: none, e.g. itself) */
+    FILE *json; /* report.json, written alongside the markdown */
+    int *json_claims; /* claims written so far (for the separators) */
 } Report;
 /* ---- report.json: the same tables and verdicts, machine-readable ---- */
 static void json_str(FILE *j, const char *s) {
@@ -255,6 +257,8 @@ static int load_report(Report *rp) {
     rp->base = -1;
     for (int v = 0; v < rp->nv; v++)
         if (!strcmp(rp->variants[v], RB_BASELINE)) rp->base = v;
+    rp->ref = rb_calloc((size_t)rp->nv + 1, sizeof(int), "report arms");
+    for (int v = 0; v < rp->nv; v++) rp->ref[v] = v == rp->base ? -1 : rp->base;
     for (int i = 0; i < rp->n; i++) {
         RRun *r = &rp->runs[i];
         r->arm = -1;
@@ -281,13 +285,13 @@ static int arm_values(const Report *rp, int v, int field, double *out) {
 /* Pairs (x: arm v, y: the baseline) of one statistic, matched by pairing key. */
 static int arm_pairs(const Report *rp, int v, int field, double *x, double *y) {
     int k = 0;
-    if (rp->base < 0) return 0;
+    if (rp->ref[v] < 0) return 0;
     for (int i = 0; i < rp->n; i++) {
         const RRun *a = &rp->runs[i];
         if (a->arm != v || !a->pair_key || isnan(run_value(a, field))) continue;
         for (int j = 0; j < rp->n; j++) {
             const RRun *b = &rp->runs[j];
-            if (b->pair_key == a->pair_key && b->arm == rp->base && !isnan(run_value(b, field))) {
+            if (b->pair_key == a->pair_key && b->arm == rp->ref[v] && !isnan(run_value(b, field))) {
                 x[k] = run_value(a, field);
                 y[k++] = run_value(b, field);
                 break;
@@ -308,8 +312,8 @@ typedef struct {
 
 /* Why an arm's comparison is not tested before any statistic is computed (NULL: it can be). */
 static const char *arm_untested(const Report *rp, int v) {
-    if (rp->base < 0) return "no prenorm arm";
-    if (rp->failed[rp->base]) return "prenorm failed to train";
+    if (rp->ref[v] < 0) return rp->base < 0 ? "no prenorm arm" : "no reference arm";
+    if (rp->failed[rp->ref[v]]) return "the reference arm failed to train";
     if (rp->failed[v]) return "failed to train";
     return NULL;
 }
@@ -330,7 +334,7 @@ static void compare_family(const Report *rp, int field, int claim_sign, const ch
         d[v] = rb_calloc((size_t)rp->n + 1, sizeof(double), "claims");
         sign[v] = claim_sign;
         c[v] = (Cmp){.mde = NAN, .pr = {NAN, NAN, NAN, NAN}, .why = NULL};
-        if (v == rp->base) continue;
+        if (rp->ref[v] < 0) continue;
         n[v] = arm_pairs(rp, v, field, x, y);
         for (int i = 0; i < n[v]; i++) d[v][i] = x[i] - y[i];
         c[v].why = arm_untested(rp, v);
@@ -529,7 +533,7 @@ static void write_figures(FILE *f, const Report *rp) {
 /* How many arms of a family were tested (the m of its Holm correction). */
 static int family_size(const Report *rp, const Cmp *c) {
     int m = 0;
-    for (int v = 0; v < rp->nv; v++) m += v != rp->base && !c[v].why;
+    for (int v = 0; v < rp->nv; v++) m += rp->ref[v] >= 0 && !c[v].why;
     return m;
 }
 
@@ -542,9 +546,9 @@ static void write_table(FILE *f, const Report *rp, int field, int digits, const 
     double *x = rb_calloc((size_t)rp->n + 1, sizeof(double), "claims");
     fprintf(
         f,
-        "| arm | runs | value (mean +- std) | delta vs prenorm [95%% CI] | p | p (Holm) | MDE "
+        "| arm | runs | value (mean +- std) | delta vs %s [95%% CI] | p | p (Holm) | MDE "
         "(80%%) | paired/unpaired SD |%s%s%s verdict |\n|---|---|---|---|---|---|---|---|%s---|\n",
-        extra_head ? " " : "", extra_head ? extra_head : "", extra_head ? " |" : "",
+        rp->ref_name, extra_head ? " " : "", extra_head ? extra_head : "", extra_head ? " |" : "",
         extra_head ? "---|" : "");
     for (int v = 0; v < rp->nv; v++) {
         int k = arm_values(rp, v, field, x);
@@ -552,7 +556,7 @@ static void write_table(FILE *f, const Report *rp, int field, int digits, const 
         char delta[CELL], vd[CELL];
         fmt_delta(delta, sizeof delta, &c[v], digits);
         fmt_verdict(vd, sizeof vd, &c[v]);
-        const char *shown = v == rp->base ? "(reference)" : verdict ? verdict[v] : vd;
+        const char *shown = rp->ref[v] < 0 ? "(reference)" : verdict ? verdict[v] : vd;
         FILE *j = rp->json;
         fputs(v ? ",{" : "{", j);
         json_key(j, "variant");
@@ -590,10 +594,10 @@ static void write_table(FILE *f, const Report *rp, int field, int digits, const 
             continue;
         }
         fprintf(f, "| %s | %d | %.*f +- %.*f | %s | ", rp->variants[v], k, digits, mean, digits, sd,
-                v == rp->base ? "(reference)" : delta);
-        print_p(f, v == rp->base ? NAN : c[v].v.p);
+                rp->ref[v] < 0 ? "(reference)" : delta);
+        print_p(f, rp->ref[v] < 0 ? NAN : c[v].v.p);
         fputs(" | ", f);
-        print_p(f, v == rp->base || c[v].why ? NAN : c[v].v.p_adjusted);
+        print_p(f, rp->ref[v] < 0 || c[v].why ? NAN : c[v].v.p_adjusted);
         if (isnan(c[v].mde))
             fputs(" | - | ", f);
         else
@@ -602,15 +606,15 @@ static void write_table(FILE *f, const Report *rp, int field, int digits, const 
             fputs("- |", f);
         else
             fprintf(f, "%.2f |", c[v].pr.ratio);
-        if (extra_head) fprintf(f, " %s |", v == rp->base ? "-" : extra[v]);
+        if (extra_head) fprintf(f, " %s |", rp->ref[v] < 0 ? "-" : extra[v]);
         fprintf(f, " **%s** |\n", shown);
     }
     fprintf(f,
-            "\nHolm family: the %d arm%s tested against prenorm on this statistic. MDE: the "
+            "\nHolm family: the %d arm%s tested against %s on this statistic. MDE: the "
             "difference a paired t test on these pairs detects with 80%% power at the observed "
             "paired SD (docs/statistics.md section 6). paired/unpaired SD below 1: pairing by seed "
             "removed variance (section 8).\n\n",
-            family_size(rp, c), family_size(rp, c) == 1 ? "" : "s");
+            family_size(rp, c), family_size(rp, c) == 1 ? "" : "s", rp->ref_name);
     free(x);
 }
 
@@ -969,7 +973,44 @@ static void write_multiplier(FILE *f, const Report *rp, char (*glance)[CELL]) {
     csv_table_free(&t);
 }
 
-static void write_claims(FILE *f, const Report *rp) {
+/* Claim 6: every option arm (NAME:options) against its plain arm NAME when both ran (the paper's
+ * Table 4 compares its design choices with Full / Block, not with prenorm), on the final loss,
+ * Holm over the option arms. The paper's direction: the option loses (its chosen design is best).
+ */
+static void write_design(FILE *f, Report *rp) {
+    int *saved = rp->ref, any = 0;
+    const char *saved_name = rp->ref_name;
+    rp->ref = rb_calloc((size_t)rp->nv + 1, sizeof(int), "report arms");
+    for (int v = 0; v < rp->nv; v++) {
+        const char *colon = strchr(rp->variants[v], ':');
+        rp->ref[v] = -1;
+        for (int k = 0; colon && k < rp->nv; k++)
+            if (strlen(rp->variants[k]) == (size_t)(colon - rp->variants[v]) &&
+                !strncmp(rp->variants[k], rp->variants[v], (size_t)(colon - rp->variants[v])))
+                rp->ref[v] = k;
+        any += rp->ref[v] >= 0;
+    }
+    if (any) {
+        Cmp *c = cmp_alloc(rp);
+        rp->ref_name = "its plain arm";
+        compare_family(rp, F_LOSS, +1, NULL, c);
+        claim_open(f, rp, "6. The design choices (each option against its plain arm)",
+                   "Final validation loss of every option arm (NAME:options) paired by seed with "
+                   "its plain arm NAME, as the paper's Table 4 compares its design choices with "
+                   "Full and Block. The direction called reproduced: the option is worse (higher "
+                   "loss), the paper's chosen design being the best; where the paper reports an "
+                   "option as better, its \"opposite\" is the paper's direction. Rows without a "
+                   "plain arm are shown as references.");
+        write_table(f, rp, F_LOSS, 4, c, NULL, NULL, NULL);
+        claim_close(rp);
+        free(c);
+    }
+    free(rp->ref);
+    rp->ref = saved;
+    rp->ref_name = saved_name;
+}
+
+static void write_claims(FILE *f, Report *rp) {
     size_t nv = (size_t)rp->nv + 1;
     char(*vg)[CELL] = rb_calloc(nv, CELL, "claims"), (*vc)[CELL] = rb_calloc(nv, CELL, "claims"),
     (*vl)[CELL] = rb_calloc(nv, CELL, "claims"), (*vm)[CELL] = rb_calloc(nv, CELL, "claims"),
@@ -1002,6 +1043,7 @@ static void write_claims(FILE *f, const Report *rp) {
         fprintf(f, "### 5. The biggest gains are on multi-step reasoning\n\nNo synth:compose or "
                    "synth:hops runs in this experiment (their runs write the probe to "
                    "eval.csv).\n\n");
+    write_design(f, rp);
     fprintf(f, "### At a glance\n\n| arm | magnitude bounded | gradients uniform | lower loss | "
                "compute multiplier | multi-hop accuracy |\n|---|---|---|---|---|---|\n");
     for (int v = 0; v < rp->nv; v++) {
@@ -1018,7 +1060,7 @@ static void write_claims(FILE *f, const Report *rp) {
 }
 
 int report_write_law(const char *dir, int plot, const char *law) {
-    Report rp = {.dir = dir, .law_path = law};
+    Report rp = {.dir = dir, .law_path = law, .ref_name = RB_BASELINE};
     if (law) {
         PowerLaw check;
         if (read_law(law, &check) != 0)
@@ -1028,6 +1070,7 @@ int report_write_law(const char *dir, int plot, const char *law) {
     }
     if (load_report(&rp) != 0) {
         free(rp.failed);
+        free(rp.ref);
         free(rp.runs);
         results_free(&rp.exp);
         return -1;
@@ -1086,6 +1129,7 @@ int report_write_law(const char *dir, int plot, const char *law) {
     free(jbuf);
     free(buf);
     free(rp.failed);
+    free(rp.ref);
     free(rp.runs);
     results_free(&rp.exp);
     if (rc == 0 && unfair)
