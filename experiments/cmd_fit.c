@@ -275,7 +275,8 @@ static int write_tables(const char *outdir, const FitGroup *g, int ng, const Fit
 }
 
 /* gnuplot data: the fitted curve and every variant's points (mean, std over seeds). */
-static int write_figure(const char *outdir, const FitGroup *g, int ng, const FitResult *r) {
+static int write_figure(const char *outdir, const FitGroup *g, int ng, const FitResult *r,
+                        const MultInterval *pp) {
     char figdir[4200], path[4400];
     char *variants = rb_calloc((size_t)r->n_pooled + 1, RB_ARM_MAX + 1, "fit"); /* every arm */
     if (rb_join(figdir, sizeof figdir, outdir, "figures") != 0 || rb_mkdir_p(figdir) != 0)
@@ -328,10 +329,11 @@ static int write_figure(const char *outdir, const FitGroup *g, int ng, const Fit
     for (int p = 0; p < r->n_pooled; p++) {
         const FitEstimate *e = &r->pooled[p];
         if (!strcmp(r->pooled_variant[p], RB_BASELINE)) continue;
-        if (isnan(e->lo))
+        if (isnan(pp[p].lo))
             fprintf(af, "%s: %.2fx (no interval)\n", r->pooled_variant[p], e->point);
         else
-            fprintf(af, "%s: %.2fx [%.2f, %.2f]\n", r->pooled_variant[p], e->point, e->lo, e->hi);
+            fprintf(af, "%s: %.2fx, paired-seed t 95%% [%.2f, %.2f]\n", r->pooled_variant[p],
+                    e->point, pp[p].lo, pp[p].hi);
     }
     fprintf(af, "(the paper's claim: about 1.25x)");
     fclose(af);
@@ -452,7 +454,7 @@ int cmd_fit(int argc, char **argv) {
     const char *dst = out ? out : dirs[0];
     if (rb_mkdir_p(dst) != 0 || write_law(dst, &r, boot, dirs, ndirs) != 0 ||
         write_tables(dst, g, ng, &r, rate, pooled_rate, pg, pp) != 0 ||
-        write_figure(dst, g, ng, &r) != 0)
+        write_figure(dst, g, ng, &r, pp) != 0)
         rb_die(RB_EXIT_FAIL, "%s", rb_error());
     printf("\nfit: fit.csv, fit_pooled.csv, fit.ini and figures/fit.png in %s\n", dst);
     return RB_EXIT_OK;
