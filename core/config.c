@@ -79,6 +79,8 @@ static const KeySpec KEYS[] = {
     KI(log_every, 1, 1 << 30, 0, "write a metrics row every N steps"),
     KI(profile_every, 0, 1 << 30, 0,
        "write depth_attn.csv / mhc.csv every N steps (0 = at the end only)"),
+    KI(profile_batches, 1, 64, 0,
+       "validation batches profiled at each profile step (> 1: profile.csv gains a batch column)"),
     KI(ckpt_every, 0, 1 << 30, 0, "checkpoint every N steps (0 = at evaluations)"),
     KD(ckpt_minutes, 0, 1e6, 0,
        "also checkpoint when this many minutes passed since the last one (0 = off)"),
@@ -343,6 +345,7 @@ void config_defaults(Config *c) {
     c->min_lr = 3e-4;
     c->weight_decay = 0.1;
     c->grad_clip = 1.0;
+    c->profile_batches = 1;
     c->beta1 = 0.9;
     c->beta2 = 0.95;
     c->adam_eps = 1e-8;

@@ -36,6 +36,7 @@ typedef struct {
     unsigned budget_set; /* budget keys set by the user (bits: steps, tokens, flops), not hashed */
     /* evaluation, logging, checkpoints */
     int eval_every, eval_tokens, log_every, profile_every, ckpt_every, keep_ckpt;
+    int profile_batches; /* validation batches profiled at each profile step */
     double ckpt_minutes;
     long stop_at_step; /* stop (resumably) after this step; 0 = never */
     /* reproducibility and resources */

@@ -2,6 +2,7 @@
 #include "runlog.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "probe.h"
 #include "profile.h"
@@ -18,6 +19,9 @@ static const char *const METRICS_HEADER[] = {
 static const char *const PROFILE_HEADER[] = {"step",      "layer",          "kind",
                                              "input_rms", "output_rms",     "stream_rms",
                                              "grad_rms",  "param_grad_norm"};
+static const char *const PROFILE_BATCH_HEADER[] = {"step",       "batch",     "layer",
+                                                   "kind",       "input_rms", "output_rms",
+                                                   "stream_rms", "grad_rms",  "param_grad_norm"};
 static const char *const DEPTH_HEADER[] = {"step", "layer", "source", "weight"};
 /* step, layer, then the MixStat columns in enum order */
 static const char *const GAINS_HEADER[] = {"step",
@@ -87,6 +91,12 @@ unsigned runlog_files(const Model *m, const Data *d) {
     return f;
 }
 
+/* The spec of file k under the files mask (profile.csv with or without its batch column). */
+static LogSpec log_spec(unsigned files, int k) {
+    static const LogSpec batched = {"profile.csv", PROFILE_BATCH_HEADER, 9};
+    return k == LOG_PROFILE && (files & RUNLOG_PROFILE_BATCHES) ? batched : LOGS[k];
+}
+
 static void log_path(char *buf, size_t n, const char *dir, int k) {
     snprintf(buf, n, "%s/%s", dir, LOGS[k].file);
 }
@@ -95,7 +105,8 @@ int runlog_rewind(const char *dir, unsigned files, long step) {
     char path[2200];
     for (int k = 0; k < LOG_NFILES; k++) {
         log_path(path, sizeof path, dir, k);
-        if ((files >> k & 1) && csv_check_header(path, LOGS[k].header, LOGS[k].ncols) != 0)
+        LogSpec spec = log_spec(files, k);
+        if ((files >> k & 1) && csv_check_header(path, spec.header, spec.ncols) != 0)
             return RB_EXIT_USAGE;
     }
     for (int k = 0; k < LOG_NFILES; k++) {
@@ -109,10 +120,11 @@ int runlog_open(RunLog *lg, const char *dir, unsigned files, int resume) {
     char path[2200];
     for (int k = 0; k < LOG_NFILES; k++) {
         log_path(path, sizeof path, dir, k);
-        if ((files >> k & 1) &&
-            csv_open(&lg->csv[k], path, LOGS[k].header, LOGS[k].ncols, resume) != 0)
+        LogSpec spec = log_spec(files, k);
+        if ((files >> k & 1) && csv_open(&lg->csv[k], path, spec.header, spec.ncols, resume) != 0)
             return RB_EXIT_FAIL;
     }
+    lg->profile_batch_col = (files & RUNLOG_PROFILE_BATCHES) != 0;
     return 0;
 }
 
@@ -167,21 +179,30 @@ static int log_mixing_gains(CsvOut *csv, Model *m, long step) {
     return 0;
 }
 
-static int log_profile(CsvOut *csv, Model *m, long step) {
+/* profile.csv rows of one batch; batch < 0: the file has no batch column. */
+static int log_profile(CsvOut *csv, Model *m, long step, int batch) {
     ProfileRow rows[RB_MAX_SUB + 1];
     profile_rows(m, rows);
     for (int l = 0; l <= m->L; l++) {
         const ProfileRow *r = &rows[l];
-        Cell row[8] = {INT_CELL(step),         INT_CELL(r->layer),          TEXT_CELL(r->kind),
+        Cell row[9] = {INT_CELL(step),         INT_CELL(r->layer),          TEXT_CELL(r->kind),
                        NUM_CELL(r->input_rms), NUM_CELL(r->output_rms),     NUM_CELL(r->stream_rms),
                        NUM_CELL(r->grad_rms),  NUM_CELL(r->param_grad_norm)};
-        if (put_row(csv, row, 8) != 0) return -1;
+        if (batch >= 0) { /* step, batch, then the rest */
+            memmove(row + 2, row + 1, 7 * sizeof *row);
+            row[1] = (Cell)INT_CELL(batch);
+        }
+        if (put_row(csv, row, batch >= 0 ? 9 : 8) != 0) return -1;
     }
     return 0;
+}
+
+int runlog_profile(RunLog *lg, Model *m, long step, int batch) {
+    return log_profile(&lg->csv[LOG_PROFILE], m, step, lg->profile_batch_col ? batch : -1);
 }
 
 int runlog_diagnostics(RunLog *lg, Model *m, long step) {
     if (lg->csv[LOG_DEPTH].f && log_depth_weights(&lg->csv[LOG_DEPTH], m, step) != 0) return -1;
     if (lg->csv[LOG_GAINS].f && log_mixing_gains(&lg->csv[LOG_GAINS], m, step) != 0) return -1;
-    return log_profile(&lg->csv[LOG_PROFILE], m, step);
+    return runlog_profile(lg, m, step, 0);
 }

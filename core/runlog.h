@@ -8,9 +8,12 @@
 #include "model.h"
 
 enum { LOG_METRICS, LOG_PROFILE, LOG_DEPTH, LOG_GAINS, LOG_EVAL, LOG_NFILES };
+/* A flag of the files mask (not a file): profile.csv has a `batch` column (profile_batches > 1). */
+#define RUNLOG_PROFILE_BATCHES (1u << LOG_NFILES)
 
 typedef struct {
     CsvOut csv[LOG_NFILES]; /* f == NULL: the run does not write that file */
+    int profile_batch_col;  /* profile.csv has the batch column */
 } RunLog;
 
 /* Which files a run of model m on data d writes (bit k = file k). */
@@ -29,5 +32,8 @@ int runlog_probe(RunLog *lg, const Data *d, const double *probe, long step);
 /* depth_attn.csv and mhc.csv from the model's last forward, then profile.csv (which runs its own
  * backward). */
 int runlog_diagnostics(RunLog *lg, Model *m, long step);
+/* profile.csv only, for validation batch `batch` (> 0) of a profile step with profile_batches > 1:
+ * call right after the forward on that batch (runs its own backward). */
+int runlog_profile(RunLog *lg, Model *m, long step, int batch);
 
 #endif

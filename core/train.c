@@ -67,14 +67,18 @@ static double evaluate(Model *m, const Data *d, int *rows, int nbatches, double 
 }
 
 /* Diagnostics at a profile step, on validation batch 0 (the same tokens every time): a forward,
- * then the run log's mixing weights, gains and profile (whose backward overwrites the gradients).
- * It runs between optimizer steps, and every step zeroes the gradients first, so the trajectory
- * is unchanged (tested). */
+ * then the run log's mixing weights, gains and profile (whose backward overwrites the gradients);
+ * with profile_batches = K > 1 the profile again on validation batches 1..K-1. It runs between
+ * optimizer steps, and every step zeroes the gradients first, so the trajectory is unchanged
+ * (tested). */
 static int log_diagnostics(RunLog *lg, Model *m, const Data *d, int *rows, long step) {
-    data_val_rows(d, 0, m->cfg.batch_size, 0, m->B, rows); /* rank 0's rows under MPI */
-    model_set_batch(m, rows);
-    model_forward(m);
-    return runlog_diagnostics(lg, m, step);
+    for (int b = 0; b < m->cfg.profile_batches; b++) {
+        data_val_rows(d, b, m->cfg.batch_size, 0, m->B, rows); /* rank 0's rows under MPI */
+        model_set_batch(m, rows);
+        model_forward(m);
+        if ((b ? runlog_profile(lg, m, step, b) : runlog_diagnostics(lg, m, step)) != 0) return -1;
+    }
+    return 0;
 }
 
 typedef struct {
@@ -135,6 +139,7 @@ static int setup(RunState *rs, const Config *c, int resume, char *dir, size_t di
     char ckpt[2200];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
     unsigned files = runlog_files(&rs->model, &rs->data);
+    if (c->profile_batches > 1) files |= RUNLOG_PROFILE_BATCHES;
     rs->rows = rb_calloc((size_t)rs->model.B * (c->seq_len + 1), sizeof(int), "batch");
     if (resume && checkpoint_load(ckpt, &rs->model, st) != 0) return RB_EXIT_USAGE;
     if (resume && st->step >= train_total_steps(c)) {

@@ -76,11 +76,11 @@ const char *verdict_name(Verdict v) {
     case VERDICT_REPRODUCED:
         return "reproduced";
     case VERDICT_NOT_REPRODUCED:
-        return "not reproduced";
+        return "opposite";
     case VERDICT_NOISE:
-        return "within seed noise";
+        return "inconclusive";
     default:
-        return "undecided (needs 2+ seeds per variant)";
+        return "not tested (fewer than 2 seeds per arm)";
     }
 }
 

@@ -17,8 +17,8 @@ static double median_range(const double *v, int from, int to) {
 }
 
 Health train_health(const long *step, const double *loss, const double *gnorm, int n, long warmup,
-                    const HealthRule *rule) {
-    Health h = {HEALTH_DIVERGED, 0, -1, NAN, NAN, NAN, ""};
+                    double grad_clip, const HealthRule *rule) {
+    Health h = {HEALTH_DIVERGED, 0, -1, NAN, NAN, NAN, NAN, 0, ""};
     if (n < 2) {
         snprintf(h.reason, sizeof h.reason, "no curve (%d logged rows)", n);
         return h;
@@ -40,10 +40,14 @@ Health train_health(const long *step, const double *loss, const double *gnorm, i
     for (int i = 1; i < n; i++) {
         if (step[i] <= warmup) continue;
         double med = median_range(gnorm, i - w, i);
-        if (gnorm[i] > rule->spike * med) {
+        /* a spike is abnormal for the run (K x its running median) and for the recipe (above the
+         * clip, so the clip changed the update) */
+        if (gnorm[i] > rule->spike * med && (!(grad_clip > 0) || gnorm[i] > grad_clip)) {
             if (!h.spikes++) {
                 h.first_spike_step = step[i];
                 h.l_pre = median_range(loss, i - tail, i);
+                int from = i - w < 0 ? 0 : i - w;
+                h.l_early = median_range(loss, from, from + tail < i ? from + tail : i);
             }
         }
     }
@@ -54,10 +58,20 @@ Health train_health(const long *step, const double *loss, const double *gnorm, i
                  100 * (1 - h.l_end / h.l_start), h.l_start, h.l_end, 100 * rule->f_learn);
         return h;
     }
-    if (h.spikes >= rule->min_spikes && h.l_end > (1 - rule->f_after) * h.l_pre) {
+    int stalled_after = h.spikes >= rule->min_spikes && h.l_end > (1 - rule->f_after) * h.l_pre;
+    if (stalled_after && !(h.l_pre < (1 - rule->f_after) * h.l_early)) {
+        h.cls = HEALTH_TRAINED; /* on its plateau before the spikes: converged, not broken */
+        h.converged = 1;
         snprintf(h.reason, sizeof h.reason,
-                 "unstable: %d gradient-norm spikes > %gx the running median after the warmup "
-                 "(first at step %ld), then the loss fell only %.1f%% (%.4g to %.4g)",
+                 "converged plateau: loss %.4g to %.4g; %d spikes after the warmup (first at step "
+                 "%ld) began on a plateau (%.4g to %.4g before them)",
+                 h.l_start, h.l_end, h.spikes, h.first_spike_step, h.l_early, h.l_pre);
+        return h;
+    }
+    if (stalled_after) {
+        snprintf(h.reason, sizeof h.reason,
+                 "unstable: %d gradient-norm spikes > %gx the running median and > grad_clip after "
+                 "the warmup (first at step %ld), then the loss fell only %.1f%% (%.4g to %.4g)",
                  h.spikes, rule->spike, h.first_spike_step, 100 * (1 - h.l_end / h.l_pre), h.l_pre,
                  h.l_end);
         return h;
@@ -68,7 +82,8 @@ Health train_health(const long *step, const double *loss, const double *gnorm, i
     return h;
 }
 
-int train_health_csv(const CsvTable *t, long warmup, const HealthRule *rule, Health *out) {
+int train_health_csv(const CsvTable *t, long warmup, double grad_clip, const HealthRule *rule,
+                     Health *out) {
     int cs = csv_col(t, "step"), cl = csv_col(t, "train_loss"), cg = csv_col(t, "grad_norm");
     if (cs < 0 || cl < 0 || cg < 0)
         return rb_fail("metrics.csv: a column of step, train_loss, grad_norm is missing");
@@ -87,7 +102,7 @@ int train_health_csv(const CsvTable *t, long warmup, const HealthRule *rule, Hea
         loss[r] = csv_num(t, r, cl);
         g[r] = csv_num(t, r, cg);
     }
-    *out = train_health(step, loss, g, (int)n, warmup, rule);
+    *out = train_health(step, loss, g, (int)n, warmup, grad_clip, rule);
     free(step);
     free(loss);
     free(g);

@@ -20,19 +20,22 @@ typedef struct {
 
 typedef struct {
     HealthClass cls;
-    int spikes;            /* spikes after the warmup */
-    long first_spike_step; /* -1: none */
-    double l_start, l_end, l_pre;
-    char reason[200];
+    int spikes;                            /* spikes after the warmup */
+    long first_spike_step;                 /* -1: none */
+    double l_start, l_end, l_pre, l_early; /* l_early: 5 rows starting W rows before the spike */
+    int converged; /* trained on a plateau reached before the spikes began */
+    char reason[240];
 } Health;
 
 /* Classifies the curve of n logged rows (steps ascending; train_loss and grad_norm per row);
- * warmup: the run's warmup steps (spikes are counted after it). n < 2: diverged ("no curve"). */
+ * warmup: the run's warmup steps (spikes are counted after it); grad_clip: the run's clip
+ * threshold (a spike must exceed it; 0: no clipping, the ratio alone). n < 2: diverged. */
 Health train_health(const long *step, const double *train_loss, const double *grad_norm, int n,
-                    long warmup, const HealthRule *rule);
+                    long warmup, double grad_clip, const HealthRule *rule);
 /* The same from a run's metrics.csv table (columns step, train_loss, grad_norm); -1 with
  * rb_error() when a column is missing or the table has more than 1,000,000 rows. */
-int train_health_csv(const CsvTable *metrics, long warmup, const HealthRule *rule, Health *out);
+int train_health_csv(const CsvTable *metrics, long warmup, double grad_clip, const HealthRule *rule,
+                     Health *out);
 const char *health_name(HealthClass c);
 
 #endif

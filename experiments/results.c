@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "power.h"
 #include "stats.h"
 #include "util.h"
 
@@ -345,16 +346,24 @@ void results_fmt_interval(char *out, size_t n, const Comparison *c, int digits) 
              c->delta - c->half_width, digits, c->delta + c->half_width, how);
 }
 
+/* The minimum detectable effect (80% power, docs/statistics.md section 6) of a paired comparison,
+ * from its interval: the paired SD is half_width sqrt(n) / t975(n - 1). NAN when not paired. */
+static double comparison_mde(const Comparison *c) {
+    if (!c->paired || c->n < 2 || !(c->half_width > 0)) return NAN;
+    return power_mde(c->half_width * sqrt(c->n) / stats_t975(c->n - 1), c->n, 0.05, 0.80);
+}
+
 void ablation_table_write(FILE *f, const AblationTable *t, int markdown) {
-    static const char *const header[8] = {"variant",
+    static const char *const header[9] = {"variant",
                                           "runs",
                                           "final val loss (mean +- std)",
                                           "delta vs " RB_BASELINE " [95% CI]",
                                           "p",
                                           "p (Holm)",
+                                          "MDE (80%)",
                                           "tok/s",
                                           "overhead"};
-    TextTable tt = {.ncols = 8};
+    TextTable tt = {.ncols = 9};
     memcpy(tt.header, header, sizeof header);
     enum { W = RB_TABLE_CELL };
     for (int v = 0; v < t->n; v++) {
@@ -364,26 +373,28 @@ void ablation_table_write(FILE *f, const AblationTable *t, int markdown) {
         snprintf(c[1], W, "%d", r->runs);
         if (!r->runs) {
             snprintf(c[2], W, "(all runs failed)");
-            for (int k = 3; k < 8; k++) snprintf(c[k], W, "-");
+            for (int k = 3; k < 9; k++) snprintf(c[k], W, "-");
             continue;
         }
         snprintf(c[2], W, "%.4f +- %.4f", r->mean, r->sd);
         if (r->compared) {
             results_fmt_interval(c[3], W, &r->c, 4);
             if (r->c.verdict_holm == VERDICT_NOISE && !markdown)
-                strncat(c[3], " noise", W - strlen(c[3]) - 1);
+                strncat(c[3], " inconclusive", W - strlen(c[3]) - 1);
             results_fmt_p(c[4], W, r->c.p);
             results_fmt_p(c[5], W, r->c.p_holm);
+            double mde = comparison_mde(&r->c);
+            snprintf(c[6], W, isnan(mde) ? "-" : "%.4f", mde);
         } else {
-            for (int k = 3; k < 6; k++) snprintf(c[k], W, "-");
+            for (int k = 3; k < 7; k++) snprintf(c[k], W, "-");
         }
-        snprintf(c[6], W, "%.0f", r->tok_s);
+        snprintf(c[7], W, "%.0f", r->tok_s);
         if (!t->speeds_comparable)
-            snprintf(c[7], W, "n/c");
+            snprintf(c[8], W, "n/c");
         else if (!isnan(r->overhead))
-            snprintf(c[7], W, "%+.1f%%", r->overhead);
+            snprintf(c[8], W, "%+.1f%%", r->overhead);
         else
-            snprintf(c[7], W, "-");
+            snprintf(c[8], W, "-");
     }
     table_write(f, &tt, markdown);
     table_free(&tt);
@@ -391,12 +402,13 @@ void ablation_table_write(FILE *f, const AblationTable *t, int markdown) {
             "\n(delta: mean over seeds of variant minus " RB_BASELINE
             " at the same seed and data order, with a Student t 95%% interval on pairs-1 degrees "
             "of freedom; Welch's interval when runs cannot be paired. p: two-sided; p (Holm): "
-            "adjusted for the %d variants compared with one baseline%s. tok/s: training steps "
+            "adjusted for the %d variants compared with one baseline%s. MDE: the difference "
+            "these pairs detect with 80%% power at their paired SD. tok/s: training steps "
             "only, as measured while the runs trained; overhead: mean over the variant's runs "
             "of " RB_BASELINE
             "'s mean tok/s / the run's - 1; `resbench bench` measures speed under "
             "controlled conditions.)\n%s",
-            t->n_compared, markdown ? "" : " (\"noise\": not significant after it)",
+            t->n_compared, markdown ? "" : " (\"inconclusive\": not significant after it)",
             markdown ? "\n" : "");
     if (!t->speeds_comparable && isnan(t->worst_util))
         fprintf(f,

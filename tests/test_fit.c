@@ -31,7 +31,14 @@ END_TEST
 
 /* summary.csv in resbench's format: 5 prenorm sizes x 2 seeds (+-0.002 around the law, so the means
  * are exact) and attnres_block at 3 sizes reaching L(1.25 C). */
+static void write_summary_seeds(const char *dir, int prenorm_sizes, int paired);
 static void write_summary(const char *dir, int prenorm_sizes) {
+    write_summary_seeds(dir, prenorm_sizes, 0);
+}
+
+/* paired = 1: attnres_block's seed 2 ran too, at 1.25x compute with prenorm seed 2's shift
+ * (+0.002), so every seed's paired multiplier is exactly 1.25. */
+static void write_summary_seeds(const char *dir, int prenorm_sizes, int paired) {
     char path[1024];
     snprintf(path, sizeof path, "%s/summary.csv", dir);
     FILE *f = fopen(path, "w");
@@ -47,8 +54,12 @@ static void write_summary(const char *dir, int prenorm_sizes) {
         double C = 1.02e13 * pow(10, i * 0.8); /* 2% more than prenorm's shape at i */
         fprintf(f, "attnres_block,1,%d,%d,4,64,16,1000,1000,%.6e,%.6f,0,80,1,0,ok\n", 2 + i,
                 64 * (i + 1), C, power_law_loss(&LAW, 1.25 * C));
-        fprintf(f, "attnres_block,2,%d,%d,4,64,16,1000,1000,%.6e,nan,0,1,1,0,failed\n", 2 + i,
-                64 * (i + 1), C);
+        if (paired)
+            fprintf(f, "attnres_block,2,%d,%d,4,64,16,1000,1000,%.6e,%.6f,0,80,1,0,ok\n", 2 + i,
+                    64 * (i + 1), C, power_law_loss(&LAW, 1.25 * C) + 0.004);
+        else
+            fprintf(f, "attnres_block,2,%d,%d,4,64,16,1000,1000,%.6e,nan,0,1,1,0,failed\n", 2 + i,
+                    64 * (i + 1), C);
     }
     fclose(f);
 }
@@ -92,13 +103,31 @@ START_TEST(test_fit_multiplier) {
     snprintf(want, sizeof want, "\nexperiments = %s\n", dir);
     ck_assert_msg(ini && strstr(ini, want) && strstr(ini, "\npoints = 5\n"), "%s", ini);
     /* one attnres_block seed: no interval, said so */
-    ck_assert_msg(strstr(buf, "undecided (needs 2+ seeds)"), "%s", buf);
+    ck_assert_msg(strstr(buf, "not tested (needs 2+ complete seeds)"), "%s", buf);
     snprintf(path, sizeof path, "%s/fit_pooled.csv", dir);
     ck_assert(csv_load(path, &t) == 0);
     ck_assert_int_eq((int)csv_nrows(&t), 2);
     ck_assert_str_eq(csv_cell(&t, 1, csv_col(&t, "variant")), "attnres_block");
     ck_assert_int_eq(csv_int(&t, 1, csv_col(&t, "sizes"), 0), 3);
     ck_assert(fabs(csv_num(&t, 1, csv_col(&t, "multiplier")) - 1.25) < 0.02);
+    csv_table_free(&t);
+    /* two complete seeds with the same paired difference at every size: the paired-seed t interval
+     * of docs/statistics.md section 7 has no width, and its point is the multiplier of the mean
+     * losses (the variant's mean L(1.25 C) + 0.002 read on prenorm's exact law: about 1.15) */
+    write_summary_seeds(dir, 5, 1);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "reproduced (below 1.25)"), "%s", buf);
+    ck_assert(csv_load(path, &t) == 0);
+    int cp = csv_col(&t, "paired_multiplier"), cl = csv_col(&t, "paired_lo"),
+        chi = csv_col(&t, "paired_hi"), cn = csv_col(&t, "paired_seeds");
+    ck_assert(cp >= 0 && cl >= 0 && chi >= 0 && cn >= 0);
+    ck_assert_int_eq(csv_int(&t, 1, cn, 0), 2);
+    double mean_m = csv_num(&t, 1, csv_col(&t, "multiplier"));
+    ck_assert_msg(fabs(csv_num(&t, 1, cp) - mean_m) < 1e-3 &&
+                      fabs(csv_num(&t, 1, cl) - mean_m) < 1e-3 &&
+                      fabs(csv_num(&t, 1, chi) - mean_m) < 1e-3 && mean_m > 1.1 && mean_m < 1.2,
+                  "mean %g paired %g [%g, %g]", mean_m, csv_num(&t, 1, cp), csv_num(&t, 1, cl),
+                  csv_num(&t, 1, chi));
     csv_table_free(&t);
     write_summary(dir, 3);
     ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);

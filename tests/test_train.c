@@ -179,6 +179,46 @@ START_TEST(test_profiling_keeps_trajectory) {
     snprintf(path, sizeof path, "%s/profiled/depth_attn.csv", out);
     /* 10 profile steps x (1+2+3+4+5 sources of the L = 4 sublayers and the readout) + header */
     ck_assert_int_eq(count_lines(path), 1 + 10 * 15);
+    /* profile_batches = 2: the same trajectory, profile.csv gains a batch column and a second
+     * block of L + 1 rows per profile step; batch 0's rows are the K = 1 file's, batch 1's are
+     * another batch's (they differ); the K = 1 file keeps the header without the column */
+    run_config(&c, out, "two");
+    tu_set(&c, "variant", "attnres_full");
+    c.steps = 20;
+    c.profile_every = 2;
+    tu_set(&c, "profile_batches", "2");
+    ck_assert(train_run(&c, 0, 1, &r) == 0);
+    ck_assert_str_eq(trajectory(out, "quiet"), trajectory(out, "two"));
+    snprintf(path, sizeof path, "%s/profiled/profile.csv", out);
+    char *one = tu_read(path);
+    snprintf(path, sizeof path, "%s/two/profile.csv", out);
+    char *two = tu_read(path);
+    ck_assert(one && two);
+    const char *h1 = "step,layer,kind,input_rms,output_rms,stream_rms,grad_rms,param_grad_norm\n";
+    ck_assert(!strncmp(one, h1, strlen(h1)));
+    ck_assert(!strncmp(two, "step,batch,layer,kind,", 22));
+    ck_assert_int_eq(count_lines(path), 1 + 10 * 2 * 5);
+    /* rebuild the K = 1 file from K = 2's batch-0 rows (the batch cell removed) */
+    char *rebuilt = tu_mem(strlen(two) + 1), *w = rebuilt;
+    int batch1 = 0, differ = 0;
+    char first0[512] = "";
+    memcpy(w, h1, strlen(h1));
+    w += strlen(h1);
+    for (char *line = strtok(strchr(two, '\n') + 1, "\n"); line; line = strtok(NULL, "\n")) {
+        char *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        ck_assert(c1 && c2);
+        if (strncmp(c1, ",0,", 3)) {
+            batch1 += !strncmp(c1, ",1,", 3);
+            differ += batch1 == 1 && strcmp(c2, first0) != 0; /* step's first row, batch 1 vs 0 */
+            continue;
+        }
+        if (!first0[0]) snprintf(first0, sizeof first0, "%s", c2);
+        w += sprintf(w, "%.*s%s\n", (int)(c1 - line), line, c2);
+    }
+    *w = 0;
+    ck_assert_int_eq(batch1, 10 * 5);
+    ck_assert_int_eq(differ, 1); /* another batch: other magnitudes */
+    ck_assert_str_eq(rebuilt, one);
 }
 END_TEST
 

@@ -238,7 +238,7 @@ static void healthy(Curve *c) {
 
 static Health classify(const Curve *c) {
     HealthRule rule = HEALTH_DEFAULT;
-    return train_health(c->step, c->loss, c->gnorm, CURVE, 100, &rule);
+    return train_health(c->step, c->loss, c->gnorm, CURVE, 100, 1.0, &rule); /* grad_clip 1 */
 }
 
 START_TEST(health_trained) {
@@ -315,6 +315,49 @@ START_TEST(health_part6_shape) {
 }
 END_TEST
 
+/* The hops-ablation shape: the loss reaches its plateau by step 90 and the gradient norm falls to
+ * 0.15-0.19; ordinary values near the clip (0.98) are 5-6x that median but not spikes (below
+ * grad_clip = 1); the same values above a clip of 0.5 are spikes, and the run is then a converged
+ * plateau, not a stall. */
+static void plateau(Curve *c) {
+    for (int i = 0; i < CURVE; i++) {
+        c->step[i] = 10L * (i + 1);
+        c->loss[i] = 1.53 + 3.2 * exp(-c->step[i] / 15.0) + 0.003 * sin(2.1 * i);
+        c->gnorm[i] = c->step[i] <= 90 ? 2.0 : 0.17 + 0.02 * sin(1.3 * i);
+    }
+    const int at[] = {15, 22, 30, 41};
+    for (int k = 0; k < 4; k++) c->gnorm[at[k]] = 0.98;
+}
+
+START_TEST(health_spikes_below_clip) {
+    Curve c;
+    plateau(&c);
+    Health h = classify(&c); /* grad_clip 1: 0.98 is not a spike */
+    ck_assert_msg(h.cls == HEALTH_TRAINED && h.spikes == 0 && !h.converged, "%s", h.reason);
+    HealthRule rule = HEALTH_DEFAULT; /* without clipping the ratio alone counts them */
+    h = train_health(c.step, c.loss, c.gnorm, CURVE, 100, 0, &rule);
+    ck_assert_int_eq(h.spikes, 4);
+}
+END_TEST
+
+START_TEST(health_converged_plateau) {
+    Curve c;
+    plateau(&c);
+    HealthRule rule = HEALTH_DEFAULT;
+    Health h = train_health(c.step, c.loss, c.gnorm, CURVE, 100, 0.5, &rule);
+    ck_assert_msg(h.spikes == 4 && h.first_spike_step == 160, "%d spikes, first %ld: %s", h.spikes,
+                  h.first_spike_step, h.reason);
+    ck_assert_msg(h.cls == HEALTH_TRAINED && h.converged && strstr(h.reason, "converged plateau"),
+                  "%s: %s", health_name(h.cls), h.reason);
+    /* descending until just before the spikes (step 120), then flat: stalled (unstable) */
+    for (int i = 0; i < CURVE; i++)
+        c.loss[i] = c.step[i] < 120 ? 4.5 - 0.02 * c.step[i] : 2.1 + 0.003 * sin(2.1 * i);
+    h = train_health(c.step, c.loss, c.gnorm, CURVE, 100, 0.5, &rule);
+    ck_assert_msg(h.cls == HEALTH_STALLED && !h.converged && strstr(h.reason, "unstable"), "%s",
+                  h.reason);
+}
+END_TEST
+
 /* The same rule through metrics.csv, and its errors. */
 START_TEST(health_csv) {
     char *dir = tu_tempdir(), path[1024];
@@ -331,13 +374,13 @@ START_TEST(health_csv) {
     ck_assert(csv_load(path, &t) == 0);
     Health h;
     HealthRule rule = HEALTH_DEFAULT;
-    ck_assert(train_health_csv(&t, 100, &rule, &h) == 0);
+    ck_assert(train_health_csv(&t, 100, 1.0, &rule, &h) == 0);
     ck_assert_msg(h.cls == HEALTH_DIVERGED, "%s", h.reason); /* ends at 5.6 > its start 5.08 */
     csv_table_free(&t);
     const char *no_gn = "step,train_loss\n10,5\n";
     ck_assert(tu_write(path, no_gn, strlen(no_gn)) == 0);
     ck_assert(csv_load(path, &t) == 0);
-    ck_assert_int_eq(train_health_csv(&t, 100, &rule, &h), -1);
+    ck_assert_int_eq(train_health_csv(&t, 100, 1.0, &rule, &h), -1);
     ck_assert_msg(strstr(rb_error(), "grad_norm"), "%s", rb_error());
     csv_table_free(&t);
 }
@@ -737,6 +780,8 @@ static Suite *validity_suite(void) {
     tcase_add_test(tc, health_diverged);
     tcase_add_test(tc, health_stalled_flat);
     tcase_add_test(tc, health_part6_shape);
+    tcase_add_test(tc, health_spikes_below_clip);
+    tcase_add_test(tc, health_converged_plateau);
     tcase_add_test(tc, health_csv);
     tcase_add_test(tc, probe_floor_ceiling);
     tcase_add_test(tc, verdict_test_known_p);
