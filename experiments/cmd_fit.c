@@ -274,9 +274,11 @@ static int write_tables(const char *outdir, const FitGroup *g, int ng, const Fit
     return csv_commit(&csv);
 }
 
-/* gnuplot data: the fitted curve and every variant's points (mean, std over seeds). */
+/* gnuplot data: the fitted curve and every variant's points (mean, std over seeds), each labelled
+ * with its paired-seed multiplier (docs/statistics.md section 7; the mean-based one without pairs).
+ */
 static int write_figure(const char *outdir, const FitGroup *g, int ng, const FitResult *r,
-                        const MultInterval *pp) {
+                        const MultInterval *pg, const MultInterval *pp) {
     char figdir[4200], path[4400];
     char *variants = rb_calloc((size_t)r->n_pooled + 1, RB_ARM_MAX + 1, "fit"); /* every arm */
     if (rb_join(figdir, sizeof figdir, outdir, "figures") != 0 || rb_mkdir_p(figdir) != 0)
@@ -297,7 +299,8 @@ static int write_figure(const char *outdir, const FitGroup *g, int ng, const Fit
         for (int i = 0; i < ng; i++)
             if (!strcmp(g[i].variant, v))
                 fprintf(pf, "%.6e %.6f %.6f %.6f\n", g[i].flops, stats_mean(g[i].loss, g[i].n),
-                        stats_std(g[i].loss, g[i].n), r->group[i].point);
+                        stats_std(g[i].loss, g[i].n),
+                        isnan(pg[i].point) ? r->group[i].point : pg[i].point);
         fclose(pf);
         if (variants[0]) strcat(variants, " ");
         strcat(variants, file); /* sized for every arm's file name */
@@ -333,7 +336,7 @@ static int write_figure(const char *outdir, const FitGroup *g, int ng, const Fit
             fprintf(af, "%s: %.2fx (no interval)\n", r->pooled_variant[p], e->point);
         else
             fprintf(af, "%s: %.2fx, paired-seed t 95%% [%.2f, %.2f]\n", r->pooled_variant[p],
-                    e->point, pp[p].lo, pp[p].hi);
+                    pp[p].point, pp[p].lo, pp[p].hi);
     }
     fprintf(af, "(the paper's claim: about 1.25x)");
     fclose(af);
@@ -454,7 +457,7 @@ int cmd_fit(int argc, char **argv) {
     const char *dst = out ? out : dirs[0];
     if (rb_mkdir_p(dst) != 0 || write_law(dst, &r, boot, dirs, ndirs) != 0 ||
         write_tables(dst, g, ng, &r, rate, pooled_rate, pg, pp) != 0 ||
-        write_figure(dst, g, ng, &r, pp) != 0)
+        write_figure(dst, g, ng, &r, pg, pp) != 0)
         rb_die(RB_EXIT_FAIL, "%s", rb_error());
     printf("\nfit: fit.csv, fit_pooled.csv, fit.ini and figures/fit.png in %s\n", dst);
     return RB_EXIT_OK;

@@ -11,7 +11,7 @@ set title "Scaling fit of prenorm and the variants' points (multiplier = prenorm
 # the law and the pooled multipliers with their 95% intervals (fit_annotation.txt, from `fit`)
 ann = system("cat '".datadir."/fit_annotation.txt' 2>/dev/null")
 set label 1 ann at graph 0.03, graph 0.22 left front font ",9" noenhanced
-# each variant point carries its own multiplier (column 4; prenorm's would be the fit residual)
+# each variant point carries its own paired-seed multiplier (column 4; prenorm's would be 1)
 plot datadir."/fit_curve.dat" using 1:2 with lines lc rgb "#222222" lw 1.5 dt 2 title "prenorm fit", \
      for [v in variants] datadir."/fit_points_".v.".dat" using 1:2:3 with yerrorbars \
          lc rgb color(v) pt 7 ps 0.9 title v, \

@@ -80,8 +80,10 @@ static void put(const char *dir, const char *name, const char *text) {
  * accuracies over 100 answers each. */
 static void fake_run(const char *xdir, const char *v, int seed, double rate, double c, double acc1,
                      double acc4, int data_seed, int broken) {
-    char dir[1024], text[8192];
-    snprintf(dir, sizeof dir, "%s/%s-s%d", xdir, v, seed);
+    char dir[1024], text[8192], id[256];
+    snprintf(id, sizeof id, "%s", v); /* the run directory of an arm (docs/formats.md) */
+    for (char *p = id; *p; p++) *p = *p == ':' || *p == ',' ? '-' : (*p == '=' ? '_' : *p);
+    snprintf(dir, sizeof dir, "%s/%s-s%d", xdir, id, seed);
     mkdir(dir, 0755);
     Config cfg;
     config_defaults(&cfg);
@@ -236,6 +238,40 @@ START_TEST(test_report_known_answers) {
     snprintf(args, sizeof args, "report --no-plot --law %s/summary.csv %s", exp, exp);
     ck_assert_int_eq(tu_run_cli(args, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "not a fit.ini"), "%s", out);
+}
+END_TEST
+
+/* Claim 6 in the paper's direction for each option: the input-dependent query is better than Full
+ * in the paper's Table 4, so a decided loss for it is "opposite"; no key norm is worse there, so
+ * the same decided loss is "reproduced". */
+START_TEST(test_report_design_directions) {
+    char *exp = tu_tempdir(), text[8192], args[2048], out[8192], path[2048];
+    int n = snprintf(text, sizeof text,
+                     "variant,seed,n_layer,d_model,n_head,seq_len,batch_size,params,tokens,flops,"
+                     "final_val_loss,best_val_loss,tok_per_s,wall_s,overhead_pct,status\n");
+    const char *vs[] = {"prenorm", "attnres_full", "attnres_full:query=input",
+                        "attnres_full:keynorm=off"};
+    const double loss[4] = {2.0, 1.9, 2.3, 2.3};
+    for (int s = 1; s <= 3; s++)
+        for (int v = 0; v < 4; v++) {
+            double x = loss[v] + 0.01 * (s - 2) + (v ? 0.002 * s * s * v : 0);
+            n += snprintf(text + n, sizeof text - n,
+                          "%s,%d,4,96,3,64,16,1000,102400,1e12,%g,%g,1000,10,0,ok\n", vs[v], s, x,
+                          x);
+            fake_run(exp, vs[v], s, 0.1, 0.2, 0.9, 0.5, 1, 0);
+        }
+    put(exp, "summary.csv", text);
+    put(exp, "experiment.ini", "# resbench resolved config\nsteps = 100\n");
+    snprintf(args, sizeof args, "report --no-plot %s", exp);
+    ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(path, sizeof path, "%s/report.md", exp);
+    char *rep = tu_read(path);
+    const char *c6 = rep ? strstr(rep, "### 6. The design choices") : NULL;
+    ck_assert_msg(c6, "%s", rep);
+    const char *q = strstr(c6, "\n| attnres_full:query=input |"),
+               *k = strstr(c6, "\n| attnres_full:keynorm=off |");
+    ck_assert_msg(q && row_has(q, "| **opposite** |", 1), "%.2000s", c6);
+    ck_assert_msg(k && row_has(k, "| **reproduced** |", 1), "%.2000s", c6);
 }
 END_TEST
 
@@ -588,6 +624,7 @@ int main(void) {
     tcase_add_test(tc, test_verdicts);
     tcase_add_test(tc, test_report_known_answers);
     tcase_add_test(tc, test_report_flags_unfair_budgets);
+    tcase_add_test(tc, test_report_design_directions);
     tcase_add_test(tc, test_report_of_tiny_ablation);
     tcase_add_test(tc, test_bench_writes_csv);
     tcase_add_test(tc, test_membw_interpolation);
