@@ -267,6 +267,17 @@ static int load_report(Report *rp) {
             if (!strcmp(r->variant, rp->variants[v])) r->arm = v;
         if (r->arm >= 0 && r->health_known && r->health.cls != HEALTH_TRAINED) rp->failed[r->arm]++;
     }
+    /* the claims pair one run per arm and seed; a sweep holds one per shape, and pairing across
+     * shapes would compare different models (its analysis is `sweep --gather`) */
+    for (int i = 0; i < rp->n; i++)
+        for (int j = 0; j < i; j++)
+            if (rp->runs[i].seed == rp->runs[j].seed &&
+                !strcmp(rp->runs[i].variant, rp->runs[j].variant))
+                return rb_fail("report: %s/summary.csv holds two runs of arm %s with seed %ld (%s "
+                               "and %s): a sweep's shapes are analysed by `resbench sweep ... "
+                               "--gather`, not by report",
+                               rp->dir, rp->runs[i].variant, rp->runs[i].seed, rp->runs[j].dir,
+                               rp->runs[i].dir);
     return rp->n ? 0 : rb_fail("report: %s/summary.csv lists no successful run", rp->dir);
 }
 

@@ -275,6 +275,24 @@ START_TEST(test_report_design_directions) {
 }
 END_TEST
 
+/* A sweep's directory (two shapes of one arm and seed) is refused in one line, not paired across
+ * shapes. */
+START_TEST(test_report_refuses_sweep) {
+    char *exp = tu_tempdir(), args[2048], out[8192];
+    fake_run(exp, "prenorm", 1, 0.1, 0.2, 0.9, 0.5, 1, 0);
+    put(exp, "summary.csv",
+        "variant,seed,n_layer,d_model,n_head,seq_len,batch_size,params,tokens,flops,"
+        "final_val_loss,best_val_loss,tok_per_s,wall_s,overhead_pct,status\n"
+        "prenorm,1,4,96,3,64,16,1000,102400,1e12,2,2,1000,10,0,ok\n"
+        "prenorm,1,2,128,4,64,16,1000,102400,1e12,2.1,2.1,1000,10,0,ok\n");
+    put(exp, "experiment.ini", "# resbench resolved config\nsteps = 100\n");
+    snprintf(args, sizeof args, "report --no-plot %s", exp);
+    ck_assert_int_eq(tu_run_cli(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "two runs of arm prenorm with seed 1") && strstr(out, "--gather"),
+                  "%s", out);
+}
+END_TEST
+
 START_TEST(test_report_flags_unfair_budgets) {
     char *exp = fake_experiment(1), args[2048], out[8192], path[2048];
     snprintf(args, sizeof args, "report --no-plot %s", exp);
@@ -625,6 +643,7 @@ int main(void) {
     tcase_add_test(tc, test_report_known_answers);
     tcase_add_test(tc, test_report_flags_unfair_budgets);
     tcase_add_test(tc, test_report_design_directions);
+    tcase_add_test(tc, test_report_refuses_sweep);
     tcase_add_test(tc, test_report_of_tiny_ablation);
     tcase_add_test(tc, test_bench_writes_csv);
     tcase_add_test(tc, test_membw_interpolation);
