@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "model.h"
 #include "plot.h"
 #include "results.h"

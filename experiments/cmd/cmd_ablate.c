@@ -12,8 +12,10 @@
 
 #include "claims.h"
 #include "cli.h"
+#include "cmd.h"
 #include "csvread.h"
 #include "probe.h"
+#include "report.h"
 #include "results.h"
 #include "runs.h"
 #include "stats.h"
@@ -23,8 +25,6 @@
 
 #define MAX_VARIANTS 16
 #define MAX_SEEDS 64
-
-int report_write(const char *dir, int plot);
 
 /* Without a budget (steps, budget_tokens or budget_flops) an ablation trains this many steps:
  * 6 variants x 4 seeds then take about 10 minutes on 2 cores (README, quick start). */
