@@ -214,7 +214,10 @@ int cmd_ablate(int argc, char **argv) {
         printf("ablate: %d variants x %d seeds, %ld steps each (identical data order and budget), "
                "into %s\n",
                nv, ns, train_total_steps(&base), exp);
-        for (int i = 0; i < n; i++) exp_run(&runs[i], i + 1, n);
+        for (int i = 0; i < n; i++) {
+            int rc = exp_run(&runs[i], i + 1, n);
+            if (rc != RB_EXIT_OK) rb_die(rc, "%s", rb_error());
+        }
     }
     int rc = ablate_finish(exp, runs, n, names, nv);
     free(runs);

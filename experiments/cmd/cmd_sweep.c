@@ -332,7 +332,7 @@ static int report(const ExpRun *runs, int n, char names[][RB_ARM_MAX], int nv, c
     char *btext = NULL, *dtext = NULL; /* best.csv and deltas.csv, written whole at the end */
     size_t blen = 0, dlen = 0;
     FILE *csv = open_memstream(&btext, &blen), *dcsv = open_memstream(&dtext, &dlen);
-    if (!csv || !dcsv) rb_die(RB_EXIT_FAIL, "sweep: out of memory");
+    if (!csv || !dcsv) rb_out_of_memory("sweep");
     fprintf(csv, "variant,n_layer,d_model,ratio,val_loss,seed_sd,seed_df,noise_threshold,"
                  "near_best,ratio_min,ratio_max\n");
     fprintf(dcsv, "axis,value,variant,pairs,delta,lo,hi\n");
@@ -483,7 +483,10 @@ int cmd_sweep(int argc, char **argv) {
            gather ? "gathered from" : "into", exp);
     print_design(runs, n, names[0], layers, nl, widths, nw);
     if (gather && exp_gather(runs, n) != 0) rb_die(RB_EXIT_USAGE, "sweep --gather: %s", rb_error());
-    for (int i = 0; i < n && !gather; i++) exp_run(&runs[i], i + 1, n);
+    for (int i = 0; i < n && !gather; i++) {
+        int rc = exp_run(&runs[i], i + 1, n);
+        if (rc != RB_EXIT_OK) rb_die(rc, "%s", rb_error());
+    }
     if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     char figdir[2200];
     static char plotted[MAX_GRID * (RB_ARM_MAX + 1)]; /* every arm's file name, space-separated */

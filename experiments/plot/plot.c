@@ -116,8 +116,7 @@ typedef struct {
 static PlotRun *next_run(PlotRuns *rs) {
     if (rs->n == rs->cap) {
         int cap = rs->cap ? 2 * rs->cap : 16;
-        PlotRun *grown = realloc(rs->r, (size_t)cap * sizeof *grown);
-        if (!grown) rb_die(RB_EXIT_FAIL, "out of memory (plot)");
+        PlotRun *grown = rb_realloc(rs->r, (size_t)cap * sizeof *grown, "plot");
         rs->r = grown;
         rs->cap = cap;
     }
