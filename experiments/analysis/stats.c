@@ -67,12 +67,6 @@ Interval stats_welch(const double *a, int na, const double *b, int nb) {
     return t_interval(delta, sqrt(se2), df, n);
 }
 
-double stats_welch_ci95(const double *a, int na, const double *b, int nb, double *delta) {
-    Interval r = stats_welch(a, na, b, nb);
-    *delta = r.delta;
-    return r.half_width;
-}
-
 void stats_holm(const double *p, int m, double *adjusted) {
     int *idx = rb_calloc((size_t)(m > 0 ? m : 1), sizeof(int), "p-values"), k = 0; /* each p */
     for (int i = 0; i < m; i++) {
