@@ -9,7 +9,6 @@
 
 #include "checkpoint.h"
 #include "cli.h"
-#include "cmd.h"
 #include "infer.h"
 #include "rng.h"
 #include "train.h"

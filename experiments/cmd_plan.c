@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cmd.h"
 #include "power.h"
 #include "stats.h"
 #include "util.h"
