@@ -652,8 +652,7 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s) {
     size_t n = strlen(s);
     if (*len + n + 1 > *cap) {
         *cap = (*len + n + 1) * 2;
-        *buf = realloc(*buf, *cap);
-        if (!*buf) rb_die(RB_EXIT_FAIL, "out of memory writing config");
+        *buf = rb_realloc(*buf, *cap, "writing config");
     }
     memcpy(*buf + *len, s, n + 1);
     *len += n;

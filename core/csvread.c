@@ -20,14 +20,13 @@ static void on_field(void *data, size_t len, void *user) {
     if (idx >= t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 256;
         while (cap <= idx) cap *= 2;
-        char **grown = realloc(t->cells, cap * sizeof(char *));
-        if (!grown) rb_die(RB_EXIT_FAIL, "out of memory reading CSV");
+        char **grown = rb_realloc(t->cells, cap * sizeof(char *), "reading CSV");
         memset(grown + t->cap, 0, (cap - t->cap) * sizeof(char *));
         t->cells = grown;
         t->cap = cap;
     }
     char *s = malloc(len + 1);
-    if (!s) rb_die(RB_EXIT_FAIL, "out of memory reading CSV");
+    if (!s) rb_out_of_memory("reading CSV");
     memcpy(s, data, len);
     s[len] = 0;
     t->cells[idx] = s;

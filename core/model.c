@@ -275,33 +275,73 @@ static float *sub_slice(float *base, int l, size_t per) {
     return base + (size_t)l * per;
 }
 
+/* The ops of a step, each booking its time to its phase of `bench`'s breakdown (model_phase_mark:
+ * the time since the previous mark; nothing unless the model profiles). The forward and backward
+ * below call only these, so they read as the math; N, C and the scratch come from the model. */
+static void norm_forward(Model *m, float *out, float *rstd, const float *inp, const float *gain) {
+    rmsnorm_forward(out, rstd, inp, gain, m->N, m->C);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
+}
+
+static void norm_backward(Model *m, float *dinp, float *dgain, const float *dout, const float *inp,
+                          const float *gain, const float *rstd) {
+    rmsnorm_backward(dinp, dgain, m->s.partials, dout, inp, gain, rstd, m->N, m->C);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
+}
+
+static void linear_forward(Model *m, float *out, const float *inp, const float *w, int IC, int OC) {
+    matmul_forward(out, inp, w, m->N, IC, OC);
+    model_phase_mark(m, RB_PH_MATMUL);
+}
+
+/* dinp = dout W (overwritten), dw += dout^T inp */
+static void linear_backward(Model *m, float *dinp, float *dw, const float *dout, const float *inp,
+                            const float *w, int IC, int OC) {
+    matmul_backward(dinp, dw, dout, inp, w, m->N, IC, OC, 0.0f);
+    model_phase_mark(m, RB_PH_MATMUL);
+}
+
+static void attend_forward(Model *m, float *out, float *probs, float *qkv) {
+    rope_attention_forward(out, probs, qkv, m->rope_cos, m->rope_sin, m->B, m->T, m->C, m->nh);
+    model_phase_mark(m, RB_PH_ATTENTION); /* RoPE included: fused */
+}
+
+static void attend_backward(Model *m, float *dqkv, const float *dout, const float *probs,
+                            const float *qkv) {
+    attention_rope_backward(dqkv, m->s.att, dout, probs, qkv, m->rope_cos, m->rope_sin, m->B, m->T,
+                            m->C, m->nh);
+    model_phase_mark(m, RB_PH_ATTENTION);
+}
+
+static void gate_forward(Model *m, float *g, const float *h13) {
+    swiglu_forward(g, h13, m->N, m->H);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
+}
+
+static void gate_backward(Model *m, float *dh13, const float *dg, const float *h13) {
+    swiglu_backward(dh13, dg, h13, m->N, m->H);
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
+}
+
 static void attn_forward(Model *m, int layer, int l, const float *h, float *y) {
     size_t N = m->N, C = m->C;
     float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
     float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C), *atty = sub_slice(m->a.atty, layer, N * C);
     float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
-    rmsnorm_forward(ln, rstd, h, m->p.attn_g + layer * C, m->N, m->C);
-    model_phase_mark(m, RB_PH_ELEMENTWISE);
-    matmul_forward(qkv, ln, m->p.wqkv + layer * 3 * C * C, m->N, m->C, 3 * m->C);
-    model_phase_mark(m, RB_PH_MATMUL);
-    rope_attention_forward(atty, probs, qkv, m->rope_cos, m->rope_sin, m->B, m->T, m->C, m->nh);
-    model_phase_mark(m, RB_PH_ATTENTION); /* RoPE included: fused */
-    matmul_forward(y, atty, m->p.wo + layer * C * C, m->N, m->C, m->C);
-    model_phase_mark(m, RB_PH_MATMUL);
+    norm_forward(m, ln, rstd, h, m->p.attn_g + layer * C);
+    linear_forward(m, qkv, ln, m->p.wqkv + layer * 3 * C * C, m->C, 3 * m->C);
+    attend_forward(m, atty, probs, qkv);
+    linear_forward(m, y, atty, m->p.wo + layer * C * C, m->C, m->C);
 }
 
 static void mlp_forward(Model *m, int layer, int l, const float *h, float *y) {
     size_t N = m->N, C = m->C, H = m->H;
     float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
     float *h13 = sub_slice(m->a.h13, layer, N * 2 * H), *g = sub_slice(m->a.gact, layer, N * H);
-    rmsnorm_forward(ln, rstd, h, m->p.mlp_g + layer * C, m->N, m->C);
-    model_phase_mark(m, RB_PH_ELEMENTWISE);
-    matmul_forward(h13, ln, m->p.w13 + layer * 2 * H * C, m->N, m->C, 2 * m->H);
-    model_phase_mark(m, RB_PH_MATMUL);
-    swiglu_forward(g, h13, m->N, m->H);
-    model_phase_mark(m, RB_PH_ELEMENTWISE);
-    matmul_forward(y, g, m->p.w2 + layer * C * H, m->N, m->H, m->C);
-    model_phase_mark(m, RB_PH_MATMUL);
+    norm_forward(m, ln, rstd, h, m->p.mlp_g + layer * C);
+    linear_forward(m, h13, ln, m->p.w13 + layer * 2 * H * C, m->C, 2 * m->H);
+    gate_forward(m, g, h13);
+    linear_forward(m, y, g, m->p.w2 + layer * C * H, m->H, m->C);
 }
 
 int model_check_threads(const Model *m) {
@@ -343,10 +383,8 @@ double model_forward(Model *m) {
     }
     m->stream_out = v->output(&m->stream);
     model_variant_mark(m, RB_VC_OUTPUT);
-    rmsnorm_forward(m->a.lnf, m->a.rstdf, m->stream_out, m->p.final_g, m->N, m->C);
-    model_phase_mark(m, RB_PH_ELEMENTWISE);
-    matmul_forward(m->a.logits, m->a.lnf, m->p.head, m->N, m->C, m->V);
-    model_phase_mark(m, RB_PH_MATMUL);
+    norm_forward(m, m->a.lnf, m->a.rstdf, m->stream_out, m->p.final_g);
+    linear_forward(m, m->a.logits, m->a.lnf, m->p.head, m->C, m->V);
     m->loss = crossentropy_forward(m->a.losses, m->a.lse, m->a.logits, m->targets, m->N, m->V);
     model_phase_mark(m, RB_PH_ELEMENTWISE);
     return m->loss;
@@ -363,18 +401,13 @@ static void attn_backward(Model *m, int layer, int l, const float *dy, float *dh
     const float *atty = sub_slice(m->a.atty, layer, N * C);
     const float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
     ScratchPtrs *s = &m->s;
-    matmul_backward(s->datty, m->g.wo + layer * C * C, dy, atty, m->p.wo + layer * C * C, m->N,
-                    m->C, m->C, 0.0f);
-    model_phase_mark(m, RB_PH_MATMUL);
-    attention_rope_backward(s->dqkv, s->att, s->datty, probs, qkv, m->rope_cos, m->rope_sin, m->B,
-                            m->T, m->C, m->nh);
-    model_phase_mark(m, RB_PH_ATTENTION); /* RoPE included: fused */
-    matmul_backward(s->dln, m->g.wqkv + layer * 3 * C * C, s->dqkv, ln,
-                    m->p.wqkv + layer * 3 * C * C, m->N, m->C, 3 * m->C, 0.0f);
-    model_phase_mark(m, RB_PH_MATMUL);
-    rmsnorm_backward(dh, m->g.attn_g + layer * C, s->partials, s->dln, m->sub_in[l],
-                     m->p.attn_g + layer * C, rstd, m->N, m->C);
-    model_phase_mark(m, RB_PH_ELEMENTWISE);
+    linear_backward(m, s->datty, m->g.wo + layer * C * C, dy, atty, m->p.wo + layer * C * C, m->C,
+                    m->C);
+    attend_backward(m, s->dqkv, s->datty, probs, qkv);
+    linear_backward(m, s->dln, m->g.wqkv + layer * 3 * C * C, s->dqkv, ln,
+                    m->p.wqkv + layer * 3 * C * C, m->C, 3 * m->C);
+    norm_backward(m, dh, m->g.attn_g + layer * C, s->dln, m->sub_in[l], m->p.attn_g + layer * C,
+                  rstd);
 }
 
 static void mlp_backward(Model *m, int layer, int l, const float *dy, float *dh) {
@@ -383,17 +416,12 @@ static void mlp_backward(Model *m, int layer, int l, const float *dy, float *dh)
     const float *h13 = sub_slice(m->a.h13, layer, N * 2 * H);
     const float *g = sub_slice(m->a.gact, layer, N * H);
     ScratchPtrs *s = &m->s;
-    matmul_backward(s->dg, m->g.w2 + layer * C * H, dy, g, m->p.w2 + layer * C * H, m->N, m->H,
-                    m->C, 0.0f);
-    model_phase_mark(m, RB_PH_MATMUL);
-    swiglu_backward(s->dh13, s->dg, h13, m->N, m->H);
-    model_phase_mark(m, RB_PH_ELEMENTWISE);
-    matmul_backward(s->dln, m->g.w13 + layer * 2 * H * C, s->dh13, ln, m->p.w13 + layer * 2 * H * C,
-                    m->N, m->C, 2 * m->H, 0.0f);
-    model_phase_mark(m, RB_PH_MATMUL);
-    rmsnorm_backward(dh, m->g.mlp_g + layer * C, s->partials, s->dln, m->sub_in[l],
-                     m->p.mlp_g + layer * C, rstd, m->N, m->C);
-    model_phase_mark(m, RB_PH_ELEMENTWISE);
+    linear_backward(m, s->dg, m->g.w2 + layer * C * H, dy, g, m->p.w2 + layer * C * H, m->H, m->C);
+    gate_backward(m, s->dh13, s->dg, h13);
+    linear_backward(m, s->dln, m->g.w13 + layer * 2 * H * C, s->dh13, ln,
+                    m->p.w13 + layer * 2 * H * C, m->C, 2 * m->H);
+    norm_backward(m, dh, m->g.mlp_g + layer * C, s->dln, m->sub_in[l], m->p.mlp_g + layer * C,
+                  rstd);
 }
 
 void model_backward(Model *m) {
@@ -404,8 +432,7 @@ void model_backward(Model *m) {
     model_phase_start(m);
     crossentropy_backward(m->a.logits, m->a.lse, m->targets, m->N, m->V);
     model_phase_mark(m, RB_PH_ELEMENTWISE);
-    matmul_backward(s->dlnf, m->g.head, m->a.logits, m->a.lnf, m->p.head, m->N, m->C, m->V, 0.0f);
-    model_phase_mark(m, RB_PH_MATMUL);
+    linear_backward(m, s->dlnf, m->g.head, m->a.logits, m->a.lnf, m->p.head, m->C, m->V);
     rmsnorm_backward(s->dout, m->g.final_g, s->partials, s->dlnf, m->stream_out, m->p.final_g,
                      m->a.rstdf, m->N, m->C);
     if (m->grad_rms) m->grad_rms[m->L] = rms_of(s->dout, (size_t)m->N * m->C);

@@ -39,6 +39,16 @@ void rb_die(int code, const char *fmt, ...) {
     exit(code);
 }
 
+void rb_out_of_memory(const char *what) {
+    rb_die(RB_EXIT_FAIL, "out of memory (%s)", what);
+}
+
+void *rb_realloc(void *p, size_t size, const char *what) {
+    void *grown = realloc(p, size ? size : 1);
+    if (!grown) rb_out_of_memory(what);
+    return grown;
+}
+
 void *rb_calloc(size_t count, size_t size, const char *what) {
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p)
@@ -209,9 +219,7 @@ int rb_list_dir(const char *dir, char ***names) {
         if (e->d_name[0] == '.') continue;
         if (n == cap) {
             cap *= 2;
-            char **grown = realloc(list, cap * sizeof(char *));
-            if (!grown) rb_die(RB_EXIT_FAIL, "out of memory listing %s", dir);
-            list = grown;
+            list = rb_realloc(list, cap * sizeof(char *), "directory listing");
         }
         list[n++] = strdup(e->d_name);
     }

@@ -8,12 +8,18 @@
 /* Exit codes (documented in README). */
 enum { RB_EXIT_OK = 0, RB_EXIT_FAIL = 1, RB_EXIT_USAGE = 2, RB_EXIT_INTERRUPTED = 3 };
 
-/* Library functions report errors by returning -1 after rb_fail() stored a one-line message. */
+/* Library functions report errors by returning -1 (or an exit code) after rb_fail() stored a
+ * one-line message; the command (cmd_*, main) decides to exit. The one exception is running out of
+ * memory: the allocation helpers below end the process (docs/architecture.md, Errors). */
 int rb_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *rb_error(void);
-/* Print "resbench: <msg>" to stderr and exit with code. */
+/* Print "resbench: <msg>" to stderr and exit with code (commands only). */
 void rb_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* Out of memory: "resbench: out of memory (WHAT)" and exit RB_EXIT_FAIL. */
+void rb_out_of_memory(const char *what) __attribute__((noreturn));
 void *rb_calloc(size_t count, size_t size, const char *what);
+/* realloc, or rb_out_of_memory(what). */
+void *rb_realloc(void *p, size_t size, const char *what);
 
 uint64_t rb_hash_bytes(uint64_t h, const void *data, size_t n);
 uint64_t rb_hash_str(uint64_t h, const char *s);

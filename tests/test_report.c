@@ -576,61 +576,78 @@ START_TEST(test_report_links_every_figure) {
 }
 END_TEST
 
-/* No variant name in a string literal of experiments/ (the layer knows variants through the
- * registry and the data): each installed variant's name, as a word, in no literal of any .c or .h,
- * except the baseline (RB_BASELINE) and mhc.csv, the core's diagnostics file name. */
-START_TEST(test_no_variant_names_in_experiments) {
-    variants_install();
-    char **files = NULL, dir[2048];
-    snprintf(dir, sizeof dir, "%s/experiments", RB_SOURCE_DIR);
-    int nf = rb_list_dir(dir, &files), hits = 0;
-    ck_assert(nf > 10);
-    for (int i = 0; i < nf; i++) {
-        size_t len = strlen(files[i]);
-        if (len < 3 || (strcmp(files[i] + len - 2, ".c") && strcmp(files[i] + len - 2, ".h"))) {
-            free(files[i]);
+/* Occurrences of an installed variant's name, as a word, in a string literal of the C file at path
+ * (comments and character literals skipped), except the baseline (RB_BASELINE) and mhc.csv, the
+ * core's diagnostics file name; each printed. */
+static int variant_names_in_literals(const char *path) {
+    const char *src = tu_read(path);
+    ck_assert_msg(src, "cannot read %s", path);
+    int hits = 0;
+    for (const char *p = src; *p; p++) {
+        if (p[0] == '/' && p[1] == '*') { /* comments may name variants */
+            const char *e = strstr(p + 2, "*/");
+            p = e ? e + 1 : p + strlen(p) - 1;
             continue;
         }
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        const char *src = tu_read(path);
-        ck_assert(src);
-        for (const char *p = src; *p; p++) {
-            if (p[0] == '/' && p[1] == '*') { /* comments may name variants */
-                const char *e = strstr(p + 2, "*/");
-                p = e ? e + 1 : p + strlen(p) - 1;
-                continue;
-            }
-            if (p[0] == '/' && p[1] == '/') {
-                p += strcspn(p, "\n");
-                if (!*p) break;
-                continue;
-            }
-            if (*p == '\'') { /* a character literal */
-                p += p[1] == '\\' ? 3 : 2;
-                continue;
-            }
-            if (*p != '"') continue;
-            const char *q = p + 1; /* the literal p+1 .. q */
-            while (*q && *q != '"') q += *q == '\\' ? 2 : 1;
-            for (int v = 0; rb_variants[v]; v++) {
-                const char *name = rb_variants[v]->name;
-                size_t nl = strlen(name);
-                if (!strcmp(name, RB_BASELINE)) continue;
-                for (const char *m = p + 1; m < q && (m = strstr(m, name)) && m < q; m += nl) {
-                    int word = (m == p + 1 || !isalnum((unsigned char)m[-1])) &&
-                               !(isalnum((unsigned char)m[nl]) || m[nl] == '_');
-                    if (!word || !strncmp(m, "mhc.csv", 7)) continue;
-                    printf("%s: variant name '%s' in \"%.*s\"\n", files[i], name, (int)(q - p - 1),
-                           p + 1);
-                    hits++;
-                }
-            }
-            p = *q ? q : q - 1;
+        if (p[0] == '/' && p[1] == '/') {
+            p += strcspn(p, "\n");
+            if (!*p) break;
+            continue;
         }
-        free(files[i]);
+        if (*p == '\'') { /* a character literal */
+            p += p[1] == '\\' ? 3 : 2;
+            continue;
+        }
+        if (*p != '"') continue;
+        const char *q = p + 1; /* the literal p+1 .. q */
+        while (*q && *q != '"') q += *q == '\\' ? 2 : 1;
+        for (int v = 0; rb_variants[v]; v++) {
+            const char *name = rb_variants[v]->name;
+            size_t nl = strlen(name);
+            if (!strcmp(name, RB_BASELINE)) continue;
+            for (const char *m = p + 1; m < q && (m = strstr(m, name)) && m < q; m += nl) {
+                int word = (m == p + 1 || !isalnum((unsigned char)m[-1])) &&
+                           !(isalnum((unsigned char)m[nl]) || m[nl] == '_');
+                if (!word || !strncmp(m, "mhc.csv", 7)) continue;
+                printf("%s: variant name '%s' in \"%.*s\"\n", path, name, (int)(q - p - 1), p + 1);
+                hits++;
+            }
+        }
+        p = *q ? q : q - 1;
     }
-    free(files);
+    return hits;
+}
+
+/* No variant name in a string literal of experiments/ (the layer knows variants through the
+ * registry and the data): every .c and .h in experiments/ and its folders (cmd/, runs/, ...). */
+START_TEST(test_no_variant_names_in_experiments) {
+    variants_install();
+    char **dirs = NULL, top[2048];
+    snprintf(top, sizeof top, "%s/experiments", RB_SOURCE_DIR);
+    int nd = rb_list_dir(top, &dirs), hits = 0, scanned = 0;
+    ck_assert(nd > 0);
+    for (int d = -1; d < nd; d++) { /* -1: experiments/ itself */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s%s%s", top, d < 0 ? "" : "/", d < 0 ? "" : dirs[d]);
+        struct stat st;
+        char **files = NULL;
+        int nf = stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? rb_list_dir(dir, &files) : 0;
+        for (int i = 0; i < nf; i++) {
+            size_t len = strlen(files[i]);
+            if (len >= 3 &&
+                (!strcmp(files[i] + len - 2, ".c") || !strcmp(files[i] + len - 2, ".h"))) {
+                char path[8192];
+                snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+                hits += variant_names_in_literals(path);
+                scanned++;
+            }
+            free(files[i]);
+        }
+        free(files);
+    }
+    for (int d = 0; d < nd; d++) free(dirs[d]);
+    free(dirs);
+    ck_assert_int_gt(scanned, 40);
     ck_assert_int_eq(hits, 0);
 }
 END_TEST

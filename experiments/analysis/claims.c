@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "stats.h"
+#include "util.h"
 
 static Verdict decide(double gain, double half_width) {
     if (isnan(half_width)) return VERDICT_FEW_SEEDS;
@@ -14,14 +15,9 @@ static Verdict decide(double gain, double half_width) {
     return VERDICT_NOISE;
 }
 
-/* n doubles (at least one), or exit 1 naming the shortage. */
+/* n doubles (at least one; rb_calloc: out of memory ends the process). */
 static double *doubles(int n) {
-    double *p = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
-    if (!p) {
-        fprintf(stderr, "resbench: out of memory (%d samples)\n", n);
-        exit(1);
-    }
-    return p;
+    return rb_calloc((size_t)(n > 0 ? n : 1), sizeof(double), "samples");
 }
 
 Comparison claim_compare(const Sample *x, int nx, const Sample *y, int ny, int better_lower) {

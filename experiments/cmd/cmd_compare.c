@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "config.h"
 #include "csvread.h"
 #include "plot.h"

@@ -12,6 +12,7 @@
 #include "bench_torch.h"
 #include "membw.h"
 #include "cli.h"
+#include "cmd.h"
 #include "gemm.h"
 #include "runs.h"
 #include "model.h"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "model.h"
 #include "plot.h"
 #include "results.h"
@@ -23,6 +24,17 @@
 /* Fewer optimizer steps than this (or than warmup) cannot rank a shape: the run is still trained
  * and kept, but flagged on screen and in summary.csv's warning column. */
 #define SWEEP_MIN_STEPS 100
+
+/* The sweep's grid: its arms, its n_layer (rows) and d_model (columns) values, and the runs over
+ * arms x shapes x seeds. */
+typedef struct {
+    ExpRun *runs;
+    int n;
+    char (*names)[RB_ARM_MAX];
+    int nv;
+    const long *layers, *widths;
+    int nl, nw;
+} Grid;
 
 static void sweep_help(void) {
     printf(
@@ -94,26 +106,25 @@ static void csv_field(FILE *f, const char *s) {
 }
 
 /* The run of variant v at grid cell (l, w) among the first seed's runs, or NULL. */
-static const ExpRun *cell(const ExpRun *runs, int n, const char *v, long layers, long width) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(exp_arm(&runs[i]), v) && runs[i].cfg.n_layer == layers &&
-            runs[i].cfg.d_model == width)
-            return &runs[i];
+static const ExpRun *cell(const Grid *g, const char *v, long layers, long width) {
+    for (int i = 0; i < g->n; i++)
+        if (!strcmp(exp_arm(&g->runs[i]), v) && g->runs[i].cfg.n_layer == layers &&
+            g->runs[i].cfg.d_model == width)
+            return &g->runs[i];
     return NULL;
 }
 
 /* Steps and tokens of every shape under the matched FLOP budget (for variant v), and the
  * too-few-steps warnings, recorded in each run's warning. Returns the number of flagged shapes. */
-static int print_design(ExpRun *runs, int n, const char *v, const long *layers, int nl,
-                        const long *widths, int nw) {
+static int print_design(const Grid *g, const char *v) {
     printf("%s: optimizer steps / training tokens per shape (rows n_layer, columns d_model)\n%8s",
            v, "");
-    for (int w = 0; w < nw; w++) printf(" %17ld", widths[w]);
+    for (int w = 0; w < g->nw; w++) printf(" %17ld", g->widths[w]);
     printf("\n");
-    for (int l = 0; l < nl; l++) {
-        printf("%8ld", layers[l]);
-        for (int w = 0; w < nw; w++) {
-            const ExpRun *a = cell(runs, n, v, layers[l], widths[w]);
+    for (int l = 0; l < g->nl; l++) {
+        printf("%8ld", g->layers[l]);
+        for (int w = 0; w < g->nw; w++) {
+            const ExpRun *a = cell(g, v, g->layers[l], g->widths[w]);
             long st = a ? train_total_steps(&a->cfg) : 0;
             char buf[40];
             snprintf(buf, sizeof buf, "%ld / %.3g", st,
@@ -123,20 +134,21 @@ static int print_design(ExpRun *runs, int n, const char *v, const long *layers, 
         printf("\n");
     }
     int flagged = 0;
-    for (int i = 0; i < n; i++) {
-        long st = train_total_steps(&runs[i].cfg);
-        int wu = runs[i].cfg.warmup;
+    for (int i = 0; i < g->n; i++) {
+        long st = train_total_steps(&g->runs[i].cfg);
+        int wu = g->runs[i].cfg.warmup;
         if (st < wu)
-            snprintf(runs[i].warning, sizeof runs[i].warning, "%ld steps < warmup %d", st, wu);
+            snprintf(g->runs[i].warning, sizeof g->runs[i].warning, "%ld steps < warmup %d", st,
+                     wu);
         else if (st < SWEEP_MIN_STEPS)
-            snprintf(runs[i].warning, sizeof runs[i].warning, "%ld steps < %d", st,
+            snprintf(g->runs[i].warning, sizeof g->runs[i].warning, "%ld steps < %d", st,
                      SWEEP_MIN_STEPS);
         else
             continue;
-        if (!strcmp(exp_arm(&runs[i]), v) && runs[i].cfg.seed == runs[0].cfg.seed) {
+        if (!strcmp(exp_arm(&g->runs[i]), v) && g->runs[i].cfg.seed == g->runs[0].cfg.seed) {
             printf("warning: %s: %s (the run cannot rank its shape; it is trained and flagged "
                    "in summary.csv)\n",
-                   runs[i].cfg.run_id, runs[i].warning);
+                   g->runs[i].cfg.run_id, g->runs[i].warning);
             flagged++;
         }
     }
@@ -151,12 +163,12 @@ static int finished_at(const ExpRun *a, const char *v, long layers, long width) 
 }
 
 /* Mean final validation loss over the seeds of variant v at one shape (NAN: none finished). */
-static double cell_mean(const ExpRun *runs, int n, const char *v, long layers, long width) {
+static double cell_mean(const Grid *g, const char *v, long layers, long width) {
     double s = 0;
     int k = 0;
-    for (int i = 0; i < n; i++) {
-        if (!finished_at(&runs[i], v, layers, width)) continue;
-        s += runs[i].r.final_val_loss;
+    for (int i = 0; i < g->n; i++) {
+        if (!finished_at(&g->runs[i], v, layers, width)) continue;
+        s += g->runs[i].r.final_val_loss;
         k++;
     }
     return k ? s / k : NAN;
@@ -165,18 +177,17 @@ static double cell_mean(const ExpRun *runs, int n, const char *v, long layers, l
 /* Seed noise of variant v's grid: the pooled within-cell standard deviation of one run's final
  * validation loss (cells with 2 or more finished seeds), its degrees of freedom in *df and the
  * smallest seed count of a cell in *kmin. NAN when no cell has 2 seeds. */
-static double seed_sd(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
-                      const long *widths, int nw, int *df, int *kmin) {
+static double seed_sd(const Grid *g, const char *v, int *df, int *kmin) {
     double ss = 0;
     *df = 0;
     *kmin = INT_MAX;
-    for (int l = 0; l < nl; l++)
-        for (int w = 0; w < nw; w++) {
-            double m = cell_mean(runs, n, v, layers[l], widths[w]);
+    for (int l = 0; l < g->nl; l++)
+        for (int w = 0; w < g->nw; w++) {
+            double m = cell_mean(g, v, g->layers[l], g->widths[w]);
             int k = 0;
-            for (int i = 0; i < n; i++) {
-                if (!finished_at(&runs[i], v, layers[l], widths[w])) continue;
-                ss += (runs[i].r.final_val_loss - m) * (runs[i].r.final_val_loss - m);
+            for (int i = 0; i < g->n; i++) {
+                if (!finished_at(&g->runs[i], v, g->layers[l], g->widths[w])) continue;
+                ss += (g->runs[i].r.final_val_loss - m) * (g->runs[i].r.final_val_loss - m);
                 k++;
             }
             if (k > 0) *kmin = k < *kmin ? k : *kmin;
@@ -189,52 +200,49 @@ static double seed_sd(const ExpRun *runs, int n, const char *v, const long *laye
  * when its mean minus the best mean is below thr (write_near: the half width of a 95% interval on
  * the difference of two shape means; NAN: one seed only, nothing is marked but the best). Marks
  * them in near[l * nw + w] and writes their d_model/n_layer range. */
-static void near_best(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
-                      const long *widths, int nw, double best, double thr, int *near, double *rmin,
-                      double *rmax) {
+static void near_best(const Grid *g, const char *v, double best, double thr, int *near,
+                      double *rmin, double *rmax) {
     *rmin = INFINITY;
     *rmax = 0;
-    for (int l = 0; l < nl; l++)
-        for (int w = 0; w < nw; w++) {
-            double m = cell_mean(runs, n, v, layers[l], widths[w]);
-            near[l * nw + w] = m == best || (!isnan(thr) && m - best < thr);
-            if (!near[l * nw + w]) continue;
-            *rmin = fmin(*rmin, (double)widths[w] / layers[l]);
-            *rmax = fmax(*rmax, (double)widths[w] / layers[l]);
+    for (int l = 0; l < g->nl; l++)
+        for (int w = 0; w < g->nw; w++) {
+            double m = cell_mean(g, v, g->layers[l], g->widths[w]);
+            near[l * g->nw + w] = m == best || (!isnan(thr) && m - best < thr);
+            if (!near[l * g->nw + w]) continue;
+            *rmin = fmin(*rmin, (double)g->widths[w] / g->layers[l]);
+            *rmax = fmax(*rmax, (double)g->widths[w] / g->layers[l]);
         }
 }
 
 /* Variant minus prenorm per shape (mean over seeds; negative = the variant is better). */
-static void print_delta(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
-                        const long *widths, int nw) {
-    if (!cell(runs, n, RB_BASELINE, layers[0], widths[0])) return;
+static void print_delta(const Grid *g, const char *v) {
+    if (!cell(g, RB_BASELINE, g->layers[0], g->widths[0])) return;
     printf("%s minus prenorm (negative: %s lower)\n%8s", v, v, "");
-    for (int w = 0; w < nw; w++) printf(" %9ld", widths[w]);
+    for (int w = 0; w < g->nw; w++) printf(" %9ld", g->widths[w]);
     printf("\n");
-    for (int l = 0; l < nl; l++) {
-        printf("%8ld", layers[l]);
-        for (int w = 0; w < nw; w++)
-            printf(" %+9.4f", cell_mean(runs, n, v, layers[l], widths[w]) -
-                                  cell_mean(runs, n, RB_BASELINE, layers[l], widths[w]));
+    for (int l = 0; l < g->nl; l++) {
+        printf("%8ld", g->layers[l]);
+        for (int w = 0; w < g->nw; w++)
+            printf(" %+9.4f", cell_mean(g, v, g->layers[l], g->widths[w]) -
+                                  cell_mean(g, RB_BASELINE, g->layers[l], g->widths[w]));
         printf("\n");
     }
 }
 
 /* The finished run of variant v at one shape and seed, or NULL. */
-static const ExpRun *find_run(const ExpRun *runs, int n, const char *v, long layers, long width,
-                              long seed) {
-    for (int i = 0; i < n; i++)
-        if (finished_at(&runs[i], v, layers, width) && runs[i].cfg.seed == seed) return &runs[i];
+static const ExpRun *find_run(const Grid *g, const char *v, long layers, long width, long seed) {
+    for (int i = 0; i < g->n; i++)
+        if (finished_at(&g->runs[i], v, layers, width) && g->runs[i].cfg.seed == seed)
+            return &g->runs[i];
     return NULL;
 }
 
 /* Variant minus prenorm, paired by (shape, seed), pooled along one axis of the grid: for every
  * n_layer (by_depth) or every d_model, the pairs over the other axis and the seeds, their mean
  * and 95% t interval (stats_paired_ci95). Printed, and one row per value in deltas.csv. */
-static void paired_by_axis(const ExpRun *runs, int n, const char *v, const long *layers, int nl,
-                           const long *widths, int nw, int by_depth, FILE *csv) {
-    const long *axis = by_depth ? layers : widths, *other = by_depth ? widths : layers;
-    int na = by_depth ? nl : nw, no = by_depth ? nw : nl;
+static void paired_by_axis(const Grid *g, const char *v, int by_depth, FILE *csv) {
+    const long *axis = by_depth ? g->layers : g->widths, *other = by_depth ? g->widths : g->layers;
+    int na = by_depth ? g->nl : g->nw, no = by_depth ? g->nw : g->nl;
     const char *name = by_depth ? "n_layer" : "d_model";
     printf("%s minus prenorm by %s (pairs: same shape and seed, over every %s and seed)\n", v, name,
            by_depth ? "d_model" : "n_layer");
@@ -242,12 +250,12 @@ static void paired_by_axis(const ExpRun *runs, int n, const char *v, const long 
         double x[MAX_GRID * MAX_GRID], y[MAX_GRID * MAX_GRID];
         int k = 0;
         for (int o = 0; o < no; o++)
-            for (int i = 0; i < n; i++) {
+            for (int i = 0; i < g->n; i++) {
                 long l = by_depth ? axis[a] : other[o], w = by_depth ? other[o] : axis[a];
-                if (!finished_at(&runs[i], v, l, w) || k == MAX_GRID * MAX_GRID) continue;
-                const ExpRun *b = find_run(runs, n, RB_BASELINE, l, w, runs[i].cfg.seed);
+                if (!finished_at(&g->runs[i], v, l, w) || k == MAX_GRID * MAX_GRID) continue;
+                const ExpRun *b = find_run(g, RB_BASELINE, l, w, g->runs[i].cfg.seed);
                 if (!b) continue;
-                x[k] = runs[i].r.final_val_loss;
+                x[k] = g->runs[i].r.final_val_loss;
                 y[k++] = b->r.final_val_loss;
             }
         Interval ci = stats_paired_ci95(x, y, k);
@@ -262,18 +270,18 @@ static void paired_by_axis(const ExpRun *runs, int n, const char *v, const long 
 
 /* The colour scale of the heatmaps: centred on prenorm's best loss (else the overall best), half
  * span = the largest distance of any cell from it; sweep_scale.txt holds "centre halfspan". */
-static int write_scale(const ExpRun *runs, int n, const char *figdir) {
+static int write_scale(const Grid *g, const char *figdir) {
     double centre = INFINITY, all = INFINITY, span = 0;
-    for (int i = 0; i < n; i++) {
-        double x = runs[i].r.final_val_loss;
+    for (int i = 0; i < g->n; i++) {
+        double x = g->runs[i].r.final_val_loss;
         if (isnan(x)) continue;
         all = fmin(all, x);
-        if (!strcmp(exp_arm(&runs[i]), RB_BASELINE)) centre = fmin(centre, x);
+        if (!strcmp(exp_arm(&g->runs[i]), RB_BASELINE)) centre = fmin(centre, x);
     }
     if (!isfinite(centre)) centre = all;
-    for (int i = 0; i < n; i++)
-        if (!isnan(runs[i].r.final_val_loss))
-            span = fmax(span, fabs(runs[i].r.final_val_loss - centre));
+    for (int i = 0; i < g->n; i++)
+        if (!isnan(g->runs[i].r.final_val_loss))
+            span = fmax(span, fabs(g->runs[i].r.final_val_loss - centre));
     char path[4400];
     snprintf(path, sizeof path, "%s/sweep_scale.txt", figdir);
     FILE *f = fopen(path, "w");
@@ -287,25 +295,24 @@ static int write_scale(const ExpRun *runs, int n, const char *figdir) {
  * t(0.975, df) x sd x sqrt(2 / k): the half width of a 95% interval on the difference of two
  * k-seed shape means, sd the pooled seed sd (seed_sd; docs/formats.md, best.csv). Printed, one row
  * of best.csv and figures/sweep_near_V.dat (grid column and row of every shape within it). */
-static int write_near(const ExpRun *runs, int n, const char *v, const char *fname,
-                      const long *layers, int nl, const long *widths, int nw, double best, int bl,
-                      int bw, const char *figdir, FILE *csv) {
+static int write_near(const Grid *g, const char *v, const char *fname, double best, int bl, int bw,
+                      const char *figdir, FILE *csv) {
     int near[MAX_GRID * MAX_GRID], df, kmin;
-    double rmin, rmax, sd = seed_sd(runs, n, v, layers, nl, widths, nw, &df, &kmin);
+    double rmin, rmax, sd = seed_sd(g, v, &df, &kmin);
     double thr = isnan(sd) ? NAN : stats_t975(df) * sd * sqrt(2.0 / kmin);
-    near_best(runs, n, v, layers, nl, widths, nw, best, thr, near, &rmin, &rmax);
+    near_best(g, v, best, thr, near, &rmin, &rmax);
     char path[4400], list[MAX_GRID * MAX_GRID * 16] = "";
     snprintf(path, sizeof path, "%s/sweep_near_%s.dat", figdir, fname);
     FILE *f = fopen(path, "w");
     if (!f) return rb_fail("cannot write %s", path);
     fprintf(f, "# col row of the shapes within seed noise of the best\n");
-    for (int l = 0; l < nl; l++)
-        for (int w = 0; w < nw; w++) {
-            if (!near[l * nw + w]) continue;
+    for (int l = 0; l < g->nl; l++)
+        for (int w = 0; w < g->nw; w++) {
+            if (!near[l * g->nw + w]) continue;
             fprintf(f, "%d %d\n", w, l);
             size_t len = strlen(list);
-            snprintf(list + len, sizeof list - len, "%sL%ld-d%ld", len ? " " : "", layers[l],
-                     widths[w]);
+            snprintf(list + len, sizeof list - len, "%sL%ld-d%ld", len ? " " : "", g->layers[l],
+                     g->widths[w]);
         }
     if (fclose(f) != 0) return rb_fail("cannot write %s", path);
     if (isnan(thr))
@@ -315,8 +322,8 @@ static int write_near(const ExpRun *runs, int n, const char *v, const char *fnam
                "%.4f, %d df): %s (d_model/n_layer %.1f to %.1f)\n",
                thr, sd, df, list, rmin, rmax);
     csv_field(csv, v);
-    fprintf(csv, ",%ld,%ld,%.6g,%.6g,%.6g,%d,%.6g,%s,%.6g,%.6g\n", layers[bl], widths[bw],
-            (double)widths[bw] / layers[bl], best, sd, df, thr, list, rmin, rmax);
+    fprintf(csv, ",%ld,%ld,%.6g,%.6g,%.6g,%d,%.6g,%s,%.6g,%.6g\n", g->layers[bl], g->widths[bw],
+            (double)g->widths[bw] / g->layers[bl], best, sd, df, thr, list, rmin, rmax);
     return 0;
 }
 
@@ -324,21 +331,19 @@ static int write_near(const ExpRun *runs, int n, const char *v, const char *fnam
  * and the heatmap data for plots/sweep.gp: sweep_V.dat (one block per n_layer, one row per
  * d_model: width, layers, loss, params, grid column, grid row) and sweep_best_V.dat (the best
  * cell's grid column and row). */
-static int report(const ExpRun *runs, int n, char names[][RB_ARM_MAX], int nv, const long *layers,
-                  int nl, const long *widths, int nw, const char *exp, const char *figdir,
-                  char *plotted, size_t np) {
-    if (write_scale(runs, n, figdir) != 0) return -1;
+static int report(const Grid *g, const char *exp, const char *figdir, char *plotted, size_t np) {
+    if (write_scale(g, figdir) != 0) return -1;
     char *btext = NULL, *dtext = NULL; /* best.csv and deltas.csv, written whole at the end */
     size_t blen = 0, dlen = 0;
     FILE *csv = open_memstream(&btext, &blen), *dcsv = open_memstream(&dtext, &dlen);
-    if (!csv || !dcsv) rb_die(RB_EXIT_FAIL, "sweep: out of memory");
+    if (!csv || !dcsv) rb_out_of_memory("sweep");
     fprintf(csv, "variant,n_layer,d_model,ratio,val_loss,seed_sd,seed_df,noise_threshold,"
                  "near_best,ratio_min,ratio_max\n");
     fprintf(dcsv, "axis,value,variant,pairs,delta,lo,hi\n");
     int rc = 0;
-    for (int v = 0; v < nv; v++) {
+    for (int v = 0; v < g->nv; v++) {
         char path[4400], fname[RB_ARM_MAX]; /* the arm's files: its spec as a file name */
-        if ((rc = exp_arm_file_name(fname, sizeof fname, names[v])) != 0) break;
+        if ((rc = exp_arm_file_name(fname, sizeof fname, g->names[v])) != 0) break;
         snprintf(path, sizeof path, "%s/sweep_%s.dat", figdir, fname);
         FILE *f = fopen(path, "w");
         if (!f) {
@@ -346,18 +351,18 @@ static int report(const ExpRun *runs, int n, char names[][RB_ARM_MAX], int nv, c
             break;
         }
         fprintf(f, "# d_model n_layer val_loss params col row (mean over seeds)\n");
-        printf("\n%s: final validation loss (rows n_layer, columns d_model)\n%8s", names[v], "");
-        for (int w = 0; w < nw; w++) printf(" %9ld", widths[w]);
+        printf("\n%s: final validation loss (rows n_layer, columns d_model)\n%8s", g->names[v], "");
+        for (int w = 0; w < g->nw; w++) printf(" %9ld", g->widths[w]);
         printf("\n");
         double best = INFINITY;
         int bl = 0, bw = 0;
-        for (int l = 0; l < nl; l++) {
-            printf("%8ld", layers[l]);
-            for (int w = 0; w < nw; w++) {
-                double m = cell_mean(runs, n, names[v], layers[l], widths[w]);
-                const ExpRun *a = cell(runs, n, names[v], layers[l], widths[w]);
+        for (int l = 0; l < g->nl; l++) {
+            printf("%8ld", g->layers[l]);
+            for (int w = 0; w < g->nw; w++) {
+                double m = cell_mean(g, g->names[v], g->layers[l], g->widths[w]);
+                const ExpRun *a = cell(g, g->names[v], g->layers[l], g->widths[w]);
                 printf(" %9.4f", m);
-                fprintf(f, "%ld %ld %.6g %zu %d %d\n", widths[w], layers[l], m,
+                fprintf(f, "%ld %ld %.6g %zu %d %d\n", g->widths[w], g->layers[l], m,
                         a ? model_param_count(&a->cfg) : 0, w, l);
                 if (m < best) {
                     best = m;
@@ -379,15 +384,14 @@ static int report(const ExpRun *runs, int n, char names[][RB_ARM_MAX], int nv, c
         if (isfinite(best)) {
             printf(
                 "best %s shape: n_layer=%ld d_model=%ld (d_model/n_layer = %.1f), val loss %.4f\n",
-                names[v], layers[bl], widths[bw], (double)widths[bw] / layers[bl], best);
-            if ((rc = write_near(runs, n, names[v], fname, layers, nl, widths, nw, best, bl, bw,
-                                 figdir, csv)) != 0)
-                break;
+                g->names[v], g->layers[bl], g->widths[bw], (double)g->widths[bw] / g->layers[bl],
+                best);
+            if ((rc = write_near(g, g->names[v], fname, best, bl, bw, figdir, csv)) != 0) break;
         }
-        if (strcmp(names[v], RB_BASELINE) && cell(runs, n, RB_BASELINE, layers[0], widths[0])) {
-            print_delta(runs, n, names[v], layers, nl, widths, nw);
-            paired_by_axis(runs, n, names[v], layers, nl, widths, nw, 1, dcsv);
-            paired_by_axis(runs, n, names[v], layers, nl, widths, nw, 0, dcsv);
+        if (strcmp(g->names[v], RB_BASELINE) && cell(g, RB_BASELINE, g->layers[0], g->widths[0])) {
+            print_delta(g, g->names[v]);
+            paired_by_axis(g, g->names[v], 1, dcsv);
+            paired_by_axis(g, g->names[v], 0, dcsv);
         }
         if (plotted[0]) strncat(plotted, " ", np - strlen(plotted) - 1);
         strncat(plotted, fname, np - strlen(plotted) - 1); /* np holds every arm: no cut */
@@ -467,8 +471,16 @@ int cmd_sweep(int argc, char **argv) {
     if (exp_create(&key, "sweep", vals[5], exp, sizeof exp) != 0)
         rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
     for (int i = 0; i < n; i++) rb_copy_str(runs[i].cfg.out, sizeof runs[i].cfg.out, exp);
+    Grid grid = {.runs = runs,
+                 .n = n,
+                 .names = names,
+                 .nv = nv,
+                 .layers = layers,
+                 .widths = widths,
+                 .nl = nl,
+                 .nw = nw};
     if (vals[4]) {
-        print_design(runs, n, names[0], layers, nl, widths, nw);
+        print_design(&grid, names[0]);
         int listed, finished;
         if (exp_write_jobs(vals[4], runs, n, exp, &listed, &finished) != 0)
             rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
@@ -480,16 +492,18 @@ int cmd_sweep(int argc, char **argv) {
     train_set_threads(base.threads);
     printf("sweep: %d runs, %.3g FLOPs each (matched compute), %s %s\n", n, budget,
            gather ? "gathered from" : "into", exp);
-    print_design(runs, n, names[0], layers, nl, widths, nw);
+    print_design(&grid, names[0]);
     if (gather && exp_gather(runs, n) != 0) rb_die(RB_EXIT_USAGE, "sweep --gather: %s", rb_error());
-    for (int i = 0; i < n && !gather; i++) exp_run(&runs[i], i + 1, n);
+    for (int i = 0; i < n && !gather; i++) {
+        int rc = exp_run(&runs[i], i + 1, n);
+        if (rc != RB_EXIT_OK) rb_die(rc, "%s", rb_error());
+    }
     if (exp_write_summary(exp, runs, n) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     char figdir[2200];
     static char plotted[MAX_GRID * (RB_ARM_MAX + 1)]; /* every arm's file name, space-separated */
     plotted[0] = 0;
     snprintf(figdir, sizeof figdir, "%s/figures", exp);
-    if (rb_mkdir_p(figdir) != 0 || report(runs, n, names, nv, layers, nl, widths, nw, exp, figdir,
-                                          plotted, sizeof plotted) != 0)
+    if (rb_mkdir_p(figdir) != 0 || report(&grid, exp, figdir, plotted, sizeof plotted) != 0)
         rb_die(RB_EXIT_FAIL, "%s", rb_error());
     BuildInfo builds; /* which builds made the runs; pairs (same shape and seed) of two */
     results_builds(runs, n, &builds);

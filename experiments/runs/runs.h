@@ -25,7 +25,10 @@ typedef struct {
 /* Train a.cfg unless OUT/RUN_ID already holds a finished run of the same config (then its
  * result.ini is read); an interrupted run (ckpt.bin, no result) is resumed. A failed run is
  * reported and marked; an interrupt (SIGINT/SIGTERM) ends the process with exit code 3. */
-void exp_run(ExpRun *a, int k, int n); /* run k of the experiment's n (progress lines) */
+/* Trains run k of the experiment's n (progress lines), or skips it when it finished before. A run
+ * that fails is marked failed (a->status) and the experiment goes on: RB_EXIT_OK. A signal ends
+ * the run with its checkpoint: RB_EXIT_INTERRUPTED with rb_error() saying how to continue. */
+int exp_run(ExpRun *a, int k, int n);
 /* Mean tok/s of the successful prenorm runs, or NAN. */
 double exp_prenorm_tok_s(const ExpRun *runs, int n);
 /* The one definition of a step-time overhead: 100 (mean prenorm tok/s of the experiment / the

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "csvout.h"
 #include "csvread.h"
 #include "fit.h"

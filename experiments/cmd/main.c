@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buildinfo.h"
+#include "cmd.h"
 #include "dist.h"
 #include "gemm.h"
 #include "registry.h"
@@ -18,18 +19,6 @@
 #else
 #define RB_HAVE_MPI 0
 #endif
-
-int cmd_train(int argc, char **argv);
-int cmd_data(int argc, char **argv);
-int cmd_plot(int argc, char **argv);
-int cmd_ablate(int argc, char **argv);
-int cmd_sweep(int argc, char **argv);
-int cmd_fit(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_compare(int argc, char **argv);
-int cmd_sample(int argc, char **argv);
-int cmd_plan(int argc, char **argv);
 
 typedef struct {
     const char *name;

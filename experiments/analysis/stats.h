@@ -23,8 +23,6 @@ typedef struct {
 Interval stats_paired_ci95(const double *x, const double *y, int n);
 /* Welch: mean(a) - mean(b) with Welch-Satterthwaite degrees of freedom; NAN unless both n >= 2. */
 Interval stats_welch(const double *a, int na, const double *b, int nb);
-/* Welch's 95% half-width (kept for callers that only need it); *delta = mean(a) - mean(b). */
-double stats_welch_ci95(const double *a, int na, const double *b, int nb, double *delta);
 /* Holm's step-down adjustment of m p-values (family-wise error): sorted ascending,
  * adj_(i) = max_{j <= i} min(1, (m - j + 1) p_(j)) (1-based ranks); NAN entries are skipped and
  * do not count in m. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd.h"
 #include "power.h"
 #include "stats.h"
 #include "util.h"

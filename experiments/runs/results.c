@@ -23,8 +23,7 @@ static void add_variant(ExpResults *e, const char *v, int *cap) {
         if (!strcmp(e->variants[i], v)) return;
     if (e->nv == *cap) {
         *cap = *cap ? 2 * *cap : 16;
-        void *grown = realloc(e->variants, (size_t)*cap * RB_ARM_MAX);
-        if (!grown) rb_die(RB_EXIT_FAIL, "out of memory (experiment arms)");
+        void *grown = rb_realloc(e->variants, (size_t)*cap * RB_ARM_MAX, "experiment arms");
         e->variants = grown;
     }
     rb_copy_str(e->variants[e->nv++], RB_ARM_MAX, v); /* v is an ExpRun.arm: it fits */
@@ -209,7 +208,7 @@ void results_builds(const ExpRun *runs, int n, BuildInfo *b) {
         char *text = NULL;
         size_t len = 0;
         FILE *m = open_memstream(&text, &len);
-        if (!m) rb_die(RB_EXIT_FAIL, "out of memory");
+        if (!m) rb_out_of_memory("build list");
         fprintf(m, "seed %ld:", runs[i].cfg.seed);
         for (int j = i; j < n; j++)
             if (strcmp(runs[j].status, "failed") && group[j] == g)
@@ -428,8 +427,7 @@ void ablation_table_write(FILE *f, const AblationTable *t, int markdown) {
 char (*table_add_row(TextTable *t))[RB_TABLE_CELL] {
     if (t->nrows == t->cap) {
         int cap = t->cap ? 2 * t->cap : 16;
-        void *grown = realloc(t->cell, (size_t)cap * sizeof *t->cell);
-        if (!grown) rb_die(RB_EXIT_FAIL, "out of memory (table)");
+        void *grown = rb_realloc(t->cell, (size_t)cap * sizeof *t->cell, "table");
         t->cell = grown;
         t->cap = cap;
     }

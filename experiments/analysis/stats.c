@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "util.h"
+
 double stats_mean(const double *x, int n) {
     double s = 0;
     for (int i = 0; i < n; i++) s += x[i];
@@ -43,11 +45,7 @@ static Interval t_interval(double delta, double se, double df, int n) {
 }
 
 Interval stats_paired_ci95(const double *x, const double *y, int n) {
-    double *d = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1)); /* every pair */
-    if (!d) {
-        fprintf(stderr, "resbench: out of memory (%d pairs)\n", n);
-        exit(1);
-    }
+    double *d = rb_calloc((size_t)(n > 0 ? n : 1), sizeof(double), "pairs"); /* every pair */
     for (int i = 0; i < n; i++) d[i] = x[i] - y[i];
     double delta = stats_mean(d, n);
     Interval r = n < 2 ? (Interval){delta, NAN, NAN, NAN, n}
@@ -69,18 +67,8 @@ Interval stats_welch(const double *a, int na, const double *b, int nb) {
     return t_interval(delta, sqrt(se2), df, n);
 }
 
-double stats_welch_ci95(const double *a, int na, const double *b, int nb, double *delta) {
-    Interval r = stats_welch(a, na, b, nb);
-    *delta = r.delta;
-    return r.half_width;
-}
-
 void stats_holm(const double *p, int m, double *adjusted) {
-    int *idx = malloc(sizeof(int) * (size_t)(m > 0 ? m : 1)), k = 0; /* every p-value */
-    if (!idx) {
-        fprintf(stderr, "resbench: out of memory (%d p-values)\n", m);
-        exit(1);
-    }
+    int *idx = rb_calloc((size_t)(m > 0 ? m : 1), sizeof(int), "p-values"), k = 0; /* each p */
     for (int i = 0; i < m; i++) {
         adjusted[i] = NAN;
         if (!isnan(p[i])) idx[k++] = i;

@@ -9,6 +9,7 @@
 
 #include "checkpoint.h"
 #include "cli.h"
+#include "cmd.h"
 #include "infer.h"
 #include "rng.h"
 #include "train.h"

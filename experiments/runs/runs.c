@@ -39,7 +39,7 @@ static int finished_before(const Config *c, const char *dir, TrainResult *r) {
     return train_read_result(dir, r) == 0 && check_result(c, r) == 0;
 }
 
-void exp_run(ExpRun *a, int k, int n) {
+int exp_run(ExpRun *a, int k, int n) {
     char dir[2048], ckpt[2200];
     a->has_cfg = 1; /* the run's config is a->cfg (pairs runs in the ablation table) */
     train_run_dir(&a->cfg, dir, sizeof dir);
@@ -47,7 +47,7 @@ void exp_run(ExpRun *a, int k, int n) {
         exp_read_build(dir, a->build, sizeof a->build);
         a->status = "skipped";
         printf("run %d/%d %s: already done, val loss %.4f\n", k, n, dir, a->r.final_val_loss);
-        return;
+        return RB_EXIT_OK;
     }
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", dir);
     int resume = access(ckpt, F_OK) == 0;
@@ -56,23 +56,26 @@ void exp_run(ExpRun *a, int k, int n) {
     progress_experiment(k, n);
     int rc = train_run(&a->cfg, resume, 0, &a->r);
     progress_experiment(0, 0);
-    if (rc == RB_EXIT_INTERRUPTED)
-        rb_die(rc,
-               "%s interrupted after step %ld of run %s (checkpoint written); continue the "
-               "experiment by repeating the same `resbench %s` command (finished runs are skipped, "
-               "this one resumes)",
-               exp_command, a->r.steps, dir, exp_command);
+    if (rc == RB_EXIT_INTERRUPTED) {
+        rb_fail(
+            "%s interrupted after step %ld of run %s (checkpoint written); continue the "
+            "experiment by repeating the same `resbench %s` command (finished runs are skipped, "
+            "this one resumes)",
+            exp_command, a->r.steps, dir, exp_command);
+        return RB_EXIT_INTERRUPTED;
+    }
     if (rc != RB_EXIT_OK) {
         fprintf(stderr, "resbench: run %s failed: %s\n", dir, rb_error());
         exp_read_build(dir, a->build, sizeof a->build); /* the build that tried */
         a->status = "failed";
         a->r.final_val_loss = a->r.best_val_loss = NAN;
-        return;
+        return RB_EXIT_OK; /* the experiment goes on; the run is marked failed */
     }
     a->status = "ok";
     exp_read_build(dir, a->build, sizeof a->build);
     printf("run %d/%d done: val loss %.4f, %.0f s, %.0f tok/s\n", k, n, a->r.final_val_loss,
            a->r.wall_s, a->r.tok_per_s);
+    return RB_EXIT_OK;
 }
 
 const char *exp_arm(const ExpRun *a) {

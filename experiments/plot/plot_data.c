@@ -58,8 +58,7 @@ static double meta_loss_floor(const char *dir) {
 /* Appends name to a space-separated list that grows as needed. */
 static void append_name(char **list, const char *name) {
     size_t have = *list ? strlen(*list) : 0;
-    char *grown = realloc(*list, have + strlen(name) + 2);
-    if (!grown) rb_die(RB_EXIT_FAIL, "out of memory (plot)");
+    char *grown = rb_realloc(*list, have + strlen(name) + 2, "plot");
     snprintf(grown + have, strlen(name) + 2, "%s%s", have ? " " : "", name);
     *list = grown;
 }

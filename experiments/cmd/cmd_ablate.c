@@ -12,8 +12,10 @@
 
 #include "claims.h"
 #include "cli.h"
+#include "cmd.h"
 #include "csvread.h"
 #include "probe.h"
+#include "report.h"
 #include "results.h"
 #include "runs.h"
 #include "stats.h"
@@ -23,8 +25,6 @@
 
 #define MAX_VARIANTS 16
 #define MAX_SEEDS 64
-
-int report_write(const char *dir, int plot);
 
 /* Without a budget (steps, budget_tokens or budget_flops) an ablation trains this many steps:
  * 6 variants x 4 seeds then take about 10 minutes on 2 cores (README, quick start). */
@@ -214,7 +214,10 @@ int cmd_ablate(int argc, char **argv) {
         printf("ablate: %d variants x %d seeds, %ld steps each (identical data order and budget), "
                "into %s\n",
                nv, ns, train_total_steps(&base), exp);
-        for (int i = 0; i < n; i++) exp_run(&runs[i], i + 1, n);
+        for (int i = 0; i < n; i++) {
+            int rc = exp_run(&runs[i], i + 1, n);
+            if (rc != RB_EXIT_OK) rb_die(rc, "%s", rb_error());
+        }
     }
     int rc = ablate_finish(exp, runs, n, names, nv);
     free(runs);
