@@ -1,8 +1,10 @@
 /* The GEMM backend layer (gemm.h): OpenBLAS cblas_sgemm, oneDNN dnnl_sgemm (fp32) and oneDNN
  * matmul primitives with bf16 operands and fp32 destination (bf16). */
+#define _GNU_SOURCE /* dladdr */
 #include "gemm.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,22 @@ char *openblas_get_config(void);
 static const char *const BACKEND_NAMES[RB_GEMM_BACKENDS] = {"openblas", "onednn"};
 static const char *const PRECISION_NAMES[RB_PRECISIONS] = {"fp32", "bf16"};
 static int sel_backend = RB_GEMM_OPENBLAS, sel_precision = RB_PREC_FP32;
+
+/* The library cblas_sgemm resolves to must be the one that answers openblas_get_config. A program
+ * that also links GSL gets GSL's reference CBLAS (libgslcblas) instead when the linker meets it
+ * first: the runs still work, 5-50x slower and with other roundings, while meta.ini says OpenBLAS.
+ * Every run checks (through gemm_check), so a bad link cannot make a silent result. */
+static int check_cblas_binding(void) {
+    Dl_info sgemm, openblas;
+    if (!dladdr((void *)cblas_sgemm, &sgemm) || !dladdr((void *)openblas_get_config, &openblas))
+        return 0; /* a static link: one CBLAS only */
+    if (sgemm.dli_fname && openblas.dli_fname && strcmp(sgemm.dli_fname, openblas.dli_fname) != 0)
+        return rb_fail(
+            "cblas_sgemm comes from %s, not from OpenBLAS (%s): another CBLAS was linked "
+            "first; link GSL without libgslcblas (docs/architecture.md, Dependencies)",
+            sgemm.dli_fname, openblas.dli_fname);
+    return 0;
+}
 
 const char *gemm_backend_name(int backend) {
     return backend >= 0 && backend < RB_GEMM_BACKENDS ? BACKEND_NAMES[backend] : "?";
@@ -85,6 +103,7 @@ static void round_bf16_transposed(uint16_t *dst, const float *src, int rows, int
 #ifndef RESBENCH_ONEDNN
 
 int gemm_check(int backend, int precision) {
+    if (check_cblas_binding() != 0) return -1;
     if (backend == RB_GEMM_ONEDNN)
         return rb_fail("key 'backend': 'onednn' is not in this build (install libdnnl-dev and "
                        "reconfigure; allowed here: openblas)");
@@ -157,6 +176,7 @@ static int cpu_has_bf16(void) {
 }
 
 int gemm_check(int backend, int precision) {
+    if (check_cblas_binding() != 0) return -1;
     if (precision == RB_PREC_BF16 && backend != RB_GEMM_ONEDNN)
         return rb_fail("key 'precision': 'bf16' needs backend=onednn (OpenBLAS runs fp32 only)");
     if (precision == RB_PREC_BF16 && !cpu_has_bf16())

@@ -2,6 +2,10 @@
  * against a double-precision oracle, bf16 gradients against fp32 at init, determinism per
  * backend and precision, and no primitive created inside a training step. Tests that need bf16
  * skip with a message on a CPU (or a build) without it. */
+#define _GNU_SOURCE /* dladdr */
+#include <cblas.h>
+#include <dlfcn.h>
+#include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,6 +359,19 @@ START_TEST(test_backend_keys) {
 }
 END_TEST
 
+/* This program links GSL as the statistics do (tests/CMakeLists.txt): cblas_sgemm must still be
+ * OpenBLAS's, not GSL's reference CBLAS (docs/architecture.md, Dependencies), and gemm_check says
+ * so. */
+START_TEST(test_cblas_is_openblas_beside_gsl) {
+    ck_assert(fabs(gsl_cdf_tdist_Pinv(0.975, 1e9) - 1.959964) < 1e-5); /* GSL is really linked */
+    Dl_info info;
+    ck_assert(dladdr((void *)cblas_sgemm, &info) && info.dli_fname);
+    ck_assert_msg(strstr(info.dli_fname, "openblas") != NULL, "cblas_sgemm from %s",
+                  info.dli_fname);
+    ck_assert_msg(gemm_check(RB_GEMM_OPENBLAS, RB_PREC_FP32) == 0, "%s", rb_error());
+}
+END_TEST
+
 static Suite *gemm_suite(void) {
     Suite *s = suite_create("gemm");
     TCase *tc = tcase_create("core");
@@ -368,6 +385,7 @@ static Suite *gemm_suite(void) {
     tcase_add_test(tc, test_bf16_step_creates_nothing);
     tcase_add_test(tc, test_gemm_product);
     tcase_add_test(tc, test_backend_keys);
+    tcase_add_test(tc, test_cblas_is_openblas_beside_gsl);
     suite_add_tcase(s, tc);
     return s;
 }

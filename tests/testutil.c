@@ -46,7 +46,8 @@ __attribute__((constructor)) static void tu_select_backend(void) {
     const char *b = getenv("RB_TEST_BACKEND");
     int k = b && *b ? gemm_backend_index(b) : RB_GEMM_OPENBLAS;
     if (k < 0 || gemm_check(k, RB_PREC_FP32) != 0) {
-        fprintf(stderr, "RB_TEST_BACKEND=%s: not a backend of this build\n", b);
+        fprintf(stderr, "test GEMM backend %s: %s\n", b && *b ? b : "openblas",
+                k < 0 ? "not a backend of this build" : rb_error());
         exit(1);
     }
     gemm_select(k, RB_PREC_FP32);
