@@ -49,6 +49,7 @@ void infer_free(Infer *s) {
                      s->scores, s->logits, s->vacts, s->vscratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(s->tokens);
+    model_stream_free(&s->stream);
     memset(s, 0, sizeof *s);
 }
 
@@ -138,7 +139,7 @@ const float *infer_step(Infer *s, const int *tokens, int n) {
     gemm_select(m->backend, m->precision); /* the model's GEMM backend and precision */
     memcpy(s->tokens, tokens, (size_t)N * sizeof(int));
     encoder_forward(s->emb, s->tokens, m->p.wte, N, m->C);
-    s->stream.ntok = N; /* the variant's layout for this chunk, inside its buffers */
+    s->stream.ntok = N; /* the variant's state for this chunk, inside its buffers */
     if (v->setup) v->setup(&s->stream);
     v->begin(&s->stream, s->emb);
     for (int l = 0; l < m->L; l++) {

@@ -200,11 +200,18 @@ Stream model_stream(const Model *m, float *acts, float *scratch, int ntok) {
                  .acts = acts,
                  .scratch = scratch,
                  .partials = m->s.partials};
+    if (m->vops->state_size) st.state = rb_calloc(1, m->vops->state_size, "variant state");
     if (m->vops->setup) m->vops->setup(&st);
     return st;
 }
 
+void model_stream_free(Stream *st) {
+    free(st->state);
+    st->state = NULL;
+}
+
 void model_free(Model *m) {
+    model_stream_free(&m->stream);
     free(m->params);
     free(m->grads);
     free(m->adam_m);

@@ -131,8 +131,10 @@ int model_build(Model *m, const Config *cfg);
 int model_build_rows(Model *m, const Config *cfg, int rows);
 void model_free(Model *m);
 /* The variant's stream over ntok tokens of m with its own buffers (act_count and scratch_count
- * floats for ntok), its layout set up: the model's own, or inference's (core/infer.c). */
+ * floats for ntok) and its private state (allocated zeroed here, filled by the variant's setup):
+ * the model's own, or inference's (core/infer.c). model_stream_free releases the state. */
 Stream model_stream(const Model *m, float *acts, float *scratch, int ntok);
+void model_stream_free(Stream *st);
 void model_init_params(Model *m);
 /* tokens: B rows of T+1 tokens; inputs = row[0..T-1], targets = row[1..T]. */
 void model_set_batch(Model *m, const int *rows);

@@ -42,8 +42,6 @@ typedef struct {
     double floats, passes;
 } VariantTraffic;
 
-#define RB_STREAM_LAYOUT_WORDS 64 /* room for a variant's layout (pointers and sizes) */
-
 typedef struct Stream {
     const Config *cfg;
     int n_sub, d, ntok; /* L sublayers, width C, tokens N in the batch */
@@ -58,8 +56,10 @@ typedef struct Stream {
     float *partials;
     /* value[0] = embedding, value[l + 1] = output of sublayer l, set by the variant if it wants */
     const float *value[RB_MAX_SUB + 1];
-    /* the variant's layout of its slices, computed once by setup() when the model is built */
-    double layout[RB_STREAM_LAYOUT_WORDS];
+    /* The variant's private state, a struct of its own (VariantOps.state_size bytes; NULL when
+     * 0): allocated zeroed once with the stream (model_stream) and freed with it; setup() fills
+     * it (shapes, options, where its slices lie), every other call reads it in place. */
+    void *state;
 } Stream;
 
 /* An option of a variant (`attnres_blocks = 4` in a config, or `variant = attnres_block:blocks=4`):
@@ -88,8 +88,9 @@ typedef struct MatrixRun {
 typedef struct VariantOps {
     const char *name;
     const char *summary;
-    int flavour;                  /* which form of a shared implementation (e.g. full or block) */
-    const void *flavour_data;     /* ... or the data that defines it (multi-stream kinds) */
+    /* Which form of an implementation several entries share, as data only that implementation
+     * reads (attnres.c: Full or Block; streams.c: the StreamKind of mhc or hc); NULL for none. */
+    const void *flavour;
     const VariantOption *options; /* n_options entries */
     int n_options;
     int (*check_config)(const Config *c); /* rb_fail + -1 on a bad combination, or NULL */
@@ -100,7 +101,9 @@ typedef struct VariantOps {
     void (*init_params)(const Config *c, float *params, Rng *rng);
     size_t (*act_count)(const Config *c, int ntok);
     size_t (*scratch_count)(const Config *c, int ntok);
-    /* Optional: computes st->layout once, after the slices are set (model_build). */
+    size_t state_size; /* bytes of its private state (Stream.state), 0 for none */
+    /* Optional: fills st->state after the slices are set (model_build; inference again for each
+     * chunk's token count). Allocates nothing. */
     void (*setup)(Stream *st);
     void (*begin)(Stream *st, const float *emb);
     const float *(*input)(Stream *st, int l);

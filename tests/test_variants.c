@@ -536,6 +536,8 @@ START_TEST(test_every_variant_by_construction) {
                           v->begin_backward && v->flops_per_token && v->traffic_per_token &&
                           v->stream_rms,
                       "%s lacks a required VariantOps function", v->name);
+        /* a private state is filled by setup; without one it would stay zero (NULL slices) */
+        ck_assert_msg(!v->state_size || v->setup, "%s declares state_size but no setup", v->name);
         Config c = variant_config(v->name, 4, 0);
         ck_assert_msg(config_validate(&c) == 0, "%s defaults: %s", v->name, rb_error());
         ck_assert(flops_per_token(&c) > 0);

@@ -41,9 +41,13 @@ typedef struct {
     float *q;                /* (L + 1, ntok, d) per-token queries (query=input) */
     float *db, *racc, *dv;   /* scratch: (N + 1, ntok, d), (ntok, d), (ntok, d) */
     float *dq, *dk, *ds;     /* scratch (general path): (ntok, d), (ntok, d), (ntok, M) */
-} Lay;
+} AttnresState;              /* the variant's private state (Stream.state), set by attnres_setup */
 
-enum { ATTNRES_FULL, ATTNRES_BLOCK };       /* the flavours (VariantOps.flavour) */
+/* The flavours (VariantOps.flavour): Full AttnRes is Block with one sublayer per block. */
+typedef struct {
+    int full;
+} AttnresFlavour;
+static const AttnresFlavour FLAVOUR_FULL = {1}, FLAVOUR_BLOCK = {0};
 enum { MAX_HEADS = 64, MAX_SCORES = 1024 }; /* heads; scores per token of one consumer (M H) */
 enum { SCORE_SOFTMAX, SCORE_SIGMOID };
 enum { KEYNORM_ON, KEYNORM_OFF };
@@ -78,7 +82,8 @@ static const VariantOption attnres_options[] = {
 #define OPT(c, k) config_option_int(c, &attnres_options[k])
 
 static int is_full(const Config *c) {
-    return c->vt->flavour == ATTNRES_FULL;
+    const AttnresFlavour *f = c->vt->flavour;
+    return f->full;
 }
 /* N: L for Full; for Block the block count, or L / S when the block size S is given. */
 static int n_blocks(const Config *c) {
@@ -88,8 +93,8 @@ static int n_blocks(const Config *c) {
 }
 
 /* Points y into acts/scratch (or only counts when they are NULL); returns {acts, scratch} sizes. */
-static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratch, size_t *na,
-                   size_t *ns) {
+static void layout(AttnresState *y, const Config *c, int ntok, float *acts, float *scratch,
+                   size_t *na, size_t *ns) {
     y->L = config_n_sub(c);
     y->N = n_blocks(c);
     y->sigmoid = OPT(c, OPT_SCORE) == SCORE_SIGMOID;
@@ -123,18 +128,8 @@ static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratc
     if (ns) *ns = s;
 }
 
-_Static_assert(sizeof(Lay) <= sizeof(((Stream *)0)->layout), "Lay fits Stream.layout");
-
 static void attnres_setup(Stream *st) {
-    Lay y;
-    layout(&y, st->cfg, st->ntok, st->acts, st->scratch, NULL, NULL);
-    memcpy(st->layout, &y, sizeof y);
-}
-
-static Lay lay_of(const Stream *st) {
-    Lay y;
-    memcpy(&y, st->layout, sizeof y);
-    return y;
+    layout(st->state, st->cfg, st->ntok, st->acts, st->scratch, NULL, NULL);
 }
 
 static int attnres_check(const Config *c) {
@@ -203,13 +198,13 @@ static void attnres_init(const Config *c, float *params, Rng *rng) {
     memset(params, 0, attnres_params(c) * sizeof(float));
 }
 static size_t attnres_acts(const Config *c, int ntok) {
-    Lay y;
+    AttnresState y;
     size_t na;
     layout(&y, c, ntok, NULL, NULL, &na, NULL);
     return na;
 }
 static size_t attnres_scratch(const Config *c, int ntok) {
-    Lay y;
+    AttnresState y;
     size_t ns;
     layout(&y, c, ntok, NULL, NULL, NULL, &ns);
     return ns;
@@ -217,7 +212,7 @@ static size_t attnres_scratch(const Config *c, int ntok) {
 
 /* The key scale of each row of a new source: 1/rms (keys = RMSNorm(source)) or, without the key
  * norm, 1 (keys = the source itself). */
-static void key_scales(const Lay *y, float *rinv, const float *x) {
+static void key_scales(const AttnresState *y, float *rinv, const float *x) {
     if (y->keynorm)
         rms_inverse_rows(rinv, x, y->ntok, y->d, 1);
     else
@@ -228,18 +223,18 @@ static float sigmoidf(float x) {
     return 1.0f / (1.0f + expf(-x));
 }
 
-static const float *block_rep(const Stream *st, const Lay *y, int k) {
+static const float *block_rep(const Stream *st, const AttnresState *y, int k) {
     if (k == 0 || y->S == 1) return st->value[k]; /* e, or (Full) the output of sublayer k-1 */
     return y->blocks + (size_t)(k - 1) * y->ntok * y->d;
 }
 
-static int partial_index(const Lay *y, int l) {
+static int partial_index(const AttnresState *y, int l) {
     return l / y->S * (y->S - 1) + l % y->S - 1;
 }
 
 /* The slots consumer l reads, as indices into the M source slots: 0..n the completed block sums
  * (0 = e), n + 1 the partial sum (j > 0). With window = W only e and the last W others. */
-static int source_slots(const Lay *y, int l, int *slot) {
+static int source_slots(const AttnresState *y, int l, int *slot) {
     int n = l == y->L ? y->N : l / y->S, j = l == y->L ? 0 : l % y->S, m = 0;
     for (int k = 0; k <= n + (j > 0); k++) slot[m++] = k;
     if (y->window > 0 && m - 1 > y->window) {
@@ -251,8 +246,8 @@ static int source_slots(const Lay *y, int l, int *slot) {
 
 /* The sources of consumer l: values, their 1/rms rows and where their gradients accumulate
  * (slot, when not NULL, receives their slot indices). */
-static int sources(const Stream *st, const Lay *y, int l, const float **src, const float **rinv,
-                   float **dsrc, int *slot) {
+static int sources(const Stream *st, const AttnresState *y, int l, const float **src,
+                   const float **rinv, float **dsrc, int *slot) {
     int n = l == y->L ? y->N : l / y->S, at[RB_MAX_SUB + 1];
     int m = source_slots(y, l, slot ? slot : at);
     const int *k = slot ? slot : at;
@@ -279,17 +274,17 @@ static int sources(const Stream *st, const Lay *y, int l, const float **src, con
 enum { TOK_BLOCK = 32 };
 
 static const float *aggregate(Stream *st, int l) {
-    Lay y = lay_of(st);
+    const AttnresState *y = st->state;
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
-    int m = sources(st, &y, l, src, rinv, dsrc, NULL), d = y.d, M = y.M;
-    int nblk = (y.ntok + TOK_BLOCK - 1) / TOK_BLOCK;
+    int m = sources(st, y, l, src, rinv, dsrc, NULL), d = y->d, M = y->M;
+    int nblk = (y->ntok + TOK_BLOCK - 1) / TOK_BLOCK;
     const float *w = st->params + (size_t)l * d;
-    float *h = y.h + (size_t)l * y.ntok * d;
-    float *a = y.a + (size_t)l * y.ntok * M, *z = y.z + (size_t)l * y.ntok * M;
+    float *h = y->h + (size_t)l * y->ntok * d;
+    float *a = y->a + (size_t)l * y->ntok * M, *z = y->z + (size_t)l * y->ntok * M;
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < nblk; b++) {
-        int t0 = b * TOK_BLOCK, t1 = t0 + TOK_BLOCK < y.ntok ? t0 + TOK_BLOCK : y.ntok;
+        int t0 = b * TOK_BLOCK, t1 = t0 + TOK_BLOCK < y->ntok ? t0 + TOK_BLOCK : y->ntok;
         for (int s = 0; s < m; s++)
             for (int t = t0; t < t1; t++) {
                 const float *x = src[s] + (size_t)t * d;
@@ -301,7 +296,7 @@ static const float *aggregate(Stream *st, int l) {
         for (int t = t0; t < t1; t++) {
             float *at = a + (size_t)t * M, *zt = z + (size_t)t * M, mx = -INFINITY, sum = 0;
             for (int s = 0; s < m; s++) mx = zt[s] > mx ? zt[s] : mx;
-            if (y.sigmoid) { /* independent gates: no normalization over the sources */
+            if (y->sigmoid) { /* independent gates: no normalization over the sources */
                 for (int s = 0; s < m; s++) at[s] = sigmoidf(zt[s]);
             } else {
                 for (int s = 0; s < m; s++) sum += at[s] = expf(zt[s] - mx);
@@ -326,16 +321,17 @@ static const float *aggregate(Stream *st, int l) {
  * consumer), or no query at all (query=static: a learned logit per source slot); H heads each
  * score and normalize over the sources on their own d/H channels; window=W keeps e and the last
  * W sources. Scores z[s H + g] (head g), weights a likewise. */
-static const float *query_row(const Stream *st, const Lay *y, int l, int t) {
+static const float *query_row(const Stream *st, const AttnresState *y, int l, int t) {
     if (y->query == QUERY_INPUT) return y->q + ((size_t)l * y->ntok + t) * y->d;
     return st->params + (size_t)l * y->d;
 }
-static const float *projection(const Stream *st, const Lay *y, int l) { /* W_l, (d, d) */
+static const float *projection(const Stream *st, const AttnresState *y, int l) { /* W_l, (d, d) */
     return st->params + (size_t)(y->L + 1) * y->d + (size_t)l * y->d * y->d;
 }
 
 /* query=input: q = rinv_last * (x_last W_l^T) + w_l, one sgemm over the tokens. */
-static void input_queries(Stream *st, const Lay *y, int l, const float *x, const float *rinv) {
+static void input_queries(Stream *st, const AttnresState *y, int l, const float *x,
+                          const float *rinv) {
     int d = y->d;
     float *q = y->q + (size_t)l * y->ntok * d;
     const float *w = st->params + (size_t)l * d;
@@ -346,23 +342,24 @@ static void input_queries(Stream *st, const Lay *y, int l, const float *x, const
 }
 
 static const float *aggregate_general(Stream *st, int l) {
-    Lay y = lay_of(st);
+    const AttnresState *y = st->state;
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
     int slot[RB_MAX_SUB + 1];
-    int m = sources(st, &y, l, src, rinv, dsrc, slot), d = y.d, H = y.H, dg = d / H, MH = y.MH;
-    if (y.query == QUERY_INPUT) input_queries(st, &y, l, src[m - 1], rinv[m - 1]);
-    const float *logit = st->params + (size_t)l * y.M; /* query=static */
-    float *h = y.h + (size_t)l * y.ntok * d;
+    int m = sources(st, y, l, src, rinv, dsrc, slot), d = y->d, H = y->H, dg = d / H, MH = y->MH;
+    if (y->query == QUERY_INPUT) input_queries(st, y, l, src[m - 1], rinv[m - 1]);
+    const float *logit = st->params + (size_t)l * y->M; /* query=static */
+    float *h = y->h + (size_t)l * y->ntok * d;
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++) {
-        float *at = y.a + ((size_t)l * y.ntok + t) * MH, *zt = y.z + ((size_t)l * y.ntok + t) * MH;
-        const float *q = y.query == QUERY_STATIC ? NULL : query_row(st, &y, l, t);
+    for (int t = 0; t < y->ntok; t++) {
+        float *at = y->a + ((size_t)l * y->ntok + t) * MH,
+              *zt = y->z + ((size_t)l * y->ntok + t) * MH;
+        const float *q = y->query == QUERY_STATIC ? NULL : query_row(st, y, l, t);
         float *ht = h + (size_t)t * d;
         for (int s = 0; s < m; s++) {
             const float *x = src[s] + (size_t)t * d;
             for (int g = 0; g < H; g++) {
-                if (y.query == QUERY_STATIC) { /* no query: q would point past the logits */
+                if (y->query == QUERY_STATIC) { /* no query: q would point past the logits */
                     zt[s * H + g] = logit[slot[s]];
                     continue;
                 }
@@ -376,10 +373,10 @@ static const float *aggregate_general(Stream *st, int l) {
             for (int s = 0; s < m; s++) mx = zt[s * H + g] > mx ? zt[s * H + g] : mx;
             for (int s = 0; s < m; s++) {
                 float *as = &at[s * H + g];
-                *as = y.sigmoid ? sigmoidf(zt[s * H + g]) : expf(zt[s * H + g] - mx);
+                *as = y->sigmoid ? sigmoidf(zt[s * H + g]) : expf(zt[s * H + g] - mx);
                 sum += *as;
             }
-            if (!y.sigmoid)
+            if (!y->sigmoid)
                 for (int s = 0; s < m; s++) at[s * H + g] /= sum;
         }
         memset(ht, 0, d * sizeof(float));
@@ -396,8 +393,8 @@ static const float *aggregate_general(Stream *st, int l) {
  * dq' = r dq, dW += dq'^T x and dk = dq' W (one sgemm each, as a matmul's backward); the latest
  * source gets dx += dk - (r/d) (dq' . (q - w)) x, the second term through r = 1/rms(x) and only
  * with the key norm (r W x = q - w). */
-static void query_input_backward(Stream *st, const Lay *y, int l, const float *x, const float *rinv,
-                                 float *dx) {
+static void query_input_backward(Stream *st, const AttnresState *y, int l, const float *x,
+                                 const float *rinv, float *dx) {
     int d = y->d;
     const float *w = st->params + (size_t)l * d, *q = y->q + (size_t)l * y->ntok * d;
 #pragma omp parallel for schedule(static)
@@ -424,19 +421,19 @@ static void query_input_backward(Stream *st, const Lay *y, int l, const float *x
  * dx_s -= r_s^2 / d (sum over heads ds_s z_s) x_s. Then dq flows into w_l (sum over tokens) and,
  * for query=input, into W_l and the latest source; query=static sums ds into its logits. */
 static void source_backward_general(Stream *st, int l, const float *g) {
-    Lay y = lay_of(st);
+    const AttnresState *y = st->state;
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
     int slot[RB_MAX_SUB + 1];
-    int m = sources(st, &y, l, src, rinv, dsrc, slot), d = y.d, H = y.H, dg = d / H, MH = y.MH;
-    int stat = y.query == QUERY_STATIC;
-    if (stat) memset(y.ds, 0, (size_t)y.ntok * y.M * sizeof(float));
+    int m = sources(st, y, l, src, rinv, dsrc, slot), d = y->d, H = y->H, dg = d / H, MH = y->MH;
+    int stat = y->query == QUERY_STATIC;
+    if (stat) memset(y->ds, 0, (size_t)y->ntok * y->M * sizeof(float));
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++) {
-        const float *gt = g + (size_t)t * d, *q = stat ? NULL : query_row(st, &y, l, t);
-        const float *at = y.a + ((size_t)l * y.ntok + t) * MH;
-        const float *zt = y.z + ((size_t)l * y.ntok + t) * MH;
-        float *dq = stat ? NULL : y.dq + (size_t)t * d;
+    for (int t = 0; t < y->ntok; t++) {
+        const float *gt = g + (size_t)t * d, *q = stat ? NULL : query_row(st, y, l, t);
+        const float *at = y->a + ((size_t)l * y->ntok + t) * MH;
+        const float *zt = y->z + ((size_t)l * y->ntok + t) * MH;
+        float *dq = stat ? NULL : y->dq + (size_t)t * d;
         float da[MAX_SCORES], mean[MAX_HEADS] = {0};
         if (dq) memset(dq, 0, d * sizeof(float));
         for (int s = 0; s < m; s++) {
@@ -453,43 +450,43 @@ static void source_backward_general(Stream *st, int l, const float *g) {
             float *dx = dsrc[s] + (size_t)t * d, r = rinv[s][t], zsum = 0;
             for (int h = 0; h < H; h++) {
                 float a = at[s * H + h];
-                float ds = y.sigmoid ? a * (1 - a) * da[s * H + h] : a * (da[s * H + h] - mean[h]);
-                if (stat) y.ds[(size_t)t * y.M + slot[s]] = ds;
+                float ds = y->sigmoid ? a * (1 - a) * da[s * H + h] : a * (da[s * H + h] - mean[h]);
+                if (stat) y->ds[(size_t)t * y->M + slot[s]] = ds;
                 for (int i = h * dg; i < (h + 1) * dg; i++) {
                     dx[i] += a * gt[i] + (stat ? 0.0f : ds * r * q[i]);
                     if (dq) dq[i] += ds * r * x[i];
                 }
                 zsum += ds * zt[s * H + h];
             }
-            if (y.keynorm) {
+            if (y->keynorm) {
                 float cx = r * r * zsum / d;
                 for (int i = 0; i < d; i++) dx[i] -= cx * x[i];
             }
         }
     }
-    float *dw = st->grads + (size_t)l * (stat ? y.M : d); /* logits, or w_l */
+    float *dw = st->grads + (size_t)l * (stat ? y->M : d); /* logits, or w_l */
     if (stat) {
-        for (int t = 0; t < y.ntok; t++)
-            for (int k = 0; k < y.M; k++) dw[k] += y.ds[(size_t)t * y.M + k];
+        for (int t = 0; t < y->ntok; t++)
+            for (int k = 0; k < y->M; k++) dw[k] += y->ds[(size_t)t * y->M + k];
         return;
     }
-    for (int t = 0; t < y.ntok; t++)
-        for (int i = 0; i < d; i++) dw[i] += y.dq[(size_t)t * d + i];
-    if (y.query == QUERY_INPUT)
-        query_input_backward(st, &y, l, src[m - 1], rinv[m - 1], dsrc[m - 1]);
+    for (int t = 0; t < y->ntok; t++)
+        for (int i = 0; i < d; i++) dw[i] += y->dq[(size_t)t * d + i];
+    if (y->query == QUERY_INPUT)
+        query_input_backward(st, y, l, src[m - 1], rinv[m - 1], dsrc[m - 1]);
 }
 
 static void attnres_begin(Stream *st, const float *emb) {
-    Lay y = lay_of(st);
+    const AttnresState *y = st->state;
     st->value[0] = emb;
-    key_scales(&y, y.rinv_b, emb);
+    key_scales(y, y->rinv_b, emb);
 }
 
 /* Block AttnRes, two-phase (spec 3). Phase 1, when block n starts: the block's S queries against
  * its completed sources b_0..b_n, which stay fixed for the whole block: every source row is read
  * once per token for all S queries. Scores go to z, exp(z - max) to a and the unnormalized sums
  * to the h rows of the S sublayers. */
-static void block_phase1(Stream *st, const Lay *y, int l0) {
+static void block_phase1(Stream *st, const AttnresState *y, int l0) {
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
     int m0 = sources(st, y, l0, src, rinv, dsrc, NULL), d = y->d, M = y->M, S = y->S;
@@ -529,7 +526,7 @@ static void block_phase1(Stream *st, const Lay *y, int l0) {
  * with phase 1's result by the online-softmax rule
  *   m = max(m1, z); h = (exp(m1 - m) o1 + exp(z - m) p) / (exp(m1 - m) l1 + exp(z - m)),
  * and normalize the saved weights. */
-static const float *block_phase2(Stream *st, const Lay *y, int l) {
+static const float *block_phase2(Stream *st, const AttnresState *y, int l) {
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
     int m = sources(st, y, l, src, rinv, dsrc, NULL), d = y->d, M = y->M;
@@ -579,51 +576,51 @@ static const float *block_phase2(Stream *st, const Lay *y, int l) {
 }
 
 static const float *attnres_input(Stream *st, int l) {
-    Lay y = lay_of(st);
-    if (y.general) return aggregate_general(st, l);
-    if (y.S == 1) return aggregate(st, l); /* Full: one query per source set */
-    if (l % y.S == 0) block_phase1(st, &y, l);
-    return block_phase2(st, &y, l);
+    const AttnresState *y = st->state;
+    if (y->general) return aggregate_general(st, l);
+    if (y->S == 1) return aggregate(st, l); /* Full: one query per source set */
+    if (l % y->S == 0) block_phase1(st, y, l);
+    return block_phase2(st, y, l);
 }
 
 static void attnres_commit(Stream *st, int l, const float *v) {
-    Lay y = lay_of(st);
+    const AttnresState *y = st->state;
     st->value[l + 1] = v;
-    int n = l / y.S, j = l % y.S;
-    size_t nd = (size_t)y.ntok * y.d;
-    if (y.S == 1) { /* Full: the output itself is block n+1 */
-        key_scales(&y, y.rinv_b + (size_t)(n + 1) * y.ntok, v);
+    int n = l / y->S, j = l % y->S;
+    size_t nd = (size_t)y->ntok * y->d;
+    if (y->S == 1) { /* Full: the output itself is block n+1 */
+        key_scales(y, y->rinv_b + (size_t)(n + 1) * y->ntok, v);
         return;
     }
-    int done = j == y.S - 1;
-    float *dst = done ? y.blocks + n * nd : y.partial + partial_index(&y, l + 1) * nd;
-    float *rdst = done ? y.rinv_b + (size_t)(n + 1) * y.ntok
-                       : y.rinv_p + (size_t)partial_index(&y, l + 1) * y.ntok;
+    int done = j == y->S - 1;
+    float *dst = done ? y->blocks + n * nd : y->partial + partial_index(y, l + 1) * nd;
+    float *rdst = done ? y->rinv_b + (size_t)(n + 1) * y->ntok
+                       : y->rinv_p + (size_t)partial_index(y, l + 1) * y->ntok;
     if (j == 0)
         memcpy(dst, v, nd * sizeof(float));
     else {
-        const float *prev = y.partial + partial_index(&y, l) * nd;
+        const float *prev = y->partial + partial_index(y, l) * nd;
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < (long)nd; i++) dst[i] = prev[i] + v[i];
     }
-    key_scales(&y, rdst, dst);
+    key_scales(y, rdst, dst);
 }
 
 static const float *attnres_output(Stream *st) {
-    Lay y = lay_of(st);
-    return y.general ? aggregate_general(st, y.L) : aggregate(st, y.L);
+    const AttnresState *y = st->state;
+    return y->general ? aggregate_general(st, y->L) : aggregate(st, y->L);
 }
 
 /* Backward of consumer l (docs/variants.md, section 2): g = dL/dh_l per token. Each thread takes
  * a fixed range of tokens (its dw partial sums keep the result independent of scheduling) and
  * walks it in blocks of TOK_BLOCK tokens, source by source, like aggregate. */
 static void source_backward(Stream *st, int l, const float *g) {
-    Lay y = lay_of(st);
+    const AttnresState *y = st->state;
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
-    int m = sources(st, &y, l, src, rinv, dsrc, NULL), d = y.d, M = y.M, used = 1;
+    int m = sources(st, y, l, src, rinv, dsrc, NULL), d = y->d, M = y->M, used = 1;
     const float *w = st->params + (size_t)l * d;
-    const float *a = y.a + (size_t)l * y.ntok * M, *z = y.z + (size_t)l * y.ntok * M;
+    const float *a = y->a + (size_t)l * y->ntok * M, *z = y->z + (size_t)l * y->ntok * M;
 #pragma omp parallel
     {
         int nt = omp_get_num_threads(), tid = omp_get_thread_num();
@@ -631,7 +628,7 @@ static void source_backward(Stream *st, int l, const float *g) {
         used = nt;
         float *pw = st->partials + (size_t)tid * d;
         memset(pw, 0, d * sizeof(float));
-        int t0 = (int)((long)y.ntok * tid / nt), t1 = (int)((long)y.ntok * (tid + 1) / nt);
+        int t0 = (int)((long)y->ntok * tid / nt), t1 = (int)((long)y->ntok * (tid + 1) / nt);
         for (int b0 = t0; b0 < t1; b0 += TOK_BLOCK) {
             int b1 = b0 + TOK_BLOCK < t1 ? b0 + TOK_BLOCK : t1;
             float da[(RB_MAX_SUB + 1) * TOK_BLOCK], mean[TOK_BLOCK] = {0}; /* da[s TOK_BLOCK + t] */
@@ -653,11 +650,11 @@ static void source_backward(Stream *st, int l, const float *g) {
                     float *dx = dsrc[s] + (size_t)t * d, at = a[(size_t)t * M + s];
                     /* softmax: ds = a (da - sum a da); sigmoid: ds = a (1 - a) da */
                     float dat = da[s * TOK_BLOCK + t - b0];
-                    float ds = y.sigmoid ? at * (1 - at) * dat : at * (dat - mean[t - b0]);
+                    float ds = y->sigmoid ? at * (1 - at) * dat : at * (dat - mean[t - b0]);
                     float r = rinv[s][t], zt = z[(size_t)t * M + s];
                     /* dw += ds k_s;  dx += a g + ds * r * (w - k_s (w.k_s) / d), k_s = r x;
                      * without the key norm k_s = x (r = 1) and the norm's second term drops */
-                    float cw = ds * r, cx = y.keynorm ? ds * r * r * zt / d : 0.0f;
+                    float cw = ds * r, cx = y->keynorm ? ds * r * r * zt / d : 0.0f;
                     for (int i = 0; i < d; i++) {
                         pw[i] += cw * x[i];
                         dx[i] += at * gt[i] + cw * w[i] - cx * x[i];
@@ -671,30 +668,32 @@ static void source_backward(Stream *st, int l, const float *g) {
 }
 
 static void attnres_output_backward(Stream *st, const float *dout) {
-    Lay y = lay_of(st);
-    memset(y.db, 0, (size_t)(y.N + 1) * y.ntok * y.d * sizeof(float));
-    memset(y.racc, 0, (size_t)y.ntok * y.d * sizeof(float));
-    (y.general ? source_backward_general : source_backward)(st, y.L, dout);
+    const AttnresState *y = st->state;
+    memset(y->db, 0, (size_t)(y->N + 1) * y->ntok * y->d * sizeof(float));
+    memset(y->racc, 0, (size_t)y->ntok * y->d * sizeof(float));
+    (y->general ? source_backward_general : source_backward)(st, y->L, dout);
 }
 
 static const float *attnres_commit_backward(Stream *st, int l) {
-    Lay y = lay_of(st);
-    size_t nd = (size_t)y.ntok * y.d;
-    const float *db = y.db + (size_t)(l / y.S + 1) * nd;
-    if (y.S == 1) return db;
-    if (l % y.S == y.S - 1) memset(y.racc, 0, nd * sizeof(float)); /* entering block from the top */
+    const AttnresState *y = st->state;
+    size_t nd = (size_t)y->ntok * y->d;
+    const float *db = y->db + (size_t)(l / y->S + 1) * nd;
+    if (y->S == 1) return db;
+    if (l % y->S == y->S - 1)
+        memset(y->racc, 0, nd * sizeof(float)); /* entering block from the top */
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < (long)nd; i++) y.dv[i] = db[i] + y.racc[i];
-    return y.dv;
+    for (long i = 0; i < (long)nd; i++) y->dv[i] = db[i] + y->racc[i];
+    return y->dv;
 }
 
 static void attnres_input_backward(Stream *st, int l, const float *dh) {
-    (lay_of(st).general ? source_backward_general : source_backward)(st, l, dh);
+    const AttnresState *y = st->state;
+    (y->general ? source_backward_general : source_backward)(st, l, dh);
 }
 
 static void attnres_begin_backward(Stream *st, float *demb) {
-    Lay y = lay_of(st);
-    memcpy(demb, y.db, (size_t)y.ntok * y.d * sizeof(float));
+    const AttnresState *y = st->state;
+    memcpy(demb, y->db, (size_t)y->ntok * y->d * sizeof(float));
 }
 
 /* Per token, per source of each consumer: forward dot + axpy (4d), backward dot (2d), dw (2d),
@@ -703,7 +702,7 @@ static void attnres_begin_backward(Stream *st, float *demb) {
  * with the key norm) and, for S > 1, the partial sum (d); the embedding's 1/rms (2d).
  * query=input adds per consumer three d x d products (forward, dW, dx: 6 d^2) and 7d of scaling. */
 static double attnres_flops(const Config *c) {
-    Lay y;
+    AttnresState y;
     layout(&y, c, 1, NULL, NULL, NULL, NULL);
     double d = c->d_model, sources = 0,
            per_source = y.query == QUERY_STATIC ? 6 * d
@@ -724,7 +723,7 @@ static double attnres_flops(const Config *c) {
  * sums p_j = p_{j-1} + v_j (3 per sublayer after a block's first) and dv = db + dp (3 per sublayer
  * before a block's last). query=input: x, q, dq and dx rows (6) and W, dW (4 d^2 / N). */
 static VariantTraffic attnres_traffic(const Config *c) {
-    Lay y;
+    AttnresState y;
     layout(&y, c, 1, NULL, NULL, NULL, NULL);
     int slot[RB_MAX_SUB + 1], two_phase = !y.general && y.S > 1;
     double rows = 0, passes = 0, ntok = (double)c->batch_size * c->seq_len;
@@ -752,17 +751,17 @@ static VariantTraffic attnres_traffic(const Config *c) {
 /* Mean weight over tokens (and heads) per source, placed at the source's slot (a window leaves
  * the slots it skips at 0); returns the number of slots up to the last one read. */
 static int attnres_weights(const Stream *st, int c, double *w, int max) {
-    Lay y = lay_of(st);
-    if (c > y.L) return -1;
-    int slot[RB_MAX_SUB + 1], m = source_slots(&y, c, slot), n = slot[m - 1] + 1;
+    const AttnresState *y = st->state;
+    if (c > y->L) return -1;
+    int slot[RB_MAX_SUB + 1], m = source_slots(y, c, slot), n = slot[m - 1] + 1;
     for (int k = 0; k < n && k < max; k++) w[k] = 0;
-    const float *a = y.a + (size_t)c * y.ntok * y.MH;
+    const float *a = y->a + (size_t)c * y->ntok * y->MH;
     for (int s = 0; s < m; s++) {
         if (slot[s] >= max) continue;
         double acc = 0;
-        for (int t = 0; t < y.ntok; t++)
-            for (int g = 0; g < y.H; g++) acc += a[(size_t)t * y.MH + s * y.H + g];
-        w[slot[s]] = acc / ((double)y.ntok * y.H);
+        for (int t = 0; t < y->ntok; t++)
+            for (int g = 0; g < y->H; g++) acc += a[(size_t)t * y->MH + s * y->H + g];
+        w[slot[s]] = acc / ((double)y->ntok * y->H);
     }
     return n;
 }
@@ -770,39 +769,40 @@ static int attnres_weights(const Stream *st, int c, double *w, int max) {
 /* The running sources after sublayer l (what consumer l+1 can read): RMS over all of them, from
  * the cached 1/rms (mean square = 1/rinv^2 - eps). */
 static double attnres_stream_rms(const Stream *st, int l) {
-    Lay y = lay_of(st);
+    const AttnresState *y = st->state;
     const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
     float *dsrc[RB_MAX_SUB + 1];
-    int m = sources(st, &y, l + 1, src, rinv, dsrc, NULL);
+    int m = sources(st, y, l + 1, src, rinv, dsrc, NULL);
     double ms = 0;
     for (int s = 0; s < m; s++)
-        for (int t = 0; t < y.ntok; t++) {
-            if (y.keynorm) { /* from the cached key scale */
+        for (int t = 0; t < y->ntok; t++) {
+            if (y->keynorm) { /* from the cached key scale */
                 ms += 1.0 / ((double)rinv[s][t] * rinv[s][t]) - RB_EPS;
                 continue;
             }
-            const float *x = src[s] + (size_t)t * y.d; /* no key norm: no cached 1/rms */
+            const float *x = src[s] + (size_t)t * y->d; /* no key norm: no cached 1/rms */
             double sq = 0;
-            for (int i = 0; i < y.d; i++) sq += (double)x[i] * x[i];
-            ms += sq / y.d;
+            for (int i = 0; i < y->d; i++) sq += (double)x[i] * x[i];
+            ms += sq / y->d;
         }
-    return sqrt(ms / ((double)m * y.ntok));
+    return sqrt(ms / ((double)m * y->ntok));
 }
 
 #define ATTNRES_OPS                                                                                \
     .check_config = attnres_check, .param_count = attnres_params, .init_params = attnres_init,     \
-    .act_count = attnres_acts, .scratch_count = attnres_scratch, .setup = attnres_setup,           \
-    .begin = attnres_begin, .input = attnres_input, .commit = attnres_commit,                      \
-    .output = attnres_output, .output_backward = attnres_output_backward,                          \
-    .commit_backward = attnres_commit_backward, .input_backward = attnres_input_backward,          \
-    .begin_backward = attnres_begin_backward, .flops_per_token = attnres_flops,                    \
-    .traffic_per_token = attnres_traffic, .depth_weights = attnres_weights,                        \
-    .stream_rms = attnres_stream_rms, .matrices = attnres_matrices
+    .act_count = attnres_acts, .scratch_count = attnres_scratch,                                   \
+    .state_size = sizeof(AttnresState), .setup = attnres_setup, .begin = attnres_begin,            \
+    .input = attnres_input, .commit = attnres_commit, .output = attnres_output,                    \
+    .output_backward = attnres_output_backward, .commit_backward = attnres_commit_backward,        \
+    .input_backward = attnres_input_backward, .begin_backward = attnres_begin_backward,            \
+    .flops_per_token = attnres_flops, .traffic_per_token = attnres_traffic,                        \
+    .depth_weights = attnres_weights, .stream_rms = attnres_stream_rms,                            \
+    .matrices = attnres_matrices
 
 const VariantOps variant_attnres_full = {
     .name = "attnres_full",
     .summary = "softmax attention over all earlier sublayer outputs (Full AttnRes)",
-    .flavour = ATTNRES_FULL,
+    .flavour = &FLAVOUR_FULL,
     .options = attnres_options + OPT_SCORE, /* all but the block options */
     .n_options = RB_COUNT(attnres_options) - OPT_SCORE,
     ATTNRES_OPS,
@@ -811,7 +811,7 @@ const VariantOps variant_attnres_full = {
 const VariantOps variant_attnres_block = {
     .name = "attnres_block",
     .summary = "attention over N block sums + the partial sum (Block AttnRes)",
-    .flavour = ATTNRES_BLOCK,
+    .flavour = &FLAVOUR_BLOCK,
     .options = attnres_options,
     .n_options = RB_COUNT(attnres_options),
     .fit_shape = attnres_fit_shape,

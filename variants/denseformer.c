@@ -17,10 +17,10 @@ typedef struct {
     float *dX;          /* scratch (K + 1, ntok, d): dX_0..dX_K */
     float *dY, *dmid;   /* scratch (ntok, d): running dY_{k}, dmid_k */
     float *dbeta_part;  /* scratch (nthreads, K + 1): per-thread dbeta partials */
-} Lay;
+} DenseformerState;     /* the variant's private state (Stream.state), set by df_setup */
 
-static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratch, size_t *na,
-                   size_t *ns) {
+static void layout(DenseformerState *y, const Config *c, int ntok, float *acts, float *scratch,
+                   size_t *na, size_t *ns) {
     y->K = c->n_layer;
     y->d = c->d_model;
     y->ntok = ntok;
@@ -37,18 +37,8 @@ static void layout(Lay *y, const Config *c, int ntok, float *acts, float *scratc
     if (ns) *ns = s;
 }
 
-_Static_assert(sizeof(Lay) <= sizeof(((Stream *)0)->layout), "Lay fits Stream.layout");
-
 static void df_setup(Stream *st) {
-    Lay y;
-    layout(&y, st->cfg, st->ntok, st->acts, st->scratch, NULL, NULL);
-    memcpy(st->layout, &y, sizeof y);
-}
-
-static Lay lay_of(const Stream *st) {
-    Lay y;
-    memcpy(&y, st->layout, sizeof y);
-    return y;
+    layout(st->state, st->cfg, st->ntok, st->acts, st->scratch, NULL, NULL);
 }
 
 static size_t beta_offset(int k) {
@@ -63,25 +53,25 @@ static void df_init(const Config *c, float *params, Rng *rng) {
     for (int k = 1; k <= c->n_layer; k++) params[beta_offset(k) + k] = 1.0f;
 }
 static size_t df_acts(const Config *c, int ntok) {
-    Lay y;
+    DenseformerState y;
     size_t na;
     layout(&y, c, ntok, NULL, NULL, &na, NULL);
     return na;
 }
 static size_t df_scratch(const Config *c, int ntok) {
-    Lay y;
+    DenseformerState y;
     size_t ns;
     layout(&y, c, ntok, NULL, NULL, NULL, &ns);
     return ns;
 }
 
-static size_t row(const Lay *y, int k) {
+static size_t row(const DenseformerState *y, int k) {
     return (size_t)(k - 1) * y->ntok * y->d;
 } /* k >= 1 */
-static const float *X_of(const Stream *st, const Lay *y, int j) {
+static const float *X_of(const Stream *st, const DenseformerState *y, int j) {
     return j == 0 ? st->value[0] : y->X + row(y, j);
 }
-static const float *Y_of(const Stream *st, const Lay *y, int k) {
+static const float *Y_of(const Stream *st, const DenseformerState *y, int k) {
     return k == 0 ? st->value[0] : y->Y + row(y, k);
 }
 
@@ -90,29 +80,29 @@ static void df_begin(Stream *st, const float *emb) {
 }
 
 static const float *df_input(Stream *st, int l) {
-    Lay y = lay_of(st);
+    const DenseformerState *y = st->state;
     int k = l / 2 + 1;
-    return l % 2 == 0 ? Y_of(st, &y, k - 1) : y.mid + row(&y, k);
+    return l % 2 == 0 ? Y_of(st, y, k - 1) : y->mid + row(y, k);
 }
 
 #define DF_TILE 2048 /* floats per tile of the tiled loops (8 KB: stays in L1 across sources) */
 
 static void df_commit(Stream *st, int l, const float *v) {
-    Lay y = lay_of(st);
+    const DenseformerState *y = st->state;
     int k = l / 2 + 1;
-    long nd = (long)y.ntok * y.d;
+    long nd = (long)y->ntok * y->d;
     st->value[l + 1] = v;
     if (l % 2 == 0) {
-        const float *in = Y_of(st, &y, k - 1);
-        float *mid = y.mid + row(&y, k);
+        const float *in = Y_of(st, y, k - 1);
+        float *mid = y->mid + row(y, k);
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < nd; i++) mid[i] = in[i] + v[i];
         return;
     }
-    const float *mid = y.mid + row(&y, k), *beta = st->params + beta_offset(k);
-    float *X = y.X + row(&y, k), *Y = y.Y + row(&y, k);
+    const float *mid = y->mid + row(y, k), *beta = st->params + beta_offset(k);
+    float *X = y->X + row(y, k), *Y = y->Y + row(y, k);
     const float *Xs[RB_MAX_SUB];
-    for (int j = 0; j < k; j++) Xs[j] = X_of(st, &y, j);
+    for (int j = 0; j < k; j++) Xs[j] = X_of(st, y, j);
     /* In tiles of DF_TILE floats, source by source: each X_j is read as one contiguous run (the
      * same sums in the same order as per element: Y = (sum_{j<k} beta_j X_j) + beta_k X_k). */
     long ntile = (nd + DF_TILE - 1) / DF_TILE;
@@ -133,19 +123,19 @@ static void df_commit(Stream *st, int l, const float *v) {
 }
 
 static const float *df_output(Stream *st) {
-    Lay y = lay_of(st);
-    return Y_of(st, &y, y.K);
+    const DenseformerState *y = st->state;
+    return Y_of(st, y, y->K);
 }
 
 static void df_output_backward(Stream *st, const float *dout) {
-    Lay y = lay_of(st);
-    size_t nd = (size_t)y.ntok * y.d;
-    memset(y.dX, 0, (y.K + 1) * nd * sizeof(float));
-    memcpy(y.dY, dout, nd * sizeof(float));
+    const DenseformerState *y = st->state;
+    size_t nd = (size_t)y->ntok * y->d;
+    memset(y->dX, 0, (y->K + 1) * nd * sizeof(float));
+    memcpy(y->dY, dout, nd * sizeof(float));
 }
 
 /* dY_k is complete: dX_j += beta_{k,j} dY_k, dbeta_{k,j} += dY_k . X_j (deterministic partials). */
-static void spread_dY(Stream *st, const Lay *y, int k) {
+static void spread_dY(Stream *st, const DenseformerState *y, int k) {
     const float *beta = st->params + beta_offset(k);
     const float *Xs[RB_MAX_SUB];
     for (int j = 0; j <= k; j++) Xs[j] = X_of(st, y, j);
@@ -182,32 +172,32 @@ static void spread_dY(Stream *st, const Lay *y, int k) {
 }
 
 static const float *df_commit_backward(Stream *st, int l) {
-    Lay y = lay_of(st);
+    const DenseformerState *y = st->state;
     int k = l / 2 + 1;
-    size_t nd = (size_t)y.ntok * y.d;
-    if (l % 2 == 0) return y.dmid;
-    spread_dY(st, &y, k);
-    memcpy(y.dmid, y.dX + k * nd, nd * sizeof(float));
-    return y.dX + k * nd;
+    size_t nd = (size_t)y->ntok * y->d;
+    if (l % 2 == 0) return y->dmid;
+    spread_dY(st, y, k);
+    memcpy(y->dmid, y->dX + k * nd, nd * sizeof(float));
+    return y->dX + k * nd;
 }
 
 static void df_input_backward(Stream *st, int l, const float *dh) {
-    Lay y = lay_of(st);
-    long nd = (long)y.ntok * y.d;
+    const DenseformerState *y = st->state;
+    long nd = (long)y->ntok * y->d;
     if (l % 2 == 1) {
 #pragma omp parallel for schedule(static)
-        for (long i = 0; i < nd; i++) y.dmid[i] += dh[i];
+        for (long i = 0; i < nd; i++) y->dmid[i] += dh[i];
     } else { /* Y_{k-1} feeds the attention sublayer and the residual into mid_k */
 #pragma omp parallel for schedule(static)
-        for (long i = 0; i < nd; i++) y.dY[i] = y.dmid[i] + dh[i];
+        for (long i = 0; i < nd; i++) y->dY[i] = y->dmid[i] + dh[i];
     }
 }
 
 static void df_begin_backward(Stream *st, float *demb) {
-    Lay y = lay_of(st);
-    long nd = (long)y.ntok * y.d;
+    const DenseformerState *y = st->state;
+    long nd = (long)y->ntok * y->d;
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < nd; i++) demb[i] = y.dY[i] + y.dX[i];
+    for (long i = 0; i < nd; i++) demb[i] = y->dY[i] + y->dX[i];
 }
 
 /* per block k and token: residual adds 2d, the average 2(k+1)d; backward: spread and dbeta
@@ -236,10 +226,10 @@ static int df_weights(const Stream *st, int c, double *w, int max) {
 
 /* after an attention sublayer the state is mid_k, after an MLP sublayer the average Y_k */
 static double df_stream_rms(const Stream *st, int l) {
-    Lay y = lay_of(st);
+    const DenseformerState *y = st->state;
     int k = l / 2 + 1;
-    const float *x = l % 2 == 0 ? y.mid + row(&y, k) : Y_of(st, &y, k);
-    return rms_of(x, (size_t)y.ntok * y.d);
+    const float *x = l % 2 == 0 ? y->mid + row(y, k) : Y_of(st, y, k);
+    return rms_of(x, (size_t)y->ntok * y->d);
 }
 
 const VariantOps variant_denseformer = {
@@ -249,6 +239,7 @@ const VariantOps variant_denseformer = {
     .init_params = df_init,
     .act_count = df_acts,
     .scratch_count = df_scratch,
+    .state_size = sizeof(DenseformerState),
     .setup = df_setup,
     .begin = df_begin,
     .input = df_input,

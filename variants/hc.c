@@ -160,7 +160,7 @@ static int hc_matrices(const Config *c, MatrixRun *out, int max) {
 const VariantOps variant_hc = {
     .name = "hc",
     .summary = "n residual streams, unconstrained static + tanh mixing (Hyper-Connections)",
-    .flavour_data = &hc_kind,
+    .flavour = &hc_kind,
     .options = hc_options,
     .n_options = RB_COUNT(hc_options),
     .matrices = hc_matrices,

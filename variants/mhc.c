@@ -225,7 +225,7 @@ static int mhc_matrices(const Config *c, MatrixRun *out, int max) {
 const VariantOps variant_mhc = {
     .name = "mhc",
     .summary = "n residual streams mixed by Sinkhorn-projected matrices (mHC)",
-    .flavour_data = &mhc_kind,
+    .flavour = &mhc_kind,
     .options = mhc_options,
     .n_options = RB_COUNT(mhc_options),
     .matrices = mhc_matrices,

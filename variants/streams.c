@@ -11,7 +11,7 @@
 #include "util.h"
 
 static const StreamKind *kind_of(const Config *c) {
-    return c->vt->flavour_data;
+    return c->vt->flavour;
 }
 
 static void layout(Streams *y, const Config *c, int ntok, float *acts, float *scratch, size_t *na,
@@ -45,8 +45,6 @@ static void layout(Streams *y, const Config *c, int ntok, float *acts, float *sc
     if (ns) *ns = s;
 }
 
-_Static_assert(sizeof(Streams) <= sizeof(((Stream *)0)->layout), "Streams fits Stream.layout");
-
 /* The projection's three products (the kind's coefficients, mix backward and streams_weight_grad:
  * cols coefficients per row of width floats, inner rows) prepared for the selected backend and
  * precision, so that a step creates nothing. A failure here is reported by the product itself. */
@@ -60,16 +58,8 @@ static void prepare_products(const Streams *y) {
 }
 
 void streams_setup(Stream *st) {
-    Streams y;
-    layout(&y, st->cfg, st->ntok, st->acts, st->scratch, NULL, NULL);
-    memcpy(st->layout, &y, sizeof y);
-    prepare_products(&y);
-}
-
-static Streams lay_of(const Stream *st) {
-    Streams y;
-    memcpy(&y, st->layout, sizeof y);
-    return y;
+    layout(st->state, st->cfg, st->ntok, st->acts, st->scratch, NULL, NULL);
+    prepare_products(st->state);
 }
 
 float *streams_state(const Streams *y, int l) {
@@ -135,26 +125,26 @@ static void token_rinv(const Streams *y, int l, int t) {
 
 /* ---- the residual-stream interface ---- */
 void streams_begin(Stream *st, const float *emb) {
-    Streams y = lay_of(st);
-    float *X = streams_state(&y, 0);
-    size_t d = y.d;
+    const Streams *y = st->state;
+    float *X = streams_state(y, 0);
+    size_t d = y->d;
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++) {
-        for (int i = 0; i < y.n; i++)
-            memcpy(X + ((size_t)t * y.n + i) * d, emb + (size_t)t * d, d * sizeof(float));
-        token_rinv(&y, 0, t);
+    for (int t = 0; t < y->ntok; t++) {
+        for (int i = 0; i < y->n; i++)
+            memcpy(X + ((size_t)t * y->n + i) * d, emb + (size_t)t * d, d * sizeof(float));
+        token_rinv(y, 0, t);
     }
 }
 
 const float *streams_input(Stream *st, int l) {
-    Streams y = lay_of(st);
-    y.kind->coefficients(&y, site_params(&y, st->params, l), l);
-    const float *X = streams_state(&y, l), *coef = streams_site_coef(&y, l);
-    float *u = y.u + (size_t)l * y.ntok * y.d;
-    int n = y.n, d = y.d;
+    const Streams *y = st->state;
+    y->kind->coefficients(y, site_params(y, st->params, l), l);
+    const float *X = streams_state(y, l), *coef = streams_site_coef(y, l);
+    float *u = y->u + (size_t)l * y->ntok * y->d;
+    int n = y->n, d = y->d;
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++) {
-        const float *c = coef + (size_t)t * y.K, *x = X + (size_t)t * n * d;
+    for (int t = 0; t < y->ntok; t++) {
+        const float *c = coef + (size_t)t * y->K, *x = X + (size_t)t * n * d;
         float *ut = u + (size_t)t * d;
         for (int k = 0; k < d; k++) ut[k] = c[0] * x[k];
         for (int i = 1; i < n; i++)
@@ -164,14 +154,14 @@ const float *streams_input(Stream *st, int l) {
 }
 
 void streams_commit(Stream *st, int l, const float *v) {
-    Streams y = lay_of(st);
-    const float *X = streams_state(&y, l), *coef = streams_site_coef(&y, l);
-    float *Xn = streams_state(&y, l + 1);
-    int n = y.n, d = y.d;
+    const Streams *y = st->state;
+    const float *X = streams_state(y, l), *coef = streams_site_coef(y, l);
+    float *Xn = streams_state(y, l + 1);
+    int n = y->n, d = y->d;
     st->value[l + 1] = v; /* the write's gradient needs v in the backward */
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++) { /* one pass: X'_j = sum_i mix[i][j] X_i + write[j] v */
-        const float *c = coef + (size_t)t * y.K, *x = X + (size_t)t * n * d,
+    for (int t = 0; t < y->ntok; t++) { /* one pass: X'_j = sum_i mix[i][j] X_i + write[j] v */
+        const float *c = coef + (size_t)t * y->K, *x = X + (size_t)t * n * d,
                     *vt = v + (size_t)t * d;
         const float *mix = c + 2 * n;
         float *xn = Xn + (size_t)t * n * d;
@@ -181,34 +171,34 @@ void streams_commit(Stream *st, int l, const float *v) {
             for (int i = 0; i < n; i++)
                 for (int k = 0; k < d; k++) o[k] += mix[i * n + j] * x[i * d + k];
         }
-        if (l + 1 < y.L) token_rinv(&y, l + 1, t);
+        if (l + 1 < y->L) token_rinv(y, l + 1, t);
     }
 }
 
 const float *streams_output(Stream *st) {
-    Streams y = lay_of(st);
-    const float *X = streams_state(&y, y.L);
-    int n = y.n, d = y.d;
+    const Streams *y = st->state;
+    const float *X = streams_state(y, y->L);
+    int n = y->n, d = y->d;
     float inv = 1.0f / n;
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++) {
+    for (int t = 0; t < y->ntok; t++) {
         const float *x = X + (size_t)t * n * d;
-        float *o = y.out + (size_t)t * d;
+        float *o = y->out + (size_t)t * d;
         for (int k = 0; k < d; k++) {
             float s = 0;
             for (int i = 0; i < n; i++) s += x[i * d + k];
             o[k] = s * inv;
         }
     }
-    return y.out;
+    return y->out;
 }
 
 void streams_output_backward(Stream *st, const float *dout) {
-    Streams y = lay_of(st);
-    float *dX = y.dX[y.L % 2], inv = 1.0f / y.n;
-    int n = y.n, d = y.d;
+    const Streams *y = st->state;
+    float *dX = y->dX[y->L % 2], inv = 1.0f / y->n;
+    int n = y->n, d = y->d;
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++)
+    for (int t = 0; t < y->ntok; t++)
         for (int i = 0; i < n; i++)
             for (int k = 0; k < d; k++)
                 dX[((size_t)t * n + i) * d + k] = dout[(size_t)t * d + k] * inv;
@@ -217,17 +207,17 @@ void streams_output_backward(Stream *st, const float *dout) {
 /* dX' (state after site l) is complete: dy = sum_j write[j] dX'_j, dwrite_j = dX'_j . y,
  * dmix[i][j] = dX'_j . X_i, dX_i = sum_j mix[i][j] dX'_j (the state before site l). */
 const float *streams_commit_backward(Stream *st, int l) {
-    Streams y = lay_of(st);
-    const float *X = streams_state(&y, l), *coef = streams_site_coef(&y, l), *v = st->value[l + 1];
-    const float *dXn = y.dX[(l + 1) % 2];
-    float *dX = y.dX[l % 2];
-    int n = y.n, d = y.d, K = y.K;
+    const Streams *y = st->state;
+    const float *X = streams_state(y, l), *coef = streams_site_coef(y, l), *v = st->value[l + 1];
+    const float *dXn = y->dX[(l + 1) % 2];
+    float *dX = y->dX[l % 2];
+    int n = y->n, d = y->d, K = y->K;
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++) {
+    for (int t = 0; t < y->ntok; t++) {
         const float *c = coef + (size_t)t * K, *x = X + (size_t)t * n * d;
         const float *g = dXn + (size_t)t * n * d, *vt = v + (size_t)t * d;
         const float *mix = c + 2 * n;
-        float *dc = y.dcoef + (size_t)t * K, *dyt = y.dy + (size_t)t * d;
+        float *dc = y->dcoef + (size_t)t * K, *dyt = y->dy + (size_t)t * d;
         float *dx = dX + (size_t)t * n * d;
         for (int k = 0; k < d; k++) dyt[k] = 0;
         for (int j = 0; j < n; j++) {
@@ -256,7 +246,7 @@ const float *streams_commit_backward(Stream *st, int l) {
             }
         }
     }
-    return y.dy;
+    return y->dy;
 }
 
 /* du (gradient of the sublayer input), one pass per token: dread_i = du . X_i; the coefficients'
@@ -264,35 +254,35 @@ const float *streams_commit_backward(Stream *st, int l) {
  * k_i = -dL/drinv_i rinv_i^3 / len is the norm's path (len = nd for mhc's one norm over vec(X),
  * d for hc's per-stream norms). The projection's path follows as two sgemms. */
 void streams_input_backward(Stream *st, int l, const float *du) {
-    Streams y = lay_of(st);
-    const float *p = site_params(&y, st->params, l);
-    const float *X = streams_state(&y, l), *coef = streams_site_coef(&y, l);
-    float *dX = y.dX[l % 2];
-    int n = y.n, d = y.d, K = y.K;
-    if (y.kind->mix_backward) y.kind->mix_backward(&y, p, l);
+    const Streams *y = st->state;
+    const float *p = site_params(y, st->params, l);
+    const float *X = streams_state(y, l), *coef = streams_site_coef(y, l);
+    float *dX = y->dX[l % 2];
+    int n = y->n, d = y->d, K = y->K;
+    if (y->kind->mix_backward) y->kind->mix_backward(y, p, l);
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++) {
+    for (int t = 0; t < y->ntok; t++) {
         const float *c = coef + (size_t)t * K, *x = X + (size_t)t * n * d, *g = du + (size_t)t * d;
-        float *dx = dX + (size_t)t * n * d, *dc = y.dcoef + (size_t)t * K, k[STREAMS_MAX_N];
+        float *dx = dX + (size_t)t * n * d, *dc = y->dcoef + (size_t)t * K, k[STREAMS_MAX_N];
         for (int i = 0; i < n; i++) {
             float dr = 0;
 #pragma omp simd reduction(+ : dr)
             for (int q = 0; q < d; q++) dr += g[q] * x[i * d + q];
             dc[i] = dr;
         }
-        y.kind->token_backward(&y, p, l, t, k);
+        y->kind->token_backward(y, p, l, t, k);
         for (int i = 0; i < n; i++)
             for (int q = 0; q < d; q++) dx[i * d + q] += c[i] * g[q] + k[i] * x[i * d + q];
     }
-    y.kind->params_backward(&y, p, site_params(&y, st->grads, l), l);
+    y->kind->params_backward(y, p, site_params(y, st->grads, l), l);
 }
 
 void streams_begin_backward(Stream *st, float *demb) {
-    Streams y = lay_of(st);
-    const float *dX = y.dX[0];
-    int n = y.n, d = y.d;
+    const Streams *y = st->state;
+    const float *dX = y->dX[0];
+    int n = y->n, d = y->d;
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < y.ntok; t++)
+    for (int t = 0; t < y->ntok; t++)
         for (int k = 0; k < d; k++) {
             float s = 0;
             for (int i = 0; i < n; i++) s += dX[((size_t)t * n + i) * d + k];
@@ -354,15 +344,15 @@ static void matrix_sums(const double *H, int n, double *out) {
 
 /* MixStats of H = mix^T (X' = H X) per site and of the composite H_l ... H_1, token means. */
 int streams_gains(const Stream *st, double *stats) {
-    Streams y = lay_of(st);
-    int n = y.n, L = y.L;
+    const Streams *y = st->state;
+    int n = y->n, L = y->L;
     memset(stats, 0, (size_t)MIX_NSTATS * L * sizeof(double));
-    for (int t = 0; t < y.ntok; t++) {
+    for (int t = 0; t < y->ntok; t++) {
         double C[STREAMS_MAX_N * STREAMS_MAX_N], T[STREAMS_MAX_N * STREAMS_MAX_N],
             H[STREAMS_MAX_N * STREAMS_MAX_N];
         for (int i = 0; i < n * n; i++) C[i] = i % (n + 1) == 0; /* identity, C[dst][src] */
         for (int l = 0; l < L; l++) {
-            const float *mix = streams_site_coef(&y, l) + (size_t)t * y.K + 2 * n;
+            const float *mix = streams_site_coef(y, l) + (size_t)t * y->K + 2 * n;
             for (int a = 0; a < n; a++)
                 for (int b = 0; b < n; b++) H[a * n + b] = mix[b * n + a];
             for (int a = 0; a < n; a++) /* T = H C */
@@ -377,7 +367,7 @@ int streams_gains(const Stream *st, double *stats) {
             matrix_sums(C, n, comp);
             single[MIX_COMPOSITE_FWD_GAIN] = comp[MIX_FWD_GAIN];
             single[MIX_COMPOSITE_BWD_GAIN] = comp[MIX_BWD_GAIN];
-            for (int k = 0; k < MIX_NSTATS; k++) stats[MIX_NSTATS * l + k] += single[k] / y.ntok;
+            for (int k = 0; k < MIX_NSTATS; k++) stats[MIX_NSTATS * l + k] += single[k] / y->ntok;
         }
     }
     return L;
@@ -385,15 +375,15 @@ int streams_gains(const Stream *st, double *stats) {
 
 /* RMS of the mean stream after site l */
 double streams_stream_rms(const Stream *st, int l) {
-    Streams y = lay_of(st);
-    const float *X = streams_state(&y, l + 1);
+    const Streams *y = st->state;
+    const float *X = streams_state(y, l + 1);
     double s = 0;
-    for (int t = 0; t < y.ntok; t++)
-        for (int k = 0; k < y.d; k++) {
+    for (int t = 0; t < y->ntok; t++)
+        for (int k = 0; k < y->d; k++) {
             double m = 0;
-            for (int i = 0; i < y.n; i++) m += X[((size_t)t * y.n + i) * y.d + k];
-            m /= y.n;
+            for (int i = 0; i < y->n; i++) m += X[((size_t)t * y->n + i) * y->d + k];
+            m /= y->n;
             s += m * m;
         }
-    return sqrt(s / ((double)y.ntok * y.d));
+    return sqrt(s / ((double)y->ntok * y->d));
 }

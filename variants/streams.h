@@ -14,7 +14,8 @@
 
 struct StreamKind;
 
-/* The layout of a multi-stream variant's slices, computed once per model (Stream.layout). */
+/* The private state of a multi-stream variant (Stream.state, VariantOps.state_size): its shape and
+ * where its slices lie, set by streams_setup when the model is built. */
 typedef struct {
     const struct StreamKind *kind;
     int L, n, d, ntok, K, R; /* K = 2n + n^2 coefficients; R raw projections per token */
@@ -68,7 +69,7 @@ float *streams_site_rinv(const Streams *y, int l);
 void streams_weight_grad(const Streams *y, float *gW, const float *X, int rows, int cols,
                          int inner);
 
-/* The VariantOps functions shared by both kinds (the kind comes from Config.vt->flavour_data). */
+/* The VariantOps functions shared by both kinds (the kind comes from Config.vt->flavour). */
 size_t streams_params(const Config *c);
 void streams_init(const Config *c, float *params, Rng *rng);
 size_t streams_acts(const Config *c, int ntok);
@@ -89,12 +90,13 @@ double streams_stream_rms(const Stream *st, int l);
 
 #define STREAMS_OPS                                                                                \
     .param_count = streams_params, .init_params = streams_init, .act_count = streams_acts,         \
-    .scratch_count = streams_scratch, .setup = streams_setup, .begin = streams_begin,              \
-    .input = streams_input, .commit = streams_commit, .output = streams_output,                    \
-    .output_backward = streams_output_backward, .commit_backward = streams_commit_backward,        \
-    .input_backward = streams_input_backward, .begin_backward = streams_begin_backward,            \
-    .flops_per_token = streams_flops, .traffic_per_token = streams_traffic,                        \
-    .mixing_gains = streams_gains, .stream_rms = streams_stream_rms
+    .scratch_count = streams_scratch, .state_size = sizeof(Streams), .setup = streams_setup,       \
+    .begin = streams_begin, .input = streams_input, .commit = streams_commit,                      \
+    .output = streams_output, .output_backward = streams_output_backward,                          \
+    .commit_backward = streams_commit_backward, .input_backward = streams_input_backward,          \
+    .begin_backward = streams_begin_backward, .flops_per_token = streams_flops,                    \
+    .traffic_per_token = streams_traffic, .mixing_gains = streams_gains,                           \
+    .stream_rms = streams_stream_rms
 
 /* mhc_streams, shared by both kinds */
 #define STREAMS_OPTION_N                                                                           \
