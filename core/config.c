@@ -110,11 +110,15 @@ static const VariantOption *declared_in(const VariantOps *const *table, const ch
 }
 
 static int same_declaration(const VariantOption *a, const VariantOption *b) {
+    int same_paper =
+        a->paper_better == b->paper_better ||
+        (a->paper_better && b->paper_better && !strcmp(a->paper_better, b->paper_better));
     return a == b || (!strcmp(a->name, b->name) && a->min == b->min && a->max == b->max &&
-                      a->def == b->def && a->choices == b->choices);
+                      a->def == b->def && a->choices == b->choices && same_paper);
 }
 
 static const KeySpec *find_key(const char *name);
+static int set_option(Config *c, const VariantOption *o, const char *value, const char *where);
 
 /* One option's declaration: a key and a short name that fit, a default in its range, choices that
  * match the range. */
@@ -134,6 +138,14 @@ static int check_option(const VariantOps *v, const VariantOption *o) {
     if (!(o->def >= o->min && o->def <= o->max) || o->def != floor(o->def))
         return rb_fail("variant %s: option '%s': default %g is not an integer in [%g, %g]", v->name,
                        o->key, o->def, o->min, o->max);
+    if (o->paper_better) { /* a value of the option other than its default */
+        Config scratch = {.n_opt = 0};
+        if (set_option(&scratch, o, o->paper_better, "paper_better") != 0 ||
+            scratch.opt[0].value == o->def)
+            return rb_fail("variant %s: option '%s': paper_better '%s' is not one of its values "
+                           "other than the default",
+                           v->name, o->key, o->paper_better);
+    }
     return 0;
 }
 

@@ -23,7 +23,7 @@ static const char *const PROFILE_BATCH_HEADER[] = {"step",       "batch",     "l
                                                    "kind",       "input_rms", "output_rms",
                                                    "stream_rms", "grad_rms",  "param_grad_norm"};
 static const char *const DEPTH_HEADER[] = {"step", "layer", "source", "weight"};
-/* step, layer, then the MixStat columns in enum order */
+/* step, layer, then the RB_MIX_NSTATS statistics of mixing_gains in its order (docs/formats.md) */
 static const char *const GAINS_HEADER[] = {"step",
                                            "layer",
                                            "fwd_gain",
@@ -35,13 +35,14 @@ static const char *const GAINS_HEADER[] = {"step",
                                            "col_sum_min",
                                            "col_sum_max",
                                            "dist_identity"};
+_Static_assert(sizeof GAINS_HEADER / sizeof *GAINS_HEADER == 2 + RB_MIX_NSTATS, "mhc.csv columns");
 static const char *const EVAL_HEADER[] = {"step", "task", "hops", "accuracy", "n"};
 
 static const LogSpec LOGS[LOG_NFILES] = {
     [LOG_METRICS] = {"metrics.csv", METRICS_HEADER, 9},
     [LOG_PROFILE] = {"profile.csv", PROFILE_HEADER, 8},
     [LOG_DEPTH] = {"depth_attn.csv", DEPTH_HEADER, 4},
-    [LOG_GAINS] = {"mhc.csv", GAINS_HEADER, 2 + MIX_NSTATS},
+    [LOG_GAINS] = {"mhc.csv", GAINS_HEADER, 2 + RB_MIX_NSTATS},
     [LOG_EVAL] = {"eval.csv", EVAL_HEADER, 5},
 };
 
@@ -166,15 +167,16 @@ static int log_depth_weights(CsvOut *csv, Model *m, long step) {
     }
 }
 
-/* mhc.csv: per site the MixStats of the stream-mixing matrix (gains also of the product of all
+/* mhc.csv: per site the statistics of the stream-mixing matrix (gains also of the product of all
  * so far), from the same forward. */
 static int log_mixing_gains(CsvOut *csv, Model *m, long step) {
-    double g[MIX_NSTATS * RB_MAX_SUB];
+    double g[RB_MIX_NSTATS * RB_MAX_SUB];
     int n = m->vops->mixing_gains(&m->stream, g);
     for (int l = 0; l < n; l++) {
-        Cell row[2 + MIX_NSTATS] = {INT_CELL(step), INT_CELL(l + 1)};
-        for (int k = 0; k < MIX_NSTATS; k++) row[2 + k] = (Cell)NUM_CELL(g[MIX_NSTATS * l + k]);
-        if (put_row(csv, row, 2 + MIX_NSTATS) != 0) return -1;
+        Cell row[2 + RB_MIX_NSTATS] = {INT_CELL(step), INT_CELL(l + 1)};
+        for (int k = 0; k < RB_MIX_NSTATS; k++)
+            row[2 + k] = (Cell)NUM_CELL(g[RB_MIX_NSTATS * l + k]);
+        if (put_row(csv, row, 2 + RB_MIX_NSTATS) != 0) return -1;
     }
     return 0;
 }

@@ -20,22 +20,11 @@
 
 #define RB_MAX_SUB 256
 
-/* Statistics of a stream-mixing matrix H (X' = H X, n x n) per site, each a mean over tokens.
- * Gains: forward = max row sum of |H| (Amax), backward = max column sum of |H|, composite = the
- * same for the product H_l ... H_1 of all sites so far. Row and column sums are signed (the
- * smallest shows attenuation that Amax hides). Distance from identity = ||H - I||_F. */
-typedef enum {
-    MIX_FWD_GAIN,
-    MIX_BWD_GAIN,
-    MIX_COMPOSITE_FWD_GAIN,
-    MIX_COMPOSITE_BWD_GAIN,
-    MIX_ROW_SUM_MIN,
-    MIX_ROW_SUM_MAX,
-    MIX_COL_SUM_MIN,
-    MIX_COL_SUM_MAX,
-    MIX_DIST_IDENTITY,
-    MIX_NSTATS
-} MixStat;
+/* The statistics mixing_gains reports per site (sublayer), the columns of mhc.csv after step and
+ * layer, in the order docs/formats.md gives and core/runlog.c's header names them. Which statistic
+ * sits at which index is the multi-stream variants' business (MixStat, variants/streams.h); the
+ * core only writes the columns. */
+#define RB_MIX_NSTATS 9
 
 /* Floats a variant's phase moves per token and step, and in how many passes (VariantOps). */
 typedef struct {
@@ -71,6 +60,12 @@ typedef struct VariantOption {
     double min, max, def;
     const char *const *choices;
     const char *help;
+    /* The paper's direction for an arm that sets this option away from its default (report's
+     * claim 6, docs/usage.md): the value, as a spec writes it ("input"), that the variant's paper
+     * reports better (lower loss) than its chosen design; NULL when the default is the paper's
+     * chosen design and every other value is reported worse or equal. A non-NULL entry cites the
+     * paper's table or section in a comment. */
+    const char *paper_better;
 } VariantOption;
 
 #define RB_MAX_VARIANT_OPTIONS 8
@@ -85,7 +80,11 @@ typedef struct MatrixRun {
 
 #define RB_MAX_MATRIX_RUNS 16 /* the core's runs and the variant's together */
 
+/* A variant, as the core sees it (docs/architecture.md, "The variant interface"): its identity and
+ * options, its sizes and initial parameters, its private state, the math of one step (begin ..
+ * begin_backward), two counts and the diagnostics the run log writes. */
 typedef struct VariantOps {
+    /* ---- identity and options (config.c resolves and checks them) ---- */
     const char *name;
     const char *summary;
     /* Which form of an implementation several entries share, as data only that implementation
@@ -97,6 +96,7 @@ typedef struct VariantOps {
     /* Optional: make the options valid for a new shape the way `sweep` documents (e.g. the number
      * of blocks becomes the largest divisor of L not above the requested one). */
     void (*fit_shape)(Config *c);
+    /* ---- sizes, initial parameters and private state (model_build) ---- */
     size_t (*param_count)(const Config *c);
     void (*init_params)(const Config *c, float *params, Rng *rng);
     size_t (*act_count)(const Config *c, int ntok);
@@ -105,6 +105,11 @@ typedef struct VariantOps {
     /* Optional: fills st->state after the slices are set (model_build; inference again for each
      * chunk's token count). Allocates nothing. */
     void (*setup)(Stream *st);
+    /* Optional: which of its parameters are hidden weight matrices (a projection such as mhc's
+     * phi), offsets within the variant's slice; writes at most max runs and returns how many.
+     * NULL: none (every parameter a vector or scalar, updated by AdamW under either optimizer). */
+    int (*matrices)(const Config *c, MatrixRun *out, int max);
+    /* ---- the math of one step (the order at the top of this file) ---- */
     void (*begin)(Stream *st, const float *emb);
     const float *(*input)(Stream *st, int l);
     void (*commit)(Stream *st, int l, const float *y);
@@ -113,23 +118,23 @@ typedef struct VariantOps {
     const float *(*commit_backward)(Stream *st, int l);
     void (*input_backward)(Stream *st, int l, const float *dh);
     void (*begin_backward)(Stream *st, float *demb); /* writes (not accumulates) demb */
-    /* the variant's own FLOPs per token, forward + backward (see core/flops.c) */
+    /* ---- counts of that math ---- */
+    /* its own FLOPs per token, forward + backward: the core's FLOP counter (core/flops.c) adds
+     * them to the sublayers', and budget_flops becomes a number of steps by that count */
     double (*flops_per_token)(const Config *c);
     /* The floor model of its memory traffic (docs/performance.md): the floats per token and step,
      * forward + backward, that its interface calls must read and write when every tensor is
-     * touched once per call, and the number of such passes over the batch. */
+     * touched once per call, and the number of such passes over the batch. The core never calls
+     * it; `bench` holds the variant's measured phase to it. */
     VariantTraffic (*traffic_per_token)(const Config *c);
-    /* Optional: which of its parameters are hidden weight matrices (a projection such as mhc's
-     * phi), offsets within the variant's slice; writes at most max runs and returns how many.
-     * NULL: none (every parameter a vector or scalar, updated by AdamW under either optimizer). */
-    int (*matrices)(const Config *c, MatrixRun *out, int max);
+    /* ---- diagnostics of the last forward (core/runlog.c, core/profile.c) ---- */
     /* Optional diagnostics of the last forward: the mixing weights consumer c (0-based) put on its
      * sources, averaged over tokens, into w (at most max). Returns the number of sources, or -1
      * past the last consumer. NULL for variants without depth mixing. */
     int (*depth_weights)(const Stream *st, int consumer, double *w, int max);
     /* Optional diagnostics of multi-stream variants, from the last forward: for every site l
-     * (sublayer), stats[MIX_NSTATS l + k] for the MixStat k of its stream-mixing matrix, averaged
-     * over tokens. Returns the site count. */
+     * (sublayer), stats[RB_MIX_NSTATS l + k] for the k-th statistic of its stream-mixing matrix
+     * (the k-th gain column of mhc.csv), averaged over tokens. Returns the site count. */
     int (*mixing_gains)(const Stream *st, double *stats);
     /* RMS (over tokens and channels) of the residual state after sublayer l in the last forward:
      * what the dilution figure plots. */

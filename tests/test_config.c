@@ -297,14 +297,18 @@ START_TEST(test_option_declarations) {
     /* the installed table is well formed; broken ones are refused naming variant and option */
     ck_assert_msg(config_check_variants(rb_variants) == 0, "%s", rb_error());
     static const char *const two[] = {"a", "b", NULL};
-    const VariantOption bad_def[] = {{"x_width", "width", 1, 8, 9, NULL, "h"}};
-    const VariantOption bad_choice[] = {{"x_mode", "mode", 0, 2, 0, two, "h"}};
-    const VariantOption twice[] = {{"x_a", "a", 0, 1, 0, NULL, "h"},
-                                   {"x_a", "b", 0, 1, 0, NULL, "h"}};
-    const VariantOption core_key[] = {{"n_layer", "n", 0, 1, 0, NULL, "h"}};
+    const VariantOption bad_def[] = {{"x_width", "width", 1, 8, 9, NULL, "h", NULL}};
+    const VariantOption bad_choice[] = {{"x_mode", "mode", 0, 2, 0, two, "h", NULL}};
+    const VariantOption twice[] = {{"x_a", "a", 0, 1, 0, NULL, "h", NULL},
+                                   {"x_a", "b", 0, 1, 0, NULL, "h", NULL}};
+    const VariantOption core_key[] = {{"n_layer", "n", 0, 1, 0, NULL, "h", NULL}};
     const VariantOption long_key[] = {
-        {"x_an_option_key_of_forty_characters_", "k", 0, 1, 0, NULL, "h"}};
-    const VariantOption other_streams[] = {{"mhc_streams", "streams", 2, 16, 4, NULL, "h"}};
+        {"x_an_option_key_of_forty_characters_", "k", 0, 1, 0, NULL, "h", NULL}};
+    const VariantOption other_streams[] = {{"mhc_streams", "streams", 2, 16, 4, NULL, "h", NULL}};
+    /* the paper's better value (report's claim 6) must be a value of the option, not its default */
+    const VariantOption paper_default[] = {{"x_mode", "mode", 0, 1, 0, two, "h", "a"}};
+    const VariantOption paper_unknown[] = {{"x_mode", "mode", 0, 1, 0, two, "h", "c"}};
+    const VariantOption paper_range[] = {{"x_width", "width", 1, 8, 2, NULL, "h", "9"}};
     VariantOps v = *variant_find("prenorm");
     v.name = "broken";
     const VariantOps *table[] = {variant_find("mhc"), &v, NULL};
@@ -319,6 +323,9 @@ START_TEST(test_option_declarations) {
         {core_key, 1, "option key 'n_layer' is a core key"},
         {long_key, 1, "a key longer than 31 characters"},
         {other_streams, 1, "option 'mhc_streams' differs from another variant's option"},
+        {paper_default, 1, "option 'x_mode': paper_better 'a' is not one of its values other"},
+        {paper_unknown, 1, "option 'x_mode': paper_better 'c' is not one of its values other"},
+        {paper_range, 1, "option 'x_width': paper_better '9' is not one of its values other"},
         {bad_def, RB_MAX_VARIANT_OPTIONS + 1, "broken: 9 options (allowed: 0..8)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sinkhorn.h"
+#include "streams.h"
 #include "rng.h"
 #include "testutil.h"
 

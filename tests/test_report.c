@@ -12,6 +12,7 @@
 #include "claims.h"
 #include "membw.h"
 #include "registry.h"
+#include "report.h"
 #include "runs.h"
 #include "testutil.h"
 
@@ -272,6 +273,56 @@ START_TEST(test_report_design_directions) {
                *k = strstr(c6, "\n| attnres_full:keynorm=off |");
     ck_assert_msg(q && row_has(q, "| **opposite** |", 1), "%.2000s", c6);
     ck_assert_msg(k && row_has(k, "| **reproduced** |", 1), "%.2000s", c6);
+}
+END_TEST
+
+/* Claim 6's direction comes from the option tables (VariantOption.paper_better), not from the
+ * report: for every installed variant an arm setting an option to its declared better value is
+ * expected lower (-1), any other value higher or equal (+1); a table that moves the declaration
+ * moves the direction, and an arm the table cannot read gets none (0). */
+START_TEST(test_report_design_sign_from_table) {
+    int declared = 0;
+    for (int i = 0; rb_variants[i]; i++) {
+        const VariantOps *v = rb_variants[i];
+        for (int k = 0; k < v->n_options; k++) {
+            const VariantOption *o = &v->options[k];
+            char arm[160];
+            for (int x = (int)o->min; x <= (int)o->max && x <= (int)o->min + 3; x++) {
+                char value[32];
+                if (o->choices)
+                    snprintf(value, sizeof value, "%s", o->choices[x]);
+                else
+                    snprintf(value, sizeof value, "%d", x);
+                snprintf(arm, sizeof arm, "%s:%s=%s", v->name, o->name, value);
+                int better = o->paper_better && !strcmp(o->paper_better, value);
+                declared += better;
+                ck_assert_msg(report_design_sign(arm) == (better ? -1 : +1), "%s", arm);
+            }
+        }
+    }
+    ck_assert_int_gt(declared, 0); /* the AttnRes query (Table 4) at least */
+    /* the same variant with the declaration moved from query=input to keynorm=off */
+    const VariantOps *full = variant_find("attnres_full");
+    VariantOption opts[16];
+    ck_assert_int_le(full->n_options, 16);
+    memcpy(opts, full->options, (size_t)full->n_options * sizeof *opts);
+    int moved = 0;
+    for (int k = 0; k < full->n_options; k++) {
+        if (!strcmp(opts[k].name, "query")) opts[k].paper_better = NULL, moved++;
+        if (!strcmp(opts[k].name, "keynorm")) opts[k].paper_better = "off", moved++;
+    }
+    ck_assert_int_eq(moved, 2);
+    VariantOps changed = *full;
+    changed.options = opts;
+    const VariantOps *table[] = {&changed, NULL};
+    config_use_variants(table);
+    ck_assert_int_eq(report_design_sign("attnres_full:query=input"), +1);
+    ck_assert_int_eq(report_design_sign("attnres_full:keynorm=off"), -1);
+    ck_assert_int_eq(report_design_sign("attnres_full:query=input,keynorm=off"), -1);
+    ck_assert_int_eq(report_design_sign("attnres_block:blocks=2"), 0); /* not in this table */
+    variants_install();
+    ck_assert_int_eq(report_design_sign("attnres_full:query=input"), -1);
+    ck_assert_int_eq(report_design_sign("attnres_full:nosuch=1"), 0);
 }
 END_TEST
 
@@ -660,6 +711,7 @@ int main(void) {
     tcase_add_test(tc, test_report_known_answers);
     tcase_add_test(tc, test_report_flags_unfair_budgets);
     tcase_add_test(tc, test_report_design_directions);
+    tcase_add_test(tc, test_report_design_sign_from_table);
     tcase_add_test(tc, test_report_refuses_sweep);
     tcase_add_test(tc, test_report_of_tiny_ablation);
     tcase_add_test(tc, test_bench_writes_csv);

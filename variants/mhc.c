@@ -197,7 +197,7 @@ enum { OPT_STREAMS, OPT_ITERS }; /* positions in mhc_options */
 static const VariantOption mhc_options[] = {
     [OPT_STREAMS] = STREAMS_OPTION_N,
     [OPT_ITERS] = {"sinkhorn_iters", "iters", 1, SINKHORN_MAX_ITERS, 20, NULL,
-                   "Sinkhorn iterations (2*iters-1 normalizations)"},
+                   "Sinkhorn iterations (2*iters-1 normalizations)", NULL},
 };
 
 static const StreamKind mhc_kind = {

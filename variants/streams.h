@@ -12,6 +12,25 @@
 
 #define STREAMS_MAX_N 8 /* mhc_streams' upper bound */
 
+/* Statistics of a stream-mixing matrix H (X' = H X, n x n) per site, each a mean over tokens, in
+ * the order of mhc.csv's columns (docs/formats.md; VariantOps.mixing_gains, RB_MIX_NSTATS).
+ * Gains: forward = max row sum of |H| (Amax), backward = max column sum of |H|, composite = the
+ * same for the product H_l ... H_1 of all sites so far. Row and column sums are signed (the
+ * smallest shows attenuation that Amax hides). Distance from identity = ||H - I||_F. */
+typedef enum {
+    MIX_FWD_GAIN,
+    MIX_BWD_GAIN,
+    MIX_COMPOSITE_FWD_GAIN,
+    MIX_COMPOSITE_BWD_GAIN,
+    MIX_ROW_SUM_MIN,
+    MIX_ROW_SUM_MAX,
+    MIX_COL_SUM_MIN,
+    MIX_COL_SUM_MAX,
+    MIX_DIST_IDENTITY,
+    MIX_NSTATS
+} MixStat;
+_Static_assert(MIX_NSTATS == RB_MIX_NSTATS, "one MixStat per gain column of mhc.csv");
+
 struct StreamKind;
 
 /* The private state of a multi-stream variant (Stream.state, VariantOps.state_size): its shape and
@@ -98,8 +117,9 @@ double streams_stream_rms(const Stream *st, int l);
     .traffic_per_token = streams_traffic, .mixing_gains = streams_gains,                           \
     .stream_rms = streams_stream_rms
 
-/* mhc_streams, shared by both kinds */
+/* mhc_streams, shared by both kinds; no paper_better (NULL): the default stands as the paper's
+ * chosen design, as for sinkhorn_iters */
 #define STREAMS_OPTION_N                                                                           \
-    { "mhc_streams", "streams", 2, STREAMS_MAX_N, 4, NULL, "number of residual streams n" }
+    { "mhc_streams", "streams", 2, STREAMS_MAX_N, 4, NULL, "number of residual streams n", NULL }
 
 #endif

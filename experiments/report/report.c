@@ -28,6 +28,7 @@
 #include "stats.h"
 #include "verdict.h"
 #include "util.h"
+#include "variant.h"
 
 /* The per-run statistics a claim compares (docs/statistics.md): F_LOO + l is the stream slope with
  * sublayer l (1..MEASURE_MAX_SUB) left out. */
@@ -966,17 +967,25 @@ static void write_multiplier(FILE *f, const Report *rp, char (*glance)[CELL]) {
     csv_table_free(&t);
 }
 
-/* The paper's direction of an option arm against its plain arm (Table 4 of the paper): the
- * input-dependent query is better than Full (1.731 vs 1.737: -1, a lower loss); every other option
- * there is worse than or equal to the design the paper chose (+1). */
-static int design_sign(const char *arm) {
-    const char *colon = strchr(arm, ':');
-    return colon && strstr(colon, "query=input") ? -1 : +1;
+int report_design_sign(const char *arm) {
+    Config c;
+    config_defaults(&c);
+    if (config_set_variant(&c, arm, "report") != 0) return 0;
+    const VariantOps *v = c.vt;
+    for (int k = 0; k < v->n_options; k++) {
+        const VariantOption *o = &v->options[k];
+        char value[64];
+        config_format_option(&c, o, value, sizeof value);
+        if (o->paper_better && !strcmp(value, o->paper_better)) return -1;
+    }
+    return +1;
 }
 
 /* Claim 6: every option arm (NAME:options) against its plain arm NAME when both ran (the paper's
  * Table 4 compares its design choices with Full / Block, not with prenorm), on the final loss,
- * Holm over the option arms, each in the paper's direction for that option (design_sign). */
+ * Holm over the option arms, each in the paper's direction for that option (report_design_sign,
+ * from the variant's option table). An arm this build's table cannot read has no direction: it
+ * is shown as a reference, like an arm without its plain arm. */
 static void write_design(FILE *f, Report *rp) {
     int *saved = rp->ref, any = 0;
     const char *saved_name = rp->ref_name;
@@ -984,9 +993,9 @@ static void write_design(FILE *f, Report *rp) {
     int *sign = rb_calloc((size_t)rp->nv + 1, sizeof(int), "report arms");
     for (int v = 0; v < rp->nv; v++) {
         const char *colon = strchr(rp->variants[v], ':');
-        sign[v] = design_sign(rp->variants[v]);
+        sign[v] = colon ? report_design_sign(rp->variants[v]) : +1;
         rp->ref[v] = -1;
-        for (int k = 0; colon && k < rp->nv; k++)
+        for (int k = 0; colon && sign[v] && k < rp->nv; k++)
             if (strlen(rp->variants[k]) == (size_t)(colon - rp->variants[v]) &&
                 !strncmp(rp->variants[k], rp->variants[v], (size_t)(colon - rp->variants[v])))
                 rp->ref[v] = k;
@@ -1002,10 +1011,12 @@ static void write_design(FILE *f, Report *rp) {
             f, rp, "6. The design choices (each option against its plain arm)",
             "Final validation loss of every option arm (NAME:options) paired by seed with "
             "its plain arm NAME, as the paper's Table 4 compares its design choices with "
-            "Full and Block. The direction called reproduced is the paper's for each option: "
-            "the input-dependent query (query=input) is better than Full there (lower "
-            "loss); every other option is worse than or equal to the paper's chosen "
-            "design (higher loss). Rows without a plain arm are shown as references.");
+            "Full and Block. The direction called reproduced is the paper's for each option, "
+            "as the variant's option table declares it: an option value the paper reports "
+            "better than its chosen design (the input-dependent query, query=input, better "
+            "than Full) has a lower loss; every other option is worse than or equal to the "
+            "paper's chosen design (higher loss). Rows without a plain arm, or whose options "
+            "this build does not know, are shown as references.");
         write_table(f, rp, F_LOSS, 4, c, NULL, NULL, NULL);
         claim_close(rp);
         free(c);

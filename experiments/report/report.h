@@ -9,4 +9,10 @@ int report_write_law(const char *dir, int plot, const char *law);
 /* ... with the law of dir/fit.ini if present. */
 int report_write(const char *dir, int plot);
 
+/* The paper's direction of option arm `arm` ("NAME:OPTION=VALUE,...") against its plain arm NAME
+ * (claim 6), read from the variant's option table (VariantOption.paper_better): -1 (a lower loss)
+ * when the arm sets an option to the value the paper reports better than its chosen design, +1
+ * (higher or equal) otherwise; 0 with rb_error() when the installed table cannot read the arm. */
+int report_design_sign(const char *arm);
+
 #endif
