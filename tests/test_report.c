@@ -293,6 +293,48 @@ START_TEST(test_report_refuses_sweep) {
 }
 END_TEST
 
+/* The same check on 360 runs (6 arms x 60 seeds, summary rows only): every arm shares each seed
+ * with the five others, and nothing is refused; then two repeats, the later one of the
+ * earlier-sorting key (prenorm seed 3 sorts before hc seed 50) and a third copy of hc seed 50: the
+ * line names the pair a scan in list order meets first, hc seed 50, as the double loop it replaced
+ * did. */
+START_TEST(test_report_refuses_sweep_many_runs) {
+    char *exp = tu_tempdir(), args[2048], out[8192], path[2048];
+    const char *vs[] = {"prenorm", "attnres_full", "attnres_block", "denseformer", "mhc", "hc"};
+    size_t cap = 64 * 1024, n = 0;
+    char *text = tu_mem(cap);
+    n += (size_t)snprintf(text + n, cap - n,
+                          "variant,seed,n_layer,d_model,n_head,seq_len,batch_size,params,tokens,"
+                          "flops,final_val_loss,best_val_loss,tok_per_s,wall_s,overhead_pct,"
+                          "status\n");
+    for (int s = 1; s <= 60; s++)
+        for (int v = 0; v < 6; v++)
+            n += (size_t)snprintf(text + n, cap - n,
+                                  "%s,%d,4,96,3,64,16,1000,102400,1e12,%g,%g,1000,10,0,ok\n", vs[v],
+                                  s, 2 + 0.01 * ((s * 7 + v) % 13), 2.0);
+    put(exp, "summary.csv", text);
+    put(exp, "experiment.ini", "# resbench resolved config\nsteps = 100\n");
+    snprintf(args, sizeof args, "report --no-plot %s", exp);
+    ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(path, sizeof path, "%s/report.md", exp);
+    ck_assert_ptr_nonnull(tu_read(path));
+    const char *repeats[] = {"hc,50", "prenorm,3", "hc,50"};
+    for (int k = 0; k < 3; k++)
+        n += (size_t)snprintf(text + n, cap - n,
+                              "%s,2,128,4,64,16,1000,102400,1e12,2.1,2.1,1000,10,0,ok\n",
+                              repeats[k]);
+    put(exp, "summary.csv", text);
+    ck_assert_int_eq(tu_run_cli(args, out, sizeof out), 2);
+    char want[4096];
+    snprintf(want, sizeof want,
+             "report: %s/summary.csv holds two runs of arm hc with seed 50 (%s/hc-s50 and "
+             "%s/hc-s50): a sweep's shapes are analysed by `resbench sweep ... --gather`, not by "
+             "report",
+             exp, exp, exp);
+    ck_assert_msg(strstr(out, want), "'%s' lacks '%s'", out, want);
+}
+END_TEST
+
 START_TEST(test_report_flags_unfair_budgets) {
     char *exp = fake_experiment(1), args[2048], out[8192], path[2048];
     snprintf(args, sizeof args, "report --no-plot %s", exp);
@@ -661,6 +703,7 @@ int main(void) {
     tcase_add_test(tc, test_report_flags_unfair_budgets);
     tcase_add_test(tc, test_report_design_directions);
     tcase_add_test(tc, test_report_refuses_sweep);
+    tcase_add_test(tc, test_report_refuses_sweep_many_runs);
     tcase_add_test(tc, test_report_of_tiny_ablation);
     tcase_add_test(tc, test_bench_writes_csv);
     tcase_add_test(tc, test_membw_interpolation);
