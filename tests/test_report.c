@@ -30,13 +30,13 @@ START_TEST(test_verdicts) {
     keyed(loss, 3, 1, L);
     keyed(tie, 3, 1, T);
     keyed(one, 1, 1, O);
-    ck_assert_int_eq(claim_compare(W, 3, P, 3, 1).verdict, VERDICT_REPRODUCED);
-    ck_assert_int_eq(claim_compare(L, 3, P, 3, 1).verdict, VERDICT_NOT_REPRODUCED);
-    ck_assert_int_eq(claim_compare(T, 3, P, 3, 1).verdict, VERDICT_NOISE);
-    ck_assert_int_eq(claim_compare(O, 1, P, 3, 1).verdict, VERDICT_FEW_SEEDS);
+    ck_assert_int_eq(claim_compare(W, 3, P, 3, 1).verdict, VD_REPRODUCED);
+    ck_assert_int_eq(claim_compare(L, 3, P, 3, 1).verdict, VD_OPPOSITE);
+    ck_assert_int_eq(claim_compare(T, 3, P, 3, 1).verdict, VD_INCONCLUSIVE);
+    ck_assert_int_eq(claim_compare(O, 1, P, 3, 1).verdict, VD_NOT_TESTED);
     /* higher is better (accuracy): the same samples flip */
-    ck_assert_int_eq(claim_compare(W, 3, P, 3, 0).verdict, VERDICT_NOT_REPRODUCED);
-    ck_assert_int_eq(claim_compare(L, 3, P, 3, 0).verdict, VERDICT_REPRODUCED);
+    ck_assert_int_eq(claim_compare(W, 3, P, 3, 0).verdict, VD_OPPOSITE);
+    ck_assert_int_eq(claim_compare(L, 3, P, 3, 0).verdict, VD_REPRODUCED);
     Comparison c = claim_compare(W, 3, P, 3, 1);
     ck_assert(c.paired && c.n == 3);
     ck_assert_double_eq_tol(c.delta, -0.5, 1e-12);
@@ -51,20 +51,20 @@ START_TEST(test_verdicts) {
     keyed(base, 3, 0, Bu);
     Comparison paired = claim_compare(S, 3, B, 3, 1), welch = claim_compare(Su, 3, Bu, 3, 1);
     ck_assert(paired.paired && !welch.paired);
-    ck_assert_int_eq(paired.verdict, VERDICT_REPRODUCED);
-    ck_assert_int_eq(welch.verdict, VERDICT_NOISE);
+    ck_assert_int_eq(paired.verdict, VD_REPRODUCED);
+    ck_assert_int_eq(welch.verdict, VD_INCONCLUSIVE);
     /* Holm over a family: p = 0.01 and 0.04 raw; adjusted 0.02 and 0.04 */
     Comparison fam[3] = {{.p = 0.01, .delta = -1}, {.p = 0.04, .delta = 1}, {.p = NAN}};
     claim_holm(fam, 3, 1);
     ck_assert_double_eq_tol(fam[0].p_holm, 0.02, 1e-12);
     ck_assert_double_eq_tol(fam[1].p_holm, 0.04, 1e-12);
-    ck_assert_int_eq(fam[0].verdict_holm, VERDICT_REPRODUCED);
-    ck_assert_int_eq(fam[1].verdict_holm, VERDICT_NOT_REPRODUCED);
-    ck_assert_int_eq(fam[2].verdict_holm, VERDICT_FEW_SEEDS);
+    ck_assert_int_eq(fam[0].verdict_holm, VD_REPRODUCED);
+    ck_assert_int_eq(fam[1].verdict_holm, VD_OPPOSITE);
+    ck_assert_int_eq(fam[2].verdict_holm, VD_NOT_TESTED);
     Comparison fam2[2] = {{.p = 0.03, .delta = -1}, {.p = 0.04, .delta = -1}};
     claim_holm(fam2, 2, 1); /* 0.06 and 0.06: neither survives the correction */
-    ck_assert_int_eq(fam2[0].verdict_holm, VERDICT_NOISE);
-    ck_assert_int_eq(fam2[1].verdict_holm, VERDICT_NOISE);
+    ck_assert_int_eq(fam2[0].verdict_holm, VD_INCONCLUSIVE);
+    ck_assert_int_eq(fam2[1].verdict_holm, VD_INCONCLUSIVE);
 }
 END_TEST
 
