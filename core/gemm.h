@@ -29,7 +29,7 @@ int gemm_selected_precision(void);
  * or buffer cannot be made) leaves C unspecified and is latched. gemm_take_error returns 0 when
  * every product since its last call ran, else -1 with rb_error() naming the first that failed
  * (and clears the latch); each step that runs products (model_forward, model_backward,
- * infer_step, optim_step) calls it before it returns. */
+ * optimizer_apply, infer_step) calls it before it returns. */
 int gemm_take_error(void);
 
 /* Row-major C (M x N) = alpha op(A) op(B) + beta C in fp32 on the selected backend (trans: 0 or 1;
