@@ -188,12 +188,11 @@ int config_check_variants(const VariantOps *const *table) {
     return 0;
 }
 
-void config_use_variants(const VariantOps *const *table) {
-    if (config_check_variants(table) != 0) {
-        fprintf(stderr, "resbench: internal error in the variant table: %s\n", rb_error());
-        abort();
-    }
+int config_use_variants(const VariantOps *const *table) {
+    if (config_check_variants(table) != 0)
+        return rb_fail("internal error in the variant table: %s", rb_error());
     variant_table = table;
+    return 0;
 }
 
 static const VariantOps *find_variant(const char *name) {

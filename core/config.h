@@ -49,8 +49,9 @@ typedef struct {
 
 /* The variant table (NULL-terminated) that `variant` names are looked up in: the command layer
  * installs it once (variants/registry.c: variants_install) before any config is read. The table is
- * checked first (config_check_variants); a bad table stops the program with the reason. */
-void config_use_variants(const struct VariantOps *const *table);
+ * checked first (config_check_variants): 0, or -1 with rb_error() naming what is wrong with a bad
+ * table (which is then not installed). */
+int config_use_variants(const struct VariantOps *const *table);
 /* 0 when every variant of table has a unique name and well-formed options (keys that fit, defaults
  * in range, a key shared only by one declaration, at most RB_MAX_CONFIG_OPTIONS keys in all), else
  * -1 with rb_error() naming the variant and option. */

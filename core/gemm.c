@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <dlfcn.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,30 @@ int gemm_selected_backend(void) {
 
 int gemm_selected_precision(void) {
     return sel_precision;
+}
+
+/* The first product that failed since the last gemm_take_error. The products return nothing (the
+ * ops call them bare, as llm.c calls sgemm, some from inside parallel loops), so a failure is
+ * latched here, process-wide, and the step that ran them returns it. */
+static int failed;
+static char failure[512];
+
+static void latch_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void latch_failure(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+#pragma omp critical(gemm_failure)
+    if (!failed) {
+        vsnprintf(failure, sizeof failure, fmt, ap);
+        failed = 1;
+    }
+    va_end(ap);
+}
+
+int gemm_take_error(void) {
+    if (!failed) return 0;
+    failed = 0;
+    return rb_fail("%s", failure);
 }
 
 void gemm_round_bf16(uint16_t *dst, const float *src, size_t n) {
@@ -192,7 +217,7 @@ void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
         /* dnnl_sgemm is row-major */
         if (dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C,
                        ldc) != dnnl_success)
-            rb_die(RB_EXIT_FAIL, "oneDNN: dnnl_sgemm %dx%dx%d failed", M, N, K);
+            latch_failure("oneDNN: dnnl_sgemm %d x %d x %d failed", M, N, K);
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
@@ -363,7 +388,10 @@ size_t gemm_bf16_buffer_bytes(int N, int max_in, int max_out) {
 
 static void run_prim(int M, int N, int K, int bt, int acc, const void *a, const void *b, float *c) {
     Prim *p = get_prim(M, N, K, bt, acc, 1);
-    if (!p) rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    if (!p) {
+        latch_failure("%s", rb_error());
+        return;
+    }
     dnnl_memory_set_data_handle(p->src, (void *)a);
     dnnl_memory_set_data_handle(p->wei, (void *)b);
     dnnl_memory_set_data_handle(p->dst, c);
@@ -373,7 +401,7 @@ static void run_prim(int M, int N, int K, int bt, int acc, const void *a, const 
                                {DNNL_ARG_SCRATCHPAD, p->pad}};
     if (dnnl_primitive_execute(p->prim, stream, p->pad ? 4 : 3, args) != dnnl_success ||
         dnnl_stream_wait(stream) != dnnl_success)
-        rb_die(RB_EXIT_FAIL, "oneDNN: bf16 matmul %d x %d x %d failed", M, N, K);
+        latch_failure("oneDNN: bf16 matmul %d x %d x %d failed", M, N, K);
 }
 
 void gemm_linear_forward(float *out, const float *inp, const float *w, int N, int IC, int OC) {
@@ -381,8 +409,10 @@ void gemm_linear_forward(float *out, const float *inp, const float *w, int N, in
         gemm_f32(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, 0.0f, out, OC);
         return;
     }
-    if (linear_ready(N, IC, OC, 0, 1) != 0) /* buffers big enough, also when late */
-        rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    if (linear_ready(N, IC, OC, 0, 1) != 0) { /* buffers big enough, also when late */
+        latch_failure("%s", rb_error());
+        return;
+    }
     gemm_round_bf16(buf_a, inp, (size_t)N * IC);
     gemm_round_bf16(buf_w, w, (size_t)OC * IC);
     run_prim(N, OC, IC, 1, 0, buf_a, buf_w, out);
@@ -396,7 +426,10 @@ void gemm_linear_backward(float *dinp, float *dw, const float *dout, const float
         return;
     }
     int dinp_acc = beta_dinp != 0.0f;
-    if (linear_ready(N, IC, OC, dinp_acc, 1) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    if (linear_ready(N, IC, OC, dinp_acc, 1) != 0) {
+        latch_failure("%s", rb_error());
+        return;
+    }
     if (dinp) {
         gemm_round_bf16(buf_a, dout, (size_t)N * OC);
         gemm_round_bf16(buf_w, w, (size_t)OC * IC);
@@ -413,10 +446,17 @@ void gemm_product(int ta, int tb, int M, int N, int K, const float *A, int lda, 
         gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    if (lda != (ta ? M : K) || ldb != (tb ? K : N) || ldc != N || (beta != 0.0f && beta != 1.0f))
-        rb_die(RB_EXIT_FAIL, "gemm_product: bf16 needs dense operands and beta 0 or 1");
+    if (lda != (ta ? M : K) || ldb != (tb ? K : N) || ldc != N || (beta != 0.0f && beta != 1.0f)) {
+        latch_failure("gemm_product: bf16 needs dense operands (lda %d, ldb %d, ldc %d for %d x "
+                      "%d x %d) and beta 0 or 1 (%g)",
+                      lda, ldb, ldc, M, N, K, (double)beta);
+        return;
+    }
     int acc = beta != 0.0f;
-    if (product_ready(tb, M, N, K, acc, 1) != 0) rb_die(RB_EXIT_FAIL, "%s", rb_error());
+    if (product_ready(tb, M, N, K, acc, 1) != 0) {
+        latch_failure("%s", rb_error());
+        return;
+    }
     if (ta)
         round_bf16_transposed(buf_t, A, K, M); /* A stored (K x M) */
     else

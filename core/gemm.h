@@ -25,6 +25,13 @@ void gemm_select(int backend, int precision);
 int gemm_selected_backend(void);
 int gemm_selected_precision(void);
 
+/* The products below return nothing: a product that fails (oneDNN refuses it, a bf16 primitive
+ * or buffer cannot be made) leaves C unspecified and is latched. gemm_take_error returns 0 when
+ * every product since its last call ran, else -1 with rb_error() naming the first that failed
+ * (and clears the latch); each step that runs products (model_forward, model_backward,
+ * optimizer_apply, infer_step) calls it before it returns. */
+int gemm_take_error(void);
+
 /* Row-major C (M x N) = alpha op(A) op(B) + beta C in fp32 on the selected backend (trans: 0 or 1;
  * op(A) is M x K). The precision does not apply: the attention's products stay fp32. */
 void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,

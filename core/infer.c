@@ -131,12 +131,14 @@ const float *infer_step(Infer *s, const int *tokens, int n) {
     const VariantOps *v = m->vops;
     int N = s->B * n;
     size_t C = m->C;
-    if (n < 1 || n > s->max_chunk || s->pos + n > s->T) /* the KV cache holds T positions */
-        rb_die(RB_EXIT_FAIL,
-               "infer: a chunk of %d tokens at position %d (chunks of at most %d, "
-               "positions below seq_len=%d)",
-               n, s->pos, s->max_chunk, s->T);
-    gemm_select(m->backend, m->precision); /* the model's GEMM backend and precision */
+    if (n < 1 || n > s->max_chunk || s->pos + n > s->T) { /* the KV cache holds T positions */
+        rb_fail("infer: a chunk of %d tokens at position %d (chunks of at most %d, positions "
+                "below seq_len=%d)",
+                n, s->pos, s->max_chunk, s->T);
+        return NULL;
+    }
+    if (model_check_threads(m) != 0) return NULL; /* the variant's partials are the model's */
+    gemm_select(m->backend, m->precision);        /* the model's GEMM backend and precision */
     memcpy(s->tokens, tokens, (size_t)N * sizeof(int));
     encoder_forward(s->emb, s->tokens, m->p.wte, N, m->C);
     s->stream.ntok = N; /* the variant's state for this chunk, inside its buffers */
@@ -155,7 +157,7 @@ const float *infer_step(Infer *s, const int *tokens, int n) {
     rmsnorm_forward(s->lnf, s->rstdf, out, m->p.final_g, N, m->C);
     matmul_forward(s->logits, s->lnf, m->p.head, N, m->C, m->V);
     s->pos += n;
-    return s->logits;
+    return gemm_take_error() == 0 ? s->logits : NULL;
 }
 
 int infer_sample(const float *logits, int V, double temperature, int top_k, Rng *rng,

@@ -29,7 +29,10 @@ void infer_free(Infer *s);
 /* Forgets the context (pos = 0). */
 void infer_reset(Infer *s);
 /* Feeds n new tokens per sequence (tokens[b * n + j], positions pos..pos+n-1, pos + n <= T) and
- * returns the logits, (B * n, V) with row b * n + j for position pos + j. */
+ * returns the logits, (B * n, V) with row b * n + j for position pos + j. NULL with rb_error()
+ * for a chunk that does not fit (n outside 1..max_chunk, or past the KV cache), more threads than
+ * the model was built for (model_check_threads; in both cases nothing runs) or a failed product
+ * (gemm_take_error). */
 const float *infer_step(Infer *s, const int *tokens, int n);
 /* Bytes of the KV cache, and of the variant's per-chunk state for one token (its activations). */
 size_t infer_kv_bytes(const Infer *s);

@@ -361,15 +361,10 @@ int model_check_threads(const Model *m) {
     return 0;
 }
 
-/* Every step checks first: more threads than the scratch holds would write past it. */
-static void require_threads(const Model *m) {
-    if (model_check_threads(m) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
-}
-
-double model_forward(Model *m) {
+int model_forward(Model *m) {
     size_t N = m->N, C = m->C;
     const VariantOps *v = m->vops;
-    require_threads(m);
+    if (model_check_threads(m) != 0) return -1; /* more threads would write past the scratch */
     gemm_select(m->backend, m->precision);
     model_phase_start(m);
     encoder_forward(m->a.emb, m->inputs, m->p.wte, m->N, m->C);
@@ -394,7 +389,7 @@ double model_forward(Model *m) {
     linear_forward(m, m->a.logits, m->a.lnf, m->p.head, m->C, m->V);
     m->loss = crossentropy_forward(m->a.losses, m->a.lse, m->a.logits, m->targets, m->N, m->V);
     model_phase_mark(m, RB_PH_ELEMENTWISE);
-    return m->loss;
+    return gemm_take_error();
 }
 
 void model_zero_grad(Model *m) {
@@ -431,10 +426,10 @@ static void mlp_backward(Model *m, int layer, int l, const float *dy, float *dh)
                   rstd);
 }
 
-void model_backward(Model *m) {
+int model_backward(Model *m) {
     const VariantOps *v = m->vops;
     ScratchPtrs *s = &m->s;
-    require_threads(m);
+    if (model_check_threads(m) != 0) return -1;
     gemm_select(m->backend, m->precision);
     model_phase_start(m);
     crossentropy_backward(m->a.logits, m->a.lse, m->targets, m->N, m->V);
@@ -461,6 +456,7 @@ void model_backward(Model *m) {
     model_variant_mark(m, RB_VC_BEGIN_BWD);
     encoder_backward(m->g.wte, s->demb, m->inputs, m->N, m->C);
     model_phase_mark(m, RB_PH_ELEMENTWISE);
+    return gemm_take_error();
 }
 
 size_t model_memory_bytes(const Model *m) {

@@ -142,12 +142,13 @@ void model_set_batch(Model *m, const int *rows);
  * -1 with rb_error() naming both counts. Fewer threads than at build are fine (and give the same
  * losses as a model built at that count). */
 int model_check_threads(const Model *m);
-/* Forward over the current batch; returns the mean loss. Exits with RB_EXIT_USAGE and the reason
- * when model_check_threads fails (so does model_backward). */
-double model_forward(Model *m);
+/* Forward over the current batch; the mean loss lands in m->loss. 0, or -1 with rb_error() when
+ * model_check_threads fails (nothing runs) or a product failed (gemm_take_error; the loss is then
+ * meaningless). So does model_backward. */
+int model_forward(Model *m);
 void model_zero_grad(Model *m);
-/* Backward of the last forward (its logits are overwritten with their gradient). */
-void model_backward(Model *m);
+/* Backward of the last forward (its logits are overwritten with their gradient). 0 or -1. */
+int model_backward(Model *m);
 /* Bytes of params + grads + AdamW moments + activations + scratch (the analytic memory estimate).
  */
 size_t model_memory_bytes(const Model *m);

@@ -1,9 +1,10 @@
 #include "optim.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
+
+#include "gemm.h"
 
 double lr_at(const Config *c, long step, long total) {
     if (c->warmup > 0 && step < c->warmup) return c->lr * (double)(step + 1) / c->warmup;
@@ -119,23 +120,18 @@ void newton_schulz(float *X, int rows, int cols, float *work) {
     for (int s = 0; s < RB_NS_STEPS; s++) {
         /* A = X X^T (k = rows) or X^T X (k = cols): the Gram matrix of the shorter side */
         if (wide)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, k, cols, 1.0f, cur, cols, cur,
-                        cols, 0.0f, A, k);
+            gemm_f32(0, 1, k, k, cols, 1.0f, cur, cols, cur, cols, 0.0f, A, k);
         else
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, k, rows, 1.0f, cur, cols, cur,
-                        cols, 0.0f, A, k);
+            gemm_f32(1, 0, k, k, rows, 1.0f, cur, cols, cur, cols, 0.0f, A, k);
         /* P = b A + c A A */
         memcpy(P, A, (size_t)k * k * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, k, k, k, RB_NS_C, A, k, A, k,
-                    RB_NS_B, P, k);
+        gemm_f32(0, 0, k, k, k, RB_NS_C, A, k, A, k, RB_NS_B, P, k);
         /* next = a X + P X (wide) or a X + X P */
         memcpy(next, cur, n * sizeof(float));
         if (wide)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, cols, rows, 1.0f, P, k,
-                        cur, cols, RB_NS_A, next, cols);
+            gemm_f32(0, 0, rows, cols, rows, 1.0f, P, k, cur, cols, RB_NS_A, next, cols);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, cols, cols, 1.0f, cur,
-                        cols, P, k, RB_NS_A, next, cols);
+            gemm_f32(0, 0, rows, cols, cols, 1.0f, cur, cols, P, k, RB_NS_A, next, cols);
         float *tmp = cur;
         cur = next;
         next = tmp;
@@ -162,7 +158,8 @@ static void muon_matrix(Model *m, size_t off, int rows, int cols, float lr, floa
     for (size_t i = 0; i < n; i++) p[i] -= lr * (s * o[i] + wd * p[i]);
 }
 
-void muon_apply(Model *m, double lr, long t, double norm) {
+int muon_apply(Model *m, double lr, long t, double norm) {
+    gemm_select(m->backend, m->precision); /* Newton-Schulz on the model's backend */
     float scale = clip_scale(&m->cfg, norm);
     adamw_update(m, lr, t, scale, m->is_mat);
     for (int r = 0; r < m->n_mat; r++) {
@@ -172,17 +169,15 @@ void muon_apply(Model *m, double lr, long t, double norm) {
             muon_matrix(m, run->offset + (size_t)j * run->stride, run->rows, run->cols, (float)lr,
                         wd, scale);
     }
+    return gemm_take_error();
 }
 
-void optimizer_apply(Model *m, double lr, long t, double norm) {
-    if (m->cfg.optimizer == RB_OPT_MUON)
-        muon_apply(m, lr, t, norm);
-    else
-        adamw_apply(m, lr, t, norm);
+int optimizer_apply(Model *m, double lr, long t, double norm) {
+    if (m->cfg.optimizer == RB_OPT_MUON) return muon_apply(m, lr, t, norm);
+    adamw_apply(m, lr, t, norm);
+    return 0;
 }
 
-double optimizer_step(Model *m, double lr, long t) {
-    double norm = grad_global_norm(m);
-    optimizer_apply(m, lr, t, norm);
-    return norm;
+int optimizer_step(Model *m, double lr, long t) {
+    return optimizer_apply(m, lr, t, grad_global_norm(m));
 }

@@ -16,13 +16,16 @@ double grad_global_norm(const Model *m);
 double adamw_step(Model *m, double lr, long t);
 /* The same with the gradient norm already computed. */
 void adamw_apply(Model *m, double lr, long t, double norm);
-/* One Muon update (model built with optimizer=muon): the matrices by Muon, the rest by AdamW
- * with step number t; clipping as AdamW's. */
-void muon_apply(Model *m, double lr, long t, double norm);
-/* The configured optimizer's update (cfg.optimizer), the gradient norm already computed. */
-void optimizer_apply(Model *m, double lr, long t, double norm);
-/* ... and with the norm computed here; returns it. */
-double optimizer_step(Model *m, double lr, long t);
+/* One Muon update (model built with optimizer=muon): the matrices by Muon, their Newton-Schulz
+ * products on the model's GEMM backend (fp32 also under precision=bf16), the rest by AdamW with
+ * step number t; clipping as AdamW's. 0, or -1 with rb_error() when a product failed
+ * (gemm_take_error). */
+int muon_apply(Model *m, double lr, long t, double norm);
+/* The configured optimizer's update (cfg.optimizer), the gradient norm already computed. 0 or
+ * -1 as muon_apply (AdamW cannot fail). */
+int optimizer_apply(Model *m, double lr, long t, double norm);
+/* ... and with the norm computed here. 0 or -1. */
+int optimizer_step(Model *m, double lr, long t);
 
 /* Newton-Schulz: the quintic iteration's coefficients and step count (Keller Jordan's Muon) */
 #define RB_NS_A 3.4445f
@@ -33,7 +36,8 @@ double optimizer_step(Model *m, double lr, long t);
 size_t newton_schulz_work(int rows, int cols);
 /* X (rows x cols, row-major) <- its approximate orthogonalisation: X / (||X||_F + 1e-7), then
  * RB_NS_STEPS steps X <- a X + (b A + c A^2) X with A = X X^T (A = X^T X, X <- X (b A + c A^2)
- * when rows > cols: the smaller Gram matrix), every product one sgemm. */
+ * when rows > cols: the smaller Gram matrix), every product one gemm_f32 on the selected backend
+ * (core/gemm.h; a failure is latched there). */
 void newton_schulz(float *X, int rows, int cols, float *work);
 /* Muon's update scale for a rows x cols matrix: 0.2 sqrt(max(rows, cols)), an update RMS of
  * about 0.2 like AdamW's (Moonlight, arXiv 2502.16982). */

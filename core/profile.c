@@ -15,7 +15,7 @@ static double sublayer_grad_norm(const Model *m, int l) {
                 sum_sq(m->g.w2 + k * C * H, C * H));
 }
 
-void profile_rows(Model *m, ProfileRow *rows) {
+int profile_rows(Model *m, ProfileRow *rows) {
     size_t nd = (size_t)m->N * m->C;
     for (int l = 0; l < m->L; l++) {
         ProfileRow *r = &rows[l];
@@ -33,10 +33,12 @@ void profile_rows(Model *m, ProfileRow *rows) {
     double grad_rms[RB_MAX_SUB + 1] = {0}; /* filled by model_backward */
     m->grad_rms = grad_rms;
     model_zero_grad(m);
-    model_backward(m);
+    int rc = model_backward(m);
     m->grad_rms = NULL;
+    if (rc != 0) return -1;
     for (int l = 0; l <= m->L; l++) rows[l].grad_rms = grad_rms[l];
     for (int l = 0; l < m->L; l++) rows[l].param_grad_norm = sublayer_grad_norm(m, l);
     out->param_grad_norm =
         sqrt(sum_sq(m->g.final_g, m->C) + sum_sq(m->g.head, (size_t)m->V * m->C));
+    return 0;
 }

@@ -10,7 +10,8 @@ typedef struct {
 } ProfileRow;
 
 /* Call right after model_forward on the profiling batch. Runs the backward of that forward
- * (gradients are overwritten: call between optimizer steps only) and fills L + 1 rows. */
-void profile_rows(Model *m, ProfileRow *rows);
+ * (gradients are overwritten: call between optimizer steps only) and fills L + 1 rows. 0, or -1
+ * with rb_error() when the backward fails. */
+int profile_rows(Model *m, ProfileRow *rows);
 
 #endif

@@ -184,7 +184,7 @@ static int log_mixing_gains(CsvOut *csv, Model *m, long step) {
 /* profile.csv rows of one batch; batch < 0: the file has no batch column. */
 static int log_profile(CsvOut *csv, Model *m, long step, int batch) {
     ProfileRow rows[RB_MAX_SUB + 1];
-    profile_rows(m, rows);
+    if (profile_rows(m, rows) != 0) return -1;
     for (int l = 0; l <= m->L; l++) {
         const ProfileRow *r = &rows[l];
         Cell row[9] = {INT_CELL(step),         INT_CELL(r->layer),          TEXT_CELL(r->kind),

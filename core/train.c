@@ -51,19 +51,22 @@ void train_set_threads(int threads) {
     openblas_set_num_threads(threads);
 }
 
-/* Mean validation loss; under MPI every rank evaluates its rows of each batch. For synth:hops
- * also the answer accuracy by hop count (probe[0..9] correct, probe[10..19] answers). */
-static double evaluate(Model *m, const Data *d, int *rows, int nbatches, double *probe) {
+/* Mean validation loss into *val; under MPI every rank evaluates its rows of each batch. For
+ * synth:hops also the answer accuracy by hop count (probe[0..9] correct, probe[10..19] answers).
+ * 0, or -1 with rb_error() when a forward fails. */
+static int evaluate(Model *m, const Data *d, int *rows, int nbatches, double *probe, double *val) {
     double total = 0;
     for (int i = 0; i < 2 * (RB_PROBE_MAX_HOPS + 1); i++) probe[i] = 0;
     for (int k = 0; k < nbatches; k++) {
         data_val_rows(d, k, m->cfg.batch_size, dist_rank() * m->B, m->B, rows);
         model_set_batch(m, rows);
-        total += model_forward(m);
+        if (model_forward(m) != 0) return -1;
+        total += m->loss;
         if (data_probe_hops(d)) probe_hops_count(m, probe, probe + RB_PROBE_MAX_HOPS + 1);
     }
     dist_sum_doubles(probe, 2 * (RB_PROBE_MAX_HOPS + 1));
-    return dist_mean(total / nbatches);
+    *val = dist_mean(total / nbatches);
+    return 0;
 }
 
 /* Diagnostics at a profile step, on validation batch 0 (the same tokens every time): a forward,
@@ -75,8 +78,9 @@ static int log_diagnostics(RunLog *lg, Model *m, const Data *d, int *rows, long 
     for (int b = 0; b < m->cfg.profile_batches; b++) {
         data_val_rows(d, b, m->cfg.batch_size, 0, m->B, rows); /* rank 0's rows under MPI */
         model_set_batch(m, rows);
-        model_forward(m);
-        if ((b ? runlog_profile(lg, m, step, b) : runlog_diagnostics(lg, m, step)) != 0) return -1;
+        if (model_forward(m) != 0 ||
+            (b ? runlog_profile(lg, m, step, b) : runlog_diagnostics(lg, m, step)) != 0)
+            return -1;
     }
     return 0;
 }
@@ -192,21 +196,26 @@ typedef struct {
 } StepOut;
 
 /* One optimizer step (batch, forward, backward, all-reduce, update), timed. A non-finite loss or
- * gradient stops the run before the update: RB_EXIT_USAGE, the last checkpoint kept. */
+ * gradient stops the run before the update: RB_EXIT_USAGE, the last checkpoint kept; a failed
+ * forward, backward or update (rb_error() says why): RB_EXIT_FAIL. */
 static int train_step(Loop *L, long step, StepOut *out) {
     Model *m = L->m;
     double t_step = rb_now(), c_step = rb_cpu_now();
     data_train_rows(&L->rs->data, step, L->c->batch_size, L->r0, m->B, L->rs->rows);
     model_set_batch(m, L->rs->rows);
     model_zero_grad(m);
-    out->loss = dist_mean(model_forward(m)); /* every rank sees the same loss */
+    /* A step's own failures (more threads than the model's scratch, a product the GEMM backend
+     * refuses) are the same on every rank (same build, shapes and thread count): every rank
+     * returns at the same point. */
+    if (model_forward(m) != 0) return RB_EXIT_FAIL;
+    out->loss = dist_mean(m->loss); /* every rank sees the same loss */
     if (!isfinite(out->loss)) {
         rb_fail("training loss is %g at step %ld; stopped (the last checkpoint %s is kept; "
                 "lower lr or raise warmup)",
                 out->loss, step + 1, L->ckpt);
         return RB_EXIT_USAGE;
     }
-    model_backward(m);
+    if (model_backward(m) != 0) return RB_EXIT_FAIL;
     dist_mean_floats(m->grads, m->n_params); /* then identical optimizer steps everywhere */
     if (test_hook) test_hook(m, step + 1);
     out->lr = lr_at(L->c, step, L->total);
@@ -219,7 +228,7 @@ static int train_step(Loop *L, long step, StepOut *out) {
                 step + 1, where, L->ckpt);
         return RB_EXIT_USAGE;
     }
-    optimizer_apply(m, out->lr, step + 1, out->gnorm);
+    if (optimizer_apply(m, out->lr, step + 1, out->gnorm) != 0) return RB_EXIT_FAIL;
     double step_s = rb_now() - t_step;
     L->cpu_s += rb_cpu_now() - c_step;
     L->res->train_s += step_s;
@@ -228,10 +237,11 @@ static int train_step(Loop *L, long step, StepOut *out) {
     return 0;
 }
 
-/* The validation loss after step `done` (and the probe's accuracies, rank 0); 1 on an I/O error. */
+/* The validation loss after step `done` (and the probe's accuracies, rank 0); 1 on an I/O error
+ * or a failed forward. */
 static int evaluate_now(Loop *L, long done, double *val) {
     double probe[2 * (RB_PROBE_MAX_HOPS + 1)], t_eval = rb_now();
-    *val = evaluate(L->m, &L->rs->data, L->rs->rows, L->n_eval, probe);
+    if (evaluate(L->m, &L->rs->data, L->rs->rows, L->n_eval, probe, val) != 0) return 1;
     L->res->eval_s += rb_now() - t_eval;
     if (*val < L->st.best_val) L->st.best_val = *val;
     return L->lead && runlog_probe(&L->rs->log, &L->rs->data, probe, done) != 0;

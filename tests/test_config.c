@@ -337,6 +337,14 @@ START_TEST(test_option_declarations) {
     }
     const VariantOps *dup[] = {variant_find("mhc"), variant_find("mhc"), NULL};
     ck_assert(config_check_variants(dup) != 0 && strstr(rb_error(), "mhc is installed twice"));
+    /* installing a bad table returns the reason (the process goes on) and keeps the old one */
+    ck_assert_int_eq(config_use_variants(dup), -1);
+    ck_assert_str_eq(rb_error(), "internal error in the variant table: variant mhc is installed "
+                                 "twice");
+    Config after;
+    config_defaults(&after);
+    tu_set(&after, "variant", "hc"); /* the installed table still answers */
+    ck_assert_str_eq(after.vt->name, "hc");
 }
 END_TEST
 

@@ -12,8 +12,10 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "infer.h"
 #include "ops.h"
 #include "optim.h"
+#include "profile.h"
 #include "rng.h"
 #include "testutil.h"
 
@@ -196,6 +198,42 @@ START_TEST(test_gemm_product) {
 }
 END_TEST
 
+/* Muon's Newton-Schulz runs its products on the selected backend (issue 36): on oneDNN its result
+ * differs from OpenBLAS's in the last bits (other kernels, other summation orders; were the
+ * products still cblas calls, the two would be bit-identical) and agrees within float rounding;
+ * wide and tall shapes (A = X X^T or X^T X). The two libraries' kernels sum in the same order up
+ * to K of a few hundred here (bit-identical products), so the Gram products have K = 1000. */
+START_TEST(test_newton_schulz_on_selected_backend) {
+    if (!have_onednn()) {
+        printf("test_newton_schulz_on_selected_backend: skipped: %s\n", rb_error());
+        return;
+    }
+    const int shapes[][2] = {{32, 1000}, {1000, 32}}; /* Gram products with K = 1000 */
+    for (int k = 0; k < 2; k++) {
+        int rows = shapes[k][0], cols = shapes[k][1], n = rows * cols;
+        float *X = tu_mem((size_t)n * 4), *on[2],
+              *work = tu_mem(newton_schulz_work(rows, cols) * 4);
+        Rng r;
+        rng_seed(&r, 17 + k);
+        rng_fill_normal(&r, X, n, 1.0f);
+        for (int b = 0; b < 2; b++) {
+            on[b] = tu_mem((size_t)n * 4);
+            memcpy(on[b], X, (size_t)n * 4);
+            gemm_select(b, RB_PREC_FP32);
+            newton_schulz(on[b], rows, cols, work);
+        }
+        gemm_select(RB_GEMM_OPENBLAS, RB_PREC_FP32);
+        ck_assert_int_eq(gemm_take_error(), 0);
+        double worst = 0;
+        for (int i = 0; i < n; i++) worst = fmax(worst, fabs(on[0][i] - on[1][i]));
+        printf("newton_schulz %dx%d: oneDNN vs OpenBLAS max |diff| %.2e\n", rows, cols, worst);
+        ck_assert_msg(memcmp(on[0], on[1], (size_t)n * 4) != 0,
+                      "%dx%d: oneDNN's Newton-Schulz is OpenBLAS's, bit for bit", rows, cols);
+        ck_assert_msg(worst < 1e-4, "%dx%d: the backends differ by %g", rows, cols, worst);
+    }
+}
+END_TEST
+
 /* A model at init, larger than the tiny one so the sums are long (K up to 192). */
 static void init_config(Config *c, const char *variant, const char *backend, const char *prec) {
     tu_tiny_config(c);
@@ -216,7 +254,7 @@ static void grads_at_init(const Config *c, float *g, double *loss) {
     ck_assert_msg(model_build(&m, c) == 0, "%s", rb_error());
     tu_fill_batch(&m, 11);
     model_zero_grad(&m);
-    *loss = model_forward(&m);
+    *loss = tu_forward(&m);
     model_backward(&m);
     memcpy(g, m.grads, m.n_params * 4);
     model_free(&m);
@@ -291,7 +329,7 @@ START_TEST(test_backend_runs_bit_identical) {
         for (int s = 0; s < 3; s++) {
             model_zero_grad(&a);
             model_zero_grad(&b);
-            double la = model_forward(&a), lb = model_forward(&b);
+            double la = tu_forward(&a), lb = tu_forward(&b);
             ck_assert_msg(la == lb, "%s/%s step %d", bp[k][0], bp[k][1], s);
             model_backward(&a);
             model_backward(&b);
@@ -372,6 +410,70 @@ START_TEST(test_cblas_is_openblas_beside_gsl) {
 }
 END_TEST
 
+/* Makes one product fail: oneDNN refuses lda 1 < K 2 (the selection is restored). */
+static void fail_one_product(void) {
+    float a[4] = {0}, b[4] = {0}, c[4] = {0};
+    int backend = gemm_selected_backend(), precision = gemm_selected_precision();
+    gemm_select(RB_GEMM_ONEDNN, RB_PREC_FP32);
+    gemm_f32(0, 0, 2, 2, 2, 1.0f, a, 1, b, 2, 0.0f, c, 2);
+    gemm_select(backend, precision);
+}
+
+static void expect_failure(int rc, const char *step) {
+    ck_assert_msg(rc == -1, "%s did not return the failed product", step);
+    ck_assert_str_eq(rb_error(), "oneDNN: dnnl_sgemm 2 x 2 x 2 failed");
+    ck_assert_int_eq(gemm_take_error(), 0); /* taken: the latch is clear again */
+}
+
+/* A product the backend refuses does not end the process: it is latched, and every step that runs
+ * products returns it (one line, -1 or NULL) to its caller: model_forward, model_backward, the
+ * optimizer (Muon's Newton-Schulz), infer_step; profile_rows through its backward. A bf16
+ * gemm_product on strided operands likewise. */
+START_TEST(test_failed_product_returns) {
+    if (!have_onednn()) {
+        printf("test_failed_product_returns: skipped: %s\n", rb_error());
+        return;
+    }
+    ck_assert_int_eq(gemm_take_error(), 0);
+    fail_one_product();
+    fail_one_product(); /* the first failure is the one reported */
+    expect_failure(gemm_take_error(), "gemm_take_error");
+    Config c;
+    tu_tiny_config(&c);
+    tu_set(&c, "optimizer", "muon");
+    Model m;
+    ck_assert_msg(model_build(&m, &c) == 0, "%s", rb_error());
+    tu_fill_batch(&m, 3);
+    fail_one_product();
+    expect_failure(model_forward(&m), "model_forward");
+    ck_assert_int_eq(model_forward(&m), 0); /* the next step runs */
+    fail_one_product();
+    expect_failure(model_backward(&m), "model_backward");
+    fail_one_product();
+    expect_failure(optimizer_step(&m, 1e-3, 1), "optimizer_step (muon)");
+    ck_assert_int_eq(optimizer_step(&m, 1e-3, 2), 0);
+    ProfileRow rows[RB_MAX_SUB + 1];
+    ck_assert_int_eq(model_forward(&m), 0);
+    fail_one_product();
+    expect_failure(profile_rows(&m, rows), "profile_rows");
+    Infer s;
+    ck_assert(infer_init(&s, &m, m.B, m.T) == 0);
+    fail_one_product();
+    expect_failure(infer_step(&s, m.inputs, 1) ? 0 : -1, "infer_step");
+    infer_free(&s);
+    model_free(&m);
+    if (have_bf16("test_failed_product_returns (bf16)")) {
+        float a[6] = {0}, b[4] = {0}, out[4] = {0};
+        gemm_select(RB_GEMM_ONEDNN, RB_PREC_BF16);
+        gemm_product(0, 0, 2, 2, 2, a, 3, b, 2, 0.0f, out, 2); /* lda 3: not dense */
+        gemm_select(RB_GEMM_OPENBLAS, RB_PREC_FP32);
+        ck_assert_int_eq(gemm_take_error(), -1);
+        ck_assert_str_eq(rb_error(), "gemm_product: bf16 needs dense operands (lda 3, ldb 2, ldc "
+                                     "2 for 2 x 2 x 2) and beta 0 or 1 (0)");
+    }
+}
+END_TEST
+
 static Suite *gemm_suite(void) {
     Suite *s = suite_create("gemm");
     TCase *tc = tcase_create("core");
@@ -386,6 +488,8 @@ static Suite *gemm_suite(void) {
     tcase_add_test(tc, test_gemm_product);
     tcase_add_test(tc, test_backend_keys);
     tcase_add_test(tc, test_cblas_is_openblas_beside_gsl);
+    tcase_add_test(tc, test_failed_product_returns);
+    tcase_add_test(tc, test_newton_schulz_on_selected_backend);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -33,6 +33,7 @@ static double chunked_error(Model *m, Infer *s, int first, int rest) {
         for (int b = 0; b < B; b++)
             for (int j = 0; j < n; j++) tokens[b * n + j] = m->inputs[b * T + pos + j];
         const float *lg = infer_step(s, tokens, n);
+        ck_assert_msg(lg != NULL, "%s", rb_error());
         for (int b = 0; b < B; b++)
             for (int j = 0; j < n; j++)
                 for (int k = 0; k < V; k++) {
@@ -73,6 +74,17 @@ START_TEST(test_decode_equals_forward_every_variant) {
                       "%s: decoded logits differ from the forward", specs[i]);
         ck_assert_int_eq(s.pos, m.T);
         ck_assert(infer_kv_bytes(&s) == 2 * sizeof(float) * 2 * 2 * 8 * 16);
+        /* a chunk past the KV cache (or larger than the buffers) is returned, not fatal: one
+         * line, nothing run, the context kept */
+        int tok[16] = {0};
+        ck_assert_ptr_null(infer_step(&s, tok, 1));
+        ck_assert_str_eq(rb_error(), "infer: a chunk of 1 tokens at position 8 (chunks of at most "
+                                     "8, positions below seq_len=8)");
+        ck_assert_int_eq(s.pos, m.T);
+        infer_reset(&s);
+        ck_assert_ptr_null(infer_step(&s, tok, m.T + 1));
+        ck_assert_ptr_null(infer_step(&s, tok, 0));
+        ck_assert_ptr_nonnull(infer_step(&s, tok, 1)); /* and the next chunk that fits runs */
         infer_free(&s);
         model_free(&m);
     }

@@ -191,6 +191,7 @@ static void load_fixture(const char *name, MuonFixture *fx) {
     memcpy(&fx->fp32_err, tu_take(&p, 4), 4);
     Config *c = &fx->cfg;
     tu_fixture_config(c, fx->h, fx->variant, fx->hyper);
+    tu_apply_backend(c); /* test_optim_onednn: the step, Newton-Schulz included, on oneDNN */
     tu_set(c, "optimizer", "muon");
     c->muon_momentum = fx->hyper[8];
     c->muon_nesterov = (int)fx->hyper[9];

@@ -31,13 +31,13 @@ START_TEST(test_verdicts) {
     keyed(loss, 3, 1, L);
     keyed(tie, 3, 1, T);
     keyed(one, 1, 1, O);
-    ck_assert_int_eq(claim_compare(W, 3, P, 3, 1).verdict, VERDICT_REPRODUCED);
-    ck_assert_int_eq(claim_compare(L, 3, P, 3, 1).verdict, VERDICT_NOT_REPRODUCED);
-    ck_assert_int_eq(claim_compare(T, 3, P, 3, 1).verdict, VERDICT_NOISE);
-    ck_assert_int_eq(claim_compare(O, 1, P, 3, 1).verdict, VERDICT_FEW_SEEDS);
+    ck_assert_int_eq(claim_compare(W, 3, P, 3, 1).verdict, VD_REPRODUCED);
+    ck_assert_int_eq(claim_compare(L, 3, P, 3, 1).verdict, VD_OPPOSITE);
+    ck_assert_int_eq(claim_compare(T, 3, P, 3, 1).verdict, VD_INCONCLUSIVE);
+    ck_assert_int_eq(claim_compare(O, 1, P, 3, 1).verdict, VD_NOT_TESTED);
     /* higher is better (accuracy): the same samples flip */
-    ck_assert_int_eq(claim_compare(W, 3, P, 3, 0).verdict, VERDICT_NOT_REPRODUCED);
-    ck_assert_int_eq(claim_compare(L, 3, P, 3, 0).verdict, VERDICT_REPRODUCED);
+    ck_assert_int_eq(claim_compare(W, 3, P, 3, 0).verdict, VD_OPPOSITE);
+    ck_assert_int_eq(claim_compare(L, 3, P, 3, 0).verdict, VD_REPRODUCED);
     Comparison c = claim_compare(W, 3, P, 3, 1);
     ck_assert(c.paired && c.n == 3);
     ck_assert_double_eq_tol(c.delta, -0.5, 1e-12);
@@ -52,20 +52,20 @@ START_TEST(test_verdicts) {
     keyed(base, 3, 0, Bu);
     Comparison paired = claim_compare(S, 3, B, 3, 1), welch = claim_compare(Su, 3, Bu, 3, 1);
     ck_assert(paired.paired && !welch.paired);
-    ck_assert_int_eq(paired.verdict, VERDICT_REPRODUCED);
-    ck_assert_int_eq(welch.verdict, VERDICT_NOISE);
+    ck_assert_int_eq(paired.verdict, VD_REPRODUCED);
+    ck_assert_int_eq(welch.verdict, VD_INCONCLUSIVE);
     /* Holm over a family: p = 0.01 and 0.04 raw; adjusted 0.02 and 0.04 */
     Comparison fam[3] = {{.p = 0.01, .delta = -1}, {.p = 0.04, .delta = 1}, {.p = NAN}};
     claim_holm(fam, 3, 1);
     ck_assert_double_eq_tol(fam[0].p_holm, 0.02, 1e-12);
     ck_assert_double_eq_tol(fam[1].p_holm, 0.04, 1e-12);
-    ck_assert_int_eq(fam[0].verdict_holm, VERDICT_REPRODUCED);
-    ck_assert_int_eq(fam[1].verdict_holm, VERDICT_NOT_REPRODUCED);
-    ck_assert_int_eq(fam[2].verdict_holm, VERDICT_FEW_SEEDS);
+    ck_assert_int_eq(fam[0].verdict_holm, VD_REPRODUCED);
+    ck_assert_int_eq(fam[1].verdict_holm, VD_OPPOSITE);
+    ck_assert_int_eq(fam[2].verdict_holm, VD_NOT_TESTED);
     Comparison fam2[2] = {{.p = 0.03, .delta = -1}, {.p = 0.04, .delta = -1}};
     claim_holm(fam2, 2, 1); /* 0.06 and 0.06: neither survives the correction */
-    ck_assert_int_eq(fam2[0].verdict_holm, VERDICT_NOISE);
-    ck_assert_int_eq(fam2[1].verdict_holm, VERDICT_NOISE);
+    ck_assert_int_eq(fam2[0].verdict_holm, VD_INCONCLUSIVE);
+    ck_assert_int_eq(fam2[1].verdict_holm, VD_INCONCLUSIVE);
 }
 END_TEST
 
@@ -341,6 +341,48 @@ START_TEST(test_report_refuses_sweep) {
     ck_assert_int_eq(tu_run_cli(args, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "two runs of arm prenorm with seed 1") && strstr(out, "--gather"),
                   "%s", out);
+}
+END_TEST
+
+/* The same check on 360 runs (6 arms x 60 seeds, summary rows only): every arm shares each seed
+ * with the five others, and nothing is refused; then two repeats, the later one of the
+ * earlier-sorting key (prenorm seed 3 sorts before hc seed 50) and a third copy of hc seed 50: the
+ * line names the pair a scan in list order meets first, hc seed 50, as the double loop it replaced
+ * did. */
+START_TEST(test_report_refuses_sweep_many_runs) {
+    char *exp = tu_tempdir(), args[2048], out[8192], path[2048];
+    const char *vs[] = {"prenorm", "attnres_full", "attnres_block", "denseformer", "mhc", "hc"};
+    size_t cap = 64 * 1024, n = 0;
+    char *text = tu_mem(cap);
+    n += (size_t)snprintf(text + n, cap - n,
+                          "variant,seed,n_layer,d_model,n_head,seq_len,batch_size,params,tokens,"
+                          "flops,final_val_loss,best_val_loss,tok_per_s,wall_s,overhead_pct,"
+                          "status\n");
+    for (int s = 1; s <= 60; s++)
+        for (int v = 0; v < 6; v++)
+            n += (size_t)snprintf(text + n, cap - n,
+                                  "%s,%d,4,96,3,64,16,1000,102400,1e12,%g,%g,1000,10,0,ok\n", vs[v],
+                                  s, 2 + 0.01 * ((s * 7 + v) % 13), 2.0);
+    put(exp, "summary.csv", text);
+    put(exp, "experiment.ini", "# resbench resolved config\nsteps = 100\n");
+    snprintf(args, sizeof args, "report --no-plot %s", exp);
+    ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(path, sizeof path, "%s/report.md", exp);
+    ck_assert_ptr_nonnull(tu_read(path));
+    const char *repeats[] = {"hc,50", "prenorm,3", "hc,50"};
+    for (int k = 0; k < 3; k++)
+        n += (size_t)snprintf(text + n, cap - n,
+                              "%s,2,128,4,64,16,1000,102400,1e12,2.1,2.1,1000,10,0,ok\n",
+                              repeats[k]);
+    put(exp, "summary.csv", text);
+    ck_assert_int_eq(tu_run_cli(args, out, sizeof out), 2);
+    char want[4096];
+    snprintf(want, sizeof want,
+             "report: %s/summary.csv holds two runs of arm hc with seed 50 (%s/hc-s50 and "
+             "%s/hc-s50): a sweep's shapes are analysed by `resbench sweep ... --gather`, not by "
+             "report",
+             exp, exp, exp);
+    ck_assert_msg(strstr(out, want), "'%s' lacks '%s'", out, want);
 }
 END_TEST
 
@@ -713,6 +755,7 @@ int main(void) {
     tcase_add_test(tc, test_report_design_directions);
     tcase_add_test(tc, test_report_design_sign_from_table);
     tcase_add_test(tc, test_report_refuses_sweep);
+    tcase_add_test(tc, test_report_refuses_sweep_many_runs);
     tcase_add_test(tc, test_report_of_tiny_ablation);
     tcase_add_test(tc, test_bench_writes_csv);
     tcase_add_test(tc, test_membw_interpolation);

@@ -162,9 +162,9 @@ void tu_fixture_steps(Model *m, const int *tokens, const float *params, int step
     for (int s = 0; s < steps; s++) {
         model_set_batch(m, tokens);
         model_zero_grad(m);
-        losses[s] = model_forward(m);
-        model_backward(m);
-        optimizer_step(m, lr_at(&m->cfg, s, steps), s + 1);
+        losses[s] = tu_forward(m);
+        tu_backward(m);
+        ck_assert_msg(optimizer_step(m, lr_at(&m->cfg, s, steps), s + 1) == 0, "%s", rb_error());
     }
 }
 
@@ -253,8 +253,17 @@ double tu_grad_check(tu_loss_fn f, void *ctx, float *x, const float *g, long n, 
 void (*tu_randomize_conn)(Model *m);
 float tu_fd_eps = 2e-3f, tu_fd_eps_alt = 0.0f;
 
+double tu_forward(Model *m) {
+    ck_assert_msg(model_forward(m) == 0, "model_forward: %s", rb_error());
+    return m->loss;
+}
+
+void tu_backward(Model *m) {
+    ck_assert_msg(model_backward(m) == 0, "model_backward: %s", rb_error());
+}
+
 static double model_loss(void *p) {
-    return model_forward((Model *)p);
+    return tu_forward((Model *)p);
 }
 
 /* Every tensor: along grad/|grad| and on its 8 largest entries. The loss is a mean over 16 tokens
@@ -266,8 +275,8 @@ void tu_model_grad_check(const Config *c) {
     if (tu_randomize_conn) tu_randomize_conn(&m);
     tu_fill_batch(&m, 7);
     model_zero_grad(&m);
-    model_forward(&m);
-    model_backward(&m);
+    tu_forward(&m);
+    tu_backward(&m);
     float *g = tu_mem(m.n_params * sizeof(float));
     memcpy(g, m.grads, m.n_params * sizeof(float));
     for (int k = 0; k < m.n_tensors; k++) {

@@ -20,6 +20,10 @@ void tu_set_int(Config *c, const char *key, long value);
 
 /* Sets c's backend from RB_TEST_BACKEND when set (the per-backend test registrations). */
 void tu_apply_backend(Config *c);
+/* model_forward / model_backward that fail the test with rb_error() when the step fails;
+ * tu_forward returns the loss. */
+double tu_forward(Model *m);
+void tu_backward(Model *m);
 /* A tiny model that runs in milliseconds: 2 blocks, d=16, 2 heads, T=8, B=2, V=64. */
 void tu_tiny_config(Config *c);
 /* Fill a model's batch with deterministic tokens < V. */

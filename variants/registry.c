@@ -15,8 +15,8 @@ const VariantOps *const rb_variants[] = {&variant_prenorm,
                                          &variant_hc,
                                          NULL};
 
-void variants_install(void) {
-    config_use_variants(rb_variants);
+int variants_install(void) {
+    return config_use_variants(rb_variants);
 }
 
 const VariantOps *variant_find(const char *name) {

@@ -6,8 +6,8 @@
 #include "variant.h"
 
 extern const VariantOps *const rb_variants[]; /* NULL-terminated, in the order of --help */
-/* Hands rb_variants to config_use_variants. */
-void variants_install(void);
+/* Hands rb_variants to config_use_variants: 0, or -1 with rb_error(). */
+int variants_install(void);
 const VariantOps *variant_find(const char *name);
 const char *variant_names(void); /* "a|b|c" */
 

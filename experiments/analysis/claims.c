@@ -8,11 +8,11 @@
 #include "stats.h"
 #include "util.h"
 
-static Verdict decide(double gain, double half_width) {
-    if (isnan(half_width)) return VERDICT_FEW_SEEDS;
-    if (gain - half_width > 0) return VERDICT_REPRODUCED;
-    if (gain + half_width < 0) return VERDICT_NOT_REPRODUCED;
-    return VERDICT_NOISE;
+static VerdictKind decide(double gain, double half_width) {
+    if (isnan(half_width)) return VD_NOT_TESTED;
+    if (gain - half_width > 0) return VD_REPRODUCED;
+    if (gain + half_width < 0) return VD_OPPOSITE;
+    return VD_INCONCLUSIVE;
 }
 
 /* n doubles (at least one; rb_calloc: out of memory ends the process). */
@@ -34,7 +34,7 @@ Comparison claim_compare(const Sample *x, int nx, const Sample *y, int ny, int b
             }
     }
     for (int j = 0; j < ny; j++) ay[j] = y[j].value;
-    Comparison c = {VERDICT_FEW_SEEDS, VERDICT_FEW_SEEDS, np >= 2, 0, NAN, NAN, NAN, NAN};
+    Comparison c = {VD_NOT_TESTED, VD_NOT_TESTED, np >= 2, 0, NAN, NAN, NAN, NAN};
     Interval r = c.paired ? stats_paired_ci95(px, py, np) : stats_welch(ax, nx, ay, ny);
     free(px);
     free(py);
@@ -57,27 +57,18 @@ void claim_holm(Comparison *c, int m, int better_lower) {
         c[i].p_holm = adj[i];
         double gain = better_lower ? -c[i].delta : c[i].delta;
         if (isnan(adj[i]))
-            c[i].verdict_holm = VERDICT_FEW_SEEDS;
+            c[i].verdict_holm = VD_NOT_TESTED;
         else if (adj[i] >= 0.05)
-            c[i].verdict_holm = VERDICT_NOISE;
+            c[i].verdict_holm = VD_INCONCLUSIVE;
         else
-            c[i].verdict_holm = gain > 0 ? VERDICT_REPRODUCED : VERDICT_NOT_REPRODUCED;
+            c[i].verdict_holm = gain > 0 ? VD_REPRODUCED : VD_OPPOSITE;
     }
     free(p);
     free(adj);
 }
 
-const char *verdict_name(Verdict v) {
-    switch (v) {
-    case VERDICT_REPRODUCED:
-        return "reproduced";
-    case VERDICT_NOT_REPRODUCED:
-        return "opposite";
-    case VERDICT_NOISE:
-        return "inconclusive";
-    default:
-        return "not tested (fewer than 2 seeds per arm)";
-    }
+const char *verdict_name(VerdictKind v) {
+    return v == VD_NOT_TESTED ? "not tested (fewer than 2 seeds per arm)" : verdict_kind_name(v);
 }
 
 static double last_step(const CsvTable *t, int cs) {

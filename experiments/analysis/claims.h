@@ -4,13 +4,11 @@
 #include <stdint.h>
 
 #include "csvread.h"
+#include "verdict.h"
 
-typedef enum {
-    VERDICT_REPRODUCED,
-    VERDICT_NOT_REPRODUCED,
-    VERDICT_NOISE,
-    VERDICT_FEW_SEEDS
-} Verdict;
+/* The verdicts are verdict.h's vocabulary: reproduced, opposite (the interval on the other side),
+ * inconclusive (within seed noise), not tested (fewer than 2 seeds); never equivalent (no
+ * margin here). */
 
 /* One measurement of one run, with the key that pairs it: runs with equal keys share seed,
  * data_seed, budget and every trajectory key but the variant (key 0: cannot be paired). */
@@ -20,10 +18,10 @@ typedef struct {
 } Sample;
 
 typedef struct {
-    Verdict verdict;      /* from the raw 95% interval */
-    Verdict verdict_holm; /* from the Holm-adjusted p-value (set by claim_holm) */
-    int paired;           /* 1: mean of per-pair differences; 0: Welch (runs could not be paired) */
-    int n;                /* pairs, or the smaller sample for Welch */
+    VerdictKind verdict;      /* from the raw 95% interval */
+    VerdictKind verdict_holm; /* from the Holm-adjusted p-value (set by claim_holm) */
+    int paired; /* 1: mean of per-pair differences; 0: Welch (runs could not be paired) */
+    int n;      /* pairs, or the smaller sample for Welch */
     double delta, half_width, p, p_holm;
 } Comparison;
 
@@ -37,7 +35,8 @@ Comparison claim_compare(const Sample *x, int nx, const Sample *y, int ny, int b
 /* Holm's family-wise correction over the m comparisons of one claim (one per variant against the
  * same baseline): sets p_holm and verdict_holm (decided at family-wise level 0.05). */
 void claim_holm(Comparison *c, int m, int better_lower);
-const char *verdict_name(Verdict v);
+/* verdict_kind_name, with "not tested" saying why: fewer than 2 seeds per arm. */
+const char *verdict_name(VerdictKind v);
 
 /* From a run's profile.csv at its last profile step: output RMS of the last sublayer over that of
  * the first (magnitude growth), and the coefficient of variation (std / mean) of the per-sublayer

@@ -31,18 +31,19 @@ static int decode_steps(int T) {
     return T - T / 2 < DECODE_TOKENS ? T - T / 2 : DECODE_TOKENS;
 }
 
-/* Context of T/2 tokens, then decode_steps(T) single-token steps: seconds per step. */
+/* Context of T/2 tokens, then decode_steps(T) single-token steps: seconds per step, or -1 with
+ * rb_error() when a step fails. */
 static double time_decode(Infer *s, const int *tokens, int B, int T) {
     infer_reset(s);
     int ctx = T / 2, steps = decode_steps(T); /* ctx >= 1: seq_len >= 2 */
     int *chunk = rb_calloc((size_t)B * ctx, sizeof(int), "bench");
     for (int b = 0; b < B; b++) memcpy(chunk + (size_t)b * ctx, tokens, (size_t)ctx * sizeof(int));
-    infer_step(s, chunk, ctx);
+    int ok = infer_step(s, chunk, ctx) != NULL;
     double t0 = rb_now();
-    for (int k = 0; k < steps; k++) infer_step(s, chunk + k % ctx, 1);
+    for (int k = 0; k < steps && ok; k++) ok = infer_step(s, chunk + k % ctx, 1) != NULL;
     double dt = (rb_now() - t0) / steps;
     free(chunk);
-    return dt;
+    return ok ? dt : -1;
 }
 
 int bench_infer(const Config *base, char (*names)[RB_ARM_MAX], int nv, int reps,
@@ -62,18 +63,20 @@ int bench_infer(const Config *base, char (*names)[RB_ARM_MAX], int nv, int reps,
             infer_init(&runs[v].one, &runs[v].m, 1, T) ||
             infer_init(&runs[v].many, &runs[v].m, B16, T / 2) != 0)
             return -1;
-        infer_step(&runs[v].one, tokens, T); /* warm-up */
-        time_decode(&runs[v].many, tokens, B16, T);
+        if (!infer_step(&runs[v].one, tokens, T) || /* warm-up */
+            time_decode(&runs[v].many, tokens, B16, T) < 0)
+            return -1;
     }
     for (int r = 0; r < reps; r++) /* interleaved: every variant sees the same conditions */
         for (int v = 0; v < nv; v++) {
             InferRun *x = &runs[v];
             infer_reset(&x->one);
             double t0 = rb_now();
-            infer_step(&x->one, tokens, T);
+            if (!infer_step(&x->one, tokens, T)) return -1;
             x->prefill_s[r] = rb_now() - t0;
             x->dec1_s[r] = time_decode(&x->one, tokens, 1, T);
             x->dec16_s[r] = time_decode(&x->many, tokens, B16, T);
+            if (x->dec1_s[r] < 0 || x->dec16_s[r] < 0) return -1;
         }
     int pre = -1;
     for (int v = 0; v < nv; v++) {

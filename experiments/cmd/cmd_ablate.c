@@ -144,13 +144,10 @@ int cmd_ablate(int argc, char **argv) {
     }
     static const char *const extra[] = {"--variants", "--seeds", "--name", "--jobs", NULL};
     const char *vals[4] = {NULL, NULL, NULL, NULL};
-    int gather = exp_take_flag(&argc, argv, "--gather", extra);
+    int gather;
     Config base;
-    if (cli_parse(argc, argv, &base, NULL, extra, vals) != 0)
-        rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
-    if (gather && vals[3])
-        rb_die(RB_EXIT_USAGE, "ablate: give --jobs FILE (write the job list) or --gather "
-                              "(collect its finished runs), not both");
+    if (exp_parse_args("ablate", argc, argv, &base, extra, vals, &gather) != 0)
+        rb_die(RB_EXIT_USAGE, "%s", rb_error());
     if (!base.budget_set) base.steps = ABLATE_DEFAULT_STEPS; /* the quick start's budget */
     static char names[MAX_VARIANTS][RB_ARM_MAX];
     long seeds[MAX_SEEDS];
@@ -176,14 +173,8 @@ int cmd_ablate(int argc, char **argv) {
     config_set_variant(&key, RB_BASELINE, "ablate");
     key.seed = 0;
     char exp[2048];
-    if (gather && exp_locate(&key, "ablate", vals[2], exp, sizeof exp) == 0 &&
-        !rb_is_file_in(exp, "experiment.ini"))
-        rb_die(RB_EXIT_USAGE,
-               "ablate --gather: %s is not an experiment (no experiment.ini): write "
-               "its job list first with the same command and --jobs FILE",
-               exp);
-    if (exp_create(&key, "ablate", vals[2], exp, sizeof exp) != 0)
-        rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
+    if (exp_open(&key, "ablate", vals[2], gather, exp, sizeof exp) != 0)
+        rb_die(RB_EXIT_USAGE, "%s", rb_error());
     ExpRun *runs = rb_calloc((size_t)nv * ns, sizeof(ExpRun), "ablation");
     int n = 0;
     for (int s = 0; s < ns; s++) /* seed-major: a partial ablation already covers every variant */
@@ -198,10 +189,7 @@ int cmd_ablate(int argc, char **argv) {
                 rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
         }
     if (vals[3]) {
-        int listed, finished;
-        if (exp_write_jobs(vals[3], runs, n, exp, &listed, &finished) != 0)
-            rb_die(RB_EXIT_USAGE, "ablate: %s", rb_error());
-        exp_print_jobs("ablate", vals[3], listed, finished, n);
+        if (exp_jobs("ablate", vals[3], runs, n, exp) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
         free(runs);
         return RB_EXIT_OK;
     }

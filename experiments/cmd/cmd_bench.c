@@ -131,10 +131,11 @@ static void train_step(Model *m, long t) {
     model_phase_start(m);
     model_zero_grad(m);
     model_phase_mark(m, RB_PH_OPTIMIZER);
-    model_forward(m);
-    model_backward(m);
+    if (model_forward(m) != 0 || model_backward(m) != 0)
+        rb_die(RB_EXIT_FAIL, "bench: %s", rb_error());
     model_phase_start(m);
-    optimizer_step(m, 1e-4, t); /* the configured optimizer (optimizer=muon: Muon's phase) */
+    if (optimizer_step(m, 1e-4, t) != 0) /* the configured optimizer (muon: Muon's phase) */
+        rb_die(RB_EXIT_FAIL, "bench: %s", rb_error());
     model_phase_mark(m, RB_PH_OPTIMIZER);
 }
 

@@ -130,6 +130,7 @@ int cmd_sample(int argc, char **argv) {
     memcpy(ctx, prompt, (size_t)np * sizeof(int));
     for (int i = 0; i < np; i++) emit(prompt[i], bytes);
     const float *logits = infer_step(&s, ctx, np);
+    if (!logits) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     const float *last = logits + (size_t)(np - 1) * V; /* the next token's distribution */
     double t0 = rb_now();
     int refills = 0;
@@ -143,12 +144,14 @@ int cmd_sample(int argc, char **argv) {
             ctx[keep - 1] = tok;
             infer_reset(&s);
             logits = infer_step(&s, ctx, keep);
+            if (!logits) rb_die(RB_EXIT_FAIL, "%s", rb_error());
             last = logits + (size_t)(keep - 1) * V;
             refills++;
             continue;
         }
         ctx[s.pos] = tok;
         last = infer_step(&s, &tok, 1);
+        if (!last) rb_die(RB_EXIT_FAIL, "%s", rb_error());
     }
     double dt = rb_now() - t0;
     if (bytes) printf("\n");

@@ -416,13 +416,10 @@ int cmd_sweep(int argc, char **argv) {
     static const char *const extra[] = {"--variants", "--seeds", "--layers", "--widths",
                                         "--jobs",     "--name",  NULL};
     const char *vals[6] = {0};
-    int gather = exp_take_flag(&argc, argv, "--gather", extra);
+    int gather;
     Config base;
-    if (cli_parse(argc, argv, &base, NULL, extra, vals) != 0)
-        rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
-    if (gather && vals[4])
-        rb_die(RB_EXIT_USAGE, "sweep: give --jobs FILE (write the job list) or --gather (collect "
-                              "its finished runs), not both");
+    if (exp_parse_args("sweep", argc, argv, &base, extra, vals, &gather) != 0)
+        rb_die(RB_EXIT_USAGE, "%s", rb_error());
     static char names[MAX_GRID][RB_ARM_MAX];
     long seeds[MAX_GRID], layers[MAX_GRID], widths[MAX_GRID];
     int nv = 0;
@@ -462,14 +459,8 @@ int cmd_sweep(int argc, char **argv) {
                         rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
                 }
     char exp[2048];
-    if (gather && exp_locate(&key, "sweep", vals[5], exp, sizeof exp) == 0 &&
-        !rb_is_file_in(exp, "experiment.ini"))
-        rb_die(RB_EXIT_USAGE,
-               "sweep --gather: %s is not an experiment (no experiment.ini): write "
-               "its job list first with the same command and --jobs FILE",
-               exp);
-    if (exp_create(&key, "sweep", vals[5], exp, sizeof exp) != 0)
-        rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
+    if (exp_open(&key, "sweep", vals[5], gather, exp, sizeof exp) != 0)
+        rb_die(RB_EXIT_USAGE, "%s", rb_error());
     for (int i = 0; i < n; i++) rb_copy_str(runs[i].cfg.out, sizeof runs[i].cfg.out, exp);
     Grid grid = {.runs = runs,
                  .n = n,
@@ -481,11 +472,8 @@ int cmd_sweep(int argc, char **argv) {
                  .nw = nw};
     if (vals[4]) {
         print_design(&grid, names[0]);
-        int listed, finished;
-        if (exp_write_jobs(vals[4], runs, n, exp, &listed, &finished) != 0)
-            rb_die(RB_EXIT_USAGE, "sweep: %s", rb_error());
         printf("sweep: %.3g FLOPs per run (matched compute)\n", budget);
-        exp_print_jobs("sweep", vals[4], listed, finished, n);
+        if (exp_jobs("sweep", vals[4], runs, n, exp) != 0) rb_die(RB_EXIT_USAGE, "%s", rb_error());
         free(runs);
         return RB_EXIT_OK;
     }

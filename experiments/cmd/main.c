@@ -55,7 +55,8 @@ int main(int argc, char **argv) {
     /* a write beyond the file-size limit (ulimit -f) fails with EFBIG and a clear error instead of
      * killing the process */
     signal(SIGXFSZ, SIG_IGN);
-    variants_install(); /* the core reads variant names and options through this table */
+    if (variants_install() != 0) /* the core reads variant names and options through this table */
+        rb_die(RB_EXIT_FAIL, "%s", rb_error());
     dist_init(&argc, &argv);
     if (dist_size() > 1 && (argc < 2 || strcmp(argv[1], "train") != 0)) {
         if (dist_rank() == 0)

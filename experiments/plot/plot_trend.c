@@ -127,8 +127,7 @@ static int write_trend(const char *out, const char *key, const TrendPoint *pts, 
                 const Comparison *c = &w->c;
                 fprintf(f, "%.17g %.6f %.6f %.6f %d\n", pts[i].x, c->delta,
                         c->delta - c->half_width, c->delta + c->half_width,
-                        c->verdict_holm == VERDICT_REPRODUCED ||
-                            c->verdict_holm == VERDICT_NOT_REPRODUCED);
+                        c->verdict_holm == VD_REPRODUCED || c->verdict_holm == VD_OPPOSITE);
             }
         if (fclose(f) != 0) return rb_fail("plot --trend: cannot write %s", path);
     }

@@ -226,6 +226,50 @@ static int load_run_dir(const ExpRun *a, RRun *r) {
     return 0;
 }
 
+/* A run and its place in the report's run list, sorted by arm, seed and place. */
+typedef struct {
+    const RRun *run;
+    int place;
+} ArmSeed;
+
+static int same_arm_seed(const ArmSeed *a, const ArmSeed *b) {
+    return a->run->seed == b->run->seed && !strcmp(a->run->variant, b->run->variant);
+}
+
+static int by_arm_seed_place(const void *pa, const void *pb) {
+    const ArmSeed *a = pa, *b = pb;
+    int c = strcmp(a->run->variant, b->run->variant);
+    if (c) return c;
+    if (a->run->seed != b->run->seed) return a->run->seed < b->run->seed ? -1 : 1;
+    return (a->place > b->place) - (a->place < b->place);
+}
+
+/* The claims pair one run per arm and seed; a sweep holds one per shape, and pairing across shapes
+ * would compare different models (its analysis is `sweep --gather`). Sorted by (arm, seed,
+ * place), repeats are neighbours: O(n log n). The line names the pair a scan in list order meets
+ * first: the earliest run that repeats an earlier one (the second of its group), and the first
+ * of its group. */
+static int check_one_run_per_arm_seed(const Report *rp) {
+    ArmSeed *k = rb_calloc((size_t)rp->n + 1, sizeof *k, "report arm-seed keys");
+    for (int i = 0; i < rp->n; i++) k[i] = (ArmSeed){&rp->runs[i], i};
+    qsort(k, (size_t)rp->n, sizeof *k, by_arm_seed_place);
+    int repeat = -1; /* in k: the second run of the group whose second comes first */
+    for (int i = 1; i < rp->n; i++)
+        if (same_arm_seed(&k[i - 1], &k[i]) && (i == 1 || !same_arm_seed(&k[i - 2], &k[i - 1])) &&
+            (repeat < 0 || k[i].place < k[repeat].place))
+            repeat = i;
+    int rc = 0;
+    if (repeat >= 0) {
+        const RRun *first = k[repeat - 1].run, *second = k[repeat].run;
+        rc = rb_fail("report: %s/summary.csv holds two runs of arm %s with seed %ld (%s and %s): "
+                     "a sweep's shapes are analysed by `resbench sweep ... --gather`, not by "
+                     "report",
+                     rp->dir, second->variant, second->seed, first->dir, second->dir);
+    }
+    free(k);
+    return rc;
+}
+
 static int load_report(Report *rp) {
     if (results_load(rp->dir, "report", &rp->exp) != 0) return -1;
     rp->runs = rb_calloc((size_t)rp->exp.n + 1, sizeof(RRun), "report runs");
@@ -249,17 +293,7 @@ static int load_report(Report *rp) {
             if (!strcmp(r->variant, rp->variants[v])) r->arm = v;
         if (r->arm >= 0 && r->health_known && r->health.cls != HEALTH_TRAINED) rp->failed[r->arm]++;
     }
-    /* the claims pair one run per arm and seed; a sweep holds one per shape, and pairing across
-     * shapes would compare different models (its analysis is `sweep --gather`) */
-    for (int i = 0; i < rp->n; i++)
-        for (int j = 0; j < i; j++)
-            if (rp->runs[i].seed == rp->runs[j].seed &&
-                !strcmp(rp->runs[i].variant, rp->runs[j].variant))
-                return rb_fail("report: %s/summary.csv holds two runs of arm %s with seed %ld (%s "
-                               "and %s): a sweep's shapes are analysed by `resbench sweep ... "
-                               "--gather`, not by report",
-                               rp->dir, rp->runs[i].variant, rp->runs[i].seed, rp->runs[j].dir,
-                               rp->runs[i].dir);
+    if (check_one_run_per_arm_seed(rp) != 0) return -1;
     return rp->n ? 0 : rb_fail("report: %s/summary.csv lists no successful run", rp->dir);
 }
 

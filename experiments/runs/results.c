@@ -378,7 +378,7 @@ void ablation_table_write(FILE *f, const AblationTable *t, int markdown) {
         snprintf(c[2], W, "%.4f +- %.4f", r->mean, r->sd);
         if (r->compared) {
             results_fmt_interval(c[3], W, &r->c, 4);
-            if (r->c.verdict_holm == VERDICT_NOISE && !markdown)
+            if (r->c.verdict_holm == VD_INCONCLUSIVE && !markdown)
                 strncat(c[3], " inconclusive", W - strlen(c[3]) - 1);
             results_fmt_p(c[4], W, r->c.p);
             results_fmt_p(c[5], W, r->c.p_holm);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "csvout.h"
 #include "model.h"
 #include "progress.h"
@@ -256,6 +257,16 @@ int exp_create(const Config *key, const char *prefix, const char *name, char *ex
     return rc;
 }
 
+int exp_open(const Config *key, const char *who, const char *name, int gather, char *exp,
+             size_t n) {
+    if (gather && exp_locate(key, who, name, exp, n) == 0 && !rb_is_file_in(exp, "experiment.ini"))
+        return rb_fail("%s --gather: %s is not an experiment (no experiment.ini): write its job "
+                       "list first with the same command and --jobs FILE",
+                       who, exp);
+    if (exp_create(key, who, name, exp, n) != 0) return rb_fail("%s: %s", who, rb_error());
+    return 0;
+}
+
 /* ---- job lists and gather ---- */
 
 /* Where a run of an experiment stands, read from its directory. */
@@ -429,8 +440,9 @@ static int write_job(FILE *f, const char *self, const ExpRun *a, const char *ini
     return 0;
 }
 
-int exp_write_jobs(const char *path, const ExpRun *runs, int n, const char *exp, int *listed,
-                   int *finished) {
+/* PATH's lines (exp_jobs); *listed gets their number, *finished the finished runs left out. */
+static int write_jobs(const char *path, const ExpRun *runs, int n, const char *exp, int *listed,
+                      int *finished) {
     char self[4096], ini[4200], why[1200], list[4096] = "";
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) return rb_fail("--jobs: cannot find the resbench binary (/proc/self/exe)");
@@ -479,7 +491,7 @@ int exp_write_jobs(const char *path, const ExpRun *runs, int n, const char *exp,
     return rc;
 }
 
-void exp_print_jobs(const char *who, const char *path, int listed, int finished, int n) {
+static void print_jobs(const char *who, const char *path, int listed, int finished, int n) {
     if (listed == 0) {
         printf("%s: all %d runs are finished; %s is empty: build the summary with --gather "
                "instead of --jobs\n",
@@ -492,7 +504,17 @@ void exp_print_jobs(const char *who, const char *path, int listed, int finished,
            who, listed, listed == 1 ? "" : "s", path, finished, n, who);
 }
 
-int exp_take_flag(int *argc, char **argv, const char *flag, const char *const *value_opts) {
+int exp_jobs(const char *who, const char *path, const ExpRun *runs, int n, const char *exp) {
+    int listed, finished;
+    if (write_jobs(path, runs, n, exp, &listed, &finished) != 0)
+        return rb_fail("%s: %s", who, rb_error());
+    print_jobs(who, path, listed, finished, n);
+    return 0;
+}
+
+/* Removes every FLAG (an option without a value) from argv, except where it is the value of one
+ * of value_opts (NULL-terminated, e.g. "--name"): 1 if it was given. */
+static int take_flag(int *argc, char **argv, const char *flag, const char *const *value_opts) {
     int found = 0, out = 1;
     for (int i = 1; i < *argc; i++) {
         int takes_value = !strcmp(argv[i], "--config");
@@ -509,4 +531,17 @@ int exp_take_flag(int *argc, char **argv, const char *flag, const char *const *v
     }
     *argc = out;
     return found;
+}
+
+int exp_parse_args(const char *who, int argc, char **argv, Config *base, const char *const *extra,
+                   const char **vals, int *gather) {
+    *gather = take_flag(&argc, argv, "--gather", extra);
+    if (cli_parse(argc, argv, base, NULL, extra, vals) != 0)
+        return rb_fail("%s: %s", who, rb_error());
+    for (int k = 0; extra[k]; k++)
+        if (*gather && vals[k] && !strcmp(extra[k], "--jobs"))
+            return rb_fail("%s: give --jobs FILE (write the job list) or --gather (collect its "
+                           "finished runs), not both",
+                           who);
+    return 0;
 }

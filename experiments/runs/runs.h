@@ -61,30 +61,34 @@ void exp_read_build(const char *dir, char *out, size_t n);
 int exp_create(const Config *key, const char *prefix, const char *name, char *exp, size_t n);
 /* The directory exp_create would use (OUT/NAME), without touching it. */
 int exp_locate(const Config *key, const char *prefix, const char *name, char *exp, size_t n);
+/* The experiment directory of command `who` (ablate, sweep; also exp_create's prefix) into exp:
+ * with gather, the one its `--jobs` run made, which must hold experiment.ini ("WHO --gather: EXP
+ * is not an experiment ..."); then exp_create. 0, or -1 with rb_error() starting with who. */
+int exp_open(const Config *key, const char *who, const char *name, int gather, char *exp, size_t n);
 
 /* The build that made the run in DIR: the git_rev of DIR/meta.ini, or "unknown" when the file or
  * the key is absent. */
 
 /* ---- job lists (`ablate --jobs`, `sweep --jobs`) and their gather (`--gather`) ---- */
 
-/* Writes PATH (whole, atomically): one shell command per run of runs[0..n) that is not finished
- * with its config, in order: `BIN train --config EXP/experiment.ini KEY=VALUE ... variant=V
- * OPTION=VALUE ... out=EXP run_id=ID threads=T` for a new run (the keys in which the run differs
- * from experiment.ini, then its variant with every option), `BIN train --resume EXP/ID
- * threads=T` for an interrupted one (checkpoint, no result). T is the runs' threads, or 1 when it
- * is 0 (all cores): one core per job. Every new line is checked to rebuild its run's config
- * exactly. *listed gets the number of lines, *finished the number of finished runs left out.
- * 0, or -1 with rb_error(). */
-int exp_write_jobs(const char *path, const ExpRun *runs, int n, const char *exp, int *listed,
-                   int *finished);
-/* The one-line account of a written job list, and what to do next. */
-void exp_print_jobs(const char *who, const char *path, int listed, int finished, int n);
+/* `WHO --jobs PATH`: writes PATH (whole, atomically): one shell command per run of runs[0..n)
+ * that is not finished with its config, in order: `BIN train --config EXP/experiment.ini
+ * KEY=VALUE ... variant=V OPTION=VALUE ... out=EXP run_id=ID threads=T` for a new run (the keys
+ * in which the run differs from experiment.ini, then its variant with every option), `BIN train
+ * --resume EXP/ID threads=T` for an interrupted one (checkpoint, no result). T is the runs'
+ * threads, or 1 when it is 0 (all cores): one core per job. Every new line is checked to rebuild
+ * its run's config exactly. Then prints the one-line account of the list (lines written, runs
+ * already finished) and what to do next. 0, or -1 with rb_error() starting with who. */
+int exp_jobs(const char *who, const char *path, const ExpRun *runs, int n, const char *exp);
 /* Loads every run's result from its directory and trains nothing: 0 when all n are finished with
  * their config (status "ok"), else -1 with a one-line rb_error() that counts and names the runs
  * that are not (missing, unfinished, another config, unreadable result). */
 int exp_gather(ExpRun *runs, int n);
-/* Removes every FLAG (an option without a value) from argv, except where it is the value of one
- * of value_opts (NULL-terminated, e.g. "--name"): 1 if it was given. */
-int exp_take_flag(int *argc, char **argv, const char *flag, const char *const *value_opts);
+/* The arguments of a command with a job list (ablate, sweep): `--gather` (an option without a
+ * value, taken out of argv wherever it is not the value of an option; *gather = 1 when given),
+ * then cli_parse with the command's options `extra` (one of them "--jobs") into vals; --jobs and
+ * --gather together are refused. 0, or -1 with rb_error() starting with who. */
+int exp_parse_args(const char *who, int argc, char **argv, Config *base, const char *const *extra,
+                   const char **vals, int *gather);
 
 #endif
