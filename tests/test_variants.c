@@ -349,6 +349,48 @@ START_TEST(test_denseformer_init_is_prenorm) {
 }
 END_TEST
 
+/* PostNorm (docs/variants.md, section 7) by hand at its init (gains 1): sublayer l + 1 reads
+ * RMSNorm(x_l + y_l) (unit RMS rows), the output is the last sum x_{L-1} + y_{L-1} itself (the
+ * final norm is its post-norm); and finite differences of the gains, as initialized and randomized.
+ */
+START_TEST(test_postnorm) {
+    Config c = variant_config("postnorm", 2, 0);
+    Model m;
+    build(&m, c, 0);
+    model_forward(&m);
+    int C = m.C;
+    size_t nd = (size_t)m.N * C;
+    ck_assert_int_eq((int)m.vops->param_count(&m.cfg), (m.L - 1) * C);
+    ck_assert(m.sub_in[0] == m.a.emb);
+    for (int l = 1; l < m.L; l++) {
+        const float *x = m.sub_in[l - 1], *v = m.a.sub_out + (size_t)(l - 1) * nd;
+        for (int t = 0; t < m.N; t++) {
+            double ss = 0;
+            for (int i = 0; i < C; i++) {
+                double s = (double)x[(size_t)t * C + i] + v[(size_t)t * C + i];
+                ss += s * s;
+            }
+            double r = 1 / sqrt(ss / C + 1e-6);
+            for (int i = 0; i < C; i++) {
+                double s = (double)x[(size_t)t * C + i] + v[(size_t)t * C + i];
+                ck_assert_double_eq_tol(m.sub_in[l][(size_t)t * C + i], s * r, 1e-5);
+            }
+        }
+    }
+    const float *last = m.a.sub_out + (size_t)(m.L - 1) * nd;
+    for (size_t i = 0; i < nd; i++)
+        ck_assert_float_eq(m.stream_out[i], m.sub_in[m.L - 1][i] + last[i]);
+    model_free(&m);
+    tu_randomize_conn = NULL;
+    tu_model_grad_check(&c);
+    tu_randomize_conn = randomize_conn; /* gains 1 + 0.5 N(0, 1) */
+    tu_model_grad_check(&c);
+    c.n_layer = 1; /* L = 2: one post-norm */
+    tu_model_grad_check(&c);
+    tu_randomize_conn = NULL;
+}
+END_TEST
+
 START_TEST(test_block_rejects_bad_n) {
     Config c = variant_config("attnres_block", 3, 4);
     ck_assert(config_validate(&c) != 0);
@@ -389,6 +431,9 @@ START_TEST(test_variant_flops) {
     ck_assert_double_eq(flops_per_token(&c) - base, 3520 + 5 * (6 * 256 + 7 * 16));
     tu_set(&c, "variant", "attnres_full:query=pseudo,heads=4"); /* heads split the same dots */
     ck_assert_double_eq(flops_per_token(&c) - base, 3520);
+    /* postnorm: 16d for each of the L - 1 normed sublayers, 2d for the last */
+    tu_set(&c, "variant", "postnorm");
+    ck_assert_double_eq(flops_per_token(&c) - base, 3 * 16 * 16 + 2 * 16);
 }
 END_TEST
 
@@ -399,7 +444,8 @@ END_TEST
  * partial sums 2 x 3 and dv 2 x 3: 67 rows. DenseFormer K = 2: 2K(K + 1) + 17K + 3 = 49 rows.
  * Block with window = 1 takes the direct path: sources 1, 2, 2, 2, 2; backward 27 + 5, forward
  * 9 + 5, partial sums and dv 12: 58 rows. mhc (n = 4, K = R = 24): per site
- * 9nd + 5d + 6K + 2R + 2n = 856, four sites and 4nd + 4d. */
+ * 9nd + 5d + 6K + 2R + 2n = 856, four sites and 4nd + 4d. postnorm: 10 rows for each normed
+ * sublayer, 6 for the last; passes 3 and 2. */
 START_TEST(test_variant_traffic) {
     static const struct {
         const char *variant;
@@ -409,7 +455,8 @@ START_TEST(test_variant_traffic) {
                 {"attnres_block:blocks=2", 67 * 16, 14},
                 {"attnres_block:blocks=2,window=1", 58 * 16, 14},
                 {"denseformer", 49 * 16, 11},
-                {"mhc", 4 * 856 + 4 * 64 + 4 * 16, 20}};
+                {"mhc", 4 * 856 + 4 * 64 + 4 * 16, 20},
+                {"postnorm", (3 * 10 + 6) * 16, 11}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         Config c = variant_config("prenorm", 2, 0);
         c.d_model = 16;
@@ -608,6 +655,7 @@ static Suite *variants_suite(void) {
     tcase_add_test(tc, test_full_uniform_at_zero_queries);
     tcase_add_test(tc, test_block_with_n_equal_l_is_full);
     tcase_add_test(tc, test_denseformer_init_is_prenorm);
+    tcase_add_test(tc, test_postnorm);
     tcase_add_test(tc, test_block_rejects_bad_n);
     tcase_add_test(tc, test_variant_flops);
     tcase_add_test(tc, test_variant_traffic);

@@ -5,15 +5,11 @@
 #include <string.h>
 
 extern const VariantOps variant_prenorm, variant_attnres_full, variant_attnres_block,
-    variant_denseformer, variant_mhc, variant_hc;
+    variant_denseformer, variant_mhc, variant_hc, variant_postnorm;
 
-const VariantOps *const rb_variants[] = {&variant_prenorm,
-                                         &variant_attnres_full,
-                                         &variant_attnres_block,
-                                         &variant_denseformer,
-                                         &variant_mhc,
-                                         &variant_hc,
-                                         NULL};
+const VariantOps *const rb_variants[] = {
+    &variant_prenorm, &variant_attnres_full, &variant_attnres_block, &variant_denseformer,
+    &variant_mhc,     &variant_hc,           &variant_postnorm,      NULL};
 
 void variants_install(void) {
     config_use_variants(rb_variants);
