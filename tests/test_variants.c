@@ -403,8 +403,8 @@ static void randomize_laurel(Model *m) {
 }
 
 /* LAuReL (docs/variants.md, section 8): finite differences of every parameter for every form the
- * options give (RW, LR at two ranks, PA with and without a rank, and their combinations), as
- * initialized and randomized. */
+ * options give, as initialized and randomized: each valid combination of rw on/off, rank 0 or not,
+ * pa 0, 1 or more (k = 8 > L included; rw=off,rank=0,pa=0 is prenorm and refused). */
 START_TEST(test_finite_differences_laurel) {
     const char *specs[] = {"laurel",
                            "laurel:rw=on,rank=0",
@@ -414,7 +414,10 @@ START_TEST(test_finite_differences_laurel) {
                            "laurel:rw=on,rank=0,pa=3",
                            "laurel:rw=off,rank=0,pa=2",
                            "laurel:rw=on,rank=3,pa=3",
-                           "laurel:rw=off,rank=2,pa=8"};
+                           "laurel:rw=off,rank=2,pa=8",
+                           "laurel:rw=on,rank=0,pa=1",
+                           "laurel:rw=off,rank=0,pa=1",
+                           "laurel:rw=off,rank=3,pa=1"};
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         Config c = variant_config("laurel", 2, 0);
         tu_set(&c, "variant", specs[i]);
