@@ -349,6 +349,122 @@ START_TEST(test_denseformer_init_is_prenorm) {
 }
 END_TEST
 
+/* PostNorm (docs/variants.md, section 7) by hand at its init (gains 1): sublayer l + 1 reads
+ * RMSNorm(x_l + y_l) (unit RMS rows), the output is the last sum x_{L-1} + y_{L-1} itself (the
+ * final norm is its post-norm); and finite differences of the gains, as initialized and randomized.
+ */
+START_TEST(test_postnorm) {
+    Config c = variant_config("postnorm", 2, 0);
+    Model m;
+    build(&m, c, 0);
+    model_forward(&m);
+    int C = m.C;
+    size_t nd = (size_t)m.N * C;
+    ck_assert_int_eq((int)m.vops->param_count(&m.cfg), (m.L - 1) * C);
+    ck_assert(m.sub_in[0] == m.a.emb);
+    for (int l = 1; l < m.L; l++) {
+        const float *x = m.sub_in[l - 1], *v = m.a.sub_out + (size_t)(l - 1) * nd;
+        for (int t = 0; t < m.N; t++) {
+            double ss = 0;
+            for (int i = 0; i < C; i++) {
+                double s = (double)x[(size_t)t * C + i] + v[(size_t)t * C + i];
+                ss += s * s;
+            }
+            double r = 1 / sqrt(ss / C + 1e-6);
+            for (int i = 0; i < C; i++) {
+                double s = (double)x[(size_t)t * C + i] + v[(size_t)t * C + i];
+                ck_assert_double_eq_tol(m.sub_in[l][(size_t)t * C + i], s * r, 1e-5);
+            }
+        }
+    }
+    const float *last = m.a.sub_out + (size_t)(m.L - 1) * nd;
+    for (size_t i = 0; i < nd; i++)
+        ck_assert_float_eq(m.stream_out[i], m.sub_in[m.L - 1][i] + last[i]);
+    model_free(&m);
+    tu_randomize_conn = NULL;
+    tu_model_grad_check(&c);
+    tu_randomize_conn = randomize_conn; /* gains 1 + 0.5 N(0, 1) */
+    tu_model_grad_check(&c);
+    c.n_layer = 1; /* L = 2: one post-norm */
+    tu_model_grad_check(&c);
+    tu_randomize_conn = NULL;
+}
+END_TEST
+
+/* LAuReL's parameters randomized: the low-rank maps A_l, B_l (the first 2 L d r floats) at
+ * 0.5 / sqrt(d), so that A B x is of the order of x, the scalars (rw logits, gamma) by 0.5. */
+static void randomize_laurel(Model *m) {
+    Rng r;
+    rng_seed(&r, 79);
+    size_t n = m->vops->param_count(&m->cfg);
+    size_t nmat = (size_t)2 * m->L * m->C * (size_t)config_option(&m->cfg, "laurel_rank");
+    for (size_t i = 0; i < n; i++)
+        m->p.conn[i] += (i < nmat ? 0.5f / sqrtf((float)m->C) : 0.5f) * rng_normal(&r);
+}
+
+/* LAuReL (docs/variants.md, section 8): finite differences of every parameter for every form the
+ * options give, as initialized and randomized: each valid combination of rw on/off, rank 0 or not,
+ * pa 0, 1 or more (k = 8 > L included; rw=off,rank=0,pa=0 is prenorm and refused). */
+START_TEST(test_finite_differences_laurel) {
+    const char *specs[] = {"laurel",
+                           "laurel:rw=on,rank=0",
+                           "laurel:rw=off,rank=1",
+                           "laurel:rw=off,rank=4",
+                           "laurel:rw=on,rank=2,pa=1",
+                           "laurel:rw=on,rank=0,pa=3",
+                           "laurel:rw=off,rank=0,pa=2",
+                           "laurel:rw=on,rank=3,pa=3",
+                           "laurel:rw=off,rank=2,pa=8",
+                           "laurel:rw=on,rank=0,pa=1",
+                           "laurel:rw=off,rank=0,pa=1",
+                           "laurel:rw=off,rank=3,pa=1"};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        Config c = variant_config("laurel", 2, 0);
+        tu_set(&c, "variant", specs[i]);
+        tu_randomize_conn = NULL;
+        tu_model_grad_check(&c);
+        tu_randomize_conn = randomize_laurel;
+        tu_model_grad_check(&c);
+    }
+    tu_randomize_conn = NULL;
+}
+END_TEST
+
+/* LAuReL at its init is prenorm exactly (B = 0, alpha = beta = 1, gamma_{l,0} = 1 with a rank,
+ * 0 without): the same loss and core gradients, bit for bit, in every form. */
+START_TEST(test_laurel_init_is_prenorm) {
+    Config c = variant_config("prenorm", 2, 0);
+    Model p;
+    build(&p, c, 0);
+    const char *specs[] = {"laurel", "laurel:rank=0", "laurel:rw=off,rank=8,pa=3",
+                           "laurel:rank=0,pa=2"};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        tu_set(&c, "variant", specs[i]);
+        Model m;
+        build(&m, c, 0);
+        ck_assert_msg(m.loss == p.loss, "%s: loss %.9g, prenorm %.9g", specs[i], m.loss, p.loss);
+        ck_assert_msg(memcmp(m.grads, p.grads, p.n_params * sizeof(float)) == 0, "%s", specs[i]);
+        model_free(&m);
+    }
+    model_free(&p);
+}
+END_TEST
+
+/* Bad combinations: a rank above d_model, and rw=off without a rank or pa (that is prenorm). */
+START_TEST(test_laurel_refused) {
+    Config c = variant_config("laurel", 2, 0); /* d = 16 */
+    tu_set(&c, "variant", "laurel:rank=17");
+    ck_assert(config_validate(&c) != 0);
+    ck_assert_msg(strstr(rb_error(), "laurel_rank") && strstr(rb_error(), "0..16"), "%s",
+                  rb_error());
+    tu_set(&c, "variant", "laurel:rw=off,rank=0");
+    ck_assert(config_validate(&c) != 0);
+    ck_assert_msg(strstr(rb_error(), "is prenorm"), "%s", rb_error());
+    tu_set(&c, "variant", "laurel:rw=off,rank=0,pa=1");
+    ck_assert_msg(config_validate(&c) == 0, "%s", rb_error());
+}
+END_TEST
+
 START_TEST(test_block_rejects_bad_n) {
     Config c = variant_config("attnres_block", 3, 4);
     ck_assert(config_validate(&c) != 0);
@@ -389,6 +505,15 @@ START_TEST(test_variant_flops) {
     ck_assert_double_eq(flops_per_token(&c) - base, 3520 + 5 * (6 * 256 + 7 * 16));
     tu_set(&c, "variant", "attnres_full:query=pseudo,heads=4"); /* heads split the same dots */
     ck_assert_double_eq(flops_per_token(&c) - base, 3520);
+    /* postnorm: 16d for each of the L - 1 normed sublayers, 2d for the last */
+    tu_set(&c, "variant", "postnorm");
+    ck_assert_double_eq(flops_per_token(&c) - base, 3 * 16 * 16 + 2 * 16);
+    /* laurel, rw and rank 4: per sublayer 10d + (12 d r + 4d) = 992; rw=off, rank 0, pa=2: per
+     * sublayer 6d + 4d + (6m - 2)d with m = 1, 2, 2, 2 sources: 74d */
+    tu_set(&c, "variant", "laurel");
+    ck_assert_double_eq(flops_per_token(&c) - base, 4 * 992);
+    tu_set(&c, "variant", "laurel:rw=off,rank=0,pa=2");
+    ck_assert_double_eq(flops_per_token(&c) - base, 74 * 16);
 }
 END_TEST
 
@@ -399,7 +524,11 @@ END_TEST
  * partial sums 2 x 3 and dv 2 x 3: 67 rows. DenseFormer K = 2: 2K(K + 1) + 17K + 3 = 49 rows.
  * Block with window = 1 takes the direct path: sources 1, 2, 2, 2, 2; backward 27 + 5, forward
  * 9 + 5, partial sums and dv 12: 58 rows. mhc (n = 4, K = R = 24): per site
- * 9nd + 5d + 6K + 2R + 2n = 856, four sites and 4nd + 4d. */
+ * 9nd + 5d + 6K + 2R + 2n = 856, four sites and 4nd + 4d. postnorm: 10 rows for each normed
+ * sublayer, 6 for the last; passes 3 and 2. laurel (rw, rank 4): per sublayer commit 6 (y, x, x',
+ * q, u twice), its backward 8 (G, dy, dx, y, q, p, dp twice), input 3; 7 passes (3 calls, 4
+ * products). rw=off, rank 0, pa=2 with m = 1, 2, 2, 2 sources: commit 3 + m, its backward 2 + 3m
+ * (dX read too), input 3: 12 + 3 x 16 rows in 3 passes each. */
 START_TEST(test_variant_traffic) {
     static const struct {
         const char *variant;
@@ -409,7 +538,10 @@ START_TEST(test_variant_traffic) {
                 {"attnres_block:blocks=2", 67 * 16, 14},
                 {"attnres_block:blocks=2,window=1", 58 * 16, 14},
                 {"denseformer", 49 * 16, 11},
-                {"mhc", 4 * 856 + 4 * 64 + 4 * 16, 20}};
+                {"mhc", 4 * 856 + 4 * 64 + 4 * 16, 20},
+                {"postnorm", (3 * 10 + 6) * 16, 11},
+                {"laurel", 4 * 17 * 16, 28},
+                {"laurel:rw=off,rank=0,pa=2", (12 + 3 * 16) * 16, 12}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         Config c = variant_config("prenorm", 2, 0);
         c.d_model = 16;
@@ -610,6 +742,10 @@ static Suite *variants_suite(void) {
     tcase_add_test(tc, test_full_uniform_at_zero_queries);
     tcase_add_test(tc, test_block_with_n_equal_l_is_full);
     tcase_add_test(tc, test_denseformer_init_is_prenorm);
+    tcase_add_test(tc, test_postnorm);
+    tcase_add_test(tc, test_finite_differences_laurel);
+    tcase_add_test(tc, test_laurel_init_is_prenorm);
+    tcase_add_test(tc, test_laurel_refused);
     tcase_add_test(tc, test_block_rejects_bad_n);
     tcase_add_test(tc, test_variant_flops);
     tcase_add_test(tc, test_variant_traffic);

@@ -5,15 +5,12 @@
 #include <string.h>
 
 extern const VariantOps variant_prenorm, variant_attnres_full, variant_attnres_block,
-    variant_denseformer, variant_mhc, variant_hc;
+    variant_denseformer, variant_mhc, variant_hc, variant_postnorm, variant_laurel;
 
-const VariantOps *const rb_variants[] = {&variant_prenorm,
-                                         &variant_attnres_full,
-                                         &variant_attnres_block,
-                                         &variant_denseformer,
-                                         &variant_mhc,
-                                         &variant_hc,
-                                         NULL};
+const VariantOps *const rb_variants[] = {
+    &variant_prenorm,     &variant_attnres_full, &variant_attnres_block,
+    &variant_denseformer, &variant_mhc,          &variant_hc,
+    &variant_postnorm,    &variant_laurel,       NULL};
 
 int variants_install(void) {
     return config_use_variants(rb_variants);

@@ -90,6 +90,14 @@ CONFIGS = {
     "attnres_block:heads=4": dict(BASE, n_layer=3, attnres_blocks=2, seed=1236, heads=4),
     # S = 2 sublayers per block: N = 3 blocks although the header's attnres_blocks says 2
     "attnres_block:size=2": dict(BASE, n_layer=3, attnres_blocks=2, seed=1236, size=2),
+    # seed 1252: PyTorch's own fp32 run is within 4e-6 of the float64 parameters (1250: 2.5e-4)
+    "postnorm": dict(BASE, n_layer=3, seed=1252),
+    # LAuReL (docs/variants.md, section 8): the default RW+LR (rank 4), then LR alone at rank 8,
+    # RW+LR+PA and RW+PA with the identity h
+    "laurel": dict(BASE, seed=1260),
+    "laurel:rw=off,rank=8": dict(BASE, seed=1261, rw="off", rank=8),
+    "laurel:rank=2,pa=3": dict(BASE, seed=1262, rank=2, pa=3),
+    "laurel:rank=0,pa=2": dict(BASE, seed=1263, rank=0, pa=2),
 }
 
 
@@ -150,7 +158,28 @@ def param_shapes(cfg):
         shapes.append(("conn", (L * (L + 3) // 2,), False))
     elif cfg["variant"] in ("mhc", "hc"):
         shapes.append(("conn", (2 * L * site_size(cfg),), False))
+    elif cfg["variant"] == "postnorm":  # the gains of the post-norms of sublayers 1..L-1
+        shapes.append(("conn", (2 * L - 1, C), False))
+    elif cfg["variant"] == "laurel":
+        shapes.append(("conn", (sum(n for _, n in laurel_parts(cfg)),), False))
     return shapes
+
+
+def laurel_parts(cfg):
+    """Spec 8's parameters in order: A_l (d x r) and B_l (r x d) of every sublayer, the rw logits
+    (a_l, b_l) and gamma (L x k)."""
+    L, d = 2 * cfg["n_layer"], cfg["d_model"]
+    r, k = cfg.get("rank", 4), cfg.get("pa", 0)
+    return [("A", L * d * r), ("B", L * r * d), ("ab", 2 * L if cfg.get("rw", "on") == "on" else 0),
+            ("gamma", L * k)]
+
+
+def laurel_split(cfg, conn):
+    out, at = {}, 0
+    for name, n in laurel_parts(cfg):
+        out[name] = conn[at:at + n]
+        at += n
+    return out
 
 
 def site_size(cfg):
@@ -172,7 +201,8 @@ def split_site(cfg, conn, l):
 def init_params(cfg, gen):
     params = {}
     for name, shape, _ in param_shapes(cfg):
-        if name.endswith("_g"):  # gains near 1, perturbed so their gradients matter
+        if name.endswith("_g") or (name == "conn" and cfg["variant"] == "postnorm"):
+            # gains near 1, perturbed so their gradients matter
             params[name] = 1.0 + 0.1 * torch.randn(shape, generator=gen)
         elif name == "conn" and cfg["variant"] == "denseformer":
             params[name] = 0.1 * torch.randn(shape, generator=gen)
@@ -180,6 +210,8 @@ def init_params(cfg, gen):
                 params[name][(k - 1) * (k + 2) // 2 + k] += 1.0
         elif name == "conn" and cfg["variant"] in ("mhc", "hc"):
             params[name] = init_streams(cfg, gen)
+        elif name == "conn" and cfg["variant"] == "laurel":
+            params[name] = init_laurel(cfg, gen)
         elif name == "conn" and cfg.get("query", "pseudo") == "input":
             C, n = cfg["d_model"], 2 * cfg["n_layer"] + 1  # W at 0.1 / sqrt(d): scores of order 1
             params[name] = torch.cat([0.3 * torch.randn(n * C, generator=gen),
@@ -276,6 +308,69 @@ def stream_denseformer(params, e, cfg):
     return Y
 
 
+def stream_postnorm(params, e, cfg):
+    """Spec 7: s_l = x_{l-1} + f_l(x_{l-1}); x_l = RMSNorm(s_l; g_l) for l < L; the output s_L goes
+    to the final norm, which serves as the last sublayer's post-norm."""
+    L = 2 * cfg["n_layer"]
+    x = e
+    for l in range(L):
+        s = x + sublayer(params, l, x, cfg)
+        x = rmsnorm(s, params["conn"][l]) if l < L - 1 else s
+    return x
+
+
+def init_laurel(cfg, gen):
+    """Around spec 8's init (A column-orthogonal, B = 0, logits 0, gamma_{l,0} = 1 with a rank),
+    perturbed so every path carries gradient: A and B by 0.3 / sqrt(d), the scalars by 0.5."""
+    L, d = 2 * cfg["n_layer"], cfg["d_model"]
+    r, k = cfg.get("rank", 4), cfg.get("pa", 0)
+    A = torch.zeros(L, d, r)
+    for i in range(d):
+        if r:
+            A[:, i, i % r] = 1 / math.sqrt(r * d)
+    A = A + 0.3 / math.sqrt(d) * torch.randn(A.shape, generator=gen)
+    B = 0.3 / math.sqrt(d) * torch.randn(L * r * d, generator=gen)
+    parts = [A.reshape(-1), B]
+    n_ab = dict(laurel_parts(cfg))["ab"]
+    parts.append(0.5 * torch.randn(n_ab, generator=gen))
+    gamma = torch.zeros(L, k)
+    if k and r:
+        gamma[:, 0] = 1
+    parts.append((gamma + 0.5 * torch.randn(gamma.shape, generator=gen)).reshape(-1))
+    return torch.cat(parts)
+
+
+def stream_laurel(params, e, cfg):
+    """Spec 8: x_{l+1} = alpha_l f_l(x_l) + beta_l (x_l + h_l(p_l)), with alpha, beta = 2 sigmoid
+    of their logits (rw; else 1), p_l = sum_j gamma_{l,j} x_{l-j} over the last k states (pa = k)
+    or x_l (pa = 0), h_l(p) = A_l B_l p (a rank) or p (rank 0; none at all without pa)."""
+    L, d = 2 * cfg["n_layer"], cfg["d_model"]
+    r, k, rw = cfg.get("rank", 4), cfg.get("pa", 0), cfg.get("rw", "on") == "on"
+    P = laurel_split(cfg, params["conn"])
+    A, B = P["A"].view(L, d, r), P["B"].view(L, r, d)
+    states = [e]
+    for l in range(L):
+        x = states[-1]
+        y = sublayer(params, l, x, cfg)
+        if k:
+            gamma = P["gamma"].view(L, k)[l]
+            p = sum(gamma[j] * states[l - j] for j in range(min(k, l + 1)))
+        else:
+            p = x
+        if r:
+            q = x + (p @ B[l].T) @ A[l].T
+        elif k:
+            q = x + p
+        else:
+            q = x
+        if rw:
+            alpha, beta = 2 * torch.sigmoid(P["ab"].view(L, 2)[l])
+            states.append(alpha * y + beta * q)
+        else:
+            states.append(y + q)
+    return states[-1]
+
+
 def init_streams(cfg, gen):
     """Around the init of docs/variants.md, perturbed so every coefficient path carries gradient."""
     n, L = cfg["mhc_streams"], 2 * cfg["n_layer"]
@@ -347,7 +442,8 @@ def stream_multi(params, e, cfg):
 
 STREAMS = {"prenorm": stream_prenorm, "attnres_full": stream_attnres,
            "attnres_block": stream_attnres, "denseformer": stream_denseformer,
-           "mhc": stream_multi, "hc": stream_multi}
+           "mhc": stream_multi, "hc": stream_multi, "postnorm": stream_postnorm,
+           "laurel": stream_laurel}
 
 
 def forward(params, tokens, cfg):
@@ -437,6 +533,11 @@ def muon_matrices(cfg):
         n = 2 * nl + 1
         for c in range(n):
             mats.append(("conn", lambda t, c=c: t[n * C:].view(n, C, C)[c]))
+    if cfg["variant"] == "laurel" and cfg.get("rank", 4):  # A_l (d x r) and B_l (r x d)
+        L, r = 2 * nl, cfg.get("rank", 4)
+        for l in range(L):
+            mats.append(("conn", lambda t, l=l: laurel_split(cfg, t)["A"].view(L, C, r)[l]))
+            mats.append(("conn", lambda t, l=l: laurel_split(cfg, t)["B"].view(L, r, C)[l]))
     return mats
 
 
@@ -491,7 +592,8 @@ def muon_steps(params, tokens, cfg):
 # shapes and seeds of the AdamW fixtures; prenorm also with plain momentum
 MUON_CONFIGS = {spec: dict(CONFIGS[spec], muon_momentum=0.95, muon_nesterov=1)
                 for spec in ("prenorm", "attnres_full", "attnres_block", "denseformer", "mhc", "hc",
-                             "attnres_full:query=input", "attnres_block:query=input")}
+                             "attnres_full:query=input", "attnres_block:query=input",
+                             "postnorm", "laurel")}
 MUON_CONFIGS["prenorm:nesterov=0"] = dict(CONFIGS["prenorm"], muon_momentum=0.9, muon_nesterov=0)
 
 
