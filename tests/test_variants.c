@@ -37,6 +37,21 @@ static Config variant_config(const char *variant, int n_layer, int blocks) {
     return c;
 }
 
+/* Finite differences of every parameter of each spec (over `base`'s L = n_layer config), as
+ * initialized and again after `randomize` moved the connection parameters off their init. */
+static void grad_check_specs(const char *base, int n_layer, const char *const *specs, size_t n,
+                             void (*randomize)(Model *)) {
+    for (size_t i = 0; i < n; i++) {
+        Config c = variant_config(base, n_layer, 0);
+        tu_set(&c, "variant", specs[i]);
+        tu_randomize_conn = NULL;
+        tu_model_grad_check(&c);
+        tu_randomize_conn = randomize;
+        tu_model_grad_check(&c);
+    }
+    tu_randomize_conn = NULL;
+}
+
 START_TEST(test_finite_differences) {
     Config cs[] = {variant_config("attnres_full", 2, 0), variant_config("attnres_block", 3, 2),
                    variant_config("attnres_block", 2, 2), variant_config("denseformer", 3, 0)};
@@ -125,15 +140,7 @@ START_TEST(test_finite_differences_attnres_design) {
                            "attnres_block:window=1,blocks=3",
                            "attnres_block:heads=2,keynorm=off,size=2",
                            "attnres_block:query=input,heads=4,size=3"};
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
-        Config c = variant_config("attnres_full", 3, 0);
-        tu_set(&c, "variant", specs[i]);
-        tu_randomize_conn = NULL;
-        tu_model_grad_check(&c);
-        tu_randomize_conn = randomize_design;
-        tu_model_grad_check(&c);
-    }
-    tu_randomize_conn = NULL;
+    grad_check_specs("attnres_full", 3, specs, sizeof specs / sizeof specs[0], randomize_design);
     tu_fd_eps = 2e-3f;
     tu_fd_eps_alt = 0.0f;
 }
@@ -418,15 +425,7 @@ START_TEST(test_finite_differences_laurel) {
                            "laurel:rw=on,rank=0,pa=1",
                            "laurel:rw=off,rank=0,pa=1",
                            "laurel:rw=off,rank=3,pa=1"};
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
-        Config c = variant_config("laurel", 2, 0);
-        tu_set(&c, "variant", specs[i]);
-        tu_randomize_conn = NULL;
-        tu_model_grad_check(&c);
-        tu_randomize_conn = randomize_laurel;
-        tu_model_grad_check(&c);
-    }
-    tu_randomize_conn = NULL;
+    grad_check_specs("laurel", 2, specs, sizeof specs / sizeof specs[0], randomize_laurel);
 }
 END_TEST
 
