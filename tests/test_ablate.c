@@ -206,6 +206,47 @@ START_TEST(test_ablate_default_budget) {
 }
 END_TEST
 
+/* The equivalence margin is stated in experiment.ini when the experiment is created, may change
+ * while no run has finished, and is refused in one line once one has (docs/statistics.md
+ * section 5): a margin is never tuned after seeing results. */
+START_TEST(test_ablate_margin_fixed_before_runs) {
+    char *out = tu_tempdir(), args[2048], path[2048];
+    static char buf[65536];
+    const char *tiny = "--variants prenorm,attnres_full --seeds 1,2 --name m n_layer=1 d_model=16 "
+                       "n_head=2 seq_len=16 batch_size=2 steps=4 eval_tokens=32 threads=1";
+    snprintf(path, sizeof path, "%s/m/experiment.ini", out);
+    snprintf(args, sizeof args, "ablate %s --jobs %s/jobs.txt equivalence_margin=0.01 out=%s", tiny,
+             out, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    char *ini = tu_read(path);
+    ck_assert_msg(ini && strstr(ini, "\nequivalence_margin = 0.01\n"), "%s", ini ? ini : "");
+    /* no run finished yet: the margin may still be restated */
+    snprintf(args, sizeof args, "ablate %s equivalence_margin=0.02 out=%s", tiny, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ini = tu_read(path);
+    ck_assert_msg(ini && strstr(ini, "\nequivalence_margin = 0.02\n"), "%s", ini ? ini : "");
+    snprintf(path, sizeof path, "%s/m/report.md", out);
+    char *md = tu_read(path);
+    ck_assert_msg(md && strstr(md, "(experiment.ini `equivalence_margin`): 0.02 nats"), "%s",
+                  md ? md : "");
+    /* four runs finished: another margin, or none, is refused in one line; the same one resumes */
+    const char *other[] = {"equivalence_margin=0.03", "", "equivalence_margin=0"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "ablate %s %s out=%s", tiny, other[i], out);
+        ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+        ck_assert_msg(strstr(buf, "equivalence_margin = 0.02 was fixed before the runs and 4 of "
+                                  "them finished") &&
+                          strchr(buf, '\n') == buf + strlen(buf) - 1,
+                      "%s", buf);
+    }
+    snprintf(path, sizeof path, "%s/m/experiment.ini", out);
+    ini = tu_read(path);
+    ck_assert(ini && strstr(ini, "\nequivalence_margin = 0.02\n"));
+    snprintf(args, sizeof args, "ablate %s equivalence_margin=0.02 out=%s", tiny, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+}
+END_TEST
+
 /* The arm list grammar (cli_arm_list): a piece with '=' and no ':' before it continues the
  * previous arm's options; arms are stored canonically, of any length a spec can have. */
 START_TEST(test_arm_grammar) {
@@ -397,6 +438,7 @@ static Suite *ablate_suite(void) {
     tcase_add_test(tc, test_ablate_runs_and_resumes);
     tcase_add_test(tc, test_ablate_arms_with_options);
     tcase_add_test(tc, test_ablate_default_budget);
+    tcase_add_test(tc, test_ablate_margin_fixed_before_runs);
     tcase_add_test(tc, test_arm_grammar);
     tcase_add_test(tc, test_arm_file_names_injective);
     tcase_add_test(tc, test_stats_past_old_limits);
