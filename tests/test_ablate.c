@@ -171,8 +171,8 @@ START_TEST(test_ablate_arms_with_options) {
 }
 END_TEST
 
-/* Without a budget an ablation trains ABLATE_DEFAULT_STEPS = 400 steps (the quick start); a budget
- * given in any form replaces it. */
+/* Without a budget an ablation trains ABLATE_DEFAULT_STEPS = 1000 steps and profiles 4 validation
+ * batches (the quick start); a budget given in any form replaces it. */
 START_TEST(test_ablate_default_budget) {
     char *out = tu_tempdir(), args[2048], path[2048];
     static char buf[65536];
@@ -180,12 +180,15 @@ START_TEST(test_ablate_default_budget) {
                        "batch_size=2 eval_tokens=32 threads=1";
     snprintf(args, sizeof args, "ablate %s --name dflt out=%s", tiny, out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
-    ck_assert_msg(strstr(buf, "400 steps each"), "%s", buf);
+    ck_assert_msg(strstr(buf, "1000 steps each"), "%s", buf);
     snprintf(path, sizeof path, "%s/dflt/summary.csv", out);
     CsvTable t;
     ck_assert(csv_load(path, &t) == 0);
-    ck_assert_double_eq(csv_num(&t, 0, csv_col(&t, "tokens")), 400.0 * 2 * 16);
+    ck_assert_double_eq(csv_num(&t, 0, csv_col(&t, "tokens")), 1000.0 * 2 * 16);
     csv_table_free(&t);
+    snprintf(path, sizeof path, "%s/dflt/prenorm-s1/config.ini", out);
+    char *ini = tu_read(path);
+    ck_assert_msg(ini && strstr(ini, "\nprofile_batches = 4\n"), "%s", ini ? ini : "");
     snprintf(args, sizeof args, "ablate %s --name tok budget_tokens=320 out=%s", tiny, out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
     ck_assert_msg(strstr(buf, "10 steps each"), "%s", buf);
