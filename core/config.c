@@ -96,6 +96,10 @@ static const KeySpec KEYS[] = {
     KS(data, 1, "synth:markov | synth:hops | synth:compose | text:PATH | llmc:GLOB"),
     KS(out, 0, "results root; the run writes OUT/RUN_ID/"),
     KS(run_id, 0, "run directory name (empty = VARIANT-sSEED-HASH)"),
+    {"equivalence_margin", K_DOUBLE, offsetof(Config, equivalence_margin), 0, 0, 10, 0,
+     "ablate/sweep: equivalence margin of the final validation loss in nats (0 = none), fixed "
+     "in experiment.ini before the runs; report's TOST uses it (train ignores it)",
+     SHOW_UNLESS_DEFAULT, NULL},
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 

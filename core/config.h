@@ -45,6 +45,10 @@ typedef struct {
     char backend[16], precision[8]; /* GEMM backend and precision (core/gemm.h) */
     double val_fraction;
     char data[1024], out[1024], run_id[256];
+    /* an experiment's equivalence margin for the final validation loss, in nats (0 = none):
+     * stated in experiment.ini before the runs, used by `report` (docs/statistics.md section 5);
+     * training ignores it */
+    double equivalence_margin;
 } Config;
 
 /* The variant table (NULL-terminated) that `variant` names are looked up in: the command layer

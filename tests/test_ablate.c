@@ -171,8 +171,8 @@ START_TEST(test_ablate_arms_with_options) {
 }
 END_TEST
 
-/* Without a budget an ablation trains ABLATE_DEFAULT_STEPS = 400 steps (the quick start); a budget
- * given in any form replaces it. */
+/* Without a budget an ablation trains ABLATE_DEFAULT_STEPS = 1000 steps and profiles 4 validation
+ * batches (the quick start); a budget given in any form replaces it. */
 START_TEST(test_ablate_default_budget) {
     char *out = tu_tempdir(), args[2048], path[2048];
     static char buf[65536];
@@ -180,12 +180,15 @@ START_TEST(test_ablate_default_budget) {
                        "batch_size=2 eval_tokens=32 threads=1";
     snprintf(args, sizeof args, "ablate %s --name dflt out=%s", tiny, out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
-    ck_assert_msg(strstr(buf, "400 steps each"), "%s", buf);
+    ck_assert_msg(strstr(buf, "1000 steps each"), "%s", buf);
     snprintf(path, sizeof path, "%s/dflt/summary.csv", out);
     CsvTable t;
     ck_assert(csv_load(path, &t) == 0);
-    ck_assert_double_eq(csv_num(&t, 0, csv_col(&t, "tokens")), 400.0 * 2 * 16);
+    ck_assert_double_eq(csv_num(&t, 0, csv_col(&t, "tokens")), 1000.0 * 2 * 16);
     csv_table_free(&t);
+    snprintf(path, sizeof path, "%s/dflt/prenorm-s1/config.ini", out);
+    char *ini = tu_read(path);
+    ck_assert_msg(ini && strstr(ini, "\nprofile_batches = 4\n"), "%s", ini ? ini : "");
     snprintf(args, sizeof args, "ablate %s --name tok budget_tokens=320 out=%s", tiny, out);
     ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
     ck_assert_msg(strstr(buf, "10 steps each"), "%s", buf);
@@ -203,6 +206,47 @@ START_TEST(test_ablate_default_budget) {
     snprintf(args, sizeof args, "compare %s/dflt %s/tok/prenorm-s1", out, out);
     ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
     ck_assert_msg(strstr(buf, "compare like with like"), "%s", buf);
+}
+END_TEST
+
+/* The equivalence margin is stated in experiment.ini when the experiment is created, may change
+ * while no run has finished, and is refused in one line once one has (docs/statistics.md
+ * section 5): a margin is never tuned after seeing results. */
+START_TEST(test_ablate_margin_fixed_before_runs) {
+    char *out = tu_tempdir(), args[2048], path[2048];
+    static char buf[65536];
+    const char *tiny = "--variants prenorm,attnres_full --seeds 1,2 --name m n_layer=1 d_model=16 "
+                       "n_head=2 seq_len=16 batch_size=2 steps=4 eval_tokens=32 threads=1";
+    snprintf(path, sizeof path, "%s/m/experiment.ini", out);
+    snprintf(args, sizeof args, "ablate %s --jobs %s/jobs.txt equivalence_margin=0.01 out=%s", tiny,
+             out, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    char *ini = tu_read(path);
+    ck_assert_msg(ini && strstr(ini, "\nequivalence_margin = 0.01\n"), "%s", ini ? ini : "");
+    /* no run finished yet: the margin may still be restated */
+    snprintf(args, sizeof args, "ablate %s equivalence_margin=0.02 out=%s", tiny, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    ini = tu_read(path);
+    ck_assert_msg(ini && strstr(ini, "\nequivalence_margin = 0.02\n"), "%s", ini ? ini : "");
+    snprintf(path, sizeof path, "%s/m/report.md", out);
+    char *md = tu_read(path);
+    ck_assert_msg(md && strstr(md, "(experiment.ini `equivalence_margin`): 0.02 nats"), "%s",
+                  md ? md : "");
+    /* four runs finished: another margin, or none, is refused in one line; the same one resumes */
+    const char *other[] = {"equivalence_margin=0.03", "", "equivalence_margin=0"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "ablate %s %s out=%s", tiny, other[i], out);
+        ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+        ck_assert_msg(strstr(buf, "equivalence_margin = 0.02 was fixed before the runs and 4 of "
+                                  "them finished") &&
+                          strchr(buf, '\n') == buf + strlen(buf) - 1,
+                      "%s", buf);
+    }
+    snprintf(path, sizeof path, "%s/m/experiment.ini", out);
+    ini = tu_read(path);
+    ck_assert(ini && strstr(ini, "\nequivalence_margin = 0.02\n"));
+    snprintf(args, sizeof args, "ablate %s equivalence_margin=0.02 out=%s", tiny, out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
 }
 END_TEST
 
@@ -397,6 +441,7 @@ static Suite *ablate_suite(void) {
     tcase_add_test(tc, test_ablate_runs_and_resumes);
     tcase_add_test(tc, test_ablate_arms_with_options);
     tcase_add_test(tc, test_ablate_default_budget);
+    tcase_add_test(tc, test_ablate_margin_fixed_before_runs);
     tcase_add_test(tc, test_arm_grammar);
     tcase_add_test(tc, test_arm_file_names_injective);
     tcase_add_test(tc, test_stats_past_old_limits);

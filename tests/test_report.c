@@ -326,6 +326,54 @@ START_TEST(test_report_design_sign_from_table) {
 }
 END_TEST
 
+/* The loss claim with a margin stated in experiment.ini: a known small difference (attnres_full
+ * minus prenorm = 0.001 + {+0.002, -0.002, +0.001, -0.001} at seeds 1-4: mean 0.001, SD 0.00183,
+ * paired t p 0.35, not decided) is "equivalent" within 0.01 nats (TOST: t = (0.01 - 0.001) /
+ * 0.000913 = 9.9 on 3 df), "inconclusive" within 0.002 (t = 1.10, one-sided p 0.177) and
+ * "inconclusive" without a margin. */
+static const char *loss_verdict_with_margin(const char *margin) {
+    char *exp = tu_tempdir(), text[8192], args[2048], out[8192], path[2048];
+    int n = snprintf(text, sizeof text,
+                     "variant,seed,n_layer,d_model,n_head,seq_len,batch_size,params,tokens,flops,"
+                     "final_val_loss,best_val_loss,tok_per_s,wall_s,overhead_pct,status\n");
+    const double e[4] = {0.002, -0.002, 0.001, -0.001};
+    for (int s = 1; s <= 4; s++)
+        for (int v = 0; v < 2; v++) {
+            double x = 2.0 + 0.03 * (s - 2) + (v ? 0.001 + e[s - 1] : 0);
+            n += snprintf(text + n, sizeof text - n,
+                          "%s,%d,4,96,3,64,16,1000,102400,1e12,%.17g,%.17g,1000,10,0,ok\n",
+                          v ? "attnres_full" : "prenorm", s, x, x);
+            fake_run(exp, v ? "attnres_full" : "prenorm", s, 0.1, 0.2, 0.9, 0.5, 1, 0);
+        }
+    put(exp, "summary.csv", text);
+    snprintf(text, sizeof text, "# resbench resolved config\nsteps = 100\n%s%s%s",
+             margin ? "equivalence_margin = " : "", margin ? margin : "", margin ? "\n" : "");
+    put(exp, "experiment.ini", text);
+    snprintf(args, sizeof args, "report --no-plot %s", exp);
+    ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    snprintf(path, sizeof path, "%s/report.md", exp);
+    const char *rep = tu_read(path), *c3 = rep ? strstr(rep, "### 3. Lower loss") : NULL;
+    ck_assert_msg(c3, "%s", rep ? rep : "");
+    const char *row = strstr(c3, "\n| attnres_full |");
+    ck_assert_msg(row && strstr(row, "| +0.0010 [-0.0019, +0.0039] (4 pairs) | 0.353"), "%.2000s",
+                  c3);
+    return row;
+}
+
+START_TEST(test_report_equivalence_margin) {
+    const char *row = loss_verdict_with_margin("0.01");
+    ck_assert_msg(row_has(row, "| **equivalent (TOST p 0.00", 1), "%.600s", row);
+    ck_assert_msg(row_has(row, "margin 0.01)** |", 1), "%.600s", row);
+    ck_assert(strstr(row, "(experiment.ini `equivalence_margin`): 0.01 nats"));
+    row = loss_verdict_with_margin("0.002");
+    ck_assert_msg(row_has(row, "| **inconclusive (TOST p 0.177, margin 0.002)** |", 1), "%.600s",
+                  row);
+    row = loss_verdict_with_margin(NULL);
+    ck_assert_msg(row_has(row, "| **inconclusive** |", 1), "%.600s", row);
+    ck_assert(!strstr(row, "equivalence_margin`)"));
+}
+END_TEST
+
 /* A sweep's directory (two shapes of one arm and seed) is refused in one line, not paired across
  * shapes. */
 START_TEST(test_report_refuses_sweep) {
@@ -754,6 +802,7 @@ int main(void) {
     tcase_add_test(tc, test_report_flags_unfair_budgets);
     tcase_add_test(tc, test_report_design_directions);
     tcase_add_test(tc, test_report_design_sign_from_table);
+    tcase_add_test(tc, test_report_equivalence_margin);
     tcase_add_test(tc, test_report_refuses_sweep);
     tcase_add_test(tc, test_report_refuses_sweep_many_runs);
     tcase_add_test(tc, test_report_of_tiny_ablation);

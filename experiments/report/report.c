@@ -74,8 +74,9 @@ typedef struct {
     int base;                     /* the baseline arm's index (-1: none) */
     const char *ref_name;         /* what the tables call the reference ("prenorm") */
     const int *arm_sign;          /* per arm, the paper's direction (NULL: the claim's one) */
-    int *ref;   /* per arm: the arm it is compared with (the baseline; -1: none, e.g. itself) */
-    FILE *json; /* report.json, written alongside the markdown */
+    int *ref;      /* per arm: the arm it is compared with (the baseline; -1: none, e.g. itself) */
+    double margin; /* experiment.ini's equivalence_margin for the loss, nats (NAN: none stated) */
+    FILE *json;    /* report.json, written alongside the markdown */
     int *json_claims; /* claims written so far (for the separators) */
 } Report;
 /* ---- report.json: the same tables and verdicts, machine-readable ---- */
@@ -280,6 +281,15 @@ static int load_report(Report *rp) {
     }
     rp->variants = rp->exp.variants;
     rp->nv = rp->exp.nv;
+    Config design; /* the margin stated in experiment.ini before the runs (none without the file) */
+    config_defaults(&design);
+    char ini[4400];
+    rp->margin = NAN;
+    if (rb_is_file_in(rp->dir, "experiment.ini") &&
+        rb_join(ini, sizeof ini, rp->dir, "experiment.ini") == 0) {
+        if (config_load_ini(&design, ini) != 0) return -1;
+        if (design.equivalence_margin > 0) rp->margin = design.equivalence_margin;
+    }
     rp->failed = rb_calloc((size_t)rp->nv + 1, sizeof(int), "report arms");
     rp->base = -1;
     for (int v = 0; v < rp->nv; v++)
@@ -371,7 +381,8 @@ static void compare_family(const Report *rp, int field, int claim_sign, const ch
         tested[v] = !c[v].why;
         c[v].pr = pairing_ratio(x, y, n[v]);
     }
-    verdict_family((const double *const *)d, n, nv, sign, tested, NAN, 0.05, out);
+    double margin = field == F_LOSS ? rp->margin : NAN; /* stated in nats of loss only */
+    verdict_family((const double *const *)d, n, nv, sign, tested, margin, 0.05, out);
     for (int v = 0; v < nv; v++) {
         c[v].v = out[v];
         if (n[v] >= 2 && out[v].sd > 0) c[v].mde = power_mde(out[v].sd, n[v], 0.05, 0.80);
@@ -401,6 +412,9 @@ static void fmt_delta(char *out, size_t size, const Cmp *c, int digits) {
 static void fmt_verdict(char *out, size_t size, const Cmp *c) {
     if (c->why)
         snprintf(out, size, "not tested (%s)", c->why);
+    else if (!isnan(c->v.p_tost) && c->v.verdict != VD_REPRODUCED && c->v.verdict != VD_OPPOSITE)
+        snprintf(out, size, "%s (TOST p %.3g, margin %g)", verdict_kind_name(c->v.verdict),
+                 c->v.p_tost, c->v.margin);
     else
         snprintf(out, size, "%s", verdict_kind_name(c->v.verdict));
 }
@@ -608,6 +622,10 @@ static void write_table(FILE *f, const Report *rp, int field, int digits, const 
             json_num(j, c[v].mde);
             fputs(",\"pairing_ratio\":", j);
             json_num(j, c[v].pr.ratio);
+            fputs(",\"margin\":", j);
+            json_num(j, c[v].v.margin);
+            fputs(",\"p_tost\":", j);
+            json_num(j, c[v].v.p_tost);
             if (extra_head) {
                 fputs(",\"extra\":", j);
                 json_str(j, extra[v]);
@@ -643,6 +661,12 @@ static void write_table(FILE *f, const Report *rp, int field, int digits, const 
             "paired SD (docs/statistics.md section 6). paired/unpaired SD below 1: pairing by seed "
             "removed variance (section 8).\n\n",
             family_size(rp, c), family_size(rp, c) == 1 ? "" : "s", rp->ref_name);
+    if (field == F_LOSS && !isnan(rp->margin))
+        fprintf(f,
+                "Equivalence margin stated before the runs (experiment.ini `equivalence_margin`): "
+                "%g nats; \"equivalent\" when not decided and the two one-sided tests give p < "
+                "0.05 (the 90%% interval inside +-%g; docs/statistics.md section 5).\n\n",
+                rp->margin, rp->margin);
     free(x);
 }
 
@@ -1075,9 +1099,13 @@ static void write_claims(FILE *f, Report *rp) {
             "the table) in the paper's direction, **opposite** when decided against it, "
             "**inconclusive** when not decided (the MDE says what these seeds could have "
             "detected), **not tested** when an arm failed to train, a probe sits at floor or "
-            "ceiling, or there are fewer than 2 pairs. No equivalence margin was stated before "
-            "these runs, so no verdict is \"equivalent\". The paper's claims are about its "
-            "Attention Residuals arms; the others are shown for comparison.\n\n");
+            "ceiling, or there are fewer than 2 pairs. **equivalent** (the loss only) when not "
+            "decided and a two one-sided test shows the difference inside the equivalence margin "
+            "experiment.ini stated before the runs (`equivalence_margin`); %s. The paper's claims "
+            "are about its "
+            "Attention Residuals arms; the others are shown for comparison.\n\n",
+            isnan(rp->margin) ? "this experiment states none, so no verdict is \"equivalent\""
+                              : "this experiment states one (under the loss tables)");
     write_health(f, rp);
     write_magnitude(f, rp, vg);
     write_gradients(f, rp, vc);

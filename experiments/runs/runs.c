@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* open_memstream */
 #include "runs.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,9 +218,25 @@ static int lock_experiment(const char *exp) {
     return fd < 0 ? -1 : 0;
 }
 
+/* The runs of experiment exp that finished: its subdirectories holding a result.ini. */
+static int count_finished_runs(const char *exp) {
+    DIR *dir = opendir(exp);
+    if (!dir) return 0;
+    int n = 0;
+    char sub[4400];
+    for (struct dirent *e; (e = readdir(dir));)
+        if (e->d_name[0] != '.' && rb_join(sub, sizeof sub, exp, e->d_name) == 0 &&
+            rb_is_file_in(sub, "result.ini"))
+            n++;
+    closedir(dir);
+    return n;
+}
+
 /* An existing experiment keeps its base config: a command with another one is refused before
- * anything is written. Keys that leave the trajectory alone (threads, log_every, ...) may vary. */
-static int check_experiment_config(const char *path, const Config *key) {
+ * anything is written. Keys that leave the trajectory alone (threads, log_every, ...) may vary,
+ * except the equivalence margin: it is stated before the runs, so once a run of exp finished it
+ * can no longer change (docs/statistics.md section 5). */
+static int check_experiment_config(const char *exp, const char *path, const Config *key) {
     if (access(path, F_OK) != 0) return 0;
     Config old;
     config_defaults(&old);
@@ -229,6 +246,15 @@ static int check_experiment_config(const char *path, const Config *key) {
         return rb_fail("%s: this experiment was created with %s = %s, this command has %s = %s; "
                        "repeat it with the experiment's config or choose another --name",
                        path, d.key, d.b, d.key, d.a);
+    char was[64], now[64];
+    config_format_key(&old, "equivalence_margin", was, sizeof was);
+    config_format_key(key, "equivalence_margin", now, sizeof now);
+    int finished = strcmp(was, now) ? count_finished_runs(exp) : 0;
+    if (finished)
+        return rb_fail("%s: equivalence_margin = %s was fixed before the runs and %d of them "
+                       "finished; this command has %s: a margin cannot change after results are "
+                       "seen (repeat with equivalence_margin=%s or choose another --name)",
+                       path, was, finished, now, was);
     return 0;
 }
 
@@ -248,9 +274,9 @@ int exp_create(const Config *key, const char *prefix, const char *name, char *ex
     if (exp_locate(key, prefix, name, exp, n) != 0) return -1;
     char path[4300];
     snprintf(path, sizeof path, "%s/experiment.ini", exp);
-    if (check_experiment_config(path, key) != 0) return -1; /* before anything is written */
+    if (check_experiment_config(exp, path, key) != 0) return -1; /* before anything is written */
     if (rb_mkdir_p(exp) != 0 || lock_experiment(exp) != 0) return -1;
-    if (check_experiment_config(path, key) != 0) return -1; /* another owner may have created it */
+    if (check_experiment_config(exp, path, key) != 0) return -1; /* another owner created it */
     char *ini = config_design_to_ini(key); /* every variant's options: the whole design */
     int rc = rb_write_file_atomic(path, ini, strlen(ini));
     free(ini);
