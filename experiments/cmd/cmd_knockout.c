@@ -24,7 +24,7 @@ static void knockout_help(void) {
            "its depth mixing knocked out (the source's weighted term removed from every consumer,\n"
            "the other weights unchanged; docs/variants.md, \"Routing diagnostics\"), and writes\n"
            "RUN_DIR/knockout.csv: source (-1 = intact), val_loss, delta (val_loss - intact).\n"
-           "Variants without depth mixing (prenorm, mhc, hc) are refused.\n");
+           "Runs of variants without depth mixing (no depth_attn.csv) are refused.\n");
 }
 
 static const char *const KNOCKOUT_HEADER[] = {"source", "val_loss", "delta"};
@@ -51,7 +51,7 @@ static void load_run(const char *dir, Config *c, Model *m, Data *d) {
     if (!c->vt->knockout)
         rb_die(RB_EXIT_USAGE,
                "knockout: %s: variant %s has no depth mixing to knock out (allowed: a run of a "
-               "variant with depth weights, e.g. attnres_full, attnres_block, denseformer)",
+               "variant that writes depth_attn.csv; docs/variants.md, \"Routing diagnostics\")",
                dir, c->variant);
     CkptState st;
     snprintf(path, sizeof path, "%s/model.bin", dir);
