@@ -1,6 +1,7 @@
 /* The run log (runlog.h). */
 #include "runlog.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,8 @@ static const char *const GAINS_HEADER[] = {"step",
                                            "dist_identity"};
 _Static_assert(sizeof GAINS_HEADER / sizeof *GAINS_HEADER == 2 + RB_MIX_NSTATS, "mhc.csv columns");
 static const char *const EVAL_HEADER[] = {"step", "task", "hops", "accuracy", "n"};
+static const char *const ROUTING_HEADER[] = {"step", "layer", "n_sources", "entropy",
+                                             "uniform_entropy"};
 
 static const LogSpec LOGS[LOG_NFILES] = {
     [LOG_METRICS] = {"metrics.csv", METRICS_HEADER, 9},
@@ -44,6 +47,7 @@ static const LogSpec LOGS[LOG_NFILES] = {
     [LOG_DEPTH] = {"depth_attn.csv", DEPTH_HEADER, 4},
     [LOG_GAINS] = {"mhc.csv", GAINS_HEADER, 2 + RB_MIX_NSTATS},
     [LOG_EVAL] = {"eval.csv", EVAL_HEADER, 5},
+    [LOG_ROUTING] = {"routing.csv", ROUTING_HEADER, 5},
 };
 
 /* One cell of a row: an integer, a number (shortest text that reads back to the same double), a
@@ -87,6 +91,7 @@ static int put_row(CsvOut *csv, const Cell *cells, int n) {
 unsigned runlog_files(const Model *m, const Data *d) {
     unsigned f = 1u << LOG_METRICS | 1u << LOG_PROFILE;
     if (m->vops->depth_weights) f |= 1u << LOG_DEPTH;
+    if (m->vops->depth_weights && m->vops->depth_entropy) f |= 1u << LOG_ROUTING;
     if (m->vops->mixing_gains) f |= 1u << LOG_GAINS;
     if (data_probe_hops(d) > 0) f |= 1u << LOG_EVAL;
     return f;
@@ -167,6 +172,19 @@ static int log_depth_weights(CsvOut *csv, Model *m, long step) {
     }
 }
 
+/* routing.csv: per consumer the token mean of its per-token entropy over the sources it reads,
+ * and the uniform entropy log(n_sources) beside it, from the same forward (docs/formats.md). */
+static int log_routing(CsvOut *csv, Model *m, long step) {
+    for (int c = 0;; c++) {
+        double h;
+        int n = m->vops->depth_entropy(&m->stream, c, &h);
+        if (n < 0) return 0;
+        Cell row[5] = {INT_CELL(step), INT_CELL(c + 1), INT_CELL(n), NUM_CELL(h),
+                       NUM_CELL(log((double)n))};
+        if (put_row(csv, row, 5) != 0) return -1;
+    }
+}
+
 /* mhc.csv: per site the statistics of the stream-mixing matrix (gains also of the product of all
  * so far), from the same forward. */
 static int log_mixing_gains(CsvOut *csv, Model *m, long step) {
@@ -205,6 +223,7 @@ int runlog_profile(RunLog *lg, Model *m, long step, int batch) {
 
 int runlog_diagnostics(RunLog *lg, Model *m, long step) {
     if (lg->csv[LOG_DEPTH].f && log_depth_weights(&lg->csv[LOG_DEPTH], m, step) != 0) return -1;
+    if (lg->csv[LOG_ROUTING].f && log_routing(&lg->csv[LOG_ROUTING], m, step) != 0) return -1;
     if (lg->csv[LOG_GAINS].f && log_mixing_gains(&lg->csv[LOG_GAINS], m, step) != 0) return -1;
     return runlog_profile(lg, m, step, 0);
 }

@@ -1,13 +1,13 @@
 /* The run log: the CSV files a run appends to while it trains (docs/formats.md): metrics.csv,
- * profile.csv, depth_attn.csv (variants with depth mixing), mhc.csv (multi-stream variants) and
- * eval.csv (probe data). Every row goes through one helper. */
+ * profile.csv, depth_attn.csv and routing.csv (variants with depth mixing), mhc.csv (multi-stream
+ * variants) and eval.csv (probe data). Every row goes through one helper. */
 #ifndef RB_RUNLOG_H
 #define RB_RUNLOG_H
 #include "csvout.h"
 #include "data.h"
 #include "model.h"
 
-enum { LOG_METRICS, LOG_PROFILE, LOG_DEPTH, LOG_GAINS, LOG_EVAL, LOG_NFILES };
+enum { LOG_METRICS, LOG_PROFILE, LOG_DEPTH, LOG_GAINS, LOG_EVAL, LOG_ROUTING, LOG_NFILES };
 /* A flag of the files mask (not a file): profile.csv has a `batch` column (profile_batches > 1). */
 #define RUNLOG_PROFILE_BATCHES (1u << LOG_NFILES)
 
@@ -29,8 +29,8 @@ int runlog_metrics(RunLog *lg, long step, double tokens, double flops, double wa
                    double loss, double val, double gnorm, double tok_s);
 /* eval.csv: the probe's accuracy by hop count (probe[h] correct, probe[RB_PROBE_MAX_HOPS+1+h] n) */
 int runlog_probe(RunLog *lg, const Data *d, const double *probe, long step);
-/* depth_attn.csv and mhc.csv from the model's last forward, then profile.csv (which runs its own
- * backward). */
+/* depth_attn.csv, routing.csv and mhc.csv from the model's last forward, then profile.csv (which
+ * runs its own backward). */
 int runlog_diagnostics(RunLog *lg, Model *m, long step);
 /* profile.csv only, for validation batch `batch` (> 0) of a profile step with profile_batches > 1:
  * call right after the forward on that batch (runs its own backward). */

@@ -52,19 +52,19 @@ void train_set_threads(int threads) {
 }
 
 /* Mean validation loss into *val; under MPI every rank evaluates its rows of each batch. For
- * synth:hops also the answer accuracy by hop count (probe[0..9] correct, probe[10..19] answers).
- * 0, or -1 with rb_error() when a forward fails. */
-static int evaluate(Model *m, const Data *d, int *rows, int nbatches, double *probe, double *val) {
+ * synth:hops also the answer accuracy by hop count (probe[0..9] correct, probe[10..19] answers;
+ * probe may be NULL). 0, or -1 with rb_error() when a forward fails. */
+int train_evaluate(Model *m, const Data *d, int *rows, int nbatches, double *probe, double *val) {
     double total = 0;
-    for (int i = 0; i < 2 * (RB_PROBE_MAX_HOPS + 1); i++) probe[i] = 0;
+    for (int i = 0; probe && i < 2 * (RB_PROBE_MAX_HOPS + 1); i++) probe[i] = 0;
     for (int k = 0; k < nbatches; k++) {
         data_val_rows(d, k, m->cfg.batch_size, dist_rank() * m->B, m->B, rows);
         model_set_batch(m, rows);
         if (model_forward(m) != 0) return -1;
         total += m->loss;
-        if (data_probe_hops(d)) probe_hops_count(m, probe, probe + RB_PROBE_MAX_HOPS + 1);
+        if (probe && data_probe_hops(d)) probe_hops_count(m, probe, probe + RB_PROBE_MAX_HOPS + 1);
     }
-    dist_sum_doubles(probe, 2 * (RB_PROBE_MAX_HOPS + 1));
+    if (probe) dist_sum_doubles(probe, 2 * (RB_PROBE_MAX_HOPS + 1));
     *val = dist_mean(total / nbatches);
     return 0;
 }
@@ -241,7 +241,7 @@ static int train_step(Loop *L, long step, StepOut *out) {
  * or a failed forward. */
 static int evaluate_now(Loop *L, long done, double *val) {
     double probe[2 * (RB_PROBE_MAX_HOPS + 1)], t_eval = rb_now();
-    if (evaluate(L->m, &L->rs->data, L->rs->rows, L->n_eval, probe, val) != 0) return 1;
+    if (train_evaluate(L->m, &L->rs->data, L->rs->rows, L->n_eval, probe, val) != 0) return 1;
     L->res->eval_s += rb_now() - t_eval;
     if (*val < L->st.best_val) L->st.best_val = *val;
     return L->lead && runlog_probe(&L->rs->log, &L->rs->data, probe, done) != 0;

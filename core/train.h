@@ -3,6 +3,7 @@
 #ifndef RB_TRAIN_H
 #define RB_TRAIN_H
 #include "config.h"
+#include "data.h"
 
 /* Speed of a run, from the steps this process trained (a resumed run times its last segment):
  * tok_per_s = tokens of the timed steps / train_s, the time inside training steps only (batch,
@@ -22,6 +23,13 @@ typedef struct {
 /* DIR/result.ini into r (0), or -1 with rb_error() when it is missing or unreadable. */
 int train_read_result(const char *dir, TrainResult *r);
 
+struct Model;
+/* Mean validation loss of m over the first nbatches validation batches of d into *val (rows:
+ * scratch for m->B * (seq_len + 1) ints); probe, when not NULL, receives the probe's counts by hop
+ * (2 (RB_PROBE_MAX_HOPS + 1) doubles: correct, then answers). 0, or -1 with rb_error() when a
+ * forward fails. */
+int train_evaluate(struct Model *m, const Data *d, int *rows, int nbatches, double *probe,
+                   double *val);
 /* Total optimizer steps implied by the budget keys. */
 long train_total_steps(const Config *c);
 /* Apply cfg.threads to OpenMP and OpenBLAS (0 = all cores). */

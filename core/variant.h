@@ -139,6 +139,21 @@ typedef struct VariantOps {
     /* RMS (over tokens and channels) of the residual state after sublayer l in the last forward:
      * what the dilution figure plots. */
     double (*stream_rms)(const Stream *st, int l);
+    /* Optional routing diagnostics (routing.csv; docs/formats.md, docs/variants.md "Routing
+     * diagnostics"), for variants with depth_weights. From the last forward: into *entropy the
+     * mean over tokens (and heads) of the per-token entropy in nats of consumer c's weights over
+     * the sources it reads, each token's weights first divided by their sum (softmax weights
+     * already sum to 1; sigmoid gates and DenseFormer's signed betas use their absolute values).
+     * Returns the number of sources read (log of it is the uniform entropy), or -1 past the last
+     * consumer. */
+    int (*depth_entropy)(const Stream *st, int consumer, double *entropy);
+    /* Optional knockout for evaluation (knockout.csv, `resbench knockout`): from the next forward
+     * on, every consumer omits the term weight x value of source `source` (the numbering of
+     * depth_attn.csv) from its mixture, the weights of the other sources as they are; -1 restores
+     * the intact model (bit-identical forwards). Forward only: no backward may follow a forward
+     * with a knockout set. Returns the number of sources (valid sources are 0..n-1); a source
+     * outside them leaves the setting alone. */
+    int (*knockout)(Stream *st, int source);
 } VariantOps;
 
 /* Option o of c's variant, read through its declaration: o points into c->vt's own table

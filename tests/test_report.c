@@ -242,6 +242,44 @@ START_TEST(test_report_known_answers) {
 }
 END_TEST
 
+/* The routing line (docs/variants.md, "Routing diagnostics"): no section without routing.csv;
+ * with it, per arm the mean of entropy / uniform over the first and the last half of the
+ * consumers with two or more sources at the last step (the one-source consumer and an earlier
+ * step left out, the middle consumer of an odd count too), averaged over the arm's runs. */
+static void fake_routing(const char *exp, const char *v, int seed, const double *ratio, int k) {
+    char dir[2048], text[4096];
+    snprintf(dir, sizeof dir, "%s/%s-s%d", exp, v, seed);
+    int n = snprintf(text, sizeof text,
+                     "step,layer,n_sources,entropy,uniform_entropy\n50,2,2,0.6931,0.6931\n"
+                     "100,1,1,0,0\n");
+    for (int c = 0; c < k; c++)
+        n += snprintf(text + n, sizeof text - n, "100,%d,%d,%.17g,%.17g\n", c + 2, c + 2,
+                      ratio[c] * log(c + 2.0), log(c + 2.0));
+    put(dir, "routing.csv", text);
+}
+
+START_TEST(test_report_routing_line) {
+    char *exp = fake_experiment(0), args[2048], out[8192], path[2048];
+    snprintf(args, sizeof args, "report --no-plot %s", exp);
+    snprintf(path, sizeof path, "%s/report.md", exp);
+    ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    ck_assert(!strstr(tu_read(path), "## Routing"));
+    const double full[3][4] = {{0.2, 0.4, 0.6, 1.0}, {0.1, 0.3, 0.7, 0.9}, {0.3, 0.5, 0.5, 0.7}};
+    for (int s = 1; s <= 3; s++) fake_routing(exp, "attnres_full", s, full[s - 1], 4);
+    const double dense[3] = {0.1, 0.5, 0.9};
+    fake_routing(exp, "denseformer", 2, dense, 3);
+    ck_assert_msg(tu_run_cli(args, out, sizeof out) == 0, "%s", out);
+    char *rep = tu_read(path);
+    const char *r = strstr(rep, "## Routing");
+    ck_assert_msg(r, "%s", rep);
+    /* full: shallow (0.3 + 0.2 + 0.4) / 3, deep (0.8 + 0.8 + 0.6) / 3 */
+    ck_assert_msg(strstr(r, "| attnres_full | 3 | 0.300 | 0.733 |"), "%.1200s", r);
+    ck_assert_msg(strstr(r, "| denseformer | 1 | 0.100 | 0.900 |"), "%.1200s", r);
+    const char *end = strstr(r + 1, "\n## "), *pre = strstr(r, "| prenorm |");
+    ck_assert(end && (!pre || pre > end)); /* no routing.csv: no row */
+}
+END_TEST
+
 /* Claim 6 in the paper's direction for each option: the input-dependent query is better than Full
  * in the paper's Table 4, so a decided loss for it is "opposite"; no key norm is worse there, so
  * the same decided loss is "reproduced". */
@@ -800,6 +838,7 @@ int main(void) {
     tcase_add_test(tc, test_verdicts);
     tcase_add_test(tc, test_report_known_answers);
     tcase_add_test(tc, test_report_flags_unfair_budgets);
+    tcase_add_test(tc, test_report_routing_line);
     tcase_add_test(tc, test_report_design_directions);
     tcase_add_test(tc, test_report_design_sign_from_table);
     tcase_add_test(tc, test_report_equivalence_margin);

@@ -141,6 +141,13 @@ static void check_resume_after(int sig, const char *variant) {
         ck_assert(da == NULL && db == NULL);
     else
         ck_assert(da && db && strlen(da) > 100 && strcmp(da, db) == 0);
+    snprintf(pa, sizeof pa, "%s/full/routing.csv", out);
+    snprintf(pb, sizeof pb, "%s/cut/routing.csv", out);
+    char *ra = tu_read(pa), *rb = tu_read(pb);
+    if (strcmp(variant, "prenorm") == 0)
+        ck_assert(ra == NULL && rb == NULL);
+    else
+        ck_assert(ra && rb && strlen(ra) > 100 && strcmp(ra, rb) == 0);
     printf("%s, signal %d after %d logged steps: resumed run matches the uninterrupted one\n",
            variant, sig, rows_before);
 }
@@ -159,6 +166,33 @@ START_TEST(test_resume_attnres_full_after_kill9) {
     check_resume_after(SIGKILL, "attnres_full");
 }
 END_TEST
+
+/* `resbench knockout` on a finished run: the intact row is the run's final validation loss (up
+ * to the summation order of another thread count), then one row per source, each with its delta;
+ * the run's other files are untouched. */
+static void check_knockout_cli(const char *out, const char *id, double final_val, int nsrc) {
+    char args[1400], buf[4096], path[1400];
+    snprintf(args, sizeof args, "knockout %s/%s --threads 1", out, id);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    snprintf(path, sizeof path, "%s/%s/knockout.csv", out, id);
+    char *text = tu_read(path);
+    ck_assert_msg(text && !strncmp(text, "source,val_loss,delta\n", 22), "%s", buf);
+    ck_assert_int_eq(count_lines(path), 1 + 1 + nsrc);
+    char *line = strchr(text, '\n') + 1;
+    int src;
+    double loss, delta, intact = 0;
+    for (int k = -1; k < nsrc; k++) {
+        ck_assert(sscanf(line, "%d,%lf,%lf", &src, &loss, &delta) == 3);
+        ck_assert_int_eq(src, k);
+        if (k < 0) intact = loss;
+        ck_assert_double_eq_tol(delta, loss - intact, 1e-12);
+        if (k >= 0) ck_assert(delta != 0);
+        line = strchr(line, '\n') + 1;
+    }
+    ck_assert_double_eq_tol(intact, final_val, 1e-4 * final_val);
+    snprintf(args, sizeof args, "knockout %s/%s/nonexistent", out, id);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+}
 
 /* Diagnostics read a fixed validation batch and never touch the trajectory. */
 START_TEST(test_profiling_keeps_trajectory) {
@@ -179,6 +213,12 @@ START_TEST(test_profiling_keeps_trajectory) {
     snprintf(path, sizeof path, "%s/profiled/depth_attn.csv", out);
     /* 10 profile steps x (1+2+3+4+5 sources of the L = 4 sublayers and the readout) + header */
     ck_assert_int_eq(count_lines(path), 1 + 10 * 15);
+    /* routing.csv: one row per consumer (L + 1 = 5) at the same steps */
+    snprintf(path, sizeof path, "%s/profiled/routing.csv", out);
+    ck_assert_int_eq(count_lines(path), 1 + 10 * 5);
+    char *routing = tu_read(path);
+    ck_assert(routing && !strncmp(routing, "step,layer,n_sources,entropy,uniform_entropy\n", 45));
+    check_knockout_cli(out, "profiled", r.final_val_loss, 5);
     /* profile_batches = 2: the same trajectory, profile.csv gains a batch column and a second
      * block of L + 1 rows per profile step; batch 0's rows are the K = 1 file's, batch 1's are
      * another batch's (they differ); the K = 1 file keeps the header without the column */

@@ -464,6 +464,116 @@ START_TEST(test_laurel_refused) {
 }
 END_TEST
 
+/* Routing diagnostics (docs/variants.md, "Routing diagnostics"): the entropy on cases with a
+ * known answer. Uniform weights (Full AttnRes at zero queries): log n for every consumer;
+ * one-hot (DenseFormer at init, beta = identity): 0; query=static logits (0, log 3): the
+ * entropy of (1/4, 3/4); DenseFormer betas (1, -1): |beta| normalized is uniform, log 2. */
+START_TEST(test_routing_entropy_known_cases) {
+    Model m;
+    double h;
+    build(&m, variant_config("attnres_full", 2, 0), 0);
+    for (int c = 0; c <= m.L; c++) {
+        ck_assert_int_eq(m.vops->depth_entropy(&m.stream, c, &h), c + 1);
+        ck_assert_double_eq_tol(h, log(c + 1.0), 1e-6);
+    }
+    ck_assert_int_eq(m.vops->depth_entropy(&m.stream, m.L + 1, &h), -1);
+    model_free(&m);
+    build(&m, variant_config("denseformer", 3, 0), 0);
+    for (int c = 0; c < 3; c++) {
+        ck_assert_int_eq(m.vops->depth_entropy(&m.stream, c, &h), c + 2);
+        ck_assert(h == 0);
+    }
+    ck_assert_int_eq(m.vops->depth_entropy(&m.stream, 3, &h), -1);
+    m.p.conn[0] = 1.0f; /* block 1's betas (beta_{1,0}, beta_{1,1}) = (1, -1) */
+    m.p.conn[1] = -1.0f;
+    ck_assert_int_eq(m.vops->depth_entropy(&m.stream, 0, &h), 2);
+    ck_assert_double_eq_tol(h, log(2.0), 1e-12);
+    model_free(&m);
+    Config c = variant_config("attnres_full", 2, 0);
+    tu_set(&c, "attnres_query", "static");
+    ck_assert_msg(model_build(&m, &c) == 0, "%s", rb_error());
+    m.p.conn[(size_t)1 * (m.L + 1) + 1] = logf(3.0f); /* consumer 1, source 1 (M = L + 1) */
+    tu_fill_batch(&m, 11);
+    model_forward(&m);
+    ck_assert_int_eq(m.vops->depth_entropy(&m.stream, 1, &h), 2);
+    ck_assert_double_eq_tol(h, -(0.25 * log(0.25) + 0.75 * log(0.75)), 1e-6);
+    model_free(&m);
+}
+END_TEST
+
+/* The entropy is the token mean of the per-token entropy, not the entropy of the token-mean
+ * weights: with input-dependent weights (randomized queries) the first is smaller (concavity),
+ * strictly for some consumer. */
+START_TEST(test_routing_entropy_is_per_token) {
+    Model m;
+    build(&m, variant_config("attnres_full", 2, 0), 1);
+    int smaller = 0;
+    for (int c = 1; c <= m.L; c++) {
+        double w[RB_MAX_SUB + 1], h, hmean = 0;
+        int n = m.vops->depth_weights(&m.stream, c, w, RB_MAX_SUB + 1);
+        ck_assert_int_eq(m.vops->depth_entropy(&m.stream, c, &h), n);
+        for (int s = 0; s < n; s++) hmean -= w[s] > 0 ? w[s] * log(w[s]) : 0;
+        ck_assert(h <= hmean + 1e-9);
+        smaller += h < hmean - 1e-3;
+    }
+    ck_assert(smaller > 0);
+    model_free(&m);
+}
+END_TEST
+
+/* Knockout (docs/variants.md, "Routing diagnostics"): source -1 is the intact model bit for bit
+ * (also after a knockout was set); every source of Full, Block and DenseFormer with randomized
+ * weights changes the loss; the count is the number of depth_attn.csv sources. */
+START_TEST(test_knockout_loss) {
+    Config cs[] = {variant_config("attnres_full", 2, 0), variant_config("attnres_block", 3, 3),
+                   variant_config("denseformer", 3, 0)};
+    int nsrc[] = {5, 4, 4};
+    for (int i = 0; i < 3; i++) {
+        Model m;
+        build(&m, cs[i], 1);
+        double intact = model_forward(&m);
+        ck_assert_int_eq(m.vops->knockout(&m.stream, -1), nsrc[i]);
+        ck_assert(model_forward(&m) == intact);
+        for (int s = 0; s < nsrc[i]; s++) {
+            m.vops->knockout(&m.stream, s);
+            double loss = model_forward(&m);
+            ck_assert_msg(loss != intact, "%s: source %d changes nothing", m.cfg.variant, s);
+            printf("%s knockout %d: %.6f (intact %.6f)\n", m.cfg.variant, s, loss, intact);
+        }
+        m.vops->knockout(&m.stream, -1);
+        ck_assert(model_forward(&m) == intact);
+        model_free(&m);
+    }
+}
+END_TEST
+
+/* The rule by hand: Full AttnRes at zero queries weights every source 1/n; knocking out the
+ * embedding leaves sublayer l's input sum_{j<=l} v_j / (l + 1) (the others' weights are not
+ * renormalized), so the first sublayer reads 0. DenseFormer at init (Y_k = X_k): knocking out
+ * the last block zeroes the output. */
+START_TEST(test_knockout_by_hand) {
+    Model m;
+    build(&m, variant_config("attnres_full", 2, 0), 0);
+    m.vops->knockout(&m.stream, 0);
+    model_forward(&m);
+    size_t nd = (size_t)m.N * m.C;
+    for (size_t i = 0; i < nd; i++) {
+        double sum = 0;
+        for (int l = 0; l < m.L; l++) {
+            ck_assert_double_eq_tol(m.sub_in[l][i], sum / (l + 1), 1e-5);
+            sum += m.a.sub_out[l * nd + i];
+        }
+        ck_assert_double_eq_tol(m.stream_out[i], sum / (m.L + 1), 1e-5);
+    }
+    model_free(&m);
+    build(&m, variant_config("denseformer", 3, 0), 0);
+    m.vops->knockout(&m.stream, 3);
+    model_forward(&m);
+    for (size_t i = 0; i < (size_t)m.N * m.C; i++) ck_assert(m.stream_out[i] == 0);
+    model_free(&m);
+}
+END_TEST
+
 START_TEST(test_block_rejects_bad_n) {
     Config c = variant_config("attnres_block", 3, 4);
     ck_assert(config_validate(&c) != 0);
@@ -745,6 +855,10 @@ static Suite *variants_suite(void) {
     tcase_add_test(tc, test_finite_differences_laurel);
     tcase_add_test(tc, test_laurel_init_is_prenorm);
     tcase_add_test(tc, test_laurel_refused);
+    tcase_add_test(tc, test_routing_entropy_known_cases);
+    tcase_add_test(tc, test_routing_entropy_is_per_token);
+    tcase_add_test(tc, test_knockout_loss);
+    tcase_add_test(tc, test_knockout_by_hand);
     tcase_add_test(tc, test_block_rejects_bad_n);
     tcase_add_test(tc, test_variant_flops);
     tcase_add_test(tc, test_variant_traffic);

@@ -41,6 +41,7 @@ typedef struct {
     float *q;                /* (L + 1, ntok, d) per-token queries (query=input) */
     float *db, *racc, *dv;   /* scratch: (N + 1, ntok, d), (ntok, d), (ntok, d) */
     float *dq, *dk, *ds;     /* scratch (general path): (ntok, d), (ntok, d), (ntok, M) */
+    int knockout;            /* evaluation only: the knocked-out source slot + 1 (0: none) */
 } AttnresState;              /* the variant's private state (Stream.state), set by attnres_setup */
 
 /* The flavours (VariantOps.flavour): Full AttnRes is Block with one sublayer per block. */
@@ -582,12 +583,46 @@ static const float *block_phase2(Stream *st, const AttnresState *y, int l) {
     return h;
 }
 
+/* Knockout (docs/variants.md, "Routing diagnostics"): consumer l's input again, from the weights
+ * the forward saved, without the term of the knocked-out slot; the other sources keep their
+ * weights. Evaluation only: the backward does not know of it. */
+static void knockout_input(Stream *st, const AttnresState *y, int l) {
+    const float *src[RB_MAX_SUB + 1], *rinv[RB_MAX_SUB + 1];
+    float *dsrc[RB_MAX_SUB + 1];
+    int slot[RB_MAX_SUB + 1];
+    int m = sources(st, y, l, src, rinv, dsrc, slot), d = y->d, H = y->H, dg = d / H, MH = y->MH;
+    int drop = -1;
+    for (int s = 0; s < m; s++)
+        if (slot[s] == y->knockout - 1) drop = s;
+    if (drop < 0) return; /* this consumer does not read the source */
+    float *h = y->h + (size_t)l * y->ntok * d;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < y->ntok; t++) {
+        const float *at = y->a + ((size_t)l * y->ntok + t) * MH;
+        float *ht = h + (size_t)t * d;
+        memset(ht, 0, d * sizeof(float));
+        for (int s = 0; s < m; s++) {
+            if (s == drop) continue;
+            const float *x = src[s] + (size_t)t * d;
+            for (int g = 0; g < H; g++)
+                for (int i = g * dg; i < (g + 1) * dg; i++) ht[i] += at[s * H + g] * x[i];
+        }
+    }
+}
+
 static const float *attnres_input(Stream *st, int l) {
     const AttnresState *y = st->state;
-    if (y->general) return aggregate_general(st, l);
-    if (y->S == 1) return aggregate(st, l); /* Full: one query per source set */
-    if (l % y->S == 0) block_phase1(st, y, l);
-    return block_phase2(st, y, l);
+    const float *h;
+    if (y->general)
+        h = aggregate_general(st, l);
+    else if (y->S == 1)
+        h = aggregate(st, l); /* Full: one query per source set */
+    else {
+        if (l % y->S == 0) block_phase1(st, y, l);
+        h = block_phase2(st, y, l);
+    }
+    if (y->knockout) knockout_input(st, y, l);
+    return h;
 }
 
 static void attnres_commit(Stream *st, int l, const float *v) {
@@ -615,7 +650,9 @@ static void attnres_commit(Stream *st, int l, const float *v) {
 
 static const float *attnres_output(Stream *st) {
     const AttnresState *y = st->state;
-    return y->general ? aggregate_general(st, y->L) : aggregate(st, y->L);
+    const float *h = y->general ? aggregate_general(st, y->L) : aggregate(st, y->L);
+    if (y->knockout) knockout_input(st, y, y->L);
+    return h;
 }
 
 /* Backward of consumer l (docs/variants.md, section 2): g = dL/dh_l per token. Each thread takes
@@ -773,6 +810,38 @@ static int attnres_weights(const Stream *st, int c, double *w, int max) {
     return n;
 }
 
+/* Per token (and head) the entropy of consumer c's weights over the sources it reads, each
+ * token's weights divided by their sum first (sigmoid gates do not sum to 1), averaged over the
+ * tokens and heads of the last forward. Returns the number of sources read. */
+static int attnres_entropy(const Stream *st, int c, double *entropy) {
+    const AttnresState *y = st->state;
+    if (c > y->L) return -1;
+    int slot[RB_MAX_SUB + 1], m = source_slots(y, c, slot);
+    const float *a = y->a + (size_t)c * y->ntok * y->MH;
+    double acc = 0;
+    for (int t = 0; t < y->ntok; t++)
+        for (int g = 0; g < y->H; g++) {
+            const float *at = a + (size_t)t * y->MH + g;
+            double sum = 0, e = 0;
+            for (int s = 0; s < m; s++) sum += at[s * y->H];
+            for (int s = 0; s < m && sum > 0; s++) {
+                double p = at[s * y->H] / sum;
+                if (p > 0) e -= p * log(p);
+            }
+            acc += e;
+        }
+    *entropy = acc / ((double)y->ntok * y->H);
+    return m;
+}
+
+/* Knockout of source slot `source` (depth_attn.csv's numbering: 0 = e, k = block k, the partial
+ * sum at the slot of the block it is becoming) from the next forward on. */
+static int attnres_knockout(Stream *st, int source) {
+    AttnresState *y = st->state;
+    if (source >= -1 && source < y->M) y->knockout = source + 1;
+    return y->M;
+}
+
 /* The running sources after sublayer l (what consumer l+1 can read): RMS over all of them, from
  * the cached 1/rms (mean square = 1/rinv^2 - eps). */
 static double attnres_stream_rms(const Stream *st, int l) {
@@ -804,7 +873,7 @@ static double attnres_stream_rms(const Stream *st, int l) {
     .input_backward = attnres_input_backward, .begin_backward = attnres_begin_backward,            \
     .flops_per_token = attnres_flops, .traffic_per_token = attnres_traffic,                        \
     .depth_weights = attnres_weights, .stream_rms = attnres_stream_rms,                            \
-    .matrices = attnres_matrices
+    .matrices = attnres_matrices, .depth_entropy = attnres_entropy, .knockout = attnres_knockout
 
 const VariantOps variant_attnres_full = {
     .name = "attnres_full",

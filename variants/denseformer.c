@@ -4,6 +4,7 @@
  * = Y_K. beta_{k,k} = 1, others 0 at init: exactly prenorm. Parameters: row k holds beta_{k,0..k}.
  * Backward: dY_k is complete once block k+1 is done; it is then spread to dX_j (j <= k) and
  * dbeta_k, which completes dX_k = dL/d(output of block k). */
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ typedef struct {
     float *dX;          /* scratch (K + 1, ntok, d): dX_0..dX_K */
     float *dY, *dmid;   /* scratch (ntok, d): running dY_{k}, dmid_k */
     float *dbeta_part;  /* scratch (nthreads, K + 1): per-thread dbeta partials */
+    int knockout;       /* evaluation only: the knocked-out source j + 1 (0: none) */
 } DenseformerState;     /* the variant's private state (Stream.state), set by df_setup */
 
 static void layout(DenseformerState *y, const Config *c, int ntok, float *acts, float *scratch,
@@ -87,6 +89,23 @@ static const float *df_input(Stream *st, int l) {
 
 #define DF_TILE 2048 /* floats per tile of the tiled loops (8 KB: stays in L1 across sources) */
 
+/* Knockout (docs/variants.md, "Routing diagnostics"): Y_k again without beta_{k,j} X_j for the
+ * knocked-out source j <= k (the other betas as they are). Evaluation only. */
+static void df_knockout_average(Stream *st, const DenseformerState *y, int k) {
+    int drop = y->knockout - 1;
+    if (drop > k) return;
+    const float *beta = st->params + beta_offset(k);
+    float *Y = y->Y + row(y, k);
+    long nd = (long)y->ntok * y->d;
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < nd; i++) {
+        float acc = 0;
+        for (int j = 0; j <= k; j++)
+            if (j != drop) acc += beta[j] * X_of(st, y, j)[i];
+        Y[i] = acc;
+    }
+}
+
 static void df_commit(Stream *st, int l, const float *v) {
     const DenseformerState *y = st->state;
     int k = l / 2 + 1;
@@ -120,6 +139,7 @@ static void df_commit(Stream *st, int l, const float *v) {
             Y[i] += beta[k] * X[i];
         }
     }
+    if (y->knockout) df_knockout_average(st, y, k);
 }
 
 static const float *df_output(Stream *st) {
@@ -224,6 +244,29 @@ static int df_weights(const Stream *st, int c, double *w, int max) {
     return k + 1;
 }
 
+/* The betas are learned scalars shared by all tokens and may be negative: the entropy of
+ * |beta_{k,j}| / sum_j |beta_{k,j}| (the same for every token, so the token mean is that). */
+static int df_entropy(const Stream *st, int c, double *entropy) {
+    int k = c + 1;
+    if (k > st->cfg->n_layer) return -1;
+    const float *beta = st->params + beta_offset(k);
+    double sum = 0, e = 0;
+    for (int j = 0; j <= k; j++) sum += fabs(beta[j]);
+    for (int j = 0; j <= k && sum > 0; j++) {
+        double p = fabs(beta[j]) / sum;
+        if (p > 0) e -= p * log(p);
+    }
+    *entropy = e;
+    return k + 1;
+}
+
+/* Knockout of block output j (0 = the embedding) from every average Y_k, k >= j. */
+static int df_knockout(Stream *st, int source) {
+    DenseformerState *y = st->state;
+    if (source >= -1 && source <= y->K) y->knockout = source + 1;
+    return y->K + 1;
+}
+
 /* after an attention sublayer the state is mid_k, after an MLP sublayer the average Y_k */
 static double df_stream_rms(const Stream *st, int l) {
     const DenseformerState *y = st->state;
@@ -253,4 +296,6 @@ const VariantOps variant_denseformer = {
     .traffic_per_token = df_traffic,
     .depth_weights = df_weights,
     .stream_rms = df_stream_rms,
+    .depth_entropy = df_entropy,
+    .knockout = df_knockout,
 };

@@ -15,5 +15,6 @@ int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_knockout(int argc, char **argv);
 
 #endif

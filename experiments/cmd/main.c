@@ -37,6 +37,8 @@ static const Command COMMANDS[] = {
      "report.md: budgets check, ablation table, figures, claims with verdicts"},
     {"compare", cmd_compare, "two runs or two experiments: config difference, deltas, curves"},
     {"sample", cmd_sample, "generate text from a run's model with a KV cache"},
+    {"knockout", cmd_knockout,
+     "a finished run's validation loss with each depth-mixing source removed (knockout.csv)"},
     {"plan", cmd_plan, "seeds needed to decide an effect (or the detectable effect) from a pilot"},
     {"bench", cmd_bench, "the benchmark: sgemm peak, tok/s, GFLOP/s, phases, overheads, RSS"},
 };

@@ -61,6 +61,9 @@ typedef struct {
     Health health;
     uint64_t pair_key; /* results_pair_key (0: no config) */
     int arm;           /* index into Report.variants */
+    /* routing.csv at its last step: entropy / uniform entropy averaged over the shallow and the
+     * deep half of the consumers (NAN: no routing.csv) */
+    double route_shallow, route_deep;
 } RRun;
 
 typedef struct {
@@ -187,6 +190,29 @@ static void load_profile(const CsvTable *t, RRun *r) {
     r->f[F_CV_MLP] = cv.cv_mlp;
 }
 
+/* routing.csv (docs/formats.md): at its last step, the ratio entropy / uniform_entropy of every
+ * consumer with two or more sources, in layer order; the mean over the first half of them
+ * (shallow) and over the last half (deep), the middle one left out when their number is odd. */
+static void load_routing(const CsvTable *t, RRun *r) {
+    int cs = csv_col(t, "step"), ce = csv_col(t, "entropy"), cu = csv_col(t, "uniform_entropy");
+    size_t n = csv_nrows(t);
+    if (cs < 0 || ce < 0 || cu < 0 || n == 0) return;
+    double last = csv_num(t, n - 1, cs), ratio[RB_MAX_SUB + 1];
+    int k = 0;
+    for (size_t i = 0; i < n && k <= RB_MAX_SUB; i++) {
+        double u = csv_num(t, i, cu);
+        if (csv_num(t, i, cs) == last && u > 0) ratio[k++] = csv_num(t, i, ce) / u;
+    }
+    if (k < 2) return;
+    double sh = 0, dp = 0;
+    for (int i = 0; i < k / 2; i++) {
+        sh += ratio[i];
+        dp += ratio[k - 1 - i];
+    }
+    r->route_shallow = sh / (k / 2);
+    r->route_deep = dp / (k / 2);
+}
+
 /* One run's measurements from its directory (metrics, profiles, probe). */
 static int load_run_dir(const ExpRun *a, RRun *r) {
     rb_copy_str(r->variant, sizeof r->variant, exp_arm(a));
@@ -214,6 +240,12 @@ static int load_run_dir(const ExpRun *a, RRun *r) {
     if ((rc = results_csv_in(r->dir, "profile.csv", &t)) < 0) return -1;
     if (rc) {
         load_profile(&t, r);
+        csv_table_free(&t);
+    }
+    r->route_shallow = r->route_deep = NAN;
+    if ((rc = results_csv_in(r->dir, "routing.csv", &t)) < 0) return -1;
+    if (rc) {
+        load_routing(&t, r);
         csv_table_free(&t);
     }
     if ((rc = results_csv_in(r->dir, "eval.csv", &t)) < 0) return -1;
@@ -511,6 +543,37 @@ static const char *const FIGURES[][2] = {{"loss_vs_flops", "Validation loss vs t
                                          {"fit", "Scaling fit and compute multipliers"}};
 static const char *const ARM_FIGURES[][2] = {{"depth_", "Depth-mixing weights"},
                                              {"sweep_", "Validation loss over the shape grid"}};
+
+/* The routing line of each arm with routing.csv (docs/variants.md, "Routing diagnostics"): mean
+ * entropy / uniform per consumer over the shallow and the deep half, averaged over its runs. No
+ * section when no run has the file. */
+static void write_routing(FILE *f, const Report *rp) {
+    int header = 0;
+    for (int v = 0; v < rp->nv; v++) {
+        double sh = 0, dp = 0;
+        int n = 0;
+        for (int i = 0; i < rp->n; i++) {
+            const RRun *r = &rp->runs[i];
+            if (r->arm != v || !isfinite(r->route_shallow)) continue;
+            sh += r->route_shallow;
+            dp += r->route_deep;
+            n++;
+        }
+        if (!n) continue;
+        if (!header++)
+            fprintf(f, "## Routing\n\n"
+                       "Mean entropy / uniform per consumer, deep vs shallow half: per consumer "
+                       "the mean over tokens of the entropy of its depth weights, over "
+                       "log(sources) (1 = uniform, 0 = one source per token), from routing.csv at "
+                       "the last step; averaged over the first and the last half of the consumers "
+                       "with two or more sources, and over the arm's runs (docs/variants.md, "
+                       "\"Routing diagnostics\"; `resbench knockout RUN_DIR` gives each source's "
+                       "loss when removed).\n\n"
+                       "| arm | runs | shallow half | deep half |\n|---|---|---|---|\n");
+        fprintf(f, "| %s | %d | %.3f | %.3f |\n", rp->variants[v], n, sh / n, dp / n);
+    }
+    if (header) fprintf(f, "\n");
+}
 
 /* Every figure (PNG) in DIR/figures, linked: the experiment's figures first, then each arm's (a
  * file PREFIX_ARMFILE.png, ARMFILE the arm's file name), then any other PNG found there. */
@@ -1186,6 +1249,7 @@ int report_write_law(const char *dir, int plot, const char *law) {
     write_config(f, &rp);
     write_ablation(f, &rp);
     write_figures(f, &rp);
+    write_routing(f, &rp);
     write_claims(f, &rp);
     fputs("\n]}\n", rp.json);
     fclose(f);
