@@ -531,17 +531,17 @@ START_TEST(test_knockout_loss) {
     for (int i = 0; i < 3; i++) {
         Model m;
         build(&m, cs[i], 1);
-        double intact = model_forward(&m);
+        double intact = tu_forward(&m);
         ck_assert_int_eq(m.vops->knockout(&m.stream, -1), nsrc[i]);
-        ck_assert(model_forward(&m) == intact);
+        ck_assert(tu_forward(&m) == intact);
         for (int s = 0; s < nsrc[i]; s++) {
             m.vops->knockout(&m.stream, s);
-            double loss = model_forward(&m);
+            double loss = tu_forward(&m);
             ck_assert_msg(loss != intact, "%s: source %d changes nothing", m.cfg.variant, s);
             printf("%s knockout %d: %.6f (intact %.6f)\n", m.cfg.variant, s, loss, intact);
         }
         m.vops->knockout(&m.stream, -1);
-        ck_assert(model_forward(&m) == intact);
+        ck_assert(tu_forward(&m) == intact);
         model_free(&m);
     }
 }
