@@ -57,10 +57,46 @@ do for [axis in "flops tokens"] {
     set title "last 60% of training, zoomed" noenhanced
     unset logscale x
     set xrange [0.4 * xmax : 1.02 * xmax]
-    set autoscale y
-    plot for [v in variants] datadir."/val_".v.".dat" using (column(col)/scale):4:5 with filledcurves \
-             lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
+    # The zoom's y range spans the arms whose final mean loss is within 20% of the best arm's; an
+    # arm far above (one that stalled or failed) would squeeze the others into one line. It stays
+    # drawn (off scale) and is named with its final loss in the corner.
+    array finals[words(variants)]
+    best = 1e300
+    do for [i = 1:words(variants)] {
+        stats datadir."/val_".word(variants, i).".dat" using 3 nooutput
+        last = STATS_records - 1
+        stats datadir."/val_".word(variants, i).".dat" every ::last::last using 3 nooutput
+        finals[i] = STATS_max
+        best = finals[i] < best ? finals[i] : best
+    }
+    lo = 1e300
+    hi = -1e300
+    offscale = ""
+    do for [i = 1:words(variants)] {
+        f = datadir."/val_".word(variants, i).".dat"
+        if (finals[i] <= 1.2 * best) {
+            stats f using (column(col) / scale >= 0.4 * xmax ? column(4) : 1e300) nooutput
+            lo = STATS_min < lo ? STATS_min : lo
+            stats f using (column(col) / scale >= 0.4 * xmax ? column(5) : -1e300) nooutput
+            hi = STATS_max > hi ? STATS_max : hi
+        } else {
+            offscale = offscale.sprintf("%s %s (%.3f)", offscale eq "" ? "off scale:" : ",", word(variants, i), finals[i])
+        }
+    }
+    if (offscale ne "" && lo < hi) {
+        pad = 0.08 * (hi - lo)
+        set yrange [lo - pad : hi + pad]
+        set label 2 offscale at graph 0.02, graph 0.04 left front noenhanced tc rgb "#444444"
+    } else {
+        set autoscale y
+    }
+    # bands only inside the window (a band polygon clipped at the left edge draws a wedge)
+    inwin(x) = x >= 0.4 * xmax ? x : NaN
+    plot for [v in variants] datadir."/val_".v.".dat" using (inwin(column(col)/scale)):4:5 \
+             with filledcurves lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
          for [v in variants] datadir."/val_".v.".dat" using (column(col)/scale):3 with linespoints \
              lc rgb color(v) lw 2 pt 7 ps 0.7 title v
+    unset label 2
+    set autoscale y
     unset multiplot
 }
