@@ -22,12 +22,27 @@ how = spread > 0 ? "line: mean over seeds, band: their range" : "one run per var
 
 set output outdir."/dilution.".fmt
 set multiplot layout 1,2 title "Hidden-state magnitude across depth (RMS over tokens and channels; ".how.")"
-set title "residual state after the sublayer" noenhanced
+# Linear, as the paper draws it, unless the values span more than a factor of 20 (an arm whose
+# state grows by orders of magnitude would flatten every other line into the axis): then log.
+lo = 1e300
+hi = 0
+do for [v in variants] {
+    stats datadir."/profile_".v.".dat" using 7 nooutput
+    lo = STATS_min < lo ? STATS_min : lo
+    stats datadir."/profile_".v.".dat" using 12 nooutput
+    hi = STATS_max > hi ? STATS_max : hi
+}
+stream_log = lo > 0 && hi / lo > 20
+set title (stream_log ? "residual state after the sublayer (log scale)" : \
+           "residual state after the sublayer") noenhanced
+if (stream_log) { set logscale y; set format y "%g" }
 set ylabel "stream RMS"
 plot for [v in variants] datadir."/profile_".v.".dat" using 1:7:12 with filledcurves \
      lc rgb color(v) fs transparent solid 0.18 noborder notitle, \
      for [v in variants] datadir."/profile_".v.".dat" using 1:2 with linespoints \
      lc rgb color(v) lw 2 pt 7 ps 0.6 title v
+unset logscale y
+set format y "% h"
 set title "what the sublayer writes" noenhanced
 set ylabel "output RMS"
 set logscale y
