@@ -648,9 +648,9 @@ START_TEST(test_bench_vs_torch) {
         double peer16 = csv_num(&t, r, csv_col(&t, "torch_bf16_tok_per_s"));
         ck_assert(ours > 0 && peer > 0 && peer16 > 0);
         ck_assert_double_eq_tol(csv_num(&t, r, csv_col(&t, "ratio_fp32")), ours / peer,
-                                1e-3 * ours / peer + 1e-4);
+                                1e-5 * ours / peer);
         ck_assert_double_eq_tol(csv_num(&t, r, csv_col(&t, "ratio_bf16")), ours / peer16,
-                                1e-3 * ours / peer16 + 1e-4);
+                                1e-5 * ours / peer16);
         ck_assert_str_eq(csv_cell(&t, r, csv_col(&t, "backend")), "openblas");
     }
     csv_table_free(&t);

@@ -459,7 +459,7 @@ static int versus_torch(const char *py, const Config *c, const BenchRun *runs,
             printf("%-14s %-14s %14.0f %13.0f %13.0f %9.2fx %9.2fx\n", names[v], combos[k].label,
                    ours, torch_tok[0][v], torch_tok[1][v], ours / torch_tok[0][v],
                    ours / torch_tok[1][v]);
-            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s,%s,%s,%d,%.1f,%.1f,%.1f,%.4f,%.4f\n",
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s,%s,%s,%d,%.9g,%.9g,%.9g,%.6g,%.6g\n",
                                   names[v], gemm_backend_name(combos[k].backend),
                                   gemm_precision_name(combos[k].precision), threads, ours,
                                   torch_tok[0][v], torch_tok[1][v], ours / torch_tok[0][v],
