@@ -4,7 +4,7 @@
 # quick start; finished runs are skipped and interrupted ones resume, so the script can be stopped
 # and restarted at any point. One training process at a time (threads=1 in the configs; pass
 # threads=2 ... to a part by hand only for a new campaign: thread count changes the rounding).
-#   experiments/campaign.sh [--jobs DIR | --gather] [--out DIR] [PART...]   (parts 1-6; default: all)
+#   experiments/campaign.sh [--jobs DIR | --gather] [--out DIR] [PART...]   (parts 1-7; default: all)
 # Without a mode every part trains here. With --jobs DIR nothing trains: each part's experiments
 # write their job lists (ablate/sweep --jobs) and DIR/partN.jobs collects every run of part N that
 # is not finished yet, one command a line, for GNU parallel or a Slurm array
@@ -45,11 +45,11 @@ cd "$(dirname "$0")/.."
 R=${RESBENCH:-build/resbench}  # RESBENCH=PATH runs a frozen binary while the tree changes
 C=experiments/configs/campaign
 OUT=out=$CO
-parts=("${@:-1 2 3 4 5 6}")
+parts=("${@:-1 2 3 4 5 6 7}")
 TEXT=1
 # shellcheck disable=SC2068
 for part in ${parts[@]}; do
-  case $part in 1|2|3|4|5|6) ;; *) echo "campaign: unknown part '$part' (1-6)" >&2; exit 2 ;; esac
+  case $part in 1|2|3|4|5|6|7) ;; *) echo "campaign: unknown part '$part' (1-7)" >&2; exit 2 ;; esac
   if [ "$part" != 5 ] && [ ! -f ../shared/data/tinyshakespeare.txt ]; then TEXT=0; fi
 done
 [ $TEXT = 1 ] || echo "campaign: ../shared/data/tinyshakespeare.txt is missing (parts 1-4 and 6 train on it); skipping them" >&2
@@ -99,6 +99,9 @@ SHAPES
   6) experiment ablate --config $C/part6_table4.ini \
        --variants prenorm,attnres_full,attnres_block,attnres_full:score=sigmoid,attnres_full:keynorm=off,attnres_block:keynorm=off,attnres_block:blocks=8,attnres_block:blocks=2,attnres_full:query=input,attnres_full:query=static,attnres_full:window=8,attnres_full:heads=16,attnres_block:blocks=1 \
        --seeds 1,2,3,4 --name part6-table4 "$OUT" ;;
+  7) experiment ablate --config $C/part7_designs.ini \
+       --variants prenorm,attnres_full,attnres_block,denseformer,mhc,hc,postnorm,laurel,frac,mudd \
+       --seeds 1,2,3,4 --name part7-designs "$OUT" ;;
   esac
   if [ $mode = jobs ]; then
     mv "$jobs_dir/part$part.jobs.tmp" "$jobs_dir/part$part.jobs"
