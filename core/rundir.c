@@ -45,6 +45,15 @@ int rundir_write_config(const char *dir, const Config *c) {
     return rc;
 }
 
+int rundir_read_config(const char *dir, Config *c) {
+    char path[4200];
+    config_defaults(c);
+    if (!rb_is_file_in(dir, "config.ini"))
+        return rb_fail("%s has no config.ini (not a run directory)", dir);
+    if (rb_join(path, sizeof path, dir, "config.ini") != 0) return -1;
+    return config_load_ini(c, path);
+}
+
 /* meta.ini's text, built one "key = value" line at a time (meta_line): a new field is one call. */
 typedef struct {
     char text[8192];

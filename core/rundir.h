@@ -16,6 +16,9 @@ void rundir_path(const Config *c, char *buf, size_t n);
  * process dies: a killed run never leaves a stale lock). 0, or an exit code with rb_error(). */
 int rundir_lock(const char *dir, int *fd);
 int rundir_write_config(const char *dir, const Config *c);
+/* DIR/config.ini into c (over the defaults): 0, or -1 with rb_error() naming the directory when it
+ * has none (not a run directory) or the file, key and value of a bad entry. */
+int rundir_read_config(const char *dir, Config *c);
 int rundir_write_meta(const char *dir, const Model *m, const Data *d, long total, int resumed);
 /* DIR/result.ini from r (every field of RESULT_FIELDS in rundir.c). */
 int rundir_write_result(const char *dir, const TrainResult *r);

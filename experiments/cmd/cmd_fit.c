@@ -185,91 +185,67 @@ static void paired_intervals(const FitGroup *g, int ng, const FitResult *r, Mult
     }
 }
 
+/* The multiplier columns both tables end with (docs/formats.md, fit.csv): the mean-based estimate,
+ * the FLOP-rate ratio and the wall-clock multiplier it gives, the paired-seed estimate. */
+enum { EST_COLS = 11, FIT_LEAD = 8, POOLED_LEAD = 2, MAX_COLS = FIT_LEAD + EST_COLS };
+static const char *const EST_HEADER[EST_COLS] = {
+    "multiplier",      "multiplier_lo",      "multiplier_hi",      "flop_rate_ratio",
+    "wall_multiplier", "wall_multiplier_lo", "wall_multiplier_hi", "paired_multiplier",
+    "paired_lo",       "paired_hi",          "paired_seeds"};
+
+/* lead's n names, then the estimate columns, into header (MAX_COLS entries); the column count */
+static int table_header(const char *const *lead, int n, const char **header) {
+    for (int k = 0; k < n; k++) header[k] = lead[k];
+    for (int k = 0; k < EST_COLS; k++) header[n + k] = EST_HEADER[k];
+    return n + EST_COLS;
+}
+
+/* The estimate columns of one row into f[0..EST_COLS-1]. */
+static void est_cells(char (*f)[48], const FitEstimate *e, double rate, const MultInterval *m) {
+    const double v[7] = {e->point, e->lo, e->hi, rate, e->point * rate, e->lo * rate, e->hi * rate};
+    for (int k = 0; k < 7; k++) fmt(f[k], v[k]);
+    fmt(f[7], m->point);
+    fmt(f[8], m->lo);
+    fmt(f[9], m->hi);
+    snprintf(f[10], 48, "%d", m->n);
+}
+
 static int write_tables(const char *outdir, const FitGroup *g, int ng, const FitResult *r,
                         const double *rate, const double *pooled_rate, const MultInterval *pg,
                         const MultInterval *pp) {
-    static const char *const H[] = {"variant",
-                                    "n_layer",
-                                    "d_model",
-                                    "tokens",
-                                    "flops",
-                                    "runs",
-                                    "val_loss_mean",
-                                    "val_loss_std",
-                                    "multiplier",
-                                    "multiplier_lo",
-                                    "multiplier_hi",
-                                    "flop_rate_ratio",
-                                    "wall_multiplier",
-                                    "wall_multiplier_lo",
-                                    "wall_multiplier_hi",
-                                    "paired_multiplier",
-                                    "paired_lo",
-                                    "paired_hi",
-                                    "paired_seeds"};
-    char path[4200], f[19][48];
-    const char *row[19];
-    for (int k = 0; k < 19; k++) row[k] = f[k];
+    static const char *const FIT_COLS[FIT_LEAD] = {"variant",       "n_layer",     "d_model",
+                                                   "tokens",        "flops",       "runs",
+                                                   "val_loss_mean", "val_loss_std"};
+    static const char *const POOLED_COLS[POOLED_LEAD] = {"variant", "sizes"};
+    const char *header[MAX_COLS], *row[MAX_COLS];
+    char path[4200], f[MAX_COLS][48];
+    for (int k = 0; k < MAX_COLS; k++) row[k] = f[k];
     CsvOut csv;
-    if (rb_join(path, sizeof path, outdir, "fit.csv") != 0 || csv_open_atomic(&csv, path, H, 19))
+    int nc = table_header(FIT_COLS, FIT_LEAD, header);
+    if (rb_join(path, sizeof path, outdir, "fit.csv") != 0 ||
+        csv_open_atomic(&csv, path, header, nc))
         return -1;
     for (int i = 0; i < ng; i++) {
-        const FitEstimate *e = &r->group[i];
         row[0] = g[i].variant; /* the arm, of any length */
         snprintf(f[1], 48, "%d", g[i].n_layer);
         snprintf(f[2], 48, "%d", g[i].d_model);
+        fmt(f[3], g[i].tokens);
+        fmt(f[4], g[i].flops);
         snprintf(f[5], 48, "%d", g[i].n);
-        const double v[15] = {0,
-                              0,
-                              0,
-                              g[i].tokens,
-                              g[i].flops,
-                              0,
-                              stats_mean(g[i].loss, g[i].n),
-                              stats_std(g[i].loss, g[i].n),
-                              e->point,
-                              e->lo,
-                              e->hi,
-                              rate[i],
-                              e->point * rate[i],
-                              e->lo * rate[i],
-                              e->hi * rate[i]};
-        for (int k = 3; k < 15; k++)
-            if (k != 5) fmt(f[k], v[k]);
-        fmt(f[15], pg[i].point);
-        fmt(f[16], pg[i].lo);
-        fmt(f[17], pg[i].hi);
-        snprintf(f[18], 48, "%d", pg[i].n);
+        fmt(f[6], stats_mean(g[i].loss, g[i].n));
+        fmt(f[7], stats_std(g[i].loss, g[i].n));
+        est_cells(f + FIT_LEAD, &r->group[i], rate[i], &pg[i]);
         if (csv_row(&csv, row) != 0) return -1;
     }
     if (csv_commit(&csv) != 0) return -1;
-    static const char *const P[] = {"variant",
-                                    "sizes",
-                                    "multiplier",
-                                    "multiplier_lo",
-                                    "multiplier_hi",
-                                    "flop_rate_ratio",
-                                    "wall_multiplier",
-                                    "wall_multiplier_lo",
-                                    "wall_multiplier_hi",
-                                    "paired_multiplier",
-                                    "paired_lo",
-                                    "paired_hi",
-                                    "paired_seeds"};
+    nc = table_header(POOLED_COLS, POOLED_LEAD, header);
     if (rb_join(path, sizeof path, outdir, "fit_pooled.csv") != 0 ||
-        csv_open_atomic(&csv, path, P, 13))
+        csv_open_atomic(&csv, path, header, nc))
         return -1;
     for (int p = 0; p < r->n_pooled; p++) {
-        const FitEstimate *e = &r->pooled[p];
-        double q = pooled_rate[p];
         row[0] = r->pooled_variant[p];
         snprintf(f[1], 48, "%d", r->pooled_sizes[p]);
-        const double v[7] = {e->point, e->lo, e->hi, q, e->point * q, e->lo * q, e->hi * q};
-        for (int k = 0; k < 7; k++) fmt(f[2 + k], v[k]);
-        fmt(f[9], pp[p].point);
-        fmt(f[10], pp[p].lo);
-        fmt(f[11], pp[p].hi);
-        snprintf(f[12], 48, "%d", pp[p].n);
+        est_cells(f + POOLED_LEAD, &r->pooled[p], pooled_rate[p], &pp[p]);
         if (csv_row(&csv, row) != 0) return -1;
     }
     return csv_commit(&csv);

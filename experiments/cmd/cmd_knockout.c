@@ -15,6 +15,7 @@
 #include "csvout.h"
 #include "data.h"
 #include "model.h"
+#include "rundir.h"
 #include "train.h"
 #include "util.h"
 
@@ -41,11 +42,7 @@ static int put_row(CsvOut *csv, int source, double loss, double delta) {
 /* Loads the run (config.ini, model.bin, its data); dies with one line on anything missing. */
 static void load_run(const char *dir, Config *c, Model *m, Data *d) {
     char path[4400];
-    config_defaults(c);
-    if (!rb_is_file_in(dir, "config.ini"))
-        rb_die(RB_EXIT_USAGE, "knockout: %s has no config.ini (not a run directory)", dir);
-    snprintf(path, sizeof path, "%s/config.ini", dir);
-    if (config_load_ini(c, path) != 0) rb_die(RB_EXIT_USAGE, "knockout: %s", rb_error());
+    if (rundir_read_config(dir, c) != 0) rb_die(RB_EXIT_USAGE, "knockout: %s", rb_error());
     if (!rb_is_file_in(dir, "model.bin"))
         rb_die(RB_EXIT_USAGE, "knockout: %s has no model.bin (the run has not finished)", dir);
     if (!c->vt->knockout)

@@ -12,6 +12,7 @@
 #include "cmd.h"
 #include "infer.h"
 #include "rng.h"
+#include "rundir.h"
 #include "train.h"
 #include "util.h"
 
@@ -93,11 +94,7 @@ int cmd_sample(int argc, char **argv) {
     const char *dir = dirs[0];
     char path[4400];
     Config c;
-    config_defaults(&c);
-    if (!rb_is_file_in(dir, "config.ini"))
-        rb_die(RB_EXIT_USAGE, "sample: %s has no config.ini (not a run directory)", dir);
-    snprintf(path, sizeof path, "%s/config.ini", dir);
-    if (config_load_ini(&c, path) != 0) rb_die(RB_EXIT_USAGE, "sample: %s", rb_error());
+    if (rundir_read_config(dir, &c) != 0) rb_die(RB_EXIT_USAGE, "sample: %s", rb_error());
     if (topk > c.vocab_size)
         rb_die(RB_EXIT_USAGE, "sample: --top-k %.0f is larger than the vocabulary (%d)", topk,
                c.vocab_size);

@@ -16,6 +16,7 @@
 #include "csvread.h"
 #include "plot.h"
 #include "results.h"
+#include "rundir.h"
 #include "util.h"
 #include "registry.h"
 
@@ -90,9 +91,7 @@ static int load_run(const char *dir, PlotRun *r) {
     if (rb_copy_str(r->dir, sizeof r->dir, dir) != 0)
         return rb_fail("plot: path too long: %s", dir);
     Config c;
-    config_defaults(&c);
-    char p[4200];
-    if (rb_join(p, sizeof p, dir, "config.ini") != 0 || config_load_ini(&c, p) != 0) return -1;
+    if (rundir_read_config(dir, &c) != 0) return -1;
     config_arm(&c, r->variant, sizeof r->variant);
     r->seed = c.seed;
     r->cfg = c;

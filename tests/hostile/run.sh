@@ -515,7 +515,7 @@ t 0 "gathered 2 finished runs" "${R[@]}" ablate "${JL[@]}" --name g_ok --gather 
 t 2 "campaign: --jobs: cannot write to directory '/proc/nowhere'" bash "$CAMPAIGN" --jobs /proc/nowhere 5
 t 2 "campaign: give --jobs DIR or --gather, not both" bash "$CAMPAIGN" --gather --jobs scratch/cj 5
 t 2 "campaign: unknown option '--bogus'" bash "$CAMPAIGN" --bogus
-t 2 "campaign: unknown part '9' (1-6)" bash "$CAMPAIGN" --jobs scratch/cj 9
+t 2 "campaign: unknown part '9' (1-7)" bash "$CAMPAIGN" --jobs scratch/cj 9
 t 2 "campaign: --jobs needs a directory" bash "$CAMPAIGN" --jobs
 # ---- h39-muon: the optimizer keys, and checkpoints across optimizers
 t 2 "key 'optimizer': 'sgd' is not allowed (allowed: adamw|muon)" "${TR[@]}" optimizer=sgd
