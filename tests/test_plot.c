@@ -23,6 +23,48 @@ static void check_png(const char *dir, const char *name) {
     ck_assert_msg(svg && strstr(svg, "<svg") && strstr(svg, "</svg>"), "bad %s", path);
 }
 
+/* The directory of the run of variant v in out (its id starts with "v-s"). */
+static void run_dir_of(const char *out, const char *v, char *dir, size_t n) {
+    char pattern[2048];
+    snprintf(pattern, sizeof pattern, "ls -d %s/%s-s* 2>/dev/null", out, v);
+    FILE *p = popen(pattern, "r");
+    ck_assert(p && fgets(dir, (int)n, p));
+    pclose(p);
+    dir[strcspn(dir, "\n")] = 0;
+}
+
+/* routing.gp's data (docs/variants.md, "Routing diagnostics"): known routing.csv and knockout.csv
+ * in the attnres_full run give, per consumer with two or more sources at the last step, entropy /
+ * log(sources) and the relative depth, and per source the knockout delta (the intact row and an
+ * earlier step left out). */
+static void check_routing_data(const char *out) {
+    char dir[2048], path[2300], buf[8192], text[1024];
+    run_dir_of(out, "attnres_full", dir, sizeof dir);
+    snprintf(text, sizeof text,
+             "step,layer,n_sources,entropy,uniform_entropy\n6,2,2,0.1,%.17g\n12,1,1,0,0\n"
+             "12,2,2,%.17g,%.17g\n12,3,3,%.17g,%.17g\n12,4,4,%.17g,%.17g\n",
+             log(2.0), 0.5 * log(2.0), log(2.0), 0.25 * log(3.0), log(3.0), log(4.0), log(4.0));
+    snprintf(path, sizeof path, "%s/routing.csv", dir);
+    ck_assert(tu_write(path, text, strlen(text)) == 0);
+    const char *knock = "source,val_loss,delta\n-1,3.0,0\n0,5.5,2.5\n1,2.99,-0.01\n";
+    snprintf(path, sizeof path, "%s/knockout.csv", dir);
+    ck_assert(tu_write(path, knock, strlen(knock)) == 0);
+    char args[2100];
+    snprintf(args, sizeof args, "plot %s", out);
+    ck_assert_msg(tu_run_cli(args, buf, sizeof buf) == 0, "%s", buf);
+    snprintf(path, sizeof path, "%s/figures/routing_attnres_full.dat", out);
+    char *dat = tu_read(path);
+    ck_assert_msg(dat &&
+                      strstr(dat, "\n2 0.5 0.5 0.5 2 0.5\n3 0.25 0.25 0.25 3 0.75\n4 1 1 1 4 1\n"),
+                  "%s", dat ? dat : "(missing)");
+    snprintf(path, sizeof path, "%s/figures/knockout_attnres_full.dat", out);
+    dat = tu_read(path);
+    ck_assert_msg(dat && strstr(dat, "\n0 2.5 2.5 2.5 1\n1 -0.01 -0.01 -0.01 1\n") &&
+                      !strstr(dat, "\n-1 "),
+                  "%s", dat ? dat : "(missing)");
+    check_png(out, "routing");
+}
+
 START_TEST(test_plot_figures) {
     char *out = tu_tempdir(), args[2048], buf[8192];
     const char *variants[] = {"prenorm", "attnres_full", "mhc"};
@@ -41,16 +83,17 @@ START_TEST(test_plot_figures) {
     snprintf(args, sizeof args, "plot %s", out);
     int rc = tu_run_cli(args, buf, sizeof buf);
     ck_assert_msg(rc == 0, "plot exited %d: %s", rc, buf);
-    ck_assert_msg(strstr(buf, "3 runs, 4 figure groups"), "%s", buf);
-    const char *figs[] = {"loss_vs_flops", "loss_vs_tokens",     "dilution",
-                          "gradients",     "depth_attnres_full", "gains"};
-    for (int i = 0; i < 6; i++) check_png(out, figs[i]);
+    ck_assert_msg(strstr(buf, "3 runs, 5 figure groups"), "%s", buf);
+    const char *figs[] = {"loss_vs_flops",      "loss_vs_tokens", "dilution", "gradients",
+                          "depth_attnres_full", "gains",          "routing"};
+    for (int i = 0; i < 7; i++) check_png(out, figs[i]);
     /* an aggregated data file: 12 train rows of prenorm, starting at 2048 ... tokens */
     snprintf(args, sizeof args, "%s/figures/train_prenorm.dat", out);
     char *dat = tu_read(args);
     int lines = 0;
     for (char *p = dat; *p; p++) lines += *p == '\n';
     ck_assert_int_eq(lines, 1 + 12);
+    check_routing_data(out);
     /* errors: not a directory, a directory without runs */
     ck_assert_int_eq(tu_run_cli("plot /nonexistent-dir", buf, sizeof buf), 2);
     ck_assert(strstr(buf, "/nonexistent-dir"));

@@ -277,6 +277,21 @@ START_TEST(test_report_routing_line) {
     ck_assert_msg(strstr(r, "| denseformer | 1 | 0.100 | 0.900 |"), "%.1200s", r);
     const char *end = strstr(r + 1, "\n## "), *pre = strstr(r, "| prenorm |");
     ck_assert(end && (!pre || pre > end)); /* no routing.csv: no row */
+    /* report.json: the same numbers under "routing" */
+    snprintf(path, sizeof path, "%s/report.json", exp);
+    char *json = tu_read(path);
+    const char *a =
+        strstr(json, "\"routing\":[{\"variant\":\"attnres_full\",\"runs\":3,\"shallow\":");
+    ck_assert_msg(a, "%.600s", json);
+    ck_assert_double_eq_tol(
+        strtod(a + strlen("\"routing\":[{\"variant\":\"attnres_full\",\"runs\":3,\"shallow\":"),
+               NULL),
+        0.3, 1e-12);
+    const char *d = strstr(json, "{\"variant\":\"denseformer\",\"runs\":1,\"shallow\":");
+    ck_assert_msg(d && strstr(d, "\"deep\":") &&
+                      strstr(d, "\"deep\":") < strstr(json, "\"claims\""),
+                  "%.600s", json);
+    ck_assert_double_eq_tol(strtod(strstr(d, "\"deep\":") + 7, NULL), 0.9, 1e-12);
 }
 END_TEST
 

@@ -45,11 +45,17 @@ static int check_run_columns(const PlotRun *r) {
     static const char *const gains[] = {
         "step", "layer", "fwd_gain", "bwd_gain", "composite_fwd_gain", "composite_bwd_gain", NULL};
     static const char *const eval[] = {"step", "hops", "accuracy", NULL};
+    static const char *const routing[] = {"step",    "layer",           "n_sources",
+                                          "entropy", "uniform_entropy", NULL};
+    static const char *const knockout[] = {"source", "val_loss", "delta", NULL};
     if (require_columns(&r->metrics, r->dir, "metrics.csv", metrics)) return -1;
     if (r->has_profile && require_columns(&r->profile, r->dir, "profile.csv", profile)) return -1;
     if (r->has_depth && require_columns(&r->depth, r->dir, "depth_attn.csv", depth)) return -1;
     if (r->has_gains && require_columns(&r->gains, r->dir, "mhc.csv", gains)) return -1;
     if (r->has_eval && require_columns(&r->eval, r->dir, "eval.csv", eval)) return -1;
+    if (r->has_routing && require_columns(&r->routing, r->dir, "routing.csv", routing)) return -1;
+    if (r->has_knockout && require_columns(&r->knockout, r->dir, "knockout.csv", knockout))
+        return -1;
     return 0;
 }
 
@@ -100,7 +106,9 @@ static int load_run(const char *dir, PlotRun *r) {
     if ((r->has_profile = results_csv_in(dir, "profile.csv", &r->profile)) < 0 ||
         (r->has_depth = results_csv_in(dir, "depth_attn.csv", &r->depth)) < 0 ||
         (r->has_gains = results_csv_in(dir, "mhc.csv", &r->gains)) < 0 ||
-        (r->has_eval = results_csv_in(dir, "eval.csv", &r->eval)) < 0)
+        (r->has_eval = results_csv_in(dir, "eval.csv", &r->eval)) < 0 ||
+        (r->has_routing = results_csv_in(dir, "routing.csv", &r->routing)) < 0 ||
+        (r->has_knockout = results_csv_in(dir, "knockout.csv", &r->knockout)) < 0)
         return -1;
     if (check_run_columns(r) != 0 || check_losses(r) != 0) return -1;
     return 0;
@@ -253,6 +261,15 @@ int plot_dirs(const char *const *dirs, int ndirs, const char *out) {
         for (size_t f = 0; f < sizeof figs / sizeof figs[0] && rc == RB_EXIT_OK; f++) {
             if (!figs[f][1][0]) continue;
             if (plot_gnuplot(figs[f][0], figdir, figs[f][1]) != 0) rc = RB_EXIT_FAIL;
+            made++;
+        }
+        if (rc == RB_EXIT_OK && lists.routing[0]) { /* knockout data ride along (their panel) */
+            size_t len = strlen(lists.knockout) + 16;
+            char *extra = rb_calloc(len, 1, "plot");
+            snprintf(extra, len, "knockvars='%s'", lists.knockout);
+            if (plot_gnuplot_with("routing.gp", figdir, lists.routing, extra) != 0)
+                rc = RB_EXIT_FAIL;
+            free(extra);
             made++;
         }
     }

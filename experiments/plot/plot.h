@@ -9,15 +9,17 @@ typedef struct {
     char dir[4200], variant[RB_ARM_MAX]; /* variant: the run's arm */
     long seed;
     Config cfg; /* the run's config.ini: runs drawn together must agree on all but variant, seed */
-    CsvTable metrics, profile, depth, gains, eval;
-    int has_profile, has_depth, has_gains, has_eval;
+    CsvTable metrics, profile, depth, gains, eval, routing, knockout;
+    int has_profile, has_depth, has_gains, has_eval, has_routing, has_knockout;
 } PlotRun;
 
 /* Space-separated arm file names (exp_arm_file_name) that have data for each figure group
  * (malloc'd, as long as they need to be: plot_lists_free). */
 typedef struct {
     char *loss, *profile, *depth, *gains, *probe;
-    char *mixing; /* gains with row/column sums (newer mhc.csv): figdir/mixing_variants.txt */
+    char *mixing;   /* gains with row/column sums (newer mhc.csv): figdir/mixing_variants.txt */
+    char *routing;  /* routing.csv (routing.gp's left panel) */
+    char *knockout; /* knockout.csv of at least one run (`resbench knockout`; the right panel) */
 } PlotLists;
 void plot_lists_free(PlotLists *l);
 

@@ -70,6 +70,8 @@ void plot_lists_free(PlotLists *l) {
     free(l->gains);
     free(l->probe);
     free(l->mixing);
+    free(l->routing);
+    free(l->knockout);
     memset(l, 0, sizeof *l);
 }
 
@@ -237,6 +239,69 @@ static int write_probe(PlotRun **rs, int k, const char *figdir, const char *v) {
     return 0;
 }
 
+/* Routing (docs/variants.md, "Routing diagnostics"): per consumer at each run's last step, the
+ * ratio entropy / uniform_entropy (1 = uniform weights, 0 = one source per token): mean, min and
+ * max over the runs, and the consumer's number of sources. Consumers with one source have no
+ * choice to make and are left out. */
+static int write_routing(PlotRun **rs, int k, const char *figdir, const char *v) {
+    Stat st[RB_MAX_SUB + 2] = {{0}};
+    int sources[RB_MAX_SUB + 2] = {0}, layers = 0;
+    for (int i = 0; i < k; i++) {
+        const CsvTable *t = &rs[i]->routing;
+        double last = last_step(t);
+        int cs = csv_col(t, "step"), cl = csv_col(t, "layer"), cn = csv_col(t, "n_sources"),
+            ce = csv_col(t, "entropy"), cu = csv_col(t, "uniform_entropy");
+        for (size_t r = 0; r < csv_nrows(t); r++) {
+            int l = csv_int(t, r, cl, -1), n = csv_int(t, r, cn, 0);
+            double u = csv_num(t, r, cu);
+            if (csv_num(t, r, cs) != last || l < 1 || l > RB_MAX_SUB + 1 || n < 2 || !(u > 0))
+                continue;
+            layers = l > layers ? l : layers;
+            sources[l] = n;
+            stat_add(&st[l], csv_num(t, r, ce) / u);
+        }
+    }
+    FILE *f = open_dat(figdir, "routing", v);
+    if (!f) return -1;
+    fprintf(f,
+            "# consumer mean_ratio min max sources depth (entropy / log(sources), %d runs; depth "
+            "= consumer / the last consumer)\n",
+            k);
+    for (int l = 1; l <= layers; l++)
+        if (st[l].n)
+            fprintf(f, "%d %.6g %.6g %.6g %d %.6g\n", l, st[l].sum / st[l].n, st[l].min,
+                    st[l].max, sources[l], (double)l / layers);
+    fclose(f);
+    return 0;
+}
+
+/* Knockout (`resbench knockout`): per source the change of validation loss when its term is
+ * removed, mean, min and max over the runs that have knockout.csv. */
+static int write_knockout(PlotRun **rs, int k, const char *figdir, const char *v) {
+    Stat st[RB_MAX_SUB + 2] = {{0}};
+    int sources = 0;
+    for (int i = 0; i < k; i++) {
+        const CsvTable *t = &rs[i]->knockout;
+        int cs = csv_col(t, "source"), cd = csv_col(t, "delta");
+        for (size_t r = 0; r < csv_nrows(t); r++) {
+            int s = csv_int(t, r, cs, -1);
+            if (s < 0 || s > RB_MAX_SUB) continue; /* -1: the intact model */
+            sources = s + 1 > sources ? s + 1 : sources;
+            stat_add(&st[s], csv_num(t, r, cd));
+        }
+    }
+    FILE *f = open_dat(figdir, "knockout", v);
+    if (!f) return -1;
+    fprintf(f, "# source mean_delta min max runs (validation loss with the source removed - "
+               "intact)\n");
+    for (int s = 0; s < sources; s++)
+        if (st[s].n)
+            fprintf(f, "%d %.6g %.6g %.6g %d\n", s, st[s].sum / st[s].n, st[s].min, st[s].max,
+                    st[s].n);
+    fclose(f);
+    return 0;
+}
+
 /* Variants in registry order (consistent colours and legends), unknown names after them. */
 static int variant_rank(const char *v) {
     size_t len = strcspn(v, ":"); /* an arm with options sorts after its variant */
@@ -252,7 +317,9 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
     PlotRun **all = rb_calloc((size_t)n + 1, sizeof(PlotRun *), "plot"),
             **prof = rb_calloc((size_t)n + 1, sizeof(PlotRun *), "plot"),
             **gain = rb_calloc((size_t)n + 1, sizeof(PlotRun *), "plot"),
-            **probe = rb_calloc((size_t)n + 1, sizeof(PlotRun *), "plot");
+            **probe = rb_calloc((size_t)n + 1, sizeof(PlotRun *), "plot"),
+            **route = rb_calloc((size_t)n + 1, sizeof(PlotRun *), "plot"),
+            **knock = rb_calloc((size_t)n + 1, sizeof(PlotRun *), "plot");
     for (int pass = 0; pass < n; pass++) {
         int first = -1; /* the next variant in rank order */
         for (int i = 0; i < n; i++)
@@ -263,7 +330,7 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
         /* an arm's spec names its files as run ids do: ':' and '=' are not portable */
         char v[RB_ARM_MAX];
         if ((rc = exp_arm_file_name(v, sizeof v, runs[first].variant)) != 0) break;
-        int k = 0, kp = 0, kg = 0, ke = 0;
+        int k = 0, kp = 0, kg = 0, ke = 0, kr = 0, kk = 0;
         const PlotRun *depth = NULL;
         for (int i = 0; i < n; i++) {
             if (done[i] || strcmp(runs[i].variant, runs[first].variant)) continue;
@@ -273,6 +340,8 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
             if (runs[i].has_gains) gain[kg++] = &runs[i];
             if (runs[i].has_eval && csv_nrows(&runs[i].eval) > 0) probe[ke++] = &runs[i];
             if (runs[i].has_depth && !depth) depth = &runs[i];
+            if (runs[i].has_routing && csv_nrows(&runs[i].routing) > 0) route[kr++] = &runs[i];
+            if (runs[i].has_knockout && csv_nrows(&runs[i].knockout) > 0) knock[kk++] = &runs[i];
         }
         if ((rc = write_loss(all, k, figdir, v, 0) || write_loss(all, k, figdir, v, 1)) != 0) break;
         append_name(&lists->loss, v);
@@ -294,15 +363,25 @@ int plot_write_data(PlotRun *runs, int n, const char *figdir, PlotLists *lists) 
             if ((rc = write_probe(probe, ke, figdir, v)) != 0) break;
             append_name(&lists->probe, v);
         }
+        if (kr) {
+            if ((rc = write_routing(route, kr, figdir, v)) != 0) break;
+            append_name(&lists->routing, v);
+        }
+        if (kk) {
+            if ((rc = write_knockout(knock, kk, figdir, v)) != 0) break;
+            append_name(&lists->knockout, v);
+        }
     }
     free(done);
     free(all);
     free(prof);
     free(gain);
     free(probe);
+    free(route);
+    free(knock);
     if (rc != 0) return -1;
-    char **each[] = {&lists->loss,  &lists->profile, &lists->depth,
-                     &lists->gains, &lists->probe,   &lists->mixing};
+    char **each[] = {&lists->loss,  &lists->profile, &lists->depth,   &lists->gains,
+                     &lists->probe, &lists->mixing,  &lists->routing, &lists->knockout};
     for (size_t i = 0; i < sizeof each / sizeof each[0]; i++) /* "" for a group without data */
         if (!*each[i]) append_name(each[i], "");
     /* gains.gp draws the row-sum panel for these variants only (older runs lack the columns) */
@@ -338,4 +417,6 @@ void plot_run_free(PlotRun *r) {
     if (r->has_depth) csv_table_free(&r->depth);
     if (r->has_gains) csv_table_free(&r->gains);
     if (r->has_eval) csv_table_free(&r->eval);
+    if (r->has_routing) csv_table_free(&r->routing);
+    if (r->has_knockout) csv_table_free(&r->knockout);
 }

@@ -540,9 +540,29 @@ static const char *const FIGURES[][2] = {{"loss_vs_flops", "Validation loss vs t
                                          {"gradients", "Gradient magnitude across depth"},
                                          {"gains", "Stream-mixing gains"},
                                          {"probe", "Multi-hop answer accuracy"},
+                                         {"routing", "Routing over depth"},
                                          {"fit", "Scaling fit and compute multipliers"}};
 static const char *const ARM_FIGURES[][2] = {{"depth_", "Depth-mixing weights"},
                                              {"sweep_", "Validation loss over the shape grid"}};
+
+/* Arm v's routing over its runs with routing.csv: the mean of their shallow- and deep-half ratios
+ * into *sh and *dp; returns how many runs had one (0: none). */
+static int routing_of_arm(const Report *rp, int v, double *sh, double *dp) {
+    int n = 0;
+    *sh = *dp = 0;
+    for (int i = 0; i < rp->n; i++) {
+        const RRun *r = &rp->runs[i];
+        if (r->arm != v || !isfinite(r->route_shallow)) continue;
+        *sh += r->route_shallow;
+        *dp += r->route_deep;
+        n++;
+    }
+    if (n) {
+        *sh /= n;
+        *dp /= n;
+    }
+    return n;
+}
 
 /* The routing line of each arm with routing.csv (docs/variants.md, "Routing diagnostics"): mean
  * entropy / uniform per consumer over the shallow and the deep half, averaged over its runs. No
@@ -550,15 +570,8 @@ static const char *const ARM_FIGURES[][2] = {{"depth_", "Depth-mixing weights"},
 static void write_routing(FILE *f, const Report *rp) {
     int header = 0;
     for (int v = 0; v < rp->nv; v++) {
-        double sh = 0, dp = 0;
-        int n = 0;
-        for (int i = 0; i < rp->n; i++) {
-            const RRun *r = &rp->runs[i];
-            if (r->arm != v || !isfinite(r->route_shallow)) continue;
-            sh += r->route_shallow;
-            dp += r->route_deep;
-            n++;
-        }
+        double sh, dp;
+        int n = routing_of_arm(rp, v, &sh, &dp);
         if (!n) continue;
         if (!header++)
             fprintf(f, "## Routing\n\n"
@@ -567,12 +580,38 @@ static void write_routing(FILE *f, const Report *rp) {
                        "log(sources) (1 = uniform, 0 = one source per token), from routing.csv at "
                        "the last step; averaged over the first and the last half of the consumers "
                        "with two or more sources, and over the arm's runs (docs/variants.md, "
-                       "\"Routing diagnostics\"; `resbench knockout RUN_DIR` gives each source's "
-                       "loss when removed).\n\n"
+                       "\"Routing diagnostics\"; the figure \"Routing over depth\" shows every "
+                       "consumer; `resbench knockout RUN_DIR` gives each source's loss when "
+                       "removed, drawn beside it once a run has knockout.csv).\n\n"
                        "| arm | runs | shallow half | deep half |\n|---|---|---|---|\n");
-        fprintf(f, "| %s | %d | %.3f | %.3f |\n", rp->variants[v], n, sh / n, dp / n);
+        fprintf(f, "| %s | %d | %.3f | %.3f |\n", rp->variants[v], n, sh, dp);
     }
     if (header) fprintf(f, "\n");
+}
+
+/* report.json's "routing": [{"variant", "runs", "shallow", "deep"}] for the arms of write_routing
+ * (an empty list when no run has routing.csv). */
+static void json_routing(const Report *rp) {
+    FILE *j = rp->json;
+    int first = 1;
+    fputs("\"routing\":[", j);
+    for (int v = 0; v < rp->nv; v++) {
+        double sh, dp;
+        int n = routing_of_arm(rp, v, &sh, &dp);
+        if (!n) continue;
+        fputs(first ? "{" : ",{", j);
+        first = 0;
+        json_key(j, "variant");
+        json_str(j, rp->variants[v]);
+        fprintf(j, ",\"runs\":%d,", n);
+        json_key(j, "shallow");
+        json_num(j, sh);
+        fputc(',', j);
+        json_key(j, "deep");
+        json_num(j, dp);
+        fputc('}', j);
+    }
+    fputs("],", j);
 }
 
 /* Every figure (PNG) in DIR/figures, linked: the experiment's figures first, then each arm's (a
@@ -1244,7 +1283,9 @@ int report_write_law(const char *dir, int plot, const char *law) {
     fprintf(rp.json, ",\"runs\":%d,\"variants\":%d,\"budgets_identical\":%s,", rp.n, rp.nv,
             unfair ? "false" : "true");
     json_builds(rp.json, &rp.exp);
-    fputs(",\"claims\":[", rp.json);
+    fputc(',', rp.json);
+    json_routing(&rp);
+    fputs("\"claims\":[", rp.json);
     fprintf(f, "\n");
     write_config(f, &rp);
     write_ablation(f, &rp);
