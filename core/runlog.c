@@ -88,10 +88,18 @@ static int put_row(CsvOut *csv, const Cell *cells, int n) {
     return csv_row(csv, row);
 }
 
+/* A variant mixes over depth at this config when its first consumer has sources (laurel's
+ * hooks, say, answer -1 for every consumer without pa): no empty depth files otherwise. */
+static int mixes_over_depth(const Model *m) {
+    double w[RB_MAX_SUB + 1];
+    return m->vops->depth_weights && m->vops->depth_weights(&m->stream, 0, w, RB_MAX_SUB + 1) >= 0;
+}
+
 unsigned runlog_files(const Model *m, const Data *d) {
     unsigned f = 1u << LOG_METRICS | 1u << LOG_PROFILE;
-    if (m->vops->depth_weights) f |= 1u << LOG_DEPTH;
-    if (m->vops->depth_weights && m->vops->depth_entropy) f |= 1u << LOG_ROUTING;
+    int depth = mixes_over_depth(m);
+    if (depth) f |= 1u << LOG_DEPTH;
+    if (depth && m->vops->depth_entropy) f |= 1u << LOG_ROUTING;
     if (m->vops->mixing_gains) f |= 1u << LOG_GAINS;
     if (data_probe_hops(d) > 0) f |= 1u << LOG_EVAL;
     return f;

@@ -194,6 +194,39 @@ static void check_knockout_cli(const char *out, const char *id, double final_val
     ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
 }
 
+/* LAuReL writes depth files only with pa (its gammas are depth weights): with pa = 2 depth_attn.csv
+ * (consumer l lists the states 0..l, the unread ones at weight 0) and routing.csv, and `knockout`
+ * drops each of the states x_0..x_3; without pa neither file exists and `knockout` refuses the run
+ * in one line. */
+START_TEST(test_laurel_depth_files) {
+    char *out = tu_tempdir(), path[1400], args[1400], buf[4096];
+    Config c;
+    TrainResult r;
+    run_config(&c, out, "pa");
+    tu_set(&c, "variant", "laurel:pa=2");
+    c.steps = 6;
+    c.profile_every = 3;
+    ck_assert(train_run(&c, 0, 1, &r) == 0);
+    snprintf(path, sizeof path, "%s/pa/depth_attn.csv", out);
+    ck_assert_int_eq(count_lines(path), 1 + 2 * (1 + 2 + 3 + 4));
+    snprintf(path, sizeof path, "%s/pa/routing.csv", out);
+    ck_assert_int_eq(count_lines(path), 1 + 2 * 4);
+    check_knockout_cli(out, "pa", r.final_val_loss, 4);
+    run_config(&c, out, "plain");
+    tu_set(&c, "variant", "laurel");
+    c.steps = 6;
+    c.profile_every = 3;
+    ck_assert(train_run(&c, 0, 1, &r) == 0);
+    snprintf(path, sizeof path, "%s/plain/depth_attn.csv", out);
+    ck_assert(access(path, F_OK) != 0);
+    snprintf(path, sizeof path, "%s/plain/routing.csv", out);
+    ck_assert(access(path, F_OK) != 0);
+    snprintf(args, sizeof args, "knockout %s/plain", out);
+    ck_assert_int_eq(tu_run_cli(args, buf, sizeof buf), 2);
+    ck_assert_msg(strstr(buf, "no depth mixing at these options"), "%s", buf);
+}
+END_TEST
+
 /* Diagnostics read a fixed validation batch and never touch the trajectory. */
 START_TEST(test_profiling_keeps_trajectory) {
     char *out = tu_tempdir();
@@ -450,6 +483,7 @@ static Suite *train_suite(void) {
     tcase_add_test(tc, test_resume_after_sigterm);
     tcase_add_test(tc, test_resume_attnres_full_after_kill9);
     tcase_add_test(tc, test_profiling_keeps_trajectory);
+    tcase_add_test(tc, test_laurel_depth_files);
     tcase_add_test(tc, test_corrupt_checkpoint_refused);
     tcase_add_test(tc, test_cli_errors);
     tcase_add_test(tc, test_budgets);

@@ -501,6 +501,39 @@ START_TEST(test_routing_entropy_known_cases) {
 }
 END_TEST
 
+/* LAuReL-PA's depth weights are its gammas (docs/variants.md section 8): consumer l reads states
+ * x_{l-j}, j < min(k, l + 1). At init (a rank: gamma_{l,0} = 1, the rest 0) every consumer puts
+ * weight 1 on its own state, entropy 0 over min(k, l + 1) sources; gammas (1, -1) give log 2.
+ * Without pa there is no depth mixing: no consumer, and knockout has no source. */
+START_TEST(test_laurel_pa_routing) {
+    Model m;
+    double w[RB_MAX_SUB + 1], h;
+    build(&m, variant_config("laurel:pa=3", 2, 0), 0);
+    for (int c = 0; c < m.L; c++) {
+        ck_assert_int_eq(m.vops->depth_weights(&m.stream, c, w, RB_MAX_SUB + 1), c + 1);
+        for (int s = 0; s <= c; s++) ck_assert(w[s] == (s == c ? 1.0 : 0.0));
+        ck_assert_int_eq(m.vops->depth_entropy(&m.stream, c, &h), c + 1 < 3 ? c + 1 : 3);
+        ck_assert(h == 0);
+    }
+    ck_assert_int_eq(m.vops->depth_weights(&m.stream, m.L, w, RB_MAX_SUB + 1), -1);
+    ck_assert_int_eq(m.vops->depth_entropy(&m.stream, m.L, &h), -1);
+    /* gamma sits after A, B (2 L d r, r = 4) and the rw logits (2 L): consumer 2's (1, -1, 0) */
+    float *gamma = m.p.conn + (size_t)2 * m.L * m.C * 4 + 2 * m.L + 2 * 3;
+    gamma[0] = 1.0f;
+    gamma[1] = -1.0f;
+    ck_assert_int_eq(m.vops->depth_entropy(&m.stream, 2, &h), 3);
+    ck_assert_double_eq_tol(h, log(2.0), 1e-12);
+    ck_assert_int_eq(m.vops->depth_weights(&m.stream, 2, w, RB_MAX_SUB + 1), 3);
+    ck_assert(w[2] == 1.0 && w[1] == -1.0 && w[0] == 0.0);
+    model_free(&m);
+    build(&m, variant_config("laurel", 2, 0), 0);
+    ck_assert_int_eq(m.vops->depth_weights(&m.stream, 0, w, RB_MAX_SUB + 1), -1);
+    ck_assert_int_eq(m.vops->depth_entropy(&m.stream, 0, &h), -1);
+    ck_assert_int_eq(m.vops->knockout(&m.stream, -1), 0);
+    model_free(&m);
+}
+END_TEST
+
 /* The entropy is the token mean of the per-token entropy, not the entropy of the token-mean
  * weights: with input-dependent weights (randomized queries) the first is smaller (concavity),
  * strictly for some consumer. */
@@ -522,13 +555,15 @@ START_TEST(test_routing_entropy_is_per_token) {
 END_TEST
 
 /* Knockout (docs/variants.md, "Routing diagnostics"): source -1 is the intact model bit for bit
- * (also after a knockout was set); every source of Full, Block and DenseFormer with randomized
- * weights changes the loss; the count is the number of depth_attn.csv sources. */
+ * (also after a knockout was set); every source of Full, Block, DenseFormer and LAuReL-PA (with
+ * and without a rank) with randomized weights changes the loss; the count is the number of
+ * depth_attn.csv sources (LAuReL: the states x_0..x_{L-1} that PA reads). */
 START_TEST(test_knockout_loss) {
     Config cs[] = {variant_config("attnres_full", 2, 0), variant_config("attnres_block", 3, 3),
-                   variant_config("denseformer", 3, 0)};
-    int nsrc[] = {5, 4, 4};
-    for (int i = 0; i < 3; i++) {
+                   variant_config("denseformer", 3, 0), variant_config("laurel:pa=2", 2, 0),
+                   variant_config("laurel:rank=0,pa=3", 2, 0)};
+    int nsrc[] = {5, 4, 4, 4, 4};
+    for (int i = 0; i < 5; i++) {
         Model m;
         build(&m, cs[i], 1);
         double intact = tu_forward(&m);
@@ -858,6 +893,7 @@ static Suite *variants_suite(void) {
     tcase_add_test(tc, test_routing_entropy_known_cases);
     tcase_add_test(tc, test_routing_entropy_is_per_token);
     tcase_add_test(tc, test_knockout_loss);
+    tcase_add_test(tc, test_laurel_pa_routing);
     tcase_add_test(tc, test_knockout_by_hand);
     tcase_add_test(tc, test_block_rejects_bad_n);
     tcase_add_test(tc, test_variant_flops);

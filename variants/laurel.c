@@ -45,6 +45,7 @@ typedef struct {
     float *dX;                       /* scratch (L + 1 or 1, ntok, d): the states' gradients */
     float *dy, *du, *dp;             /* scratch (ntok, d) each (du: rank > 0, dp: aug) */
     float *dz;                       /* scratch (ntok, r) */
+    int knockout;                    /* evaluation only: the knocked-out PA source + 1 (0: none) */
 } LaurelState;
 
 static void layout(LaurelState *y, const Config *c, int ntok, float *acts, float *scratch,
@@ -186,11 +187,13 @@ static void residual_term(Stream *st, const LaurelState *y, int l) {
     if (y->k > 0) {
         const float *xs[9];
         int n = sources(st, y, l, xs);
-        float *pb = y->r > 0 ? slice(y->P, y, l) : q; /* rank 0: h(p) = p is built in Q */
+        float *pb = y->r > 0 ? slice(y->P, y, l) : q;        /* rank 0: h(p) = p is built in Q */
+        int drop = y->knockout ? l - (y->knockout - 1) : -1; /* evaluation: the j left out */
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < nd; i++) {
             float s = 0.0f;
-            for (int j = 0; j < n; j++) s += gamma[j] * xs[j][i];
+            for (int j = 0; j < n; j++)
+                if (j != drop) s += gamma[j] * xs[j][i];
             pb[i] = s;
         }
         p = pb;
@@ -353,6 +356,44 @@ static VariantTraffic laurel_traffic(const Config *c) {
     return (VariantTraffic){rows * y.d, passes};
 }
 
+/* PA's depth weights (docs/variants.md section 8, "Routing diagnostics"): consumer l (sublayer l's
+ * residual term p_l) reads states x_{l-j}, j < m, with the learned gamma_{l,j}, the same for every
+ * token. Sources numbered as states (0 = the embedding); the states it does not read weigh 0.
+ * Without pa there is no depth mixing: -1 for every consumer. */
+static int laurel_weights(const Stream *st, int c, double *w, int max) {
+    const LaurelState *y = lay(st);
+    if (y->k == 0 || c >= y->L) return -1;
+    const float *gamma = st->params + y->off_gamma + (size_t)c * y->k;
+    for (int s = 0; s <= c && s < max; s++) w[s] = c - s < y->k ? gamma[c - s] : 0.0;
+    return c + 1;
+}
+
+/* The entropy of |gamma_{l,j}| / sum_j |gamma_{l,j}| over the m states p_l reads (gamma is shared
+ * by all tokens and may be negative, as DenseFormer's betas); 0 when every gamma is 0. */
+static int laurel_entropy(const Stream *st, int c, double *entropy) {
+    const LaurelState *y = lay(st);
+    if (y->k == 0 || c >= y->L) return -1;
+    const float *gamma = st->params + y->off_gamma + (size_t)c * y->k;
+    int m = y->k < c + 1 ? y->k : c + 1;
+    double sum = 0, e = 0;
+    for (int j = 0; j < m; j++) sum += fabs(gamma[j]);
+    for (int j = 0; j < m && sum > 0; j++) {
+        double p = fabs(gamma[j]) / sum;
+        if (p > 0) e -= p * log(p);
+    }
+    *entropy = e;
+    return m;
+}
+
+/* Knockout of state s from every p_l that reads it (the term gamma_{l,l-s} x_s dropped before h);
+ * the states 0..L-1 are PA's sources (x_L, the output, feeds none). 0 sources without pa. */
+static int laurel_knockout(Stream *st, int source) {
+    LaurelState *y = st->state;
+    if (y->k == 0) return 0;
+    if (source >= -1 && source < y->L) y->knockout = source + 1;
+    return y->L;
+}
+
 static double laurel_stream_rms(const Stream *st, int l) {
     const LaurelState *y = lay(st);
     return rms_of(state(st, y, l + 1), (size_t)y->ntok * y->d);
@@ -382,4 +423,7 @@ const VariantOps variant_laurel = {
     .traffic_per_token = laurel_traffic,
     .matrices = laurel_matrices,
     .stream_rms = laurel_stream_rms,
+    .depth_weights = laurel_weights,
+    .depth_entropy = laurel_entropy,
+    .knockout = laurel_knockout,
 };

@@ -78,6 +78,11 @@ int cmd_knockout(int argc, char **argv) {
     int nb = (int)data_val_batches(&d, c.batch_size);
     int *rows = rb_calloc((size_t)m.B * (c.seq_len + 1), sizeof(int), "batch");
     int n = m.vops->knockout(&m.stream, -1);
+    if (n <= 0)
+        rb_die(RB_EXIT_USAGE,
+               "knockout: %s: variant %s has no depth mixing at these options (allowed: a run "
+               "that wrote depth_attn.csv; docs/variants.md, \"Routing diagnostics\")",
+               dir, c.variant);
     double intact = 0;
     if (train_evaluate(&m, &d, rows, nb, NULL, &intact) != 0)
         rb_die(RB_EXIT_FAIL, "knockout: %s: %s", dir, rb_error());
