@@ -198,25 +198,26 @@ static void check_knockout_cli(const char *out, const char *id, double final_val
  * (consumer l lists the states 0..l, the unread ones at weight 0) and routing.csv, and `knockout`
  * drops each of the states x_0..x_3; without pa neither file exists and `knockout` refuses the run
  * in one line. */
-START_TEST(test_laurel_depth_files) {
-    char *out = tu_tempdir(), path[1400], args[1400], buf[4096];
+static double tiny_profiled_run(const char *out, const char *id, const char *variant) {
     Config c;
     TrainResult r;
-    run_config(&c, out, "pa");
-    tu_set(&c, "variant", "laurel:pa=2");
+    run_config(&c, out, id);
+    tu_set(&c, "variant", variant);
     c.steps = 6;
     c.profile_every = 3;
-    ck_assert(train_run(&c, 0, 1, &r) == 0);
+    ck_assert_msg(train_run(&c, 0, 1, &r) == 0, "%s", rb_error());
+    return r.final_val_loss;
+}
+
+START_TEST(test_laurel_depth_files) {
+    char *out = tu_tempdir(), path[1400], args[1400], buf[4096];
+    double final_val = tiny_profiled_run(out, "pa", "laurel:pa=2");
     snprintf(path, sizeof path, "%s/pa/depth_attn.csv", out);
     ck_assert_int_eq(count_lines(path), 1 + 2 * (1 + 2 + 3 + 4));
     snprintf(path, sizeof path, "%s/pa/routing.csv", out);
     ck_assert_int_eq(count_lines(path), 1 + 2 * 4);
-    check_knockout_cli(out, "pa", r.final_val_loss, 4);
-    run_config(&c, out, "plain");
-    tu_set(&c, "variant", "laurel");
-    c.steps = 6;
-    c.profile_every = 3;
-    ck_assert(train_run(&c, 0, 1, &r) == 0);
+    check_knockout_cli(out, "pa", final_val, 4);
+    tiny_profiled_run(out, "plain", "laurel");
     snprintf(path, sizeof path, "%s/plain/depth_attn.csv", out);
     ck_assert(access(path, F_OK) != 0);
     snprintf(path, sizeof path, "%s/plain/routing.csv", out);

@@ -212,31 +212,45 @@ static int write_gains(PlotRun **rs, int k, const char *figdir, const char *v, i
     return 0;
 }
 
+/* Column val of t aggregated by its integer column key into st[key] for keys lo..hi (the rows of
+ * the last step only, when last_only); returns the largest key seen (lo - 1: none). */
+static int stat_by_key(const CsvTable *t, const char *key, const char *val, int last_only, Stat *st,
+                       int lo, int hi) {
+    int cs = csv_col(t, "step"), ck = csv_col(t, key), cv = csv_col(t, val), top = lo - 1;
+    double last = last_only ? last_step(t) : NAN;
+    for (size_t r = 0; r < csv_nrows(t); r++) {
+        int x = csv_int(t, r, ck, lo - 1);
+        if ((last_only && csv_num(t, r, cs) != last) || x < lo || x > hi) continue;
+        top = x > top ? x : top;
+        stat_add(&st[x], csv_num(t, r, cv));
+    }
+    return top;
+}
+
+/* Rows "key mean min max runs" for keys lo..top that have data, under a header line. */
+static int write_key_stats(const char *figdir, const char *prefix, const char *v,
+                           const char *header, const Stat *st, int lo, int top) {
+    FILE *f = open_dat(figdir, prefix, v);
+    if (!f) return -1;
+    fprintf(f, "%s\n", header);
+    for (int x = lo; x <= top; x++)
+        if (st[x].n)
+            fprintf(f, "%d %.6g %.6g %.6g %d\n", x, st[x].sum / st[x].n, st[x].min, st[x].max,
+                    st[x].n);
+    fclose(f);
+    return 0;
+}
+
 /* Reasoning probe: answer accuracy per hop count at each run's last evaluation, mean and
  * min..max over the runs. */
 static int write_probe(PlotRun **rs, int k, const char *figdir, const char *v) {
     Stat st[RB_PROBE_MAX_HOPS + 1] = {{0}};
     int hops = 0;
     for (int i = 0; i < k; i++) {
-        const CsvTable *t = &rs[i]->eval;
-        int cs = csv_col(t, "step"), ch = csv_col(t, "hops"), ca = csv_col(t, "accuracy");
-        double last = last_step(t);
-        for (size_t r = 0; r < csv_nrows(t); r++) {
-            int h = csv_int(t, r, ch, -1);
-            if (csv_num(t, r, cs) != last || h < 1 || h > RB_PROBE_MAX_HOPS) continue;
-            hops = h > hops ? h : hops;
-            stat_add(&st[h], csv_num(t, r, ca));
-        }
+        int top = stat_by_key(&rs[i]->eval, "hops", "accuracy", 1, st, 1, RB_PROBE_MAX_HOPS);
+        hops = top > hops ? top : hops;
     }
-    FILE *f = open_dat(figdir, "probe", v);
-    if (!f) return -1;
-    fprintf(f, "# hops mean_accuracy min max runs\n");
-    for (int h = 1; h <= hops; h++)
-        if (st[h].n)
-            fprintf(f, "%d %.6g %.6g %.6g %d\n", h, st[h].sum / st[h].n, st[h].min, st[h].max,
-                    st[h].n);
-    fclose(f);
-    return 0;
+    return write_key_stats(figdir, "probe", v, "# hops mean_accuracy min max runs", st, 1, hops);
 }
 
 /* Routing (docs/variants.md, "Routing diagnostics"): per consumer at each run's last step, the
@@ -269,37 +283,26 @@ static int write_routing(PlotRun **rs, int k, const char *figdir, const char *v)
             k);
     for (int l = 1; l <= layers; l++)
         if (st[l].n)
-            fprintf(f, "%d %.6g %.6g %.6g %d %.6g\n", l, st[l].sum / st[l].n, st[l].min,
-                    st[l].max, sources[l], (double)l / layers);
+            fprintf(f, "%d %.6g %.6g %.6g %d %.6g\n", l, st[l].sum / st[l].n, st[l].min, st[l].max,
+                    sources[l], (double)l / layers);
     fclose(f);
     return 0;
 }
 
 /* Knockout (`resbench knockout`): per source the change of validation loss when its term is
- * removed, mean, min and max over the runs that have knockout.csv. */
+ * removed, mean, min and max over the runs that have knockout.csv (source -1, the intact model,
+ * left out). */
 static int write_knockout(PlotRun **rs, int k, const char *figdir, const char *v) {
     Stat st[RB_MAX_SUB + 2] = {{0}};
-    int sources = 0;
+    int last = -1;
     for (int i = 0; i < k; i++) {
-        const CsvTable *t = &rs[i]->knockout;
-        int cs = csv_col(t, "source"), cd = csv_col(t, "delta");
-        for (size_t r = 0; r < csv_nrows(t); r++) {
-            int s = csv_int(t, r, cs, -1);
-            if (s < 0 || s > RB_MAX_SUB) continue; /* -1: the intact model */
-            sources = s + 1 > sources ? s + 1 : sources;
-            stat_add(&st[s], csv_num(t, r, cd));
-        }
+        int top = stat_by_key(&rs[i]->knockout, "source", "delta", 0, st, 0, RB_MAX_SUB);
+        last = top > last ? top : last;
     }
-    FILE *f = open_dat(figdir, "knockout", v);
-    if (!f) return -1;
-    fprintf(f, "# source mean_delta min max runs (validation loss with the source removed - "
-               "intact)\n");
-    for (int s = 0; s < sources; s++)
-        if (st[s].n)
-            fprintf(f, "%d %.6g %.6g %.6g %d\n", s, st[s].sum / st[s].n, st[s].min, st[s].max,
-                    st[s].n);
-    fclose(f);
-    return 0;
+    return write_key_stats(figdir, "knockout", v,
+                           "# source mean_delta min max runs (validation loss with the source "
+                           "removed - intact)",
+                           st, 0, last);
 }
 
 /* Variants in registry order (consistent colours and legends), unknown names after them. */
