@@ -346,10 +346,11 @@ END_TEST
 
 /* The bf16 primitives of every product of a step are made at model build: a step (with
  * attnres's query projection, which shares the attention output's shape, and mhc's and hc's
- * coefficient projections and laurel's low-rank maps, prepared by their setup) creates none. */
+ * coefficient projections, laurel's low-rank maps and frac's projection, prepared by their setup)
+ * creates none. */
 START_TEST(test_bf16_step_creates_nothing) {
     if (!have_bf16("test_bf16_step_creates_nothing")) return;
-    const char *variants[] = {"attnres_full:query=input", "mhc", "hc", "laurel"};
+    const char *variants[] = {"attnres_full:query=input", "mhc", "hc", "laurel", "frac"};
     for (int v = 0; v < (int)RB_COUNT(variants); v++) {
         Config c;
         init_config(&c, variants[v], "onednn", "bf16");

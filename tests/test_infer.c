@@ -47,12 +47,13 @@ static double chunked_error(Model *m, Infer *s, int first, int rest) {
 
 START_TEST(test_decode_equals_forward_every_variant) {
     /* every installed variant, then the AttnRes design options (general path, query projections) */
-    const char *specs[33];
+    const char *specs[34];
     int n = 0;
     for (int i = 0; rb_variants[i] && n < 28; i++) specs[n++] = rb_variants[i]->name;
     specs[n++] = "attnres_full:query=input,heads=2";
     specs[n++] = "attnres_block:query=static,window=1";
-    specs[n++] = "laurel:rank=2,pa=3"; /* the earlier states' weights and their low-rank map */
+    specs[n++] = "laurel:rank=2,pa=3";      /* the earlier states' weights and their low-rank map */
+    specs[n++] = "frac:rate=2,form=static"; /* the fractions without the dynamic projection */
     for (int i = 0; i < n; i++) {
         Config c;
         tu_tiny_config(&c);

@@ -9,6 +9,7 @@
 #include "ops.h"
 #include "registry.h"
 #include "rng.h"
+#include "streams.h"
 #include "testutil.h"
 
 static void randomize_conn(Model *m) {
@@ -658,6 +659,12 @@ START_TEST(test_variant_flops) {
     ck_assert_double_eq(flops_per_token(&c) - base, 4 * 992);
     tu_set(&c, "variant", "laurel:rw=off,rank=0,pa=2");
     ck_assert_double_eq(flops_per_token(&c) - base, 74 * 16);
+    /* frac, m = 4 (w = 4): per site static (12m + 3)d = 816; dynamic + 4d + 6d(2m + 1) = 928;
+     * m = 2 static: 27d = 432 */
+    tu_set(&c, "variant", "frac");
+    ck_assert_double_eq(flops_per_token(&c) - base, 4 * (816 + 928));
+    tu_set(&c, "variant", "frac:rate=2,form=static");
+    ck_assert_double_eq(flops_per_token(&c) - base, 4 * 432);
 }
 END_TEST
 
@@ -672,7 +679,8 @@ END_TEST
  * sublayer, 6 for the last; passes 3 and 2. laurel (rw, rank 4): per sublayer commit 6 (y, x, x',
  * q, u twice), its backward 8 (G, dy, dx, y, q, p, dp twice), input 3; 7 passes (3 calls, 4
  * products). rw=off, rank 0, pa=2 with m = 1, 2, 2, 2 sources: commit 3 + m, its backward 2 + 3m
- * (dX read too), input 3: 12 + 3 x 16 rows in 3 passes each. */
+ * (dX read too), input 3: 12 + 3 x 16 rows in 3 passes each. frac (m = 4, K = 2m^2 + m = 36):
+ * per site 14d + 6K, dynamic + 2(2m + 1)m + 2m for the projections and norms; 4 passes. */
 START_TEST(test_variant_traffic) {
     static const struct {
         const char *variant;
@@ -685,7 +693,9 @@ START_TEST(test_variant_traffic) {
                 {"mhc", 4 * 856 + 4 * 64 + 4 * 16, 20},
                 {"postnorm", (3 * 10 + 6) * 16, 11},
                 {"laurel", 4 * 17 * 16, 28},
-                {"laurel:rw=off,rank=0,pa=2", (12 + 3 * 16) * 16, 12}};
+                {"laurel:rw=off,rank=0,pa=2", (12 + 3 * 16) * 16, 12},
+                {"frac", 4 * (14 * 16 + 6 * 36 + 2 * 9 * 4 + 2 * 4), 16},
+                {"frac:rate=2,form=static", 4 * (14 * 16 + 6 * 10), 16}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         Config c = variant_config("prenorm", 2, 0);
         c.d_model = 16;
@@ -868,6 +878,133 @@ START_TEST(test_every_variant_by_construction) {
 }
 END_TEST
 
+/* Frac-connections' parameters moved off their init by 0.3 (at 0.5, the static m = 1 form's
+ * product of four sites' scalars curves enough for the 2e-3 step to miss by 5e-3). */
+static void randomize_frac(Model *m) {
+    Rng r;
+    rng_seed(&r, 80);
+    size_t n = m->vops->param_count(&m->cfg);
+    for (size_t i = 0; i < n; i++) m->p.conn[i] += 0.3f * rng_normal(&r);
+}
+
+/* Frac-connections (docs/variants.md, section 9): finite differences of every parameter for both
+ * forms and every kind of rate (dynamic at m = 1, 4 and 8 fractions of d = 16, static at 2 and 4;
+ * m = 2 dynamic and m = 1 static pass too but cost valgrind_test_variants time), as initialized
+ * and randomized. */
+START_TEST(test_finite_differences_frac) {
+    const char *specs[] = {"frac", "frac:rate=1", "frac:rate=8", "frac:form=static",
+                           "frac:rate=2,form=static"};
+    grad_check_specs("frac", 2, specs, sizeof specs / sizeof specs[0], randomize_frac);
+}
+END_TEST
+
+/* Frac-connections at their init (read and mix the identity, write 1, W = 0) are prenorm exactly:
+ * the same loss and core gradients, bit for bit, in every form. */
+START_TEST(test_frac_init_is_prenorm) {
+    Config c = variant_config("prenorm", 2, 0);
+    Model p;
+    build(&p, c, 0);
+    const char *specs[] = {"frac", "frac:rate=1", "frac:rate=8", "frac:form=static",
+                           "frac:rate=2,form=static"};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        tu_set(&c, "variant", specs[i]);
+        Model m;
+        build(&m, c, 0);
+        ck_assert_msg(m.loss == p.loss, "%s: loss %.9g, prenorm %.9g", specs[i], m.loss, p.loss);
+        ck_assert_msg(memcmp(m.grads, p.grads, p.n_params * sizeof(float)) == 0, "%s", specs[i]);
+        model_free(&m);
+    }
+    model_free(&p);
+}
+END_TEST
+
+/* The static coefficients of site l of frac:rate=2,form=static: read G[j][i] at 0..3, mix
+ * A[j][k] at 4..7, write b at 8, 9 ([src][dst]). */
+static float *frac_site(Model *m, int l) {
+    return m->p.conn + (size_t)l * 10;
+}
+
+/* Orientation and fractions by hand (m = 2, halves of d = 16): site 0 reads the halves swapped
+ * (G[1][0] = G[0][1] = 1) and writes its output's first half only (b = (1, 0)); site 1 swaps the
+ * halves (A[0][1] = A[1][0] = 1) and writes nothing. Site 1 reads [e_0 + y_0, e_1], site 2
+ * [e_1, e_0 + y_0] (y the output of sublayer 0, y_0 its first half). */
+START_TEST(test_frac_by_hand) {
+    Config c = variant_config("frac:rate=2,form=static", 2, 0);
+    Model m;
+    ck_assert_msg(model_build(&m, &c) == 0, "%s", rb_error());
+    float *s0 = frac_site(&m, 0), *s1 = frac_site(&m, 1);
+    s0[0] = s0[3] = 0, s0[1] = s0[2] = 1; /* G[0][1] = G[1][0] = 1 */
+    s0[9] = 0;                            /* b = (1, 0) */
+    s1[4] = s1[7] = 0, s1[5] = s1[6] = 1; /* A[0][1] = A[1][0] = 1 */
+    s1[8] = s1[9] = 0;
+    tu_fill_batch(&m, 4);
+    model_forward(&m);
+    int h = m.C / 2;
+    for (int t = 0; t < m.N; t++) {
+        const float *e = m.a.emb + (size_t)t * m.C, *y = m.a.sub_out + (size_t)t * m.C;
+        const float *u0 = m.sub_in[0] + (size_t)t * m.C, *u1 = m.sub_in[1] + (size_t)t * m.C,
+                    *u2 = m.sub_in[2] + (size_t)t * m.C;
+        for (int q = 0; q < h; q++) {
+            ck_assert(u0[q] == e[h + q] && u0[h + q] == e[q]);
+            ck_assert(u1[q] == e[q] + y[q] && u1[h + q] == e[h + q]);
+            ck_assert(u2[q] == e[h + q] && u2[h + q] == e[q] + y[q]);
+        }
+    }
+    model_free(&m);
+}
+END_TEST
+
+/* mixing_gains (mhc.csv's columns for H = A^T) by hand with static coefficients: A = I at init
+ * (gains 1, distance 0); then A_l = 2 I at every site and A_0[1][0] = -1, so H_0 = [[2, -1],
+ * [0, 2]]; and stream_rms of the last site is the RMS of the output. */
+START_TEST(test_frac_gains) {
+    Config c = variant_config("frac:rate=2,form=static", 2, 0);
+    Model m;
+    build(&m, c, 0);
+    enum { S = MIX_NSTATS };
+    double g[S * 4];
+    ck_assert_int_eq(m.vops->mixing_gains(&m.stream, g), 4);
+    for (int l = 0; l < 4; l++) {
+        for (int k = 0; k < MIX_DIST_IDENTITY; k++) ck_assert_double_eq(g[S * l + k], 1.0);
+        ck_assert_double_eq(g[S * l + MIX_DIST_IDENTITY], 0.0);
+    }
+    for (int l = 0; l < 4; l++) frac_site(&m, l)[4] = frac_site(&m, l)[7] = 2;
+    frac_site(&m, 0)[6] = -1; /* A_0[1][0]: H_0[0][1] = -1, H_0 = [[2, -1], [0, 2]] */
+    model_forward(&m);
+    m.vops->mixing_gains(&m.stream, g);
+    /* site 0: rows of H sum to 1 and 2 (|.|: 3, 2), columns to 2 and 1 (|.|: 2, 3) */
+    ck_assert_double_eq_tol(g[MIX_FWD_GAIN], 3.0, 1e-12);
+    ck_assert_double_eq_tol(g[MIX_BWD_GAIN], 3.0, 1e-12);
+    ck_assert_double_eq_tol(g[MIX_ROW_SUM_MIN], 1.0, 1e-12);
+    ck_assert_double_eq_tol(g[MIX_ROW_SUM_MAX], 2.0, 1e-12);
+    ck_assert_double_eq_tol(g[MIX_COL_SUM_MIN], 1.0, 1e-12);
+    ck_assert_double_eq_tol(g[MIX_COL_SUM_MAX], 2.0, 1e-12);
+    ck_assert_double_eq_tol(g[MIX_DIST_IDENTITY], sqrt(3.0), 1e-12);
+    /* composite after site 3: 8 H_0 = [[16, -8], [0, 16]]: forward gain 24 */
+    ck_assert_double_eq_tol(g[S * 3 + MIX_COMPOSITE_FWD_GAIN], 24.0, 1e-9);
+    /* stream_rms: the state itself, after the last site the variant's output */
+    ck_assert_double_eq_tol(m.vops->stream_rms(&m.stream, 3),
+                            rms_of(m.vops->output(&m.stream), (size_t)m.N * m.C), 1e-12);
+    model_free(&m);
+}
+END_TEST
+
+/* A rate that does not divide d_model is refused, naming the key and what is allowed; sweep's
+ * fit_shape lowers it to the largest divisor of a new d_model. */
+START_TEST(test_frac_refused) {
+    Config c = variant_config("frac:rate=3", 2, 0); /* d = 16 */
+    ck_assert(config_validate(&c) != 0);
+    ck_assert_msg(strstr(rb_error(), "frac_rate") && strstr(rb_error(), "divide"), "%s",
+                  rb_error());
+    tu_set(&c, "variant", "frac:rate=8");
+    ck_assert_msg(config_validate(&c) == 0, "%s", rb_error());
+    c.d_model = 20;
+    c.vt->fit_shape(&c);
+    ck_assert_int_eq((int)config_option(&c, "frac_rate"), 5);
+    ck_assert_msg(config_validate(&c) == 0, "%s", rb_error());
+}
+END_TEST
+
 static Suite *variants_suite(void) {
     Suite *s = suite_create("variants");
     TCase *tc = tcase_create("variants");
@@ -898,6 +1035,11 @@ static Suite *variants_suite(void) {
     tcase_add_test(tc, test_block_rejects_bad_n);
     tcase_add_test(tc, test_variant_flops);
     tcase_add_test(tc, test_variant_traffic);
+    tcase_add_test(tc, test_finite_differences_frac);
+    tcase_add_test(tc, test_frac_init_is_prenorm);
+    tcase_add_test(tc, test_frac_by_hand);
+    tcase_add_test(tc, test_frac_gains);
+    tcase_add_test(tc, test_frac_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,12 +5,13 @@
 #include <string.h>
 
 extern const VariantOps variant_prenorm, variant_attnres_full, variant_attnres_block,
-    variant_denseformer, variant_mhc, variant_hc, variant_postnorm, variant_laurel;
+    variant_denseformer, variant_mhc, variant_hc, variant_postnorm, variant_laurel, variant_frac;
 
-const VariantOps *const rb_variants[] = {
-    &variant_prenorm,     &variant_attnres_full, &variant_attnres_block,
-    &variant_denseformer, &variant_mhc,          &variant_hc,
-    &variant_postnorm,    &variant_laurel,       NULL};
+const VariantOps *const rb_variants[] = {&variant_prenorm,       &variant_attnres_full,
+                                         &variant_attnres_block, &variant_denseformer,
+                                         &variant_mhc,           &variant_hc,
+                                         &variant_postnorm,      &variant_laurel,
+                                         &variant_frac,          NULL};
 
 int variants_install(void) {
     return config_use_variants(rb_variants);

@@ -48,13 +48,16 @@ static void layout(Streams *y, const Config *c, int ntok, float *acts, float *sc
 /* The projection's three products (the kind's coefficients, mix backward and streams_weight_grad:
  * cols coefficients per row of width floats, inner rows) prepared for the selected backend and
  * precision, so that a step creates nothing. A failure here is reported by the product itself. */
-static void prepare_products(const Streams *y) {
-    int width = y->kind->norm_per_stream ? y->d : y->n * y->d;
-    int inner = y->kind->norm_per_stream ? y->ntok * y->n : y->ntok;
-    int cols = (int)((size_t)y->R * y->ntok / inner);
+void streams_prepare_projection(int cols, int inner, int width) {
     (void)(gemm_prepare_product(1, cols, inner, width, 0) || /* raw^T = W^T X^T */
            gemm_prepare_product(1, inner, width, cols, 1) || /* dX += draw^T W^T */
            gemm_prepare_product(0, cols, width, inner, 0));  /* dW^T = draw X */
+}
+
+static void prepare_products(const Streams *y) {
+    int width = y->kind->norm_per_stream ? y->d : y->n * y->d;
+    int inner = y->kind->norm_per_stream ? y->ntok * y->n : y->ntok;
+    streams_prepare_projection((int)((size_t)y->R * y->ntok / inner), inner, width);
 }
 
 void streams_setup(Stream *st) {
@@ -75,11 +78,16 @@ float *streams_site_rinv(const Streams *y, int l) {
     return y->rinv + (size_t)l * y->ntok * y->n;
 }
 
+void streams_proj_weight_grad(float *gW, const float *dz, float *tmp, const float *X, int rows,
+                              int cols, int inner) {
+    gemm_product(0, 0, cols, rows, inner, dz, inner, X, rows, 0.0f, tmp, rows);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) gW[(size_t)r * cols + c] += tmp[(size_t)c * rows + r];
+}
+
 void streams_weight_grad(const Streams *y, float *gW, const float *X, int rows, int cols,
                          int inner) {
-    gemm_product(0, 0, cols, rows, inner, y->draw, inner, X, rows, 0.0f, y->dprojT, rows);
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) gW[(size_t)r * cols + c] += y->dprojT[(size_t)c * rows + r];
+    streams_proj_weight_grad(gW, y->draw, y->dprojT, X, rows, cols, inner);
 }
 
 static float *site_params(const Streams *y, float *base, int l) {
@@ -342,17 +350,16 @@ static void matrix_sums(const double *H, int n, double *out) {
     out[MIX_DIST_IDENTITY] = sqrt(dist);
 }
 
-/* MixStats of H = mix^T (X' = H X) per site and of the composite H_l ... H_1, token means. */
-int streams_gains(const Stream *st, double *stats) {
-    const Streams *y = st->state;
-    int n = y->n, L = y->L;
+/* MixStats of H = mix^T (X' = H X) per site and of the composite H_l ... H_1, token means; the
+ * n x n mix ([src][dst]) of token t at site l at coef + (l ntok + t) K + off. */
+int streams_mix_gains(const float *coef, int L, int ntok, int K, int off, int n, double *stats) {
     memset(stats, 0, (size_t)MIX_NSTATS * L * sizeof(double));
-    for (int t = 0; t < y->ntok; t++) {
+    for (int t = 0; t < ntok; t++) {
         double C[STREAMS_MAX_N * STREAMS_MAX_N], T[STREAMS_MAX_N * STREAMS_MAX_N],
             H[STREAMS_MAX_N * STREAMS_MAX_N];
         for (int i = 0; i < n * n; i++) C[i] = i % (n + 1) == 0; /* identity, C[dst][src] */
         for (int l = 0; l < L; l++) {
-            const float *mix = streams_site_coef(y, l) + (size_t)t * y->K + 2 * n;
+            const float *mix = coef + ((size_t)l * ntok + t) * K + off;
             for (int a = 0; a < n; a++)
                 for (int b = 0; b < n; b++) H[a * n + b] = mix[b * n + a];
             for (int a = 0; a < n; a++) /* T = H C */
@@ -367,10 +374,15 @@ int streams_gains(const Stream *st, double *stats) {
             matrix_sums(C, n, comp);
             single[MIX_COMPOSITE_FWD_GAIN] = comp[MIX_FWD_GAIN];
             single[MIX_COMPOSITE_BWD_GAIN] = comp[MIX_BWD_GAIN];
-            for (int k = 0; k < MIX_NSTATS; k++) stats[MIX_NSTATS * l + k] += single[k] / y->ntok;
+            for (int k = 0; k < MIX_NSTATS; k++) stats[MIX_NSTATS * l + k] += single[k] / ntok;
         }
     }
     return L;
+}
+
+int streams_gains(const Stream *st, double *stats) {
+    const Streams *y = st->state;
+    return streams_mix_gains(y->coef, y->L, y->ntok, y->K, 2 * y->n, y->n, stats);
 }
 
 /* RMS of the mean stream after site l */

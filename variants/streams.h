@@ -87,6 +87,16 @@ float *streams_site_rinv(const Streams *y, int l);
  * (cols x rows: the shape OpenBLAS runs fast), then added to gW transposed. */
 void streams_weight_grad(const Streams *y, float *gW, const float *X, int rows, int cols,
                          int inner);
+/* The same with the gradient dz and the transposed temporary (cols x rows) given: what frac.c,
+ * whose state is not a Streams, shares with both kinds. */
+void streams_proj_weight_grad(float *gW, const float *dz, float *tmp, const float *X, int rows,
+                              int cols, int inner);
+/* Prepares the projection's three products (cols coefficients per row of width floats, inner rows:
+ * z^T = W^T X^T, dX += dz^T W^T, dW^T = dz X) for the selected backend and precision. */
+void streams_prepare_projection(int cols, int inner, int width);
+/* The MixStats of every site's n x n mixing matrix (mix[src][dst] of token t at site l at
+ * coef + (l ntok + t) K + off; H = mix^T), token means, into stats (VariantOps.mixing_gains). */
+int streams_mix_gains(const float *coef, int L, int ntok, int K, int off, int n, double *stats);
 
 /* The VariantOps functions shared by both kinds (the kind comes from Config.vt->flavour). */
 size_t streams_params(const Config *c);

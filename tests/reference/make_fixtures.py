@@ -98,6 +98,13 @@ CONFIGS = {
     "laurel:rw=off,rank=8": dict(BASE, seed=1261, rw="off", rank=8),
     "laurel:rank=2,pa=3": dict(BASE, seed=1262, rank=2, pa=3),
     "laurel:rank=0,pa=2": dict(BASE, seed=1263, rank=0, pa=2),
+    # Frac-connections (docs/variants.md, section 9): the default (dynamic, m = 4 fractions of
+    # d = 32), the static form, and the rates 2, 1 (dynamic) and 8 (static)
+    "frac": dict(BASE, seed=1270),
+    "frac:form=static": dict(BASE, seed=1271, form="static"),
+    "frac:rate=2": dict(BASE, seed=1272, rate=2),
+    "frac:rate=1": dict(BASE, seed=1273, rate=1),
+    "frac:rate=8,form=static": dict(BASE, seed=1274, rate=8, form="static"),
 }
 
 
@@ -162,6 +169,8 @@ def param_shapes(cfg):
         shapes.append(("conn", (2 * L - 1, C), False))
     elif cfg["variant"] == "laurel":
         shapes.append(("conn", (sum(n for _, n in laurel_parts(cfg)),), False))
+    elif cfg["variant"] == "frac":
+        shapes.append(("conn", (2 * L * frac_site_size(cfg),), False))
     return shapes
 
 
@@ -180,6 +189,27 @@ def laurel_split(cfg, conn):
         out[name] = conn[at:at + n]
         at += n
     return out
+
+
+def frac_shape(cfg):
+    """Spec 9: m fractions of width w = d / m, K = 2m^2 + m coefficients (read G, mix A, write b),
+    C = 2m + 1 projection columns; dynamic unless form=static."""
+    m = cfg.get("rate", 4)
+    return m, cfg["d_model"] // m, 2 * m * m + m, 2 * m + 1, cfg.get("form", "dynamic") == "dynamic"
+
+
+def frac_site_size(cfg):
+    m, w, K, C, dyn = frac_shape(cfg)
+    return w * C + K + 2 if dyn else K
+
+
+def frac_split(cfg, conn, l):
+    """Site l: W (w x C; dynamic), the static G (m x m), A (m x m), b (m), then s_a, s_b (dynamic)."""
+    m, w, K, C, dyn = frac_shape(cfg)
+    S = frac_site_size(cfg)
+    p = conn[l * S:(l + 1) * S]
+    W, stat, s = (p[:w * C].view(w, C), p[w * C:w * C + K], p[-2:]) if dyn else (None, p, None)
+    return W, stat[:m * m].view(m, m), stat[m * m:2 * m * m].view(m, m), stat[2 * m * m:], s
 
 
 def site_size(cfg):
@@ -212,6 +242,8 @@ def init_params(cfg, gen):
             params[name] = init_streams(cfg, gen)
         elif name == "conn" and cfg["variant"] == "laurel":
             params[name] = init_laurel(cfg, gen)
+        elif name == "conn" and cfg["variant"] == "frac":
+            params[name] = init_frac(cfg, gen)
         elif name == "conn" and cfg.get("query", "pseudo") == "input":
             C, n = cfg["d_model"], 2 * cfg["n_layer"] + 1  # W at 0.1 / sqrt(d): scores of order 1
             params[name] = torch.cat([0.3 * torch.randn(n * C, generator=gen),
@@ -371,6 +403,44 @@ def stream_laurel(params, e, cfg):
     return states[-1]
 
 
+def init_frac(cfg, gen):
+    """Around spec 9's init (G = A = I, b = 1, W = 0, s = 0.01), perturbed so every coefficient
+    path carries gradient: W by 0.1, the static coefficients by 0.05, s = 0.3 + 0.05 N."""
+    m, w, K, C, dyn = frac_shape(cfg)
+    sites = []
+    for _ in range(2 * cfg["n_layer"]):
+        eye = torch.eye(m).reshape(-1)
+        static = torch.cat([eye, eye, torch.ones(m)]) + 0.05 * torch.randn(K, generator=gen)
+        if dyn:
+            W = 0.1 * torch.randn(w * C, generator=gen)
+            s = 0.3 + 0.05 * torch.randn(2, generator=gen)
+            sites.append(torch.cat([W, static, s]))
+        else:
+            sites.append(static)
+    return torch.cat(sites)
+
+
+def stream_frac(params, e, cfg):
+    """Spec 9: the state's m fractions H_j (width w); u_i = sum_j G[j][i] H_j, H'_k = sum_j A[j][k]
+    H_j + b_k y_k; dynamic: G, A, b = static + s tanh(norm(H_j) W) per fraction j (columns: m read,
+    m mix, 1 write; s_a for read and mix, s_b for write). The output is the state itself."""
+    m, w, K, C, dyn = frac_shape(cfg)
+    B, T, d = e.shape
+    X = e.reshape(B, T, m, w)
+    for l in range(2 * cfg["n_layer"]):
+        W, G, A, b, s = frac_split(cfg, params["conn"], l)
+        G, A, b = G.expand(B, T, m, m), A.expand(B, T, m, m), b.expand(B, T, m)
+        if dyn:
+            z = torch.rsqrt(X.pow(2).mean(-1, keepdim=True) + EPS) * (X @ W)  # (B, T, m, C)
+            G = G + s[0] * torch.tanh(z[..., :m])
+            A = A + s[0] * torch.tanh(z[..., m:2 * m])
+            b = b + s[1] * torch.tanh(z[..., 2 * m])
+        u = torch.einsum("btji,btjw->btiw", G, X).reshape(B, T, d)
+        y = sublayer(params, l, u, cfg).reshape(B, T, m, w)
+        X = torch.einsum("btjk,btjw->btkw", A, X) + b.unsqueeze(-1) * y
+    return X.reshape(B, T, d)
+
+
 def init_streams(cfg, gen):
     """Around the init of docs/variants.md, perturbed so every coefficient path carries gradient."""
     n, L = cfg["mhc_streams"], 2 * cfg["n_layer"]
@@ -443,7 +513,7 @@ def stream_multi(params, e, cfg):
 STREAMS = {"prenorm": stream_prenorm, "attnres_full": stream_attnres,
            "attnres_block": stream_attnres, "denseformer": stream_denseformer,
            "mhc": stream_multi, "hc": stream_multi, "postnorm": stream_postnorm,
-           "laurel": stream_laurel}
+           "laurel": stream_laurel, "frac": stream_frac}
 
 
 def forward(params, tokens, cfg):
@@ -514,8 +584,8 @@ def newton_schulz(G, steps=5):
 def muon_matrices(cfg):
     """The 2-D hidden weights Muon updates, as (tensor name, view of that tensor) makers: attention
     q, k, v (the three C x C row blocks of wqkv), o, the MLP's W1 and W3 (the two H x C row blocks
-    of w13) and W2 of every block; mhc's phi (nd x K) and hc's W (d x (n+2)) of every site; the
-    d x d projection of every consumer under query=input. Embedding, head, gains and every vector
+    of w13) and W2 of every block; mhc's phi (nd x K), hc's W (d x (n+2)) and frac's W
+    (d/m x (2m+1)) of every site; the d x d projection of every consumer under query=input. Embedding, head, gains and every vector
     or scalar stay with AdamW (the papers' split)."""
     C, nl, H = cfg["d_model"], cfg["n_layer"], cfg["mlp_hidden"]
     mats = []
@@ -538,6 +608,9 @@ def muon_matrices(cfg):
         for l in range(L):
             mats.append(("conn", lambda t, l=l: laurel_split(cfg, t)["A"].view(L, C, r)[l]))
             mats.append(("conn", lambda t, l=l: laurel_split(cfg, t)["B"].view(L, r, C)[l]))
+    if cfg["variant"] == "frac" and frac_shape(cfg)[4]:  # W_l (w x (2m + 1)), dynamic only
+        for l in range(2 * nl):
+            mats.append(("conn", lambda t, l=l: frac_split(cfg, t, l)[0]))
     return mats
 
 
@@ -593,7 +666,7 @@ def muon_steps(params, tokens, cfg):
 MUON_CONFIGS = {spec: dict(CONFIGS[spec], muon_momentum=0.95, muon_nesterov=1)
                 for spec in ("prenorm", "attnres_full", "attnres_block", "denseformer", "mhc", "hc",
                              "attnres_full:query=input", "attnres_block:query=input",
-                             "postnorm", "laurel")}
+                             "postnorm", "laurel", "frac")}
 MUON_CONFIGS["prenorm:nesterov=0"] = dict(CONFIGS["prenorm"], muon_momentum=0.9, muon_nesterov=0)
 
 
