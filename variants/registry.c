@@ -6,11 +6,13 @@
 
 extern const VariantOps variant_prenorm, variant_attnres_full, variant_attnres_block,
     variant_denseformer, variant_mhc, variant_hc, variant_postnorm, variant_laurel;
+extern const VariantOps variant_mudd;
 
-const VariantOps *const rb_variants[] = {
-    &variant_prenorm,     &variant_attnres_full, &variant_attnres_block,
-    &variant_denseformer, &variant_mhc,          &variant_hc,
-    &variant_postnorm,    &variant_laurel,       NULL};
+const VariantOps *const rb_variants[] = {&variant_prenorm,       &variant_attnres_full,
+                                         &variant_attnres_block, &variant_denseformer,
+                                         &variant_mhc,           &variant_hc,
+                                         &variant_postnorm,      &variant_laurel,
+                                         &variant_mudd,          NULL};
 
 int variants_install(void) {
     return config_use_variants(rb_variants);
