@@ -647,11 +647,11 @@ def muon_matrices(cfg):
             mats.append(("conn", lambda t, l=l: laurel_split(cfg, t)["A"].view(L, C, r)[l]))
             mats.append(("conn", lambda t, l=l: laurel_split(cfg, t)["B"].view(L, r, C)[l]))
     if cfg["variant"] == "mudd" and cfg.get("dynamic", "on") == "on":  # W1_k, W2_k
-        for k in range(1, nl + 1):
-            Sk, H = mudd_shape(cfg, k)
-            mats.append(("conn", lambda t, k=k, H=H: mudd_split(cfg, t)[f"W1_{k}"].view(H, C)))
-            mats.append(("conn", lambda t, k=k, H=H, n=Sk * (k + 1):
-                         mudd_split(cfg, t)[f"W2_{k}"].view(n, H)))
+        for k in range(1, nl + 1):  # (hk, not H: the w13 makers above read H when called)
+            sk, hk = mudd_shape(cfg, k)
+            mats.append(("conn", lambda t, k=k, hk=hk: mudd_split(cfg, t)[f"W1_{k}"].view(hk, C)))
+            mats.append(("conn", lambda t, k=k, hk=hk, n=sk * (k + 1):
+                         mudd_split(cfg, t)[f"W2_{k}"].view(n, hk)))
     return mats
 
 
