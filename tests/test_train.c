@@ -306,7 +306,8 @@ static void expect_cli_error(const char *args, const char *needle) {
 }
 
 START_TEST(test_cli_errors) {
-    char *out = tu_tempdir(), args[1024], buf[8192];
+    /* buf holds train --help whole (every variant's options: over 8 KB since mudd) */
+    char *out = tu_tempdir(), args[1024], buf[32768];
     expect_cli_error("train n_layer=abc", "key 'n_layer': 'abc' is not an integer");
     expect_cli_error("train depth=3", "unknown key 'depth'");
     expect_cli_error("train d_model=100 n_head=3", "not divisible");
