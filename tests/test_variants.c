@@ -861,11 +861,13 @@ START_TEST(test_finite_differences_mudd) {
 END_TEST
 
 /* MUDDFormer at init (W2 = 0, b one-hot on the newest block, gains 1) is prenorm: every mixture
- * equals X_k exactly, so the same loss bit for bit, also through the split q, k, v path (three
- * C x C products give the fused product's numbers). ways=r (one input): the same core gradients
- * bit for bit. qkvr: the split path's input gradient is the sum of three norms' backward (added in
- * another order than the fused path's one product), so the gradients agree to rounding, and
- * attn_g's gradient of a split block is split between attn_g (q) and the variant's k, v gains. */
+ * equals X_k exactly. ways=r (one input per sublayer): the same loss and core gradients bit for
+ * bit. The split forms compute q, k, v as three C x C products instead of one C x 3C: the same
+ * numbers where the GEMM kernels sum each entry alike (OpenBLAS's AVX-512 kernels and oneDNN on
+ * the machine that wrote this: bit for bit), not under valgrind, where OpenBLAS picks other
+ * kernels (1.3e-8 apart); so the loss is held to 1e-7 relative there, and the gradients agree to
+ * rounding (the input gradient sums three norm backwards in another order), with attn_g's
+ * gradient of a split block equal to the q, k, v gains' together. */
 typedef struct {
     const Model *m, *p;
 } MuddGainSum;
@@ -892,8 +894,8 @@ START_TEST(test_mudd_init_is_prenorm) {
             tu_set(&c, "variant", specs[i]);
             Model m;
             build(&m, c, 0);
-            ck_assert_msg(m.loss == p.loss, "%s: loss %.9g, prenorm %.9g", specs[i], m.loss,
-                          p.loss);
+            ck_assert_msg(i == 1 ? m.loss == p.loss : fabs(m.loss - p.loss) <= 1e-7 * p.loss,
+                          "%s: loss %.9g, prenorm %.9g", specs[i], m.loss, p.loss);
             if (i == 1) {
                 ck_assert_msg(memcmp(m.grads, p.grads, p.n_params * sizeof(float)) == 0, "%s",
                               specs[i]);
