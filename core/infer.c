@@ -117,6 +117,22 @@ static void attn_sublayer(Infer *s, int layer, const float *h, float *y, int N, 
     matmul_forward(y, s->atty, m->p.wo + layer * C * C, N, m->C, m->C);
 }
 
+/* q, k, v from three inputs (VariantOps.attn_inputs), as core/model.c's attn_forward_split: each
+ * through its pre-norm and its C rows of W_qkv into its third of qkv (y holds the projection). */
+static void attn_sublayer_split(Infer *s, int layer, const AttnInputs *in, float *y, int N, int n) {
+    const Model *m = s->m;
+    size_t C = m->C;
+    for (int k = 0; k < 3; k++) {
+        const float *g = in->gain[k] ? in->gain[k] : m->p.attn_g + layer * C;
+        rmsnorm_forward(s->ln, s->rstd, in->h[k], g, N, m->C);
+        matmul_forward(y, s->ln, m->p.wqkv + layer * 3 * C * C + k * C * C, N, m->C, m->C);
+        for (int t = 0; t < N; t++)
+            memcpy(s->qkv + (size_t)t * 3 * C + k * C, y + (size_t)t * C, C * sizeof(float));
+    }
+    attention_cached(s, layer, n);
+    matmul_forward(y, s->atty, m->p.wo + layer * C * C, N, m->C, m->C);
+}
+
 static void mlp_sublayer(Infer *s, int layer, const float *h, float *y, int N) {
     const Model *m = s->m;
     size_t C = m->C, H = m->H;
@@ -145,8 +161,14 @@ const float *infer_step(Infer *s, const int *tokens, int n) {
     if (v->setup) v->setup(&s->stream);
     v->begin(&s->stream, s->emb);
     for (int l = 0; l < m->L; l++) {
-        const float *h = v->input(&s->stream, l);
         float *y = s->sub_out + (size_t)l * N * C;
+        AttnInputs in;
+        if (l % 2 == 0 && v->attn_inputs && v->attn_inputs(&s->stream, l, &in)) {
+            attn_sublayer_split(s, l / 2, &in, y, N, n);
+            v->commit(&s->stream, l, y);
+            continue;
+        }
+        const float *h = v->input(&s->stream, l);
         if (l % 2 == 0)
             attn_sublayer(s, l / 2, h, y, N, n);
         else

@@ -65,6 +65,10 @@ static size_t layout_acts(Model *m, float *base) {
     a->losses = rb_carve(base, &off, N);
     a->lse = rb_carve(base, &off, N);
     a->conn = rb_carve(base, &off, m->vops->act_count(&m->cfg, m->N));
+    if (m->vops->attn_inputs) { /* split q, k, v inputs: their own norms (nothing for others) */
+        a->ln_kv = rb_carve(base, &off, nl * 2 * N * C);
+        a->rstd_kv = rb_carve(base, &off, nl * 2 * N);
+    }
     return off;
 }
 
@@ -83,6 +87,7 @@ static size_t layout_scratch(Model *m, float *base) {
     s->att = rb_carve(base, &off, nt * RB_ATT_TILE * m->T);
     s->partials = rb_carve(base, &off, nt * C);
     s->conn = rb_carve(base, &off, m->vops->scratch_count(&m->cfg, m->N));
+    if (m->vops->attn_inputs) s->dh_kv = rb_carve(base, &off, 2 * N * C);
     return off;
 }
 
@@ -341,6 +346,49 @@ static void attn_forward(Model *m, int layer, int l, const float *h, float *y) {
     linear_forward(m, y, atty, m->p.wo + layer * C * C, m->C, m->C);
 }
 
+/* The output (N, C) of a C x C projection, gathered from / scattered to third k of qkv (N, 3C). */
+static void qkv_scatter(Model *m, float *qkv, int k, const float *part) {
+    long N = m->N, C = m->C;
+#pragma omp parallel for schedule(static)
+    for (long n = 0; n < N; n++) memcpy(qkv + n * 3 * C + k * C, part + n * C, C * sizeof(float));
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
+}
+
+static void qkv_gather(Model *m, float *part, const float *qkv, int k) {
+    long N = m->N, C = m->C;
+#pragma omp parallel for schedule(static)
+    for (long n = 0; n < N; n++) memcpy(part + n * C, qkv + n * 3 * C + k * C, C * sizeof(float));
+    model_phase_mark(m, RB_PH_ELEMENTWISE);
+}
+
+/* Where input k (q, k, v) of a split attention sublayer keeps its normalized copy and rstd. */
+static float *split_ln(Model *m, int layer, int l, int k) {
+    size_t N = m->N, C = m->C;
+    return k == 0 ? sub_slice(m->a.ln, l, N * C) : sub_slice(m->a.ln_kv, 2 * layer + k - 1, N * C);
+}
+static float *split_rstd(Model *m, int layer, int l, int k) {
+    return k == 0 ? sub_slice(m->a.rstd, l, m->N)
+                  : sub_slice(m->a.rstd_kv, 2 * layer + k - 1, m->N);
+}
+
+/* The attention sublayer with q, k, v from three inputs (VariantOps.attn_inputs): each input
+ * through the pre-norm with its gain and its C rows of W_qkv, into its third of qkv (y serves as
+ * the projection's output before the scatter; the output projection overwrites it last). */
+static void attn_forward_split(Model *m, int layer, int l, const AttnInputs *in, float *y) {
+    size_t N = m->N, C = m->C;
+    float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C), *atty = sub_slice(m->a.atty, layer, N * C);
+    float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
+    for (int k = 0; k < 3; k++) {
+        const float *g = in->gain[k] ? in->gain[k] : m->p.attn_g + layer * C;
+        float *ln = split_ln(m, layer, l, k);
+        norm_forward(m, ln, split_rstd(m, layer, l, k), in->h[k], g);
+        linear_forward(m, y, ln, m->p.wqkv + layer * 3 * C * C + k * C * C, m->C, m->C);
+        qkv_scatter(m, qkv, k, y);
+    }
+    attend_forward(m, atty, probs, qkv);
+    linear_forward(m, y, atty, m->p.wo + layer * C * C, m->C, m->C);
+}
+
 static void mlp_forward(Model *m, int layer, int l, const float *h, float *y) {
     size_t N = m->N, C = m->C, H = m->H;
     float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
@@ -372,9 +420,21 @@ int model_forward(Model *m) {
     v->begin(&m->stream, m->a.emb);
     model_variant_mark(m, RB_VC_BEGIN);
     for (int l = 0; l < m->L; l++) {
+        float *y = sub_slice(m->a.sub_out, l, N * C);
+        AttnInputs *in = &m->attn_in[l / 2];
+        if (l % 2 == 0 && v->attn_inputs) { /* NULL for every one-input variant */
+            m->attn_split[l / 2] = (unsigned char)v->attn_inputs(&m->stream, l, in);
+            model_variant_mark(m, RB_VC_INPUT);
+            if (m->attn_split[l / 2]) {
+                m->sub_in[l] = in->h[0];
+                attn_forward_split(m, l / 2, l, in, y);
+                v->commit(&m->stream, l, y);
+                model_variant_mark(m, RB_VC_COMMIT);
+                continue;
+            }
+        }
         const float *h = v->input(&m->stream, l);
         model_variant_mark(m, RB_VC_INPUT);
-        float *y = sub_slice(m->a.sub_out, l, N * C);
         m->sub_in[l] = h;
         if (l % 2 == 0)
             attn_forward(m, l / 2, l, h, y);
@@ -412,6 +472,29 @@ static void attn_backward(Model *m, int layer, int l, const float *dy, float *dh
                   rstd);
 }
 
+/* The backward of attn_forward_split: dh[k] = dLoss/d in.h[k] (datty serves as the gathered
+ * gradient of each third once the attention's backward has consumed it). */
+static void attn_backward_split(Model *m, int layer, int l, const float *dy, float *const dh[3]) {
+    size_t N = m->N, C = m->C;
+    const AttnInputs *in = &m->attn_in[layer];
+    const float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C);
+    const float *atty = sub_slice(m->a.atty, layer, N * C);
+    const float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
+    ScratchPtrs *s = &m->s;
+    linear_backward(m, s->datty, m->g.wo + layer * C * C, dy, atty, m->p.wo + layer * C * C, m->C,
+                    m->C);
+    attend_backward(m, s->dqkv, s->datty, probs, qkv);
+    for (int k = 0; k < 3; k++) {
+        size_t w = layer * 3 * C * C + k * C * C;
+        const float *g = in->gain[k] ? in->gain[k] : m->p.attn_g + layer * C;
+        float *dg = in->gain[k] ? in->dgain[k] : m->g.attn_g + layer * C;
+        qkv_gather(m, s->datty, s->dqkv, k);
+        linear_backward(m, s->dln, m->g.wqkv + w, s->datty, split_ln(m, layer, l, k), m->p.wqkv + w,
+                        m->C, m->C);
+        norm_backward(m, dh[k], dg, s->dln, in->h[k], g, split_rstd(m, layer, l, k));
+    }
+}
+
 static void mlp_backward(Model *m, int layer, int l, const float *dy, float *dh) {
     size_t N = m->N, C = m->C, H = m->H;
     const float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
@@ -444,6 +527,17 @@ int model_backward(Model *m) {
     for (int l = m->L - 1; l >= 0; l--) {
         const float *dy = v->commit_backward(&m->stream, l);
         model_variant_mark(m, RB_VC_COMMIT_BWD);
+        if (l % 2 == 0 && v->attn_inputs && m->attn_split[l / 2]) {
+            size_t nd = (size_t)m->N * m->C;
+            float *dh[3] = {s->dh, s->dh_kv, s->dh_kv + nd};
+            attn_backward_split(m, l / 2, l, dy, dh);
+            if (m->grad_rms) /* over the three inputs' gradients together */
+                m->grad_rms[l] =
+                    sqrt((sum_sq(dh[0], nd) + sum_sq(dh[1], nd) + sum_sq(dh[2], nd)) / (3.0 * nd));
+            v->attn_inputs_backward(&m->stream, l, (const float *const *)dh);
+            model_variant_mark(m, RB_VC_INPUT_BWD);
+            continue;
+        }
         if (l % 2 == 0)
             attn_backward(m, l / 2, l, dy, s->dh);
         else

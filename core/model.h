@@ -42,6 +42,9 @@ typedef struct {
     float *losses;  /* (N) */
     float *lse;     /* (N) */
     float *conn;    /* the variant's saved activations */
+    /* only for a variant with attn_inputs (NULL otherwise): the k and v inputs' normalized
+     * copies (n_layer, 2, N, C) and rstd (n_layer, 2, N); q's are ln and rstd of the sublayer */
+    float *ln_kv, *rstd_kv;
 } ActPtrs;
 
 typedef struct {
@@ -50,6 +53,7 @@ typedef struct {
     float *att;      /* nthreads * RB_ATT_TILE * T */
     float *partials; /* nthreads * C: rmsnorm gains' and variants' (Stream.partials) partial sums */
     float *conn;     /* the variant's backward scratch */
+    float *dh_kv;    /* only with attn_inputs: the k and v inputs' gradients (2, N, C) */
 } ScratchPtrs;
 
 #define RB_MAX_TENSORS 16
@@ -107,6 +111,9 @@ typedef struct Model {
     int *inputs, *targets;           /* (N) each: the current batch */
     const float *sub_in[RB_MAX_SUB]; /* what each sublayer read (owned by the variant) */
     const float *stream_out;         /* what the final norm read */
+    /* attention sublayers whose q, k, v read three inputs in the last forward (attn_inputs) */
+    AttnInputs attn_in[RB_MAX_SUB / 2];
+    unsigned char attn_split[RB_MAX_SUB / 2];
     double *grad_rms; /* if set (L + 1 entries): RMS of dLoss/d(input) of each sublayer and of the
                          final norm, filled by model_backward (profiles) */
     double *phase_s;  /* if set (RB_PH_COUNT entries): seconds spent per phase, accumulated by

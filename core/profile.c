@@ -21,7 +21,12 @@ int profile_rows(Model *m, ProfileRow *rows) {
         ProfileRow *r = &rows[l];
         r->layer = l + 1;
         r->kind = l % 2 == 0 ? "attn" : "mlp";
-        r->input_rms = rms_of(m->sub_in[l], nd);
+        if (l % 2 == 0 && m->attn_split[l / 2]) { /* q, k, v inputs (attn_inputs): all three */
+            const AttnInputs *in = &m->attn_in[l / 2];
+            r->input_rms = sqrt(
+                (sum_sq(in->h[0], nd) + sum_sq(in->h[1], nd) + sum_sq(in->h[2], nd)) / (3.0 * nd));
+        } else
+            r->input_rms = rms_of(m->sub_in[l], nd);
         r->output_rms = rms_of(m->a.sub_out + (size_t)l * nd, nd);
         r->stream_rms = m->vops->stream_rms ? m->vops->stream_rms(&m->stream, l) : NAN;
     }

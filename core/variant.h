@@ -8,9 +8,17 @@
  * Backward: output_backward(dout); for l = L-1..0: dy = commit_backward(l); dh = f_l'(dy);
  *           input_backward(l, dh); begin_backward(demb)
  *
- * Pointers returned by input() must stay valid until the backward pass is over (the sublayer's
- * norm backward reads h). y passed to commit() lives in the core's activation buffer and stays
- * valid too, so a variant may keep the pointer instead of copying (stream->value[l + 1]). */
+ * Optional split attention input (attn_inputs, NULL for every variant that does not need it): for
+ * an attention sublayer l the core first asks attn_inputs(l, &in); when it returns 1, the query,
+ * key and value projections read in.h[0], in.h[1], in.h[2] (each through its own pre-norm) instead
+ * of input(l), and the backward hands the three input gradients to attn_inputs_backward(l, dh)
+ * instead of input_backward(l, dh). When it returns 0 (or the hook is NULL) the sublayer runs
+ * the fused one-input path.
+ *
+ * Pointers returned by input() (and in attn_inputs' in.h) must stay valid until the backward pass
+ * is over (the sublayer's norm backward reads h). y passed to commit() lives in the core's
+ * activation buffer and stays valid too, so a variant may keep the pointer instead of copying
+ * (stream->value[l + 1]). */
 #ifndef RB_VARIANT_H
 #define RB_VARIANT_H
 #include <stddef.h>
@@ -78,7 +86,19 @@ typedef struct MatrixRun {
     int rows, cols, count;
 } MatrixRun;
 
-#define RB_MAX_MATRIX_RUNS 16 /* the core's runs and the variant's together */
+/* the core's four runs and the variant's together (a variant with one matrix per block and
+ * kind, as mudd's generators, needs 2 n_layer) */
+#define RB_MAX_MATRIX_RUNS (4 + RB_MAX_SUB)
+
+/* What the query, key and value projections of an attention sublayer read when a variant feeds
+ * them separately (VariantOps.attn_inputs; docs/architecture.md, "The variant interface"). Index
+ * k = 0, 1, 2 is q, k, v. Each input goes through the sublayer's RMSNorm with gain[k] and then
+ * through its own C rows of the sublayer's W_qkv. */
+typedef struct AttnInputs {
+    const float *h[3];    /* ntok x d each, valid until the backward is over */
+    const float *gain[3]; /* d floats each; NULL: the sublayer's own pre-norm gain (attn_g) */
+    float *dgain[3];      /* where gain[k]'s gradient accumulates; NULL when gain[k] is NULL */
+} AttnInputs;
 
 /* A variant, as the core sees it (docs/architecture.md, "The variant interface"): its identity and
  * options, its sizes and initial parameters, its private state, the math of one step (begin ..
@@ -118,6 +138,13 @@ typedef struct VariantOps {
     const float *(*commit_backward)(Stream *st, int l);
     void (*input_backward)(Stream *st, int l, const float *dh);
     void (*begin_backward)(Stream *st, float *demb); /* writes (not accumulates) demb */
+    /* Optional (the order at the top of this file): 1 and *in filled when attention sublayer l
+     * (even l) reads its q, k and v from three inputs, called in place of input(l); 0 to read
+     * input(l) as usual. Its backward, in place of input_backward(l, dh) wherever it returned 1:
+     * dh[k] = dLoss/d in.h[k], k = q, k, v. NULL (every variant with one input per sublayer):
+     * the core runs the fused path with no extra memory or work. */
+    int (*attn_inputs)(Stream *st, int l, AttnInputs *in);
+    void (*attn_inputs_backward)(Stream *st, int l, const float *const dh[3]);
     /* ---- counts of that math ---- */
     /* its own FLOPs per token, forward + backward: the core's FLOP counter (core/flops.c) adds
      * them to the sublayers', and budget_flops becomes a number of steps by that count */

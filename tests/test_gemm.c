@@ -350,7 +350,7 @@ END_TEST
  * creates none. */
 START_TEST(test_bf16_step_creates_nothing) {
     if (!have_bf16("test_bf16_step_creates_nothing")) return;
-    const char *variants[] = {"attnres_full:query=input", "mhc", "hc", "laurel", "frac"};
+    const char *variants[] = {"attnres_full:query=input", "mhc", "hc", "laurel", "frac", "mudd"};
     for (int v = 0; v < (int)RB_COUNT(variants); v++) {
         Config c;
         init_config(&c, variants[v], "onednn", "bf16");

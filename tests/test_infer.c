@@ -54,6 +54,7 @@ START_TEST(test_decode_equals_forward_every_variant) {
     specs[n++] = "attnres_block:query=static,window=1";
     specs[n++] = "laurel:rank=2,pa=3";      /* the earlier states' weights and their low-rank map */
     specs[n++] = "frac:rate=2,form=static"; /* the fractions without the dynamic projection */
+    specs[n++] = "mudd:ways=r";             /* one mixture per block (mudd itself: split q, k, v) */
     for (int i = 0; i < n; i++) {
         Config c;
         tu_tiny_config(&c);

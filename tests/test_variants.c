@@ -1005,6 +1005,170 @@ START_TEST(test_frac_refused) {
 }
 END_TEST
 
+/* MUDDFormer's parameters randomized (by 0.3): static weights off their one-hot, W2 off zero (the
+ * generator's weights become token-dependent), W1 and the k and v gains moved. */
+static void randomize_mudd(Model *m) {
+    Rng r;
+    rng_seed(&r, 83);
+    size_t n = m->vops->param_count(&m->cfg);
+    for (size_t i = 0; i < n; i++) m->p.conn[i] += 0.15f * rng_normal(&r);
+}
+
+/* MUDDFormer (docs/variants.md, section 10): finite differences of every parameter, the core's
+ * included (the split q, k, v inputs of core/model.c: their norms, gains and W_qkv thirds), for
+ * every option combination, as initialized and randomized. ways=r,dynamic=off runs with 3 blocks:
+ * with 2 it has 5 parameters, all among the 8 entries checked one by one, and the final readout's
+ * weights have a gradient near 0 along themselves (the final norm is scale-invariant), where
+ * the relative error measures only the difference's rounding noise. */
+START_TEST(test_finite_differences_mudd) {
+    const char *specs[] = {"mudd", "mudd:ways=r", "mudd:dynamic=off", "mudd:ways=r,dynamic=off"};
+    tu_fd_eps = 1e-3f; /* the better of two steps, as for attnres's design options */
+    tu_fd_eps_alt = 2e-3f;
+    grad_check_specs("mudd", 2, specs, 3, randomize_mudd);
+    grad_check_specs("mudd", 3, specs, 1, randomize_mudd);
+    grad_check_specs("mudd", 3, specs + 3, 1, randomize_mudd);
+    tu_fd_eps = 2e-3f;
+    tu_fd_eps_alt = 0.0f;
+}
+END_TEST
+
+/* MUDDFormer at init (W2 = 0, b one-hot on the newest block, gains 1) is prenorm: every mixture
+ * equals X_k exactly. ways=r (one input per sublayer): the same loss and core gradients bit for
+ * bit. The split forms compute q, k, v as three C x C products instead of one C x 3C: the same
+ * numbers where the GEMM kernels sum each entry alike (OpenBLAS's AVX-512 kernels and oneDNN on
+ * the machine that wrote this: bit for bit), not under valgrind, where OpenBLAS picks other
+ * kernels (1.3e-8 apart); so the loss is held to 1e-7 relative there, and the gradients agree to
+ * rounding (the input gradient sums three norm backwards in another order), with attn_g's
+ * gradient of a split block equal to the q, k, v gains' together. */
+typedef struct {
+    const Model *m, *p;
+} MuddGainSum;
+
+/* For parameter j of the core: the k and v gains' gradients of mudd where j is an entry of a
+ * split block's attn_g (they sit after the generators' parameters, blocks 2..K), else 0. */
+static double mudd_gain_grad(const MuddGainSum *s, size_t j) {
+    const Model *m = s->m;
+    size_t C = m->C, first = (size_t)(m->p.attn_g - m->params);
+    if (j < first + C || j >= first + (size_t)m->n_layer * C || !m->attn_split[1]) return 0;
+    size_t block = (j - first) / C, i = (j - first) % C;
+    size_t ng = (size_t)(m->n_layer - 1) * 2 * C, n = m->vops->param_count(&m->cfg);
+    const float *g = m->g.conn + (n - ng) + (block - 1) * 2 * C;
+    return (double)g[i] + g[C + i];
+}
+
+START_TEST(test_mudd_init_is_prenorm) {
+    for (int nl = 2; nl <= 3; nl++) {
+        Config c = variant_config("prenorm", nl, 0);
+        Model p;
+        build(&p, c, 0);
+        const char *specs[] = {"mudd", "mudd:ways=r", "mudd:dynamic=off"};
+        for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+            tu_set(&c, "variant", specs[i]);
+            Model m;
+            build(&m, c, 0);
+            ck_assert_msg(i == 1 ? m.loss == p.loss : fabs(m.loss - p.loss) <= 1e-7 * p.loss,
+                          "%s: loss %.9g, prenorm %.9g", specs[i], m.loss, p.loss);
+            if (i == 1) {
+                ck_assert_msg(memcmp(m.grads, p.grads, p.n_params * sizeof(float)) == 0, "%s",
+                              specs[i]);
+            } else {
+                MuddGainSum sum = {&m, &p};
+                for (size_t j = 0; j < p.n_params; j++)
+                    ck_assert_msg(fabs(m.grads[j] + mudd_gain_grad(&sum, j) - p.grads[j]) <=
+                                      1e-4 * (fabs(p.grads[j]) + 1e-3),
+                                  "%s, entry %zu: %g vs %g", specs[i], j, m.grads[j], p.grads[j]);
+            }
+            model_free(&m);
+        }
+        model_free(&p);
+    }
+}
+END_TEST
+
+/* The split path holds only for mudd's own blocks: block 1 and ways=r read one input; with
+ * ways=qkvr block k >= 2 reads three different mixtures once randomized. */
+START_TEST(test_mudd_split_inputs) {
+    Model m;
+    build(&m, variant_config("mudd", 3, 0), 1);
+    ck_assert(!m.attn_split[0] && m.attn_split[1] && m.attn_split[2]);
+    const AttnInputs *in = &m.attn_in[1];
+    ck_assert(in->h[0] != in->h[1] && in->h[1] != in->h[2]);
+    ck_assert(memcmp(in->h[0], in->h[1], (size_t)m.N * m.C * sizeof(float)) != 0);
+    ck_assert(in->gain[0] == NULL && in->gain[1] != NULL && in->gain[2] != NULL);
+    model_free(&m);
+    Config c = variant_config("mudd", 3, 0);
+    tu_set(&c, "mudd_ways", "r");
+    build(&m, c, 1);
+    ck_assert(!m.attn_split[0] && !m.attn_split[1] && !m.attn_split[2]);
+    model_free(&m);
+}
+END_TEST
+
+/* Routing (docs/variants.md, "Routing diagnostics"): consumers q, k, v, r of DA_1, then the
+ * final r of DA_2 (n_layer = 2); at init every weight is one-hot (entropy 0, mean weights
+ * (0, 1)); static weights (1, 3) on q give the entropy of (1/4, 3/4); knockout -1 is the intact
+ * model bit for bit, every source changes the loss once randomized. */
+START_TEST(test_mudd_routing) {
+    Model m;
+    double h, w[8];
+    Config c = variant_config("mudd", 2, 0);
+    tu_set(&c, "mudd_dynamic", "off");
+    build(&m, c, 0);
+    for (int cons = 0; cons < 5; cons++) {
+        int n = cons < 4 ? 2 : 3;
+        ck_assert_int_eq(m.vops->depth_entropy(&m.stream, cons, &h), n);
+        ck_assert(h == 0);
+        ck_assert_int_eq(m.vops->depth_weights(&m.stream, cons, w, 8), n);
+        ck_assert(w[n - 1] == 1 && w[0] == 0);
+    }
+    ck_assert_int_eq(m.vops->depth_entropy(&m.stream, 5, &h), -1);
+    ck_assert_int_eq(m.vops->depth_weights(&m.stream, 5, w, 8), -1);
+    m.p.conn[0] = 1.0f; /* b_1 of q: (1, 3) */
+    m.p.conn[1] = 3.0f;
+    tu_forward(&m);
+    ck_assert_int_eq(m.vops->depth_entropy(&m.stream, 0, &h), 2);
+    ck_assert_double_eq_tol(h, -(0.25 * log(0.25) + 0.75 * log(0.75)), 1e-12);
+    model_free(&m);
+    build(&m, variant_config("mudd", 2, 0), 1);
+    double intact = tu_forward(&m);
+    ck_assert_int_eq(m.vops->knockout(&m.stream, -1), 3);
+    ck_assert(tu_forward(&m) == intact);
+    for (int s = 0; s < 3; s++) {
+        m.vops->knockout(&m.stream, s);
+        double loss = tu_forward(&m);
+        ck_assert_msg(loss != intact, "mudd: source %d changes nothing", s);
+    }
+    m.vops->knockout(&m.stream, -1);
+    ck_assert(tu_forward(&m) == intact);
+    model_free(&m);
+}
+END_TEST
+
+/* FLOPs and floor traffic by hand, n_layer = 2 (K = 2), d = 16. Per DA_k with m = k + 1 sources,
+ * S_k streams, H_k hidden: 4d + 6 S m d, and with the generator 3 (2 d H + 2 H S m) + 9d.
+ * qkvr: DA_1 (m 2, S 4, H 8): 64 + 768 + 1152 + 144 = 2128; DA_2 (m 3, S 1, H 12): 64 + 288 +
+ * 1368 + 144 = 1864. dynamic=off: 832 + 352. ways=r: DA_1 (S 1, H 2): 64 + 192 + 216 + 144 = 616.
+ * Traffic rows per DA_k: 6 + m + S + 2 + 6 + S + 3m (+ 6 with the generator), plus 2: qkvr 36 +
+ * 34 + 2 = 72 rows; passes 1 + 2 x (6 + 6). */
+START_TEST(test_mudd_counts) {
+    Config c = variant_config("prenorm", 2, 0);
+    c.d_model = 16;
+    double base = flops_per_token(&c) - c.vt->flops_per_token(&c);
+    tu_set(&c, "variant", "mudd");
+    ck_assert_double_eq(flops_per_token(&c) - base, 2128 + 1864);
+    VariantTraffic t = c.vt->traffic_per_token(&c);
+    ck_assert_double_eq(t.floats, 72 * 16);
+    ck_assert_double_eq(t.passes, 25);
+    tu_set(&c, "variant", "mudd:dynamic=off");
+    ck_assert_double_eq(flops_per_token(&c) - base, 832 + 352);
+    t = c.vt->traffic_per_token(&c);
+    ck_assert_double_eq(t.floats, 60 * 16);
+    ck_assert_double_eq(t.passes, 13);
+    tu_set(&c, "variant", "mudd:ways=r,dynamic=on");
+    ck_assert_double_eq(flops_per_token(&c) - base, 616 + 1864);
+}
+END_TEST
+
 static Suite *variants_suite(void) {
     Suite *s = suite_create("variants");
     TCase *tc = tcase_create("variants");
@@ -1040,6 +1204,11 @@ static Suite *variants_suite(void) {
     tcase_add_test(tc, test_frac_by_hand);
     tcase_add_test(tc, test_frac_gains);
     tcase_add_test(tc, test_frac_refused);
+    tcase_add_test(tc, test_finite_differences_mudd);
+    tcase_add_test(tc, test_mudd_init_is_prenorm);
+    tcase_add_test(tc, test_mudd_split_inputs);
+    tcase_add_test(tc, test_mudd_routing);
+    tcase_add_test(tc, test_mudd_counts);
     suite_add_tcase(s, tc);
     return s;
 }

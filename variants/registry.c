@@ -5,13 +5,20 @@
 #include <string.h>
 
 extern const VariantOps variant_prenorm, variant_attnres_full, variant_attnres_block,
-    variant_denseformer, variant_mhc, variant_hc, variant_postnorm, variant_laurel, variant_frac;
+    variant_denseformer, variant_mhc, variant_hc, variant_postnorm, variant_laurel, variant_frac,
+    variant_mudd;
 
-const VariantOps *const rb_variants[] = {&variant_prenorm,       &variant_attnres_full,
-                                         &variant_attnres_block, &variant_denseformer,
-                                         &variant_mhc,           &variant_hc,
-                                         &variant_postnorm,      &variant_laurel,
-                                         &variant_frac,          NULL};
+const VariantOps *const rb_variants[] = {&variant_prenorm,
+                                         &variant_attnres_full,
+                                         &variant_attnres_block,
+                                         &variant_denseformer,
+                                         &variant_mhc,
+                                         &variant_hc,
+                                         &variant_postnorm,
+                                         &variant_laurel,
+                                         &variant_frac,
+                                         &variant_mudd,
+                                         NULL};
 
 int variants_install(void) {
     return config_use_variants(rb_variants);

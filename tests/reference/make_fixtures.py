@@ -105,6 +105,12 @@ CONFIGS = {
     "frac:rate=2": dict(BASE, seed=1272, rate=2),
     "frac:rate=1": dict(BASE, seed=1273, rate=1),
     "frac:rate=8,form=static": dict(BASE, seed=1274, rate=8, form="static"),
+    # MUDDFormer (docs/variants.md, section 10), 3 blocks: the multiway default (blocks 2 and 3 read
+    # q, k, v from three mixtures), one mixture (ways=r), static weights only. ways=r: seed 1273
+    # (PyTorch's own fp32 parameters within 3.5e-6 of float64; 1271: 4.5e-4, 1274: 3.1e-3)
+    "mudd": dict(BASE, n_layer=3, seed=1270),
+    "mudd:ways=r": dict(BASE, n_layer=3, seed=1273, ways="r"),
+    "mudd:dynamic=off": dict(BASE, n_layer=3, seed=1272, dynamic="off"),
 }
 
 
@@ -171,7 +177,39 @@ def param_shapes(cfg):
         shapes.append(("conn", (sum(n for _, n in laurel_parts(cfg)),), False))
     elif cfg["variant"] == "frac":
         shapes.append(("conn", (2 * L * frac_site_size(cfg),), False))
+    elif cfg["variant"] == "mudd":
+        shapes.append(("conn", (sum(n for _, n in mudd_parts(cfg)),), False))
     return shapes
+
+
+def mudd_shape(cfg, k):
+    """Streams S_k, hidden width H_k of the aggregate after block k (spec 10)."""
+    K = cfg["n_layer"]
+    S = 4 if cfg.get("ways", "qkvr") == "qkvr" else 1
+    Sk = S if k < K else 1
+    H = (S if k < K else 4) * (k + 1) if cfg.get("dynamic", "on") == "on" else 0
+    return Sk, H
+
+
+def mudd_parts(cfg):
+    """Spec 10's parameters in order: per aggregate k = 1..K W1 (H x d), W2 (S_k (k+1) x H), the
+    static weights b (S_k (k+1)); then the k and v gains of blocks 2..K (multiway only)."""
+    K, d = cfg["n_layer"], cfg["d_model"]
+    parts = []
+    for k in range(1, K + 1):
+        Sk, H = mudd_shape(cfg, k)
+        parts += [(f"W1_{k}", H * d), (f"W2_{k}", Sk * (k + 1) * H), (f"b_{k}", Sk * (k + 1))]
+    multi = cfg.get("ways", "qkvr") == "qkvr"
+    parts.append(("gains", (K - 1) * 2 * d if multi else 0))
+    return parts
+
+
+def mudd_split(cfg, conn):
+    out, at = {}, 0
+    for name, n in mudd_parts(cfg):
+        out[name] = conn[at:at + n]
+        at += n
+    return out
 
 
 def laurel_parts(cfg):
@@ -244,6 +282,8 @@ def init_params(cfg, gen):
             params[name] = init_laurel(cfg, gen)
         elif name == "conn" and cfg["variant"] == "frac":
             params[name] = init_frac(cfg, gen)
+        elif name == "conn" and cfg["variant"] == "mudd":
+            params[name] = init_mudd(cfg, gen)
         elif name == "conn" and cfg.get("query", "pseudo") == "input":
             C, n = cfg["d_model"], 2 * cfg["n_layer"] + 1  # W at 0.1 / sqrt(d): scores of order 1
             params[name] = torch.cat([0.3 * torch.randn(n * C, generator=gen),
@@ -440,6 +480,73 @@ def stream_frac(params, e, cfg):
         X = torch.einsum("btjk,btjw->btkw", A, X) + b.unsqueeze(-1) * y
     return X.reshape(B, T, d)
 
+def init_mudd(cfg, gen):
+    """Around spec 10's init (W1 ~ N(0, 1/d), W2 = 0, b one-hot on X_k, gains 1), perturbed so every
+    path carries gradient: W2 at 0.3 / sqrt(H), b by 0.3, the gains by 0.1."""
+    d = cfg["d_model"]
+    parts = []
+    for name, n in mudd_parts(cfg):
+        if name.startswith("W1"):
+            parts.append(torch.randn(n, generator=gen) / math.sqrt(d))
+        elif name.startswith("W2"):
+            H = mudd_shape(cfg, int(name[3:]))[1]
+            parts.append(0.3 / math.sqrt(max(H, 1)) * torch.randn(n, generator=gen))
+        elif name.startswith("b"):
+            k = int(name[2:])
+            b = torch.zeros(n // (k + 1), k + 1)
+            b[:, k] = 1
+            parts.append((b + 0.3 * torch.randn(b.shape, generator=gen)).reshape(-1))
+        else:
+            parts.append(1.0 + 0.1 * torch.randn(n, generator=gen))
+    return torch.cat(parts)
+
+
+def attention_three(xq, xk, xv, wqkv, wo, cfg):
+    """Attention whose q, k, v come from three (already normalized) inputs, each through its own C
+    rows of wqkv."""
+    B, T, C = xq.shape
+    nh = cfg["n_head"]
+    hs = C // nh
+    q, k, v = [(x @ wqkv[i * C:(i + 1) * C].T).view(B, T, nh, hs).transpose(1, 2)
+               for i, x in enumerate((xq, xk, xv))]
+    q, k = rope(q, cfg["rope_theta"]), rope(k, cfg["rope_theta"])
+    s = (q @ k.transpose(-1, -2)) / math.sqrt(hs)
+    mask = torch.ones(T, T, dtype=torch.bool).tril()
+    s = s.masked_fill(~mask, float("-inf"))
+    y = torch.softmax(s, -1) @ v
+    return y.transpose(1, 2).reshape(B, T, C) @ wo.T
+
+
+def stream_mudd(params, e, cfg):
+    """Spec 10: after block k, w = GELU(norm(X_k) W1^T) W2^T + b (or b alone), mixtures
+    M_s = sum_j w[s][j] X_j for q, k, v, r (or r alone); block k + 1 takes q, k, v from their
+    mixtures (RMSNorm with attn_g, g_k, g_v) and adds the attention to M_r; output M_r of the last."""
+    K, d = cfg["n_layer"], cfg["d_model"]
+    P = mudd_split(cfg, params["conn"])
+    dyn = cfg.get("dynamic", "on") == "on"
+    X, M = [e], None
+    for k in range(1, K + 1):
+        res = e if k == 1 else M[-1]
+        if k == 1 or len(M) == 1:
+            a = sublayer(params, 2 * k - 2, res, cfg)
+        else:
+            g = P["gains"].view(K - 1, 2, d)[k - 2]
+            a = attention_three(rmsnorm(M[0], params["attn_g"][k - 1]), rmsnorm(M[1], g[0]),
+                                rmsnorm(M[2], g[1]), params["wqkv"][k - 1], params["wo"][k - 1],
+                                cfg)
+        mid = res + a
+        X.append(mid + sublayer(params, 2 * k - 1, mid, cfg))
+        Sk, H = mudd_shape(cfg, k)
+        b = P[f"b_{k}"].view(Sk, k + 1)
+        if dyn:
+            xhat = X[k] * torch.rsqrt(X[k].pow(2).mean(-1, keepdim=True) + EPS)
+            hidden = torch.nn.functional.gelu(xhat @ P[f"W1_{k}"].view(H, d).T)
+            w = (hidden @ P[f"W2_{k}"].view(Sk * (k + 1), H).T).view(*e.shape[:2], Sk, k + 1) + b
+        else:
+            w = b.expand(*e.shape[:2], Sk, k + 1)
+        M = [sum(w[..., s, j:j + 1] * X[j] for j in range(k + 1)) for s in range(Sk)]
+    return M[0]
+
 
 def init_streams(cfg, gen):
     """Around the init of docs/variants.md, perturbed so every coefficient path carries gradient."""
@@ -513,7 +620,7 @@ def stream_multi(params, e, cfg):
 STREAMS = {"prenorm": stream_prenorm, "attnres_full": stream_attnres,
            "attnres_block": stream_attnres, "denseformer": stream_denseformer,
            "mhc": stream_multi, "hc": stream_multi, "postnorm": stream_postnorm,
-           "laurel": stream_laurel, "frac": stream_frac}
+           "laurel": stream_laurel, "frac": stream_frac, "mudd": stream_mudd}
 
 
 def forward(params, tokens, cfg):
@@ -611,6 +718,12 @@ def muon_matrices(cfg):
     if cfg["variant"] == "frac" and frac_shape(cfg)[4]:  # W_l (w x (2m + 1)), dynamic only
         for l in range(2 * nl):
             mats.append(("conn", lambda t, l=l: frac_split(cfg, t, l)[0]))
+    if cfg["variant"] == "mudd" and cfg.get("dynamic", "on") == "on":  # W1_k, W2_k
+        for k in range(1, nl + 1):  # (hk, not H: the w13 makers above read H when called)
+            sk, hk = mudd_shape(cfg, k)
+            mats.append(("conn", lambda t, k=k, hk=hk: mudd_split(cfg, t)[f"W1_{k}"].view(hk, C)))
+            mats.append(("conn", lambda t, k=k, hk=hk, n=sk * (k + 1):
+                         mudd_split(cfg, t)[f"W2_{k}"].view(n, hk)))
     return mats
 
 
@@ -666,7 +779,7 @@ def muon_steps(params, tokens, cfg):
 MUON_CONFIGS = {spec: dict(CONFIGS[spec], muon_momentum=0.95, muon_nesterov=1)
                 for spec in ("prenorm", "attnres_full", "attnres_block", "denseformer", "mhc", "hc",
                              "attnres_full:query=input", "attnres_block:query=input",
-                             "postnorm", "laurel", "frac")}
+                             "postnorm", "laurel", "frac", "mudd")}
 MUON_CONFIGS["prenorm:nesterov=0"] = dict(CONFIGS["prenorm"], muon_momentum=0.9, muon_nesterov=0)
 
 
