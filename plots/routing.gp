@@ -11,7 +11,7 @@ kv = exists("knockvars") ? knockvars : ""
 has_knock = words(kv) > 0
 set output outdir."/routing.".fmt
 set key below maxcols 3 font ",9"
-set bmargin (many ? 9 : 6)
+set bmargin (many ? 10 : 8)
 if (has_knock) {
     set multiplot layout 1,2 title "Routing over depth: how evenly consumers weight their sources, and which sources matter"
 }
