@@ -456,9 +456,10 @@ void model_zero_grad(Model *m) {
     memset(m->grads, 0, m->n_params * sizeof(float));
 }
 
-static void attn_backward(Model *m, int layer, int l, const float *dy, float *dh) {
+/* The attention's backward from its output gradient dy to s->dqkv (through W_o and the
+ * attention itself), shared by the fused and the split input paths. */
+static void attn_output_backward(Model *m, int layer, const float *dy) {
     size_t N = m->N, C = m->C;
-    const float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
     const float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C);
     const float *atty = sub_slice(m->a.atty, layer, N * C);
     const float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
@@ -466,6 +467,13 @@ static void attn_backward(Model *m, int layer, int l, const float *dy, float *dh
     linear_backward(m, s->datty, m->g.wo + layer * C * C, dy, atty, m->p.wo + layer * C * C, m->C,
                     m->C);
     attend_backward(m, s->dqkv, s->datty, probs, qkv);
+}
+
+static void attn_backward(Model *m, int layer, int l, const float *dy, float *dh) {
+    size_t N = m->N, C = m->C;
+    const float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
+    ScratchPtrs *s = &m->s;
+    attn_output_backward(m, layer, dy);
     linear_backward(m, s->dln, m->g.wqkv + layer * 3 * C * C, s->dqkv, ln,
                     m->p.wqkv + layer * 3 * C * C, m->C, 3 * m->C);
     norm_backward(m, dh, m->g.attn_g + layer * C, s->dln, m->sub_in[l], m->p.attn_g + layer * C,
@@ -475,15 +483,10 @@ static void attn_backward(Model *m, int layer, int l, const float *dy, float *dh
 /* The backward of attn_forward_split: dh[k] = dLoss/d in.h[k] (datty serves as the gathered
  * gradient of each third once the attention's backward has consumed it). */
 static void attn_backward_split(Model *m, int layer, int l, const float *dy, float *const dh[3]) {
-    size_t N = m->N, C = m->C;
+    size_t C = m->C;
     const AttnInputs *in = &m->attn_in[layer];
-    const float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C);
-    const float *atty = sub_slice(m->a.atty, layer, N * C);
-    const float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
     ScratchPtrs *s = &m->s;
-    linear_backward(m, s->datty, m->g.wo + layer * C * C, dy, atty, m->p.wo + layer * C * C, m->C,
-                    m->C);
-    attend_backward(m, s->dqkv, s->datty, probs, qkv);
+    attn_output_backward(m, layer, dy);
     for (int k = 0; k < 3; k++) {
         size_t w = layer * 3 * C * C + k * C * C;
         const float *g = in->gain[k] ? in->gain[k] : m->p.attn_g + layer * C;

@@ -12,11 +12,16 @@
 #include "streams.h"
 #include "testutil.h"
 
-static void randomize_conn(Model *m) {
+/* Every connection parameter moved by scale * N(0, 1) from the generator seeded with seed. */
+static void randomize_by(Model *m, unsigned long long seed, float scale) {
     Rng r;
-    rng_seed(&r, 77);
+    rng_seed(&r, seed);
     size_t n = m->vops->param_count(&m->cfg);
-    for (size_t i = 0; i < n; i++) m->p.conn[i] += 0.5f * rng_normal(&r);
+    for (size_t i = 0; i < n; i++) m->p.conn[i] += scale * rng_normal(&r);
+}
+
+static void randomize_conn(Model *m) {
+    randomize_by(m, 77, 0.5f);
 }
 
 /* Queries as randomize_conn, the query=input projections W_l (after the (L + 1) d queries) at
@@ -881,10 +886,7 @@ END_TEST
 /* Frac-connections' parameters moved off their init by 0.3 (at 0.5, the static m = 1 form's
  * product of four sites' scalars curves enough for the 2e-3 step to miss by 5e-3). */
 static void randomize_frac(Model *m) {
-    Rng r;
-    rng_seed(&r, 80);
-    size_t n = m->vops->param_count(&m->cfg);
-    for (size_t i = 0; i < n; i++) m->p.conn[i] += 0.3f * rng_normal(&r);
+    randomize_by(m, 80, 0.3f);
 }
 
 /* Frac-connections (docs/variants.md, section 9): finite differences of every parameter for both
@@ -1008,10 +1010,7 @@ END_TEST
 /* MUDDFormer's parameters randomized (by 0.3): static weights off their one-hot, W2 off zero (the
  * generator's weights become token-dependent), W1 and the k and v gains moved. */
 static void randomize_mudd(Model *m) {
-    Rng r;
-    rng_seed(&r, 83);
-    size_t n = m->vops->param_count(&m->cfg);
-    for (size_t i = 0; i < n; i++) m->p.conn[i] += 0.15f * rng_normal(&r);
+    randomize_by(m, 83, 0.15f);
 }
 
 /* MUDDFormer (docs/variants.md, section 10): finite differences of every parameter, the core's
