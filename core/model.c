@@ -335,15 +335,23 @@ static void gate_backward(Model *m, float *dh13, const float *dg, const float *h
     model_phase_mark(m, RB_PH_ELEMENTWISE);
 }
 
+/* The attention from the filled qkv of `layer` to its output y (the attention itself and W_o),
+ * shared by the fused and the split input paths; attn_output_backward is its backward. */
+static void attn_output_forward(Model *m, int layer, float *y) {
+    size_t N = m->N, C = m->C;
+    float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C), *atty = sub_slice(m->a.atty, layer, N * C);
+    float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
+    attend_forward(m, atty, probs, qkv);
+    linear_forward(m, y, atty, m->p.wo + layer * C * C, m->C, m->C);
+}
+
 static void attn_forward(Model *m, int layer, int l, const float *h, float *y) {
     size_t N = m->N, C = m->C;
     float *ln = sub_slice(m->a.ln, l, N * C), *rstd = sub_slice(m->a.rstd, l, N);
-    float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C), *atty = sub_slice(m->a.atty, layer, N * C);
-    float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
     norm_forward(m, ln, rstd, h, m->p.attn_g + layer * C);
-    linear_forward(m, qkv, ln, m->p.wqkv + layer * 3 * C * C, m->C, 3 * m->C);
-    attend_forward(m, atty, probs, qkv);
-    linear_forward(m, y, atty, m->p.wo + layer * C * C, m->C, m->C);
+    linear_forward(m, sub_slice(m->a.qkv, layer, N * 3 * C), ln, m->p.wqkv + layer * 3 * C * C,
+                   m->C, 3 * m->C);
+    attn_output_forward(m, layer, y);
 }
 
 /* The output (N, C) of a C x C projection, gathered from / scattered to third k of qkv (N, 3C). */
@@ -376,8 +384,7 @@ static float *split_rstd(Model *m, int layer, int l, int k) {
  * the projection's output before the scatter; the output projection overwrites it last). */
 static void attn_forward_split(Model *m, int layer, int l, const AttnInputs *in, float *y) {
     size_t N = m->N, C = m->C;
-    float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C), *atty = sub_slice(m->a.atty, layer, N * C);
-    float *probs = sub_slice(m->a.probs, layer, (size_t)m->B * m->nh * m->T * m->T);
+    float *qkv = sub_slice(m->a.qkv, layer, N * 3 * C);
     for (int k = 0; k < 3; k++) {
         const float *g = in->gain[k] ? in->gain[k] : m->p.attn_g + layer * C;
         float *ln = split_ln(m, layer, l, k);
@@ -385,8 +392,7 @@ static void attn_forward_split(Model *m, int layer, int l, const AttnInputs *in,
         linear_forward(m, y, ln, m->p.wqkv + layer * 3 * C * C + k * C * C, m->C, m->C);
         qkv_scatter(m, qkv, k, y);
     }
-    attend_forward(m, atty, probs, qkv);
-    linear_forward(m, y, atty, m->p.wo + layer * C * C, m->C, m->C);
+    attn_output_forward(m, layer, y);
 }
 
 static void mlp_forward(Model *m, int layer, int l, const float *h, float *y) {
